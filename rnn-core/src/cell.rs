@@ -1,0 +1,100 @@
+//! The cell contract: one step of a recurrence.
+
+use crate::nested::{Nested, ShapeOf};
+
+/// One step of a recurrent network: `(input, state, constants) -> output`, with the state
+/// updated in place.
+///
+/// This is Keras's `cell.call(inputs, states, constants)` with the shapes in the types: the
+/// four roles are the four values that cross a recurrence (tract's scan calls them scanned
+/// input, state, full input and scanned output). A driver ([`Rnn`](crate::Rnn)) runs a cell
+/// over a sequence; a masked step never calls `step`, it keeps the state as it is.
+///
+/// Write cells with [`#[cell]`](crate::cell) rather than by hand: the macro derives this
+/// impl from a plain step function, with generated structs for several inputs or states.
+///
+/// ```
+/// use rnn_core::{Cell, Nested};
+/// use nalgebra::SVector;
+///
+/// /// `s' = s + x`, `y = 10 s'`: the cell of DESIGN.md's test vectors.
+/// struct Accumulate;
+///
+/// impl Cell for Accumulate {
+///     type Input = SVector<f32, 1>;
+///     type State = SVector<f32, 1>;
+///     type Constants = ();
+///     type Output = SVector<f32, 1>;
+///
+///     fn step(&self, x: &Self::Input, s: &mut Self::State, _: &()) -> Self::Output {
+///         *s += x;
+///         *s * 10.0
+///     }
+/// }
+///
+/// let mut s = Accumulate.initial_state(&());
+/// let y = Accumulate.step(&SVector::from([2.0]), &mut s, &());
+/// assert_eq!((y[0], s[0]), (20.0, 2.0));
+/// assert_eq!(Accumulate.state_size().to_string(), "[1]");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a recurrent cell",
+    label = "this is not a `Cell`",
+    note = "write its step function with `#[cell]`, or implement `rnn::Cell` by hand"
+)]
+pub trait Cell {
+    /// The value read at each timestep (Keras: `inputs` of one step).
+    type Input: Nested;
+    /// The value carried from step to step (Keras: `states`; LSTM's `[h, c]`).
+    type State: Nested;
+    /// Values read at every step but never changed (Keras: `constants`); `()` when none.
+    type Constants: Nested;
+    /// The value produced at each timestep; a tuple or struct for several outputs.
+    type Output: Nested;
+
+    /// Runs one timestep: reads `input` and `constants`, updates `state`, returns the output.
+    fn step(
+        &self,
+        input: &Self::Input,
+        state: &mut Self::State,
+        constants: &Self::Constants,
+    ) -> Self::Output;
+
+    /// The state a sequence starts from when none is given. Zeros, as in Keras and PyTorch;
+    /// a cell may override it (a learned initial state, or one computed from the constants).
+    fn initial_state(&self, constants: &Self::Constants) -> Self::State {
+        let _ = constants;
+        Self::State::zeros()
+    }
+
+    /// The state's shape, as Keras's `cell.state_size`.
+    fn state_size(&self) -> ShapeOf<Self::State> {
+        ShapeOf::new()
+    }
+
+    /// The output's shape, as Keras's `cell.output_size`.
+    fn output_size(&self) -> ShapeOf<Self::Output> {
+        ShapeOf::new()
+    }
+}
+
+impl<C: Cell + ?Sized> Cell for &C {
+    type Input = C::Input;
+    type State = C::State;
+    type Constants = C::Constants;
+    type Output = C::Output;
+
+    #[inline(always)]
+    fn step(
+        &self,
+        input: &Self::Input,
+        state: &mut Self::State,
+        constants: &Self::Constants,
+    ) -> Self::Output {
+        (**self).step(input, state, constants)
+    }
+
+    fn initial_state(&self, constants: &Self::Constants) -> Self::State {
+        (**self).initial_state(constants)
+    }
+}

@@ -1,0 +1,111 @@
+//! [`Rnn`]: a cell wrapped to run over sequences (Keras's `keras.layers.RNN(cell)`).
+
+use core::borrow::Borrow;
+
+use crate::cell::Cell;
+use crate::unroll::static_unroll;
+
+/// A cell ready to run over sequences: Keras's `RNN(cell)`, PyTorch's `nn.RNN` loop.
+///
+/// [`run`](Rnn::run) loops over a sequence of any length; [`unroll`](Rnn::unroll) runs a
+/// const-generic number of steps with no heap; [`stateful`](Rnn::stateful) keeps the state
+/// between chunks. All three compute the same bits.
+///
+/// ```
+/// use rnn_core::{cell, Rnn};
+/// use nalgebra::SVector;
+///
+/// /// `s' = s + x`, `y = 10 s'`.
+/// #[cell(crate = rnn_core)]
+/// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+///     *s += x;
+///     *s * 10.0
+/// }
+///
+/// let rnn = Rnn::new(Accumulate);
+/// let xs = [SVector::from([1.0]), SVector::from([2.0])];
+/// let run = rnn.run(&xs, &());
+/// assert_eq!(run.outputs[1][0], 30.0);
+/// assert_eq!(run.state[0], 3.0);
+/// let fixed = rnn.unroll(&xs, &());
+/// assert_eq!(fixed.outputs[1], run.outputs[1]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Rnn<C> {
+    cell: C,
+}
+
+/// What a static unroll returns: exactly `T` outputs and the final state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unrolled<O, S, const T: usize> {
+    /// The output of every timestep.
+    pub outputs: [O; T],
+    /// The state after the last step.
+    pub state: S,
+}
+
+impl<C: Cell> Rnn<C> {
+    /// Wraps `cell`.
+    pub fn new(cell: C) -> Self {
+        Rnn { cell }
+    }
+
+    /// The wrapped cell.
+    pub fn cell(&self) -> &C {
+        &self.cell
+    }
+
+    /// Unwraps the cell.
+    pub fn into_cell(self) -> C {
+        self.cell
+    }
+
+    /// Runs over `inputs` (any length, including zero) from the cell's initial state.
+    #[cfg(feature = "alloc")]
+    pub fn run<X: Borrow<C::Input>>(
+        &self,
+        inputs: impl IntoIterator<Item = X>,
+        constants: &C::Constants,
+    ) -> crate::Run<C::Output, C::State> {
+        self.run_from(inputs, self.cell.initial_state(constants), constants)
+    }
+
+    /// Runs over `inputs` from `initial_state` (Keras's `initial_state=`).
+    #[cfg(feature = "alloc")]
+    pub fn run_from<X: Borrow<C::Input>>(
+        &self,
+        inputs: impl IntoIterator<Item = X>,
+        initial_state: C::State,
+        constants: &C::Constants,
+    ) -> crate::Run<C::Output, C::State> {
+        let (outputs, state) =
+            crate::unroll::dynamic_unroll(&self.cell, inputs, initial_state, constants);
+        crate::Run { outputs, state }
+    }
+
+    /// Runs exactly `T` steps from the cell's initial state, with no heap allocation.
+    pub fn unroll<const T: usize>(
+        &self,
+        inputs: &[C::Input; T],
+        constants: &C::Constants,
+    ) -> Unrolled<C::Output, C::State, T> {
+        self.unroll_from(inputs, self.cell.initial_state(constants), constants)
+    }
+
+    /// Runs exactly `T` steps from `initial_state`, with no heap allocation.
+    pub fn unroll_from<const T: usize>(
+        &self,
+        inputs: &[C::Input; T],
+        initial_state: C::State,
+        constants: &C::Constants,
+    ) -> Unrolled<C::Output, C::State, T> {
+        let (outputs, state) = static_unroll(&self.cell, inputs, initial_state, constants);
+        Unrolled { outputs, state }
+    }
+
+    /// A stepper that keeps its state between calls (Keras's `stateful=True`), starting
+    /// from the cell's initial state.
+    pub fn stateful(self, constants: C::Constants) -> crate::Stateful<C> {
+        crate::Stateful::new(self.cell, constants)
+    }
+}

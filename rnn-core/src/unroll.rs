@@ -1,0 +1,55 @@
+//! The two ways to run a cell over time, side by side: [`static_unroll`] at a timestep count
+//! known to the compiler (no heap, `[Output; T]`), and [`dynamic_unroll`] over a sequence of
+//! any length. Same arguments, same arithmetic in the same order, so the same bits.
+
+use core::borrow::Borrow;
+
+use crate::cell::Cell;
+
+/// Runs `cell` over exactly `T` inputs, starting from `state`. Returns the `T` outputs and the
+/// final state. Allocates nothing; the loop has a constant trip count, so the compiler may
+/// unroll it.
+///
+/// ```
+/// use rnn_core::{static_unroll, Cell};
+/// use nalgebra::SVector;
+/// # struct Accumulate;
+/// # impl Cell for Accumulate {
+/// #     type Input = SVector<f32, 1>; type State = SVector<f32, 1>;
+/// #     type Constants = (); type Output = SVector<f32, 1>;
+/// #     fn step(&self, x: &Self::Input, s: &mut Self::State, _: &()) -> Self::Output {
+/// #         *s += x; *s * 10.0
+/// #     }
+/// # }
+/// let xs = [SVector::from([1.0]), SVector::from([2.0])];
+/// let (ys, s) = static_unroll(&Accumulate, &xs, SVector::zeros(), &());
+/// assert_eq!((ys[0][0], ys[1][0], s[0]), (10.0, 30.0, 3.0));
+/// ```
+#[inline]
+pub fn static_unroll<C: Cell, const T: usize>(
+    cell: &C,
+    inputs: &[C::Input; T],
+    mut state: C::State,
+    constants: &C::Constants,
+) -> ([C::Output; T], C::State) {
+    // `from_fn` calls the closure with ascending indices, so the steps run in time order.
+    let outputs = core::array::from_fn(|t| cell.step(&inputs[t], &mut state, constants));
+    (outputs, state)
+}
+
+/// Runs `cell` over every input of `inputs` (a slice, a `Vec`, any iterator; empty is fine),
+/// starting from `state`. Returns every output, in time order, and the final state.
+#[cfg(feature = "alloc")]
+pub fn dynamic_unroll<C: Cell, X: Borrow<C::Input>>(
+    cell: &C,
+    inputs: impl IntoIterator<Item = X>,
+    mut state: C::State,
+    constants: &C::Constants,
+) -> (crate::Sequence<C::Output>, C::State) {
+    let inputs = inputs.into_iter();
+    let mut outputs = alloc::vec::Vec::with_capacity(inputs.size_hint().0);
+    for x in inputs {
+        outputs.push(cell.step(x.borrow(), &mut state, constants));
+    }
+    (crate::Sequence::from(outputs), state)
+}

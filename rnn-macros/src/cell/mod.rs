@@ -1,0 +1,32 @@
+//! `#[cell]`: parse the step function into a [`model::Cell`], check it, expand it.
+
+mod check;
+mod expand;
+mod model;
+mod parse;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::errors::Errors;
+
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let Some(model) = parse::parse(args, item.clone(), &mut errors) else {
+        // Nothing to model (not a fn or impl, or unparsable): the item as it was, minus our
+        // role attributes, so the one error shown is ours.
+        let item = parse::strip_role_attrs(item);
+        let errors = errors.to_compile_errors();
+        return quote!(#item #errors);
+    };
+    check::check(&model, &mut errors);
+    if errors.is_empty() {
+        expand::expand(&model, expand::Body::User)
+    } else {
+        // Every mistake at once, plus the generated items with a placeholder body: uses of
+        // the cell elsewhere still type-check, so one mistake gives one error.
+        let generated = expand::expand(&model, expand::Body::Placeholder);
+        let errors = errors.to_compile_errors();
+        quote!(#generated #errors)
+    }
+}

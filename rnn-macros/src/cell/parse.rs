@@ -1,0 +1,308 @@
+//! Tokens → [`model::Cell`]. Each parameter's mistakes are recorded on its tokens and parsing
+//! goes on with the best reading of it, so every mistake of an item is reported at once.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, ToTokens};
+use syn::{FnArg, ImplItem, Item, Pat, Type};
+
+use super::model::{Cell, Origin, Param, Role};
+use crate::errors::{default_crate, parse_crate_arg, Errors};
+
+/// Attributes a parameter may carry besides its role.
+const PASS_THROUGH_ATTRS: [&str; 6] = ["allow", "warn", "deny", "expect", "forbid", "cfg"];
+
+pub fn parse(args: TokenStream, item: TokenStream, errors: &mut Errors) -> Option<Cell> {
+    let krate = parse_args(args, errors);
+    let item: Item = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    match item {
+        Item::Fn(f) => Some(from_fn(krate, f, errors)),
+        Item::Impl(i) => from_impl(krate, i, errors),
+        other => {
+            errors.at(
+                other,
+                "`#[cell]` goes on a step function or on an `impl` block with a `step` method",
+            );
+            None
+        }
+    }
+}
+
+fn parse_args(args: TokenStream, errors: &mut Errors) -> syn::Path {
+    let mut krate = default_crate();
+    let parser = syn::meta::parser(|meta| match parse_crate_arg(&meta)? {
+        Some(path) => {
+            krate = path;
+            Ok(())
+        }
+        None => Err(meta.error("unknown `#[cell]` argument: the only one is `crate = path`")),
+    });
+    if let Err(e) = syn::parse::Parser::parse2(parser, args) {
+        errors.push(e);
+    }
+    krate
+}
+
+fn from_fn(krate: syn::Path, mut f: syn::ItemFn, errors: &mut Errors) -> Cell {
+    let params = parse_params(&mut f.sig, errors);
+    let cell_ident = format_ident!(
+        "{}",
+        camel_case(&f.sig.ident.to_string()),
+        span = f.sig.ident.span()
+    );
+    let (_, ty_generics, _) = f.sig.generics.split_for_impl();
+    let cell_ty: Type = syn::parse_quote!(#cell_ident #ty_generics);
+    Cell {
+        krate,
+        cell_ident,
+        cell_ty,
+        generics: f.sig.generics.clone(),
+        vis: f.vis.clone(),
+        params,
+        output: output_type(&f.sig),
+        body: (*f.block).clone(),
+        sig: f.sig.clone(),
+        origin: Origin::Fn(f),
+    }
+}
+
+fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> Option<Cell> {
+    if let Some((_, path, _)) = &item.trait_ {
+        errors.at(
+            path,
+            "`#[cell]` goes on an inherent `impl` block (it writes the `Cell` impl itself)",
+        );
+        return None;
+    }
+    let Some(index) = item
+        .items
+        .iter()
+        .position(|i| matches!(i, ImplItem::Fn(m) if m.sig.ident == "step"))
+    else {
+        errors.at(&item.self_ty, "this `#[cell]` impl block has no `fn step`");
+        return None;
+    };
+    let ImplItem::Fn(mut method) = item.items.remove(index) else {
+        unreachable!("position matched a fn")
+    };
+    let params = parse_params(&mut method.sig, errors);
+    let cell_ident = match &*item.self_ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
+        _ => None,
+    }
+    .unwrap_or_else(|| {
+        errors.at(
+            &item.self_ty,
+            "`#[cell]` needs a named type here (a struct)",
+        );
+        format_ident!("Cell")
+    });
+    Some(Cell {
+        krate,
+        cell_ident,
+        cell_ty: (*item.self_ty).clone(),
+        generics: item.generics.clone(),
+        vis: syn::parse_quote!(pub),
+        params,
+        output: output_type(&method.sig),
+        body: method.block.clone(),
+        sig: method.sig.clone(),
+        origin: Origin::Impl {
+            step_attrs: method.attrs.clone(),
+            item,
+        },
+    })
+}
+
+fn output_type(sig: &syn::Signature) -> Option<Type> {
+    match &sig.output {
+        syn::ReturnType::Default => None,
+        syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
+    }
+}
+
+/// Reads each typed parameter's role and type, strips the role attributes from `sig`.
+fn parse_params(sig: &mut syn::Signature, errors: &mut Errors) -> Vec<Param> {
+    let mut params = Vec::new();
+    for arg in sig.inputs.iter_mut() {
+        let FnArg::Typed(arg) = arg else { continue };
+        let role = take_role(&mut arg.attrs, errors);
+        let Some(role) = role else {
+            errors.at(
+                &arg.pat,
+                format!(
+                    "parameter `{}` has no role: mark it `#[input]`, `#[state]` or `#[constant]`",
+                    arg.pat.to_token_stream()
+                ),
+            );
+            continue;
+        };
+        let name = match &*arg.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
+            other => {
+                errors.at(
+                    other,
+                    "a cell parameter needs a plain name (`x: &X`), not a pattern",
+                );
+                format_ident!("__param{}", params.len())
+            }
+        };
+        let ty = referent(role, &arg.ty, errors);
+        params.push(Param {
+            role,
+            name,
+            pat: (*arg.pat).clone(),
+            full_ty: (*arg.ty).clone(),
+            ty,
+        });
+    }
+    params
+}
+
+/// Removes and returns the parameter's role attribute, recording unknown or repeated ones.
+fn take_role(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) -> Option<Role> {
+    let mut role = None;
+    attrs.retain(|attr| {
+        let Some(ident) = attr.path().get_ident() else {
+            return true;
+        };
+        let name = ident.to_string();
+        if PASS_THROUGH_ATTRS.contains(&name.as_str()) {
+            return true;
+        }
+        match Role::from_attr(&name) {
+            Some(found) => {
+                if !matches!(attr.meta, syn::Meta::Path(_)) {
+                    errors.at(attr, format!("`#[{name}]` takes no arguments"));
+                }
+                match role {
+                    None => role = Some(found),
+                    Some(first) if first == found => {
+                        errors.at(attr, format!("`#[{name}]` is repeated on this parameter"))
+                    }
+                    Some(first) => errors.at(
+                        attr,
+                        format!(
+                            "a parameter has one role: it is already `#[{}]`, so it cannot also be `#[{name}]`",
+                            first.attr_name()
+                        ),
+                    ),
+                }
+            }
+            None => errors.at(
+                attr,
+                format!("unknown role `#[{name}]`: expected `#[input]`, `#[state]` or `#[constant]`"),
+            ),
+        }
+        false
+    });
+    role
+}
+
+/// The value type behind a parameter's reference, recording a reference of the wrong kind.
+fn referent(role: Role, ty: &Type, errors: &mut Errors) -> Type {
+    let Type::Reference(r) = ty else {
+        let message = match role {
+            Role::State => format!(
+                "a `#[state]` is updated in place: take it as `&mut {}`",
+                ty.to_token_stream()
+            ),
+            _ => format!(
+                "take the `#[{}]` by reference: `&{}` (the driver keeps the sequence; a step only reads it)",
+                role.attr_name(),
+                ty.to_token_stream()
+            ),
+        };
+        errors.at(ty, message);
+        return ty.clone();
+    };
+    if let Some(lifetime) = &r.lifetime {
+        errors.at(
+            lifetime,
+            "lifetimes are not supported in a cell's step: write the reference without one",
+        );
+    }
+    match (role, r.mutability.is_some()) {
+        (Role::State, false) => errors.at(
+            ty,
+            format!(
+                "a `#[state]` is updated in place: take it as `&mut {}`",
+                r.elem.to_token_stream()
+            ),
+        ),
+        (Role::Input | Role::Constant, true) => errors.at(
+            ty,
+            format!(
+                "an `#[{}]` is only read: take it as `&{}`, not `&mut` (values that change are `#[state]`)",
+                role.attr_name(),
+                r.elem.to_token_stream()
+            ),
+        ),
+        _ => {}
+    }
+    (*r.elem).clone()
+}
+
+fn is_role_attr(attr: &syn::Attribute) -> bool {
+    match attr.path().get_ident() {
+        Some(ident) => Role::from_attr(&ident.to_string()).is_some(),
+        None => false,
+    }
+}
+
+/// `accumulate_sum` → `AccumulateSum`.
+fn camel_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The item with `#[input]`/`#[state]`/`#[constant]` removed from its parameters, for the
+/// fallback output when no model could be built.
+pub fn strip_role_attrs(item: TokenStream) -> TokenStream {
+    let strip = |sig: &mut syn::Signature| {
+        for arg in sig.inputs.iter_mut() {
+            if let FnArg::Typed(arg) = arg {
+                arg.attrs.retain(|a| !is_role_attr(a));
+            }
+        }
+    };
+    match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(mut f)) => {
+            strip(&mut f.sig);
+            f.into_token_stream()
+        }
+        Ok(Item::Impl(mut i)) => {
+            for it in i.items.iter_mut() {
+                if let ImplItem::Fn(m) = it {
+                    strip(&mut m.sig);
+                }
+            }
+            i.into_token_stream()
+        }
+        _ => item,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn camel_case_names_the_generated_cell() {
+        assert_eq!(super::camel_case("accumulate"), "Accumulate");
+        assert_eq!(super::camel_case("my_gru_cell"), "MyGruCell");
+        assert_eq!(super::camel_case("_x__y"), "XY");
+    }
+}

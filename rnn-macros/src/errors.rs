@@ -1,0 +1,51 @@
+//! Collects every mistake found in one item, so they are all reported together.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use std::fmt::Display;
+
+/// The mistakes found so far, each spanned on the user's tokens.
+#[derive(Default)]
+pub struct Errors(Vec<syn::Error>);
+
+impl Errors {
+    /// Records a mistake at `tokens`.
+    pub fn at(&mut self, tokens: impl ToTokens, message: impl Display) {
+        self.0.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// Records an error that syn produced.
+    pub fn push(&mut self, error: syn::Error) {
+        self.0.push(error);
+    }
+
+    /// Whether any mistake was found.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every mistake as `compile_error!` invocations.
+    pub fn to_compile_errors(&self) -> TokenStream {
+        self.0.iter().map(syn::Error::to_compile_error).collect()
+    }
+}
+
+/// Parses a `crate = path` argument (`#[cell(crate = rnn_core)]`, `#[nested(crate = ...)]`).
+pub fn parse_crate_arg(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Option<syn::Path>> {
+    if meta.path.is_ident("crate") {
+        let value = meta.value()?;
+        let path = if value.peek(syn::LitStr) {
+            value.parse::<syn::LitStr>()?.parse()?
+        } else {
+            value.parse()?
+        };
+        Ok(Some(path))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The default path of the facade crate.
+pub fn default_crate() -> syn::Path {
+    syn::parse_quote!(::rnn)
+}

@@ -1,0 +1,43 @@
+//! Procedural macros of the `rnn` crate: [`macro@cell`] turns a step function into a
+//! recurrent cell, [`derive@Nested`] makes a struct a value that flows through one.
+//!
+//! Both follow serde_derive's shape: parse the tokens into a small model (collecting every
+//! mistake, each spanned on the user's tokens), then expand a valid model with `quote`. On a
+//! mistake they still emit the user's item and a stub of what they would have generated, so
+//! that one mistake gives one error rather than a cascade.
+
+mod cell;
+mod errors;
+mod generics;
+mod nested;
+
+use proc_macro::TokenStream;
+
+/// Turns a step function into a recurrent cell.
+///
+/// On a free function, generates a cell type named after it in CamelCase (`fn accumulate`
+/// gives `struct Accumulate`); on an `impl` block, implements the cell for the block's type
+/// from its `step` method. Every parameter has a role:
+///
+/// - `#[input] x: &X`: read at each timestep (at least one);
+/// - `#[state] h: &mut H`: carried from step to step, updated in place (any number);
+/// - `#[constant] z: &Z`: read at every step, never changed (any number).
+///
+/// With one parameter of a role, the cell's `Input`/`State`/`Constants` is its type; with
+/// several, a generated struct `{Cell}Input`/`{Cell}State`/`{Cell}Constants` whose fields are
+/// the parameters' names; with none, `()`. The return type is the cell's `Output`.
+///
+/// `#[cell(crate = path)]` names the `rnn` crate when it is not `::rnn` (inside `rnn-core`).
+#[proc_macro_attribute]
+pub fn cell(args: TokenStream, item: TokenStream) -> TokenStream {
+    cell::expand(args.into(), item.into()).into()
+}
+
+/// Makes a struct a `Nested` value: it can then be an input, state, constant or output of a
+/// cell. Every field must itself be `Nested`; the struct must also be `Clone`.
+///
+/// `#[nested(crate = path)]` names the `rnn` crate when it is not `::rnn`.
+#[proc_macro_derive(Nested, attributes(nested))]
+pub fn derive_nested(item: TokenStream) -> TokenStream {
+    nested::expand(item.into()).into()
+}

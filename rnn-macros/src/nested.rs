@@ -1,0 +1,163 @@
+//! `#[derive(Nested)]`: a struct whose fields are all `Nested` is `Nested`, leaves in field
+//! order.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Data, DeriveInput, Fields};
+
+use crate::errors::{default_crate, parse_crate_arg, Errors};
+
+pub fn expand(item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let input: DeriveInput = match syn::parse2(item) {
+        Ok(input) => input,
+        Err(e) => return e.to_compile_error(),
+    };
+    let mut krate = default_crate();
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("nested")) {
+        let result = attr.parse_nested_meta(|meta| match parse_crate_arg(&meta)? {
+            Some(path) => {
+                krate = path;
+                Ok(())
+            }
+            None => Err(meta.error("unknown `#[nested]` argument: the only one is `crate = path`")),
+        });
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    let fields = match &input.data {
+        Data::Struct(s) => &s.fields,
+        Data::Enum(e) => {
+            errors.at(
+                e.enum_token,
+                "`Nested` is derived for structs only: an enum has no fixed shape",
+            );
+            return errors.to_compile_errors();
+        }
+        Data::Union(u) => {
+            errors.at(u.union_token, "`Nested` is derived for structs only");
+            return errors.to_compile_errors();
+        }
+    };
+    if !errors.is_empty() {
+        return errors.to_compile_errors();
+    }
+
+    let name = &input.ident;
+    let members: Vec<syn::Member> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match &f.ident {
+            Some(ident) => syn::Member::Named(ident.clone()),
+            None => syn::Member::Unnamed(i.into()),
+        })
+        .collect();
+    let types: Vec<&syn::Type> = fields.iter().map(|f| &f.ty).collect();
+    let labels: Vec<String> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| f.ident.as_ref().map_or(i.to_string(), |id| id.to_string()))
+        .collect();
+
+    // Bound each field type rather than each type parameter: `SVector<T, 3>: Nested` holds
+    // for any real `T`, which `T: Nested` would not say.
+    let mut generics = input.generics.clone();
+    {
+        let where_clause = generics.make_where_clause();
+        for ty in &types {
+            where_clause
+                .predicates
+                .push(syn::parse_quote!(#ty: #krate::Nested));
+        }
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let nested = quote!(#krate::Nested);
+    let construct = |values: Vec<TokenStream>| match fields {
+        Fields::Named(_) => quote!(#name { #(#members: #values),* }),
+        Fields::Unnamed(_) => quote!(#name ( #(#values),* )),
+        Fields::Unit => quote!(#name),
+    };
+    let zeros = construct(
+        types
+            .iter()
+            .map(|ty| quote!(<#ty as #nested>::zeros()))
+            .collect(),
+    );
+    let offsets: Vec<syn::Ident> = (0..types.len()).map(|i| format_ident!("__at{i}")).collect();
+    let read = construct(
+        types
+            .iter()
+            .zip(&offsets)
+            .map(|(ty, at)| quote!(<#ty as #nested>::read_f32(&src[#at..#at + <#ty as #nested>::SIZE])))
+            .collect(),
+    );
+    let open = match fields {
+        Fields::Named(_) => format!("{name} {{ "),
+        Fields::Unnamed(_) => format!("{name}("),
+        Fields::Unit => name.to_string(),
+    };
+    let close = match fields {
+        Fields::Named(_) => " }",
+        Fields::Unnamed(_) => ")",
+        Fields::Unit => "",
+    };
+    let field_fmt = labels
+        .iter()
+        .zip(&types)
+        .enumerate()
+        .map(|(i, (label, ty))| {
+            let sep = if i == 0 { "" } else { ", " };
+            let prefix = match fields {
+                Fields::Named(_) => format!("{sep}{label}: "),
+                _ => sep.to_string(),
+            };
+            quote!(f.write_str(#prefix)?; <#ty as #nested>::fmt_shape(f)?;)
+        });
+    let offsets_decl = offsets
+        .iter()
+        .zip(&types)
+        .scan(quote!(0usize), |prev, (at, ty)| {
+            let decl = quote!(let #at: usize = #prev;);
+            *prev = quote!(#at + <#ty as #nested>::SIZE);
+            Some(decl)
+        });
+    let offsets_decl: Vec<TokenStream> = offsets_decl.collect();
+
+    quote! {
+        impl #impl_generics #nested for #name #ty_generics #where_clause {
+            const SIZE: usize = 0 #(+ <#types as #nested>::SIZE)*;
+
+            fn zeros() -> Self {
+                #zeros
+            }
+
+            fn for_each_leaf_shape(f: &mut dyn FnMut(&[usize])) {
+                #(<#types as #nested>::for_each_leaf_shape(f);)*
+            }
+
+            fn fmt_shape(f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(#open)?;
+                #(#field_fmt)*
+                f.write_str(#close)
+            }
+
+            fn zip_apply<__Op: #krate::ScalarOp>(&mut self, other: &Self, op: &__Op) {
+                let _ = (&other, &op);
+                #(#nested::zip_apply(&mut self.#members, &other.#members, op);)*
+            }
+
+            fn write_f32(&self, out: &mut [f32]) {
+                ::core::assert_eq!(out.len(), <Self as #nested>::SIZE, "write_f32: buffer length");
+                #(#offsets_decl)*
+                #(#nested::write_f32(&self.#members, &mut out[#offsets..#offsets + <#types as #nested>::SIZE]);)*
+            }
+
+            fn read_f32(src: &[f32]) -> Self {
+                ::core::assert_eq!(src.len(), <Self as #nested>::SIZE, "read_f32: buffer length");
+                #(#offsets_decl)*
+                #read
+            }
+        }
+    }
+}
