@@ -1,0 +1,788 @@
+#!/usr/bin/env python3
+"""Peer benchmark: `rnn` (Rust) vs PyTorch vs TensorFlow/Keras 3, inference, float32.
+
+Usage (run from anywhere; paths are relative to the repository root):
+
+    python tools/peers.py --peers-only
+        Measure PyTorch and TensorFlow only; write tools/peers_results.json.
+
+    python tools/peers.py
+        Run `cargo run --release --example perf_table -- --json` (the Rust table), measure
+        the peers in the same run, print a ratio table, write tools/peers_results.json,
+        docs/PERFORMANCE.md and docs/perf_b1.png.
+
+    python tools/peers.py --rust-json FILE      use a saved Rust table instead of cargo
+    python tools/peers.py --peers-json FILE     use saved peer results instead of measuring
+                                                (e.g. tools/peers_results.json)
+
+Other options: --budget SECONDS (measurement time per config per variant, default 1.5),
+--rounds N (the budget is split into N interleaved rounds, default 3), --configs a,b,c,
+--wait-idle SECONDS (wait up to this long for a quiet machine before each framework,
+default 60; the CPU load seen is recorded under "conditions" in the results).
+
+Method: every framework is measured in its own subprocess (so one framework's thread pool
+cannot steal cycles from the other), on 2 threads. For each configuration the forward pass
+of the whole sequence is built, warmed up (this includes TorchScript/XLA compilation), then
+timed call by call; the measurement is split into interleaved rounds over all configurations
+so that a burst of machine noise does not hit one configuration only. The reported figure
+is the median wall time of one full forward divided by (batch * T): ns per sample-step.
+
+Needs torch, tensorflow (>= 2.16, Keras 3) and numpy; matplotlib for the plot.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "tools", "peers_results.json")
+DOC = os.path.join(ROOT, "docs", "PERFORMANCE.md")
+PLOT = os.path.join(ROOT, "docs", "perf_b1.png")
+RUST_CMD = ["cargo", "run", "--release", "--example", "perf_table", "--", "--json"]
+
+THREADS = 2
+
+# ----------------------------------------------------------------------------------------
+# Configurations. FLOPs per sample-step count only the matrix products, 2 FLOPs per
+# multiply-add (biases, activations, gate element-wise work and state additions are not
+# counted). The Rust table should use the same convention.
+# ----------------------------------------------------------------------------------------
+
+SEED_CUSTOM = dict(I=12, H=10, Z=8, A=15)  # input x, GRU units, z_enc, arbitrary output
+SEED_NESTED = dict(I1=32, I2=64, I3=32, U1=10, U2=20, U3=30)
+
+
+def _lstm(name, B, H, T, I=None):
+    I = H if I is None else I
+    return dict(name=name, kind="lstm", B=B, I=I, H=H, T=T, flops=2 * 4 * H * (I + H))
+
+
+def _custom_flops(c):
+    I, H, Z, A = c["I"], c["H"], c["Z"], c["A"]
+    # Dense(H) on concat[h, z] + GRUCell(H) on x + Dense(A) on x
+    return 2 * (H + Z) * H + 2 * 3 * H * (I + H) + 2 * I * A
+
+
+def _nested_flops(c):
+    # x1 @ kernel_1 + einsum('bij,ijkl->bkl', x2, kernel_2_3)
+    return 2 * (c["I1"] * c["U1"] + c["I2"] * c["I3"] * c["U2"] * c["U3"])
+
+
+CONFIGS = [
+    _lstm("lstm-b1-h8", 1, 8, 32),
+    _lstm("lstm-b1-h16", 1, 16, 32),
+    _lstm("lstm-b1-h32", 1, 32, 32),
+    _lstm("lstm-b1-h64", 1, 64, 32),
+    _lstm("lstm-b1-h128", 1, 128, 32),
+    dict(name="gru-b1-h32", kind="gru", B=1, I=32, H=32, T=32, flops=2 * 3 * 32 * (32 + 32)),
+    _lstm("lstm-b64-h128", 64, 128, 50),
+    _lstm("lstm-b64-h256", 64, 256, 100),
+    dict(name="seed-custom", kind="seed-custom", B=64, I=12, H=10, T=100,
+         flops=_custom_flops(SEED_CUSTOM)),
+    dict(name="seed-nested", kind="seed-nested", B=64, I="32 / 64x32", H="10 / 20x30", T=50,
+         flops=_nested_flops(SEED_NESTED)),
+]
+BY_NAME = {c["name"]: c for c in CONFIGS}
+B1_SWEEP = ["lstm-b1-h8", "lstm-b1-h16", "lstm-b1-h32", "lstm-b1-h64", "lstm-b1-h128"]
+
+# DESIGN.md "Performance model" reference figures (µs per sample-step), for comparison.
+DESIGN_REF = {
+    "torch": {"lstm-b1-h32": 8.2, "lstm-b64-h128": 3.5, "lstm-b64-h256": 10.2},
+    "tf": {"lstm-b1-h32": 18.0, "lstm-b64-h128": 5.5, "lstm-b64-h256": 29.0},
+}
+
+
+# ----------------------------------------------------------------------------------------
+# Timing
+# ----------------------------------------------------------------------------------------
+
+def warm_up(fn, seconds=0.3, min_calls=3):
+    t0 = time.perf_counter()
+    n = 0
+    while n < min_calls or time.perf_counter() - t0 < seconds:
+        fn()
+        n += 1
+
+
+def time_round(fn, seconds, min_calls=3, max_calls=100000):
+    """Per-call wall times (ns) for about `seconds` of calls."""
+    out = []
+    t0 = time.perf_counter_ns()
+    limit = int(seconds * 1e9)
+    while len(out) < min_calls or (time.perf_counter_ns() - t0 < limit and len(out) < max_calls):
+        a = time.perf_counter_ns()
+        fn()
+        out.append(time.perf_counter_ns() - a)
+    return out
+
+
+def measure_all(variants, budget, rounds):
+    """variants: list of (key, fn). Warm all up, then `rounds` interleaved timing rounds."""
+    for key, fn in variants:
+        warm_up(fn)
+    samples = {key: [] for key, _ in variants}
+    for _ in range(rounds):
+        for key, fn in variants:
+            samples[key].extend(time_round(fn, budget / rounds))
+    return samples
+
+
+def summarize(samples, cfg):
+    steps = cfg["B"] * cfg["T"]
+    s = sorted(samples)
+    q = lambda p: s[min(len(s) - 1, int(p * len(s)))]
+    med = statistics.median(s)
+    return dict(ns=med / steps, p25=q(0.25) / steps, p75=q(0.75) / steps,
+                min=s[0] / steps, calls=len(s))
+
+
+# ----------------------------------------------------------------------------------------
+# PyTorch worker
+# ----------------------------------------------------------------------------------------
+
+def torch_worker(configs, budget, rounds):
+    import numpy as np
+    import torch
+    from torch import nn, Tensor
+    from typing import List, Tuple
+
+    torch.set_num_threads(THREADS)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    torch.manual_seed(0)
+    notes = []
+
+    class SeedCustom(nn.Module):
+        """Seed 000: h' = GRUCell(x, Dense(concat[h, z_enc])); extra output Dense(x)."""
+
+        def __init__(self, I: int, H: int, Z: int, A: int):
+            super().__init__()
+            self.dense_proj = nn.Linear(H + Z, H)
+            self.gru = nn.GRUCell(I, H)
+            self.other_output = nn.Linear(I, A)
+
+        def forward(self, x: Tensor, h: Tensor, z: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+            outs: List[Tensor] = []
+            others: List[Tensor] = []
+            for t in range(x.size(1)):
+                xt = x[:, t]
+                hs = self.dense_proj(torch.cat([h, z], 1))
+                h = self.gru(xt, hs)
+                outs.append(h)
+                others.append(self.other_output(xt))
+            return torch.stack(outs, 1), torch.stack(others, 1), h
+
+    class SeedNested(nn.Module):
+        """Seed 001 NestedCell: outputs x1@k1, einsum(x2, k23); states += outputs."""
+
+        def __init__(self, I1: int, I2: int, I3: int, U1: int, U2: int, U3: int):
+            super().__init__()
+            self.kernel_1 = nn.Parameter(torch.rand(I1, U1) * 0.1 - 0.05)
+            self.kernel_2_3 = nn.Parameter(torch.rand(I2, I3, U2, U3) * 0.1 - 0.05)
+
+        def forward(self, x1: Tensor, x2: Tensor, s1: Tensor, s2: Tensor
+                    ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+            o1 = torch.zeros_like(s1)
+            o23 = torch.zeros_like(s2)
+            for t in range(x1.size(1)):
+                o1 = torch.mm(x1[:, t], self.kernel_1)
+                o23 = torch.einsum("bij,ijkl->bkl", x2[:, t], self.kernel_2_3)
+                s1 = s1 + o1
+                s2 = s2 + o23
+            return o1, o23, s1, s2
+
+    def script(m, name):
+        import warnings
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return torch.jit.script(m)
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"{name}: torch.jit.script failed ({type(e).__name__}: {e}); eager only")
+            return None
+
+    variants = []  # (key, fn, cfg, variant label)
+    for c in configs:
+        B, T = c["B"], c["T"]
+        if c["kind"] in ("lstm", "gru"):
+            cls = nn.LSTM if c["kind"] == "lstm" else nn.GRU
+            m = cls(c["I"], c["H"], batch_first=True).eval()
+            x = torch.randn(B, T, c["I"])
+            variants.append((c["name"] + "|fused", (lambda m=m, x=x: m(x)), c, "fused"))
+        elif c["kind"] == "seed-custom":
+            p = SEED_CUSTOM
+            m = SeedCustom(p["I"], p["H"], p["Z"], p["A"]).eval()
+            x = torch.randn(B, T, p["I"])
+            h = torch.zeros(B, p["H"])
+            z = torch.randn(B, p["Z"])
+            variants.append((c["name"] + "|eager", (lambda m=m, x=x, h=h, z=z: m(x, h, z)), c,
+                             "eager"))
+            j = script(m, c["name"])
+            if j is not None:
+                variants.append((c["name"] + "|jit", (lambda j=j, x=x, h=h, z=z: j(x, h, z)),
+                                 c, "jit"))
+        elif c["kind"] == "seed-nested":
+            p = SEED_NESTED
+            m = SeedNested(**p).eval()
+            x1 = torch.randn(B, T, p["I1"])
+            x2 = torch.randn(B, T, p["I2"], p["I3"])
+            s1 = torch.zeros(B, p["U1"])
+            s2 = torch.zeros(B, p["U2"], p["U3"])
+            variants.append((c["name"] + "|eager",
+                             (lambda m=m, a=x1, b=x2, c1=s1, c2=s2: m(a, b, c1, c2)), c,
+                             "eager"))
+            j = script(m, c["name"])
+            if j is not None:
+                variants.append((c["name"] + "|jit",
+                                 (lambda j=j, a=x1, b=x2, c1=s1, c2=s2: j(a, b, c1, c2)),
+                                 c, "jit"))
+
+    with torch.inference_mode():
+        samples = measure_all([(k, f) for k, f, _, _ in variants], budget, rounds)
+
+    ns, detail = {}, {}
+    for key, _, c, label in variants:
+        st = summarize(samples[key], c)
+        name = c["name"]
+        detail.setdefault(name, {})[label] = st
+    for name, d in detail.items():
+        best = min(d, key=lambda v: d[v]["ns"])
+        ns[name] = d[best]["ns"]
+        d["best"] = best
+    versions = {"torch": torch.__version__, "numpy": np.__version__}
+    try:
+        cfg = torch.__config__.show()
+        blas = [ln.strip() for ln in cfg.splitlines() if "BLAS_INFO" in ln or "MKLDNN" in ln
+                or "oneDNN" in ln]
+        versions["torch_build"] = "; ".join(blas)[:300]
+    except Exception:  # noqa: BLE001
+        pass
+    return dict(ns=ns, detail=detail, versions=versions, notes=notes,
+                threads=torch.get_num_threads())
+
+
+# ----------------------------------------------------------------------------------------
+# TensorFlow / Keras 3 worker
+# ----------------------------------------------------------------------------------------
+
+def tf_worker(configs, budget, rounds):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+    from keras import ops
+
+    keras.utils.set_random_seed(0)
+    notes = []
+
+    class SeedCustomCell(keras.layers.Layer):
+        """Seed 000's CustomMultiTimeStepGRUCell, ported to Keras 3.
+
+        Keras 3's RNN has no `constants=` and packs a single per-step output, so z_enc is
+        carried as a pass-through state and the two outputs are concatenated ([B, H + A]);
+        both adaptations cost nothing measurable next to the step.
+        """
+
+        def __init__(self, units, arbitrary_units, latent, **kw):
+            super().__init__(**kw)
+            self.units, self.latent = units, latent
+            self.gru = keras.layers.GRUCell(units)  # reset_after=True (Keras 3 default)
+            self.dense_proj = keras.layers.Dense(units)
+            self.other_output = keras.layers.Dense(arbitrary_units)
+            self.state_size = [units, latent]
+            self.output_size = units + arbitrary_units
+
+        def build(self, input_shape):
+            self.gru.build(input_shape)
+            self.dense_proj.build((None, self.units + self.latent))
+            self.other_output.build(input_shape)
+
+        def call(self, x, states, training=False):
+            h, z = states
+            hs = self.dense_proj(ops.concatenate([h, z], -1))
+            out, _ = self.gru(x, hs, training=training)
+            a = self.other_output(x)
+            return ops.concatenate([out, a], -1), [out, z]
+
+    class NestedCell(keras.layers.Layer):
+        """Seed 001's NestedCell, ported to Keras 3.
+
+        Keras 3's RNN takes one input tensor and packs a single per-step output, so the
+        inputs arrive as concat[x1, flatten(x2)] ([B, T, 32 + 64*32]) and are split in the
+        step, and the output is concat[o1, flatten(o23)]. The states stay nested.
+        """
+
+        def __init__(self, I1, I2, I3, U1, U2, U3, **kw):
+            super().__init__(**kw)
+            self.i = (I1, I2, I3)
+            self.u = (U1, U2, U3)
+            self.state_size = [U1, (U2, U3)]
+            self.output_size = U1 + U2 * U3
+
+        def build(self, input_shape):
+            I1, I2, I3 = self.i
+            U1, U2, U3 = self.u
+            self.kernel_1 = self.add_weight(shape=(I1, U1), initializer="uniform",
+                                            name="kernel_1")
+            self.kernel_2_3 = self.add_weight(shape=(I2, I3, U2, U3), initializer="uniform",
+                                              name="kernel_2_3")
+
+        def call(self, inputs, states, training=False):
+            I1, I2, I3 = self.i
+            U1, U2, U3 = self.u
+            x1 = inputs[:, :I1]
+            x2 = ops.reshape(inputs[:, I1:], (-1, I2, I3))
+            s1, s2 = states
+            o1 = ops.matmul(x1, self.kernel_1)
+            o23 = ops.einsum("bij,ijkl->bkl", x2, self.kernel_2_3)
+            out = ops.concatenate([o1, ops.reshape(o23, (-1, U2 * U3))], -1)
+            return out, [s1 + o1, s2 + o23]
+
+    def compile_fn(name, layer, args):
+        """tf.function(jit_compile=True), falling back to plain tf.function."""
+        def body(*a):
+            return layer(a[0], initial_state=list(a[1:]) or None, training=False)
+
+        def sync(res):
+            # Fetch the smallest output to be sure the computation finished.
+            flat = tf.nest.flatten(res)
+            small = min(flat, key=lambda t: int(np.prod(t.shape)))
+            return small.numpy()
+
+        for xla in (True, False):
+            f = tf.function(body, jit_compile=xla)
+            try:
+                sync(f(*args))
+                return (lambda f=f: sync(f(*args))), ("xla" if xla else "graph")
+            except Exception as e:  # noqa: BLE001
+                if xla:
+                    notes.append(f"{name}: XLA failed ({type(e).__name__}: "
+                                 f"{str(e).splitlines()[0][:200]}); plain tf.function")
+                else:
+                    raise
+
+    variants = []
+    for c in configs:
+        B, T = c["B"], c["T"]
+        rnd = lambda *s: tf.constant(np.random.standard_normal(s).astype(np.float32))
+        if c["kind"] in ("lstm", "gru"):
+            cls = keras.layers.LSTM if c["kind"] == "lstm" else keras.layers.GRU
+            layer = cls(c["H"], return_sequences=True, return_state=True)
+            args = (rnd(B, T, c["I"]),)
+        elif c["kind"] == "seed-custom":
+            p = SEED_CUSTOM
+            layer = keras.layers.RNN(SeedCustomCell(p["H"], p["A"], p["Z"]),
+                                     return_sequences=True, return_state=True)
+            args = (rnd(B, T, p["I"]), tf.zeros((B, p["H"])), rnd(B, p["Z"]))
+        elif c["kind"] == "seed-nested":
+            p = SEED_NESTED
+            layer = keras.layers.RNN(NestedCell(**p))  # as in the seed: last output only
+            x = tf.concat([rnd(B, T, p["I1"]),
+                           tf.reshape(rnd(B, T, p["I2"], p["I3"]), (B, T, -1))], -1)
+            args = (x, tf.zeros((B, p["U1"])), tf.zeros((B, p["U2"], p["U3"])))
+        fn, mode = compile_fn(c["name"], layer, args)
+        variants.append((c["name"], fn, c, mode))
+
+    samples = measure_all([(k, f) for k, f, _, _ in variants], budget, rounds)
+    ns, detail = {}, {}
+    for key, _, c, mode in variants:
+        st = summarize(samples[key], c)
+        ns[key] = st["ns"]
+        detail[key] = {mode: st, "best": mode}
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__,
+                "numpy": np.__version__}
+    return dict(ns=ns, detail=detail, versions=versions, notes=notes)
+
+
+# ----------------------------------------------------------------------------------------
+# Orchestration
+# ----------------------------------------------------------------------------------------
+
+def cpu_busy(interval=1.0):
+    """Fraction of all CPUs busy (not idle/iowait) over `interval` seconds, from /proc/stat."""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
+    try:
+        t0, i0 = snap()
+        time.sleep(interval)
+        t1, i1 = snap()
+    except OSError:
+        return None
+    return None if t1 == t0 else 1.0 - (i1 - i0) / (t1 - t0)
+
+
+def wait_idle(max_wait, threshold=0.25):
+    """Wait (up to max_wait s) until the other processes leave the CPUs mostly idle.
+    Returns the last busy fraction seen (None if unknown)."""
+    t0 = time.time()
+    busy = cpu_busy(2.0)
+    while busy is not None and busy > threshold and time.time() - t0 < max_wait:
+        print(f"[peers] machine busy ({busy:.0%} of CPUs); waiting ...", file=sys.stderr,
+              flush=True)
+        busy = cpu_busy(5.0)
+    if busy is not None and busy > threshold:
+        print(f"[peers] warning: still {busy:.0%} busy; numbers will be noisy", file=sys.stderr)
+    return busy
+
+
+def run_worker(fw, names, budget, rounds):
+    """Run one framework in a fresh subprocess; returns its result dict or None."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json", delete=False) as tmp:
+        out = tmp.name
+    cmd = [sys.executable, os.path.abspath(__file__), "--_worker", fw, "--_out", out,
+           "--budget", str(budget), "--rounds", str(rounds), "--configs", ",".join(names)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow",
+               PYTHONWARNINGS="ignore")
+    print(f"[peers] measuring {fw} ...", file=sys.stderr, flush=True)
+    t0 = time.time()
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if p.returncode != 0:
+            print(f"[peers] {fw} worker failed (exit {p.returncode}):\n"
+                  + "\n".join(p.stderr.splitlines()[-25:]), file=sys.stderr)
+            return None
+        with open(out) as f:
+            res = json.load(f)
+    finally:
+        os.unlink(out)
+    print(f"[peers] {fw} done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    for n in res.get("notes", []):
+        print(f"[peers] note ({fw}): {n}", file=sys.stderr)
+    return res
+
+
+def machine_info():
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    cpu = ln.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        nproc = len(os.sched_getaffinity(0))
+    except AttributeError:
+        nproc = os.cpu_count()
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            for ln in f:
+                if ln.startswith("MemTotal"):
+                    mem = round(int(ln.split()[1]) / 1024 / 1024, 1)
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "nproc": nproc, "mem_gb": mem, "os": platform.platform(),
+            "python": platform.python_version()}
+
+
+def run_rust(rust_json):
+    """Returns (list of rows or None, description of the source)."""
+    if rust_json:
+        with open(rust_json) as f:
+            return json.load(f), f"saved table {rust_json}"
+    print("[peers] running: " + " ".join(RUST_CMD), file=sys.stderr, flush=True)
+    try:
+        p = subprocess.run(RUST_CMD, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print(f"[peers] Rust table unavailable ({e}); peers only", file=sys.stderr)
+        return None, None
+    if p.returncode != 0:
+        print(f"[peers] Rust table failed (exit {p.returncode}); peers only:\n"
+              + "\n".join(p.stderr.splitlines()[-15:]), file=sys.stderr)
+        return None, None
+    rows = None
+    try:
+        rows = json.loads(p.stdout)
+    except ValueError:
+        for ln in reversed(p.stdout.splitlines()):
+            if ln.strip().startswith("["):
+                try:
+                    rows = json.loads(ln)
+                    break
+                except ValueError:
+                    pass
+    if not isinstance(rows, list):
+        print("[peers] could not parse the Rust JSON table; peers only", file=sys.stderr)
+        return None, None
+    return rows, "`" + " ".join(RUST_CMD) + "`"
+
+
+def fmt(x, nd=1):
+    return "—" if x is None else f"{x:,.{nd}f}"
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def build_rows(names, rust, peers):
+    rows = []
+    for n in names:
+        c = BY_NAME[n]
+        r = rust.get(n, {})
+        rn = r.get("ns_per_step")
+        tn = peers["torch"].get(n)
+        fn = peers["tf"].get(n)
+        rows.append(dict(name=n, cfg=c, rnn=rn, rnn_gflops=r.get("gflops"),
+                         rss=r.get("peak_rss_mb"), torch=tn, tf=fn,
+                         torch_gflops=ratio(c["flops"], tn), tf_gflops=ratio(c["flops"], fn),
+                         torch_ratio=ratio(tn, rn), tf_ratio=ratio(fn, rn),
+                         torch_variant=peers.get("torch_variant", {}).get(n),
+                         tf_variant=peers.get("tf_variant", {}).get(n)))
+    return rows
+
+
+def print_table(rows):
+    hdr = (f"{'name':<15}{'rnn ns/step':>13}{'torch ns/step':>15}{'tf ns/step':>13}"
+           f"{'torch/rnn':>11}{'tf/rnn':>9}{'torch GF/s':>12}{'tf GF/s':>10}  torch variant")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        print(f"{r['name']:<15}{fmt(r['rnn']):>13}{fmt(r['torch']):>15}{fmt(r['tf']):>13}"
+              f"{fmt(r['torch_ratio'], 2):>11}{fmt(r['tf_ratio'], 2):>9}"
+              f"{fmt(r['torch_gflops'], 2):>12}{fmt(r['tf_gflops'], 2):>10}"
+              f"  {r['torch_variant'] or ''}")
+
+
+def design_comparison(peers):
+    """Lines comparing today's peers with DESIGN.md's figures (flags > 1.5x apart)."""
+    lines = []
+    for fw, ref in DESIGN_REF.items():
+        for n, us in ref.items():
+            got = peers[fw].get(n)
+            if got is None:
+                continue
+            f = got / 1000 / us
+            flag = "  <-- large discrepancy" if f > 1.5 or f < 1 / 1.5 else ""
+            lines.append(f"{fw:<6}{n:<15} DESIGN {us:6.1f} µs   today {got / 1000:6.2f} µs"
+                         f"   ×{f:.2f}{flag}")
+    return lines
+
+
+def write_plot(rows):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by = {r["name"]: r for r in rows}
+    hs = [BY_NAME[n]["H"] for n in B1_SWEEP if n in by]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for key, label, style in (("rnn", "rnn (Rust)", "o-"), ("torch", "PyTorch nn.LSTM", "s-"),
+                              ("tf", "TensorFlow/Keras 3 LSTM (XLA)", "^-")):
+        pts = [(BY_NAME[n]["H"], by[n][key]) for n in B1_SWEEP
+               if n in by and by[n][key] is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(hs)
+    ax.set_xticklabels([str(h) for h in hs])
+    ax.set_xlabel("H (= I), batch 1, T = 32")
+    ax.set_ylabel("ns per sample-step (median)")
+    ax.set_title("LSTM inference, batch 1, 2 threads, float32")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(PLOT), exist_ok=True)
+    fig.savefig(PLOT, dpi=110)
+    plt.close(fig)
+
+
+def write_doc(rows, peers, rust_src, budget, rounds):
+    m = peers["machine"]
+    v = dict(peers["versions"])
+    try:
+        rv = subprocess.run(["rustc", "--version"], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT).stdout.strip()
+        v["rustc"] = rv[len("rustc "):] if rv.startswith("rustc ") else rv
+    except OSError:
+        pass
+    L = []
+    L.append("# Performance: rnn vs PyTorch vs TensorFlow\n")
+    L.append("Generated by `python tools/peers.py` — do not edit by hand.\n")
+    L.append(f"- Date: {peers['date']}")
+    L.append(f"- Machine: {m['cpu']}, {m['nproc']} cores (nproc), {m['mem_gb']} GB, {m['os']}")
+    L.append("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()
+                                         if k != "torch_build"))
+    L.append(f"- Rust numbers: {rust_src or 'not available (the Rust table failed or is missing)'}")
+    if peers.get("source"):
+        L.append(f"- Peer numbers: {peers['source']}")
+    L.append("")
+    L.append("## Results (inference, float32, ns per sample-step, median)\n")
+    L.append("Ratios > 1 mean `rnn` is faster than the peer.\n")
+    L.append("| name | cell | B | I | H | T | FLOP/step | rnn ns | torch ns | tf ns "
+             "| torch/rnn | tf/rnn | rnn GF/s | torch GF/s | tf GF/s | rnn RSS MB |")
+    L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for r in rows:
+        c = r["cfg"]
+        tv = f" ({r['torch_variant']})" if r["torch_variant"] not in (None, "fused") else ""
+        L.append(f"| {r['name']} | {c['kind']} | {c['B']} | {c['I']} | {c['H']} | {c['T']} "
+                 f"| {c['flops']:,} | {fmt(r['rnn'])} | {fmt(r['torch'])}{tv} | {fmt(r['tf'])} "
+                 f"| {fmt(r['torch_ratio'], 2)} | {fmt(r['tf_ratio'], 2)} "
+                 f"| {fmt(r['rnn_gflops'], 2)} | {fmt(r['torch_gflops'], 2)} "
+                 f"| {fmt(r['tf_gflops'], 2)} | {fmt(r['rss'], 1)} |")
+    L.append("")
+    L.append("![ns per step vs H at batch 1](perf_b1.png)\n")
+    L.append("## Method\n")
+    L.append(
+        f"- Every framework runs in its own process with {THREADS} threads "
+        "(PyTorch: `torch.set_num_threads(2)`, `torch.inference_mode()`; TensorFlow: intra-op "
+        "2, inter-op 1). The Rust table comes from `cargo run --release --example perf_table "
+        "-- --json` and is run first, on its own.")
+    L.append(
+        "- Figure = median wall time of one full forward over the sequence / (batch × T). "
+        f"Each forward is warmed up (≥ 0.3 s, which includes TorchScript/XLA compilation), "
+        f"then timed call by call for ≈ {budget:g} s per configuration and variant, split into "
+        f"{rounds} rounds interleaved across configurations (the machine is noisy).")
+    L.append(
+        "- PyTorch: LSTM/GRU configurations use the fused `nn.LSTM` / `nn.GRU` "
+        "(batch_first) over the whole sequence. The seed cells are a Python loop over the step "
+        "written with `nn.Linear`/`nn.GRUCell`/`torch.mm`/`torch.einsum`, and the same module "
+        "compiled with `torch.jit.script`; the faster is reported and named in the table.")
+    L.append(
+        "- TensorFlow: Keras 3 `keras.layers.LSTM`/`GRU` (return_sequences, return_state) and "
+        "`keras.layers.RNN(custom cell)` for the seed cells, called inside "
+        "`tf.function(jit_compile=True)` (XLA). Keras 3's RNN has no `constants=` and packs "
+        "one output tensor per step, so seed 000's z_enc is a pass-through state and its two "
+        "outputs are concatenated; seed 001's two inputs are concatenated and split in the "
+        "step, its outputs concatenated (its states stay nested).")
+    L.append(
+        "- FLOP/step counts the matrix products only, 2 FLOPs per multiply-add: LSTM "
+        "8·H·(I+H), GRU 6·H·(I+H), seed-custom 2·(H+8)·H + 6·H·(I+H) + 2·I·15, seed-nested "
+        "2·(32·10 + 64·32·20·30). GF/s = FLOP/step ÷ ns/step.")
+    tfm = {r["name"]: r["tf_variant"] for r in rows if r["tf_variant"] not in (None, "xla")}
+    if tfm:
+        L.append("- TensorFlow without XLA (XLA failed) for: " + ", ".join(
+            f"{k} ({val})" for k, val in tfm.items()))
+    notes = peers.get("notes", [])
+    if notes:
+        L.append("- Notes: " + "; ".join(notes))
+    comp = design_comparison(peers)
+    if comp:
+        L.append("\n## Peers vs DESIGN.md reference figures\n")
+        L.append("```")
+        L.extend(comp)
+        L.append("```")
+    L.append("\nReproduce: `python tools/peers.py` (or `--rust-json FILE`, `--peers-json "
+             "tools/peers_results.json`).")
+    os.makedirs(os.path.dirname(DOC), exist_ok=True)
+    with open(DOC, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def measure_peers(names, budget, rounds, max_wait):
+    peers = {"machine": machine_info(),
+             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+             "torch": {}, "tf": {}, "versions": {"python": platform.python_version()},
+             "torch_variant": {}, "tf_variant": {}, "detail": {}, "notes": [],
+             "flops_per_step": {n: BY_NAME[n]["flops"] for n in names},
+             "method": f"median of per-call wall time / (batch*T), {THREADS} threads, "
+                       f"~{budget:g} s per config per variant in {rounds} interleaved rounds"}
+    peers["conditions"] = {}
+    for fw in ("torch", "tf"):
+        busy = wait_idle(max_wait) if max_wait > 0 else cpu_busy(2.0)
+        peers["conditions"][fw] = {
+            "cpu_busy_before": None if busy is None else round(busy, 3),
+            "loadavg_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+        res = run_worker(fw, names, budget, rounds)
+        if res is None:
+            peers["notes"].append(f"{fw}: worker failed")
+            continue
+        peers[fw] = res["ns"]
+        peers["versions"].update(res["versions"])
+        peers["detail"][fw] = res["detail"]
+        peers[fw + "_variant"] = {n: d["best"] for n, d in res["detail"].items()}
+        peers["notes"].extend(f"{fw}: {n}" for n in res.get("notes", []))
+    return peers
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--peers-only", action="store_true",
+                    help="measure PyTorch and TF only; write tools/peers_results.json")
+    ap.add_argument("--rust-json", metavar="FILE", help="saved Rust table (instead of cargo)")
+    ap.add_argument("--peers-json", metavar="FILE",
+                    help="saved peer results (instead of measuring)")
+    ap.add_argument("--budget", type=float, default=1.5,
+                    help="seconds of measurement per config per variant (default 1.5)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--wait-idle", type=float, default=60, metavar="SECONDS",
+                    help="before each framework, wait up to this long for the other "
+                         "processes to leave the CPUs idle (default 60; 0 = don't wait)")
+    ap.add_argument("--configs", help="comma-separated subset of configuration names")
+    ap.add_argument("--_worker", choices=["torch", "tf"], help=argparse.SUPPRESS)
+    ap.add_argument("--_out", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    names = [c["name"] for c in CONFIGS]
+    if a.configs:
+        names = [n.strip() for n in a.configs.split(",") if n.strip()]
+        bad = [n for n in names if n not in BY_NAME]
+        if bad:
+            ap.error(f"unknown configurations {bad}; known: {list(BY_NAME)}")
+
+    if a._worker:
+        cfgs = [BY_NAME[n] for n in names]
+        res = (torch_worker if a._worker == "torch" else tf_worker)(cfgs, a.budget, a.rounds)
+        with open(a._out, "w") as f:
+            json.dump(res, f)
+        return
+
+    rust, rust_src = {}, None
+    if not a.peers_only:
+        rows, rust_src = run_rust(a.rust_json)
+        if rows:
+            rust = {r["name"]: r for r in rows if isinstance(r, dict) and "name" in r}
+            unknown = sorted(set(rust) - set(BY_NAME))
+            if unknown:
+                print(f"[peers] note: Rust table has extra names {unknown}", file=sys.stderr)
+
+    if a.peers_json:
+        with open(a.peers_json) as f:
+            peers = json.load(f)
+        for k in ("torch_variant", "tf_variant"):
+            peers.setdefault(k, {})
+        peers["source"] = f"saved results {a.peers_json} (measured {peers.get('date')})"
+    else:
+        peers = measure_peers(names, a.budget, a.rounds, a.wait_idle)
+        out = dict(peers)
+        with open(RESULTS, "w") as f:
+            json.dump(out, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+        print(f"[peers] wrote {os.path.relpath(RESULTS, ROOT)}", file=sys.stderr)
+
+    rows = build_rows(names, rust, peers)
+    print_table(rows)
+    print()
+    for ln in design_comparison(peers):
+        print(ln)
+    if a.peers_only:
+        return
+    write_plot(rows)
+    write_doc(rows, peers, rust_src, a.budget, a.rounds)
+    print(f"[peers] wrote {os.path.relpath(DOC, ROOT)} and {os.path.relpath(PLOT, ROOT)}",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
