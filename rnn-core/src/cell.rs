@@ -10,7 +10,7 @@ use crate::nested::{Nested, ShapeOf};
 /// input, state, full input and scanned output). A driver ([`Rnn`](crate::Rnn)) runs a cell
 /// over a sequence; a masked step never calls `step`, it keeps the state as it is.
 ///
-/// Write cells with [`#[cell]`](crate::cell) rather than by hand: the macro derives this
+/// Write cells with [`#[cell]`](macro@crate::cell) rather than by hand: the macro derives this
 /// impl from a plain step function, with generated structs for several inputs or states.
 ///
 /// ```

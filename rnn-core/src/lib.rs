@@ -10,17 +10,23 @@ extern crate alloc;
 extern crate self as rnn_core;
 
 pub mod cell;
+pub mod cells;
 pub mod error;
+pub mod init;
+pub mod kernels;
 pub mod nested;
+pub mod real;
 pub mod rnn;
 #[cfg(feature = "alloc")]
 pub mod sequence;
 pub mod stateful;
 pub mod unroll;
+pub mod weights;
 
 pub use cell::Cell;
-pub use error::ShapeError;
+pub use error::{ShapeError, TensorShape, WeightError};
 pub use nested::{Nested, ScalarOp, ShapeOf};
+pub use real::Real;
 pub use rnn::{Rnn, Unrolled};
 #[cfg(feature = "alloc")]
 pub use sequence::{Run, Sequence};

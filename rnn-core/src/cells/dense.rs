@@ -1,0 +1,125 @@
+//! `Dense`: a fully connected layer, `activation(x · W + b)`.
+
+use nalgebra::SVector;
+
+use super::activation::Activation;
+use super::layout;
+use crate::error::WeightError;
+use crate::init::Initializer;
+use crate::real::Real;
+use crate::weights::Weights;
+
+/// A fully connected layer from `I` to `U` units (Keras's `Dense(U)`), usable on its own
+/// ([`forward`](Dense::forward)) or as a stateless cell over a sequence.
+///
+/// ```
+/// use rnn_core::cells::{Activation, Dense};
+/// use nalgebra::SVector;
+///
+/// // Keras layout: kernel [I, U] row-major, bias [U].
+/// let dense = Dense::<2, 3>::from_keras(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], Some(&[0.5, 0.5, 0.5]))
+///     .unwrap()
+///     .with_activation(Activation::Relu);
+/// let y = dense.forward(&SVector::from([1.0, -1.0]));
+/// assert_eq!(y, SVector::from([0.0, 0.0, 0.0]));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dense<const I: usize, const U: usize, T: Real = f32> {
+    /// `[I, U]`, Keras's `kernel`.
+    pub kernel: Weights<T, I, U>,
+    /// `[U]`, Keras's `bias`; `None` for `use_bias=False`.
+    pub bias: Option<SVector<T, U>>,
+    /// Applied to `x · W + b`.
+    pub activation: Activation,
+}
+
+impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
+    /// Zero weights and bias, linear activation (Keras's `Dense` defaults but for the
+    /// initialisers).
+    pub fn zeros() -> Self {
+        Dense {
+            kernel: Weights::zeros(),
+            bias: Some(SVector::zeros()),
+            activation: Activation::Linear,
+        }
+    }
+
+    /// Keras's default initialisation, reproducible from `seed`: `glorot_uniform` kernel,
+    /// zero bias.
+    pub fn keras_init(seed: u64) -> Self {
+        let mut rng = crate::init::rng(seed);
+        Dense {
+            kernel: Weights::initialized(Initializer::GlorotUniform, &mut rng),
+            ..Self::zeros()
+        }
+    }
+
+    /// PyTorch's `nn.Linear` initialisation, reproducible from `seed`: weight and bias
+    /// `uniform(±1/√I)`.
+    pub fn pytorch_init(seed: u64) -> Self {
+        let mut rng = crate::init::rng(seed);
+        let init = Initializer::Uniform(1.0 / (I as f64).sqrt());
+        Dense {
+            kernel: Weights::initialized(init, &mut rng),
+            bias: Some(super::initialized_bias::<T, 1, U>(init, &mut rng)[0]),
+            ..Self::zeros()
+        }
+    }
+
+    /// From Keras's `kernel [I, U]` (row-major) and `bias [U]`; `None` for no bias.
+    pub fn from_keras(kernel: &[T], bias: Option<&[T]>) -> Result<Self, WeightError> {
+        Ok(Dense {
+            kernel: layout::keras_kernel("kernel", kernel)?,
+            bias: bias
+                .map(|b| layout::bias::<T, 1, U>("bias", b, &layout::IDENTITY))
+                .transpose()?
+                .map(|[b]| b),
+            activation: Activation::Linear,
+        })
+    }
+
+    /// From fixed-size arrays: a kernel of the wrong shape does not compile.
+    pub fn from_keras_arrays(kernel: &[[T; U]; I], bias: Option<&[T; U]>) -> Self {
+        Dense {
+            kernel: layout::keras_kernel_array::<T, I, 1, U, U>(kernel),
+            bias: bias.map(|b| SVector::from_column_slice(b)),
+            activation: Activation::Linear,
+        }
+    }
+
+    /// From PyTorch's `nn.Linear`: `weight [U, I]` (row-major) and `bias [U]`.
+    pub fn from_pytorch(weight: &[T], bias: Option<&[T]>) -> Result<Self, WeightError> {
+        Ok(Dense {
+            kernel: layout::pytorch_kernel("weight", weight, &layout::IDENTITY)?,
+            bias: bias
+                .map(|b| layout::bias::<T, 1, U>("bias", b, &layout::IDENTITY))
+                .transpose()?
+                .map(|[b]| b),
+            activation: Activation::Linear,
+        })
+    }
+
+    /// Sets the activation.
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// `activation(x · W + b)`.
+    #[inline(always)]
+    pub fn forward(&self, x: &SVector<T, I>) -> SVector<T, U> {
+        let mut out = [self.bias.unwrap_or_else(SVector::zeros)];
+        self.kernel.accumulate(x, &mut out);
+        let [mut y] = out;
+        self.activation.apply(&mut y);
+        y
+    }
+}
+
+#[crate::cell(crate = crate)]
+impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
+    /// A dense layer applied at each timestep (Keras's `TimeDistributed(Dense)`).
+    fn step(&self, #[input] x: &SVector<T, I>) -> SVector<T, U> {
+        self.forward(x)
+    }
+}

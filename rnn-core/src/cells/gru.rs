@@ -1,0 +1,190 @@
+//! `GruCell`: gated recurrent unit, gates `z r h` as Keras stores them, both variants.
+
+use nalgebra::SVector;
+
+use super::activation::Activation;
+use super::layout;
+use crate::error::{TensorShape, WeightError};
+use crate::init::Initializer;
+use crate::real::Real;
+use crate::weights::Kernel;
+
+/// Keras's `GRUCell(H)` / PyTorch's `nn.GRU` step, from `I` inputs to `H` units.
+///
+/// With `x·W + b_x` split into `x_z, x_r, x_h` and `σ` the `recurrent_activation`:
+/// - `reset_after = true` (Keras 3, PyTorch, cuDNN): `h·U + b_h` split likewise,
+///   `z = σ(x_z + h_z)`, `r = σ(x_r + h_r)`, `h̃ = act(x_h + r ⊙ h_h)`;
+/// - `reset_after = false` (Keras 2, TF1; seed 002): `z = σ(x_z + h·U_z)`,
+///   `r = σ(x_r + h·U_r)`, `h̃ = act(x_h + (r ⊙ h)·U_h)`;
+///
+/// and in both `h' = z ⊙ h + (1 − z) ⊙ h̃`, the output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GruCell<const I: usize, const H: usize, T: Real = f32> {
+    /// `[I, 3H]`, Keras's `kernel`.
+    pub kernel: Kernel<T, I, 3, H>,
+    /// `[H, 3H]`, Keras's `recurrent_kernel`.
+    pub recurrent_kernel: Kernel<T, H, 3, H>,
+    /// The input bias `[3H]` (row 0 of Keras's `[2, 3H]` bias when `reset_after`); `None`
+    /// for `use_bias=False`.
+    pub bias: Option<[SVector<T, H>; 3]>,
+    /// The recurrent bias `[3H]` (row 1 of Keras's `[2, 3H]`); used only with `reset_after`.
+    pub recurrent_bias: Option<[SVector<T, H>; 3]>,
+    /// Keras's `activation` (tanh).
+    pub activation: Activation,
+    /// Keras's `recurrent_activation` (sigmoid).
+    pub recurrent_activation: Activation,
+    /// Whether the reset gate applies after the recurrent product (Keras 3 default, PyTorch).
+    pub reset_after: bool,
+}
+
+impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
+    /// Zero weights, Keras 3's default configuration (`reset_after = true`).
+    pub fn zeros() -> Self {
+        GruCell {
+            kernel: Kernel::zeros(),
+            recurrent_kernel: Kernel::zeros(),
+            bias: Some([SVector::zeros(); 3]),
+            recurrent_bias: Some([SVector::zeros(); 3]),
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+            reset_after: true,
+        }
+    }
+
+    /// Keras's default initialisation, reproducible from `seed`: `glorot_uniform` kernel,
+    /// `orthogonal` recurrent kernel, zero biases, `reset_after = true`.
+    pub fn keras_init(seed: u64) -> Self {
+        let mut rng = crate::init::rng(seed);
+        GruCell {
+            kernel: Kernel::initialized(Initializer::GlorotUniform, &mut rng),
+            recurrent_kernel: Kernel::initialized(Initializer::Orthogonal, &mut rng),
+            ..Self::zeros()
+        }
+    }
+
+    /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
+    /// `uniform(±1/√H)`.
+    pub fn pytorch_init(seed: u64) -> Self {
+        let mut rng = crate::init::rng(seed);
+        let init = Initializer::Uniform(1.0 / (H as f64).sqrt());
+        GruCell {
+            kernel: Kernel::initialized(init, &mut rng),
+            recurrent_kernel: Kernel::initialized(init, &mut rng),
+            bias: Some(super::initialized_bias(init, &mut rng)),
+            recurrent_bias: Some(super::initialized_bias(init, &mut rng)),
+            ..Self::zeros()
+        }
+    }
+
+    /// From Keras's `kernel [I, 3H]`, `recurrent_kernel [H, 3H]` and `bias` (row-major):
+    /// `[2, 3H]` when `reset_after`, else `[3H]`.
+    pub fn from_keras(
+        kernel: &[T],
+        recurrent_kernel: &[T],
+        bias: Option<&[T]>,
+        reset_after: bool,
+    ) -> Result<Self, WeightError> {
+        let (bias, recurrent_bias) = match (bias, reset_after) {
+            (None, _) => (None, None),
+            (Some(b), false) => (Some(layout::bias("bias", b, &layout::IDENTITY)?), None),
+            (Some(b), true) => {
+                WeightError::check("bias", TensorShape::matrix(2, 3 * H), b.len())?;
+                let (input, recurrent) = b.split_at(3 * H);
+                (
+                    Some(layout::bias("bias", input, &layout::IDENTITY)?),
+                    Some(layout::bias("bias", recurrent, &layout::IDENTITY)?),
+                )
+            }
+        };
+        Ok(GruCell {
+            kernel: layout::keras_kernel("kernel", kernel)?,
+            recurrent_kernel: layout::keras_kernel("recurrent_kernel", recurrent_kernel)?,
+            bias,
+            recurrent_bias,
+            reset_after,
+            ..Self::zeros()
+        })
+    }
+
+    /// From fixed-size Keras arrays (`reset_after = false`, one bias row); `G3` must be `3 · H`
+    /// or the program does not compile.
+    pub fn from_keras_arrays<const G3: usize>(
+        kernel: &[[T; G3]; I],
+        recurrent_kernel: &[[T; G3]; H],
+        bias: Option<&[T; G3]>,
+    ) -> Self {
+        GruCell {
+            kernel: layout::keras_kernel_array::<T, I, 3, H, G3>(kernel),
+            recurrent_kernel: layout::keras_kernel_array::<T, H, 3, H, G3>(recurrent_kernel),
+            bias: bias.map(layout::bias_array::<T, 3, H, G3>),
+            recurrent_bias: None,
+            reset_after: false,
+            ..Self::zeros()
+        }
+    }
+
+    /// From PyTorch's `weight_ih [3H, I]`, `weight_hh [3H, H]`, `bias_ih [3H]`, `bias_hh [3H]`:
+    /// gates `r z n` move to Keras's `z r h`; PyTorch's GRU is `reset_after = true`.
+    pub fn from_pytorch(
+        weight_ih: &[T],
+        weight_hh: &[T],
+        bias_ih: Option<&[T]>,
+        bias_hh: Option<&[T]>,
+    ) -> Result<Self, WeightError> {
+        let order = &layout::PYTORCH_GRU;
+        Ok(GruCell {
+            kernel: layout::pytorch_kernel("weight_ih", weight_ih, order)?,
+            recurrent_kernel: layout::pytorch_kernel("weight_hh", weight_hh, order)?,
+            bias: bias_ih
+                .map(|b| layout::bias("bias_ih", b, order))
+                .transpose()?,
+            recurrent_bias: bias_hh
+                .map(|b| layout::bias("bias_hh", b, order))
+                .transpose()?,
+            reset_after: true,
+            ..Self::zeros()
+        })
+    }
+
+    /// Sets `activation`.
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Sets `recurrent_activation`.
+    pub fn with_recurrent_activation(mut self, activation: Activation) -> Self {
+        self.recurrent_activation = activation;
+        self
+    }
+}
+
+#[crate::cell(crate = crate)]
+impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
+    fn step(&self, #[input] x: &SVector<T, I>, #[state] h: &mut SVector<T, H>) -> SVector<T, H> {
+        let mut xs = self.bias.unwrap_or([SVector::zeros(); 3]);
+        self.kernel.accumulate(x, &mut xs);
+        let [x_z, x_r, x_h] = xs;
+        let (mut z, candidate) = if self.reset_after {
+            let mut hs = self.recurrent_bias.unwrap_or([SVector::zeros(); 3]);
+            self.recurrent_kernel.accumulate(h, &mut hs);
+            let [h_z, h_r, h_h] = hs;
+            let mut r = x_r + h_r;
+            self.recurrent_activation.apply(&mut r);
+            (x_z + h_z, x_h + r.component_mul(&h_h))
+        } else {
+            let (mut z, mut r, mut candidate) = (x_z, x_r, x_h);
+            self.recurrent_kernel.accumulate_gate(0, h, &mut z);
+            self.recurrent_kernel.accumulate_gate(1, h, &mut r);
+            self.recurrent_activation.apply(&mut r);
+            self.recurrent_kernel
+                .accumulate_gate(2, &r.component_mul(h), &mut candidate);
+            (z, candidate)
+        };
+        self.recurrent_activation.apply(&mut z);
+        let mut candidate = candidate;
+        self.activation.apply(&mut candidate);
+        *h = z.component_mul(h) + (SVector::repeat(T::one()) - z).component_mul(&candidate);
+        *h
+    }
+}

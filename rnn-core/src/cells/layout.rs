@@ -1,0 +1,106 @@
+//! Weight layouts of Keras and PyTorch, and the conversion of each into a [`Kernel`].
+//!
+//! | | kernel (input weights) | recurrent | bias | gate order |
+//! |---|---|---|---|---|
+//! | Keras | `kernel [I, G·H]` | `recurrent_kernel [H, G·H]` | `bias [G·H]`, GRU `reset_after`: `[2, 3H]` (input row, recurrent row) | LSTM `i f c o`, GRU `z r h` |
+//! | PyTorch | `weight_ih [G·H, I]` | `weight_hh [G·H, H]` | `bias_ih [G·H]`, `bias_hh [G·H]` | LSTM `i f g o`, GRU `r z n` |
+//!
+//! Our kernels use Keras's layout and gate order, so a Keras tensor is copied as it is; a
+//! PyTorch one is transposed and its gates reordered (GRU: PyTorch's `r z n` blocks go to
+//! positions `1 0 2`). PyTorch's LSTM and SimpleRNN gate orders equal Keras's; its two biases
+//! add up to Keras's one, except for GRU, whose `b_hn` sits inside `r ⊙ (W_hn h + b_hn)`
+//! exactly as Keras's `reset_after = true` recurrent bias does.
+
+use nalgebra::SVector;
+
+use crate::error::{TensorShape, WeightError};
+use crate::real::Real;
+use crate::weights::Kernel;
+
+/// Position in Keras's order of each PyTorch gate block, per cell kind.
+pub(crate) const IDENTITY: [usize; 4] = [0, 1, 2, 3];
+/// PyTorch GRU `r z n` → Keras `z r h`.
+pub(crate) const PYTORCH_GRU: [usize; 4] = [1, 0, 2, 3];
+
+/// A Keras `[IN, G·H]` row-major kernel.
+pub(crate) fn keras_kernel<T: Real, const IN: usize, const G: usize, const H: usize>(
+    tensor: &'static str,
+    values: &[T],
+) -> Result<Kernel<T, IN, G, H>, WeightError> {
+    WeightError::check(tensor, TensorShape::matrix(IN, G * H), values.len())?;
+    Ok(Kernel::from_fn(|j, col| values[j * G * H + col]))
+}
+
+/// A PyTorch `[G·H, IN]` row-major weight, transposed, its gate blocks moved to
+/// `order[g]`.
+pub(crate) fn pytorch_kernel<T: Real, const IN: usize, const G: usize, const H: usize>(
+    tensor: &'static str,
+    values: &[T],
+    order: &[usize; 4],
+) -> Result<Kernel<T, IN, G, H>, WeightError> {
+    WeightError::check(tensor, TensorShape::matrix(G * H, IN), values.len())?;
+    let mut kernel = Kernel::zeros();
+    for (g, &to) in order.iter().take(G).enumerate() {
+        for k in 0..H {
+            for j in 0..IN {
+                kernel.rows_mut()[j][to][k] = values[(g * H + k) * IN + j];
+            }
+        }
+    }
+    Ok(kernel)
+}
+
+/// A `[G·H]` bias as `G` gate vectors, its blocks moved to `order[g]` (identity for Keras).
+pub(crate) fn bias<T: Real, const G: usize, const H: usize>(
+    tensor: &'static str,
+    values: &[T],
+    order: &[usize; 4],
+) -> Result<[SVector<T, H>; G], WeightError> {
+    WeightError::check(tensor, TensorShape::vector(G * H), values.len())?;
+    let mut out = [SVector::zeros(); G];
+    for (g, &to) in order.iter().take(G).enumerate() {
+        out[to] = SVector::from_fn(|k, _| values[g * H + k]);
+    }
+    Ok(out)
+}
+
+/// The elementwise sum of two gate-vector biases (PyTorch's `bias_ih + bias_hh`).
+pub(crate) fn add<T: Real, const G: usize, const H: usize>(
+    a: [SVector<T, H>; G],
+    b: [SVector<T, H>; G],
+) -> [SVector<T, H>; G] {
+    core::array::from_fn(|g| a[g] + b[g])
+}
+
+/// A Keras kernel given as a fixed-size `[IN][GH]` array; `GH` must be `G · H`, checked
+/// when the program is compiled.
+pub(crate) fn keras_kernel_array<
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const GH: usize,
+>(
+    values: &[[T; GH]; IN],
+) -> Kernel<T, IN, G, H> {
+    const {
+        assert!(
+            GH == G * H,
+            "the weight array's width is not the cell's gate count × units (Keras kernels are [inputs, gates·units])"
+        )
+    };
+    Kernel::from_fn(|j, col| values[j][col])
+}
+
+/// A bias given as a fixed-size `[GH]` array; `GH` must be `G · H`.
+pub(crate) fn bias_array<T: Real, const G: usize, const H: usize, const GH: usize>(
+    values: &[T; GH],
+) -> [SVector<T, H>; G] {
+    const {
+        assert!(
+            GH == G * H,
+            "the bias array's length is not the cell's gate count × units"
+        )
+    };
+    core::array::from_fn(|g| SVector::from_fn(|k, _| values[g * H + k]))
+}

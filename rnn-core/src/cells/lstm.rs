@@ -1,0 +1,167 @@
+//! `LstmCell`: long short-term memory, gates `i f c o` as Keras stores them.
+
+use nalgebra::SVector;
+
+use super::activation::Activation;
+use super::layout;
+use crate::error::WeightError;
+use crate::init::Initializer;
+use crate::real::Real;
+use crate::weights::Kernel;
+
+/// Keras's `LSTMCell(H)` / PyTorch's `nn.LSTM` step, from `I` inputs to `H` units.
+///
+/// With `z = x·W + h·U + b` split into gates `i f c o`:
+/// `c' = σ(f) ⊙ c + σ(i) ⊙ act(c̃)`, `h' = σ(o) ⊙ act(c')`, output `h'`, where `σ` is the
+/// `recurrent_activation` (sigmoid) and `act` the `activation` (tanh). The states are
+/// `h` and `c`, in that order, as Keras returns them.
+///
+/// ```
+/// use rnn_core::cells::LstmCell;
+/// use rnn_core::{Cell, Rnn};
+/// use nalgebra::SVector;
+///
+/// let cell = LstmCell::<2, 3>::zeros();
+/// let run = Rnn::new(cell).run(&[SVector::from([1.0, 2.0])], &());
+/// // Zero weights: every gate is σ(0) = 0.5 and the candidate tanh(0) = 0.
+/// assert_eq!(run.state.c, SVector::<f32, 3>::zeros());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct LstmCell<const I: usize, const H: usize, T: Real = f32> {
+    /// `[I, 4H]`, Keras's `kernel`.
+    pub kernel: Kernel<T, I, 4, H>,
+    /// `[H, 4H]`, Keras's `recurrent_kernel`.
+    pub recurrent_kernel: Kernel<T, H, 4, H>,
+    /// `[4H]`, Keras's `bias`; `None` for `use_bias=False`.
+    pub bias: Option<[SVector<T, H>; 4]>,
+    /// Keras's `activation` (tanh).
+    pub activation: Activation,
+    /// Keras's `recurrent_activation` (sigmoid).
+    pub recurrent_activation: Activation,
+}
+
+/// The state of an [`LstmCell`]: `h` then `c`, as Keras returns `[state_h, state_c]`.
+pub type LstmState<const H: usize, T = f32> = LstmCellState<H, T>;
+
+impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
+    /// Zero weights, Keras's default configuration.
+    pub fn zeros() -> Self {
+        LstmCell {
+            kernel: Kernel::zeros(),
+            recurrent_kernel: Kernel::zeros(),
+            bias: Some([SVector::zeros(); 4]),
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+        }
+    }
+
+    /// Keras's default initialisation, reproducible from `seed`: `glorot_uniform` kernel,
+    /// `orthogonal` recurrent kernel, zero bias but the forget gate's, which is 1
+    /// (`unit_forget_bias=True`).
+    pub fn keras_init(seed: u64) -> Self {
+        let mut rng = crate::init::rng(seed);
+        let mut bias = [SVector::zeros(); 4];
+        bias[1] = SVector::repeat(T::one());
+        LstmCell {
+            kernel: Kernel::initialized(Initializer::GlorotUniform, &mut rng),
+            recurrent_kernel: Kernel::initialized(Initializer::Orthogonal, &mut rng),
+            bias: Some(bias),
+            ..Self::zeros()
+        }
+    }
+
+    /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
+    /// `uniform(±1/√H)`.
+    pub fn pytorch_init(seed: u64) -> Self {
+        let mut rng = crate::init::rng(seed);
+        let init = Initializer::Uniform(1.0 / (H as f64).sqrt());
+        LstmCell {
+            kernel: Kernel::initialized(init, &mut rng),
+            recurrent_kernel: Kernel::initialized(init, &mut rng),
+            bias: Some(super::initialized_bias(init, &mut rng)),
+            ..Self::zeros()
+        }
+    }
+
+    /// From Keras's `kernel [I, 4H]`, `recurrent_kernel [H, 4H]` and `bias [4H]` (row-major).
+    pub fn from_keras(
+        kernel: &[T],
+        recurrent_kernel: &[T],
+        bias: Option<&[T]>,
+    ) -> Result<Self, WeightError> {
+        Ok(LstmCell {
+            kernel: layout::keras_kernel("kernel", kernel)?,
+            recurrent_kernel: layout::keras_kernel("recurrent_kernel", recurrent_kernel)?,
+            bias: bias
+                .map(|b| layout::bias("bias", b, &layout::IDENTITY))
+                .transpose()?,
+            ..Self::zeros()
+        })
+    }
+
+    /// From fixed-size Keras arrays; `G4` must be `4 · H` or the program does not compile.
+    pub fn from_keras_arrays<const G4: usize>(
+        kernel: &[[T; G4]; I],
+        recurrent_kernel: &[[T; G4]; H],
+        bias: Option<&[T; G4]>,
+    ) -> Self {
+        LstmCell {
+            kernel: layout::keras_kernel_array::<T, I, 4, H, G4>(kernel),
+            recurrent_kernel: layout::keras_kernel_array::<T, H, 4, H, G4>(recurrent_kernel),
+            bias: bias.map(layout::bias_array::<T, 4, H, G4>),
+            ..Self::zeros()
+        }
+    }
+
+    /// From PyTorch's `weight_ih [4H, I]`, `weight_hh [4H, H]`, `bias_ih [4H]`, `bias_hh [4H]`
+    /// (gate order `i f g o` equals Keras's; the biases add up).
+    pub fn from_pytorch(
+        weight_ih: &[T],
+        weight_hh: &[T],
+        bias_ih: Option<&[T]>,
+        bias_hh: Option<&[T]>,
+    ) -> Result<Self, WeightError> {
+        Ok(LstmCell {
+            kernel: layout::pytorch_kernel("weight_ih", weight_ih, &layout::IDENTITY)?,
+            recurrent_kernel: layout::pytorch_kernel("weight_hh", weight_hh, &layout::IDENTITY)?,
+            bias: super::pytorch_bias(bias_ih, bias_hh, &layout::IDENTITY)?,
+            ..Self::zeros()
+        })
+    }
+
+    /// Sets `activation`.
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Sets `recurrent_activation`.
+    pub fn with_recurrent_activation(mut self, activation: Activation) -> Self {
+        self.recurrent_activation = activation;
+        self
+    }
+}
+
+#[crate::cell(crate = crate)]
+impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
+    fn step(
+        &self,
+        #[input] x: &SVector<T, I>,
+        #[state] h: &mut SVector<T, H>,
+        #[state] c: &mut SVector<T, H>,
+    ) -> SVector<T, H> {
+        let mut z = self.bias.unwrap_or([SVector::zeros(); 4]);
+        self.kernel.accumulate(x, &mut z);
+        self.recurrent_kernel.accumulate(h, &mut z);
+        let [mut i, mut f, mut candidate, mut o] = z;
+        self.recurrent_activation.apply(&mut i);
+        self.recurrent_activation.apply(&mut f);
+        self.recurrent_activation.apply(&mut o);
+        self.activation.apply(&mut candidate);
+        *c = f.component_mul(c) + i.component_mul(&candidate);
+        let mut activated = *c;
+        self.activation.apply(&mut activated);
+        *h = o.component_mul(&activated);
+        *h
+    }
+}

@@ -1,0 +1,54 @@
+//! The built-in cells: [`Dense`], [`SimpleRnnCell`], [`GruCell`], [`LstmCell`], and
+//! [`Stacked`] layers of any cells. Each is written with `#[cell]`, like a user's cell; all are
+//! generic over the scalar ([`Real`]: `f32` by default, or `f64`) and import
+//! Keras's and PyTorch's weight layouts (see [`layout`]).
+
+pub mod activation;
+pub mod dense;
+pub mod gru;
+pub mod layout;
+pub mod lstm;
+pub mod simple_rnn;
+pub mod stacked;
+
+pub use activation::Activation;
+pub use dense::Dense;
+pub use gru::GruCell;
+pub use lstm::{LstmCell, LstmCellState, LstmState};
+pub use simple_rnn::SimpleRnnCell;
+pub use stacked::Stacked;
+
+use nalgebra::SVector;
+
+use crate::error::WeightError;
+use crate::real::Real;
+
+/// `G` bias vectors drawn from `init` (as one `[G·H]` tensor).
+fn initialized_bias<T: Real, const G: usize, const H: usize>(
+    init: crate::init::Initializer,
+    rng: &mut crate::init::InitRng,
+) -> [SVector<T, H>; G] {
+    let mut bias = [SVector::<T, H>::zeros(); G];
+    for b in bias.iter_mut() {
+        init.fill(rng, 1, H, b.as_mut_slice());
+    }
+    bias
+}
+
+/// PyTorch's two biases as Keras's one: their sum, or whichever is given.
+fn pytorch_bias<T: Real, const G: usize, const H: usize>(
+    bias_ih: Option<&[T]>,
+    bias_hh: Option<&[T]>,
+    order: &[usize; 4],
+) -> Result<Option<[SVector<T, H>; G]>, WeightError> {
+    let ih = bias_ih
+        .map(|b| layout::bias("bias_ih", b, order))
+        .transpose()?;
+    let hh = bias_hh
+        .map(|b| layout::bias("bias_hh", b, order))
+        .transpose()?;
+    Ok(match (ih, hh) {
+        (Some(a), Some(b)) => Some(layout::add(a, b)),
+        (a, b) => a.or(b),
+    })
+}

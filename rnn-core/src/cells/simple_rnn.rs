@@ -1,0 +1,126 @@
+//! `SimpleRnnCell`: the fully connected (Elman) recurrence `h' = activation(x·W + h·U + b)`.
+
+use nalgebra::SVector;
+
+use super::activation::Activation;
+use super::layout;
+use crate::error::WeightError;
+use crate::init::Initializer;
+use crate::real::Real;
+use crate::weights::Weights;
+
+/// Keras's `SimpleRNNCell(H)` / PyTorch's `nn.RNN` step, from `I` inputs to `H` units.
+/// Its output is its new state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimpleRnnCell<const I: usize, const H: usize, T: Real = f32> {
+    /// `[I, H]`, Keras's `kernel`.
+    pub kernel: Weights<T, I, H>,
+    /// `[H, H]`, Keras's `recurrent_kernel`.
+    pub recurrent_kernel: Weights<T, H, H>,
+    /// `[H]`; `None` for `use_bias=False`.
+    pub bias: Option<SVector<T, H>>,
+    /// Keras's `activation` (default tanh; PyTorch's `nonlinearity`).
+    pub activation: Activation,
+}
+
+impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
+    /// Zero weights, Keras's default configuration.
+    pub fn zeros() -> Self {
+        SimpleRnnCell {
+            kernel: Weights::zeros(),
+            recurrent_kernel: Weights::zeros(),
+            bias: Some(SVector::zeros()),
+            activation: Activation::Tanh,
+        }
+    }
+
+    /// Keras's default initialisation, reproducible from `seed`: `glorot_uniform` kernel,
+    /// `orthogonal` recurrent kernel, zero bias.
+    pub fn keras_init(seed: u64) -> Self {
+        let mut rng = crate::init::rng(seed);
+        SimpleRnnCell {
+            kernel: Weights::initialized(Initializer::GlorotUniform, &mut rng),
+            recurrent_kernel: Weights::initialized(Initializer::Orthogonal, &mut rng),
+            ..Self::zeros()
+        }
+    }
+
+    /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
+    /// `uniform(±1/√H)`.
+    pub fn pytorch_init(seed: u64) -> Self {
+        let mut rng = crate::init::rng(seed);
+        let init = Initializer::Uniform(1.0 / (H as f64).sqrt());
+        SimpleRnnCell {
+            kernel: Weights::initialized(init, &mut rng),
+            recurrent_kernel: Weights::initialized(init, &mut rng),
+            bias: Some(super::initialized_bias::<T, 1, H>(init, &mut rng)[0]),
+            ..Self::zeros()
+        }
+    }
+
+    /// From Keras's `kernel [I, H]`, `recurrent_kernel [H, H]` and `bias [H]` (row-major).
+    pub fn from_keras(
+        kernel: &[T],
+        recurrent_kernel: &[T],
+        bias: Option<&[T]>,
+    ) -> Result<Self, WeightError> {
+        Ok(SimpleRnnCell {
+            kernel: layout::keras_kernel("kernel", kernel)?,
+            recurrent_kernel: layout::keras_kernel("recurrent_kernel", recurrent_kernel)?,
+            bias: bias
+                .map(|b| layout::bias::<T, 1, H>("bias", b, &layout::IDENTITY))
+                .transpose()?
+                .map(|[b]| b),
+            activation: Activation::Tanh,
+        })
+    }
+
+    /// From fixed-size Keras arrays: a wrong shape does not compile.
+    pub fn from_keras_arrays(
+        kernel: &[[T; H]; I],
+        recurrent_kernel: &[[T; H]; H],
+        bias: Option<&[T; H]>,
+    ) -> Self {
+        SimpleRnnCell {
+            kernel: layout::keras_kernel_array::<T, I, 1, H, H>(kernel),
+            recurrent_kernel: layout::keras_kernel_array::<T, H, 1, H, H>(recurrent_kernel),
+            bias: bias.map(|b| SVector::from_column_slice(b)),
+            activation: Activation::Tanh,
+        }
+    }
+
+    /// From PyTorch's `weight_ih [H, I]`, `weight_hh [H, H]`, `bias_ih [H]`, `bias_hh [H]`
+    /// (the two biases add up to Keras's one).
+    pub fn from_pytorch(
+        weight_ih: &[T],
+        weight_hh: &[T],
+        bias_ih: Option<&[T]>,
+        bias_hh: Option<&[T]>,
+    ) -> Result<Self, WeightError> {
+        Ok(SimpleRnnCell {
+            kernel: layout::pytorch_kernel("weight_ih", weight_ih, &layout::IDENTITY)?,
+            recurrent_kernel: layout::pytorch_kernel("weight_hh", weight_hh, &layout::IDENTITY)?,
+            bias: super::pytorch_bias::<T, 1, H>(bias_ih, bias_hh, &layout::IDENTITY)?.map(|[b]| b),
+            activation: Activation::Tanh,
+        })
+    }
+
+    /// Sets the activation (PyTorch's `nonlinearity='relu'` is [`Activation::Relu`]).
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+}
+
+#[crate::cell(crate = crate)]
+impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
+    fn step(&self, #[input] x: &SVector<T, I>, #[state] h: &mut SVector<T, H>) -> SVector<T, H> {
+        let mut z = [self.bias.unwrap_or_else(SVector::zeros)];
+        self.kernel.accumulate(x, &mut z);
+        self.recurrent_kernel.accumulate(h, &mut z);
+        let [mut z] = z;
+        self.activation.apply(&mut z);
+        *h = z;
+        z
+    }
+}

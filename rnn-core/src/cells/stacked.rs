@@ -1,0 +1,53 @@
+//! `Stacked`: several cells run one after the other at each timestep (Keras's
+//! `StackedRNNCells`).
+
+use crate::cell::Cell;
+
+/// A stack of cells, itself a cell: at each step, each layer's output is the next layer's
+/// input; the stack's state is the tuple of the layers' states (Keras's order: layer 0's
+/// states first) and its output the last layer's. Every layer sees the same constants.
+///
+/// Built from a tuple of two to six cells. When layer `k`'s output is not layer `k+1`'s
+/// input type, the stack is not a cell and the program does not compile.
+///
+/// ```
+/// use rnn_core::cells::{GruCell, LstmCell, Stacked};
+/// use rnn_core::Rnn;
+/// use nalgebra::SVector;
+///
+/// let stack = Stacked((LstmCell::<5, 4>::zeros(), GruCell::<4, 3>::zeros()));
+/// let run = Rnn::new(stack).run(&[SVector::<f32, 5>::zeros(); 2], &());
+/// let (lstm_state, gru_h) = run.state;
+/// assert_eq!((lstm_state.h.len(), gru_h.len()), (4, 3));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stacked<Layers>(pub Layers);
+
+macro_rules! stacked {
+    ($first:ident $(, $name:ident . $idx:tt after $prev:ident)+ ; last $last:ident) => {
+        impl<$first: Cell $(, $name: Cell<Input = $prev::Output, Constants = $first::Constants>)+> Cell
+            for Stacked<($first, $($name,)+)>
+        {
+            type Input = $first::Input;
+            type State = ($first::State, $($name::State,)+);
+            type Constants = $first::Constants;
+            type Output = $last::Output;
+
+            #[inline]
+            fn step(&self, input: &Self::Input, state: &mut Self::State, constants: &Self::Constants) -> Self::Output {
+                let y = (self.0).0.step(input, &mut state.0, constants);
+                $(let y = (self.0).$idx.step(&y, &mut state.$idx, constants);)+
+                y
+            }
+
+            fn initial_state(&self, constants: &Self::Constants) -> Self::State {
+                ((self.0).0.initial_state(constants), $((self.0).$idx.initial_state(constants),)+)
+            }
+        }
+    };
+}
+stacked!(A, B.1 after A; last B);
+stacked!(A, B.1 after A, C.2 after B; last C);
+stacked!(A, B.1 after A, C.2 after B, D.3 after C; last D);
+stacked!(A, B.1 after A, C.2 after B, D.3 after C, E.4 after D; last E);
+stacked!(A, B.1 after A, C.2 after B, D.3 after C, E.4 after D, F.5 after E; last F);

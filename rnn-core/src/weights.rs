@@ -1,0 +1,135 @@
+//! Weight storage of the built-in cells: a kernel laid out as Keras stores it.
+//!
+//! A [`Kernel<T, IN, G, H>`] holds `G` gate blocks of `IN → H` weights as one `[IN, G·H]`
+//! row-major matrix: exactly Keras's `kernel` (LSTM `G = 4`, gates `i f c o`; GRU `G = 3`,
+//! `z r h`; Dense and SimpleRNN `G = 1`). So importing Keras weights is a copy, and the
+//! product `x · W` walks contiguous rows (`y += x[j] · W[j, :]`), which vectorizes.
+//! Stable Rust has no `{4 * H}` const expressions; the nested array `[[[T; H]; G]; IN]` has
+//! that layout without one.
+//!
+//! With the `alloc` feature the values live on the heap, so no parameter size can overflow
+//! a thread's stack (seed 001's kernel is 4.9 MB); without it they are inline, for `no_std`
+//! targets with small models.
+
+use nalgebra::SVector;
+
+use crate::real::Real;
+
+#[cfg(feature = "alloc")]
+type Storage<T, const IN: usize, const G: usize, const H: usize> =
+    alloc::boxed::Box<[[[T; H]; G]; IN]>;
+#[cfg(not(feature = "alloc"))]
+type Storage<T, const IN: usize, const G: usize, const H: usize> = [[[T; H]; G]; IN];
+
+/// `G` gate blocks of `IN → H` weights, stored as Keras's `[IN, G·H]` kernel.
+#[derive(Clone, PartialEq)]
+pub struct Kernel<T, const IN: usize, const G: usize, const H: usize> {
+    rows: Storage<T, IN, G, H>,
+}
+
+/// A plain `IN → OUT` weight matrix (one gate block).
+pub type Weights<T, const IN: usize, const OUT: usize> = Kernel<T, IN, 1, OUT>;
+
+impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, H> {
+    /// All zeros, built in place (never as a temporary on the stack).
+    pub fn zeros() -> Self {
+        Self::from_fn(|_, _| T::zero())
+    }
+
+    /// `f(row, column)` for every entry of the `[IN, G·H]` matrix.
+    pub fn from_fn(mut f: impl FnMut(usize, usize) -> T) -> Self {
+        #[cfg(feature = "alloc")]
+        let rows = {
+            let mut v = alloc::vec![[[T::zero(); H]; G]; IN];
+            fill(&mut v, &mut f);
+            match v.into_boxed_slice().try_into() {
+                Ok(rows) => rows,
+                Err(_) => unreachable!("the vector has exactly IN rows"),
+            }
+        };
+        #[cfg(not(feature = "alloc"))]
+        let rows = {
+            let mut rows = [[[T::zero(); H]; G]; IN];
+            fill(&mut rows, &mut f);
+            rows
+        };
+        Kernel { rows }
+    }
+
+    /// Filled by `init` as a `[IN, G·H]` tensor (Keras computes fans over the whole kernel).
+    pub fn initialized(init: crate::init::Initializer, rng: &mut crate::init::InitRng) -> Self {
+        let mut kernel = Self::zeros();
+        init.fill(rng, IN, G * H, kernel.as_mut_slice());
+        kernel
+    }
+
+    /// The rows: `rows()[j][g]` is gate `g`'s weights from input `j`.
+    pub fn rows(&self) -> &[[[T; H]; G]; IN] {
+        &self.rows
+    }
+
+    /// The rows, mutable.
+    pub fn rows_mut(&mut self) -> &mut [[[T; H]; G]; IN] {
+        &mut self.rows
+    }
+
+    /// The `[IN, G·H]` entries, row-major (Keras's layout).
+    pub fn as_slice(&self) -> &[T] {
+        self.rows.as_flattened().as_flattened()
+    }
+
+    /// The `[IN, G·H]` entries, row-major, mutable.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        self.rows.as_flattened_mut().as_flattened_mut()
+    }
+
+    /// `out[g] += x · W_g` for every gate `g`: the input contribution to each gate.
+    #[inline(always)]
+    pub fn accumulate(&self, x: &SVector<T, IN>, out: &mut [SVector<T, H>; G]) {
+        crate::kernels::accumulate_rows(
+            self.rows(),
+            x.as_slice().try_into().expect("IN values"),
+            out,
+        );
+    }
+
+    /// `out += x · W_g` for the one gate `g` (GRU's `reset_after = false` needs the candidate
+    /// gate apart from the others).
+    #[inline(always)]
+    pub fn accumulate_gate(&self, g: usize, x: &SVector<T, IN>, out: &mut SVector<T, H>) {
+        for (row, &xj) in self.rows.iter().zip(x.iter()) {
+            for (a, &w) in out.iter_mut().zip(&row[g]) {
+                *a += xj * w;
+            }
+        }
+    }
+
+    /// `x · W` for a one-gate kernel (Dense).
+    #[inline(always)]
+    pub fn apply(&self, x: &SVector<T, IN>) -> [SVector<T, H>; G] {
+        let mut out = [SVector::zeros(); G];
+        self.accumulate(x, &mut out);
+        out
+    }
+}
+
+fn fill<T, const H: usize, const G: usize>(
+    rows: &mut [[[T; H]; G]],
+    f: &mut impl FnMut(usize, usize) -> T,
+) {
+    for (j, row) in rows.iter_mut().enumerate() {
+        for (g, block) in row.iter_mut().enumerate() {
+            for (k, w) in block.iter_mut().enumerate() {
+                *w = f(j, g * H + k);
+            }
+        }
+    }
+}
+
+impl<T: core::fmt::Debug, const IN: usize, const G: usize, const H: usize> core::fmt::Debug
+    for Kernel<T, IN, G, H>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Kernel[{IN}, {}]", G * H)
+    }
+}
