@@ -34,7 +34,8 @@ pub fn cell(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Makes a struct a `Nested` value: it can then be an input, state, constant or output of a
-/// cell. Every field must itself be `Nested`; the struct must also be `Clone`.
+/// cell. Every field must itself be `Nested`; the struct must also be `Clone`, `Debug` and
+/// `PartialEq` (derive them alongside).
 ///
 /// `#[nested(crate = path)]` names the `rnn` crate when it is not `::rnn`.
 #[proc_macro_derive(Nested, attributes(nested))]

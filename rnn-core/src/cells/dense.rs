@@ -99,6 +99,13 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
         })
     }
 
+    /// Keras's `use_bias`: `false` drops the bias (and the parameters it counts); `true`
+    /// restores a zero bias where there was none.
+    pub fn with_use_bias(mut self, use_bias: bool) -> Self {
+        self.bias = use_bias.then(|| self.bias.unwrap_or_else(SVector::zeros));
+        self
+    }
+
     /// Sets the activation.
     pub fn with_activation(mut self, activation: Activation) -> Self {
         self.activation = activation;

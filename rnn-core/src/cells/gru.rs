@@ -146,6 +146,16 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         })
     }
 
+    /// Keras's `use_bias`: `false` drops the bias (and the parameters it counts); `true`
+    /// restores a zero bias where there was none.
+    pub fn with_use_bias(mut self, use_bias: bool) -> Self {
+        let zeros = [SVector::zeros(); 3];
+        self.bias = use_bias.then(|| self.bias.unwrap_or(zeros));
+        self.recurrent_bias =
+            (use_bias && self.reset_after).then(|| self.recurrent_bias.unwrap_or(zeros));
+        self
+    }
+
     /// Sets `activation`.
     pub fn with_activation(mut self, activation: Activation) -> Self {
         self.activation = activation;

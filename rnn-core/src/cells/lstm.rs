@@ -129,6 +129,27 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         })
     }
 
+    /// Keras's `use_bias`: `false` drops the bias (and the parameters it counts); `true`
+    /// restores a zero bias where there was none.
+    pub fn with_use_bias(mut self, use_bias: bool) -> Self {
+        self.bias = use_bias.then(|| self.bias.unwrap_or([SVector::zeros(); 4]));
+        self
+    }
+
+    /// Keras's `unit_forget_bias` (an initialisation option): sets the forget gate's bias to
+    /// 1 (`true`, Keras's default) or 0. Call it on a freshly initialised cell; on loaded
+    /// weights it overwrites the loaded forget bias.
+    pub fn with_unit_forget_bias(mut self, unit_forget_bias: bool) -> Self {
+        if let Some(bias) = &mut self.bias {
+            bias[1] = SVector::repeat(if unit_forget_bias {
+                T::one()
+            } else {
+                T::zero()
+            });
+        }
+        self
+    }
+
     /// Sets `activation`.
     pub fn with_activation(mut self, activation: Activation) -> Self {
         self.activation = activation;
