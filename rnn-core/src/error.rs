@@ -131,3 +131,135 @@ impl fmt::Display for WeightError {
 }
 
 impl core::error::Error for WeightError {}
+
+/// A sequence, mask or batch whose sizes do not agree: what the runtime drivers (masked runs,
+/// batches, [`Embedding`](crate::embedding::Embedding)) return instead of panicking. Each variant
+/// names what was expected and what was found; when it is returned, nothing was computed.
+///
+/// `sequence` is the index of the offending sequence in its batch (0 for a single run).
+///
+/// ```
+/// use rnn_core::{cell, Mask, Rnn, SequenceError};
+/// use nalgebra::SVector;
+///
+/// #[cell(crate = rnn_core)]
+/// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+///     *s += x;
+///     *s * 10.0
+/// }
+///
+/// let xs = [SVector::from([1.0]), SVector::from([2.0])];
+/// let err = Rnn::new(Accumulate).run_masked(&xs, Mask::Steps(&[true]), &()).unwrap_err();
+/// assert_eq!(err, SequenceError::MaskLength { sequence: 0, expected: 2, found: 1 });
+/// assert_eq!(err.to_string(), "sequence 0: the mask has 1 steps, expected 2 (one per timestep)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SequenceError {
+    /// A step mask whose length is not the sequence's number of timesteps.
+    MaskLength {
+        /// Index of the sequence in its batch.
+        sequence: usize,
+        /// The number of timesteps.
+        expected: usize,
+        /// The mask's length.
+        found: usize,
+    },
+    /// A valid length above the sequence's number of timesteps.
+    LengthAboveSteps {
+        /// Index of the sequence in its batch.
+        sequence: usize,
+        /// The number of timesteps (the largest valid length).
+        steps: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// A per-sequence argument of a batch (masks, lengths, initial states, constants) whose
+    /// count is not the batch size.
+    BatchSize {
+        /// Which argument: `"masks"`, `"lengths"`, `"initial states"`, `"constants"`, ...
+        what: &'static str,
+        /// The batch size.
+        expected: usize,
+        /// How many were given.
+        found: usize,
+    },
+    /// A token id outside an embedding's vocabulary.
+    TokenOutOfRange {
+        /// Index of the sequence in its batch.
+        sequence: usize,
+        /// The timestep of the token.
+        step: usize,
+        /// The vocabulary size (valid ids are `0..vocabulary`).
+        vocabulary: usize,
+        /// The token id given.
+        found: usize,
+    },
+}
+
+impl SequenceError {
+    /// `Ok` when a batch argument has one entry per sequence.
+    pub fn check_batch(what: &'static str, expected: usize, found: usize) -> Result<(), Self> {
+        if expected == found {
+            Ok(())
+        } else {
+            Err(SequenceError::BatchSize {
+                what,
+                expected,
+                found,
+            })
+        }
+    }
+
+    /// The same error attributed to sequence `index` of a batch.
+    pub fn in_sequence(mut self, index: usize) -> Self {
+        match &mut self {
+            SequenceError::MaskLength { sequence, .. }
+            | SequenceError::LengthAboveSteps { sequence, .. }
+            | SequenceError::TokenOutOfRange { sequence, .. } => *sequence = index,
+            SequenceError::BatchSize { .. } => {}
+        }
+        self
+    }
+}
+
+impl fmt::Display for SequenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SequenceError::MaskLength {
+                sequence,
+                expected,
+                found,
+            } => write!(
+                f,
+                "sequence {sequence}: the mask has {found} steps, expected {expected} (one per timestep)"
+            ),
+            SequenceError::LengthAboveSteps {
+                sequence,
+                steps,
+                found,
+            } => write!(
+                f,
+                "sequence {sequence}: length {found} is above the sequence's {steps} timesteps"
+            ),
+            SequenceError::BatchSize {
+                what,
+                expected,
+                found,
+            } => write!(
+                f,
+                "batch: {found} {what} given, expected {expected} (one per sequence)"
+            ),
+            SequenceError::TokenOutOfRange {
+                sequence,
+                step,
+                vocabulary,
+                found,
+            } => write!(
+                f,
+                "sequence {sequence}, step {step}: token {found} is outside the vocabulary of {vocabulary}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for SequenceError {}

@@ -3,6 +3,8 @@
 use core::borrow::Borrow;
 
 use crate::cell::Cell;
+use crate::mask::Padding;
+use crate::reverse::Direction;
 use crate::unroll::static_unroll;
 
 /// A cell ready to run over sequences: Keras's `RNN(cell)`, PyTorch's `nn.RNN` loop.
@@ -10,6 +12,10 @@ use crate::unroll::static_unroll;
 /// [`run`](Rnn::run) loops over a sequence of any length; [`unroll`](Rnn::unroll) runs a
 /// const-generic number of steps with no heap; [`stateful`](Rnn::stateful) keeps the state
 /// between chunks. All three compute the same bits.
+///
+/// Configuration, as Keras's layer arguments: [`padding`](Rnn::padding) (what a masked step
+/// outputs), [`go_backwards`](Rnn::go_backwards) / [`direction`](Rnn::direction); masked runs
+/// are [`run_masked`](Rnn::run_masked), batches [`run_batch`](Rnn::run_batch).
 ///
 /// ```
 /// use rnn_core::{cell, Rnn};
@@ -33,6 +39,8 @@ use crate::unroll::static_unroll;
 #[derive(Clone, Debug, Default)]
 pub struct Rnn<C> {
     cell: C,
+    pub(crate) padding: Padding,
+    pub(crate) direction: Direction,
 }
 
 /// What a static unroll returns: exactly `T` outputs and the final state.
@@ -47,7 +55,33 @@ pub struct Unrolled<O, S, const T: usize> {
 impl<C: Cell> Rnn<C> {
     /// Wraps `cell`.
     pub fn new(cell: C) -> Self {
-        Rnn { cell }
+        Rnn {
+            cell,
+            padding: Padding::default(),
+            direction: Direction::default(),
+        }
+    }
+
+    /// What a masked step outputs (default: [`Padding::CarryLastOutput`], Keras's).
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// Keras's `go_backwards`: read the sequence last step first, outputs in processing order.
+    /// `false` returns to [`Direction::Forward`].
+    pub fn go_backwards(self, go_backwards: bool) -> Self {
+        self.direction(if go_backwards {
+            Direction::GoBackwards
+        } else {
+            Direction::Forward
+        })
+    }
+
+    /// The order in which steps are read and outputs laid out (default: forward).
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
     }
 
     /// The wrapped cell.
@@ -60,7 +94,8 @@ impl<C: Cell> Rnn<C> {
         self.cell
     }
 
-    /// Runs over `inputs` (any length, including zero) from the cell's initial state.
+    /// Runs over `inputs` (any length, including zero) from the cell's initial state, in the
+    /// configured [`direction`](Rnn::direction). Forward, this is [`dynamic_unroll`](crate::dynamic_unroll).
     #[cfg(feature = "alloc")]
     pub fn run<X: Borrow<C::Input>>(
         &self,
@@ -78,12 +113,18 @@ impl<C: Cell> Rnn<C> {
         initial_state: C::State,
         constants: &C::Constants,
     ) -> crate::Run<C::Output, C::State> {
-        let (outputs, state) =
-            crate::unroll::dynamic_unroll(&self.cell, inputs, initial_state, constants);
-        crate::Run { outputs, state }
+        if self.direction == Direction::Forward {
+            let (outputs, state) =
+                crate::unroll::dynamic_unroll(&self.cell, inputs, initial_state, constants);
+            return crate::Run { outputs, state };
+        }
+        // Reading backwards needs the whole sequence: gather it once (not per step).
+        let inputs: alloc::vec::Vec<X> = inputs.into_iter().collect();
+        self.run_checked(&inputs, crate::Mask::All, initial_state, constants)
     }
 
-    /// Runs exactly `T` steps from the cell's initial state, with no heap allocation.
+    /// Runs exactly `T` steps from the cell's initial state, with no heap allocation, in the
+    /// configured [`direction`](Rnn::direction).
     pub fn unroll<const T: usize>(
         &self,
         inputs: &[C::Input; T],
@@ -99,13 +140,26 @@ impl<C: Cell> Rnn<C> {
         initial_state: C::State,
         constants: &C::Constants,
     ) -> Unrolled<C::Output, C::State, T> {
-        let (outputs, state) = static_unroll(&self.cell, inputs, initial_state, constants);
+        let (outputs, state) = match self.direction {
+            Direction::Forward => static_unroll(&self.cell, inputs, initial_state, constants),
+            backwards => crate::reverse::static_unroll_backwards(
+                &self.cell,
+                inputs,
+                initial_state,
+                constants,
+                backwards,
+            ),
+        };
         Unrolled { outputs, state }
     }
 
     /// A stepper that keeps its state between calls (Keras's `stateful=True`), starting
     /// from the cell's initial state.
+    ///
+    /// The stepper keeps this `Rnn`'s padding policy and direction for
+    /// [`feed_masked`](crate::Stateful::feed_masked).
     pub fn stateful(self, constants: C::Constants) -> crate::Stateful<C> {
-        crate::Stateful::new(self.cell, constants)
+        let (padding, direction) = (self.padding, self.direction);
+        crate::Stateful::new(self.cell, constants).configured(padding, direction)
     }
 }

@@ -3,12 +3,19 @@
 use core::borrow::Borrow;
 
 use crate::cell::Cell;
+use crate::mask::Padding;
+use crate::reverse::Direction;
 
 /// A cell with its state and constants, fed one step or one chunk at a time.
 ///
 /// Feeding two chunks one after the other gives the outputs and state of one run over their
 /// concatenation. [`reset`](Stateful::reset) returns to the initial state (Keras's
 /// `reset_states()`: the given initial state, else zeros).
+///
+/// [`feed_masked`](Stateful::feed_masked) skips padded steps with the padding policy of the
+/// [`Rnn`](crate::Rnn) it came from; the output carried over a padded step is carried across
+/// chunks too, so masked chunks also equal one masked run. A backward direction reverses each
+/// chunk (Keras's `stateful=True, go_backwards=True`).
 ///
 /// ```
 /// use rnn_core::{cell, Rnn};
@@ -33,6 +40,10 @@ pub struct Stateful<C: Cell> {
     constants: C::Constants,
     initial: C::State,
     state: C::State,
+    padding: Padding,
+    direction: Direction,
+    // The last output, for `Padding::CarryLastOutput` at the start of the next chunk.
+    carried: Option<C::Output>,
 }
 
 impl<C: Cell> Stateful<C> {
@@ -44,7 +55,16 @@ impl<C: Cell> Stateful<C> {
             initial,
             cell,
             constants,
+            padding: Padding::default(),
+            direction: Direction::default(),
+            carried: None,
         }
+    }
+
+    pub(crate) fn configured(mut self, padding: Padding, direction: Direction) -> Self {
+        self.padding = padding;
+        self.direction = direction;
+        self
     }
 
     /// Starts from `initial` instead; [`reset`](Stateful::reset) returns to it.
@@ -57,26 +77,87 @@ impl<C: Cell> Stateful<C> {
     /// Runs one step.
     #[inline]
     pub fn step(&mut self, input: &C::Input) -> C::Output {
-        self.cell.step(input, &mut self.state, &self.constants)
+        let y = self.cell.step(input, &mut self.state, &self.constants);
+        self.carried = Some(y.clone());
+        y
     }
 
-    /// Runs a chunk of steps and returns their outputs.
+    /// Runs a chunk of steps and returns their outputs (in the configured direction).
     #[cfg(feature = "alloc")]
     pub fn feed<X: Borrow<C::Input>>(
         &mut self,
         inputs: impl IntoIterator<Item = X>,
     ) -> crate::Sequence<C::Output> {
-        inputs.into_iter().map(|x| self.step(x.borrow())).collect()
+        if self.direction == Direction::Forward {
+            return inputs.into_iter().map(|x| self.step(x.borrow())).collect();
+        }
+        let inputs: alloc::vec::Vec<X> = inputs.into_iter().collect();
+        self.feed_checked(&inputs, crate::Mask::All)
     }
 
-    /// Runs a chunk of exactly `T` steps with no heap allocation.
+    /// Runs a chunk with a mask: padded steps keep the state and output per the padding policy.
+    /// An error, and the state untouched, when the mask does not fit the chunk.
+    #[cfg(feature = "alloc")]
+    pub fn feed_masked<'m, X: Borrow<C::Input>>(
+        &mut self,
+        inputs: &[X],
+        mask: impl Into<crate::Mask<'m>>,
+    ) -> Result<crate::Sequence<C::Output>, crate::SequenceError> {
+        let mask = mask.into();
+        mask.check(inputs.len())?;
+        Ok(self.feed_checked(inputs, mask))
+    }
+
+    #[cfg(feature = "alloc")]
+    pub(crate) fn feed_checked<X: Borrow<C::Input>>(
+        &mut self,
+        inputs: &[X],
+        mask: crate::Mask<'_>,
+    ) -> crate::Sequence<C::Output> {
+        crate::mask::masked_unroll(
+            &self.cell,
+            inputs,
+            mask,
+            self.direction,
+            self.padding,
+            &mut self.state,
+            &mut self.carried,
+            &self.constants,
+        )
+    }
+
+    /// Runs a chunk of exactly `T` steps with no heap allocation (in the configured direction).
     pub fn feed_array<const T: usize>(&mut self, inputs: &[C::Input; T]) -> [C::Output; T] {
-        core::array::from_fn(|t| self.step(&inputs[t]))
+        let outputs: [C::Output; T] = match self.direction {
+            Direction::Forward => core::array::from_fn(|t| self.step(&inputs[t])),
+            backwards => {
+                let (outputs, state) = crate::reverse::static_unroll_backwards(
+                    &self.cell,
+                    inputs,
+                    self.state.clone(),
+                    &self.constants,
+                    backwards,
+                );
+                self.state = state;
+                // The last output in processing order.
+                let last = if backwards.aligned_to_time() {
+                    outputs.first()
+                } else {
+                    outputs.last()
+                };
+                if let Some(last) = last {
+                    self.carried = Some(last.clone());
+                }
+                outputs
+            }
+        };
+        outputs
     }
 
-    /// Returns to the initial state.
+    /// Returns to the initial state (and forgets the carried output).
     pub fn reset(&mut self) {
         self.state.clone_from(&self.initial);
+        self.carried = None;
     }
 
     /// The current state.
@@ -93,5 +174,146 @@ impl<C: Cell> Stateful<C> {
     /// The cell.
     pub fn cell(&self) -> &C {
         &self.cell
+    }
+}
+
+/// A batch of streams whose states persist between chunks (Keras's `stateful=True` with a
+/// fixed batch size): sequence `b` of each chunk continues sequence `b` of the previous chunk.
+///
+/// Feeding chunk after chunk gives the outputs and states of one run over the concatenated
+/// sequences, masks included. Sequences run in parallel like [`Rnn::run_batch`].
+///
+/// ```
+/// use rnn_core::{cell, BatchMasks, Rnn};
+/// use nalgebra::SVector;
+///
+/// #[cell(crate = rnn_core)]
+/// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+///     *s += x;
+///     *s * 10.0
+/// }
+///
+/// let v = |xs: &[f32]| xs.iter().map(|&x| SVector::from([x])).collect::<Vec<_>>();
+/// let mut streams = Rnn::new(Accumulate).stateful_batch(vec![(); 2]);
+/// streams.feed(&[v(&[1.0]), v(&[5.0])], BatchMasks::All).unwrap();
+/// let ys = streams.feed(&[v(&[2.0, 9.0]), v(&[1.0, 1.0])], BatchMasks::Lengths(&[1, 2])).unwrap();
+/// assert_eq!(ys.to_flat_f32(), [30.0, 30.0, 60.0, 70.0]);
+/// assert_eq!(streams.states().map(|s| s[0]).collect::<Vec<_>>(), [3.0, 7.0]);
+/// streams.reset();
+/// assert_eq!(streams.states().map(|s| s[0]).collect::<Vec<_>>(), [0.0, 0.0]);
+/// ```
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug)]
+pub struct StatefulBatch<C: Cell> {
+    rnn: crate::Rnn<C>,
+    streams: alloc::vec::Vec<Stream<C>>,
+}
+
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug)]
+struct Stream<C: Cell> {
+    constants: C::Constants,
+    initial: C::State,
+    state: C::State,
+    carried: Option<C::Output>,
+}
+
+#[cfg(feature = "alloc")]
+impl<C: Cell> crate::Rnn<C> {
+    /// A batch of `constants.len()` streams that keep their states between chunks (Keras's
+    /// `stateful=True`), each from its cell's initial state; keeps this `Rnn`'s padding
+    /// policy and direction.
+    pub fn stateful_batch(self, constants: alloc::vec::Vec<C::Constants>) -> StatefulBatch<C> {
+        let streams = constants
+            .into_iter()
+            .map(|k| {
+                let initial = self.cell().initial_state(&k);
+                Stream {
+                    constants: k,
+                    state: initial.clone(),
+                    initial,
+                    carried: None,
+                }
+            })
+            .collect();
+        StatefulBatch { rnn: self, streams }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<C> StatefulBatch<C>
+where
+    C: Cell + Sync,
+    C::State: Send + Sync,
+    C::Output: Send + Sync,
+    C::Constants: Send + Sync,
+{
+    /// Starts (and [`reset`](StatefulBatch::reset)s) from one given state per stream; an error
+    /// when the count is not the batch size.
+    pub fn with_initial_states(
+        mut self,
+        initial_states: alloc::vec::Vec<C::State>,
+    ) -> Result<Self, crate::SequenceError> {
+        crate::SequenceError::check_batch("initial states", self.len(), initial_states.len())?;
+        for (stream, initial) in self.streams.iter_mut().zip(initial_states) {
+            stream.state = initial.clone();
+            stream.initial = initial;
+            stream.carried = None;
+        }
+        Ok(self)
+    }
+
+    /// Runs the next chunk: `sequences[b]` continues stream `b`. An error, and no state
+    /// changed, when the chunk's size or masks do not match the batch.
+    pub fn feed<Q, X>(
+        &mut self,
+        sequences: &[Q],
+        masks: crate::BatchMasks<'_>,
+    ) -> Result<crate::Batched<C::Output>, crate::SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+    {
+        crate::SequenceError::check_batch("sequences", self.len(), sequences.len())?;
+        crate::Batch::<Q, C::State>::new(sequences)
+            .batch_masks(masks)
+            .check()?;
+        let rnn = &self.rnn;
+        let outputs = crate::batch::map_items_mut(&mut self.streams, |b, stream| {
+            crate::mask::masked_unroll(
+                rnn.cell(),
+                sequences[b].as_ref(),
+                masks.get(b),
+                rnn.direction,
+                rnn.padding,
+                &mut stream.state,
+                &mut stream.carried,
+                &stream.constants,
+            )
+        });
+        Ok(crate::Batched(outputs))
+    }
+
+    /// The number of streams.
+    pub fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Whether there is no stream.
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    /// Every stream back to its initial state (Keras's `reset_states()`).
+    pub fn reset(&mut self) {
+        for stream in &mut self.streams {
+            stream.state.clone_from(&stream.initial);
+            stream.carried = None;
+        }
+    }
+
+    /// The current state of each stream.
+    pub fn states(&self) -> impl ExactSizeIterator<Item = &C::State> + '_ {
+        self.streams.iter().map(|s| &s.state)
     }
 }

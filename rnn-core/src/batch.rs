@@ -1,0 +1,374 @@
+//! Batches: many sequences run at once, each with its own length or mask, initial state and
+//! constants, spread over the cores (rayon, with the `std` feature).
+//!
+//! Every sequence runs through the same single-sequence driver as
+//! [`Rnn::run_masked_from`], so a batch gives exactly the bits of its sequences run one by one,
+//! on any number of threads. Results come per sequence (`[B][T]`, a [`Batched`]) or as one
+//! row-major `[B, T, features]` buffer ([`Batched::to_flat_f32`]) for numpy/PyTorch.
+
+use alloc::vec::Vec;
+use core::borrow::Borrow;
+use core::ops::Deref;
+
+use crate::cell::Cell;
+use crate::error::SequenceError;
+use crate::mask::Mask;
+use crate::nested::Nested;
+use crate::rnn::Rnn;
+use crate::sequence::Sequence;
+
+/// The masks of a batch: none, one valid length per sequence (right padding), or one [`Mask`]
+/// per sequence (any pattern; lengths and step masks may be mixed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BatchMasks<'a> {
+    /// Every step of every sequence is valid.
+    #[default]
+    All,
+    /// `lengths[b]` valid steps in sequence `b` (tf.nn.dynamic_rnn's `sequence_length`).
+    Lengths(&'a [usize]),
+    /// `masks[b]` for sequence `b`.
+    Each(&'a [Mask<'a>]),
+}
+
+impl<'a> BatchMasks<'a> {
+    /// The mask of sequence `b` (the count must have been checked).
+    pub(crate) fn get(&self, b: usize) -> Mask<'a> {
+        match *self {
+            BatchMasks::All => Mask::All,
+            BatchMasks::Lengths(lengths) => Mask::Length(lengths[b]),
+            BatchMasks::Each(masks) => masks[b],
+        }
+    }
+
+    /// `Ok` when there is one mask per sequence and each fits its sequence's length.
+    pub fn check(&self, steps: impl ExactSizeIterator<Item = usize>) -> Result<(), SequenceError> {
+        let batch = steps.len();
+        match *self {
+            BatchMasks::All => return Ok(()),
+            BatchMasks::Lengths(lengths) => {
+                SequenceError::check_batch("lengths", batch, lengths.len())?
+            }
+            BatchMasks::Each(masks) => SequenceError::check_batch("masks", batch, masks.len())?,
+        }
+        for (b, t) in steps.enumerate() {
+            self.get(b).check(t).map_err(|e| e.in_sequence(b))?;
+        }
+        Ok(())
+    }
+}
+
+/// The constants of a batch: one value for every sequence, or one per sequence (Keras's
+/// `constants` tensors have a batch axis).
+///
+/// Converted from `&K` (shared) and from `&[K]`, `&[K; N]` or `&Vec<K>` (per sequence).
+#[derive(Debug)]
+pub enum BatchConstants<'a, K> {
+    /// The same constants for every sequence.
+    Shared(&'a K),
+    /// `constants[b]` for sequence `b`.
+    PerSequence(&'a [K]),
+}
+
+impl<K> Clone for BatchConstants<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K> Copy for BatchConstants<'_, K> {}
+
+impl<'a, K> BatchConstants<'a, K> {
+    /// The constants of sequence `b` (the count must have been checked).
+    fn get(&self, b: usize) -> &'a K {
+        match *self {
+            BatchConstants::Shared(k) => k,
+            BatchConstants::PerSequence(ks) => &ks[b],
+        }
+    }
+
+    /// `Ok` when shared, or when there is one per sequence.
+    pub fn check(&self, batch: usize) -> Result<(), SequenceError> {
+        match *self {
+            BatchConstants::Shared(_) => Ok(()),
+            BatchConstants::PerSequence(ks) => {
+                SequenceError::check_batch("constants", batch, ks.len())
+            }
+        }
+    }
+}
+
+impl<'a, K> From<&'a K> for BatchConstants<'a, K> {
+    fn from(k: &'a K) -> Self {
+        BatchConstants::Shared(k)
+    }
+}
+
+impl<'a, K> From<&'a [K]> for BatchConstants<'a, K> {
+    fn from(ks: &'a [K]) -> Self {
+        BatchConstants::PerSequence(ks)
+    }
+}
+
+impl<'a, K, const N: usize> From<&'a [K; N]> for BatchConstants<'a, K> {
+    fn from(ks: &'a [K; N]) -> Self {
+        BatchConstants::PerSequence(ks)
+    }
+}
+
+impl<'a, K> From<&'a Vec<K>> for BatchConstants<'a, K> {
+    fn from(ks: &'a Vec<K>) -> Self {
+        BatchConstants::PerSequence(ks)
+    }
+}
+
+/// A batch of sequences (equal or ragged lengths) with optional masks and initial states: the
+/// argument of [`Rnn::run_batch`].
+///
+/// ```
+/// use rnn_core::{cell, Batch, Mask, Rnn};
+/// use nalgebra::SVector;
+///
+/// #[cell(crate = rnn_core)]
+/// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+///     *s += x;
+///     *s * 10.0
+/// }
+///
+/// let v = |xs: &[f32]| xs.iter().map(|&x| SVector::from([x])).collect::<Vec<_>>();
+/// let sequences = [v(&[1.0, 2.0, 0.0]), v(&[3.0]), v(&[1.0, 1.0, 1.0])];
+/// let masks = [Mask::Length(2), Mask::All, Mask::Steps(&[true, false, true])];
+/// let initial_states = [SVector::from([0.0]), SVector::from([1.0]), SVector::from([0.0])];
+/// let batch = Batch::new(&sequences).masks(&masks).initial_states(&initial_states);
+/// let run = Rnn::new(Accumulate).run_batch(&batch, &()).unwrap();
+/// assert_eq!(run.states.iter().map(|s| s[0]).collect::<Vec<_>>(), [3.0, 4.0, 2.0]);
+/// assert_eq!(run.outputs.shape(), [3, 3, 1]); // ragged: padded to the longest
+/// assert_eq!(run.outputs.to_flat_f32(), [10.0, 30.0, 30.0, 40.0, 0.0, 0.0, 10.0, 10.0, 20.0]);
+/// ```
+#[derive(Debug)]
+pub struct Batch<'a, Q, S> {
+    sequences: &'a [Q],
+    masks: BatchMasks<'a>,
+    initial_states: Option<&'a [S]>,
+}
+
+impl<Q, S> Clone for Batch<'_, Q, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<Q, S> Copy for Batch<'_, Q, S> {}
+
+impl<'a, Q, S> Batch<'a, Q, S> {
+    /// The sequences (each a `Vec`, array or slice of inputs); every step valid, every
+    /// sequence from its cell's initial state.
+    pub fn new(sequences: &'a [Q]) -> Self {
+        Batch {
+            sequences,
+            masks: BatchMasks::All,
+            initial_states: None,
+        }
+    }
+
+    /// One valid length per sequence (right padding).
+    pub fn lengths(mut self, lengths: &'a [usize]) -> Self {
+        self.masks = BatchMasks::Lengths(lengths);
+        self
+    }
+
+    /// One mask per sequence.
+    pub fn masks(mut self, masks: &'a [Mask<'a>]) -> Self {
+        self.masks = BatchMasks::Each(masks);
+        self
+    }
+
+    /// Sets the masks of every sequence at once.
+    pub fn batch_masks(mut self, masks: BatchMasks<'a>) -> Self {
+        self.masks = masks;
+        self
+    }
+
+    /// One initial state per sequence (Keras's `initial_state` with a batch axis).
+    pub fn initial_states(mut self, initial_states: &'a [S]) -> Self {
+        self.initial_states = Some(initial_states);
+        self
+    }
+
+    /// The number of sequences.
+    pub fn len(&self) -> usize {
+        self.sequences.len()
+    }
+
+    /// Whether the batch has no sequence.
+    pub fn is_empty(&self) -> bool {
+        self.sequences.is_empty()
+    }
+
+    /// `Ok` when masks and initial states have one entry per sequence and every mask fits its
+    /// sequence.
+    pub fn check<X>(&self) -> Result<(), SequenceError>
+    where
+        Q: AsRef<[X]>,
+    {
+        self.masks
+            .check(self.sequences.iter().map(|q| q.as_ref().len()))?;
+        if let Some(states) = self.initial_states {
+            SequenceError::check_batch("initial states", self.len(), states.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Outputs of a batch, `[B][T]`: one [`Sequence`] per sequence (ragged lengths allowed).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Batched<O>(pub Vec<Sequence<O>>);
+
+impl<O> Batched<O> {
+    /// The longest sequence's number of steps (0 for an empty batch).
+    pub fn steps(&self) -> usize {
+        self.0.iter().map(|s| s.len()).max().unwrap_or(0)
+    }
+
+    /// The sequences as a `Vec`.
+    pub fn into_vec(self) -> Vec<Sequence<O>> {
+        self.0
+    }
+}
+
+impl<O: Nested> Batched<O> {
+    /// The shape of [`to_flat_f32`](Batched::to_flat_f32)'s buffer: `[B, T, O::SIZE]`, `T` the
+    /// longest sequence's steps.
+    pub fn shape(&self) -> [usize; 3] {
+        [self.0.len(), self.steps(), O::SIZE]
+    }
+
+    /// The outputs as one row-major `[B, T, O::SIZE]` buffer, as numpy/PyTorch hold a batch;
+    /// shorter sequences are padded with zeros at the end (PyTorch's `pad_packed_sequence`).
+    pub fn to_flat_f32(&self) -> Vec<f32> {
+        let [b, t, f] = self.shape();
+        let mut flat = alloc::vec![0.0; b * t * f];
+        if f == 0 {
+            return flat;
+        }
+        for (sequence, rows) in self.0.iter().zip(flat.chunks_exact_mut(t * f)) {
+            for (o, row) in sequence.iter().zip(rows.chunks_exact_mut(f)) {
+                o.write_f32(row);
+            }
+        }
+        flat
+    }
+}
+
+impl<O> Deref for Batched<O> {
+    type Target = [Sequence<O>];
+    fn deref(&self) -> &[Sequence<O>] {
+        &self.0
+    }
+}
+
+macro_rules! unzip_batched {
+    ($($name:ident . $idx:tt),+) => {
+        impl<$($name),+> Batched<($($name,)+)> {
+            /// One `[B][T]` batch per output of a several-output cell.
+            pub fn unzip(self) -> ($(Batched<$name>,)+) {
+                let mut parts = ($(Vec::<Sequence<$name>>::with_capacity(self.0.len()),)+);
+                for sequence in self.0 {
+                    let split = sequence.unzip();
+                    $(parts.$idx.push(split.$idx);)+
+                }
+                ($(Batched(parts.$idx),)+)
+            }
+        }
+    };
+}
+unzip_batched!(A.0, B.1);
+unzip_batched!(A.0, B.1, C.2);
+unzip_batched!(A.0, B.1, C.2, D.3);
+
+/// What [`Rnn::run_batch`] returns: every output of every sequence and each final state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchRun<O, S> {
+    /// `outputs[b][t]`.
+    pub outputs: Batched<O>,
+    /// The state of each sequence after its last valid step.
+    pub states: Vec<S>,
+}
+
+/// `f(b)` for every `b` in `0..n`, in order; in parallel with the `std` feature.
+pub(crate) fn map_indices<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
+    #[cfg(feature = "std")]
+    {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().map(f).collect()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        (0..n).map(f).collect()
+    }
+}
+
+/// `f(b, &mut items[b])` for every item, in order; in parallel with the `std` feature.
+pub(crate) fn map_items_mut<T: Send, R: Send>(
+    items: &mut [T],
+    f: impl Fn(usize, &mut T) -> R + Sync + Send,
+) -> Vec<R> {
+    #[cfg(feature = "std")]
+    {
+        use rayon::prelude::*;
+        items
+            .par_iter_mut()
+            .enumerate()
+            .map(|(b, item)| f(b, item))
+            .collect()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        items
+            .iter_mut()
+            .enumerate()
+            .map(|(b, item)| f(b, item))
+            .collect()
+    }
+}
+
+/// Batches.
+impl<C> Rnn<C>
+where
+    C: Cell + Sync,
+    C::State: Send + Sync,
+    C::Output: Send,
+    C::Constants: Sync,
+{
+    /// Runs every sequence of `batch` (with its mask, initial state and constants) and returns
+    /// all outputs and final states. Sequences run in parallel with the `std` feature; the
+    /// results are those of [`run_masked_from`](Rnn::run_masked_from) on each sequence, bit for
+    /// bit. An error, and nothing computed, when a per-sequence argument does not match the
+    /// batch size or a mask does not fit its sequence.
+    ///
+    /// `constants` is one value for all sequences (`&k`) or one per sequence (`&ks[..]`).
+    pub fn run_batch<'c, Q, X>(
+        &self,
+        batch: &Batch<'_, Q, C::State>,
+        constants: impl Into<BatchConstants<'c, C::Constants>>,
+    ) -> Result<BatchRun<C::Output, C::State>, SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+        C::Constants: 'c,
+    {
+        let constants = constants.into();
+        batch.check()?;
+        constants.check(batch.len())?;
+        let runs = map_indices(batch.len(), |b| {
+            let k = constants.get(b);
+            let initial = match batch.initial_states {
+                Some(states) => states[b].clone(),
+                None => self.cell().initial_state(k),
+            };
+            self.run_checked(batch.sequences[b].as_ref(), batch.masks.get(b), initial, k)
+        });
+        let (outputs, states) = runs.into_iter().map(|r| (r.outputs, r.state)).unzip();
+        Ok(BatchRun {
+            outputs: Batched(outputs),
+            states,
+        })
+    }
+}

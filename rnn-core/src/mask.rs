@@ -1,0 +1,335 @@
+//! Masks: which timesteps of a sequence are data and which are padding, and what a run outputs
+//! at a padded step.
+//!
+//! A [`Mask`] is a per-step pattern (Keras's mask: any pattern, left padding, holes) or a valid
+//! length (tf.nn.dynamic_rnn's `sequence_length`, PyTorch's packed sequences: right padding).
+//! A masked step never calls the cell: the state stays as it is, and the output is chosen by the
+//! [`Padding`] policy. The final state is the state after the last valid step; a sequence with
+//! no valid step returns its initial state.
+//!
+//! Masks can also come from the data, as in Keras: [`Masking`] marks the steps whose features
+//! all equal a value, and [`Embedding`](crate::Embedding)'s `mask_zero` marks token 0.
+
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+#[cfg(feature = "alloc")]
+use core::borrow::Borrow;
+
+use nalgebra::RealField;
+
+#[cfg(feature = "alloc")]
+use crate::cell::Cell;
+use crate::error::SequenceError;
+use crate::nested::{Nested, ScalarOp};
+#[cfg(feature = "alloc")]
+use crate::reverse::Direction;
+#[cfg(feature = "alloc")]
+use crate::rnn::Rnn;
+
+/// Which timesteps of one sequence are valid (data) and which are padding.
+///
+/// ```
+/// use rnn_core::Mask;
+///
+/// assert!(Mask::Length(2).is_valid(1) && !Mask::Length(2).is_valid(2));
+/// let holes = [true, false, true];
+/// assert_eq!(Mask::from(&holes), Mask::Steps(&holes));
+/// assert_eq!(Mask::Length(5).check(4), Err(rnn_core::SequenceError::LengthAboveSteps {
+///     sequence: 0, steps: 4, found: 5,
+/// }));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mask<'a> {
+    /// Every step is valid.
+    #[default]
+    All,
+    /// The first `n` steps are valid, the rest is padding (right padding; `sequence_length`).
+    Length(usize),
+    /// Step `t` is valid when `mask[t]` is `true` (Keras's boolean mask; any pattern).
+    Steps(&'a [bool]),
+}
+
+impl Mask<'_> {
+    /// Whether timestep `t` is valid. A step beyond a [`Mask::Steps`] slice is padding.
+    #[inline]
+    pub fn is_valid(&self, t: usize) -> bool {
+        match *self {
+            Mask::All => true,
+            Mask::Length(n) => t < n,
+            Mask::Steps(mask) => mask.get(t).copied().unwrap_or(false),
+        }
+    }
+
+    /// `Ok` when the mask fits a sequence of `steps` timesteps: a step mask of exactly that
+    /// length, a length of at most that.
+    pub fn check(&self, steps: usize) -> Result<(), SequenceError> {
+        match *self {
+            Mask::All => Ok(()),
+            Mask::Length(n) if n > steps => Err(SequenceError::LengthAboveSteps {
+                sequence: 0,
+                steps,
+                found: n,
+            }),
+            Mask::Length(_) => Ok(()),
+            Mask::Steps(mask) if mask.len() != steps => Err(SequenceError::MaskLength {
+                sequence: 0,
+                expected: steps,
+                found: mask.len(),
+            }),
+            Mask::Steps(_) => Ok(()),
+        }
+    }
+}
+
+impl<'a> From<&'a [bool]> for Mask<'a> {
+    fn from(mask: &'a [bool]) -> Self {
+        Mask::Steps(mask)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [bool; N]> for Mask<'a> {
+    fn from(mask: &'a [bool; N]) -> Self {
+        Mask::Steps(mask)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'a> From<&'a Vec<bool>> for Mask<'a> {
+    fn from(mask: &'a Vec<bool>) -> Self {
+        Mask::Steps(mask)
+    }
+}
+
+/// What a run outputs at a masked step. The state is kept either way; only the output differs.
+///
+/// Canonical cell `s' = s + x`, `y = 10 s'`, input `[1, 2, pad, pad]`:
+///
+/// ```
+/// use rnn_core::{cell, Mask, Padding, Rnn};
+/// use nalgebra::SVector;
+///
+/// #[cell(crate = rnn_core)]
+/// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+///     *s += x;
+///     *s * 10.0
+/// }
+///
+/// let xs = [1.0, 2.0, 9.0, 9.0].map(|x| SVector::from([x]));
+/// let outputs = |padding| -> Vec<f32> {
+///     let run = Rnn::new(Accumulate).padding(padding).run_masked(&xs, Mask::Length(2), &()).unwrap();
+///     assert_eq!(run.state[0], 3.0);
+///     run.outputs.iter().map(|y| y[0]).collect()
+/// };
+/// assert_eq!(outputs(Padding::Zero), [10.0, 30.0, 0.0, 0.0]);
+/// assert_eq!(outputs(Padding::CarryLastOutput), [10.0, 30.0, 30.0, 30.0]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Padding {
+    /// Repeat the previous step's output; zero before any valid step. Keras's default (its
+    /// TensorFlow backend). It is the previous *output*, never `state[0]`.
+    #[default]
+    CarryLastOutput,
+    /// Output zeros: tf.nn.dynamic_rnn, PyTorch's packed sequences, Keras's
+    /// `zero_output_for_mask=True`.
+    Zero,
+}
+
+impl Padding {
+    /// The output of a masked step, given the output of the step before it (`None` before the
+    /// first step).
+    #[inline]
+    pub fn masked_output<O: Nested>(self, previous: Option<&O>) -> O {
+        match (self, previous) {
+            (Padding::CarryLastOutput, Some(previous)) => previous.clone(),
+            _ => O::zeros(),
+        }
+    }
+}
+
+/// Keras's `Masking(mask_value)`: a timestep is padding when every one of its features equals
+/// `mask_value` (for a nested input: every scalar of every leaf).
+///
+/// ```
+/// use rnn_core::Masking;
+/// use nalgebra::SVector;
+///
+/// let xs = [[1.0, 1.0], [0.37, 0.37], [0.37, 2.0]].map(SVector::<f32, 2>::from);
+/// let masking = Masking::new(0.37);
+/// assert_eq!(masking.compute_mask(&xs), [true, false, true]);
+/// // Keras's `Masking.call` also zeroes the masked steps.
+/// assert_eq!(masking.apply(&xs)[1], SVector::zeros());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Masking {
+    /// The padding value; compared in the input's own scalar type (0.37 is `0.37f32` for
+    /// `f32` inputs, as Keras compares).
+    pub mask_value: f64,
+}
+
+impl Masking {
+    /// Masks the steps whose features all equal `mask_value`.
+    pub const fn new(mask_value: f64) -> Self {
+        Masking { mask_value }
+    }
+
+    /// Whether `x` is padding: every scalar equals `mask_value`.
+    pub fn is_padding<X: Nested>(&self, x: &X) -> bool {
+        // Visits every leaf with `zip_apply` on a copy (stack only), recording any difference.
+        let seen = DiffersFrom {
+            value: self.mask_value,
+            differs: core::cell::Cell::new(false),
+        };
+        let mut copy = x.clone();
+        copy.zip_apply(x, &seen);
+        !seen.differs.get()
+    }
+
+    /// The step mask of `inputs`: `true` where a step is data (Keras's `compute_mask`).
+    #[cfg(feature = "alloc")]
+    pub fn compute_mask<X: Nested>(&self, inputs: &[X]) -> Vec<bool> {
+        inputs.iter().map(|x| !self.is_padding(x)).collect()
+    }
+
+    /// The inputs with every masked step set to zero (Keras's `Masking.call`), so that a
+    /// driver that ignores the mask sees zeros there.
+    #[cfg(feature = "alloc")]
+    pub fn apply<X: Nested>(&self, inputs: &[X]) -> Vec<X> {
+        inputs
+            .iter()
+            .map(|x| {
+                if self.is_padding(x) {
+                    X::zeros()
+                } else {
+                    x.clone()
+                }
+            })
+            .collect()
+    }
+}
+
+struct DiffersFrom {
+    value: f64,
+    differs: core::cell::Cell<bool>,
+}
+
+impl ScalarOp for DiffersFrom {
+    fn apply<T: RealField>(&self, a: T, _: T) -> T {
+        if a != nalgebra::convert::<f64, T>(self.value) {
+            self.differs.set(true);
+        }
+        a
+    }
+}
+
+/// The masked driver: runs `cell` over `inputs` in `direction`, skipping the steps `mask`
+/// marks as padding (the cell is not called; the state is kept) and emitting `padding`'s output
+/// there. `carried` is the output before the first step (for [`Padding::CarryLastOutput`]
+/// across the chunks of a stateful run); it is left holding the last output produced.
+///
+/// The mask must have been checked against `inputs.len()`.
+#[cfg(feature = "alloc")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn masked_unroll<C: Cell, X: Borrow<C::Input>>(
+    cell: &C,
+    inputs: &[X],
+    mask: Mask<'_>,
+    direction: Direction,
+    padding: Padding,
+    state: &mut C::State,
+    carried: &mut Option<C::Output>,
+    constants: &C::Constants,
+) -> crate::Sequence<C::Output> {
+    let steps = inputs.len();
+    let mut outputs: Vec<C::Output> = Vec::with_capacity(steps);
+    for k in 0..steps {
+        let (t, valid) = direction.schedule(mask, steps, k);
+        let y = if valid {
+            cell.step(inputs[t].borrow(), state, constants)
+        } else {
+            padding.masked_output(outputs.last().or(carried.as_ref()))
+        };
+        outputs.push(y);
+    }
+    if let Some(last) = outputs.last() {
+        *carried = Some(last.clone());
+    }
+    if direction.aligned_to_time() {
+        outputs.reverse();
+    }
+    crate::Sequence::from(outputs)
+}
+
+/// Masked runs (Keras's `rnn(inputs, mask=...)`, tf.nn.dynamic_rnn's `sequence_length`).
+#[cfg(feature = "alloc")]
+impl<C: Cell> Rnn<C> {
+    /// Runs over `inputs` with `mask` from the cell's initial state. Masked steps do not call
+    /// the cell; their output follows [`Rnn::padding`]. An error, and nothing computed, when
+    /// the mask does not fit the sequence.
+    ///
+    /// ```
+    /// use rnn_core::{cell, Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell(crate = rnn_core)]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let xs = [0.0, 1.0, 5.0, 2.0].map(|x| SVector::from([x]));
+    /// let run = Rnn::new(Accumulate).run_masked(&xs, &[false, true, false, true], &()).unwrap();
+    /// let ys: Vec<f32> = run.outputs.iter().map(|y| y[0]).collect();
+    /// assert_eq!(ys, [0.0, 10.0, 10.0, 30.0]); // left padding and a hole
+    /// assert_eq!(run.state[0], 3.0);
+    /// ```
+    pub fn run_masked<'m, X: Borrow<C::Input>>(
+        &self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        constants: &C::Constants,
+    ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
+        let mask = mask.into();
+        mask.check(inputs.len())?;
+        Ok(self.run_checked(
+            inputs,
+            mask,
+            self.cell().initial_state(constants),
+            constants,
+        ))
+    }
+
+    /// Runs over `inputs` with `mask` from `initial_state`. A sequence with no valid step
+    /// returns `initial_state`.
+    pub fn run_masked_from<'m, X: Borrow<C::Input>>(
+        &self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        initial_state: C::State,
+        constants: &C::Constants,
+    ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
+        let mask = mask.into();
+        mask.check(inputs.len())?;
+        Ok(self.run_checked(inputs, mask, initial_state, constants))
+    }
+
+    /// The masked run once the mask is known to fit.
+    pub(crate) fn run_checked<X: Borrow<C::Input>>(
+        &self,
+        inputs: &[X],
+        mask: Mask<'_>,
+        mut state: C::State,
+        constants: &C::Constants,
+    ) -> crate::Run<C::Output, C::State> {
+        let outputs = masked_unroll(
+            self.cell(),
+            inputs,
+            mask,
+            self.direction,
+            self.padding,
+            &mut state,
+            &mut None,
+            constants,
+        );
+        crate::Run { outputs, state }
+    }
+}

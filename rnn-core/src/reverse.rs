@@ -1,0 +1,100 @@
+//! Running a sequence backwards: Keras's `go_backwards` (outputs in processing order) and a
+//! reverse that keeps the original time order (Bidirectional's backward half).
+//!
+//! Both read the last timestep first. They differ only in where each output goes, and — with
+//! [`Mask::Length`] — in where the padding goes:
+//!
+//! | direction | mask | reads | outputs (canonical cell, `[1, 2, pad, pad]`) |
+//! |---|---|---|---|
+//! | [`GoBackwards`](Direction::GoBackwards) | steps `1100` | 3 2 1 0 | `0 0 20 30` (Keras: the whole time axis reversed) |
+//! | [`GoBackwards`](Direction::GoBackwards) | length 2 | 1 0, then the padding | `20 30 pad pad` (`tf.reverse_sequence`: only the valid prefix reversed) |
+//! | [`Reversed`](Direction::Reversed) | either | 3 2 1 0 | `30 20 0 0` (each output at the time of the input it read) |
+//!
+//! With a length, no mode ever reads a padded input: the first step read is `L - 1`.
+
+use crate::cell::Cell;
+#[cfg(feature = "alloc")]
+use crate::mask::Mask;
+
+/// The order in which a run reads its timesteps and lays out its outputs.
+///
+/// ```
+/// use rnn_core::{cell, Direction, Mask, Rnn};
+/// use nalgebra::SVector;
+///
+/// #[cell(crate = rnn_core)]
+/// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+///     *s += x;
+///     *s * 10.0
+/// }
+///
+/// let xs = [1.0, 2.0, 0.0, 0.0].map(|x| SVector::from([x]));
+/// let ys = |rnn: Rnn<Accumulate>, mask| -> Vec<f32> {
+///     rnn.run_masked(&xs, mask, &()).unwrap().outputs.iter().map(|y| y[0]).collect()
+/// };
+/// let mask = Mask::Steps(&[true, true, false, false]);
+/// assert_eq!(ys(Rnn::new(Accumulate).go_backwards(true), mask), [0.0, 0.0, 20.0, 30.0]);
+/// assert_eq!(ys(Rnn::new(Accumulate).direction(Direction::Reversed), mask), [30.0, 20.0, 0.0, 0.0]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// First timestep first (the default).
+    #[default]
+    Forward,
+    /// Keras's `go_backwards=True`: last timestep first, outputs in processing order (output 0
+    /// is the one computed from the last input). With [`Mask::Length`], only the valid prefix is
+    /// reversed and the padding stays at the end, as `tf.reverse_sequence` does.
+    GoBackwards,
+    /// Last timestep first, each output placed at the time of the input it read: the backward
+    /// half of a [`Bidirectional`](crate::Bidirectional), aligned to the original time axis.
+    Reversed,
+}
+
+impl Direction {
+    /// Which timestep processing step `k` of `steps` reads, and whether it is valid under
+    /// `mask`. Outputs are produced in processing order; [`Direction::Reversed`] flips them
+    /// afterwards (see [`Direction::aligned_to_time`]).
+    #[cfg(feature = "alloc")]
+    #[inline]
+    pub(crate) fn schedule(self, mask: Mask<'_>, steps: usize, k: usize) -> (usize, bool) {
+        match (self, mask) {
+            (Direction::Forward, _) => (k, mask.is_valid(k)),
+            // tf.reverse_sequence: the valid prefix backwards, then the padding in place.
+            (Direction::GoBackwards, Mask::Length(len)) => {
+                if k < len {
+                    (len - 1 - k, true)
+                } else {
+                    (k, false)
+                }
+            }
+            (Direction::GoBackwards | Direction::Reversed, _) => {
+                let t = steps - 1 - k;
+                (t, mask.is_valid(t))
+            }
+        }
+    }
+
+    /// Whether outputs produced in processing order must be reversed to sit at their time.
+    #[inline]
+    pub(crate) fn aligned_to_time(self) -> bool {
+        self == Direction::Reversed
+    }
+}
+
+/// The static unroll of a backward direction: `T` steps read last to first, outputs in
+/// processing order ([`Direction::GoBackwards`]) or at their time ([`Direction::Reversed`]).
+/// No heap, like [`static_unroll`](crate::static_unroll).
+pub(crate) fn static_unroll_backwards<C: Cell, const T: usize>(
+    cell: &C,
+    inputs: &[C::Input; T],
+    mut state: C::State,
+    constants: &C::Constants,
+    direction: Direction,
+) -> ([C::Output; T], C::State) {
+    let mut outputs: [C::Output; T] =
+        core::array::from_fn(|k| cell.step(&inputs[T - 1 - k], &mut state, constants));
+    if direction.aligned_to_time() {
+        outputs.reverse();
+    }
+    (outputs, state)
+}
