@@ -49,6 +49,12 @@ pub type BiRun<Y, F, B> = Run<Y, Both<<F as Cell>::State, <B as Cell>::State>>;
 ///
 /// `Y` is a parameter rather than an associated type so that [`Concat`] can produce a vector
 /// whose width the compiler infers from where the result is used.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot merge a forward output `{F}` with a backward output `{B}`",
+    label = "no such merge",
+    note = "`Sum`, `Mul` and `Ave` need both directions to output the same type; `Concat` needs \
+            two column vectors of the same scalar; `NoMerge` or a `MergeFn` take any two outputs"
+)]
 pub trait Merge<F, B, Y> {
     /// The merged output of one step.
     fn merge(&self, forward: &F, backward: &B) -> Y;
@@ -103,10 +109,24 @@ impl<T: RealField, const A: usize, const B: usize, const N: usize>
 /// widths do not compile:
 ///
 /// ```compile_fail
-/// use rnn_core::{Merge, Sum};
+/// use rnn_core::{cell, Bidirectional, Both, Sum};
 /// use nalgebra::SVector;
 ///
-/// let y: SVector<f32, 10> = Sum.merge(&SVector::<f32, 10>::zeros(), &SVector::<f32, 6>::zeros());
+/// #[cell(crate = rnn_core)]
+/// fn wide(#[input] x: &f32, #[state] s: &mut f32) -> SVector<f32, 10> {
+///     *s += x;
+///     SVector::repeat(*s)
+/// }
+///
+/// #[cell(crate = rnn_core)]
+/// fn narrow(#[input] x: &f32, #[state] s: &mut f32) -> SVector<f32, 6> {
+///     *s += x;
+///     SVector::repeat(*s)
+/// }
+///
+/// // error: `Sum` cannot merge a forward output `SVector<f32, 10>` with a backward output
+/// // `SVector<f32, 6>`
+/// let run = Bidirectional::new(Wide, Narrow).merge_mode(Sum).run(&[1.0, 2.0], Both::new(&(), &()));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Sum;

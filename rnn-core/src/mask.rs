@@ -157,7 +157,7 @@ impl Padding {
 /// let masking = Masking::new(0.37);
 /// assert_eq!(masking.compute_mask(&xs), [true, false, true]);
 /// // Keras's `Masking.call` also zeroes the masked steps.
-/// assert_eq!(masking.apply(&xs)[1], SVector::zeros());
+/// assert_eq!(masking.apply(&xs)[1], SVector::<f32, 2>::zeros());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Masking {

@@ -181,7 +181,7 @@ impl<C: Cell> Stateful<C> {
 /// fixed batch size): sequence `b` of each chunk continues sequence `b` of the previous chunk.
 ///
 /// Feeding chunk after chunk gives the outputs and states of one run over the concatenated
-/// sequences, masks included. Sequences run in parallel like [`Rnn::run_batch`].
+/// sequences, masks included. Sequences run in parallel like [`Rnn::run_batch`](crate::Rnn::run_batch).
 ///
 /// ```
 /// use rnn_core::{cell, BatchMasks, Rnn};
