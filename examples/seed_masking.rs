@@ -9,34 +9,9 @@
 //! cargo run --example seed_masking
 //! ```
 
+use rnn::cells::{Activation, GruCell};
 use rnn::prelude::*;
 use rnn::{Batch, BatchMasks, Embedding, Mask, Masking, Padding, SequenceError};
-
-/// Keras's GRU cell with `reset_after=False` and linear activations (`activation=None`,
-/// `recurrent_activation=None`): gates `[z r h]`, `h' = z h + (1 - z) h~`.
-struct LinearGru<const I: usize, const H: usize> {
-    kernel: [SMatrix<f32, H, I>; 3],
-    recurrent_kernel: [SMatrix<f32, H, H>; 3],
-    bias: [SVector<f32, H>; 3],
-}
-
-#[cell]
-impl<const I: usize, const H: usize> LinearGru<I, H> {
-    fn step(
-        &self,
-        #[input] x: &SVector<f32, I>,
-        #[state] h: &mut SVector<f32, H>,
-    ) -> SVector<f32, H> {
-        let gate = |g: usize, h: &SVector<f32, H>| {
-            (self.kernel[g] * x + self.bias[g]) + self.recurrent_kernel[g] * h
-        };
-        let z = gate(0, h);
-        let r = gate(1, h);
-        let candidate = gate(2, &r.component_mul(h));
-        *h = z.component_mul(h) + (SVector::repeat(1.0) - z).component_mul(&candidate);
-        *h
-    }
-}
 
 fn row(ys: &[SVector<f32, 1>]) -> String {
     ys.iter()
@@ -51,11 +26,12 @@ fn main() -> Result<(), SequenceError> {
     let embedding = Embedding::<3, 2>::from_f32_slice(&[0.37, 0.37, 1.0, 1.0, 2.0, 2.0])
         .expect("3 x 2 weights");
     let masking = Masking::new(0.37);
-    let gru = LinearGru::<2, 1> {
-        kernel: [SMatrix::repeat(1.0); 3],
-        recurrent_kernel: [SMatrix::zeros(); 3],
-        bias: [SVector::repeat(1.0); 3],
-    };
+    // GRU(1, activation=None, recurrent_activation=None, kernel_initializer='ones',
+    // recurrent_initializer='zeros', bias_initializer='ones', reset_after=False).
+    let gru = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]), false)
+        .expect("Keras GRU(1) weights for 2 inputs")
+        .with_activation(Activation::Linear)
+        .with_recurrent_activation(Activation::Linear);
 
     let embedded: Vec<Vec<SVector<f32, 2>>> = tokens
         .iter()

@@ -26,5 +26,6 @@ pub mod prelude {
     pub use rnn_core::nalgebra::{self, SMatrix, SVector};
     pub use rnn_core::{cell, Cell, Nested, Rnn, ShapeOf, Stateful};
     #[cfg(feature = "std")]
-    pub use rnn_core::{Run, Sequence};
+    pub use rnn_core::{Batch, Run, Sequence};
+    pub use rnn_core::{Bidirectional, Both, Direction, Mask, Padding, SequenceError};
 }

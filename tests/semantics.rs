@@ -4,6 +4,7 @@
 use std::cell::Cell as Counter;
 
 use proptest::prelude::*;
+use rnn::cells::{Activation, GruCell};
 use rnn::prelude::*;
 use rnn::{Direction, Embedding, Mask, Masking, Padding, Run, SequenceError, ShapeError};
 
@@ -455,33 +456,14 @@ fn embedding_with_mask_zero_masks_token_zero() {
 
 // ---- seed 002 -----------------------------------------------------------------------------
 
-/// Keras's GRU cell, `reset_after=False`, linear activations (seed 002's layer).
-struct LinearGru {
-    kernel: [SMatrix<f32, 1, 2>; 3],
-    bias: [SVector<f32, 1>; 3],
-}
-
-#[cell]
-impl LinearGru {
-    fn step(
-        &self,
-        #[input] x: &SVector<f32, 2>,
-        #[state] h: &mut SVector<f32, 1>,
-    ) -> SVector<f32, 1> {
-        // The recurrent kernel is zeros, so `h U` and `(r h) U` vanish.
-        let z = self.kernel[0] * x + self.bias[0];
-        let candidate = self.kernel[2] * x + self.bias[2];
-        *h = z.component_mul(h) + (SVector::repeat(1.0) - z).component_mul(&candidate);
-        *h
-    }
-}
-
 #[test]
 fn seed_002_no_mask_keras_mask_and_dynamic_rnn_lengths() {
-    let gru = LinearGru {
-        kernel: [SMatrix::repeat(1.0); 3],
-        bias: [SVector::repeat(1.0); 3],
-    };
+    // Seed 002's layer: GRU(1, activation None, recurrent_activation None, kernel ones,
+    // recurrent kernel zeros, bias ones, reset_after False).
+    let gru = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]), false)
+        .unwrap()
+        .with_activation(Activation::Linear)
+        .with_recurrent_activation(Activation::Linear);
     let embedding = Embedding::<3, 2>::from_f32_slice(&[0.37, 0.37, 1.0, 1.0, 2.0, 2.0]).unwrap();
     let masking = Masking::new(0.37);
     let expected: [[[f32; 5]; 3]; 2] = [
