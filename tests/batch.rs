@@ -147,6 +147,16 @@ fn outputs_come_per_output_as_b_t_sequences_and_flat_row_major_buffers() {
         [1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 0.0, 0.0]
     );
     assert_eq!(pairs[1][0], SVector::from([3.0, -3.0]));
+    // Empty sequences and empty batches flatten to empty buffers.
+    let empty: [Vec<f32>; 2] = [vec![], vec![]];
+    let run = Rnn::new(Two).run_batch(&Batch::new(&empty), &()).unwrap();
+    let (sums, pairs) = run.outputs.unzip();
+    assert_eq!((sums.shape(), sums.to_flat_f32()), ([2, 0, 1], vec![]));
+    assert_eq!(pairs.shape(), [2, 0, 2]);
+    let none: [Vec<f32>; 0] = [];
+    let run = Rnn::new(Two).run_batch(&Batch::new(&none), &()).unwrap();
+    assert_eq!(run.outputs.shape(), [0, 0, 3]);
+    assert!(run.outputs.to_flat_f32().is_empty() && run.states.is_empty());
 }
 
 #[test]

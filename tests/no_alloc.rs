@@ -97,3 +97,44 @@ fn dynamic_loop_allocates_its_output_storage_only() {
     assert_eq!(a, 1, "one buffer for the outputs");
     assert_eq!(a, b, "allocations must not grow with the sequence length");
 }
+
+#[test]
+fn masked_and_backward_runs_allocate_their_output_storage_only() {
+    use rnn::{Direction, Mask, Padding};
+    let short: Vec<SVector<f32, 4>> = vec![SVector::from_element(0.1); 10];
+    let long: Vec<SVector<f32, 4>> = vec![SVector::from_element(0.1); 1000];
+    let holes = |n: usize| (0..n).map(|t| t % 3 != 0).collect::<Vec<bool>>();
+    let (short_mask, long_mask) = (holes(10), holes(1000));
+    for padding in [Padding::CarryLastOutput, Padding::Zero] {
+        for direction in [
+            Direction::Forward,
+            Direction::GoBackwards,
+            Direction::Reversed,
+        ] {
+            let rnn = Rnn::new(cell()).padding(padding).direction(direction);
+            let a = allocations_in(|| drop(rnn.run_masked(&short, &short_mask, &()).unwrap()));
+            let b = allocations_in(|| drop(rnn.run_masked(&long, &long_mask, &()).unwrap()));
+            let c = allocations_in(|| drop(rnn.run_masked(&long, Mask::Length(500), &()).unwrap()));
+            assert_eq!(
+                a, 1,
+                "{padding:?} {direction:?}: one buffer for the outputs"
+            );
+            assert_eq!((a, a), (b, c), "allocations must not grow with the length");
+        }
+    }
+    // Bidirectional: one buffer per direction and one for the merged outputs.
+    let (f, b) = (cell(), cell());
+    let bi = rnn::Bidirectional::new(&f, &b).merge_mode(rnn::Sum);
+    let both = rnn::Both::new(&(), &());
+    let a = allocations_in(|| drop(bi.run_masked(&short, &short_mask, both).unwrap()));
+    let b = allocations_in(|| drop(bi.run_masked(&long, &long_mask, both).unwrap()));
+    assert_eq!((a, b), (3, 3));
+    let stepper = Rnn::new(cell());
+    let mut stream = stepper.stateful(());
+    let n = allocations_in(|| {
+        for _ in 0..100 {
+            stream.step(&SVector::from_element(0.5));
+        }
+    });
+    assert_eq!(n, 0, "stateful step allocated");
+}

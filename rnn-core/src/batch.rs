@@ -245,7 +245,7 @@ impl<O: Nested> Batched<O> {
     pub fn to_flat_f32(&self) -> Vec<f32> {
         let [b, t, f] = self.shape();
         let mut flat = alloc::vec![0.0; b * t * f];
-        if f == 0 {
+        if t * f == 0 {
             return flat;
         }
         for (sequence, rows) in self.0.iter().zip(flat.chunks_exact_mut(t * f)) {
