@@ -80,6 +80,13 @@ impl<'a, O> IntoIterator for &'a Sequence<O> {
     }
 }
 
+/// A layer's outputs are the next layer's inputs (`Batch::new(&run.outputs)`).
+impl<O> AsRef<[O]> for Sequence<O> {
+    fn as_ref(&self) -> &[O] {
+        &self.0
+    }
+}
+
 impl<O> Deref for Sequence<O> {
     type Target = [O];
     fn deref(&self) -> &[O] {

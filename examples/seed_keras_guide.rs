@@ -1,0 +1,218 @@
+//! Seed 001, the Keras RNN guide: its programs, one section each, printing the shapes Keras
+//! prints (`(batch, timesteps, units)`) and, where the guide states an equality, checking it.
+//!
+//! ```text
+//! cargo run --release --example seed_keras_guide
+//! ```
+
+use rnn::bidirectional::{Both, Sum};
+use rnn::cells::{Activation, Dense, GruCell, LstmCell, LstmState, SimpleRnnCell};
+use rnn::init::{rng, Initializer};
+use rnn::prelude::*;
+use rnn::{Batch, BatchMasks, Bidirectional, Embedding};
+
+/// Demo data: `n` sequences of `t` random vectors, reproducible from `seed`.
+fn random_sequences<const F: usize>(seed: u64, n: usize, t: usize) -> Vec<Vec<SVector<f32, F>>> {
+    let mut rng = rng(seed);
+    (0..n)
+        .map(|_| {
+            (0..t)
+                .map(|_| {
+                    let mut v = SVector::<f32, F>::zeros();
+                    Initializer::Uniform(1.0).fill(&mut rng, 1, F, v.as_mut_slice());
+                    v
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// An embedding table with Keras's default initialisation, `uniform(±0.05)`.
+fn random_embedding<const V: usize, const D: usize>(seed: u64) -> Embedding<V, D> {
+    let mut table = vec![0.0f32; V * D];
+    Initializer::Uniform(0.05).fill(&mut rng(seed), V, D, &mut table);
+    Embedding::from_f32_slice(&table).expect("V x D values")
+}
+
+/// Random token ids below `vocab`.
+fn random_tokens(seed: u64, n: usize, t: usize, vocab: usize) -> Vec<Vec<usize>> {
+    random_sequences::<1>(seed, n, t)
+        .into_iter()
+        .map(|s| {
+            s.iter()
+                .map(|v| ((v[0] + 1.0) / 2.0 * (vocab - 1) as f32) as usize)
+                .collect()
+        })
+        .collect()
+}
+
+fn section(title: &str) {
+    println!("\n== {title}");
+}
+
+fn outputs_and_states() {
+    section("Outputs and states: GRU(256, return_sequences=True) -> SimpleRNN(128) -> Dense(10)");
+    let embedding = random_embedding::<1000, 64>(0);
+    let gru = Rnn::new(GruCell::<64, 256>::keras_init(1));
+    let simple = Rnn::new(SimpleRnnCell::<256, 128>::keras_init(2));
+    let dense = Dense::<128, 10>::keras_init(3).with_activation(Activation::Softmax);
+    let tokens = random_tokens(4, 4, 7, 1000);
+    let embedded: Vec<_> = tokens
+        .iter()
+        .map(|t| embedding.forward(t).expect("tokens < 1000"))
+        .collect();
+    let sequences = gru
+        .run_batch(&Batch::new(&embedded), &())
+        .expect("a well-formed batch");
+    let [b, t, f] = sequences.outputs.shape();
+    println!("GRU output (return_sequences=True): ({b}, {t}, {f})");
+    let last = simple
+        .run_batch(&Batch::new(&sequences.outputs), &())
+        .expect("a well-formed batch");
+    let last_outputs: Vec<_> = last
+        .outputs
+        .iter()
+        .map(|s| *s.last().expect("7 steps"))
+        .collect();
+    println!(
+        "SimpleRNN output (last step only):  ({}, {})",
+        last_outputs.len(),
+        last_outputs[0].len()
+    );
+    let probabilities: Vec<_> = last_outputs.iter().map(|h| dense.forward(h)).collect();
+    println!(
+        "Dense(10, softmax):                 ({}, {})",
+        probabilities.len(),
+        probabilities[0].len()
+    );
+
+    let lstm = Rnn::new(LstmCell::<64, 64>::keras_init(5));
+    let run = lstm.run(&embedded[0], &());
+    let output = run.last_output().expect("7 steps");
+    let LstmState { h, c } = run.state;
+    println!(
+        "LSTM(64, return_state=True): output ({}), state_h ({}), state_c ({}); output == state_h: {}",
+        output.len(),
+        h.len(),
+        c.len(),
+        *output == h
+    );
+}
+
+fn encoder_decoder() {
+    section("Encoder-decoder: the encoder's LSTM states [h, c] start the decoder");
+    let encoder_embedding = random_embedding::<1000, 64>(20);
+    let decoder_embedding = random_embedding::<2000, 64>(21);
+    let encoder = Rnn::new(LstmCell::<64, 64>::keras_init(6));
+    let decoder = Rnn::new(LstmCell::<64, 64>::keras_init(7));
+    let dense = Dense::<64, 10>::keras_init(8).with_activation(Activation::Softmax);
+    let encoder_tokens = random_tokens(9, 4, 12, 1000);
+    let decoder_tokens = random_tokens(10, 4, 9, 2000);
+    let mut outputs = Vec::new();
+    for (source, target) in encoder_tokens.iter().zip(&decoder_tokens) {
+        let encoded = encoder.run(
+            encoder_embedding.forward(source).expect("tokens < 1000"),
+            &(),
+        );
+        let encoder_state = encoded.state; // [state_h, state_c]
+        let decoded = decoder.run_from(
+            decoder_embedding.forward(target).expect("tokens < 2000"),
+            encoder_state,
+            &(),
+        );
+        outputs.push(dense.forward(decoded.last_output().expect("9 steps")));
+    }
+    println!(
+        "encoder states: h ({}, 64), c ({}, 64); decoder output: ({}, {})",
+        outputs.len(),
+        outputs.len(),
+        outputs.len(),
+        outputs[0].len()
+    );
+}
+
+fn cross_batch_statefulness() {
+    section("Cross-batch statefulness: LSTM(64, stateful=True) over three paragraphs, then reset_states()");
+    let paragraphs: Vec<Vec<Vec<SVector<f32, 50>>>> =
+        (0..3).map(|p| random_sequences(20 + p, 20, 10)).collect();
+    let cell = LstmCell::<50, 64>::keras_init(11);
+    let mut lstm = Rnn::new(cell.clone()).stateful_batch(vec![(); 20]);
+    let mut output = None;
+    for paragraph in &paragraphs {
+        output = Some(lstm.feed(paragraph, BatchMasks::All).expect("20 sequences"));
+    }
+    let output = output.expect("three paragraphs");
+    let last: Vec<_> = output
+        .iter()
+        .map(|s| *s.last().expect("10 steps"))
+        .collect();
+    println!(
+        "output after paragraph 3: ({}, {})",
+        last.len(),
+        last[0].len()
+    );
+    // Sample i of each paragraph continues sample i of the one before: the same as one run
+    // over the three paragraphs joined.
+    let joined: Vec<Vec<_>> = (0..20)
+        .map(|i| paragraphs.iter().flat_map(|p| p[i].clone()).collect())
+        .collect();
+    let whole = Rnn::new(cell)
+        .run_batch(&Batch::new(&joined), &())
+        .expect("20 sequences");
+    let same = whole.states.iter().zip(lstm.states()).all(|(a, b)| a == b);
+    println!("three stateful chunks == one run over the joined paragraphs: {same}");
+    lstm.reset();
+    println!(
+        "after reset_states(): every state zero: {}",
+        lstm.states()
+            .all(|s| s.h.norm() == 0.0 && s.c.norm() == 0.0)
+    );
+}
+
+fn bidirectional() {
+    section("Bidirectional(LSTM(64, return_sequences=True)) on (5, 10) -> Bidirectional(LSTM(32)) -> Dense(10)");
+    let xs = random_sequences::<10>(12, 1, 5).remove(0);
+    let first = Bidirectional::new(
+        LstmCell::<10, 64>::keras_init(13),
+        LstmCell::<10, 64>::keras_init(14),
+    );
+    let second = Bidirectional::new(
+        LstmCell::<128, 32>::keras_init(15),
+        LstmCell::<128, 32>::keras_init(16),
+    );
+    let dense = Dense::<64, 10>::keras_init(17).with_activation(Activation::Softmax);
+    let none = Both::new(&(), &());
+    let concat: Run<SVector<f32, 128>, _> = first.run(&xs, none);
+    let second_run: Run<SVector<f32, 64>, _> = second.run(&concat.outputs, none);
+    let y = dense.forward(second_run.last_output().expect("5 steps"));
+    println!(
+        "merge_mode='concat': (5, {}) -> last output ({}) -> Dense ({})",
+        concat.outputs[0].len(),
+        second_run.outputs[0].len(),
+        y.len()
+    );
+
+    let summed = Bidirectional::new(
+        LstmCell::<10, 64>::keras_init(13),
+        LstmCell::<10, 64>::keras_init(14),
+    )
+    .merge_mode(Sum);
+    let sum: Run<SVector<f32, 64>, _> = summed.run(&xs, none);
+    let halves_add_up = sum
+        .outputs
+        .iter()
+        .zip(concat.outputs.iter())
+        .all(|(s, c)| (s - (c.fixed_rows::<64>(0) + c.fixed_rows::<64>(64))).norm() < 1e-6);
+    println!(
+        "merge_mode='sum': ({}, {}); equals the sum of concat's two halves: {halves_add_up}",
+        sum.outputs.len(),
+        sum.outputs[0].len()
+    );
+}
+
+fn main() {
+    outputs_and_states();
+    encoder_decoder();
+    cross_batch_statefulness();
+    bidirectional();
+}
