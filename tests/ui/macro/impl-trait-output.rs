@@ -1,0 +1,9 @@
+use rnn::prelude::*;
+
+#[cell]
+fn accumulate(#[input] x: &SVector<f32, 2>, #[state] s: &mut SVector<f32, 2>) -> impl Nested {
+    *s += x;
+    *s
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use rnn::prelude::*;
+
+struct Scaled<'w> {
+    w: &'w SMatrix<f32, 2, 2>,
+}
+
+#[cell]
+impl<'w> Scaled<'w> {
+    fn step(&self, #[input] x: &SVector<f32, 2>, #[state] s: &mut SVector<f32, 2>) -> SVector<f32, 2> {
+        *s += self.w * x;
+        *s
+    }
+}
+
+fn main() {}

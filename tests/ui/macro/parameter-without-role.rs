@@ -1,0 +1,9 @@
+use rnn::prelude::*;
+
+#[cell]
+fn accumulate(#[input] x: &SVector<f32, 2>, s: &mut SVector<f32, 2>) -> SVector<f32, 2> {
+    *s += x;
+    *s
+}
+
+fn main() {}

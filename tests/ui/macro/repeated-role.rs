@@ -1,0 +1,14 @@
+use rnn::prelude::*;
+
+#[cell]
+fn accumulate(
+    #[input]
+    #[input]
+    x: &SVector<f32, 2>,
+    #[state] s: &mut SVector<f32, 2>,
+) -> SVector<f32, 2> {
+    *s += x;
+    *s
+}
+
+fn main() {}
