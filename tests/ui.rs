@@ -27,7 +27,11 @@ fn ui() {
     if !version.starts_with(SNAPSHOT_RUSTC) {
         eprintln!(
             "skipped: UI snapshots are for rustc 1.95, this is {}",
-            if version.is_empty() { "an unknown rustc" } else { &version }
+            if version.is_empty() {
+                "an unknown rustc"
+            } else {
+                &version
+            }
         );
         return;
     }

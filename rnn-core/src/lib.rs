@@ -27,6 +27,7 @@ pub mod reverse;
 pub mod rnn;
 #[cfg(feature = "alloc")]
 pub mod sequence;
+pub mod shape;
 pub mod stateful;
 pub mod unroll;
 pub mod weights;
@@ -42,7 +43,7 @@ pub use cell::Cell;
 pub use embedding::Embedding;
 pub use error::{SequenceError, ShapeError, TensorShape, WeightError};
 pub use mask::{Mask, Masking, Padding};
-pub use nested::{Nested, ScalarOp, ShapeOf};
+pub use nested::{Nested, RealScalar, ScalarOp, ShapeOf};
 pub use real::Real;
 pub use reverse::Direction;
 pub use rnn::{Rnn, Unrolled};
@@ -53,7 +54,7 @@ pub use stateful::Stateful;
 pub use stateful::StatefulBatch;
 #[cfg(feature = "alloc")]
 pub use unroll::dynamic_unroll;
-pub use unroll::static_unroll;
+pub use unroll::{static_unroll, StepInput};
 
 pub use rnn_macros::{cell, Nested};
 

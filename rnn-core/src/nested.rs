@@ -163,7 +163,21 @@ macro_rules! nested_scalar {
 }
 nested_scalar!(f32, f64);
 
-impl<T: RealField, const R: usize, const C: usize> Nested for SMatrix<T, R, C> {
+/// The scalar of a [`Nested`] vector or matrix: any real number type (`f32`, `f64`).
+///
+/// Exactly nalgebra's `RealField`, under a name whose error says what went wrong when a cell
+/// is given an integer vector.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the scalar of a cell's vectors and matrices: it is not a real number type",
+    label = "a vector or matrix of `{Self}`",
+    note = "vectors and matrices that flow through a cell hold `f32` or `f64`; `.cast::<f32>()` converts one"
+)]
+pub trait RealScalar: RealField {}
+
+#[diagnostic::do_not_recommend]
+impl<T: RealField> RealScalar for T {}
+
+impl<T: RealScalar, const R: usize, const C: usize> Nested for SMatrix<T, R, C> {
     const SIZE: usize = R * C;
 
     fn zeros() -> Self {

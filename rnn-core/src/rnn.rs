@@ -1,7 +1,5 @@
 //! [`Rnn`]: a cell wrapped to run over sequences (Keras's `keras.layers.RNN(cell)`).
 
-use core::borrow::Borrow;
-
 use crate::cell::Cell;
 use crate::mask::Padding;
 use crate::reverse::Direction;
@@ -97,7 +95,7 @@ impl<C: Cell> Rnn<C> {
     /// Runs over `inputs` (any length, including zero) from the cell's initial state, in the
     /// configured [`direction`](Rnn::direction). Forward, this is [`dynamic_unroll`](crate::dynamic_unroll).
     #[cfg(feature = "alloc")]
-    pub fn run<X: Borrow<C::Input>>(
+    pub fn run<X: crate::StepInput<C::Input>>(
         &self,
         inputs: impl IntoIterator<Item = X>,
         constants: &C::Constants,
@@ -107,7 +105,7 @@ impl<C: Cell> Rnn<C> {
 
     /// Runs over `inputs` from `initial_state` (Keras's `initial_state=`).
     #[cfg(feature = "alloc")]
-    pub fn run_from<X: Borrow<C::Input>>(
+    pub fn run_from<X: crate::StepInput<C::Input>>(
         &self,
         inputs: impl IntoIterator<Item = X>,
         initial_state: C::State,

@@ -6,6 +6,21 @@ use core::borrow::Borrow;
 
 use crate::cell::Cell;
 
+/// One step of a sequence given to a dynamic driver: anything that borrows as the cell's
+/// input `I` (the input itself, or a reference to one).
+///
+/// `Borrow<I>` under a name of ours, so that a sequence of the wrong type is reported as such,
+/// not as a list of every type that implements `Borrow`.
+#[diagnostic::on_unimplemented(
+    message = "the sequence's steps are `{Self}`, but the cell reads `{I}` at each step",
+    label = "each step of this sequence must be the cell's `Input`, or a reference to one",
+    note = "the cell's `#[input]` parameters fix the type and size of each step"
+)]
+pub trait StepInput<I>: Borrow<I> {}
+
+#[diagnostic::do_not_recommend]
+impl<I, X: Borrow<I>> StepInput<I> for X {}
+
 /// Runs `cell` over exactly `T` inputs, starting from `state`. Returns the `T` outputs and the
 /// final state. Allocates nothing; the loop has a constant trip count, so the compiler may
 /// unroll it.
@@ -40,7 +55,7 @@ pub fn static_unroll<C: Cell, const T: usize>(
 /// Runs `cell` over every input of `inputs` (a slice, a `Vec`, any iterator; empty is fine),
 /// starting from `state`. Returns every output, in time order, and the final state.
 #[cfg(feature = "alloc")]
-pub fn dynamic_unroll<C: Cell, X: Borrow<C::Input>>(
+pub fn dynamic_unroll<C: Cell, X: StepInput<C::Input>>(
     cell: &C,
     inputs: impl IntoIterator<Item = X>,
     mut state: C::State,

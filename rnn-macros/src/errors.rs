@@ -30,6 +30,29 @@ impl Errors {
     }
 }
 
+/// Tokens as a person writes them (`&mut SVector<f32, 2>`), for messages: `to_string` spaces
+/// every token (`& mut SVector < f32, 2 >`).
+pub fn tidy(tokens: impl ToTokens) -> String {
+    let mut s = tokens.to_token_stream().to_string();
+    for (spaced, tight) in [
+        ("& ", "&"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ::", "::"),
+        (":: ", "::"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ;", ";"),
+        (" ,", ","),
+    ] {
+        s = s.replace(spaced, tight);
+    }
+    s
+}
+
 /// Parses a `crate = path` argument (`#[cell(crate = rnn_core)]`, `#[nested(crate = ...)]`).
 pub fn parse_crate_arg(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Option<syn::Path>> {
     if meta.path.is_ident("crate") {
@@ -48,4 +71,17 @@ pub fn parse_crate_arg(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Opt
 /// The default path of the facade crate.
 pub fn default_crate() -> syn::Path {
     syn::parse_quote!(::rnn)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tidy_prints_types_as_written() {
+        let ty: syn::Type = syn::parse_quote!(&'a mut SVector<Vec<f32>, { N }>);
+        assert_eq!(super::tidy(&ty), "&'a mut SVector<Vec<f32>, { N }>");
+        let ty: syn::Type = syn::parse_quote!([f32; 3]);
+        assert_eq!(super::tidy(&ty), "[f32; 3]");
+        let r: syn::Receiver = syn::parse_quote!(&mut self);
+        assert_eq!(super::tidy(&r), "&mut self");
+    }
 }

@@ -2,10 +2,12 @@
 //! order.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields};
 
 use crate::errors::{default_crate, parse_crate_arg, Errors};
+use crate::generics;
 
 pub fn expand(item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -62,15 +64,38 @@ pub fn expand(item: TokenStream) -> TokenStream {
 
     // Bound each field type rather than each type parameter: `SVector<T, 3>: Nested` holds
     // for any real `T`, which `T: Nested` would not say.
+    //
+    // A field whose type names no parameter of the struct is checked where it is written
+    // instead: an assertion spanned on its type, so a field that is not `Nested` is the one the
+    // error points at. Its bound is written `for<'__nested>` so that the compiler does not
+    // report the same mistake a second time as a false bound on the impl.
     let mut generics = input.generics.clone();
+    let mut field_checks = Vec::new();
     {
         let where_clause = generics.make_where_clause();
         for ty in &types {
-            where_clause
-                .predicates
-                .push(syn::parse_quote!(#ty: #krate::Nested));
+            if generics::used_by(&input.generics, [*ty]).params.is_empty() {
+                where_clause
+                    .predicates
+                    .push(syn::parse_quote!(for<'__nested> #ty: #krate::Nested));
+                field_checks.push(quote_spanned! {ty.span()=>
+                    const _: fn() = __field_is_nested::<#ty>;
+                });
+            } else {
+                where_clause
+                    .predicates
+                    .push(syn::parse_quote!(#ty: #krate::Nested));
+            }
         }
     }
+    let field_checks = (!field_checks.is_empty()).then(|| {
+        quote! {
+            const _: () = {
+                fn __field_is_nested<__T: #krate::Nested>() {}
+                #(#field_checks)*
+            };
+        }
+    });
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let nested = quote!(#krate::Nested);
     let construct = |values: Vec<TokenStream>| match fields {
@@ -125,6 +150,8 @@ pub fn expand(item: TokenStream) -> TokenStream {
     let offsets_decl: Vec<TokenStream> = offsets_decl.collect();
 
     quote! {
+        #field_checks
+
         impl #impl_generics #nested for #name #ty_generics #where_clause {
             const SIZE: usize = 0 #(+ <#types as #nested>::SIZE)*;
 

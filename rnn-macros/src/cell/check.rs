@@ -1,10 +1,9 @@
 //! Whole-signature mistakes: what a step function as a whole must be.
 
-use quote::ToTokens;
 use syn::{FnArg, GenericParam};
 
 use super::model::{Cell, Origin, Role};
-use crate::errors::Errors;
+use crate::errors::{tidy, Errors};
 
 pub fn check(cell: &Cell, errors: &mut Errors) {
     let sig = &cell.sig;
@@ -60,7 +59,7 @@ pub fn check(cell: &Cell, errors: &mut Errors) {
     if let Some(syn::Type::ImplTrait(t)) = &cell.output {
         errors.at(t, "a cell's output needs a concrete type, not `impl Trait`");
     }
-    if cell.params_of(Role::Input).next().is_none() {
+    if cell.params_of(Role::Input).next().is_none() && !cell.roles_unread {
         errors.at(
             &sig.ident,
             "a cell needs at least one `#[input]` parameter (the value read at each timestep)",
@@ -88,7 +87,7 @@ fn check_receiver(cell: &Cell, errors: &mut Errors) {
                     format!(
                         "`step` takes `&self`, not `{}`: a cell does not change while it runs; \
                          values that change belong in a `#[state]`",
-                        r.to_token_stream()
+                        tidy(r)
                     ),
                 );
             }

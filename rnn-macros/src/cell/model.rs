@@ -72,6 +72,9 @@ pub struct Cell {
     /// Visibility of generated items.
     pub vis: Visibility,
     pub params: Vec<Param>,
+    /// Some parameter's role attribute was unknown (already reported): checks that count
+    /// roles would only repeat that mistake.
+    pub roles_unread: bool,
     pub output: Option<Type>,
     pub body: Block,
     /// The function's signature, where whole-function mistakes are reported.

@@ -6,7 +6,7 @@ use quote::{format_ident, ToTokens};
 use syn::{FnArg, ImplItem, Item, Pat, Type};
 
 use super::model::{Cell, Origin, Param, Role};
-use crate::errors::{default_crate, parse_crate_arg, Errors};
+use crate::errors::{default_crate, parse_crate_arg, tidy, Errors};
 
 /// Attributes a parameter may carry besides its role.
 const PASS_THROUGH_ATTRS: [&str; 6] = ["allow", "warn", "deny", "expect", "forbid", "cfg"];
@@ -49,7 +49,8 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> syn::Path {
 }
 
 fn from_fn(krate: syn::Path, mut f: syn::ItemFn, errors: &mut Errors) -> Cell {
-    let params = parse_params(&mut f.sig, errors);
+    let declared = declared_lifetimes(&f.sig.generics);
+    let (params, roles_unread) = parse_params(&mut f.sig, &declared, errors);
     let cell_ident = format_ident!(
         "{}",
         camel_case(&f.sig.ident.to_string()),
@@ -64,6 +65,7 @@ fn from_fn(krate: syn::Path, mut f: syn::ItemFn, errors: &mut Errors) -> Cell {
         generics: f.sig.generics.clone(),
         vis: f.vis.clone(),
         params,
+        roles_unread,
         output: output_type(&f.sig),
         body: (*f.block).clone(),
         sig: f.sig.clone(),
@@ -90,7 +92,8 @@ fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> 
     let ImplItem::Fn(mut method) = item.items.remove(index) else {
         unreachable!("position matched a fn")
     };
-    let params = parse_params(&mut method.sig, errors);
+    let declared = declared_lifetimes(&item.generics);
+    let (params, roles_unread) = parse_params(&mut method.sig, &declared, errors);
     let cell_ident = match &*item.self_ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
         _ => None,
@@ -109,6 +112,7 @@ fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> 
         generics: item.generics.clone(),
         vis: syn::parse_quote!(pub),
         params,
+        roles_unread,
         output: output_type(&method.sig),
         body: method.block.clone(),
         sig: method.sig.clone(),
@@ -126,18 +130,38 @@ fn output_type(sig: &syn::Signature) -> Option<Type> {
     }
 }
 
+/// The lifetimes an item declares: a mistake already reported on the declaration, so the
+/// references that use them are not reported again.
+fn declared_lifetimes(generics: &syn::Generics) -> Vec<syn::Ident> {
+    generics
+        .lifetimes()
+        .map(|l| l.lifetime.ident.clone())
+        .collect()
+}
+
 /// Reads each typed parameter's role and type, strips the role attributes from `sig`.
-fn parse_params(sig: &mut syn::Signature, errors: &mut Errors) -> Vec<Param> {
+/// Also returns whether some parameter's role could not be read (an unknown role attribute,
+/// reported), so that checks counting roles stay quiet rather than pile on.
+fn parse_params(
+    sig: &mut syn::Signature,
+    declared_lifetimes: &[syn::Ident],
+    errors: &mut Errors,
+) -> (Vec<Param>, bool) {
     let mut params = Vec::new();
+    let mut roles_unread = false;
     for arg in sig.inputs.iter_mut() {
         let FnArg::Typed(arg) = arg else { continue };
-        let role = take_role(&mut arg.attrs, errors);
+        let (role, unknown) = take_role(&mut arg.attrs, errors);
         let Some(role) = role else {
+            if unknown {
+                roles_unread = true;
+                continue;
+            }
             errors.at(
                 &arg.pat,
                 format!(
                     "parameter `{}` has no role: mark it `#[input]`, `#[state]` or `#[constant]`",
-                    arg.pat.to_token_stream()
+                    tidy(&arg.pat)
                 ),
             );
             continue;
@@ -152,7 +176,7 @@ fn parse_params(sig: &mut syn::Signature, errors: &mut Errors) -> Vec<Param> {
                 format_ident!("__param{}", params.len())
             }
         };
-        let ty = referent(role, &arg.ty, errors);
+        let ty = referent(role, &arg.ty, declared_lifetimes, errors);
         params.push(Param {
             role,
             name,
@@ -161,12 +185,15 @@ fn parse_params(sig: &mut syn::Signature, errors: &mut Errors) -> Vec<Param> {
             ty,
         });
     }
-    params
+    (params, roles_unread)
 }
 
 /// Removes and returns the parameter's role attribute, recording unknown or repeated ones.
-fn take_role(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) -> Option<Role> {
+/// A misspelt role (`#[inputs]`, `#[State]`) is reported once and read as the role it is close
+/// to; the flag says an attribute was unknown and not close to any role.
+fn take_role(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) -> (Option<Role>, bool) {
     let mut role = None;
+    let mut unknown = false;
     attrs.retain(|attr| {
         let Some(ident) = attr.path().get_ident() else {
             return true;
@@ -194,34 +221,93 @@ fn take_role(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) -> Option<Rol
                     ),
                 }
             }
-            None => errors.at(
-                attr,
-                format!("unknown role `#[{name}]`: expected `#[input]`, `#[state]` or `#[constant]`"),
-            ),
+            None => match closest_role(&name) {
+                Some(close) => {
+                    errors.at(
+                        attr,
+                        format!(
+                            "unknown role `#[{name}]`: did you mean `#[{}]`?",
+                            close.attr_name()
+                        ),
+                    );
+                    role.get_or_insert(close);
+                }
+                None => {
+                    errors.at(
+                        attr,
+                        format!(
+                            "unknown role `#[{name}]`: expected `#[input]`, `#[state]` or `#[constant]`"
+                        ),
+                    );
+                    unknown = true;
+                }
+            },
         }
         false
     });
-    role
+    (role, unknown && role.is_none())
+}
+
+/// The role a misspelt attribute most likely meant: same letters but for case, a plural, a
+/// shortening (`#[const]`), or at most two edits away.
+fn closest_role(name: &str) -> Option<Role> {
+    let name = name.to_lowercase();
+    Role::ALL
+        .into_iter()
+        .map(|role| {
+            let prefix = name.len() >= 3 && role.attr_name().starts_with(&name);
+            let distance = if prefix {
+                1
+            } else {
+                edit_distance(&name, role.attr_name())
+            };
+            (distance, role)
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, role)| role)
+}
+
+/// Levenshtein distance (names here are a few letters long).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// The value type behind a parameter's reference, recording a reference of the wrong kind.
-fn referent(role: Role, ty: &Type, errors: &mut Errors) -> Type {
+fn referent(role: Role, ty: &Type, declared_lifetimes: &[syn::Ident], errors: &mut Errors) -> Type {
     let Type::Reference(r) = ty else {
         let message = match role {
             Role::State => format!(
                 "a `#[state]` is updated in place: take it as `&mut {}`",
-                ty.to_token_stream()
+                tidy(ty)
             ),
             _ => format!(
                 "take the `#[{}]` by reference: `&{}` (the driver keeps the sequence; a step only reads it)",
                 role.attr_name(),
-                ty.to_token_stream()
+                tidy(ty)
             ),
         };
         errors.at(ty, message);
         return ty.clone();
     };
-    if let Some(lifetime) = &r.lifetime {
+    if let Some(lifetime) = r
+        .lifetime
+        .as_ref()
+        .filter(|l| !declared_lifetimes.contains(&l.ident))
+    {
         errors.at(
             lifetime,
             "lifetimes are not supported in a cell's step: write the reference without one",
@@ -232,7 +318,7 @@ fn referent(role: Role, ty: &Type, errors: &mut Errors) -> Type {
             ty,
             format!(
                 "a `#[state]` is updated in place: take it as `&mut {}`",
-                r.elem.to_token_stream()
+                tidy(&r.elem)
             ),
         ),
         (Role::Input | Role::Constant, true) => errors.at(
@@ -240,7 +326,7 @@ fn referent(role: Role, ty: &Type, errors: &mut Errors) -> Type {
             format!(
                 "an `#[{}]` is only read: take it as `&{}`, not `&mut` (values that change are `#[state]`)",
                 role.attr_name(),
-                r.elem.to_token_stream()
+                tidy(&r.elem)
             ),
         ),
         _ => {}
@@ -304,5 +390,16 @@ mod tests {
         assert_eq!(super::camel_case("accumulate"), "Accumulate");
         assert_eq!(super::camel_case("my_gru_cell"), "MyGruCell");
         assert_eq!(super::camel_case("_x__y"), "XY");
+    }
+
+    #[test]
+    fn misspelt_roles_are_read_as_the_closest_role() {
+        use super::{closest_role, Role};
+        assert_eq!(closest_role("inputs"), Some(Role::Input));
+        assert_eq!(closest_role("State"), Some(Role::State));
+        assert_eq!(closest_role("constnt"), Some(Role::Constant));
+        assert_eq!(closest_role("const"), Some(Role::Constant));
+        assert_eq!(closest_role("in"), None);
+        assert_eq!(closest_role("weights"), None);
     }
 }

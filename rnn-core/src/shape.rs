@@ -1,0 +1,127 @@
+//! Size checks whose compile errors say, in words, which two sizes disagree.
+//!
+//! nalgebra checks every size at compile time, but reports a mistake through its own
+//! constraint traits: `self.w * x` with a `3 × 2` matrix and a vector of length 4 says
+//! "the trait bound `ShapeConstraint: DimEq<Const<2>, Const<4>>` is not satisfied", followed by
+//! the impls of `DimEq`. The methods here compute the same thing, and their bounds are traits
+//! of this module whose messages name both sizes:
+//!
+//! ```text
+//! error[E0277]: a matrix with 2 columns cannot multiply a vector of length 4
+//!   |
+//!   |         *h = self.w.forward(x);
+//!   |                             ^ a vector of length 4, where the matrix needs 2
+//! ```
+//!
+//! ```
+//! use rnn_core::shape::MatVec;
+//! use nalgebra::{SMatrix, SVector};
+//!
+//! let w = SMatrix::<f32, 3, 2>::new(1.0, 0.0, 0.0, 1.0, 1.0, 1.0);
+//! let y = w.forward(&SVector::from([2.0, 3.0]));
+//! assert_eq!(y, SVector::from([2.0, 3.0, 5.0]));
+//! ```
+//!
+//! ```compile_fail,E0277
+//! use rnn_core::shape::MatVec;
+//! use nalgebra::{SMatrix, SVector};
+//!
+//! let w = SMatrix::<f32, 3, 2>::zeros();
+//! let y = w.forward(&SVector::from([1.0, 2.0, 3.0, 4.0])); // 2 columns, length 4
+//! ```
+//!
+//! How: a size test `(): Columns<C, K, _>` holds only when `C == K`. A second, never-matching
+//! impl keeps the compiler from deciding `K` from `C` before it has read the argument, so it
+//! compares the two sizes and reports our message rather than a type mismatch. The price: the
+//! argument's length must be known from the argument itself (`&SVector::<f32, 2>::zeros()`,
+//! not `&SVector::zeros()`).
+
+use nalgebra::{SMatrix, SVector, Scalar};
+
+use crate::nested::RealScalar;
+
+/// Marks the impl of a size test that holds (the two sizes are equal).
+#[derive(Clone, Copy, Debug)]
+pub enum Equal {}
+
+/// Marks the impl of a size test that never applies; it exists so that the compiler reads
+/// both sizes before choosing an impl.
+#[derive(Clone, Copy, Debug)]
+pub enum Unmatched {}
+
+/// The size test of [`MatVec::forward`]: a matrix with `EXPECTED` columns applied to a vector
+/// of length `FOUND`.
+///
+/// Holds for `()` when the two sizes are equal; then [`cast`](Self::cast) is the identity. The
+/// third parameter is inferred; never name it.
+#[diagnostic::on_unimplemented(
+    message = "a matrix with {EXPECTED} columns cannot multiply a vector of length {FOUND}",
+    label = "a vector of length {FOUND}, where the matrix needs {EXPECTED}"
+)]
+pub trait Columns<const EXPECTED: usize, const FOUND: usize, Proof> {
+    /// The vector, seen at the size it is now known to have.
+    fn cast<T: Scalar>(x: &SVector<T, FOUND>) -> &SVector<T, EXPECTED>;
+}
+
+// Both impls are left out of the error's list of impls: the message says it all.
+#[diagnostic::do_not_recommend]
+impl<const N: usize> Columns<N, N, Equal> for () {
+    #[inline(always)]
+    fn cast<T: Scalar>(x: &SVector<T, N>) -> &SVector<T, N> {
+        x
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<const EXPECTED: usize> Columns<EXPECTED, { usize::MAX }, Unmatched> for () {
+    fn cast<T: Scalar>(_: &SVector<T, { usize::MAX }>) -> &SVector<T, EXPECTED> {
+        unreachable!("no vector has usize::MAX rows")
+    }
+}
+
+/// `W x` for a static matrix, with a compile error in words when the sizes disagree.
+///
+/// Implemented for every `SMatrix<T, R, C>`: `forward` takes a vector of length `C` and
+/// returns one of length `R`, as a bias-free `Dense` layer would.
+pub trait MatVec<T, const R: usize, const C: usize> {
+    /// The product of the matrix and `x`. A vector whose length is not `C` is a compile error
+    /// that names both sizes.
+    fn forward<const K: usize, P>(&self, x: &SVector<T, K>) -> SVector<T, R>
+    where
+        (): Columns<C, K, P>;
+}
+
+impl<T: RealScalar, const R: usize, const C: usize> MatVec<T, R, C> for SMatrix<T, R, C> {
+    #[inline]
+    fn forward<const K: usize, P>(&self, x: &SVector<T, K>) -> SVector<T, R>
+    where
+        (): Columns<C, K, P>,
+    {
+        self * <() as Columns<C, K, P>>::cast(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MatVec;
+    use nalgebra::{SMatrix, SVector};
+
+    #[test]
+    fn forward_is_the_matrix_product() {
+        let w = SMatrix::<f64, 2, 3>::from_fn(|r, c| (r * 3 + c) as f64);
+        let x = SVector::from([1.0, -1.0, 2.0]);
+        assert_eq!(w.forward(&x), w * x);
+    }
+
+    #[test]
+    fn forward_works_in_generic_code() {
+        fn apply<const R: usize, const C: usize>(
+            w: &SMatrix<f32, R, C>,
+            x: &SVector<f32, C>,
+        ) -> SVector<f32, R> {
+            w.forward(x)
+        }
+        let w = SMatrix::<f32, 1, 2>::new(2.0, 3.0);
+        assert_eq!(apply(&w, &SVector::from([1.0, 1.0]))[0], 5.0);
+    }
+}
