@@ -79,6 +79,33 @@ impl<const EXPECTED: usize> Columns<EXPECTED, { usize::MAX }, Unmatched> for () 
     }
 }
 
+/// The size test of [`Dense::forward`](crate::cells::Dense::forward): a layer with
+/// `EXPECTED` inputs given a vector of length `FOUND`. Like [`Columns`], it holds for `()`
+/// when the sizes are equal; the third parameter is inferred.
+#[diagnostic::on_unimplemented(
+    message = "this layer takes {EXPECTED} inputs, but the vector has length {FOUND}",
+    label = "a vector of length {FOUND}, where the layer takes {EXPECTED}"
+)]
+pub trait LayerInputs<const EXPECTED: usize, const FOUND: usize, Proof> {
+    /// The vector, seen at the size it is now known to have.
+    fn cast<T: Scalar>(x: &SVector<T, FOUND>) -> &SVector<T, EXPECTED>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<const N: usize> LayerInputs<N, N, Equal> for () {
+    #[inline(always)]
+    fn cast<T: Scalar>(x: &SVector<T, N>) -> &SVector<T, N> {
+        x
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<const EXPECTED: usize> LayerInputs<EXPECTED, { usize::MAX }, Unmatched> for () {
+    fn cast<T: Scalar>(_: &SVector<T, { usize::MAX }>) -> &SVector<T, EXPECTED> {
+        unreachable!("no vector has usize::MAX rows")
+    }
+}
+
 /// `W x` for a static matrix, with a compile error in words when the sizes disagree.
 ///
 /// Implemented for every `SMatrix<T, R, C>`: `forward` takes a vector of length `C` and

@@ -112,9 +112,14 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
         self
     }
 
-    /// `activation(x · W + b)`.
+    /// `activation(x · W + b)`. A vector whose length is not `I` is a compile error that
+    /// names both sizes ([`LayerInputs`](crate::shape::LayerInputs)).
     #[inline(always)]
-    pub fn forward(&self, x: &SVector<T, I>) -> SVector<T, U> {
+    pub fn forward<const K: usize, P>(&self, x: &SVector<T, K>) -> SVector<T, U>
+    where
+        (): crate::shape::LayerInputs<I, K, P>,
+    {
+        let x = <() as crate::shape::LayerInputs<I, K, P>>::cast(x);
         let mut out = [self.bias.unwrap_or_else(SVector::zeros)];
         self.kernel.accumulate(x, &mut out);
         let [mut y] = out;

@@ -16,7 +16,7 @@ pub use dense::Dense;
 pub use gru::GruCell;
 pub use lstm::{LstmCell, LstmCellState, LstmState};
 pub use simple_rnn::SimpleRnnCell;
-pub use stacked::Stacked;
+pub use stacked::{FeedsInto, Stacked};
 
 use nalgebra::SVector;
 

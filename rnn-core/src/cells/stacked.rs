@@ -23,10 +23,34 @@ use crate::cell::Cell;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stacked<Layers>(pub Layers);
 
+/// A cell whose output is the input of `Next`, so that `Next` can be stacked on it.
+///
+/// Holds exactly when `Next::Input` is `Self::Output`; its own trait so that a stack whose
+/// sizes do not chain says so in words, naming the two layers.
+#[diagnostic::on_unimplemented(
+    message = "cannot stack `{Next}` on `{Self}`: the output of `{Self}` is not the input of `{Next}`",
+    label = "in this stack, a layer's output does not fit the next layer's input",
+    note = "in a stack, each layer's input size is the previous layer's units"
+)]
+pub trait FeedsInto<Next: Cell>: Cell {
+    /// This cell's output as the next cell's input (the same value).
+    fn feed(output: Self::Output) -> Next::Input;
+}
+
+#[diagnostic::do_not_recommend]
+impl<A: Cell, B: Cell<Input = A::Output>> FeedsInto<B> for A {
+    #[inline(always)]
+    fn feed(output: A::Output) -> A::Output {
+        output
+    }
+}
+
 macro_rules! stacked {
     ($first:ident $(, $name:ident . $idx:tt after $prev:ident)+ ; last $last:ident) => {
-        impl<$first: Cell $(, $name: Cell<Input = $prev::Output, Constants = $first::Constants>)+> Cell
+        impl<$first: Cell $(, $name: Cell<Constants = $first::Constants>)+> Cell
             for Stacked<($first, $($name,)+)>
+        where
+            $($prev: FeedsInto<$name>,)+
         {
             type Input = $first::Input;
             type State = ($first::State, $($name::State,)+);
@@ -36,7 +60,7 @@ macro_rules! stacked {
             #[inline]
             fn step(&self, input: &Self::Input, state: &mut Self::State, constants: &Self::Constants) -> Self::Output {
                 let y = (self.0).0.step(input, &mut state.0, constants);
-                $(let y = (self.0).$idx.step(&y, &mut state.$idx, constants);)+
+                $(let y = (self.0).$idx.step(&$prev::feed(y), &mut state.$idx, constants);)+
                 y
             }
 
