@@ -35,6 +35,12 @@ fn ui() {
         );
         return;
     }
+    // The cases' own dependencies (nalgebra, and the package's dev-dependencies, which trybuild
+    // adds) are built once into target/tests/trybuild; without debug info that build is
+    // markedly faster, and no snapshot depends on it. The variable reaches trybuild's cargo.
+    if std::env::var_os("CARGO_PROFILE_DEV_DEBUG").is_none() {
+        std::env::set_var("CARGO_PROFILE_DEV_DEBUG", "0");
+    }
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/macro/*.rs");
     t.compile_fail("tests/ui/nested/*.rs");
