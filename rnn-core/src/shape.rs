@@ -36,6 +36,8 @@
 //! argument's length must be known from the argument itself (`&SVector::<f32, 2>::zeros()`,
 //! not `&SVector::zeros()`).
 
+use core::str;
+
 use nalgebra::{SMatrix, SVector, Scalar};
 
 use crate::nested::RealScalar;
@@ -128,10 +130,107 @@ impl<T: RealScalar, const R: usize, const C: usize> MatVec<T, R, C> for SMatrix<
     }
 }
 
+/// A message written at compile time, for the size checks no trait bound can express (a
+/// width that must be `gates × units`: stable Rust cannot write `[T; 4 * H]`).
+///
+/// Those checks are `const { .. }` assertions, evaluated when the function is instantiated; a
+/// const panic prints a `&str` but cannot format a number, so the numbers are written into the
+/// message first. Messages longer than 256 bytes are cut.
+///
+/// ```
+/// use rnn_core::shape::ConstMessage;
+///
+/// const fn check<const G: usize, const H: usize, const GH: usize>() {
+///     if GH != G * H {
+///         panic!("{}", ConstMessage::new().text("width ").number(GH).text(", needs ").number(G * H).as_str())
+///     }
+/// }
+/// const _: () = check::<4, 2, 8>();
+/// assert_eq!(ConstMessage::new().text("width ").number(6).as_str(), "width 6");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ConstMessage {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl ConstMessage {
+    /// An empty message.
+    pub const fn new() -> Self {
+        ConstMessage {
+            bytes: [0; 256],
+            len: 0,
+        }
+    }
+
+    /// The message followed by `text`.
+    pub const fn text(mut self, text: &str) -> Self {
+        let text = text.as_bytes();
+        let mut i = 0;
+        while i < text.len() && self.len < self.bytes.len() {
+            self.bytes[self.len] = text[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+
+    /// The message followed by `n` in decimal.
+    pub const fn number(mut self, n: usize) -> Self {
+        let mut digits = [0u8; 20];
+        let (mut count, mut rest) = (0, n);
+        loop {
+            digits[count] = b'0' + (rest % 10) as u8;
+            count += 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        while count > 0 && self.len < self.bytes.len() {
+            count -= 1;
+            self.bytes[self.len] = digits[count];
+            self.len += 1;
+        }
+        self
+    }
+
+    /// The message (up to the last whole character, if it was cut).
+    pub const fn as_str(&self) -> &str {
+        let (written, _) = self.bytes.split_at(self.len);
+        match str::from_utf8(written) {
+            Ok(s) => s,
+            Err(e) => match str::from_utf8(written.split_at(e.valid_up_to()).0) {
+                Ok(s) => s,
+                Err(_) => "",
+            },
+        }
+    }
+}
+
+impl Default for ConstMessage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::MatVec;
     use nalgebra::{SMatrix, SVector};
+
+    #[test]
+    fn const_messages_write_numbers_and_cut_whole_characters() {
+        use super::ConstMessage;
+        let m = ConstMessage::new()
+            .text("4 × ")
+            .number(0)
+            .text(" = ")
+            .number(1234567);
+        assert_eq!(m.as_str(), "4 × 0 = 1234567");
+        let long = ConstMessage::new().text(&"a".repeat(255)).text("×");
+        assert_eq!(long.as_str().len(), 255);
+    }
 
     #[test]
     fn forward_is_the_matrix_product() {

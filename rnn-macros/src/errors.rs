@@ -41,6 +41,7 @@ pub fn tidy(tokens: impl ToTokens) -> String {
         (" >", ">"),
         (" ::", "::"),
         (":: ", "::"),
+        (" :", ":"),
         ("( ", "("),
         (" )", ")"),
         ("[ ", "["),
@@ -83,5 +84,7 @@ mod tests {
         assert_eq!(super::tidy(&ty), "[f32; 3]");
         let r: syn::Receiver = syn::parse_quote!(&mut self);
         assert_eq!(super::tidy(&r), "&mut self");
+        let r: syn::Receiver = syn::parse_quote!(self: Box<Self>);
+        assert_eq!(super::tidy(&r), "self: Box<Self>");
     }
 }

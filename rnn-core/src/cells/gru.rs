@@ -113,6 +113,7 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         recurrent_kernel: &[[T; G3]; H],
         bias: Option<&[T; G3]>,
     ) -> Self {
+        const { layout::gate_width_matches::<3, H, G3>() };
         GruCell {
             kernel: layout::keras_kernel_array::<T, I, 3, H, G3>(kernel),
             recurrent_kernel: layout::keras_kernel_array::<T, H, 3, H, G3>(recurrent_kernel),

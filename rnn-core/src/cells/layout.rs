@@ -15,6 +15,7 @@ use nalgebra::SVector;
 
 use crate::error::{TensorShape, WeightError};
 use crate::real::Real;
+use crate::shape::ConstMessage;
 use crate::weights::Kernel;
 
 /// Position in Keras's order of each PyTorch gate block, per cell kind.
@@ -72,8 +73,31 @@ pub(crate) fn add<T: Real, const G: usize, const H: usize>(
     core::array::from_fn(|g| a[g] + b[g])
 }
 
-/// A Keras kernel given as a fixed-size `[IN][GH]` array; `GH` must be `G · H`, checked
-/// when the program is compiled.
+/// Panics (at compile time, where it is called in a `const` block) unless the rows of
+/// fixed-size Keras arrays hold `G · H` values. Called first thing by every public
+/// `from_keras_arrays` whose width is a free const parameter, so that the error is reported
+/// once, and its "while instantiating" note points at the user's call.
+pub(crate) const fn gate_width_matches<const G: usize, const H: usize, const GH: usize>() {
+    if GH != G * H {
+        panic!(
+            "{}",
+            ConstMessage::new()
+                .text("Keras arrays of width ")
+                .number(GH)
+                .text(", where this cell needs ")
+                .number(G)
+                .text(" gates × ")
+                .number(H)
+                .text(" units = ")
+                .number(G * H)
+                .text(" values per row (Keras kernels are [inputs, gates·units], biases [gates·units])")
+                .as_str()
+        )
+    }
+}
+
+/// A Keras kernel given as a fixed-size `[IN][GH]` array; `GH` is `G · H` (the public caller
+/// checks it with [`gate_width_matches`]).
 pub(crate) fn keras_kernel_array<
     T: Real,
     const IN: usize,
@@ -83,24 +107,14 @@ pub(crate) fn keras_kernel_array<
 >(
     values: &[[T; GH]; IN],
 ) -> Kernel<T, IN, G, H> {
-    const {
-        assert!(
-            GH == G * H,
-            "the weight array's width is not the cell's gate count × units (Keras kernels are [inputs, gates·units])"
-        )
-    };
+    assert_eq!(GH, G * H, "checked by gate_width_matches");
     Kernel::from_fn(|j, col| values[j][col])
 }
 
-/// A bias given as a fixed-size `[GH]` array; `GH` must be `G · H`.
+/// A bias given as a fixed-size `[GH]` array; `GH` is `G · H` (checked by the caller).
 pub(crate) fn bias_array<T: Real, const G: usize, const H: usize, const GH: usize>(
     values: &[T; GH],
 ) -> [SVector<T, H>; G] {
-    const {
-        assert!(
-            GH == G * H,
-            "the bias array's length is not the cell's gate count × units"
-        )
-    };
+    assert_eq!(GH, G * H, "checked by gate_width_matches");
     core::array::from_fn(|g| SVector::from_fn(|k, _| values[g * H + k]))
 }

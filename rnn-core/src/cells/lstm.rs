@@ -105,6 +105,7 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         recurrent_kernel: &[[T; G4]; H],
         bias: Option<&[T; G4]>,
     ) -> Self {
+        const { layout::gate_width_matches::<4, H, G4>() };
         LstmCell {
             kernel: layout::keras_kernel_array::<T, I, 4, H, G4>(kernel),
             recurrent_kernel: layout::keras_kernel_array::<T, H, 4, H, G4>(recurrent_kernel),
