@@ -10,6 +10,7 @@ mod cell;
 mod errors;
 mod generics;
 mod nested;
+mod parameters;
 
 use proc_macro::TokenStream;
 
@@ -41,4 +42,19 @@ pub fn cell(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(Nested, attributes(nested))]
 pub fn derive_nested(item: TokenStream) -> TokenStream {
     nested::expand(item.into()).into()
+}
+
+/// Derives `Parameters` for a struct: its weights are its fields' weights, each under the
+/// field's name (`decoder/gru/kernel`), for counting, visiting, seeded initialisation,
+/// `summary()` and weight files.
+///
+/// Field attributes: `#[parameters(skip)]` (not a weight: activations, flags),
+/// `rename = "name"`, `flatten` (no segment of its own), `init = expr` (an `Init` or an
+/// `Initializer`), `shape = [d0, d1, ..]` (report a leaf under another row-major shape),
+/// `row_of = "name"` (consecutive fields as the rows of one tensor). On the struct,
+/// `#[parameters(crate = path)]` names the `rnn` crate when it is not `::rnn`. The full
+/// description is in `rnn::parameters`.
+#[proc_macro_derive(Parameters, attributes(parameters))]
+pub fn derive_parameters(item: TokenStream) -> TokenStream {
+    parameters::expand(item.into()).into()
 }
