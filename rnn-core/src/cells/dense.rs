@@ -23,13 +23,17 @@ use crate::weights::Weights;
 /// let y = dense.forward(&SVector::from([1.0, -1.0]));
 /// assert_eq!(y, SVector::from([0.0, 0.0, 0.0]));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, crate::Parameters)]
+#[parameters(crate = crate)]
 pub struct Dense<const I: usize, const U: usize, T: Real = f32> {
     /// `[I, U]`, Keras's `kernel`.
+    #[parameters(init = crate::parameters::Init::dense_kernel(I))]
     pub kernel: Weights<T, I, U>,
     /// `[U]`, Keras's `bias`; `None` for `use_bias=False`.
+    #[parameters(init = crate::parameters::Init::dense_bias(I))]
     pub bias: Option<SVector<T, U>>,
     /// Applied to `x · W + b`.
+    #[parameters(skip)]
     pub activation: Activation,
 }
 

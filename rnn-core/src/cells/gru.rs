@@ -18,22 +18,30 @@ use crate::weights::Kernel;
 ///   `r = σ(x_r + h·U_r)`, `h̃ = act(x_h + (r ⊙ h)·U_h)`;
 ///
 /// and in both `h' = z ⊙ h + (1 − z) ⊙ h̃`, the output.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, crate::Parameters)]
+#[parameters(crate = crate)]
 pub struct GruCell<const I: usize, const H: usize, T: Real = f32> {
     /// `[I, 3H]`, Keras's `kernel`.
+    #[parameters(init = crate::parameters::Init::kernel(H))]
     pub kernel: Kernel<T, I, 3, H>,
     /// `[H, 3H]`, Keras's `recurrent_kernel`.
+    #[parameters(init = crate::parameters::Init::recurrent_kernel(H))]
     pub recurrent_kernel: Kernel<T, H, 3, H>,
     /// The input bias `[3H]` (row 0 of Keras's `[2, 3H]` bias when `reset_after`); `None`
     /// for `use_bias=False`.
+    #[parameters(row_of = "bias", init = crate::parameters::Init::bias(H))]
     pub bias: Option<[SVector<T, H>; 3]>,
     /// The recurrent bias `[3H]` (row 1 of Keras's `[2, 3H]`); used only with `reset_after`.
+    #[parameters(row_of = "bias")]
     pub recurrent_bias: Option<[SVector<T, H>; 3]>,
     /// Keras's `activation` (tanh).
+    #[parameters(skip)]
     pub activation: Activation,
     /// Keras's `recurrent_activation` (sigmoid).
+    #[parameters(skip)]
     pub recurrent_activation: Activation,
     /// Whether the reset gate applies after the recurrent product (Keras 3 default, PyTorch).
+    #[parameters(skip)]
     pub reset_after: bool,
 }
 

@@ -26,17 +26,23 @@ use crate::weights::Kernel;
 /// // Zero weights: every gate is σ(0) = 0.5 and the candidate tanh(0) = 0.
 /// assert_eq!(run.state.c, SVector::<f32, 3>::zeros());
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, crate::Parameters)]
+#[parameters(crate = crate)]
 pub struct LstmCell<const I: usize, const H: usize, T: Real = f32> {
     /// `[I, 4H]`, Keras's `kernel`.
+    #[parameters(init = crate::parameters::Init::kernel(H))]
     pub kernel: Kernel<T, I, 4, H>,
     /// `[H, 4H]`, Keras's `recurrent_kernel`.
+    #[parameters(init = crate::parameters::Init::recurrent_kernel(H))]
     pub recurrent_kernel: Kernel<T, H, 4, H>,
     /// `[4H]`, Keras's `bias`; `None` for `use_bias=False`.
+    #[parameters(init = crate::parameters::Init::unit_forget_bias(H))]
     pub bias: Option<[SVector<T, H>; 4]>,
     /// Keras's `activation` (tanh).
+    #[parameters(skip)]
     pub activation: Activation,
     /// Keras's `recurrent_activation` (sigmoid).
+    #[parameters(skip)]
     pub recurrent_activation: Activation,
 }
 

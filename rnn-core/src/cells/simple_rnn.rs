@@ -11,14 +11,19 @@ use crate::weights::Weights;
 
 /// Keras's `SimpleRNNCell(H)` / PyTorch's `nn.RNN` step, from `I` inputs to `H` units.
 /// Its output is its new state.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, crate::Parameters)]
+#[parameters(crate = crate)]
 pub struct SimpleRnnCell<const I: usize, const H: usize, T: Real = f32> {
     /// `[I, H]`, Keras's `kernel`.
+    #[parameters(init = crate::parameters::Init::kernel(H))]
     pub kernel: Weights<T, I, H>,
     /// `[H, H]`, Keras's `recurrent_kernel`.
+    #[parameters(init = crate::parameters::Init::recurrent_kernel(H))]
     pub recurrent_kernel: Weights<T, H, H>,
     /// `[H]`; `None` for `use_bias=False`.
+    #[parameters(init = crate::parameters::Init::bias(H))]
     pub bias: Option<SVector<T, H>>,
+    #[parameters(skip)]
     /// Keras's `activation` (default tanh; PyTorch's `nonlinearity`).
     pub activation: Activation,
 }

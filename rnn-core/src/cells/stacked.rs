@@ -20,8 +20,9 @@ use crate::cell::Cell;
 /// let (lstm_state, gru_h) = run.state;
 /// assert_eq!((lstm_state.h.len(), gru_h.len()), (4, 3));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct Stacked<Layers>(pub Layers);
+#[derive(Clone, Debug, PartialEq, crate::Parameters)]
+#[parameters(crate = crate)]
+pub struct Stacked<Layers>(#[parameters(flatten)] pub Layers);
 
 /// A cell whose output is the input of `Next`, so that `Next` can be stacked on it.
 ///
