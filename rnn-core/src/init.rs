@@ -45,7 +45,7 @@ impl Initializer {
             Initializer::Zeros => out.iter_mut().for_each(|x| *x = T::zero()),
             Initializer::Constant(c) => out.iter_mut().for_each(|x| *x = cast(c)),
             Initializer::GlorotUniform => {
-                let limit = (6.0 / (rows + cols) as f64).sqrt();
+                let limit = nalgebra::ComplexField::sqrt(6.0 / (rows + cols) as f64);
                 out.iter_mut()
                     .for_each(|x| *x = cast(rng.random_range(-limit..limit)));
             }
@@ -62,7 +62,8 @@ impl Initializer {
 fn normal(rng: &mut InitRng) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
     let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (core::f64::consts::TAU * u2).cos()
+    nalgebra::ComplexField::sqrt(-2.0 * nalgebra::ComplexField::ln(u1))
+        * nalgebra::ComplexField::cos(core::f64::consts::TAU * u2)
 }
 
 #[cfg(feature = "alloc")]

@@ -62,7 +62,7 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
     /// `uniform(±1/√I)`.
     pub fn pytorch_init(seed: u64) -> Self {
         let mut rng = crate::init::rng(seed);
-        let init = Initializer::Uniform(1.0 / (I as f64).sqrt());
+        let init = Initializer::Uniform(1.0 / nalgebra::ComplexField::sqrt(I as f64));
         Dense {
             kernel: Weights::initialized(init, &mut rng),
             bias: Some(super::initialized_bias::<T, 1, U>(init, &mut rng)[0]),

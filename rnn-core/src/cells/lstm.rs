@@ -80,7 +80,7 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
     /// `uniform(±1/√H)`.
     pub fn pytorch_init(seed: u64) -> Self {
         let mut rng = crate::init::rng(seed);
-        let init = Initializer::Uniform(1.0 / (H as f64).sqrt());
+        let init = Initializer::Uniform(1.0 / nalgebra::ComplexField::sqrt(H as f64));
         LstmCell {
             kernel: Kernel::initialized(init, &mut rng),
             recurrent_kernel: Kernel::initialized(init, &mut rng),

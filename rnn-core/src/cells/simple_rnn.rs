@@ -54,7 +54,7 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
     /// `uniform(±1/√H)`.
     pub fn pytorch_init(seed: u64) -> Self {
         let mut rng = crate::init::rng(seed);
-        let init = Initializer::Uniform(1.0 / (H as f64).sqrt());
+        let init = Initializer::Uniform(1.0 / nalgebra::ComplexField::sqrt(H as f64));
         SimpleRnnCell {
             kernel: Weights::initialized(init, &mut rng),
             recurrent_kernel: Weights::initialized(init, &mut rng),
