@@ -31,6 +31,7 @@ pub mod sequence;
 pub mod shape;
 pub mod stateful;
 pub mod unroll;
+pub mod weight_file;
 pub mod weights;
 
 pub use all_states::AllStates;

@@ -1,0 +1,275 @@
+//! PyTorch `state_dict` import: one layer and direction of an `nn.LSTM`, `nn.GRU` or
+//! `nn.RNN` into a cell whose parameters are Keras's `kernel`, `recurrent_kernel`, `bias`.
+
+use core::fmt;
+
+use super::error::{Name, WeightFileError};
+use super::{TensorView, WeightFile};
+use crate::parameters::{Parameters, Path, Shape};
+
+/// Which layer of a PyTorch recurrent module to import: `weight_ih_l{layer}`… with
+/// `_reverse` for the backward direction of a bidirectional module, each name after
+/// `prefix` (the module's name in a bigger model's `state_dict`, as `"encoder.lstm."`).
+///
+/// ```
+/// use rnn_core::weight_file::TorchLayer;
+///
+/// let layer = TorchLayer::new(1).reverse().with_prefix("encoder.");
+/// assert_eq!(layer.name("weight_ih").to_string(), "encoder.weight_ih_l1_reverse");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TorchLayer<'p> {
+    /// Prepended to every name.
+    pub prefix: &'p str,
+    /// The layer index `k` of `_l{k}`.
+    pub layer: usize,
+    /// Whether to take the `_reverse` direction.
+    pub reverse: bool,
+}
+
+impl TorchLayer<'static> {
+    /// The forward direction of layer `layer`, no prefix.
+    pub const fn new(layer: usize) -> Self {
+        TorchLayer {
+            prefix: "",
+            layer,
+            reverse: false,
+        }
+    }
+}
+
+impl<'p> TorchLayer<'p> {
+    /// The backward (`_reverse`) direction.
+    pub const fn reverse(self) -> Self {
+        TorchLayer {
+            reverse: true,
+            ..self
+        }
+    }
+
+    /// Names preceded by `prefix`.
+    pub const fn with_prefix(self, prefix: &str) -> TorchLayer<'_> {
+        TorchLayer {
+            prefix,
+            layer: self.layer,
+            reverse: self.reverse,
+        }
+    }
+
+    /// The full name of `base` (`"weight_ih"`) in this layer.
+    pub fn name(&self, base: &str) -> Name {
+        Name::new(Named(self, base))
+    }
+}
+
+struct Named<'a, 'p>(&'a TorchLayer<'p>, &'a str);
+
+impl fmt::Display for Named<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Named(layer, base) = self;
+        let reverse = if layer.reverse { "_reverse" } else { "" };
+        write!(f, "{}{base}_l{}{reverse}", layer.prefix, layer.layer)
+    }
+}
+
+/// The cell's side: the shapes of its three parameters.
+struct Target {
+    kernel: Shape,
+    recurrent: Shape,
+    bias: Option<Shape>,
+}
+
+/// How the cell's bias is made from PyTorch's two.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BiasLayout {
+    /// `bias_ih + bias_hh` (LSTM, RNN).
+    Sum,
+    /// `[bias_ih; bias_hh]`, `[2, G·H]` (GRU, `reset_after`).
+    Rows,
+}
+
+/// PyTorch's gate block that goes to Keras's position `g`, for `gates` gates.
+fn torch_block(gates: usize, g: usize) -> usize {
+    if gates == 3 {
+        // GRU: PyTorch r z n, Keras z r h.
+        [1, 0, 2][g]
+    } else {
+        g
+    }
+}
+
+impl<'a> WeightFile<'a> {
+    /// Imports one layer and direction of a PyTorch `nn.LSTM`, `nn.GRU` or `nn.RNN` into
+    /// `cell`, a built-in [`LstmCell`](crate::cells::LstmCell),
+    /// [`GruCell`](crate::cells::GruCell) or [`SimpleRnnCell`](crate::cells::SimpleRnnCell)
+    /// (any cell whose parameters are `kernel [I, G·H]`, `recurrent_kernel [H, G·H]` and
+    /// optionally `bias`).
+    ///
+    /// The gate count `G` comes from the cell: 3 reorders GRU gates; the bias is
+    /// `bias_ih + bias_hh` when the cell's is `[G·H]`, the rows `[bias_ih; bias_hh]` when it
+    /// is `[2, G·H]` (GRU's `reset_after`, which is what PyTorch computes). A module saved with
+    /// `bias=False` loads zero biases. Checks everything first: on an error the cell is
+    /// unchanged. Only the cell's activations are not in the file: PyTorch's
+    /// `nonlinearity='relu'` needs `with_activation(Activation::Relu)`.
+    pub fn import_torch<P: Parameters + ?Sized>(
+        &self,
+        cell: &mut P,
+        layer: TorchLayer<'_>,
+    ) -> Result<(), WeightFileError> {
+        let names = [
+            layer.name("weight_ih"),
+            layer.name("weight_hh"),
+            layer.name("bias_ih"),
+            layer.name("bias_hh"),
+        ];
+        let target = target(cell, &names[0])?;
+        let (Some(&[inputs, gh]), Some(&[units, gh2])) = (
+            Some(target.kernel.dims()).filter(|d| d.len() == 2),
+            Some(target.recurrent.dims()).filter(|d| d.len() == 2),
+        ) else {
+            return Err(WeightFileError::WrongShape {
+                tensor: Name::new("kernel"),
+                expected: Shape::new(&[0, 0]),
+                found: target.kernel,
+            });
+        };
+        if gh2 != gh || units == 0 || gh % units != 0 {
+            return Err(WeightFileError::WrongShape {
+                tensor: Name::new("recurrent_kernel"),
+                expected: Shape::new(&[units, gh]),
+                found: target.recurrent,
+            });
+        }
+        let gates = gh / units;
+        let dtype = cell_dtype(cell);
+        let get = |i: usize, shape: Shape| -> Result<Option<TensorView<'a>>, WeightFileError> {
+            match self.find_name(&names[i]) {
+                None => Ok(None),
+                Some(view) => view.check(names[i], shape, dtype).map(|()| Some(view)),
+            }
+        };
+        let missing = |i: usize, shape: Shape| WeightFileError::Missing {
+            tensor: names[i],
+            expected: shape,
+        };
+        let w_ih_shape = Shape::new(&[gh, inputs]);
+        let w_hh_shape = Shape::new(&[gh, units]);
+        let bias_shape = Shape::new(&[gh]);
+        let w_ih = get(0, w_ih_shape)?.ok_or_else(|| missing(0, w_ih_shape))?;
+        let w_hh = get(1, w_hh_shape)?.ok_or_else(|| missing(1, w_hh_shape))?;
+        let b_ih = get(2, bias_shape)?;
+        let b_hh = get(3, bias_shape)?;
+        let layout = match target.bias {
+            None => {
+                if b_ih.is_some() || b_hh.is_some() {
+                    let i = if b_ih.is_some() { 2 } else { 3 };
+                    return Err(WeightFileError::Unexpected { tensor: names[i] });
+                }
+                BiasLayout::Sum
+            }
+            Some(shape) => {
+                let (layout, expected) = if gates == 3 {
+                    (BiasLayout::Rows, Shape::new(&[2, gh]))
+                } else {
+                    (BiasLayout::Sum, bias_shape)
+                };
+                if shape != expected {
+                    return Err(WeightFileError::WrongShape {
+                        tensor: Name::new("bias"),
+                        expected,
+                        found: shape,
+                    });
+                }
+                layout
+            }
+        };
+
+        // Everything checked: write. `value` cannot fail on a checked shape; 0.0 otherwise.
+        let at = |view: &TensorView<'_>, i: usize| view.value(i).unwrap_or(0.0);
+        cell.visit_mut(&Path::ROOT, None, &mut |path, tensor, _| {
+            let (view, rows) = match role(path) {
+                Some(Role::Kernel) => (Some(&w_ih), inputs),
+                Some(Role::Recurrent) => (Some(&w_hh), units),
+                Some(Role::Bias) => (None, 0),
+                None => return,
+            };
+            let mut i = 0usize;
+            match view {
+                // Ours is [rows, G·H] row-major; PyTorch's [G·H, rows], gates reordered.
+                Some(view) => tensor.write(&mut || {
+                    let (j, col) = (i / gh, i % gh);
+                    let (g, k) = (col / units, col % units);
+                    i += 1;
+                    at(view, (torch_block(gates, g) * units + k) * rows + j)
+                }),
+                None => tensor.write(&mut || {
+                    let (row, col) = (i / gh, i % gh);
+                    let (g, k) = (col / units, col % units);
+                    let idx = torch_block(gates, g) * units + k;
+                    i += 1;
+                    let ih = b_ih.as_ref().map_or(0.0, |b| at(b, idx));
+                    let hh = b_hh.as_ref().map_or(0.0, |b| at(b, idx));
+                    match (layout, row) {
+                        (BiasLayout::Sum, _) => ih + hh,
+                        (BiasLayout::Rows, 0) => ih,
+                        (BiasLayout::Rows, _) => hh,
+                    }
+                }),
+            }
+        });
+        Ok(())
+    }
+}
+
+enum Role {
+    Kernel,
+    Recurrent,
+    Bias,
+}
+
+/// Which of the three parameters a PyTorch layer fills `path` is (the whole path: a stack's
+/// `0/kernel` is none of them).
+fn role(path: &Path<'_>) -> Option<Role> {
+    [
+        ("kernel", Role::Kernel),
+        ("recurrent_kernel", Role::Recurrent),
+        ("bias", Role::Bias),
+    ]
+    .into_iter()
+    .find_map(|(name, role)| path.matches(name).then_some(role))
+}
+
+/// The shapes of the cell's `kernel`, `recurrent_kernel` and `bias`; an error for any
+/// other parameter, which a PyTorch layer cannot fill.
+fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &Name) -> Result<Target, WeightFileError> {
+    let (mut kernel, mut recurrent, mut bias, mut other) = (None, None, None, None);
+    cell.visit(&Path::ROOT, &mut |path, tensor| {
+        let slot = match role(path) {
+            Some(Role::Kernel) => &mut kernel,
+            Some(Role::Recurrent) => &mut recurrent,
+            Some(Role::Bias) => &mut bias,
+            None => {
+                other.get_or_insert((Name::new(path), tensor.shape()));
+                return;
+            }
+        };
+        *slot = Some(tensor.shape());
+    });
+    if let Some((tensor, expected)) = other {
+        return Err(WeightFileError::Missing { tensor, expected });
+    }
+    match (kernel, recurrent) {
+        (Some(kernel), Some(recurrent)) => Ok(Target {
+            kernel,
+            recurrent,
+            bias,
+        }),
+        _ => Err(WeightFileError::Unexpected { tensor: *weight_ih }),
+    }
+}
+
+fn cell_dtype<P: Parameters + ?Sized>(cell: &P) -> crate::parameters::Dtype {
+    let mut dtype = crate::parameters::Dtype::F32;
+    cell.visit(&Path::ROOT, &mut |_, t| dtype = t.dtype());
+    dtype
+}
