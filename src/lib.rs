@@ -25,7 +25,7 @@ pub use rnn_core::*;
 pub mod prelude {
     pub use rnn_core::nalgebra::{self, SMatrix, SVector};
     pub use rnn_core::shape::MatVec;
-    pub use rnn_core::{cell, Cell, Nested, Rnn, ShapeOf, Stateful};
+    pub use rnn_core::{cell, Cell, Nested, Parameters, Rnn, ShapeOf, Stateful};
     #[cfg(feature = "std")]
     pub use rnn_core::{Batch, Run, Sequence};
     pub use rnn_core::{Bidirectional, Both, Direction, Mask, Padding, SequenceError};

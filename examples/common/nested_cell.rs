@@ -1,0 +1,86 @@
+//! Seed 001's `NestedCell` (TensorFlow's RNN guide, section 7) at the seed's sizes: nested
+//! inputs `feature1 [32]`, `feature2 [64, 32]`; nested states `[10]`, `[20, 30]`; weights
+//! `kernel_1 [32, 10]` and `kernel_2_3 [64, 32, 20, 30]` (1.2 M floats, 4.9 MB), both
+//! initialised with Keras's `"uniform"` (`RandomUniform(-0.05, 0.05)`).
+//!
+//! Shared by `examples/seed_nested_cell.rs` and `tests/big_cell.rs` (`#[path]` includes it).
+#![allow(dead_code)]
+
+use rnn::init::Initializer;
+use rnn::parameters::{Parameters, Scheme};
+use rnn::prelude::*;
+use rnn::weights::Weights;
+
+pub const UNIT_1: usize = 10;
+pub const UNIT_2: usize = 20;
+pub const UNIT_3: usize = 30;
+pub const INPUT_1: usize = 32;
+pub const INPUT_2: usize = 64;
+pub const INPUT_3: usize = 32;
+
+/// `NestedInput = namedtuple('NestedInput', ['feature1', 'feature2'])`.
+#[derive(Clone, Debug, PartialEq, Nested)]
+pub struct NestedInput {
+    pub feature1: SVector<f32, INPUT_1>,
+    pub feature2: SMatrix<f32, INPUT_2, INPUT_3>,
+}
+
+/// `NestedState = namedtuple('NestedState', ['state1', 'state2'])`.
+#[derive(Clone, Debug, PartialEq, Nested)]
+pub struct NestedState {
+    pub state1: SVector<f32, UNIT_1>,
+    pub state2: SMatrix<f32, UNIT_2, UNIT_3>,
+}
+
+/// The seed's cell. Its weights live on the heap (`Weights`), so it builds, loads and runs on
+/// a 2 MiB thread stack.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+pub struct NestedCell {
+    /// `[32, 10]`.
+    #[parameters(init = Initializer::Uniform(0.05))]
+    pub kernel_1: Weights<f32, INPUT_1, UNIT_1>,
+    /// Keras's `[64, 32, 20, 30]`, stored as the `[2048, 600]` matrix that the einsum
+    /// `'bij,ijkl->bkl'` multiplies by (the same row-major data), reported as Keras's shape.
+    #[parameters(shape = [INPUT_2, INPUT_3, UNIT_2, UNIT_3], init = Initializer::Uniform(0.05))]
+    pub kernel_2_3: Weights<f32, 2048, 600>,
+}
+
+impl NestedCell {
+    /// Zero weights.
+    pub fn zeros() -> Self {
+        NestedCell {
+            kernel_1: Weights::zeros(),
+            kernel_2_3: Weights::zeros(),
+        }
+    }
+
+    /// Keras's initialisation (`"uniform"`), reproducible from `seed`.
+    pub fn new(seed: u64) -> Self {
+        let mut cell = Self::zeros();
+        cell.initialize(Scheme::Keras, seed);
+        cell
+    }
+}
+
+#[cell]
+impl NestedCell {
+    fn step(
+        &self,
+        #[input] inputs: &NestedInput,
+        #[state] states: &mut NestedState,
+    ) -> (SVector<f32, UNIT_1>, SMatrix<f32, UNIT_2, UNIT_3>) {
+        // output_1 = tf.matmul(input_1, self.kernel_1)
+        let [output_1] = self.kernel_1.apply(&inputs.feature1);
+        // output_2_3 = tf.einsum('bij,ijkl->bkl', input_2, self.kernel_2_3): `feature2`
+        // row-major (its transpose's column-major storage) times the [2048, 600] kernel.
+        let input_2: SVector<f32, 2048> =
+            SVector::from_column_slice(inputs.feature2.transpose().as_slice());
+        let [flat] = self.kernel_2_3.apply(&input_2);
+        // [600] row-major as [20, 30].
+        let output_2_3 =
+            SMatrix::<f32, UNIT_3, UNIT_2>::from_column_slice(flat.as_slice()).transpose();
+        states.state1 += output_1;
+        states.state2 += output_2_3;
+        (output_1, output_2_3)
+    }
+}

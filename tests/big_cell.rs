@@ -1,0 +1,87 @@
+//! Seed 001's NestedCell at the seed's sizes (a 1.2 M-float kernel) builds, initialises,
+//! saves, loads and runs inside a thread with a 2 MiB stack: no parameter size puts weights
+//! on the stack.
+
+#[path = "../examples/common/nested_cell.rs"]
+mod nested_cell;
+
+use nested_cell::{NestedCell, NestedInput, NestedState};
+use rnn::parameters::{Parameters, Scheme};
+use rnn::prelude::*;
+use rnn::weight_file;
+
+const STACK: usize = 2 << 20;
+
+fn on_small_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    std::thread::Builder::new()
+        .name("2 MiB stack".into())
+        .stack_size(STACK)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("the big cell overflowed or panicked on a 2 MiB stack")
+}
+
+fn input(t: usize) -> NestedInput {
+    NestedInput {
+        feature1: SVector::from_fn(|i, _| ((i + t) % 7) as f32 * 0.1),
+        feature2: SMatrix::from_fn(|i, j| ((i * 3 + j + t) % 11) as f32 * 0.01),
+    }
+}
+
+#[test]
+fn nested_cell_builds_initialises_loads_and_runs_on_a_2_mib_stack() {
+    let (state, summary, count) = on_small_stack(|| {
+        let mut cell = NestedCell::zeros();
+        cell.initialize(Scheme::Keras, 1);
+        let bytes = weight_file::save(&cell).expect("save");
+        let mut loaded = NestedCell::zeros();
+        weight_file::load(&mut loaded, &bytes).expect("load");
+        assert!(loaded == cell, "round trip");
+
+        let xs: Vec<NestedInput> = (0..3).map(input).collect();
+        let run = Rnn::new(loaded).run(&xs, &());
+        (run.state, cell.summary().to_string(), cell.count_params())
+    });
+    assert_eq!(count, 32 * 10 + 64 * 32 * 20 * 30);
+    assert!(
+        summary.contains("kernel_2_3        [64, 32, 20, 30]  1,228,800"),
+        "{summary}"
+    );
+    assert!(summary.contains("Total params: 1,229,120"), "{summary}");
+    // Keras "uniform" weights in ±0.05, positive inputs: the states moved.
+    assert!(state.state1.iter().all(|v| v.is_finite()));
+    assert!(state.state2.iter().any(|&v| v != 0.0));
+}
+
+#[test]
+fn nested_cell_computes_the_seeds_matmul_and_einsum() {
+    on_small_stack(|| {
+        let mut cell = NestedCell::new(5);
+        // Check one step against the seed's formulas written out index by index.
+        let x = input(2);
+        let mut s = NestedState::zeros();
+        let (y1, y23) = cell.step(&x, &mut s, &());
+        let k1 = cell.kernel_1.as_slice();
+        let k23 = cell.kernel_2_3.as_slice();
+        for k in 0..10 {
+            let expected: f32 = (0..32).map(|i| x.feature1[i] * k1[i * 10 + k]).sum();
+            assert!((y1[k] - expected).abs() < 1e-5);
+        }
+        for (k, l) in [(0, 0), (3, 17), (19, 29)] {
+            let mut expected = 0.0f32;
+            for i in 0..64 {
+                for j in 0..32 {
+                    // kernel_2_3[i, j, k, l], row-major [64, 32, 20, 30].
+                    expected += x.feature2[(i, j)] * k23[((i * 32 + j) * 20 + k) * 30 + l];
+                }
+            }
+            assert!((y23[(k, l)] - expected).abs() < 1e-4, "({k}, {l})");
+        }
+        assert_eq!(s.state1, y1);
+        // The weights are Keras's "uniform": RandomUniform(-0.05, 0.05).
+        assert!(k23.iter().all(|w| w.abs() <= 0.05));
+        cell.initialize(Scheme::Keras, 5);
+        assert!(cell == NestedCell::new(5), "seeded init reproduces");
+    });
+}
