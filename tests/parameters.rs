@@ -1,0 +1,357 @@
+//! `#[derive(Parameters)]` and the `Parameters` trait: counts, paths, shapes, values,
+//! attributes, seeded initialisation and the summary table.
+
+use rnn::cells::{Activation, Dense, GruCell, LstmCell, SimpleRnnCell, Stacked};
+use rnn::init::Initializer;
+use rnn::parameters::{Fill, Init, Parameters, Scheme};
+use rnn::prelude::*;
+use rnn::weights::{Kernel, Weights};
+
+fn paths<P: Parameters>(p: &P) -> Vec<String> {
+    let mut out = Vec::new();
+    p.for_each_parameter(|path, t| out.push(format!("{path} {}", t.shape())));
+    out
+}
+
+fn values<P: Parameters>(p: &P) -> Vec<f32> {
+    let mut out = Vec::new();
+    p.for_each_parameter(|_, t| out.extend(t.to_f32_vec()));
+    out
+}
+
+#[test]
+fn built_in_cells_count_as_keras_does() {
+    // Keras: LSTM(4) on 5 inputs has 4·(5·4 + 4·4 + 4) = 160 parameters; GRU (reset_after)
+    // 3·(5·4 + 4·4 + 2·4) = 132; SimpleRNN 5·4 + 4·4 + 4 = 40; Dense(3) on 4: 15.
+    assert_eq!(LstmCell::<5, 4>::zeros().count_params(), 160);
+    assert_eq!(GruCell::<5, 4>::zeros().count_params(), 132);
+    assert_eq!(SimpleRnnCell::<5, 4>::zeros().count_params(), 40);
+    assert_eq!(Dense::<4, 3>::zeros().count_params(), 15);
+    // use_bias=False drops the bias; reset_after=False has one bias row.
+    assert_eq!(
+        LstmCell::<5, 4>::zeros()
+            .with_use_bias(false)
+            .count_params(),
+        144
+    );
+    let gru_v1 =
+        GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12]), false).unwrap();
+    assert_eq!(gru_v1.count_params(), 120);
+    assert_eq!(paths(&gru_v1)[2], "bias [12]");
+}
+
+#[test]
+fn paths_and_shapes_follow_keras_names() {
+    assert_eq!(
+        paths(&LstmCell::<5, 4>::zeros()),
+        ["kernel [5, 16]", "recurrent_kernel [4, 16]", "bias [16]"]
+    );
+    assert_eq!(
+        paths(&GruCell::<5, 4>::zeros()),
+        ["kernel [5, 12]", "recurrent_kernel [4, 12]", "bias [2, 12]"]
+    );
+    assert_eq!(
+        paths(&Dense::<4, 3, f64>::zeros()),
+        ["kernel [4, 3]", "bias [3]"]
+    );
+    // A stack names its layers 0, 1, ...
+    let stack = Stacked((LstmCell::<5, 4>::zeros(), GruCell::<4, 3>::zeros()));
+    assert_eq!(
+        paths(&stack),
+        [
+            "0/kernel [5, 16]",
+            "0/recurrent_kernel [4, 16]",
+            "0/bias [16]",
+            "1/kernel [4, 9]",
+            "1/recurrent_kernel [3, 9]",
+            "1/bias [2, 9]",
+        ]
+    );
+}
+
+/// Seed 000's decoder: sub-cells recurse under their field names.
+#[derive(Parameters)]
+struct Decoder {
+    gru: GruCell<12, 10>,
+    proj: Dense<18, 10>,
+    #[parameters(rename = "extra")]
+    other: Dense<12, 15>,
+    #[parameters(skip)]
+    #[allow(dead_code)]
+    name: &'static str,
+}
+
+fn decoder() -> Decoder {
+    Decoder {
+        gru: GruCell::zeros(),
+        proj: Dense::zeros(),
+        other: Dense::zeros(),
+        name: "decoder",
+    }
+}
+
+#[test]
+fn a_model_visits_its_sub_cells_under_their_names() {
+    let d = decoder();
+    assert_eq!(
+        paths(&d),
+        [
+            "gru/kernel [12, 30]",
+            "gru/recurrent_kernel [10, 30]",
+            "gru/bias [2, 30]",
+            "proj/kernel [18, 10]",
+            "proj/bias [10]",
+            "extra/kernel [12, 15]",
+            "extra/bias [15]",
+        ]
+    );
+    assert_eq!(d.count_params(), 360 + 300 + 60 + 190 + 195);
+    let mut found = false;
+    d.for_each_parameter(|path, _| found |= path.matches("gru/recurrent_kernel"));
+    assert!(found);
+}
+
+#[test]
+fn values_are_read_and_written_row_major_in_keras_layout() {
+    let mut dense =
+        Dense::<2, 3>::from_keras(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], Some(&[7.0, 8.0, 9.0])).unwrap();
+    assert_eq!(
+        values(&dense),
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    );
+    dense.for_each_parameter_mut(|path, t, _| {
+        if path.matches("kernel") {
+            t.copy_from_f32(&[6.0, 5.0, 4.0, 3.0, 2.0, 1.0]).unwrap();
+        }
+    });
+    assert_eq!(dense.kernel.as_slice(), [6.0, 5.0, 4.0, 3.0, 2.0, 1.0]);
+    // A buffer of the wrong length is an error naming both lengths.
+    dense.for_each_parameter_mut(|_, t, _| {
+        let err = t.copy_from_f32(&[0.0; 2]).unwrap_err();
+        assert_eq!(err.found, 2);
+    });
+    // nalgebra matrices read row-major, whatever their storage.
+    #[derive(Parameters)]
+    struct M {
+        m: SMatrix<f64, 2, 3>,
+    }
+    let m = M {
+        m: SMatrix::<f64, 2, 3>::new(1.0, 2.0, 3.0, 4.0, 5.0, 6.0),
+    };
+    assert_eq!(values(&m), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(paths(&m), ["m [2, 3]"]);
+}
+
+#[test]
+fn keras_initialisation_draws_as_the_cells_own_initialisers() {
+    for seed in [0, 1, 99] {
+        let mut lstm = LstmCell::<5, 4>::zeros();
+        lstm.initialize(Scheme::Keras, seed);
+        assert_eq!(lstm, LstmCell::keras_init(seed));
+        let mut gru = GruCell::<5, 4>::zeros();
+        gru.initialize(Scheme::Keras, seed);
+        assert_eq!(gru, GruCell::keras_init(seed));
+        let mut rnn = SimpleRnnCell::<5, 4, f64>::zeros();
+        rnn.initialize(Scheme::Keras, seed);
+        assert_eq!(rnn, SimpleRnnCell::keras_init(seed));
+        let mut dense = Dense::<5, 4>::zeros();
+        dense.initialize(Scheme::Keras, seed);
+        assert_eq!(dense, Dense::keras_init(seed));
+    }
+}
+
+#[test]
+fn pytorch_initialisation_draws_as_the_cells_own_initialisers() {
+    for seed in [0, 7] {
+        let mut lstm = LstmCell::<5, 4>::zeros();
+        lstm.initialize(Scheme::PyTorch, seed);
+        assert_eq!(lstm, LstmCell::pytorch_init(seed));
+        let mut gru = GruCell::<5, 4, f64>::zeros();
+        gru.initialize(Scheme::PyTorch, seed);
+        assert_eq!(gru, GruCell::pytorch_init(seed));
+        let mut rnn = SimpleRnnCell::<5, 4>::zeros();
+        rnn.initialize(Scheme::PyTorch, seed);
+        assert_eq!(rnn, SimpleRnnCell::pytorch_init(seed));
+        let mut dense = Dense::<5, 4>::zeros();
+        dense.initialize(Scheme::PyTorch, seed);
+        assert_eq!(dense, Dense::pytorch_init(seed));
+    }
+    // uniform(±1/√H) everywhere, biases included.
+    let mut lstm = LstmCell::<3, 16>::zeros();
+    lstm.initialize(Scheme::PyTorch, 3);
+    let v = values(&lstm);
+    assert!(v.iter().all(|x| x.abs() <= 0.25));
+    assert!(
+        v[v.len() - 64..].iter().any(|x| x.abs() > 0.1),
+        "biases drawn"
+    );
+}
+
+#[test]
+fn keras_initialisers_have_their_distributions() {
+    let mut lstm = LstmCell::<8, 16, f64>::zeros();
+    lstm.initialize(Scheme::Keras, 11);
+    // glorot_uniform over [8, 64]: limit √(6 / 72).
+    let limit = (6.0f64 / 72.0).sqrt();
+    assert!(lstm.kernel.as_slice().iter().all(|w| w.abs() <= limit));
+    // orthogonal [16, 64]: orthonormal rows.
+    let u = lstm.recurrent_kernel.as_slice();
+    for a in 0..16 {
+        for b in 0..16 {
+            let dot: f64 = (0..64).map(|j| u[a * 64 + j] * u[b * 64 + j]).sum();
+            assert!((dot - f64::from(u8::from(a == b))).abs() < 1e-10);
+        }
+    }
+    // zeros, forget gate ones.
+    let bias = lstm.bias.unwrap();
+    assert!(bias[1].iter().all(|&b| b == 1.0));
+    assert!(bias[0]
+        .iter()
+        .chain(&bias[2])
+        .chain(&bias[3])
+        .all(|&b| b == 0.0));
+}
+
+#[test]
+fn one_seed_initialises_a_whole_model_reproducibly() {
+    let mut a = decoder();
+    let mut b = decoder();
+    a.initialize(Scheme::Keras, 5);
+    b.initialize(Scheme::Keras, 5);
+    assert_eq!(values(&a), values(&b));
+    b.initialize(Scheme::Keras, 6);
+    assert_ne!(values(&a), values(&b));
+    // Different sub-cells draw different values from the one stream.
+    assert_ne!(
+        a.proj.kernel.as_slice()[..10],
+        a.other.kernel.as_slice()[..10]
+    );
+}
+
+/// Attribute coverage: init on a field and inherited, flatten, shape, row_of, tuples.
+#[derive(Parameters)]
+struct Custom {
+    /// The innermost declaration wins: GRU's own inits stay.
+    #[parameters(init = Initializer::Constant(3.0))]
+    gru: GruCell<2, 2>,
+    /// No declaration inside: the field's init applies to its leaves.
+    #[parameters(init = Init::same(Initializer::Constant(2.0)))]
+    pair: (SVector<f32, 2>, SMatrix<f32, 2, 2>),
+    #[parameters(flatten)]
+    inner: Inner,
+    #[parameters(shape = [2, 3, 2])]
+    reshaped: Weights<f32, 6, 2>,
+    #[parameters(row_of = "stacked")]
+    a: SVector<f32, 3>,
+    #[parameters(row_of = "stacked")]
+    b: Option<SVector<f32, 3>>,
+    #[parameters(init = Init::new(Fill::UnitForgetBias, Fill::Initializer(Initializer::Zeros)))]
+    gates: [SVector<f64, 2>; 4],
+    scalar: f32,
+}
+
+#[derive(Parameters)]
+struct Inner {
+    w: Kernel<f32, 1, 2, 1>,
+}
+
+fn custom() -> Custom {
+    Custom {
+        gru: GruCell::zeros(),
+        pair: (SVector::zeros(), SMatrix::zeros()),
+        inner: Inner { w: Kernel::zeros() },
+        reshaped: Weights::from_fn(|r, c| (r * 2 + c) as f32),
+        a: SVector::from([1.0, 2.0, 3.0]),
+        b: Some(SVector::from([4.0, 5.0, 6.0])),
+        gates: [SVector::zeros(); 4],
+        scalar: 0.5,
+    }
+}
+
+#[test]
+fn attributes_rename_flatten_reshape_and_join_rows() {
+    let mut c = custom();
+    assert_eq!(
+        paths(&c),
+        [
+            "gru/kernel [2, 6]",
+            "gru/recurrent_kernel [2, 6]",
+            "gru/bias [2, 6]",
+            "pair/0 [2]",
+            "pair/1 [2, 2]",
+            "w [1, 2]",
+            "reshaped [2, 3, 2]",
+            "stacked [2, 3]",
+            "gates [8]",
+            "scalar []",
+        ]
+    );
+    let mut rows = Vec::new();
+    c.for_each_parameter(|path, t| {
+        if path.matches("stacked") {
+            rows = t.to_f32_vec();
+        }
+    });
+    assert_eq!(rows, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    // A missing row leaves the other with its own shape.
+    c.b = None;
+    assert!(paths(&c).contains(&"stacked [3]".to_string()));
+    // Writing through the joined rows reaches both fields.
+    c.b = Some(SVector::zeros());
+    c.for_each_parameter_mut(|path, t, _| {
+        if path.matches("stacked") {
+            t.copy_from_f32(&[9.0, 8.0, 7.0, 6.0, 5.0, 4.0]).unwrap();
+        }
+    });
+    assert_eq!((c.a[0], c.b.unwrap()[2]), (9.0, 4.0));
+}
+
+#[test]
+fn init_declarations_nest_innermost_first() {
+    let mut c = custom();
+    c.initialize(Scheme::Keras, 1);
+    // GRU kept its own: glorot kernel (not 3.0), zero bias.
+    assert!(c.gru.kernel.as_slice().iter().all(|&w| w != 3.0));
+    assert!(c
+        .gru
+        .bias
+        .unwrap()
+        .iter()
+        .all(|b| b.iter().all(|&x| x == 0.0)));
+    // The tuple's leaves took the field's constant.
+    assert!(c.pair.0.iter().chain(c.pair.1.iter()).all(|&x| x == 2.0));
+    // unit_forget_bias over 4 blocks of 2; PyTorch side of the pair: zeros.
+    assert_eq!(c.gates[1], SVector::from([1.0, 1.0]));
+    assert_eq!(c.gates[0], SVector::<f64, 2>::zeros());
+    c.initialize(Scheme::PyTorch, 1);
+    assert_eq!(c.gates[1], SVector::<f64, 2>::zeros());
+    // A scalar leaf defaults to a bias: zeros under Keras.
+    c.initialize(Scheme::Keras, 1);
+    assert_eq!(c.scalar, 0.0);
+}
+
+#[test]
+fn summary_is_a_keras_like_table() {
+    let stack = Stacked((LstmCell::<5, 4>::zeros(), Dense::<4, 3>::zeros()));
+    let table = stack.summary().to_string();
+    let expected = "\
+____________________________________
+Parameter (path)    Shape    Param #
+====================================
+0/kernel            [5, 16]       80
+0/recurrent_kernel  [4, 16]       64
+0/bias              [16]          16
+1/kernel            [4, 3]        12
+1/bias              [3]            3
+====================================
+Total params: 175 (700.00 B)
+____________________________________
+";
+    assert_eq!(table, expected, "\n{table}");
+}
+
+#[test]
+fn activations_and_flags_are_not_parameters() {
+    let lstm = LstmCell::<2, 2>::zeros().with_activation(Activation::Relu);
+    assert_eq!(paths(&lstm).len(), 3);
+}
