@@ -1085,6 +1085,27 @@ tuple_parameters!(A.0, B.1, C.2, D.3, E.4, F.5, G.6, H.7);
 pub mod __private {
     use super::*;
 
+    /// `#[parameters(init = expr)]`: an `Init`, or an `Initializer` for every scheme.
+    pub fn init(init: impl Into<Init>) -> Init {
+        init.into()
+    }
+
+    /// The product of a shape's dimensions, in a `const` check.
+    pub const fn product(dims: &[usize]) -> usize {
+        let mut n = 1;
+        let mut i = 0;
+        while i < dims.len() {
+            n *= dims[i];
+            i += 1;
+        }
+        n
+    }
+
+    /// `a == b`, in a `const` check (a function, so that lints see no `x == x`).
+    pub const fn same_len(a: usize, b: usize) -> bool {
+        a == b
+    }
+
     /// A leaf reported under another shape (`#[parameters(shape = …)]`).
     pub struct Reshaped<'a> {
         inner: &'a dyn Tensor,

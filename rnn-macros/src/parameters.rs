@@ -302,9 +302,7 @@ fn check_names(items: &[Item], errors: &mut Errors) {
 fn init_tokens(krate: &syn::Path, init: &Option<Expr>) -> TokenStream {
     match init {
         Some(expr) => quote_spanned! {expr.span()=>
-            ::core::option::Option::Some(
-                <#krate::parameters::Init as ::core::convert::From<_>>::from(#expr)
-            )
+            ::core::option::Option::Some(#krate::parameters::__private::init(#expr))
         },
         None => quote!(__init),
     }
@@ -354,7 +352,10 @@ fn expand_items(input: &DeriveInput, krate: &syn::Path, items: &[Item]) -> Token
                     let check = quote_spanned! {field.span=>
                         const {
                             ::core::assert!(
-                                <#ty as #params::Leaf>::LEN == 1 #(* (#dims))*,
+                                #params::__private::same_len(
+                                    <#ty as #params::Leaf>::LEN,
+                                    #params::__private::product(&[#(#dims),*]),
+                                ),
                                 #message
                             )
                         };
@@ -387,14 +388,15 @@ fn expand_items(input: &DeriveInput, krate: &syn::Path, items: &[Item]) -> Token
                     let first_ty = &fields[0].ty;
                     let checks = fields.iter().skip(1).map(|f| {
                         let ty = &f.ty;
-                        let message = format!(
-                            "the rows of `{}` must have the same size",
-                            name.value()
-                        );
+                        let message =
+                            format!("the rows of `{}` must have the same size", name.value());
                         quote_spanned! {f.span=>
                             const {
                                 ::core::assert!(
-                                    <#ty as #params::Leaf>::LEN == <#first_ty as #params::Leaf>::LEN,
+                                    #params::__private::same_len(
+                                        <#ty as #params::Leaf>::LEN,
+                                        <#first_ty as #params::Leaf>::LEN,
+                                    ),
                                     #message
                                 )
                             };
@@ -425,6 +427,7 @@ fn expand_items(input: &DeriveInput, krate: &syn::Path, items: &[Item]) -> Token
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     quote! {
+        #[automatically_derived]
         impl #impl_generics #params::Parameters for #name #ty_generics #where_clause {
             fn visit(
                 &self,

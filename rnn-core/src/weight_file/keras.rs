@@ -92,7 +92,7 @@ impl<'a> WeightFile<'a> {
             });
         }
         for view in self.tensors() {
-            if !keras_index(view.name).is_some_and(|i| i < expected) {
+            if keras_index(view.name).is_none_or(|i| i >= expected) {
                 return Err(WeightFileError::KerasKey {
                     tensor: Name::new(view.name),
                 });
