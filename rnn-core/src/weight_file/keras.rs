@@ -129,6 +129,9 @@ impl<'a> WeightFile<'a> {
                     )),
             }
         };
+        for i in 0..expected {
+            nth(i)?;
+        }
         let mut error = None;
         let mut i = 0usize;
         model.visit(&Path::ROOT, &mut |path, tensor| {
