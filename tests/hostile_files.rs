@@ -1,0 +1,597 @@
+//! Hostile weight files: each malformation is a typed error naming the tensor, expected and
+//! found; no input panics, and no allocation is sized by what a header claims. The last
+//! tests run the `cargo fuzz` target's code over a corpus of mutated files (also where no
+//! nightly toolchain is at hand).
+
+#[path = "../fuzz/fuzz_targets/exercise.rs"]
+mod exercise;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell as StdCell;
+
+use rnn::cells::{GruCell, LstmCell};
+use rnn::parameters::{Dtype, Shape};
+use rnn::weight_file::{self, Name, WeightFile, WeightFileError as E};
+
+/// Tracks the largest single allocation of the current thread.
+struct Largest;
+
+thread_local! {
+    static LARGEST: StdCell<usize> = const { StdCell::new(0) };
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// allocator contract holds as it does for `System`; the thread-local is a const-initialised
+// `Cell<usize>` whose access never allocates (no reentrancy).
+unsafe impl GlobalAlloc for Largest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = LARGEST.try_with(|n| n.set(n.get().max(layout.size())));
+        // SAFETY: forwarded unchanged (see above).
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout (via `alloc` above).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Largest = Largest;
+
+/// The largest allocation `f` makes on this thread.
+fn largest_allocation(f: impl FnOnce()) -> usize {
+    LARGEST.with(|n| n.set(0));
+    f();
+    LARGEST.with(|n| n.get())
+}
+
+/// A file with `header` as its JSON and `data` after it.
+fn file(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+fn lstm_file() -> Vec<u8> {
+    weight_file::save(&LstmCell::<2, 1>::zeros()).unwrap()
+}
+
+fn parse_err(bytes: &[u8]) -> E {
+    WeightFile::parse(bytes).unwrap_err()
+}
+
+fn load_err(bytes: &[u8]) -> E {
+    let mut lstm = LstmCell::<2, 1>::zeros();
+    weight_file::load(&mut lstm, bytes).unwrap_err()
+}
+
+fn name(s: &str) -> Name {
+    Name::new(s)
+}
+
+#[test]
+fn truncated_files() {
+    assert_eq!(
+        parse_err(&[1, 2, 3]),
+        E::Truncated {
+            what: "header length",
+            expected: 8,
+            found: 3
+        }
+    );
+    let whole = lstm_file();
+    let header_len = u64::from_le_bytes(whole[..8].try_into().unwrap());
+    let err = parse_err(&whole[..20]);
+    assert_eq!(
+        err,
+        E::Truncated {
+            what: "header",
+            expected: header_len,
+            found: 12
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("truncated weight file: the header needs {header_len} bytes, found 12")
+    );
+    // Cut inside the data: the last tensor's offsets run past the end.
+    let err = parse_err(&whole[..whole.len() - 1]);
+    assert!(
+        matches!(err, E::DataOutOfBounds { ref tensor, .. } if *tensor == "bias"),
+        "{err}"
+    );
+}
+
+#[test]
+fn corrupt_headers() {
+    let cases: [(&str, usize, &str); 10] = [
+        ("", 8, "the header's JSON object (`{`)"),
+        ("[1, 2]", 8, "the header's JSON object (`{`)"),
+        ("{\"a\" 1}", 13, "`:`"),
+        ("{\"a\":{\"dtype\":\"F32\",}}", 28, "a string (`\"`)"),
+        (
+            "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}} trailing",
+            62,
+            "the end of the header after its JSON object",
+        ),
+        ("{\"a\":{\"shape\":[-1]}}", 23, "a non-negative integer"),
+        (
+            "{\"a\":{\"shape\":[01]}}",
+            24,
+            "an integer without leading zeros",
+        ),
+        (
+            "{\"a\":{\"shape\":[1.5]}}",
+            24,
+            "an integer, not a fraction",
+        ),
+        (
+            "{\"\\ud800\":{}}",
+            16,
+            "a low surrogate `\\uDC00`..`\\uDFFF` after a high one",
+        ),
+        (
+            "{\"a\":{\"shape\":[99999999999999999999]}}",
+            42,
+            "an integer below 2^64",
+        ),
+    ];
+    for (header, offset, expected) in cases {
+        assert_eq!(
+            parse_err(&file(header, &[])),
+            E::CorruptHeader { offset, expected },
+            "{header}"
+        );
+    }
+    let mut not_utf8 = file("{\"ab\":{}}", &[]);
+    not_utf8[11] = 0xFF;
+    assert_eq!(
+        parse_err(&not_utf8),
+        E::CorruptHeader {
+            offset: 11,
+            expected: "UTF-8 text"
+        }
+    );
+    assert_eq!(
+        parse_err(&file("{\"a\":{\"shape\":[1]}}", &[])).to_string(),
+        "tensor `a` in the header: expected the fields `dtype`, `shape` and `data_offsets`"
+    );
+    assert_eq!(
+        parse_err(&file(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4],\"extra\":1}}",
+            &[0; 4]
+        )),
+        E::BadTensorInfo {
+            tensor: name("a"),
+            expected: "only the fields `dtype`, `shape` and `data_offsets`"
+        }
+    );
+}
+
+#[test]
+fn headers_claiming_huge_sizes_allocate_nothing_of_that_size() {
+    let huge_header = {
+        let mut f = lstm_file();
+        f[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        f
+    };
+    let huge_shape = file(
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1024],\"data_offsets\":[0,4503599627370496]}}",
+        &[0; 16],
+    );
+    let overflowing_shape = file(
+        "{\"w\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,8]}}",
+        &[0; 8],
+    );
+    let many_dims = file(
+        "{\"w\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}",
+        &[0],
+    );
+    let backwards = file(
+        "{\"w\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[9,3]}}",
+        &[0; 16],
+    );
+    let mut errors = Vec::new();
+    let largest = largest_allocation(|| {
+        for bytes in [
+            &huge_header,
+            &huge_shape,
+            &overflowing_shape,
+            &many_dims,
+            &backwards,
+        ] {
+            errors.push(parse_err(bytes));
+        }
+    });
+    assert!(largest < 4096, "largest allocation {largest} bytes");
+    assert_eq!(
+        errors[0],
+        E::HeaderTooLarge {
+            claimed: u64::MAX,
+            limit: 100_000_000
+        }
+    );
+    assert_eq!(
+        errors[1],
+        E::DataOutOfBounds {
+            tensor: name("w"),
+            offsets: [0, 4503599627370496],
+            data_len: 16
+        }
+    );
+    assert_eq!(
+        errors[1].to_string(),
+        "tensor `w`: expected data offsets within 0..=16, found 0..4503599627370496"
+    );
+    assert_eq!(
+        errors[2],
+        E::BadTensorInfo {
+            tensor: name("w"),
+            expected: "a shape whose size in bytes fits in memory"
+        }
+    );
+    assert_eq!(
+        errors[3],
+        E::BadTensorInfo {
+            tensor: name("w"),
+            expected: "at most 8 dimensions"
+        }
+    );
+    assert!(matches!(
+        errors[4],
+        E::DataOutOfBounds {
+            offsets: [9, 3],
+            ..
+        }
+    ));
+
+    // A header that claims a size its offsets do not span.
+    assert_eq!(
+        parse_err(&file(
+            "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,8]}}",
+            &[0; 8]
+        ))
+        .to_string(),
+        "tensor `w`: a F32 tensor of shape [2, 3] needs 24 bytes, found 8"
+    );
+}
+
+#[test]
+fn wrong_and_unknown_dtypes() {
+    assert_eq!(
+        parse_err(&file(
+            "{\"kernel\":{\"dtype\":\"F33\",\"shape\":[],\"data_offsets\":[0,4]}}",
+            &[0; 4]
+        )),
+        E::UnknownDtype {
+            tensor: name("kernel"),
+            found: name("F33")
+        }
+    );
+    // An integer tensor where a float parameter is needed.
+    let header = "{\"kernel\":{\"dtype\":\"I32\",\"shape\":[2,4],\"data_offsets\":[0,32]},\
+                  \"recurrent_kernel\":{\"dtype\":\"F32\",\"shape\":[1,4],\"data_offsets\":[32,48]},\
+                  \"bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[48,64]}}";
+    let err = load_err(&file(header, &[0; 64]));
+    assert_eq!(
+        err,
+        E::WrongDtype {
+            tensor: name("kernel"),
+            expected: Dtype::F32,
+            found: Dtype::I32
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "tensor `kernel`: expected a float tensor for a F32 parameter (F32 or F64), found I32"
+    );
+}
+
+#[test]
+fn missing_unexpected_and_misshapen_tensors() {
+    let ok = "{\"kernel\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},\
+              \"recurrent_kernel\":{\"dtype\":\"F32\",\"shape\":[1,4],\"data_offsets\":[32,48]},\
+              \"bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[48,64]}}";
+    let mut lstm = LstmCell::<2, 1>::zeros();
+    weight_file::load(&mut lstm, &file(ok, &[0; 64])).unwrap();
+
+    let missing = ok.replace("\"bias\"", "\"biases\"");
+    assert_eq!(
+        load_err(&file(&missing, &[0; 64])),
+        E::Missing {
+            tensor: name("bias"),
+            expected: Shape::new(&[4])
+        }
+    );
+    let misshapen = ok.replace("[2,4]", "[4,2]");
+    let err = load_err(&file(&misshapen, &[0; 64]));
+    assert_eq!(
+        err,
+        E::WrongShape {
+            tensor: name("kernel"),
+            expected: Shape::new(&[2, 4]),
+            found: Shape::new(&[4, 2])
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "tensor `kernel`: expected shape [2, 4], found [4, 2]"
+    );
+    let extra = ok.replace(
+        "}}",
+        "},\"x\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
+    );
+    assert_eq!(
+        load_err(&file(&extra, &[0; 64])),
+        E::Unexpected { tensor: name("x") }
+    );
+}
+
+#[test]
+fn duplicate_names() {
+    let dup = "{\"kernel\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},\
+               \"ker\\u006eel\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}";
+    let err = parse_err(&file(dup, &[0; 4]));
+    assert_eq!(
+        err,
+        E::Duplicate {
+            tensor: name("kernel")
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "tensor `kernel`: expected one tensor of this name, found two"
+    );
+    let meta = "{\"__metadata__\":{},\"__metadata__\":{}}";
+    assert_eq!(
+        parse_err(&file(meta, &[])),
+        E::Duplicate {
+            tensor: name("__metadata__")
+        }
+    );
+    // Saving a model whose flattened fields collide is refused too.
+    #[derive(rnn::Parameters)]
+    struct Twice {
+        #[parameters(flatten)]
+        a: LstmCell<2, 1>,
+        #[parameters(flatten)]
+        b: LstmCell<2, 1>,
+    }
+    let twice = Twice {
+        a: LstmCell::zeros(),
+        b: LstmCell::zeros(),
+    };
+    assert_eq!(
+        weight_file::save(&twice).unwrap_err(),
+        E::Duplicate {
+            tensor: name("kernel")
+        }
+    );
+}
+
+#[test]
+fn keras_exports_with_bad_names_or_counts() {
+    let t = |name: &str, at: usize| {
+        format!(
+            "\"{name}\":{{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[{},{}]}}",
+            4 * at,
+            4 * at + 4
+        )
+    };
+    let mut gru = GruCell::<1, 1>::zeros(); // kernel [1, 3], recurrent [1, 3], bias [2, 3]
+    let three = |a: &str, b: &str, c: &str| {
+        file(
+            &format!("{{{},{},{}}}", t(a, 0), t(b, 1), t(c, 2)),
+            &[0; 12],
+        )
+    };
+    let err = WeightFile::parse(&file(&format!("{{{}}}", t("0000/k", 0)), &[0; 4]))
+        .unwrap()
+        .import_keras(&mut gru)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        E::CountMismatch {
+            expected: 3,
+            found: 1
+        }
+    );
+    for (bad, key) in [
+        (three("0/a", "1/b", "kernel"), "kernel"),
+        (three("0/a", "1/b", "3/c"), "3/c"),
+    ] {
+        let err = WeightFile::parse(&bad)
+            .unwrap()
+            .import_keras(&mut gru)
+            .unwrap_err();
+        assert_eq!(err, E::KerasKey { tensor: name(key) });
+    }
+    let repeated = three("0/a", "2/b", "2/c");
+    let err = WeightFile::parse(&repeated)
+        .unwrap()
+        .import_keras(&mut gru)
+        .unwrap_err();
+    assert!(matches!(err, E::Duplicate { .. }), "{err}");
+    let shapes = three("0/a", "1/b", "2/c");
+    let err = WeightFile::parse(&shapes)
+        .unwrap()
+        .import_keras(&mut gru)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tensor `0/a → kernel`: expected shape [1, 3], found []"
+    );
+}
+
+#[test]
+fn a_failed_load_leaves_the_cell_unchanged() {
+    let mut lstm = LstmCell::<2, 1>::keras_init(3);
+    let before = lstm.clone();
+    // The first two tensors fit; the bias does not.
+    let header = "{\"kernel\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},\
+                  \"recurrent_kernel\":{\"dtype\":\"F32\",\"shape\":[1,4],\"data_offsets\":[32,48]},\
+                  \"bias\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[48,64]}}";
+    assert!(weight_file::load(&mut lstm, &file(header, &[0x3F; 64])).is_err());
+    assert_eq!(lstm, before);
+}
+
+#[test]
+fn long_names_are_cut_in_errors() {
+    let long = "x".repeat(300);
+    let header =
+        format!("{{\"{long}\":{{\"dtype\":\"BAD\",\"shape\":[],\"data_offsets\":[0,1]}}}}");
+    let E::UnknownDtype { tensor, .. } = parse_err(&file(&header, &[0])) else {
+        panic!("unknown dtype")
+    };
+    assert!(tensor.is_truncated());
+    assert_eq!(tensor.as_str().len(), 128);
+    assert!(tensor.to_string().ends_with('…'));
+}
+
+// ------------------------------------------------------------------- mutated corpus
+
+fn corpus() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/weight_file");
+    let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    seeds.sort();
+    assert!(seeds.len() >= 5, "the seeds in {}", dir.display());
+    seeds
+}
+
+/// xorshift64*: a fixed, dependency-free stream of mutations.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One random edit of the kinds that break parsers: bit flips, byte writes, cuts, inserts,
+/// duplicated spans, length fields and numbers replaced by extreme values.
+fn mutate(r: &mut Random, bytes: &mut Vec<u8>) {
+    let extremes: [&[u8]; 8] = [
+        b"18446744073709551615",
+        b"18446744073709551616",
+        b"0",
+        b"-1",
+        b"4294967296",
+        b"1e9",
+        b"\\u0000",
+        b"\"",
+    ];
+    let len = bytes.len();
+    match r.below(9) {
+        0 if len > 0 => {
+            let i = r.below(len);
+            bytes[i] ^= 1 << r.below(8);
+        }
+        1 if len > 0 => {
+            let i = r.below(len);
+            bytes[i] = r.next() as u8;
+        }
+        2 => bytes.truncate(r.below(len + 1)),
+        3 => {
+            let i = r.below(len + 1);
+            let b = [b'{', b'}', b'[', b']', b',', b':', b'"', b'\\', b'9', 0xFF];
+            bytes.insert(i, b[r.below(b.len())]);
+        }
+        4 if len > 1 => {
+            let (a, b) = (r.below(len), r.below(len));
+            let (a, b) = (a.min(b), a.max(b));
+            let span = bytes[a..b].to_vec();
+            let at = r.below(bytes.len() + 1);
+            bytes.splice(at..at, span);
+        }
+        5 if len >= 8 => {
+            let v = match r.below(4) {
+                0 => u64::MAX,
+                1 => r.next(),
+                2 => (len as u64).saturating_sub(8 + r.below(4) as u64),
+                _ => (len as u64 + r.below(4) as u64).saturating_sub(8),
+            };
+            bytes[..8].copy_from_slice(&v.to_le_bytes());
+        }
+        6 => {
+            // Replace a run of digits with an extreme number.
+            let digits: Vec<usize> = (0..len).filter(|&i| bytes[i].is_ascii_digit()).collect();
+            if let Some(&i) = digits.get(r.below(digits.len())) {
+                let end = (i..len)
+                    .find(|&j| !bytes[j].is_ascii_digit())
+                    .unwrap_or(len);
+                let with = extremes[r.below(extremes.len())];
+                bytes.splice(i..end, with.iter().copied());
+            }
+        }
+        7 => {
+            // Rename a dtype.
+            let text = String::from_utf8_lossy(bytes).to_string();
+            if let Some(i) = text.find("\"F32\"").or_else(|| text.find("\"F64\"")) {
+                let with: [&[u8]; 4] = [b"\"I64\"", b"\"BF16\"", b"\"F16\"", b"\"XYZ\""];
+                bytes.splice(i..i + 5, with[r.below(4)].iter().copied());
+            }
+        }
+        _ => {
+            // Swap two bytes.
+            if len > 1 {
+                let (a, b) = (r.below(len), r.below(len));
+                bytes.swap(a, b);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_seed_corpus_parses() {
+    for seed in corpus() {
+        assert!(exercise::exercise(&seed).is_some());
+    }
+}
+
+/// The fuzz target's code on mutated files: never a panic. `RNN_MUTATIONS` sets how many
+/// per seed (default 3000; CI's budget), e.g. `RNN_MUTATIONS=200000 cargo test --release
+/// --test hostile_files`.
+#[test]
+fn mutated_files_never_panic() {
+    let per_seed: usize = std::env::var("RNN_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let mut r = Random(0x5EED_F00D_1234_5678);
+    let (mut accepted, mut refused) = (0usize, 0usize);
+    let seeds = corpus();
+    for seed in &seeds {
+        for _ in 0..per_seed {
+            let mut bytes = seed.clone();
+            for _ in 0..1 + r.below(4) {
+                mutate(&mut r, &mut bytes);
+            }
+            let largest = largest_allocation(|| match exercise::exercise(&bytes) {
+                Some(_) => accepted += 1,
+                None => refused += 1,
+            });
+            // The cells' own kernels (a few hundred bytes) and sorting names for the duplicate
+            // check (bounded by the file's own size), never what a header claims.
+            assert!(
+                largest <= 4096 + 2 * bytes.len(),
+                "an allocation of {largest} bytes for a {}-byte file",
+                bytes.len()
+            );
+        }
+    }
+    println!(
+        "{} mutated files: {accepted} accepted, {refused} refused, no panic",
+        accepted + refused
+    );
+    assert!(refused > 0 && accepted > 0);
+}
