@@ -422,3 +422,59 @@ fn pytorch_import_names_what_is_missing_or_mismatched() {
     file.import_torch(&mut lstm, TorchLayer::new(0)).unwrap();
     assert!(run_fixture(&lstm, &fx) <= 1e-5);
 }
+
+// -------------------------------------------------------------------------------- Keras
+
+#[test]
+fn keras_export_imports_into_a_stack_and_matches_keras() {
+    // Keras: Sequential([GRU(6, return_sequences=True), LSTM(4, return_sequences=True),
+    // Dense(3)]) on 5 inputs, exported by the snippet of docs/weights.md.
+    let fx = Fixture::load("keras/keras_weights_stack.json");
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/keras/keras_weights_stack.safetensors"),
+    )
+    .unwrap();
+    let file = WeightFile::parse(&bytes).unwrap();
+    let mut stack = Stacked((
+        GruCell::<5, 6>::zeros(),
+        LstmCell::<6, 4>::zeros(),
+        Dense::<4, 3>::zeros(),
+    ));
+    file.import_keras(&mut stack).unwrap();
+    // Keras's GRU bias [2, 18] became the input and recurrent bias rows.
+    let keras_bias: Vec<f64> = file
+        .get("0002/sequential/gru/gru_cell/bias")
+        .unwrap()
+        .values()
+        .collect();
+    assert_eq!(
+        f64::from(stack.0 .0.recurrent_bias.unwrap()[0][0]),
+        keras_bias[18]
+    );
+
+    let outputs = fx.outputs.as_ref().unwrap();
+    let rnn = Rnn::new(&stack);
+    let mut worst = 0.0f64;
+    for b in 0..fx.inputs.shape[0] {
+        let run = rnn.run(steps::<5>(&fx, b), &());
+        for (t, y) in run.outputs.iter().enumerate() {
+            worst = worst.max(max_abs_diff(&flat(y), outputs.step(b, t)));
+        }
+    }
+    println!("keras_weights_stack max abs err {worst:.2e}");
+    assert!(worst <= 1e-5, "max abs error {worst:e}");
+
+    // The same file into a model of the wrong sizes: the first mismatch, named both ways.
+    let mut wrong = Stacked((
+        GruCell::<5, 6>::zeros(),
+        LstmCell::<6, 5>::zeros(),
+        Dense::<5, 3>::zeros(),
+    ));
+    let err = file.import_keras(&mut wrong).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tensor `0003/sequential/lstm/lstm_cell/kernel → 1/kernel`: expected shape [6, 20], \
+         found [6, 16]"
+    );
+}
