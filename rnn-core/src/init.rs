@@ -59,6 +59,7 @@ impl Initializer {
 }
 
 /// A standard normal draw (Box–Muller).
+#[cfg(feature = "alloc")]
 fn normal(rng: &mut InitRng) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
     let u2: f64 = rng.random();

@@ -1,5 +1,6 @@
 //! Streaming: a cell whose state persists between calls (Keras's `stateful=True`).
 
+#[cfg(feature = "alloc")]
 use core::borrow::Borrow;
 
 use crate::cell::Cell;
