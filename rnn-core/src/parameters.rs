@@ -543,7 +543,7 @@ impl dyn Tensor + '_ {
         self.len() == 0
     }
 
-    /// Copies the values, row-major, into `out`, which must hold [`len`](Self::len) values.
+    /// Copies the values, row-major, into `out`, which must hold `len()` values.
     pub fn copy_to_f32(&self, out: &mut [f32]) -> Result<(), ShapeError> {
         ShapeError::check_len("parameter buffer", self.len(), out.len())?;
         let mut slots = out.iter_mut();
@@ -555,7 +555,7 @@ impl dyn Tensor + '_ {
         Ok(())
     }
 
-    /// Sets the values, row-major, from `src`, which must hold [`len`](Self::len) values.
+    /// Sets the values, row-major, from `src`, which must hold `len()` values.
     pub fn copy_from_f32(&mut self, src: &[f32]) -> Result<(), ShapeError> {
         ShapeError::check_len("parameter buffer", self.len(), src.len())?;
         let mut values = src.iter();
