@@ -355,3 +355,31 @@ fn activations_and_flags_are_not_parameters() {
     let lstm = LstmCell::<2, 2>::zeros().with_activation(Activation::Relu);
     assert_eq!(paths(&lstm).len(), 3);
 }
+
+#[test]
+fn wrappers_report_their_cells_parameters() {
+    // Keras's Bidirectional: the forward layer's weights, then the backward one's.
+    let bi = rnn::Bidirectional::new(LstmCell::<5, 4>::zeros(), GruCell::<5, 3>::zeros());
+    assert_eq!(
+        paths(&bi),
+        [
+            "forward/kernel [5, 16]",
+            "forward/recurrent_kernel [4, 16]",
+            "forward/bias [16]",
+            "backward/kernel [5, 9]",
+            "backward/recurrent_kernel [3, 9]",
+            "backward/bias [2, 9]",
+        ]
+    );
+    assert_eq!(bi.count_params(), 160 + 90);
+    // Rnn(cell) and return_all_states() are the cell's parameters, nothing added.
+    let rnn = Rnn::new(LstmCell::<5, 4>::zeros());
+    assert_eq!(paths(&rnn), paths(rnn.cell()));
+    assert_eq!(rnn.clone().return_all_states().count_params(), 160);
+    // Keras's Embedding(10, 3): embeddings [10, 3], "uniform" initialised.
+    let mut emb = rnn::Embedding::<10, 3>::zeros();
+    assert_eq!(paths(&emb), ["embeddings [10, 3]"]);
+    emb.initialize(Scheme::Keras, 2);
+    let v = values(&emb);
+    assert!(v.iter().all(|x| x.abs() <= 0.05) && v.iter().any(|&x| x != 0.0));
+}

@@ -27,8 +27,9 @@ use crate::rnn::Rnn;
 /// assert_eq!(states.iter().map(|s| s[0]).collect::<Vec<_>>(), [1.0, 3.0, 6.0]);
 /// assert_eq!(outputs[2][0], 60.0);
 /// ```
-#[derive(Clone, Debug, Default)]
-pub struct AllStates<C>(pub C);
+#[derive(Clone, Debug, Default, crate::Parameters)]
+#[parameters(crate = crate)]
+pub struct AllStates<C>(#[parameters(flatten)] pub C);
 
 impl<C: Cell> Cell for AllStates<C> {
     type Input = C::Input;

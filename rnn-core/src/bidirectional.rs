@@ -210,12 +210,15 @@ impl<F, B, Y, G: Fn(&F, &B) -> Y> Merge<F, B, Y> for MergeFn<G> {
 /// let y: SVector<f32, 2> = run.outputs[0];
 /// assert_eq!(y, SVector::from([10.0, 30.0]));
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, crate::Parameters)]
+#[parameters(crate = crate)]
 pub struct Bidirectional<F, B, M = Concat> {
     forward: F,
     backward: B,
     #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+    #[parameters(skip)]
     merge: M,
+    #[parameters(skip)]
     padding: Padding,
 }
 

@@ -22,9 +22,13 @@ use crate::error::{SequenceError, ShapeError};
 /// assert_eq!(emb.compute_mask(&[1, 2, 0]), [true, true, false]);
 /// assert!(emb.forward(&[3]).is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, crate::Parameters)]
+#[parameters(crate = crate)]
 pub struct Embedding<const V: usize, const D: usize, T: RealField = f32> {
+    /// Keras's `embeddings` `[V, D]`, initialised `uniform(±0.05)` as Keras does.
+    #[parameters(rename = "embeddings", init = crate::init::Initializer::Uniform(0.05))]
     rows: Vec<SVector<T, D>>,
+    #[parameters(skip)]
     mask_zero: bool,
 }
 

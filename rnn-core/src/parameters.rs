@@ -11,6 +11,7 @@
 //! | `SMatrix<T, R, C>` | `[R, C]`, row-major (`[R]` for a vector) |
 //! | `[SVector<T, H>; G]` (gate-block biases) | `[G·H]`, one tensor |
 //! | `[SMatrix<T, R, C>; G]` | `[G, R, C]` |
+//! | `Vec<SVector<T, D>>` (an embedding table, with `alloc`) | `[n, D]` |
 //! | `f32`, `f64` | `[]` |
 //!
 //! `Option<P>` has `P`'s parameters when `Some` and none when `None` (Keras's
@@ -1028,6 +1029,53 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Tensor for Kernel
     }
 }
 leaf_parameters!([T: Real, const IN: usize, const G: usize, const H: usize] Kernel<T, IN, G, H>);
+
+/// A table of rows (an embedding's `[V, D]`): `[n, R]` for vectors, `[n, R, C]` for matrices.
+#[cfg(feature = "alloc")]
+impl<T: Real, const R: usize, const C: usize> Tensor for alloc::vec::Vec<SMatrix<T, R, C>> {
+    fn shape(&self) -> Shape {
+        if C == 1 {
+            Shape::new(&[self.len(), R])
+        } else {
+            Shape::new(&[self.len(), R, C])
+        }
+    }
+    fn dtype(&self) -> Dtype {
+        Dtype::of::<T>()
+    }
+    fn read(&self, f: &mut dyn FnMut(f64)) {
+        for row in self {
+            row.read(f);
+        }
+    }
+    fn write(&mut self, f: &mut dyn FnMut() -> f64) {
+        for row in self {
+            row.write(f);
+        }
+    }
+    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
+        // Through one row-major buffer, so the initialiser sees the whole [n, R·C] table.
+        let (rows, cols) = (self.len(), R * C);
+        let mut values = alloc::vec![T::zero(); rows * cols];
+        fill_block(fill, rng, rows, cols, &mut values);
+        let mut at = values.into_iter();
+        self.write(&mut || at.next().map_or(0.0, to_f64));
+    }
+    fn default_init(&self) -> Init {
+        Init::kernel(R * C)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Real, const R: usize, const C: usize> Parameters for alloc::vec::Vec<SMatrix<T, R, C>> {
+    fn visit(&self, path: &Path<'_>, f: &mut Visitor<'_>) {
+        f(path, self)
+    }
+    fn visit_mut(&mut self, path: &Path<'_>, init: Option<Init>, f: &mut VisitorMut<'_>) {
+        let init = init.unwrap_or_else(|| self.default_init());
+        f(path, self, init)
+    }
+}
 
 // ------------------------------------------------------------------------- containers
 

@@ -34,10 +34,14 @@ use crate::unroll::static_unroll;
 /// let fixed = rnn.unroll(&xs, &());
 /// assert_eq!(fixed.outputs[1], run.outputs[1]);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, crate::Parameters)]
+#[parameters(crate = crate)]
 pub struct Rnn<C> {
+    #[parameters(flatten)]
     cell: C,
+    #[parameters(skip)]
     pub(crate) padding: Padding,
+    #[parameters(skip)]
     pub(crate) direction: Direction,
 }
 
