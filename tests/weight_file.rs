@@ -478,3 +478,21 @@ fn keras_export_imports_into_a_stack_and_matches_keras() {
          found [6, 16]"
     );
 }
+
+#[test]
+fn bidirectional_layers_round_trip() {
+    let new = || rnn::Bidirectional::new(LstmCell::<5, 4>::zeros(), GruCell::<5, 3>::zeros());
+    let mut bi = new();
+    bi.initialize(Scheme::Keras, 12);
+    let bytes = weight_file::save(&bi).unwrap();
+    let mut loaded = new();
+    weight_file::load(&mut loaded, &bytes).unwrap();
+    assert_eq!(weight_file::save(&loaded).unwrap(), bytes);
+    let names: Vec<String> = WeightFile::parse(&bytes)
+        .unwrap()
+        .tensors()
+        .map(|t| t.name().to_string())
+        .collect();
+    assert_eq!(names[0], "forward/kernel");
+    assert_eq!(names[5], "backward/bias");
+}
