@@ -279,16 +279,22 @@ fn group(fields: Vec<Field>, errors: &mut Errors) -> Vec<Item> {
 }
 
 fn check_names(items: &[Item], errors: &mut Errors) {
-    let mut seen: HashMap<String, ()> = HashMap::new();
+    // name → whether it names a row group.
+    let mut seen: HashMap<String, bool> = HashMap::new();
     for item in items {
-        let (name, span) = match item {
+        let (name, span, rows) = match item {
             Item::Field { flatten: true, .. } => continue,
             Item::Field { field, .. } | Item::Shaped { field, .. } => {
-                (field.name.clone(), field.span)
+                (field.name.clone(), field.span, false)
             }
-            Item::Rows { name, .. } => (name.value(), name.span()),
+            Item::Rows { name, .. } => (name.value(), name.span(), true),
         };
-        if seen.insert(name.clone(), ()).is_some() {
+        let previous = seen.insert(name.clone(), rows);
+        // Two groups of one name: `group` reported the rows as not consecutive already.
+        if rows && previous == Some(true) {
+            continue;
+        }
+        if previous.is_some() {
             errors.push(syn::Error::new(
                 span,
                 format!(
@@ -468,5 +474,82 @@ fn stub(input: &DeriveInput, krate: &syn::Path, errors: Errors) -> TokenStream {
                 _: &mut #params::VisitorMut<'_>,
             ) {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// The `compile_error!` messages the derive emits for `item`.
+    fn errors(item: proc_macro2::TokenStream) -> Vec<String> {
+        let out = super::expand(item).to_string();
+        out.split("compile_error !")
+            .skip(1)
+            .map(|rest| {
+                let start = rest.find('"').expect("a message") + 1;
+                let end = start + rest[start..].find("\" }").expect("its end");
+                rest[start..end].replace("\\\"", "\"")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_struct_expands_without_errors() {
+        let out = errors(quote! {
+            struct Cell {
+                kernel: Weights<f32, 2, 3>,
+                #[parameters(row_of = "bias")] b0: SVector<f32, 3>,
+                #[parameters(row_of = "bias")] b1: SVector<f32, 3>,
+                #[parameters(shape = [1, 2, 3], init = Init::kernel(3))] w: Weights<f32, 2, 3>,
+                #[parameters(flatten)] inner: Inner,
+                #[parameters(skip)] activation: Activation,
+            }
+        });
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let out = errors(quote! {
+            struct Cell {
+                #[parameters(skip, rename = "x")] a: A,
+                #[parameters(frobnicate)] b: B,
+                #[parameters(flatten, rename = "y")] c: C,
+                #[parameters(rename = "kernel")] d: D,
+                kernel: E,
+                #[parameters(row_of = "bias")] f: F,
+                g: G,
+                #[parameters(row_of = "bias")] h: H,
+                #[parameters(shape = [1, 1, 1, 1, 1, 1, 1, 1, 1])] i: I,
+                #[parameters(rename = "a/b")] j: J,
+            }
+        });
+        let expected = [
+            "a `skip`ped field has no parameters: it takes no other `#[parameters]` argument",
+            "unknown `#[parameters]` argument: expected `skip`, `flatten`, `rename = \"..\"`, `init = expr`, `shape = [..]` or `row_of = \"..\"`",
+            "a `flatten`ed field has no name of its own: it cannot also take `rename`, `shape` or `row_of`",
+            "a shape has at most 8 dimensions",
+            "a parameter name is one non-empty path segment, without `/`",
+            "the rows of `bias` must be consecutive fields",
+            "two parameters are named `kernel`: give one `#[parameters(rename = \"...\")]`",
+        ];
+        for e in expected {
+            assert!(out.iter().any(|o| o == e), "missing {e:?} in {out:#?}");
+        }
+        assert_eq!(out.len(), expected.len(), "{out:#?}");
+    }
+
+    #[test]
+    fn enums_and_unions_are_refused_with_a_stub_impl() {
+        let out = super::expand(quote!(
+            enum E {
+                A,
+            }
+        ))
+        .to_string();
+        assert!(out.contains("derived for structs only"));
+        // The stub keeps uses of `E: Parameters` compiling: one error, not a cascade.
+        assert!(out.contains("Parameters for E"));
     }
 }
