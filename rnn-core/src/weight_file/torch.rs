@@ -111,6 +111,44 @@ impl<'a> WeightFile<'a> {
     /// `bias=False` loads zero biases. Checks everything first: on an error the cell is
     /// unchanged. Only the cell's activations are not in the file: PyTorch's
     /// `nonlinearity='relu'` needs `with_activation(Activation::Relu)`.
+    ///
+    /// ```
+    /// use rnn_core::cells::GruCell;
+    /// use rnn_core::weight_file::{TorchLayer, WeightFile};
+    ///
+    /// // The state_dict of nn.GRU(3, 2, bidirectional=True) saved by safetensors (here built
+    /// // by hand: every value is its own index).
+    /// let mut tensors = Vec::new();
+    /// for sfx in ["_l0", "_l0_reverse"] {
+    ///     tensors.push((format!("weight_ih{sfx}"), vec![6, 3]));
+    ///     tensors.push((format!("weight_hh{sfx}"), vec![6, 2]));
+    ///     tensors.push((format!("bias_ih{sfx}"), vec![6]));
+    ///     tensors.push((format!("bias_hh{sfx}"), vec![6]));
+    /// }
+    /// let bytes = safetensors_of(&tensors);
+    /// let file = WeightFile::parse(&bytes).unwrap();
+    /// let (mut forward, mut backward) = (GruCell::<3, 2>::zeros(), GruCell::<3, 2>::zeros());
+    /// file.import_torch(&mut forward, TorchLayer::new(0)).unwrap();
+    /// file.import_torch(&mut backward, TorchLayer::new(0).reverse()).unwrap();
+    /// // weight_ih [6, 3] (r z n) → kernel [3, 6] (z r h): kernel[0][z, k] = weight_ih[2 + k, 0].
+    /// assert_eq!(forward.kernel.rows()[0][0], [6.0, 9.0]);
+    /// // bias_hh becomes the recurrent row of Keras's [2, 6] bias, reordered the same way.
+    /// assert_eq!(forward.recurrent_bias.unwrap()[1].as_slice(), [0.0, 1.0]);
+    /// # fn safetensors_of(tensors: &[(String, Vec<usize>)]) -> Vec<u8> {
+    /// #     let (mut header, mut data) = (String::from("{"), Vec::new());
+    /// #     for (i, (name, shape)) in tensors.iter().enumerate() {
+    /// #         let n: usize = shape.iter().product();
+    /// #         let sep = if i > 0 { "," } else { "" };
+    /// #         header += &format!("{sep}\"{name}\":{{\"dtype\":\"F32\",\"shape\":{shape:?},\"data_offsets\":[{},{}]}}", data.len(), data.len() + 4 * n);
+    /// #         data.extend((0..n).flat_map(|v| (v as f32).to_le_bytes()));
+    /// #     }
+    /// #     header.push('}');
+    /// #     let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    /// #     out.extend(header.bytes());
+    /// #     out.extend(data);
+    /// #     out
+    /// # }
+    /// ```
     pub fn import_torch<P: Parameters + ?Sized>(
         &self,
         cell: &mut P,
