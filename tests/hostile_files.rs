@@ -542,8 +542,8 @@ fn mutate(r: &mut Random, bytes: &mut Vec<u8>) {
         }
         7 => {
             // Rename a dtype.
-            let text = String::from_utf8_lossy(bytes).to_string();
-            if let Some(i) = text.find("\"F32\"").or_else(|| text.find("\"F64\"")) {
+            let find = |pat: &[u8]| bytes.windows(pat.len()).position(|w| w == pat);
+            if let Some(i) = find(b"\"F32\"").or_else(|| find(b"\"F64\"")) {
                 let with: [&[u8]; 4] = [b"\"I64\"", b"\"BF16\"", b"\"F16\"", b"\"XYZ\""];
                 bytes.splice(i..i + 5, with[r.below(4)].iter().copied());
             }
