@@ -2,7 +2,6 @@
 //! known to the compiler (no heap, `[Output; T]`), and [`dynamic_unroll`] over a sequence of
 //! any length. Same arguments, same arithmetic in the same order, so the same bits.
 
-#[cfg(feature = "alloc")]
 use core::borrow::Borrow;
 
 use crate::cell::Cell;
