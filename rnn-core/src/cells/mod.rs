@@ -4,6 +4,7 @@
 //! Keras's and PyTorch's weight layouts (see [`layout`]).
 
 pub mod activation;
+pub mod batch_norm;
 pub mod dense;
 pub mod gru;
 pub mod layout;
@@ -12,6 +13,7 @@ pub mod simple_rnn;
 pub mod stacked;
 
 pub use activation::Activation;
+pub use batch_norm::BatchNormalization;
 pub use dense::Dense;
 pub use gru::GruCell;
 pub use lstm::{LstmCell, LstmCellState, LstmState};
