@@ -15,16 +15,18 @@ Usage (run from anywhere; paths are relative to the repository root):
     python tools/peers.py --peers-json FILE     use saved peer results instead of measuring
                                                 (e.g. tools/peers_results.json)
 
-Other options: --budget SECONDS (measurement time per config per variant, default 1.5),
---rounds N (the budget is split into N interleaved rounds, default 3), --configs a,b,c,
---wait-idle SECONDS (wait up to this long for a quiet machine before each framework,
-default 60; the CPU load seen is recorded under "conditions" in the results).
+Other options: --budget SECONDS (measurement time per config per variant, default 2),
+--rounds N (the budget is split into N interleaved rounds, default 6), --configs a,b,c,
+--wait-idle SECONDS (wait up to this long for a quiet machine before each framework, and
+up to min(this, 20 s) before each round; default 60; the CPU load seen is recorded under
+"conditions" in the results).
 
 Method: every framework is measured in its own subprocess (so one framework's thread pool
 cannot steal cycles from the other), on 2 threads. For each configuration the forward pass
 of the whole sequence is built, warmed up (this includes TorchScript/XLA compilation), then
 timed call by call; the measurement is split into interleaved rounds over all configurations
-so that a burst of machine noise does not hit one configuration only. The reported figure
+so that a burst of machine noise does not hit one configuration only, and before each round
+the worker waits (bounded) for the other processes on the machine to go quiet. The reported figure
 is the median wall time of one full forward divided by (batch * T): ns per sample-step.
 
 Needs torch, tensorflow (>= 2.16, Keras 3) and numpy; matplotlib for the plot.
@@ -123,24 +125,65 @@ def time_round(fn, seconds, min_calls=3, max_calls=100000):
     return out
 
 
+def cpu_busy(interval=1.0):
+    """Fraction of all CPUs busy (not idle/iowait) over `interval` seconds, from /proc/stat."""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
+    try:
+        t0, i0 = snap()
+        time.sleep(interval)
+        t1, i1 = snap()
+    except OSError:
+        return None
+    return None if t1 == t0 else 1.0 - (i1 - i0) / (t1 - t0)
+
+
+def wait_idle(max_wait, threshold=0.25, quiet=False, interval=2.0):
+    """Wait (up to max_wait s) until the other processes leave the CPUs mostly idle.
+    Returns the last busy fraction seen (None if unknown)."""
+    t0 = time.time()
+    busy = cpu_busy(interval)
+    while busy is not None and busy > threshold and time.time() - t0 < max_wait:
+        if not quiet:
+            print(f"[peers] machine busy ({busy:.0%} of CPUs); waiting ...", file=sys.stderr,
+                  flush=True)
+        busy = cpu_busy(interval if quiet else 5.0)
+    if busy is not None and busy > threshold and not quiet:
+        print(f"[peers] warning: still {busy:.0%} busy; numbers will be noisy", file=sys.stderr)
+    return busy
+
+
+ROUND_WAIT = 0.0  # per-round wait for a quiet machine (set from --wait-idle in workers)
+ROUND_BUSY = []  # CPU busy fraction seen before each round (recorded in the results)
+
+
 def measure_all(variants, budget, rounds):
-    """variants: list of (key, fn). Warm all up, then `rounds` interleaved timing rounds."""
+    """variants: list of (key, fn). Warm all up, then `rounds` interleaved timing rounds;
+    before each round wait (up to ROUND_WAIT s) for the other processes to go quiet.
+    Returns {key: [per-call ns of round 0, of round 1, ...]}."""
     for key, fn in variants:
         warm_up(fn)
     samples = {key: [] for key, _ in variants}
     for _ in range(rounds):
+        busy = wait_idle(ROUND_WAIT, quiet=True, interval=1.0) if ROUND_WAIT > 0 else None
+        ROUND_BUSY.append(None if busy is None else round(busy, 3))
         for key, fn in variants:
-            samples[key].extend(time_round(fn, budget / rounds))
+            samples[key].append(time_round(fn, budget / rounds))
     return samples
 
 
-def summarize(samples, cfg):
+def summarize(per_round, cfg):
+    """Median over all calls (the reported figure), plus quartiles, min and the best
+    per-round median (a hint of what a quiet machine gives), all in ns per sample-step."""
     steps = cfg["B"] * cfg["T"]
-    s = sorted(samples)
+    s = sorted(x for r in per_round for x in r)
     q = lambda p: s[min(len(s) - 1, int(p * len(s)))]
     med = statistics.median(s)
+    best_round = min(statistics.median(r) for r in per_round if r)
     return dict(ns=med / steps, p25=q(0.25) / steps, p75=q(0.75) / steps,
-                min=s[0] / steps, calls=len(s))
+                min=s[0] / steps, best_round_median=best_round / steps, calls=len(s))
 
 
 # ----------------------------------------------------------------------------------------
@@ -267,7 +310,7 @@ def torch_worker(configs, budget, rounds):
     except Exception:  # noqa: BLE001
         pass
     return dict(ns=ns, detail=detail, versions=versions, notes=notes,
-                threads=torch.get_num_threads())
+                threads=torch.get_num_threads(), round_busy=ROUND_BUSY)
 
 
 # ----------------------------------------------------------------------------------------
@@ -404,48 +447,20 @@ def tf_worker(configs, budget, rounds):
         detail[key] = {mode: st, "best": mode}
     versions = {"tensorflow": tf.__version__, "keras": keras.__version__,
                 "numpy": np.__version__}
-    return dict(ns=ns, detail=detail, versions=versions, notes=notes)
+    return dict(ns=ns, detail=detail, versions=versions, notes=notes, round_busy=ROUND_BUSY)
 
 
 # ----------------------------------------------------------------------------------------
 # Orchestration
 # ----------------------------------------------------------------------------------------
 
-def cpu_busy(interval=1.0):
-    """Fraction of all CPUs busy (not idle/iowait) over `interval` seconds, from /proc/stat."""
-    def snap():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
-    try:
-        t0, i0 = snap()
-        time.sleep(interval)
-        t1, i1 = snap()
-    except OSError:
-        return None
-    return None if t1 == t0 else 1.0 - (i1 - i0) / (t1 - t0)
-
-
-def wait_idle(max_wait, threshold=0.25):
-    """Wait (up to max_wait s) until the other processes leave the CPUs mostly idle.
-    Returns the last busy fraction seen (None if unknown)."""
-    t0 = time.time()
-    busy = cpu_busy(2.0)
-    while busy is not None and busy > threshold and time.time() - t0 < max_wait:
-        print(f"[peers] machine busy ({busy:.0%} of CPUs); waiting ...", file=sys.stderr,
-              flush=True)
-        busy = cpu_busy(5.0)
-    if busy is not None and busy > threshold:
-        print(f"[peers] warning: still {busy:.0%} busy; numbers will be noisy", file=sys.stderr)
-    return busy
-
-
-def run_worker(fw, names, budget, rounds):
+def run_worker(fw, names, budget, rounds, max_wait):
     """Run one framework in a fresh subprocess; returns its result dict or None."""
     with tempfile.NamedTemporaryFile("r", suffix=".json", delete=False) as tmp:
         out = tmp.name
     cmd = [sys.executable, os.path.abspath(__file__), "--_worker", fw, "--_out", out,
-           "--budget", str(budget), "--rounds", str(rounds), "--configs", ",".join(names)]
+           "--budget", str(budget), "--rounds", str(rounds), "--configs", ",".join(names),
+           "--wait-idle", str(max_wait)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow",
                PYTHONWARNINGS="ignore")
     print(f"[peers] measuring {fw} ...", file=sys.stderr, flush=True)
@@ -652,7 +667,10 @@ def write_doc(rows, peers, rust_src, budget, rounds):
         "- Figure = median wall time of one full forward over the sequence / (batch × T). "
         f"Each forward is warmed up (≥ 0.3 s, which includes TorchScript/XLA compilation), "
         f"then timed call by call for ≈ {budget:g} s per configuration and variant, split into "
-        f"{rounds} rounds interleaved across configurations (the machine is noisy).")
+        f"{rounds} rounds interleaved across configurations; before each round the worker "
+        "waits (bounded) for the CPUs to be idle, since the machine is shared and noisy. "
+        "`tools/peers_results.json` keeps quartiles, min, the best per-round median and the "
+        "CPU load seen before each round.")
     L.append(
         "- PyTorch: LSTM/GRU configurations use the fused `nn.LSTM` / `nn.GRU` "
         "(batch_first) over the whole sequence. The seed cells are a Python loop over the step "
@@ -703,11 +721,12 @@ def measure_peers(names, budget, rounds, max_wait):
         peers["conditions"][fw] = {
             "cpu_busy_before": None if busy is None else round(busy, 3),
             "loadavg_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
-        res = run_worker(fw, names, budget, rounds)
+        res = run_worker(fw, names, budget, rounds, max_wait)
         if res is None:
             peers["notes"].append(f"{fw}: worker failed")
             continue
         peers[fw] = res["ns"]
+        peers["conditions"][fw]["cpu_busy_before_each_round"] = res.get("round_busy")
         peers["versions"].update(res["versions"])
         peers["detail"][fw] = res["detail"]
         peers[fw + "_variant"] = {n: d["best"] for n, d in res["detail"].items()}
@@ -723,9 +742,9 @@ def main():
     ap.add_argument("--rust-json", metavar="FILE", help="saved Rust table (instead of cargo)")
     ap.add_argument("--peers-json", metavar="FILE",
                     help="saved peer results (instead of measuring)")
-    ap.add_argument("--budget", type=float, default=1.5,
-                    help="seconds of measurement per config per variant (default 1.5)")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--budget", type=float, default=2.0,
+                    help="seconds of measurement per config per variant (default 2)")
+    ap.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
     ap.add_argument("--wait-idle", type=float, default=60, metavar="SECONDS",
                     help="before each framework, wait up to this long for the other "
                          "processes to leave the CPUs idle (default 60; 0 = don't wait)")
@@ -742,6 +761,8 @@ def main():
             ap.error(f"unknown configurations {bad}; known: {list(BY_NAME)}")
 
     if a._worker:
+        global ROUND_WAIT
+        ROUND_WAIT = min(a.wait_idle, 20.0)
         cfgs = [BY_NAME[n] for n in names]
         res = (torch_worker if a._worker == "torch" else tf_worker)(cfgs, a.budget, a.rounds)
         with open(a._out, "w") as f:
