@@ -8,6 +8,7 @@
 use rnn::bidirectional::{Both, Sum};
 use rnn::cells::{Activation, Dense, GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::init::{rng, Initializer};
+use rnn::parameters::Scheme;
 use rnn::prelude::*;
 use rnn::{Batch, BatchMasks, Bidirectional, Embedding};
 
@@ -48,6 +49,36 @@ fn random_tokens(seed: u64, n: usize, t: usize, vocab: usize) -> Vec<Vec<usize>>
 
 fn section(title: &str) {
     println!("\n== {title}");
+}
+
+/// The guide's first model: `Sequential([Embedding(1000, 64), LSTM(128), Dense(10, softmax)])`.
+#[derive(Parameters)]
+struct SimpleModel {
+    embedding: Embedding<1000, 64>,
+    lstm: LstmCell<64, 128>,
+    dense: Dense<128, 10>,
+}
+
+fn simple_model() {
+    section("A simple model: Embedding(1000, 64) -> LSTM(128) -> Dense(10, softmax)");
+    let mut model = SimpleModel {
+        embedding: Embedding::zeros(),
+        lstm: LstmCell::zeros(),
+        dense: Dense::zeros().with_activation(Activation::Softmax),
+    };
+    model.initialize(Scheme::Keras, 0);
+    print!("{}", model.summary());
+    let tokens = random_tokens(1, 1, 12, 1000).remove(0);
+    let run = Rnn::new(&model.lstm).run(
+        model.embedding.forward(&tokens).expect("tokens < 1000"),
+        &(),
+    );
+    let p = model.dense.forward(run.last_output().expect("12 steps"));
+    println!(
+        "one sequence of 12 tokens -> probabilities ({}), summing to {:.4}",
+        p.len(),
+        p.sum()
+    );
 }
 
 fn outputs_and_states() {
@@ -211,6 +242,7 @@ fn bidirectional() {
 }
 
 fn main() {
+    simple_model();
     outputs_and_states();
     encoder_decoder();
     cross_batch_statefulness();
