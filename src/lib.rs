@@ -30,3 +30,8 @@ pub mod prelude {
     pub use rnn_core::{Batch, Run, Sequence};
     pub use rnn_core::{Bidirectional, Both, Direction, Mask, Padding, SequenceError};
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
