@@ -304,9 +304,10 @@ def torch_worker(configs, budget, rounds):
     versions = {"torch": torch.__version__, "numpy": np.__version__}
     try:
         cfg = torch.__config__.show()
-        blas = [ln.strip() for ln in cfg.splitlines() if "BLAS_INFO" in ln or "MKLDNN" in ln
-                or "oneDNN" in ln]
-        versions["torch_build"] = "; ".join(blas)[:300]
+        keep = ("Math Kernel Library", "MKL-DNN", "oneDNN", "OpenMP", "CPU capability")
+        items = [ln.strip(" -") for ln in cfg.splitlines()
+                 if any(k in ln for k in keep) and "Build settings" not in ln]
+        versions["torch_build"] = "; ".join(i.split(" (Git Hash")[0] for i in items)[:300]
     except Exception:  # noqa: BLE001
         pass
     return dict(ns=ns, detail=detail, versions=versions, notes=notes,
