@@ -143,51 +143,6 @@ fn values_are_read_and_written_row_major_in_keras_layout() {
 }
 
 #[test]
-fn keras_initialisation_draws_as_the_cells_own_initialisers() {
-    for seed in [0, 1, 99] {
-        let mut lstm = LstmCell::<5, 4>::zeros();
-        lstm.initialize(Scheme::Keras, seed);
-        assert_eq!(lstm, LstmCell::keras_init(seed));
-        let mut gru = GruCell::<5, 4>::zeros();
-        gru.initialize(Scheme::Keras, seed);
-        assert_eq!(gru, GruCell::keras_init(seed));
-        let mut rnn = SimpleRnnCell::<5, 4, f64>::zeros();
-        rnn.initialize(Scheme::Keras, seed);
-        assert_eq!(rnn, SimpleRnnCell::keras_init(seed));
-        let mut dense = Dense::<5, 4>::zeros();
-        dense.initialize(Scheme::Keras, seed);
-        assert_eq!(dense, Dense::keras_init(seed));
-    }
-}
-
-#[test]
-fn pytorch_initialisation_draws_as_the_cells_own_initialisers() {
-    for seed in [0, 7] {
-        let mut lstm = LstmCell::<5, 4>::zeros();
-        lstm.initialize(Scheme::PyTorch, seed);
-        assert_eq!(lstm, LstmCell::pytorch_init(seed));
-        let mut gru = GruCell::<5, 4, f64>::zeros();
-        gru.initialize(Scheme::PyTorch, seed);
-        assert_eq!(gru, GruCell::pytorch_init(seed));
-        let mut rnn = SimpleRnnCell::<5, 4>::zeros();
-        rnn.initialize(Scheme::PyTorch, seed);
-        assert_eq!(rnn, SimpleRnnCell::pytorch_init(seed));
-        let mut dense = Dense::<5, 4>::zeros();
-        dense.initialize(Scheme::PyTorch, seed);
-        assert_eq!(dense, Dense::pytorch_init(seed));
-    }
-    // uniform(±1/√H) everywhere, biases included.
-    let mut lstm = LstmCell::<3, 16>::zeros();
-    lstm.initialize(Scheme::PyTorch, 3);
-    let v = values(&lstm);
-    assert!(v.iter().all(|x| x.abs() <= 0.25));
-    assert!(
-        v[v.len() - 64..].iter().any(|x| x.abs() > 0.1),
-        "biases drawn"
-    );
-}
-
-#[test]
 fn keras_initialisers_have_their_distributions() {
     let mut lstm = LstmCell::<8, 16, f64>::zeros();
     lstm.initialize(Scheme::Keras, 11);

@@ -56,13 +56,6 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         Kernel { rows }
     }
 
-    /// Filled by `init` as a `[IN, G·H]` tensor (Keras computes fans over the whole kernel).
-    pub fn initialized(init: crate::init::Initializer, rng: &mut crate::init::InitRng) -> Self {
-        let mut kernel = Self::zeros();
-        init.fill(rng, IN, G * H, kernel.as_mut_slice());
-        kernel
-    }
-
     /// The rows: `rows()[j][g]` is gate `g`'s weights from input `j`.
     pub fn rows(&self) -> &[[[T; H]; G]; IN] {
         &self.rows

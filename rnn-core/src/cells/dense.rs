@@ -5,7 +5,6 @@ use nalgebra::SVector;
 use super::activation::Activation;
 use super::layout;
 use crate::error::WeightError;
-use crate::init::Initializer;
 use crate::real::Real;
 use crate::weights::Weights;
 
@@ -51,23 +50,25 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
     /// Keras's default initialisation, reproducible from `seed`: `glorot_uniform` kernel,
     /// zero bias.
     pub fn keras_init(seed: u64) -> Self {
-        let mut rng = crate::init::rng(seed);
-        Dense {
-            kernel: Weights::initialized(Initializer::GlorotUniform, &mut rng),
-            ..Self::zeros()
-        }
+        let mut cell = Self::zeros();
+        crate::parameters::Parameters::initialize(
+            &mut cell,
+            crate::parameters::Scheme::Keras,
+            seed,
+        );
+        cell
     }
 
     /// PyTorch's `nn.Linear` initialisation, reproducible from `seed`: weight and bias
     /// `uniform(±1/√I)`.
     pub fn pytorch_init(seed: u64) -> Self {
-        let mut rng = crate::init::rng(seed);
-        let init = Initializer::Uniform(1.0 / nalgebra::ComplexField::sqrt(I as f64));
-        Dense {
-            kernel: Weights::initialized(init, &mut rng),
-            bias: Some(super::initialized_bias::<T, 1, U>(init, &mut rng)[0]),
-            ..Self::zeros()
-        }
+        let mut cell = Self::zeros();
+        crate::parameters::Parameters::initialize(
+            &mut cell,
+            crate::parameters::Scheme::PyTorch,
+            seed,
+        );
+        cell
     }
 
     /// From Keras's `kernel [I, U]` (row-major) and `bias [U]`; `None` for no bias.

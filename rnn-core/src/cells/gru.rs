@@ -5,7 +5,6 @@ use nalgebra::SVector;
 use super::activation::Activation;
 use super::layout;
 use crate::error::{TensorShape, WeightError};
-use crate::init::Initializer;
 use crate::real::Real;
 use crate::weights::Kernel;
 
@@ -62,26 +61,25 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
     /// Keras's default initialisation, reproducible from `seed`: `glorot_uniform` kernel,
     /// `orthogonal` recurrent kernel, zero biases, `reset_after = true`.
     pub fn keras_init(seed: u64) -> Self {
-        let mut rng = crate::init::rng(seed);
-        GruCell {
-            kernel: Kernel::initialized(Initializer::GlorotUniform, &mut rng),
-            recurrent_kernel: Kernel::initialized(Initializer::Orthogonal, &mut rng),
-            ..Self::zeros()
-        }
+        let mut cell = Self::zeros();
+        crate::parameters::Parameters::initialize(
+            &mut cell,
+            crate::parameters::Scheme::Keras,
+            seed,
+        );
+        cell
     }
 
     /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
     /// `uniform(±1/√H)`.
     pub fn pytorch_init(seed: u64) -> Self {
-        let mut rng = crate::init::rng(seed);
-        let init = Initializer::Uniform(1.0 / nalgebra::ComplexField::sqrt(H as f64));
-        GruCell {
-            kernel: Kernel::initialized(init, &mut rng),
-            recurrent_kernel: Kernel::initialized(init, &mut rng),
-            bias: Some(super::initialized_bias(init, &mut rng)),
-            recurrent_bias: Some(super::initialized_bias(init, &mut rng)),
-            ..Self::zeros()
-        }
+        let mut cell = Self::zeros();
+        crate::parameters::Parameters::initialize(
+            &mut cell,
+            crate::parameters::Scheme::PyTorch,
+            seed,
+        );
+        cell
     }
 
     /// From Keras's `kernel [I, 3H]`, `recurrent_kernel [H, 3H]` and `bias` (row-major):

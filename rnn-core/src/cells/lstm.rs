@@ -5,7 +5,6 @@ use nalgebra::SVector;
 use super::activation::Activation;
 use super::layout;
 use crate::error::WeightError;
-use crate::init::Initializer;
 use crate::real::Real;
 use crate::weights::Kernel;
 
@@ -65,28 +64,25 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
     /// `orthogonal` recurrent kernel, zero bias but the forget gate's, which is 1
     /// (`unit_forget_bias=True`).
     pub fn keras_init(seed: u64) -> Self {
-        let mut rng = crate::init::rng(seed);
-        let mut bias = [SVector::zeros(); 4];
-        bias[1] = SVector::repeat(T::one());
-        LstmCell {
-            kernel: Kernel::initialized(Initializer::GlorotUniform, &mut rng),
-            recurrent_kernel: Kernel::initialized(Initializer::Orthogonal, &mut rng),
-            bias: Some(bias),
-            ..Self::zeros()
-        }
+        let mut cell = Self::zeros();
+        crate::parameters::Parameters::initialize(
+            &mut cell,
+            crate::parameters::Scheme::Keras,
+            seed,
+        );
+        cell
     }
 
     /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
     /// `uniform(±1/√H)`.
     pub fn pytorch_init(seed: u64) -> Self {
-        let mut rng = crate::init::rng(seed);
-        let init = Initializer::Uniform(1.0 / nalgebra::ComplexField::sqrt(H as f64));
-        LstmCell {
-            kernel: Kernel::initialized(init, &mut rng),
-            recurrent_kernel: Kernel::initialized(init, &mut rng),
-            bias: Some(super::initialized_bias(init, &mut rng)),
-            ..Self::zeros()
-        }
+        let mut cell = Self::zeros();
+        crate::parameters::Parameters::initialize(
+            &mut cell,
+            crate::parameters::Scheme::PyTorch,
+            seed,
+        );
+        cell
     }
 
     /// From Keras's `kernel [I, 4H]`, `recurrent_kernel [H, 4H]` and `bias [4H]` (row-major).

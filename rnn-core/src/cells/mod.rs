@@ -25,18 +25,6 @@ use nalgebra::SVector;
 use crate::error::WeightError;
 use crate::real::Real;
 
-/// `G` bias vectors drawn from `init` (as one `[G·H]` tensor).
-fn initialized_bias<T: Real, const G: usize, const H: usize>(
-    init: crate::init::Initializer,
-    rng: &mut crate::init::InitRng,
-) -> [SVector<T, H>; G] {
-    let mut bias = [SVector::<T, H>::zeros(); G];
-    for b in bias.iter_mut() {
-        init.fill(rng, 1, H, b.as_mut_slice());
-    }
-    bias
-}
-
 /// PyTorch's two biases as Keras's one: their sum, or whichever is given.
 fn pytorch_bias<T: Real, const G: usize, const H: usize>(
     bias_ih: Option<&[T]>,

@@ -5,7 +5,6 @@ use nalgebra::SVector;
 use super::activation::Activation;
 use super::layout;
 use crate::error::WeightError;
-use crate::init::Initializer;
 use crate::real::Real;
 use crate::weights::Weights;
 
@@ -42,25 +41,25 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
     /// Keras's default initialisation, reproducible from `seed`: `glorot_uniform` kernel,
     /// `orthogonal` recurrent kernel, zero bias.
     pub fn keras_init(seed: u64) -> Self {
-        let mut rng = crate::init::rng(seed);
-        SimpleRnnCell {
-            kernel: Weights::initialized(Initializer::GlorotUniform, &mut rng),
-            recurrent_kernel: Weights::initialized(Initializer::Orthogonal, &mut rng),
-            ..Self::zeros()
-        }
+        let mut cell = Self::zeros();
+        crate::parameters::Parameters::initialize(
+            &mut cell,
+            crate::parameters::Scheme::Keras,
+            seed,
+        );
+        cell
     }
 
     /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
     /// `uniform(±1/√H)`.
     pub fn pytorch_init(seed: u64) -> Self {
-        let mut rng = crate::init::rng(seed);
-        let init = Initializer::Uniform(1.0 / nalgebra::ComplexField::sqrt(H as f64));
-        SimpleRnnCell {
-            kernel: Weights::initialized(init, &mut rng),
-            recurrent_kernel: Weights::initialized(init, &mut rng),
-            bias: Some(super::initialized_bias::<T, 1, H>(init, &mut rng)[0]),
-            ..Self::zeros()
-        }
+        let mut cell = Self::zeros();
+        crate::parameters::Parameters::initialize(
+            &mut cell,
+            crate::parameters::Scheme::PyTorch,
+            seed,
+        );
+        cell
     }
 
     /// From Keras's `kernel [I, H]`, `recurrent_kernel [H, H]` and `bias [H]` (row-major).
