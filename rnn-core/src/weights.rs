@@ -90,11 +90,12 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     /// gate apart from the others).
     #[inline(always)]
     pub fn accumulate_gate(&self, g: usize, x: &SVector<T, IN>, out: &mut SVector<T, H>) {
-        for (row, &xj) in self.rows.iter().zip(x.iter()) {
-            for (a, &w) in out.iter_mut().zip(&row[g]) {
-                *a += xj * w;
-            }
-        }
+        crate::kernels::accumulate_gate(
+            self.rows(),
+            g,
+            x.as_slice().try_into().expect("IN values"),
+            out,
+        );
     }
 
     /// `x · W` for a one-gate kernel (Dense).
