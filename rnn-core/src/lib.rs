@@ -18,6 +18,8 @@ pub mod cells;
 #[cfg(feature = "alloc")]
 pub mod embedding;
 pub mod error;
+#[cfg(feature = "std")]
+pub mod fused;
 pub mod init;
 pub mod kernels;
 pub mod mask;

@@ -65,6 +65,43 @@ impl Activation {
         }
     }
 
+    /// Applies the activation to every element of a slice of any length, in place (the fused
+    /// layers' epilogues; the same functions as [`apply`](Activation::apply)).
+    #[inline]
+    pub fn apply_slice<T: Real>(self, xs: &mut [T]) {
+        match self {
+            Activation::Tanh => T::tanh_slice(xs),
+            Activation::Sigmoid => T::sigmoid_slice(xs),
+            Activation::HardSigmoid => {
+                let three = nalgebra::convert::<f64, T>(3.0);
+                let six = nalgebra::convert::<f64, T>(6.0);
+                for x in xs {
+                    *x = (*x + three).clamp(T::zero(), six) / six;
+                }
+            }
+            Activation::Relu => {
+                for x in xs {
+                    *x = x.max(T::zero());
+                }
+            }
+            Activation::Linear => {}
+            Activation::Softmax => {
+                let max = xs
+                    .iter()
+                    .copied()
+                    .fold(T::min_value().unwrap_or(T::zero()), T::max);
+                for x in xs.iter_mut() {
+                    *x -= max;
+                }
+                T::exp_slice(xs);
+                let sum = xs.iter().fold(T::zero(), |s, &x| s + x);
+                for x in xs.iter_mut() {
+                    *x /= sum;
+                }
+            }
+        }
+    }
+
     /// The activation of one scalar (for tests and for cells that need a single value).
     pub fn scalar<T: Real>(self, x: T) -> T {
         let mut v = SVector::<T, 1>::from([x]);

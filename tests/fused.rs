@@ -1,0 +1,189 @@
+//! The fused batched layers compute what `Rnn::new(cell)` computes on each sequence (within
+//! 1e-5: the GEMMs sum in another order), for every batch size and length, from given or zero
+//! initial states; bad buffer sizes are typed errors.
+
+use rnn::cells::{Activation, GruCell, LstmCell, LstmState, SimpleRnnCell};
+use rnn::fused;
+use rnn::prelude::*;
+use rnn::ShapeError;
+
+const TOLERANCE: f32 = 1e-5;
+
+/// Deterministic values in [-1.5, 1.5).
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let v = (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(seed.wrapping_mul(97));
+            (v >> 8) as f32 / (1u32 << 24) as f32 * 3.0 - 1.5
+        })
+        .collect()
+}
+
+fn sequence<const I: usize>(inputs: &[f32], b: usize, t_len: usize) -> Vec<SVector<f32, I>> {
+    (0..t_len)
+        .map(|t| SVector::from_column_slice(&inputs[(b * t_len + t) * I..][..I]))
+        .collect()
+}
+
+fn assert_close(what: &str, fused: &[f32], reference: &[f32]) {
+    assert_eq!(fused.len(), reference.len(), "{what}: length");
+    let worst = fused
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= TOLERANCE, "{what}: max abs error {worst:e}");
+}
+
+const SHAPES: [(usize, usize); 6] = [(1, 1), (1, 9), (3, 0), (5, 4), (13, 6), (32, 3)];
+
+fn check_lstm<const I: usize, const H: usize>(cell: &LstmCell<I, H>) {
+    let rnn = Rnn::new(cell);
+    for (batch, t_len) in SHAPES {
+        let inputs = values(batch * t_len * I, (batch * 31 + t_len) as u32);
+        let h0 = values(batch * H, 7);
+        let c0 = values(batch * H, 8);
+        let run = fused::Lstm::new(cell)
+            .forward(&inputs, batch, Some((&h0, &c0)))
+            .unwrap();
+        let zero = fused::Lstm::new(cell)
+            .forward(&inputs, batch, None)
+            .unwrap();
+        let (mut outputs, mut h, mut c, mut zero_h) = (vec![], vec![], vec![], vec![]);
+        for b in 0..batch {
+            let xs = sequence::<I>(&inputs, b, t_len);
+            let start = LstmState {
+                h: SVector::from_column_slice(&h0[b * H..][..H]),
+                c: SVector::from_column_slice(&c0[b * H..][..H]),
+            };
+            let reference = rnn.run_from(&xs, start, &());
+            outputs.extend(reference.outputs.iter().flat_map(|y| y.iter().copied()));
+            h.extend(reference.state.h.iter().copied());
+            c.extend(reference.state.c.iter().copied());
+            zero_h.extend(rnn.run(&xs, &()).state.h.iter().copied());
+        }
+        let at = format!("lstm I={I} H={H} B={batch} T={t_len}");
+        assert_close(&format!("{at} outputs"), &run.outputs, &outputs);
+        assert_close(&format!("{at} h"), &run.h, &h);
+        assert_close(&format!("{at} c"), &run.c, &c);
+        assert_close(&format!("{at} h from zeros"), &zero.h, &zero_h);
+    }
+}
+
+fn check_gru<const I: usize, const H: usize>(cell: &GruCell<I, H>) {
+    let rnn = Rnn::new(cell);
+    for (batch, t_len) in SHAPES {
+        let inputs = values(batch * t_len * I, (batch * 17 + t_len) as u32);
+        let h0 = values(batch * H, 5);
+        let run = fused::Gru::new(cell)
+            .forward(&inputs, batch, Some(&h0))
+            .unwrap();
+        let (mut outputs, mut h) = (vec![], vec![]);
+        for b in 0..batch {
+            let xs = sequence::<I>(&inputs, b, t_len);
+            let start = SVector::from_column_slice(&h0[b * H..][..H]);
+            let reference = rnn.run_from(&xs, start, &());
+            outputs.extend(reference.outputs.iter().flat_map(|y| y.iter().copied()));
+            h.extend(reference.state.iter().copied());
+        }
+        let at = format!(
+            "gru reset_after={} I={I} H={H} B={batch} T={t_len}",
+            cell.reset_after
+        );
+        assert_close(&format!("{at} outputs"), &run.outputs, &outputs);
+        assert_close(&format!("{at} h"), &run.h, &h);
+    }
+}
+
+fn check_simple_rnn<const I: usize, const H: usize>(cell: &SimpleRnnCell<I, H>) {
+    let rnn = Rnn::new(cell);
+    for (batch, t_len) in SHAPES {
+        let inputs = values(batch * t_len * I, (batch * 13 + t_len) as u32);
+        let h0 = values(batch * H, 3);
+        let run = fused::SimpleRnn::new(cell)
+            .forward(&inputs, batch, Some(&h0))
+            .unwrap();
+        let (mut outputs, mut h) = (vec![], vec![]);
+        for b in 0..batch {
+            let xs = sequence::<I>(&inputs, b, t_len);
+            let start = SVector::from_column_slice(&h0[b * H..][..H]);
+            let reference = rnn.run_from(&xs, start, &());
+            outputs.extend(reference.outputs.iter().flat_map(|y| y.iter().copied()));
+            h.extend(reference.state.iter().copied());
+        }
+        let at = format!("simple_rnn I={I} H={H} B={batch} T={t_len}");
+        assert_close(&format!("{at} outputs"), &run.outputs, &outputs);
+        assert_close(&format!("{at} h"), &run.h, &h);
+    }
+}
+
+#[test]
+fn lstm_equals_the_cell_run_per_sequence() {
+    check_lstm(&LstmCell::<5, 7>::pytorch_init(1));
+    check_lstm(&LstmCell::<16, 32>::keras_init(2));
+    check_lstm(
+        &LstmCell::<3, 4>::pytorch_init(3).with_recurrent_activation(Activation::HardSigmoid),
+    );
+    let mut no_bias = LstmCell::<6, 5>::pytorch_init(4);
+    no_bias.bias = None;
+    check_lstm(&no_bias);
+}
+
+#[test]
+fn gru_equals_the_cell_run_per_sequence_in_both_variants() {
+    let after = GruCell::<5, 7>::pytorch_init(5);
+    assert!(after.reset_after);
+    check_gru(&after);
+    let mut before = GruCell::<5, 7>::pytorch_init(6);
+    before.reset_after = false;
+    before.recurrent_bias = None;
+    check_gru(&before);
+    check_gru(&GruCell::<12, 10>::keras_init(7));
+    let mut bare = GruCell::<4, 9>::pytorch_init(8);
+    (bare.bias, bare.recurrent_bias) = (None, None);
+    check_gru(&bare);
+}
+
+#[test]
+fn simple_rnn_equals_the_cell_run_per_sequence() {
+    check_simple_rnn(&SimpleRnnCell::<5, 7>::pytorch_init(9));
+    check_simple_rnn(&SimpleRnnCell::<8, 33>::pytorch_init(10).with_activation(Activation::Relu));
+}
+
+#[test]
+fn bad_buffer_sizes_are_typed_errors() {
+    let cell = LstmCell::<3, 2>::zeros();
+    let lstm = fused::Lstm::new(&cell);
+    assert_eq!(
+        lstm.forward(&[0.0; 7], 2, None),
+        Err(ShapeError {
+            what: "inputs [B, T, I] (a whole number of timesteps)",
+            expected: 12,
+            found: 7
+        })
+    );
+    assert_eq!(
+        lstm.forward(&[0.0; 12], 2, Some((&[0.0; 4], &[0.0; 3]))),
+        Err(ShapeError {
+            what: "initial c [B, H]",
+            expected: 4,
+            found: 3
+        })
+    );
+    assert!(
+        lstm.forward(&[0.0; 3], 0, None).is_err(),
+        "batch 0 with data"
+    );
+    let empty = lstm.forward(&[], 0, None).unwrap();
+    assert!(empty.outputs.is_empty() && empty.h.is_empty());
+    let gru = GruCell::<3, 2>::zeros();
+    assert!(fused::Gru::new(&gru)
+        .forward(&[0.0; 6], 1, Some(&[0.0]))
+        .is_err());
+    let srnn = SimpleRnnCell::<3, 2>::zeros();
+    assert!(fused::SimpleRnn::new(&srnn)
+        .forward(&[0.0; 5], 1, None)
+        .is_err());
+}
