@@ -60,6 +60,31 @@ pub trait Cell {
         constants: &Self::Constants,
     ) -> Self::Output;
 
+    /// Runs one timestep of `N` independent samples (a block of a batch): the same as `N`
+    /// calls of [`step`](Cell::step), which is what this default does.
+    ///
+    /// A cell whose step is bound by reading big weights (seed 001's 4.9 MB kernel) overrides
+    /// it so that the block shares each weight read, with
+    /// [`Kernel::accumulate_block`](crate::weights::Kernel::accumulate_block); the result must
+    /// equal the `N` steps (the kernels make it bit-identical).
+    /// [`block_unroll`](crate::unroll::block_unroll) runs a block of sequences through it.
+    #[inline(always)]
+    fn step_block<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        states: &mut [Self::State; N],
+        constants: [&Self::Constants; N],
+    ) -> [Self::Output; N]
+    where
+        Self: Sized,
+    {
+        let mut states = states.iter_mut();
+        core::array::from_fn(|n| {
+            let state = states.next().expect("N states");
+            self.step(inputs[n], state, constants[n])
+        })
+    }
+
     /// The state a sequence starts from when none is given. Zeros, as in Keras and PyTorch;
     /// a cell may override it (a learned initial state, or one computed from the constants).
     fn initial_state(&self, constants: &Self::Constants) -> Self::State {
@@ -78,7 +103,7 @@ pub trait Cell {
     }
 }
 
-impl<C: Cell + ?Sized> Cell for &C {
+impl<C: Cell> Cell for &C {
     type Input = C::Input;
     type State = C::State;
     type Constants = C::Constants;
@@ -92,6 +117,16 @@ impl<C: Cell + ?Sized> Cell for &C {
         constants: &Self::Constants,
     ) -> Self::Output {
         (**self).step(input, state, constants)
+    }
+
+    #[inline(always)]
+    fn step_block<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        states: &mut [Self::State; N],
+        constants: [&Self::Constants; N],
+    ) -> [Self::Output; N] {
+        (**self).step_block(inputs, states, constants)
     }
 
     fn initial_state(&self, constants: &Self::Constants) -> Self::State {

@@ -56,9 +56,9 @@ pub fn exp_f32(x: f32) -> f32 {
     let scale1 = f32::from_bits(((n1 + 127) as u32) << 23);
     let scale2 = f32::from_bits(((n2 + 127) as u32) << 23);
     let y = e_r * scale1 * scale2;
-    // `x_in != x_in` only for NaN: return it unchanged (the clamp above may have replaced it
+    // A NaN input is returned unchanged (the clamp above may have replaced it
     // on targets whose select does not keep NaN).
-    if x_in != x_in {
+    if x_in.is_nan() {
         x_in
     } else {
         y
@@ -94,10 +94,10 @@ pub fn tanh_f32(x: f32) -> f32 {
     let a = f32::from_bits(x.to_bits() & !SIGN);
     let z = x * x;
     let mut p = -5.704_988_7e-3_f32;
-    p = p * z + 2.063_908_9e-2;
+    p = p * z + 2.063_909e-2;
     p = p * z - 5.373_971_6e-2;
     p = p * z + 0.133_314_42;
-    p = p * z - 0.333_332_82;
+    p = p * z - 0.333_332_8;
     let small = p * z * a + a;
     let e = exp_f32(a + a);
     let large = 1.0 - 2.0 / (e + 1.0);
@@ -147,43 +147,53 @@ fn accumulate_span<T: Real, const IN: usize, const G: usize, const H: usize>(
     acc: &mut [T],
 ) {
     let n = acc.len();
-    let mut s = 0;
-    while n - s >= 32 {
-        block::<T, IN, G, H, 32>(rows, x, offset + s, &mut acc[s..s + 32]);
-        s += 32;
-    }
-    if n - s >= 16 {
-        block::<T, IN, G, H, 16>(rows, x, offset + s, &mut acc[s..s + 16]);
-        s += 16;
-    }
-    if n - s >= 8 {
-        block::<T, IN, G, H, 8>(rows, x, offset + s, &mut acc[s..s + 8]);
-        s += 8;
-    }
-    if n - s >= 4 {
-        block::<T, IN, G, H, 4>(rows, x, offset + s, &mut acc[s..s + 4]);
-        s += 4;
-    }
-    if n - s >= 2 {
-        block::<T, IN, G, H, 2>(rows, x, offset + s, &mut acc[s..s + 2]);
-        s += 2;
-    }
-    if n - s >= 1 {
-        block::<T, IN, G, H, 1>(rows, x, offset + s, &mut acc[s..s + 1]);
+    // Row tiles of ROW_TILE rows: a tile's weights stay in L2 while every column block of it
+    // is multiplied in, so a matrix bigger than the cache streams through memory once, in
+    // order. The tiles run in row order: each sum still runs over j = 0, 1, ….
+    for j0 in (0..IN).step_by(ROW_TILE) {
+        let tile = j0..(j0 + ROW_TILE).min(IN);
+        let mut s = 0;
+        while n - s >= 32 {
+            block::<T, IN, G, H, 32>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 32]);
+            s += 32;
+        }
+        if n - s >= 16 {
+            block::<T, IN, G, H, 16>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 16]);
+            s += 16;
+        }
+        if n - s >= 8 {
+            block::<T, IN, G, H, 8>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 8]);
+            s += 8;
+        }
+        if n - s >= 4 {
+            block::<T, IN, G, H, 4>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 4]);
+            s += 4;
+        }
+        if n - s >= 2 {
+            block::<T, IN, G, H, 2>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 2]);
+            s += 2;
+        }
+        if n - s >= 1 {
+            block::<T, IN, G, H, 1>(rows, x, tile, offset + s, &mut acc[s..s + 1]);
+        }
     }
 }
+
+/// Rows per tile of the matrix-vector kernels (64 rows of a 600-column kernel: 150 KB).
+const ROW_TILE: usize = 64;
 
 /// One block of `W` columns starting at `col`: `W` accumulators, one pass over the rows.
 #[inline(always)]
 fn block<T: Real, const IN: usize, const G: usize, const H: usize, const W: usize>(
     rows: &[[[T; H]; G]; IN],
     x: &[T; IN],
+    tile: core::ops::Range<usize>,
     col: usize,
     out: &mut [T],
 ) {
     let out: &mut [T; W] = out.try_into().expect("a block of W columns");
     let mut a = *out;
-    for (row, &xj) in rows.iter().zip(x) {
+    for (row, &xj) in rows[tile.clone()].iter().zip(&x[tile]) {
         let w: &[T; W] = row.as_flattened()[col..col + W]
             .try_into()
             .expect("a block of W columns");
@@ -192,6 +202,98 @@ fn block<T: Real, const IN: usize, const G: usize, const H: usize, const W: usiz
         }
     }
     *out = a;
+}
+
+/// [`accumulate_rows`] for `N` samples at once: `out[n][g] += Σ_j xs[n][j] · rows[j][g]`,
+/// each weight loaded once for the `N` samples instead of once per sample.
+///
+/// For a cell whose weights do not fit in the cache (seed 001's 4.9 MB kernel) the step is
+/// bound by reading them; a block of samples sharing each read turns it into arithmetic.
+/// Each output element is summed in the same order as [`accumulate_rows`], so the results
+/// are bit-identical to `N` separate calls.
+#[inline(always)]
+pub fn accumulate_rows_block<
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: [&[T; IN]; N],
+    out: &mut [[SVector<T, H>; G]; N],
+) {
+    let mut acc = [[[T::zero(); H]; G]; N];
+    for (a, o) in acc.iter_mut().zip(out.iter()) {
+        for (a, o) in a.iter_mut().zip(o) {
+            a.copy_from_slice(o.as_slice());
+        }
+    }
+    let n = G * H;
+    for j0 in (0..IN).step_by(ROW_TILE) {
+        let tile = j0..(j0 + ROW_TILE).min(IN);
+        let mut s = 0;
+        // N · W accumulators must fit in the vector registers.
+        if N <= 4 {
+            while n - s >= 16 {
+                block_n::<T, IN, G, H, N, 16>(rows, &xs, tile.clone(), s, &mut acc);
+                s += 16;
+            }
+        }
+        while n - s >= 8 {
+            block_n::<T, IN, G, H, N, 8>(rows, &xs, tile.clone(), s, &mut acc);
+            s += 8;
+        }
+        if n - s >= 4 {
+            block_n::<T, IN, G, H, N, 4>(rows, &xs, tile.clone(), s, &mut acc);
+            s += 4;
+        }
+        while n - s >= 1 {
+            block_n::<T, IN, G, H, N, 1>(rows, &xs, tile.clone(), s, &mut acc);
+            s += 1;
+        }
+    }
+    for (a, o) in acc.iter().zip(out.iter_mut()) {
+        for (a, o) in a.iter().zip(o) {
+            o.as_mut_slice().copy_from_slice(a);
+        }
+    }
+}
+
+/// One block of `W` columns for `N` samples: `N · W` accumulators, one pass over the rows.
+#[inline(always)]
+fn block_n<
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+    const W: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: &[&[T; IN]; N],
+    tile: core::ops::Range<usize>,
+    col: usize,
+    acc: &mut [[[T; H]; G]; N],
+) {
+    let mut a = [[T::zero(); W]; N];
+    for (a, acc) in a.iter_mut().zip(acc.iter()) {
+        a.copy_from_slice(&acc.as_flattened()[col..col + W]);
+    }
+    for (j, row) in rows.iter().enumerate().take(tile.end).skip(tile.start) {
+        let w: &[T; W] = row.as_flattened()[col..col + W]
+            .try_into()
+            .expect("a block of W columns");
+        for (a, x) in a.iter_mut().zip(xs) {
+            let xj = x[j];
+            for (a, &w) in a.iter_mut().zip(w) {
+                *a += xj * w;
+            }
+        }
+    }
+    for (a, acc) in a.iter().zip(acc.iter_mut()) {
+        acc.as_flattened_mut()[col..col + W].copy_from_slice(a);
+    }
 }
 
 /// `e^x` of every element, in place.

@@ -15,6 +15,7 @@ pub mod batch;
 pub mod bidirectional;
 pub mod cell;
 pub mod cells;
+mod dispatch;
 #[cfg(feature = "alloc")]
 pub mod embedding;
 pub mod error;
@@ -58,7 +59,7 @@ pub use stateful::Stateful;
 #[cfg(feature = "alloc")]
 pub use stateful::StatefulBatch;
 #[cfg(feature = "alloc")]
-pub use unroll::dynamic_unroll;
+pub use unroll::{block_unroll, dynamic_unroll};
 pub use unroll::{static_unroll, StepInput};
 
 pub use rnn_macros::{cell, Nested};

@@ -1,6 +1,8 @@
 //! The two ways to run a cell over time, side by side: [`static_unroll`] at a timestep count
 //! known to the compiler (no heap, `[Output; T]`), and [`dynamic_unroll`] over a sequence of
 //! any length. Same arguments, same arithmetic in the same order, so the same bits.
+//! [`block_unroll`] runs a block of `N` sequences in lockstep through
+//! [`Cell::step_block`], for cells that share their weight reads across a block.
 
 use core::borrow::Borrow;
 
@@ -47,9 +49,14 @@ pub fn static_unroll<C: Cell, const T: usize>(
     mut state: C::State,
     constants: &C::Constants,
 ) -> ([C::Output; T], C::State) {
-    // `from_fn` calls the closure with ascending indices, so the steps run in time order.
-    let outputs = core::array::from_fn(|t| cell.step(&inputs[t], &mut state, constants));
-    (outputs, state)
+    crate::dispatch::vectorized(
+        #[inline(always)]
+        || {
+            // `from_fn` calls the closure with ascending indices: the steps run in time order.
+            let outputs = core::array::from_fn(|t| cell.step(&inputs[t], &mut state, constants));
+            (outputs, state)
+        },
+    )
 }
 
 /// Runs `cell` over every input of `inputs` (a slice, a `Vec`, any iterator; empty is fine),
@@ -63,8 +70,47 @@ pub fn dynamic_unroll<C: Cell, X: StepInput<C::Input>>(
 ) -> (crate::Sequence<C::Output>, C::State) {
     let inputs = inputs.into_iter();
     let mut outputs = alloc::vec::Vec::with_capacity(inputs.size_hint().0);
-    for x in inputs {
-        outputs.push(cell.step(x.borrow(), &mut state, constants));
-    }
+    crate::dispatch::vectorized(
+        #[inline(always)]
+        || {
+            for x in inputs {
+                outputs.push(cell.step(x.borrow(), &mut state, constants));
+            }
+        },
+    );
     (crate::Sequence::from(outputs), state)
+}
+
+/// Runs `N` sequences of equal length in lockstep, one [`Cell::step_block`] per timestep:
+/// what `N` [`dynamic_unroll`]s compute (the same bits when the cell's `step_block` is exact,
+/// as the kernels' are), with each weight read once per block and step when the cell
+/// overrides `step_block`. Returns each sequence's outputs and final state.
+///
+/// An error when the sequences' lengths differ.
+#[cfg(feature = "alloc")]
+#[allow(clippy::type_complexity)]
+pub fn block_unroll<C: Cell, const N: usize>(
+    cell: &C,
+    inputs: [&[C::Input]; N],
+    mut states: [C::State; N],
+    constants: [&C::Constants; N],
+) -> Result<([crate::Sequence<C::Output>; N], [C::State; N]), crate::ShapeError> {
+    let steps = inputs.first().map_or(0, |x| x.len());
+    for x in &inputs {
+        crate::ShapeError::check_len("block_unroll: every sequence's length", steps, x.len())?;
+    }
+    let mut outputs: [alloc::vec::Vec<C::Output>; N] =
+        core::array::from_fn(|_| alloc::vec::Vec::with_capacity(steps));
+    crate::dispatch::vectorized(
+        #[inline(always)]
+        || {
+            for t in 0..steps {
+                let ys = cell.step_block(inputs.map(|x| &x[t]), &mut states, constants);
+                for (out, y) in outputs.iter_mut().zip(ys) {
+                    out.push(y);
+                }
+            }
+        },
+    );
+    Ok((outputs.map(crate::Sequence::from), states))
 }

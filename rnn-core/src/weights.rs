@@ -86,6 +86,21 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         );
     }
 
+    /// `out[n][g] += xs[n] · W_g` for a block of `N` samples, each weight read once for the
+    /// whole block; bit-identical to `N` calls of [`accumulate`](Kernel::accumulate).
+    #[inline(always)]
+    pub fn accumulate_block<const N: usize>(
+        &self,
+        xs: [&SVector<T, IN>; N],
+        out: &mut [[SVector<T, H>; G]; N],
+    ) {
+        crate::kernels::accumulate_rows_block(
+            self.rows(),
+            xs.map(|x| x.as_slice().try_into().expect("IN values")),
+            out,
+        );
+    }
+
     /// `out += x · W_g` for the one gate `g` (GRU's `reset_after = false` needs the candidate
     /// gate apart from the others).
     #[inline(always)]

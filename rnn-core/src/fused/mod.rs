@@ -217,6 +217,6 @@ fn par_chunks(
     if chunks.len() == 1 {
         chunks.into_iter().for_each(chunk_fn);
     } else {
-        chunks.into_par_iter().for_each(|c| chunk_fn(c));
+        chunks.into_par_iter().for_each(&chunk_fn);
     }
 }

@@ -145,19 +145,30 @@ pub fn expand(cell: &Cell, body: Body) -> TokenStream {
         }
     };
 
-    let (step_attrs, item) = match &cell.origin {
-        Origin::Fn(f) => (Vec::new(), fn_cell_type(cell, f, &generics, body)),
-        Origin::Impl { item, step_attrs } => {
+    let (step_attrs, item, step_block) = match &cell.origin {
+        Origin::Fn(f) => (Vec::new(), fn_cell_type(cell, f, &generics, body), None),
+        Origin::Impl {
+            item,
+            step_attrs,
+            step_block,
+        } => {
             let item = if item.items.is_empty() {
                 TokenStream::new()
             } else {
                 item.to_token_stream()
             };
-            (step_attrs.clone(), item)
+            (step_attrs.clone(), item, step_block.as_ref())
         }
     };
+    let step_block = match body {
+        Body::User => step_block.map(ToTokens::to_token_stream),
+        Body::Placeholder => None,
+    };
     let has_inline = step_attrs.iter().any(|a| a.path().is_ident("inline"));
-    let inline = (!has_inline).then(|| quote!(#[inline]));
+    // Always inlined into the driver unless the user says otherwise: the drivers run their
+    // loop through a copy compiled for AVX2 (`rnn_core::dispatch`), which only reaches the
+    // step's arithmetic if the step is inlined into it.
+    let inline = (!has_inline).then(|| quote!(#[inline(always)]));
 
     quote! {
         #item
@@ -182,6 +193,8 @@ pub fn expand(cell: &Cell, body: Body) -> TokenStream {
             ) -> Self::Output {
                 #step_body
             }
+
+            #step_block
         }
     }
 }
@@ -204,7 +217,10 @@ fn stub_generics(cell: &Cell, body: Body) -> syn::Generics {
 /// `step` back as an inherent method and no `Cell` impl, whose types would name parameters
 /// that are not in scope.
 fn impl_without_cell(cell: &Cell) -> Option<TokenStream> {
-    let Origin::Impl { item, step_attrs } = &cell.origin else {
+    let Origin::Impl {
+        item, step_attrs, ..
+    } = &cell.origin
+    else {
         return None;
     };
     if cell.sig.generics.params.is_empty() {

@@ -94,6 +94,14 @@ fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> 
     };
     let declared = declared_lifetimes(&item.generics);
     let (params, roles_unread) = parse_params(&mut method.sig, &declared, errors);
+    let step_block = item
+        .items
+        .iter()
+        .position(|i| matches!(i, ImplItem::Fn(m) if m.sig.ident == "step_block"))
+        .and_then(|index| match item.items.remove(index) {
+            ImplItem::Fn(f) => Some(Box::new(f)),
+            _ => None,
+        });
     let cell_ident = match &*item.self_ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
         _ => None,
@@ -119,6 +127,7 @@ fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> 
         origin: Origin::Impl {
             step_attrs: method.attrs.clone(),
             item,
+            step_block,
         },
     })
 }

@@ -1,0 +1,75 @@
+//! Static unroll against the dynamic loop (issue 6: the static unroll is never slower), and a
+//! partially unrolled dynamic loop (as `lax.scan(unroll=k)`), measured to decide whether the
+//! library should offer one.
+
+#[path = "workloads/mod.rs"]
+mod workloads;
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rnn::cells::{GruCell, LstmCell};
+use rnn::prelude::*;
+use rnn::Cell;
+
+/// The dynamic loop with its body repeated `K` times (a tail loop for the rest).
+fn run_unrolled<C: Cell, const K: usize>(
+    cell: &C,
+    xs: &[C::Input],
+    mut state: C::State,
+    constants: &C::Constants,
+) -> (Vec<C::Output>, C::State) {
+    let mut outputs = Vec::with_capacity(xs.len());
+    let mut chunks = xs.chunks_exact(K);
+    for chunk in &mut chunks {
+        let chunk: &[C::Input; K] = chunk.try_into().expect("K inputs");
+        for x in chunk {
+            outputs.push(cell.step(x, &mut state, constants));
+        }
+    }
+    for x in chunks.remainder() {
+        outputs.push(cell.step(x, &mut state, constants));
+    }
+    (outputs, state)
+}
+
+fn compare<C: Cell<Constants = ()>, const N: usize>(c: &mut Criterion, name: &str, cell: C)
+where
+    C::Input: Copy,
+{
+    let xs: Vec<C::Input> = (0..32)
+        .map(|t| {
+            let v = workloads::values(N, t);
+            C::Input::from_f32_slice(&v).expect("N inputs")
+        })
+        .collect();
+    let fixed: [C::Input; 32] = std::array::from_fn(|t| xs[t]);
+    let rnn = Rnn::new(&cell);
+    let mut group = c.benchmark_group(format!("unroll/{name}"));
+    group.bench_function("static", |b| {
+        b.iter(|| black_box(rnn.unroll(black_box(&fixed), &())))
+    });
+    group.bench_function("dynamic", |b| {
+        b.iter(|| black_box(rnn.run(black_box(&xs), &())))
+    });
+    group.bench_function("dynamic-unroll-4", |b| {
+        b.iter(|| {
+            black_box(run_unrolled::<_, 4>(
+                &cell,
+                black_box(&xs),
+                cell.initial_state(&()),
+                &(),
+            ))
+        })
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    compare::<_, 8>(c, "lstm-h8", LstmCell::<8, 8>::keras_init(1));
+    compare::<_, 32>(c, "lstm-h32", LstmCell::<32, 32>::keras_init(1));
+    compare::<_, 32>(c, "gru-h32", GruCell::<32, 32>::keras_init(1));
+}
+
+criterion_group!(unroll, benches);
+criterion_main!(unroll);

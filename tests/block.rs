@@ -1,0 +1,164 @@
+//! A block of samples run in lockstep (`Cell::step_block`, `block_unroll`) computes exactly
+//! what one run per sample computes: with the default `step_block`, and with a cell that
+//! overrides it (written next to its `step` in the `#[cell]` impl) to share weight reads.
+
+use rnn::cells::{GruCell, LstmCell};
+use rnn::kernels;
+use rnn::prelude::*;
+use rnn::weights::Weights;
+use rnn::{block_unroll, ShapeError};
+
+fn bits<N: Nested>(value: &N) -> Vec<u32> {
+    let mut flat = vec![0.0; N::SIZE];
+    value.to_f32_slice(&mut flat).unwrap();
+    flat.iter().map(|x| x.to_bits()).collect()
+}
+
+fn inputs<const I: usize>(t_len: usize, seed: usize) -> Vec<SVector<f32, I>> {
+    (0..t_len)
+        .map(|t| SVector::from_fn(|i, _| (((t * 31 + i * 7 + seed * 13) % 23) as f32 - 11.0) * 0.1))
+        .collect()
+}
+
+/// A dense recurrence with a weight product big enough to be worth sharing, and its block
+/// step over `Weights::accumulate_block`.
+struct Wide {
+    w: Weights<f32, 40, 24>,
+    u: Weights<f32, 24, 24>,
+}
+
+#[cell]
+impl Wide {
+    fn step(
+        &self,
+        #[input] x: &SVector<f32, 40>,
+        #[state] h: &mut SVector<f32, 24>,
+    ) -> SVector<f32, 24> {
+        let mut z = [*h * 0.5];
+        self.w.accumulate(x, &mut z);
+        self.u.accumulate(h, &mut z);
+        let [mut z] = z;
+        kernels::tanh::<f32, 24>(z.as_mut_slice().try_into().unwrap());
+        *h = z;
+        z
+    }
+
+    #[inline(always)]
+    fn step_block<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        states: &mut [Self::State; N],
+        _: [&(); N],
+    ) -> [Self::Output; N] {
+        let mut z: [[SVector<f32, 24>; 1]; N] = core::array::from_fn(|n| [states[n] * 0.5]);
+        self.w.accumulate_block(inputs, &mut z);
+        let hs: [SVector<f32, 24>; N] = *states;
+        self.u
+            .accumulate_block(core::array::from_fn(|n| &hs[n]), &mut z);
+        core::array::from_fn(|n| {
+            let [mut z] = z[n];
+            kernels::tanh::<f32, 24>(z.as_mut_slice().try_into().unwrap());
+            states[n] = z;
+            z
+        })
+    }
+}
+
+fn wide() -> Wide {
+    Wide {
+        w: Weights::from_fn(|r, c| ((r * 24 + c) as f32 * 0.37).sin() * 0.3),
+        u: Weights::from_fn(|r, c| ((r * 24 + c) as f32 * 0.11).cos() * 0.2),
+    }
+}
+
+#[test]
+fn an_overridden_block_step_equals_one_run_per_sample_bit_for_bit() {
+    let cell = wide();
+    let seqs: [Vec<SVector<f32, 40>>; 4] = core::array::from_fn(|n| inputs(9, n));
+    let starts: [SVector<f32, 24>; 4] = core::array::from_fn(|n| SVector::repeat(n as f32 * 0.1));
+    let (outputs, states) = block_unroll(
+        &cell,
+        core::array::from_fn(|n| &seqs[n][..]),
+        starts,
+        [&(); 4],
+    )
+    .unwrap();
+    let rnn = Rnn::new(&cell);
+    for n in 0..4 {
+        let run = rnn.run_from(&seqs[n], starts[n], &());
+        assert_eq!(outputs[n].len(), 9);
+        for (a, b) in outputs[n].iter().zip(run.outputs.iter()) {
+            assert_eq!(bits(a), bits(b));
+        }
+        assert_eq!(bits(&states[n]), bits(&run.state));
+    }
+}
+
+#[test]
+fn the_default_block_step_runs_any_cell() {
+    let lstm = LstmCell::<5, 3>::keras_init(1);
+    let seqs: [Vec<SVector<f32, 5>>; 3] = core::array::from_fn(|n| inputs(6, n + 7));
+    let (outputs, states) = block_unroll(
+        &lstm,
+        core::array::from_fn(|n| &seqs[n][..]),
+        core::array::from_fn(|_| Nested::zeros()),
+        [&(); 3],
+    )
+    .unwrap();
+    for n in 0..3 {
+        let run = Rnn::new(&lstm).run(&seqs[n], &());
+        assert_eq!(outputs[n].0, run.outputs.0);
+        assert_eq!(states[n], run.state);
+    }
+}
+
+#[test]
+fn block_sequences_of_different_lengths_are_an_error() {
+    let gru = GruCell::<5, 3>::zeros();
+    let (a, b) = (inputs::<5>(4, 0), inputs::<5>(3, 1));
+    let err = block_unroll(&gru, [&a[..], &b[..]], [SVector::zeros(); 2], [&(); 2]).unwrap_err();
+    assert_eq!(
+        err,
+        ShapeError {
+            what: "block_unroll: every sequence's length",
+            expected: 4,
+            found: 3
+        }
+    );
+    let (outputs, _) =
+        block_unroll(&gru, [&a[..0], &b[..0]], [SVector::zeros(); 2], [&(); 2]).unwrap();
+    assert!(outputs.iter().all(|o| o.is_empty()));
+}
+
+/// The block kernel against single-sample products, over odd sizes (every tail width) and
+/// more rows than a row tile.
+#[test]
+fn block_kernel_equals_single_sample_kernel_bit_for_bit() {
+    fn check<const IN: usize, const G: usize, const H: usize, const N: usize>() {
+        let rows: [[[f32; H]; G]; IN] = core::array::from_fn(|j| {
+            core::array::from_fn(|g| {
+                core::array::from_fn(|k| ((j * 7 + g * 5 + k) as f32 * 0.13).sin())
+            })
+        });
+        let xs: [[f32; IN]; N] =
+            core::array::from_fn(|n| core::array::from_fn(|j| ((n * 3 + j) as f32 * 0.29).cos()));
+        let start: [SVector<f32, H>; G] = core::array::from_fn(|g| SVector::repeat(g as f32));
+        let mut block = [start; N];
+        kernels::accumulate_rows_block(&rows, core::array::from_fn(|n| &xs[n]), &mut block);
+        for n in 0..N {
+            let mut single = start;
+            kernels::accumulate_rows(&rows, &xs[n], &mut single);
+            for g in 0..G {
+                assert_eq!(
+                    bits(&block[n][g]),
+                    bits(&single[g]),
+                    "IN={IN} G={G} H={H} N={N}"
+                );
+            }
+        }
+    }
+    check::<3, 1, 1, 1>();
+    check::<5, 3, 7, 2>();
+    check::<70, 4, 13, 4>();
+    check::<129, 1, 33, 8>();
+}
