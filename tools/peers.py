@@ -594,6 +594,30 @@ def design_comparison(peers):
     return lines
 
 
+TARGETS = [  # (configuration, label, ratio to PyTorch needed, ns/step bound or None)
+    ("lstm-b1-h32", "batch 1, I=H=32 LSTM: <= 400 ns/step and >= 20x PyTorch", 20.0, 400.0),
+    ("lstm-b64-h128", "batch 64, I=H=128: >= 1.5x PyTorch", 1.5, None),
+    ("lstm-b64-h256", "batch 64, I=H=256: >= 1.0x PyTorch", 1.0, None),
+    ("seed-custom", "seed-custom: >= 10x PyTorch (eager or TorchScript, the faster)", 10.0, None),
+    ("seed-nested", "seed-nested: >= 1.0x PyTorch (eager or TorchScript, the faster)", 1.0, None),
+]
+
+
+def targets(rows):
+    """(label, measured, met) for each of issue 6's ratio targets."""
+    by = {r["name"]: r for r in rows}
+    out = []
+    for name, label, need, bound in TARGETS:
+        r = by.get(name)
+        if r is None or r["torch_ratio"] is None:
+            out.append((label, "not measured", "—"))
+            continue
+        ok = r["torch_ratio"] >= need and (bound is None or r["rnn"] <= bound)
+        value = f"{r['rnn']:,.0f} ns/step, torch/rnn = {r['torch_ratio']:.2f}"
+        out.append((label, value, "yes" if ok else "**no**"))
+    return out
+
+
 def write_plot(rows):
     import matplotlib
     matplotlib.use("Agg")
@@ -695,6 +719,14 @@ def write_doc(rows, peers, rust_src, budget, rounds):
     notes = peers.get("notes", [])
     if notes:
         L.append("- Notes: " + "; ".join(notes))
+    L.append("\n## Issue 6 targets (this run)\n")
+    L.append("| target | measured | met |")
+    L.append("|---|---|---|")
+    for label, value, ok in targets(rows):
+        L.append(f"| {label} | {value} | {ok} |")
+    L.append("\nThe `#[cell]`-vs-hand-written and static-vs-dynamic targets are criterion "
+             "benchmark pairs (`cargo bench --bench macro_vs_hand --bench unroll`), not part "
+             "of this table.")
     comp = design_comparison(peers)
     if comp:
         L.append("\n## Peers vs DESIGN.md reference figures\n")
@@ -795,6 +827,9 @@ def main():
 
     rows = build_rows(names, rust, peers)
     print_table(rows)
+    print()
+    for label, value, ok in targets(rows):
+        print(f"target {label}: {value} -> met: {ok}")
     print()
     for ln in design_comparison(peers):
         print(ln)

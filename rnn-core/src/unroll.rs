@@ -7,6 +7,7 @@
 use core::borrow::Borrow;
 
 use crate::cell::Cell;
+use crate::nested::Nested;
 
 /// One step of a sequence given to a dynamic driver: anything that borrows as the cell's
 /// input `I` (the input itself, or a reference to one).
@@ -49,14 +50,18 @@ pub fn static_unroll<C: Cell, const T: usize>(
     mut state: C::State,
     constants: &C::Constants,
 ) -> ([C::Output; T], C::State) {
+    let mut outputs: [C::Output; T] = core::array::from_fn(|_| Nested::zeros());
     crate::dispatch::vectorized(
         #[inline(always)]
         || {
-            // `from_fn` calls the closure with ascending indices: the steps run in time order.
-            let outputs = core::array::from_fn(|t| cell.step(&inputs[t], &mut state, constants));
-            (outputs, state)
+            // A plain loop rather than `array::from_fn(|t| step)`: `from_fn` is not always
+            // inlined, and what is not inlined into the dispatched copy loses its AVX2.
+            for (y, x) in outputs.iter_mut().zip(inputs) {
+                *y = cell.step(x, &mut state, constants);
+            }
         },
-    )
+    );
+    (outputs, state)
 }
 
 /// Runs `cell` over every input of `inputs` (a slice, a `Vec`, any iterator; empty is fine),

@@ -67,7 +67,7 @@ impl Activation {
 
     /// Applies the activation to every element of a slice of any length, in place (the fused
     /// layers' epilogues; the same functions as [`apply`](Activation::apply)).
-    #[inline]
+    #[inline(always)]
     pub fn apply_slice<T: Real>(self, xs: &mut [T]) {
         match self {
             Activation::Tanh => T::tanh_slice(xs),

@@ -71,6 +71,7 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
     }
 
     /// The whole recurrence for one chunk of samples.
+    #[inline(always)]
     fn chunk(&self, t_len: usize, bias: Option<&[f32]>, ch: Chunk<'_>) {
         let Chunk {
             n,

@@ -53,6 +53,7 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
         Ok(Output { outputs, h })
     }
 
+    #[inline(always)]
     fn chunk(&self, t_len: usize, bias: Option<&[f32]>, ch: Chunk<'_>) {
         let Chunk {
             n,
