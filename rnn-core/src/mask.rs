@@ -241,15 +241,21 @@ pub(crate) fn masked_unroll<C: Cell, X: Borrow<C::Input>>(
 ) -> crate::Sequence<C::Output> {
     let steps = inputs.len();
     let mut outputs: Vec<C::Output> = Vec::with_capacity(steps);
-    for k in 0..steps {
-        let (t, valid) = direction.schedule(mask, steps, k);
-        let y = if valid {
-            cell.step(inputs[t].borrow(), state, constants)
-        } else {
-            padding.masked_output(outputs.last().or(carried.as_ref()))
-        };
-        outputs.push(y);
-    }
+    // The loop runs in the AVX2 copy when the CPU has it (see `dispatch`): same bits.
+    crate::dispatch::vectorized(
+        #[inline(always)]
+        || {
+            for k in 0..steps {
+                let (t, valid) = direction.schedule(mask, steps, k);
+                let y = if valid {
+                    cell.step(inputs[t].borrow(), state, constants)
+                } else {
+                    padding.masked_output(outputs.last().or(carried.as_ref()))
+                };
+                outputs.push(y);
+            }
+        },
+    );
     if let Some(last) = outputs.last() {
         *carried = Some(last.clone());
     }
