@@ -687,7 +687,8 @@ def write_doc(rows, peers, rust_src, budget, rounds):
         f"- Every framework runs in its own process with {THREADS} threads "
         "(PyTorch: `torch.set_num_threads(2)`, `torch.inference_mode()`; TensorFlow: intra-op "
         "2, inter-op 1). The Rust table comes from `cargo run --release --example perf_table "
-        "-- --json` and is run first, on its own.")
+        "-- --json` and is run first, on its own, after the same wait for an idle machine "
+        "as each peer.")
     L.append(
         "- Figure = median wall time of one full forward over the sequence / (batch × T). "
         f"Each forward is warmed up (≥ 0.3 s, which includes TorchScript/XLA compilation), "
@@ -804,6 +805,13 @@ def main():
 
     rust, rust_src = {}, None
     if not a.peers_only:
+        if not a.rust_json:
+            # The Rust table is built first (so the build does not disturb anything), then
+            # measured under the same wait-for-idle rule as each peer framework.
+            subprocess.run(["cargo", "build", "--release", "--example", "perf_table"], cwd=ROOT,
+                           stdout=subprocess.DEVNULL)
+            if a.wait_idle > 0:
+                wait_idle(a.wait_idle)
         rows, rust_src = run_rust(a.rust_json)
         if rows:
             rust = {r["name"]: r for r in rows if isinstance(r, dict) and "name" in r}
