@@ -2,7 +2,8 @@
 
 use alloc::vec::Vec;
 
-use super::{gemm_acc, initial, par_chunks, project, steps, Chunk, Output, Widths};
+use super::packed::PackedB;
+use super::{initial, par_chunks, project, steps, Chunk, Output, Widths};
 use crate::cells::GruCell;
 use crate::error::ShapeError;
 
@@ -44,6 +45,20 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         };
         let bias = self.cell.bias.as_ref().map(flat);
         let recurrent_bias = self.cell.recurrent_bias.as_ref().map(flat);
+        // The recurrent kernel, packed once: whole (reset_after), or its `z r` and `h` column
+        // blocks apart (the candidate's product waits for the reset gate).
+        let kernel = self.cell.recurrent_kernel.as_slice();
+        let u = if self.cell.reset_after {
+            [
+                PackedB::new(kernel, H, 3 * H, 0, 3 * H),
+                PackedB::new(kernel, H, 3 * H, 0, 0),
+            ]
+        } else {
+            [
+                PackedB::new(kernel, H, 3 * H, 0, 2 * H),
+                PackedB::new(kernel, H, 3 * H, 2 * H, H),
+            ]
+        };
         let widths = Widths {
             x: t * I,
             out: t * H,
@@ -57,13 +72,25 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
             [&mut h, &mut []],
             &mut work,
             widths,
-            |chunk| self.chunk(t, bias.as_deref(), recurrent_bias.as_deref(), chunk),
+            |chunk| {
+                crate::dispatch::vectorized(
+                    #[inline(always)]
+                    || self.chunk(t, bias.as_deref(), recurrent_bias.as_deref(), &u, chunk),
+                )
+            },
         );
         Ok(Output { outputs, h })
     }
 
     #[inline(always)]
-    fn chunk(&self, t_len: usize, bias: Option<&[f32]>, rec_bias: Option<&[f32]>, ch: Chunk<'_>) {
+    fn chunk(
+        &self,
+        t_len: usize,
+        bias: Option<&[f32]>,
+        rec_bias: Option<&[f32]>,
+        [u, u_h]: &[PackedB<'_>; 2],
+        ch: Chunk<'_>,
+    ) {
         let Chunk {
             n,
             x,
@@ -75,7 +102,6 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         let (act, rec) = (self.cell.activation, self.cell.recurrent_activation);
         let (zx, extra) = work.split_at_mut(n * t_len * g3);
         project(x, I, self.cell.kernel.as_slice(), bias, zx);
-        let u = self.cell.recurrent_kernel.as_slice();
         for t in 0..t_len {
             let stride = if t == 0 { H } else { t_len * H };
             if self.cell.reset_after {
@@ -86,20 +112,10 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
                     None => extra.fill(0.0),
                 }
                 let prev = if t == 0 { &h[..] } else { &out[(t - 1) * H..] };
-                gemm_acc(n, H, g3, prev, stride, u, g3, extra, g3);
+                u.gemm_acc(n, prev, stride, extra, g3);
             } else {
                 let prev = if t == 0 { &h[..] } else { &out[(t - 1) * H..] };
-                gemm_acc(
-                    n,
-                    H,
-                    2 * H,
-                    prev,
-                    stride,
-                    u,
-                    g3,
-                    &mut zx[t * g3..],
-                    t_len * g3,
-                );
+                u.gemm_acc(n, prev, stride, &mut zx[t * g3..], t_len * g3);
             }
             for b in 0..n {
                 let at = b * t_len + t;
@@ -130,17 +146,7 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
                 }
             }
             if !self.cell.reset_after {
-                gemm_acc(
-                    n,
-                    H,
-                    H,
-                    extra,
-                    g3,
-                    &u[2 * H..],
-                    g3,
-                    &mut zx[t * g3 + 2 * H..],
-                    t_len * g3,
-                );
+                u_h.gemm_acc(n, extra, g3, &mut zx[t * g3 + 2 * H..], t_len * g3);
             }
             for b in 0..n {
                 let at = b * t_len + t;

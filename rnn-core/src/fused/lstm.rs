@@ -2,7 +2,8 @@
 
 use alloc::vec::Vec;
 
-use super::{gemm_acc, initial, par_chunks, project, steps, Chunk, Widths};
+use super::packed::PackedB;
+use super::{initial, par_chunks, project, steps, Chunk, Widths};
 use crate::cells::LstmCell;
 use crate::error::ShapeError;
 
@@ -52,6 +53,7 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
             .cell
             .bias
             .map(|b| b.iter().flat_map(|g| g.iter().copied()).collect());
+        let u = PackedB::new(self.cell.recurrent_kernel.as_slice(), H, 4 * H, 0, 4 * H);
         let widths = Widths {
             x: t * I,
             out: t * H,
@@ -65,14 +67,21 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
             [&mut h, &mut c],
             &mut z,
             widths,
-            |chunk| self.chunk(t, bias.as_deref(), chunk),
+            |chunk| {
+                // The epilogue runs in the AVX2 copy when the CPU has it (`#[inline(always)]`
+                // puts `chunk` inside it); the GEMMs dispatch on their own.
+                crate::dispatch::vectorized(
+                    #[inline(always)]
+                    || self.chunk(t, bias.as_deref(), &u, chunk),
+                )
+            },
         );
         Ok(LstmOutput { outputs, h, c })
     }
 
     /// The whole recurrence for one chunk of samples.
     #[inline(always)]
-    fn chunk(&self, t_len: usize, bias: Option<&[f32]>, ch: Chunk<'_>) {
+    fn chunk(&self, t_len: usize, bias: Option<&[f32]>, u: &PackedB<'_>, ch: Chunk<'_>) {
         let Chunk {
             n,
             x,
@@ -83,7 +92,6 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         let g4 = 4 * H;
         let (act, rec) = (self.cell.activation, self.cell.recurrent_activation);
         project(x, I, self.cell.kernel.as_slice(), bias, z);
-        let u = self.cell.recurrent_kernel.as_slice();
         for t in 0..t_len {
             // The previous outputs are rows of `out` (stride T·H), or the initial h.
             let (prev, stride) = if t == 0 {
@@ -91,7 +99,7 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
             } else {
                 (&out[(t - 1) * H..], t_len * H)
             };
-            gemm_acc(n, H, g4, prev, stride, u, g4, &mut z[t * g4..], t_len * g4);
+            u.gemm_acc(n, prev, stride, &mut z[t * g4..], t_len * g4);
             for b in 0..n {
                 let at = b * t_len + t;
                 let row = &mut z[at * g4..(at + 1) * g4];

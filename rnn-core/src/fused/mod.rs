@@ -36,6 +36,7 @@
 
 mod gru;
 mod lstm;
+mod packed;
 mod simple_rnn;
 
 pub use gru::Gru;
@@ -214,12 +215,9 @@ fn par_chunks(
             work,
         })
         .collect();
-    // The epilogues (activations, gates) run in the AVX2 copy when the CPU has it; the GEMMs
-    // dispatch on their own.
-    let run = |chunk: Chunk<'_>| crate::dispatch::vectorized(|| chunk_fn(chunk));
     if chunks.len() == 1 {
-        chunks.into_iter().for_each(run);
+        chunks.into_iter().for_each(chunk_fn);
     } else {
-        chunks.into_par_iter().for_each(run);
+        chunks.into_par_iter().for_each(&chunk_fn);
     }
 }

@@ -2,7 +2,8 @@
 
 use alloc::vec::Vec;
 
-use super::{gemm_acc, initial, par_chunks, project, steps, Chunk, Output, Widths};
+use super::packed::PackedB;
+use super::{initial, par_chunks, project, steps, Chunk, Output, Widths};
 use crate::cells::SimpleRnnCell;
 use crate::error::ShapeError;
 
@@ -35,6 +36,7 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
         let mut outputs = alloc::vec![0.0; batch * t * H];
         let mut z = alloc::vec![0.0; batch * t * H];
         let bias: Option<Vec<f32>> = self.cell.bias.map(|b| b.iter().copied().collect());
+        let u = PackedB::new(self.cell.recurrent_kernel.as_slice(), H, H, 0, H);
         let widths = Widths {
             x: t * I,
             out: t * H,
@@ -48,13 +50,18 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             [&mut h, &mut []],
             &mut z,
             widths,
-            |chunk| self.chunk(t, bias.as_deref(), chunk),
+            |chunk| {
+                crate::dispatch::vectorized(
+                    #[inline(always)]
+                    || self.chunk(t, bias.as_deref(), &u, chunk),
+                )
+            },
         );
         Ok(Output { outputs, h })
     }
 
     #[inline(always)]
-    fn chunk(&self, t_len: usize, bias: Option<&[f32]>, ch: Chunk<'_>) {
+    fn chunk(&self, t_len: usize, bias: Option<&[f32]>, u: &PackedB<'_>, ch: Chunk<'_>) {
         let Chunk {
             n,
             x,
@@ -63,14 +70,13 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             work: z,
         } = ch;
         project(x, I, self.cell.kernel.as_slice(), bias, z);
-        let u = self.cell.recurrent_kernel.as_slice();
         for t in 0..t_len {
             let (prev, stride) = if t == 0 {
                 (&h[..], H)
             } else {
                 (&out[(t - 1) * H..], t_len * H)
             };
-            gemm_acc(n, H, H, prev, stride, u, H, &mut z[t * H..], t_len * H);
+            u.gemm_acc(n, prev, stride, &mut z[t * H..], t_len * H);
             for b in 0..n {
                 let at = (b * t_len + t) * H;
                 let row = &mut z[at..at + H];
