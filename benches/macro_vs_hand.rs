@@ -8,7 +8,7 @@ mod workloads;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rnn::cells::{Activation, LstmCell};
+use rnn::cells::LstmCell;
 use rnn::prelude::*;
 use rnn::Cell;
 
@@ -35,13 +35,14 @@ impl<const H: usize> Cell for HandLstm<H> {
         cell.kernel.accumulate(x, &mut z);
         cell.recurrent_kernel.accumulate(&s.h, &mut z);
         let [mut i, mut f, mut g, mut o] = z;
-        Activation::Sigmoid.apply(&mut i);
-        Activation::Sigmoid.apply(&mut f);
-        Activation::Sigmoid.apply(&mut o);
-        Activation::Tanh.apply(&mut g);
+        // The cell's configured activations, as the built-in reads them.
+        cell.recurrent_activation.apply(&mut i);
+        cell.recurrent_activation.apply(&mut f);
+        cell.recurrent_activation.apply(&mut o);
+        cell.activation.apply(&mut g);
         s.c = f.component_mul(&s.c) + i.component_mul(&g);
         let mut activated = s.c;
-        Activation::Tanh.apply(&mut activated);
+        cell.activation.apply(&mut activated);
         s.h = o.component_mul(&activated);
         s.h
     }
@@ -50,8 +51,8 @@ impl<const H: usize> Cell for HandLstm<H> {
 fn pair<const H: usize>(c: &mut Criterion) {
     let cell = LstmCell::<H, H>::keras_init(1);
     let xs = workloads::sequence::<H>(32, 2);
-    let rnn = Rnn::new(&cell);
-    let hand = Rnn::new(HandLstm(cell.clone()));
+    let rnn = Rnn::new(cell.clone());
+    let hand = Rnn::new(HandLstm(cell));
     assert_eq!(
         rnn.run(&xs, &()).outputs.0,
         hand.run(&xs, &()).outputs.0,
