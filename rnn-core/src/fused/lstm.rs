@@ -103,11 +103,10 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
             for b in 0..n {
                 let at = b * t_len + t;
                 let row = &mut z[at * g4..(at + 1) * g4];
-                let (i, rest) = row.split_at_mut(H);
-                let (f, rest) = rest.split_at_mut(H);
+                let (i_f, rest) = row.split_at_mut(2 * H);
+                rec.apply_slice(i_f);
+                let (i, f) = i_f.split_at_mut(H);
                 let (g, o) = rest.split_at_mut(H);
-                rec.apply_slice(i);
-                rec.apply_slice(f);
                 act.apply_slice(g);
                 rec.apply_slice(o);
                 let cb = &mut c[b * H..(b + 1) * H];
