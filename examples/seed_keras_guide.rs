@@ -162,6 +162,31 @@ fn encoder_decoder() {
     );
 }
 
+fn cell_versus_fused_layer() {
+    section("RNN(LSTMCell(10)) and LSTM(10) give the same result");
+    let cell = LstmCell::<28, 10>::keras_init(30);
+    let images = random_sequences::<28>(31, 64, 28); // 64 MNIST-sized images, rows as timesteps
+    let by_cell = Rnn::new(&cell)
+        .run_batch(&Batch::new(&images), &())
+        .expect("64 sequences");
+    let flat: Vec<f32> = images
+        .iter()
+        .flatten()
+        .flat_map(|row| row.iter().copied())
+        .collect();
+    let fused = rnn::fused::Lstm::new(&cell)
+        .forward(&flat, 64, None)
+        .expect("[64, 28, 28]");
+    let difference = by_cell
+        .outputs
+        .to_flat_f32()
+        .iter()
+        .zip(&fused.outputs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    println!("outputs (64, 28, 10): max |RNN(LSTMCell) - fused LSTM| = {difference:.1e}");
+}
+
 fn cross_batch_statefulness() {
     section("Cross-batch statefulness: LSTM(64, stateful=True) over three paragraphs, then reset_states()");
     let paragraphs: Vec<Vec<Vec<SVector<f32, 50>>>> =
@@ -245,6 +270,7 @@ fn main() {
     simple_model();
     outputs_and_states();
     encoder_decoder();
+    cell_versus_fused_layer();
     cross_batch_statefulness();
     bidirectional();
 }
