@@ -8,7 +8,7 @@
 //! | lstm-b64-h128 | LSTM | 64 | 128 | 128 | 50 | `fused::Lstm` |
 //! | lstm-b64-h256 | LSTM | 64 | 256 | 256 | 100 | `fused::Lstm` |
 //! | seed-custom | seed 000's cell | 64 | 12 | 10 | 100 | `Rnn::run_batch` (one sequence per task, over cores) |
-//! | seed-nested | seed 001's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll` over blocks of 4 sequences sharing each weight read, over cores |
+//! | seed-nested | seed 001's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll` over blocks of 16 sequences sharing each weight read, over cores |
 #![allow(dead_code)]
 
 use std::hint::black_box;
@@ -266,7 +266,7 @@ pub fn nested_inputs(steps: usize, seed: u64) -> Vec<NestedInput> {
 }
 
 /// Block size of the blocked NestedCell driver.
-pub const BLOCK: usize = 4;
+pub const BLOCK: usize = 16;
 
 fn seed_nested(name: &'static str, blocked: bool) -> Workload {
     let (batch, steps) = (64, 50);
