@@ -162,3 +162,36 @@ fn block_kernel_equals_single_sample_kernel_bit_for_bit() {
     check::<70, 4, 13, 4>();
     check::<129, 1, 33, 8>();
 }
+
+#[path = "../examples/common/nested_cell.rs"]
+mod nested_cell;
+
+/// Seed 001's NestedCell (4.9 MB of weights) has a block step: bit-identical to its step.
+#[test]
+fn the_seed_nested_cell_block_step_equals_its_step() {
+    use nested_cell::{NestedCell, NestedInput, NestedState};
+    let cell = NestedCell::new(3);
+    let seqs: [Vec<NestedInput>; 2] = core::array::from_fn(|n| {
+        (0..2)
+            .map(|t| NestedInput {
+                feature1: SVector::from_fn(|i, _| ((i + t + n) as f32 * 0.3).sin()),
+                feature2: SMatrix::from_fn(|i, j| ((i * 32 + j + t * 7 + n) as f32 * 0.01).cos()),
+            })
+            .collect()
+    });
+    let start = || NestedState::zeros();
+    let (outputs, states) = block_unroll(
+        &cell,
+        [&seqs[0][..], &seqs[1][..]],
+        [start(), start()],
+        [&(); 2],
+    )
+    .unwrap();
+    for n in 0..2 {
+        let run = Rnn::new(&cell).run(&seqs[n], &());
+        for (a, b) in outputs[n].iter().zip(run.outputs.iter()) {
+            assert_eq!(bits(a), bits(b));
+        }
+        assert_eq!(bits(&states[n]), bits(&run.state));
+    }
+}

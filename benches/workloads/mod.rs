@@ -8,7 +8,7 @@
 //! | lstm-b64-h128 | LSTM | 64 | 128 | 128 | 50 | `fused::Lstm` |
 //! | lstm-b64-h256 | LSTM | 64 | 256 | 256 | 100 | `fused::Lstm` |
 //! | seed-custom | seed 000's cell | 64 | 12 | 10 | 100 | `Rnn::run_batch` (one sequence per task, over cores) |
-//! | seed-nested | seed 001's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll` over blocks of 4 sequences sharing each weight read, over cores |
+//! | seed-nested | seed 001's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll` over blocks of 16 sequences sharing each weight read, over cores |
 #![allow(dead_code)]
 
 use std::hint::black_box;
@@ -16,9 +16,7 @@ use std::hint::black_box;
 use rayon::prelude::*;
 use rnn::cells::{Dense, GruCell, LstmCell};
 use rnn::fused;
-use rnn::kernels;
 use rnn::prelude::*;
-use rnn::weights::Weights;
 
 /// One configuration, ready to run: `run()` computes one forward of the whole batch.
 pub struct Workload {
@@ -184,76 +182,11 @@ fn seed_custom(name: &'static str) -> Workload {
 
 // ---- seed 001 ---------------------------------------------------------------------------
 
-pub const I1: usize = 32;
-pub const U1: usize = 10;
+/// Seed 001's `NestedCell`, the one `examples/seed_nested_cell.rs` runs (with its block step).
+#[path = "../../examples/common/nested_cell.rs"]
+mod nested_cell;
 
-/// Seed 001's nested input: `feature1 [32]`, `feature2 [64, 32]`.
-#[derive(Clone, Debug, PartialEq, Nested)]
-pub struct NestedInput {
-    pub feature1: SVector<f32, I1>,
-    pub feature2: SMatrix<f32, 64, 32>,
-}
-
-/// Seed 001's `NestedCell`: `o1 = x1 · kernel_1`, `o23 = einsum("ij,ijkl->kl", x2, kernel_2_3)`,
-/// states `s1 += o1`, `s2 += o23`, outputs `(o1, o23)`.
-///
-/// `kernel_2_3 [64, 32, 20, 30]` is stored as the `[2048, 600]` matrix of the einsum, with its
-/// rows in `x2`'s storage order and its columns in `s2`'s, so the product reads both as they
-/// lie in memory (nalgebra matrices are column-major).
-pub struct NestedCell {
-    pub kernel_1: Weights<f32, I1, U1>,
-    pub kernel_2_3: Weights<f32, 2048, 600>,
-}
-
-#[cell]
-impl NestedCell {
-    fn step(
-        &self,
-        #[input] x: &NestedInput,
-        #[state] s1: &mut SVector<f32, U1>,
-        #[state] s2: &mut SMatrix<f32, 20, 30>,
-    ) -> (SVector<f32, U1>, SMatrix<f32, 20, 30>) {
-        let [o1] = self.kernel_1.apply(&x.feature1);
-        let mut o23 = [SVector::<f32, 600>::zeros()];
-        let x2: &[f32; 2048] = x.feature2.as_slice().try_into().expect("64 × 32");
-        kernels::accumulate_rows(self.kernel_2_3.rows(), x2, &mut o23);
-        let o23 = SMatrix::<f32, 20, 30>::from_column_slice(o23[0].as_slice());
-        *s1 += o1;
-        *s2 += o23;
-        (o1, o23)
-    }
-
-    /// The same step for a block of `N` samples, each weight of `kernel_2_3` read once for
-    /// the whole block (bit-identical to `N` steps).
-    #[inline(always)]
-    fn step_block<const N: usize>(
-        &self,
-        inputs: [&Self::Input; N],
-        states: &mut [Self::State; N],
-        _: [&(); N],
-    ) -> [Self::Output; N] {
-        let x2: [&[f32; 2048]; N] =
-            inputs.map(|x| x.feature2.as_slice().try_into().expect("64 × 32"));
-        let mut o23 = [[SVector::<f32, 600>::zeros()]; N];
-        kernels::accumulate_rows_block(self.kernel_2_3.rows(), x2, &mut o23);
-        core::array::from_fn(|n| {
-            let [o1] = self.kernel_1.apply(&inputs[n].feature1);
-            let o23 = SMatrix::<f32, 20, 30>::from_column_slice(o23[n][0].as_slice());
-            states[n].s1 += o1;
-            states[n].s2 += o23;
-            (o1, o23)
-        })
-    }
-}
-
-pub fn nested_cell() -> NestedCell {
-    let k1 = values(I1 * U1, 21);
-    let k23 = values(2048 * 600, 22);
-    NestedCell {
-        kernel_1: Weights::from_fn(|r, c| k1[r * U1 + c] * 0.05),
-        kernel_2_3: Weights::from_fn(|r, c| k23[r * 600 + c] * 0.05),
-    }
-}
+pub use nested_cell::{NestedCell, NestedInput};
 
 pub fn nested_inputs(steps: usize, seed: u64) -> Vec<NestedInput> {
     let v = values(steps * (32 + 2048), seed);
@@ -266,11 +199,11 @@ pub fn nested_inputs(steps: usize, seed: u64) -> Vec<NestedInput> {
 }
 
 /// Block size of the blocked NestedCell driver.
-pub const BLOCK: usize = 4;
+pub const BLOCK: usize = 16;
 
 fn seed_nested(name: &'static str, blocked: bool) -> Workload {
     let (batch, steps) = (64, 50);
-    let cell = nested_cell();
+    let cell = NestedCell::new(1);
     let xs: Vec<Vec<NestedInput>> = (0..batch)
         .map(|b| nested_inputs(steps, 100 + b as u64))
         .collect();

@@ -271,34 +271,56 @@ pub fn accumulate_rows_block<
             a.copy_from_slice(o.as_slice());
         }
     }
-    let n = G * H;
     for j0 in (0..IN).step_by(ROW_TILE) {
         let tile = j0..(j0 + ROW_TILE).min(IN);
-        let mut s = 0;
-        // N · W accumulators must fit in the vector registers.
-        if N <= 4 {
-            while n - s >= 16 {
-                block_n::<T, IN, G, H, N, 16>(rows, &xs, tile.clone(), s, &mut acc);
-                s += 16;
+        if N > 4 && N % 4 == 0 {
+            // Groups of 4 samples (8 accumulators of 16 columns fit the registers); the row
+            // tile stays in L2 from one group to the next, so memory is read once per N.
+            for g in (0..N).step_by(4) {
+                let xs4: [&[T; IN]; 4] = core::array::from_fn(|i| xs[g + i]);
+                let acc4: &mut [[[T; H]; G]; 4] =
+                    (&mut acc[g..g + 4]).try_into().expect("4 samples");
+                block_columns(rows, &xs4, tile.clone(), acc4);
             }
-        }
-        while n - s >= 8 {
-            block_n::<T, IN, G, H, N, 8>(rows, &xs, tile.clone(), s, &mut acc);
-            s += 8;
-        }
-        if n - s >= 4 {
-            block_n::<T, IN, G, H, N, 4>(rows, &xs, tile.clone(), s, &mut acc);
-            s += 4;
-        }
-        while n - s >= 1 {
-            block_n::<T, IN, G, H, N, 1>(rows, &xs, tile.clone(), s, &mut acc);
-            s += 1;
+        } else {
+            block_columns(rows, &xs, tile, &mut acc);
         }
     }
     for (a, o) in acc.iter().zip(out.iter_mut()) {
         for (a, o) in a.iter().zip(o) {
             o.as_mut_slice().copy_from_slice(a);
         }
+    }
+}
+
+/// Every column block of one row tile for `N` samples.
+#[inline(always)]
+fn block_columns<T: Real, const IN: usize, const G: usize, const H: usize, const N: usize>(
+    rows: &[[[T; H]; G]; IN],
+    xs: &[&[T; IN]; N],
+    tile: core::ops::Range<usize>,
+    acc: &mut [[[T; H]; G]; N],
+) {
+    let n = G * H;
+    let mut s = 0;
+    // N · W accumulators must fit in the vector registers.
+    if N <= 4 {
+        while n - s >= 16 {
+            block_n::<T, IN, G, H, N, 16>(rows, xs, tile.clone(), s, acc);
+            s += 16;
+        }
+    }
+    while n - s >= 8 {
+        block_n::<T, IN, G, H, N, 8>(rows, xs, tile.clone(), s, acc);
+        s += 8;
+    }
+    if n - s >= 4 {
+        block_n::<T, IN, G, H, N, 4>(rows, xs, tile.clone(), s, acc);
+        s += 4;
+    }
+    while n - s >= 1 {
+        block_n::<T, IN, G, H, N, 1>(rows, xs, tile.clone(), s, acc);
+        s += 1;
     }
 }
 
