@@ -664,6 +664,15 @@ pub trait Parameters {
         self.initialize_with(scheme, &mut crate::init::rng(seed));
     }
 
+    /// [`initialize`](Parameters::initialize), by value: `LstmCell::zeros().initialized(..)`.
+    fn initialized(mut self, scheme: Scheme, seed: u64) -> Self
+    where
+        Self: Sized,
+    {
+        self.initialize(scheme, seed);
+        self
+    }
+
     /// [`initialize`](Parameters::initialize) from a generator the caller holds (to
     /// initialise several cells from one stream).
     fn initialize_with(&mut self, scheme: Scheme, rng: &mut InitRng) {

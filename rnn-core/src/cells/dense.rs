@@ -50,25 +50,21 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
     /// Keras's default initialisation, reproducible from `seed`: `glorot_uniform` kernel,
     /// zero bias.
     pub fn keras_init(seed: u64) -> Self {
-        let mut cell = Self::zeros();
-        crate::parameters::Parameters::initialize(
-            &mut cell,
+        crate::parameters::Parameters::initialized(
+            Self::zeros(),
             crate::parameters::Scheme::Keras,
             seed,
-        );
-        cell
+        )
     }
 
     /// PyTorch's `nn.Linear` initialisation, reproducible from `seed`: weight and bias
     /// `uniform(±1/√I)`.
     pub fn pytorch_init(seed: u64) -> Self {
-        let mut cell = Self::zeros();
-        crate::parameters::Parameters::initialize(
-            &mut cell,
+        crate::parameters::Parameters::initialized(
+            Self::zeros(),
             crate::parameters::Scheme::PyTorch,
             seed,
-        );
-        cell
+        )
     }
 
     /// From Keras's `kernel [I, U]` (row-major) and `bias [U]`; `None` for no bias.

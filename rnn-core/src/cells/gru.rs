@@ -61,25 +61,21 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
     /// Keras's default initialisation, reproducible from `seed`: `glorot_uniform` kernel,
     /// `orthogonal` recurrent kernel, zero biases, `reset_after = true`.
     pub fn keras_init(seed: u64) -> Self {
-        let mut cell = Self::zeros();
-        crate::parameters::Parameters::initialize(
-            &mut cell,
+        crate::parameters::Parameters::initialized(
+            Self::zeros(),
             crate::parameters::Scheme::Keras,
             seed,
-        );
-        cell
+        )
     }
 
     /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
     /// `uniform(±1/√H)`.
     pub fn pytorch_init(seed: u64) -> Self {
-        let mut cell = Self::zeros();
-        crate::parameters::Parameters::initialize(
-            &mut cell,
+        crate::parameters::Parameters::initialized(
+            Self::zeros(),
             crate::parameters::Scheme::PyTorch,
             seed,
-        );
-        cell
+        )
     }
 
     /// From Keras's `kernel [I, 3H]`, `recurrent_kernel [H, 3H]` and `bias` (row-major):

@@ -64,25 +64,21 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
     /// `orthogonal` recurrent kernel, zero bias but the forget gate's, which is 1
     /// (`unit_forget_bias=True`).
     pub fn keras_init(seed: u64) -> Self {
-        let mut cell = Self::zeros();
-        crate::parameters::Parameters::initialize(
-            &mut cell,
+        crate::parameters::Parameters::initialized(
+            Self::zeros(),
             crate::parameters::Scheme::Keras,
             seed,
-        );
-        cell
+        )
     }
 
     /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
     /// `uniform(±1/√H)`.
     pub fn pytorch_init(seed: u64) -> Self {
-        let mut cell = Self::zeros();
-        crate::parameters::Parameters::initialize(
-            &mut cell,
+        crate::parameters::Parameters::initialized(
+            Self::zeros(),
             crate::parameters::Scheme::PyTorch,
             seed,
-        );
-        cell
+        )
     }
 
     /// From Keras's `kernel [I, 4H]`, `recurrent_kernel [H, 4H]` and `bias [4H]` (row-major).
