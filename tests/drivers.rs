@@ -188,3 +188,49 @@ proptest! {
         prop_assert_eq!(stream.state(), &whole.state);
     }
 }
+
+/// The built-in cells' kernels choose their rounding (fused multiply-adds where the CPU has
+/// FMA) themselves, so a direct call of `step` outside any driver (compiled without FMA),
+/// inside `vectorized`, the dynamic loop and the static unroll all give the same bits.
+#[test]
+fn built_in_cells_give_the_same_bits_in_and_outside_the_drivers() {
+    use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
+
+    fn check<C: Cell<Constants = ()>>(cell: &C)
+    where
+        C::Input: Nested,
+    {
+        let inputs: [C::Input; 9] = std::array::from_fn(|t| {
+            let v: Vec<f32> = (0..C::Input::SIZE)
+                .map(|i| ((t * 7 + i * 3) % 11) as f32 * 0.4 - 2.0)
+                .collect();
+            C::Input::from_f32_slice(&v).unwrap()
+        });
+        let mut state = cell.initial_state(&());
+        let direct: Vec<Vec<u32>> = inputs
+            .iter()
+            .map(|x| bits(&cell.step(x, &mut state, &())))
+            .collect();
+        let mut state2 = cell.initial_state(&());
+        let inside: Vec<Vec<u32>> = rnn::vectorized(|| {
+            inputs
+                .iter()
+                .map(|x| bits(&cell.step(x, &mut state2, &())))
+                .collect()
+        });
+        let run = Rnn::new(cell).run(&inputs, &());
+        let fixed = Rnn::new(cell).unroll(&inputs, &());
+        let dynamic: Vec<Vec<u32>> = run.outputs.iter().map(bits).collect();
+        let unrolled: Vec<Vec<u32>> = fixed.outputs.iter().map(bits).collect();
+        assert_eq!(direct, dynamic);
+        assert_eq!(inside, dynamic);
+        assert_eq!(unrolled, dynamic);
+        assert_eq!(bits(&state), bits(&run.state));
+    }
+    check(&LstmCell::<5, 33>::keras_init(1));
+    check(&GruCell::<5, 7>::keras_init(2));
+    let mut reset_before = GruCell::<5, 16>::keras_init(3);
+    reset_before.reset_after = false;
+    check(&reset_before);
+    check(&SimpleRnnCell::<5, 65>::keras_init(4));
+}

@@ -1,9 +1,26 @@
 //! The vectorized `f32` activations against `f64` libm over a dense sweep of all of `f32`
 //! (every 1021st bit pattern of each sign: all magnitudes from subnormal to `f32::MAX`), a
 //! fine uniform sweep of the range where the functions bend, and the special values.
-//! Errors are measured in ulp of the correctly rounded result and relative to it.
+//! Errors are measured in ulp of the correctly rounded result and relative to it. Each
+//! function is checked with both roundings of its multiply-adds: separate (`exp_f32`, …) and
+//! fused (`exp_f32_with::<Fused>`, what the kernels use on a CPU with FMA).
 
-use rnn::kernels::{exp_f32, sigmoid_f32, tanh_f32};
+use rnn::kernels::{
+    exp_f32, exp_f32_with, sigmoid_f32, sigmoid_f32_with, tanh_f32, tanh_f32_with, Fused,
+};
+
+type Activation = fn(f32) -> f32;
+
+/// `(name, exp, sigmoid, tanh)` for each rounding.
+const ROUNDINGS: [(&str, Activation, Activation, Activation); 2] = [
+    ("separate", exp_f32, sigmoid_f32, tanh_f32),
+    (
+        "fused",
+        exp_f32_with::<Fused>,
+        sigmoid_f32_with::<Fused>,
+        tanh_f32_with::<Fused>,
+    ),
+];
 
 /// The ulp of `y` as an `f32` (the spacing of floats at `y`'s magnitude).
 fn ulp(y: f64) -> f64 {
@@ -64,24 +81,37 @@ fn measure(f: fn(f32) -> f32, exact: fn(f64) -> f64, name: &str) -> Worst {
 
 #[test]
 fn exp_is_within_2_ulp_of_f64() {
-    let w = measure(exp_f32, f64::exp, "exp");
-    assert!(w.ulps <= 2.0 && w.rel <= 2.4e-7, "{w:?}");
+    for (rounding, exp_f32, _, _) in ROUNDINGS {
+        let w = measure(exp_f32, f64::exp, &format!("exp ({rounding})"));
+        assert!(w.ulps <= 2.0 && w.rel <= 2.4e-7, "{rounding}: {w:?}");
+    }
 }
 
 #[test]
 fn sigmoid_is_within_3_ulp_of_f64() {
-    let w = measure(sigmoid_f32, |x| 1.0 / (1.0 + (-x).exp()), "sigmoid");
-    assert!(w.ulps <= 3.0 && w.rel <= 3e-7, "{w:?}");
+    for (rounding, _, sigmoid_f32, _) in ROUNDINGS {
+        let exact = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let w = measure(sigmoid_f32, exact, &format!("sigmoid ({rounding})"));
+        assert!(w.ulps <= 3.0 && w.rel <= 3e-7, "{rounding}: {w:?}");
+    }
 }
 
 #[test]
 fn tanh_is_within_2_ulp_of_f64() {
-    let w = measure(tanh_f32, f64::tanh, "tanh");
-    assert!(w.ulps <= 2.0 && w.rel <= 2e-7, "{w:?}");
+    for (rounding, _, _, tanh_f32) in ROUNDINGS {
+        let w = measure(tanh_f32, f64::tanh, &format!("tanh ({rounding})"));
+        assert!(w.ulps <= 2.0 && w.rel <= 2e-7, "{rounding}: {w:?}");
+    }
 }
 
 #[test]
 fn special_values() {
+    for (_, exp_f32, sigmoid_f32, tanh_f32) in ROUNDINGS {
+        special_values_of(exp_f32, sigmoid_f32, tanh_f32);
+    }
+}
+
+fn special_values_of(exp_f32: Activation, sigmoid_f32: Activation, tanh_f32: Activation) {
     let nan = f32::NAN;
     let (inf, ninf) = (f32::INFINITY, f32::NEG_INFINITY);
     for f in [exp_f32, sigmoid_f32, tanh_f32] {
@@ -110,7 +140,8 @@ fn special_values() {
 
 #[test]
 fn activations_are_monotone_on_a_fine_grid() {
-    for f in [exp_f32, sigmoid_f32, tanh_f32] {
+    let all = ROUNDINGS.iter().flat_map(|&(_, e, s, t)| [e, s, t]);
+    for f in all {
         let mut prev = f(-30.0);
         for i in -600_000..=600_000 {
             let y = f(i as f32 * 5e-5);
@@ -120,20 +151,27 @@ fn activations_are_monotone_on_a_fine_grid() {
     }
 }
 
-/// The array kernels (what the cells call) compute exactly the scalar functions, whatever the
-/// length (vector body and scalar tail alike).
+/// The array and slice kernels (what the cells call) compute exactly the scalar functions of
+/// this CPU's rounding, whatever the length (vector body and scalar tail alike).
 #[test]
 fn array_kernels_equal_the_scalar_functions() {
     fn check<const N: usize>() {
+        let (_, exp_f32, sigmoid_f32, tanh_f32) =
+            ROUNDINGS[usize::from(rnn::kernels::fused_multiply_add())];
         let xs: [f32; N] = std::array::from_fn(|i| (i as f32 - N as f32 / 2.0) * 0.37);
         let (mut e, mut s, mut t) = (xs, xs, xs);
         rnn::kernels::exp(&mut e);
         rnn::kernels::sigmoid(&mut s);
         rnn::kernels::tanh(&mut t);
+        let (mut es, mut ss, mut ts) = (xs.to_vec(), xs.to_vec(), xs.to_vec());
+        rnn::kernels::exp_slice(&mut es);
+        rnn::kernels::sigmoid_slice(&mut ss);
+        rnn::kernels::tanh_slice(&mut ts);
         for i in 0..N {
             assert_eq!(e[i].to_bits(), exp_f32(xs[i]).to_bits());
             assert_eq!(s[i].to_bits(), sigmoid_f32(xs[i]).to_bits());
             assert_eq!(t[i].to_bits(), tanh_f32(xs[i]).to_bits());
+            assert_eq!((es[i], ss[i], ts[i]), (e[i], s[i], t[i]));
         }
     }
     check::<1>();

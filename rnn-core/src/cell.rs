@@ -53,6 +53,10 @@ pub trait Cell {
     type Output: Nested;
 
     /// Runs one timestep: reads `input` and `constants`, updates `state`, returns the output.
+    ///
+    /// The drivers ([`Rnn`](crate::Rnn), [`Stateful`](crate::Stateful), the unrolls) run the
+    /// steps inside [`vectorized`](crate::vectorized); a loop of direct calls should too, or
+    /// it computes the same bits more slowly.
     fn step(
         &self,
         input: &Self::Input,

@@ -44,6 +44,7 @@ pub use batch::{Batch, BatchConstants, BatchMasks, BatchRun, Batched};
 pub use bidirectional::BiRun;
 pub use bidirectional::{Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum};
 pub use cell::Cell;
+pub use dispatch::vectorized;
 #[cfg(feature = "alloc")]
 pub use embedding::Embedding;
 pub use error::{SequenceError, ShapeError, TensorShape, WeightError};

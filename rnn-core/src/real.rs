@@ -2,39 +2,52 @@
 
 use nalgebra::{ComplexField, RealField};
 
+use crate::kernels::{self, Rounding};
+
 /// A real scalar the built-in cells and kernels support: `f32` (the default) or `f64`.
 ///
 /// Sealed: the kernels have a tuned implementation for each. User cells that use no built-in
 /// may be generic over any `nalgebra::RealField` instead.
 pub trait Real: RealField + Copy + Default + private::Sealed {
-    /// `e^x` of every element, in place: for `f32` the branch-free approximation
-    /// [`exp_f32`](crate::kernels::exp_f32) (the loop vectorizes), for `f64` libm.
-    fn exp_slice(xs: &mut [Self]);
-    /// The logistic sigmoid `1 / (1 + e^-x)` of every element, in place.
-    fn sigmoid_slice(xs: &mut [Self]);
-    /// `tanh(x)` of every element, in place.
-    fn tanh_slice(xs: &mut [Self]);
+    /// `e^x`: for `f32` the branch-free [`exp_f32_with`](kernels::exp_f32_with) (a loop of
+    /// them vectorizes), for `f64` libm.
+    fn exp_with<R: Rounding>(self) -> Self;
+    /// The logistic sigmoid `1 / (1 + e^-x)`, from [`exp_with`](Real::exp_with).
+    fn sigmoid_with<R: Rounding>(self) -> Self;
+    /// `tanh(x)`: for `f32` the branch-free [`tanh_f32_with`](kernels::tanh_f32_with), for
+    /// `f64` libm.
+    fn tanh_with<R: Rounding>(self) -> Self;
+    /// `self · a + b` with one rounding.
+    fn fused_mul_add(self, a: Self, b: Self) -> Self;
 }
 
 impl Real for f32 {
     #[inline(always)]
-    fn exp_slice(xs: &mut [f32]) {
-        for x in xs {
-            *x = crate::kernels::exp_f32(*x);
-        }
+    fn exp_with<R: Rounding>(self) -> f32 {
+        kernels::exp_f32_with::<R>(self)
     }
 
     #[inline(always)]
-    fn sigmoid_slice(xs: &mut [f32]) {
-        for x in xs {
-            *x = crate::kernels::sigmoid_f32(*x);
-        }
+    fn sigmoid_with<R: Rounding>(self) -> f32 {
+        kernels::sigmoid_f32_with::<R>(self)
     }
 
     #[inline(always)]
-    fn tanh_slice(xs: &mut [f32]) {
-        for x in xs {
-            *x = crate::kernels::tanh_f32(*x);
+    fn tanh_with<R: Rounding>(self) -> f32 {
+        kernels::tanh_f32_with::<R>(self)
+    }
+
+    #[inline(always)]
+    fn fused_mul_add(self, a: f32, b: f32) -> f32 {
+        // std's is the FMA instruction where the code is compiled for it (the kernels only
+        // fuse there); without std, libm's exact software version.
+        #[cfg(feature = "std")]
+        {
+            f32::mul_add(self, a, b)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            ComplexField::mul_add(self, a, b)
         }
     }
 }
@@ -43,23 +56,29 @@ impl Real for f32 {
 // in f64 are checked to 1e-12.
 impl Real for f64 {
     #[inline(always)]
-    fn exp_slice(xs: &mut [f64]) {
-        for x in xs {
-            *x = ComplexField::exp(*x);
-        }
+    fn exp_with<R: Rounding>(self) -> f64 {
+        ComplexField::exp(self)
     }
 
     #[inline(always)]
-    fn sigmoid_slice(xs: &mut [f64]) {
-        for x in xs {
-            *x = 1.0 / (1.0 + ComplexField::exp(-*x));
-        }
+    fn sigmoid_with<R: Rounding>(self) -> f64 {
+        1.0 / (1.0 + ComplexField::exp(-self))
     }
 
     #[inline(always)]
-    fn tanh_slice(xs: &mut [f64]) {
-        for x in xs {
-            *x = ComplexField::tanh(*x);
+    fn tanh_with<R: Rounding>(self) -> f64 {
+        ComplexField::tanh(self)
+    }
+
+    #[inline(always)]
+    fn fused_mul_add(self, a: f64, b: f64) -> f64 {
+        #[cfg(feature = "std")]
+        {
+            f64::mul_add(self, a, b)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            ComplexField::mul_add(self, a, b)
         }
     }
 }

@@ -75,10 +75,14 @@ impl<C: Cell> Stateful<C> {
         self
     }
 
-    /// Runs one step.
+    /// Runs one step (in the CPU's vectorized copy of the code, as every driver does).
     #[inline]
     pub fn step(&mut self, input: &C::Input) -> C::Output {
-        let y = self.cell.step(input, &mut self.state, &self.constants);
+        let (cell, state, constants) = (&self.cell, &mut self.state, &self.constants);
+        let y = crate::dispatch::vectorized(
+            #[inline(always)]
+            || cell.step(input, state, constants),
+        );
         self.carried = Some(y.clone());
         y
     }

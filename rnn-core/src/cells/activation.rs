@@ -70,8 +70,8 @@ impl Activation {
     #[inline(always)]
     pub fn apply_slice<T: Real>(self, xs: &mut [T]) {
         match self {
-            Activation::Tanh => T::tanh_slice(xs),
-            Activation::Sigmoid => T::sigmoid_slice(xs),
+            Activation::Tanh => kernels::tanh_slice(xs),
+            Activation::Sigmoid => kernels::sigmoid_slice(xs),
             Activation::HardSigmoid => {
                 let three = nalgebra::convert::<f64, T>(3.0);
                 let six = nalgebra::convert::<f64, T>(6.0);
@@ -93,7 +93,7 @@ impl Activation {
                 for x in xs.iter_mut() {
                     *x -= max;
                 }
-                T::exp_slice(xs);
+                kernels::exp_slice(xs);
                 let sum = xs.iter().fold(T::zero(), |s, &x| s + x);
                 for x in xs.iter_mut() {
                     *x /= sum;

@@ -1,0 +1,299 @@
+//! Matrix-vector products with register-resident accumulators.
+//!
+//! [`accumulate_rows`] walks the output in blocks of up to 64 columns and, for each block,
+//! every input row: the block's partial sums stay in vector registers and each weight is
+//! loaded once. Every output element is summed in input order (`j = 0, 1, …`), whatever the
+//! block, so [`accumulate_rows_block`] (`N` samples sharing each weight read) gives the same
+//! bits as `N` calls of [`accumulate_rows`].
+
+use nalgebra::SVector;
+
+use super::Rounding;
+use crate::real::Real;
+
+/// `out[g] += Σ_j x[j] · rows[j][g]`: a vector times a `[IN, G·H]` kernel.
+///
+/// The `G·H` output columns are taken in blocks of 32 (then 16, 8, 4, 2, 1 for the tail);
+/// each block's partial sums live in registers while every row's slice of the block is
+/// multiplied in, so the loop is bound by loading each weight once.
+#[inline(always)]
+pub fn accumulate_rows<T: Real, const IN: usize, const G: usize, const H: usize>(
+    rows: &[[[T; H]; G]; IN],
+    x: &[T; IN],
+    out: &mut [SVector<T, H>; G],
+) {
+    with_rounding!(R => rows_::<R, T, IN, G, H>(rows, x, out))
+}
+
+#[inline(always)]
+fn rows_<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
+    rows: &[[[T; H]; G]; IN],
+    x: &[T; IN],
+    out: &mut [SVector<T, H>; G],
+) {
+    let mut acc = [[T::zero(); H]; G];
+    for (a, o) in acc.iter_mut().zip(out.iter()) {
+        a.copy_from_slice(o.as_slice());
+    }
+    span::<R, T, IN, G, H>(rows, x, 0, acc.as_flattened_mut());
+    for (a, o) in acc.iter().zip(out.iter_mut()) {
+        o.as_mut_slice().copy_from_slice(a);
+    }
+}
+
+/// `out += Σ_j x[j] · rows[j][g]` for the one gate `g`.
+#[inline(always)]
+pub fn accumulate_gate<T: Real, const IN: usize, const G: usize, const H: usize>(
+    rows: &[[[T; H]; G]; IN],
+    g: usize,
+    x: &[T; IN],
+    out: &mut SVector<T, H>,
+) {
+    with_rounding!(R => span::<R, T, IN, G, H>(rows, x, g * H, out.as_mut_slice()))
+}
+
+/// `acc[k] += Σ_j x[j] · row_j[offset + k]` over the flattened `G·H` rows, in column blocks.
+#[inline(always)]
+fn span<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
+    rows: &[[[T; H]; G]; IN],
+    x: &[T; IN],
+    offset: usize,
+    acc: &mut [T],
+) {
+    let n = acc.len();
+    if n <= SMALL && n % 32 != 0 {
+        // Narrow products of odd widths (seed 000's 10, 15 and 30): one pass over the rows
+        // with every column in registers, each input value broadcast once rather than once
+        // per block of the 16/8/4/2/1 split. (Widths of 32 and 64 measured faster in blocks.)
+        small::<R, T, IN, G, H>(rows, x, offset, acc);
+        return;
+    }
+    // Row tiles of ROW_TILE rows: a tile's weights stay in L2 while every column block of it
+    // is multiplied in, so a matrix bigger than the cache streams through memory once, in
+    // order. The tiles run in row order: each sum still runs over j = 0, 1, ….
+    for j0 in (0..IN).step_by(ROW_TILE) {
+        let tile = j0..(j0 + ROW_TILE).min(IN);
+        let mut s = 0;
+        // 64 columns (8 independent sums per row, enough to hide the add latency) when
+        // there are at least two such blocks; measured slower than 2 × 32 at 64 columns.
+        while n >= 128 && n - s >= 64 {
+            block::<R, T, IN, G, H, 64>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 64]);
+            s += 64;
+        }
+        if n - s >= 32 {
+            block::<R, T, IN, G, H, 32>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 32]);
+            s += 32;
+        }
+        if n - s >= 16 {
+            block::<R, T, IN, G, H, 16>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 16]);
+            s += 16;
+        }
+        if n - s >= 8 {
+            block::<R, T, IN, G, H, 8>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 8]);
+            s += 8;
+        }
+        if n - s >= 4 {
+            block::<R, T, IN, G, H, 4>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 4]);
+            s += 4;
+        }
+        if n - s >= 2 {
+            block::<R, T, IN, G, H, 2>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 2]);
+            s += 2;
+        }
+        if n - s >= 1 {
+            block::<R, T, IN, G, H, 1>(rows, x, tile, offset + s, &mut acc[s..s + 1]);
+        }
+    }
+}
+
+/// Outputs up to which a product is done in one pass ([`small`]).
+const SMALL: usize = 64;
+
+/// `acc[k] += Σ_j x[j] · row_j[offset + k]` in one pass over the rows, for `acc.len() ≤ 64`.
+#[inline(always)]
+fn small<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
+    rows: &[[[T; H]; G]; IN],
+    x: &[T; IN],
+    offset: usize,
+    acc: &mut [T],
+) {
+    let n = acc.len();
+    let mut a = [T::zero(); SMALL];
+    a[..n].copy_from_slice(acc);
+    for (row, &xj) in rows.iter().zip(x) {
+        let w = &row.as_flattened()[offset..offset + n];
+        for (a, &w) in a[..n].iter_mut().zip(w) {
+            *a = R::mul_add(xj, w, *a);
+        }
+    }
+    acc.copy_from_slice(&a[..n]);
+}
+
+/// Rows per tile of the matrix-vector kernels (64 rows of a 600-column kernel: 150 KB).
+const ROW_TILE: usize = 64;
+
+/// One block of `W` columns starting at `col`: `W` accumulators, one pass over the rows.
+///
+/// The block's sums are then pinned to memory (`black_box`): otherwise LLVM keeps every
+/// block's finished sums in registers until the end of the product, and the last blocks'
+/// accumulators spill to the stack inside their loops (measured: the LSTM step at H = 32
+/// spent a quarter of its time on those spills).
+#[inline(always)]
+fn block<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize, const W: usize>(
+    rows: &[[[T; H]; G]; IN],
+    x: &[T; IN],
+    tile: core::ops::Range<usize>,
+    col: usize,
+    out: &mut [T],
+) {
+    let out: &mut [T; W] = out.try_into().expect("a block of W columns");
+    let mut a = *out;
+    for (row, &xj) in rows[tile.clone()].iter().zip(&x[tile]) {
+        let w: &[T; W] = row.as_flattened()[col..col + W]
+            .try_into()
+            .expect("a block of W columns");
+        for (a, &w) in a.iter_mut().zip(w) {
+            *a = R::mul_add(xj, w, *a);
+        }
+    }
+    *out = a;
+    core::hint::black_box(out);
+}
+
+/// [`accumulate_rows`] for `N` samples at once: `out[n][g] += Σ_j xs[n][j] · rows[j][g]`,
+/// each weight loaded once for the `N` samples instead of once per sample.
+///
+/// For a cell whose weights do not fit in the cache (seed 001's 4.9 MB kernel) the step is
+/// bound by reading them; a block of samples sharing each read turns it into arithmetic.
+/// Each output element is summed in the same order as [`accumulate_rows`], so the results
+/// are bit-identical to `N` separate calls.
+#[inline(always)]
+pub fn accumulate_rows_block<
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: [&[T; IN]; N],
+    out: &mut [[SVector<T, H>; G]; N],
+) {
+    with_rounding!(R => rows_block::<R, T, IN, G, H, N>(rows, xs, out))
+}
+
+#[inline(always)]
+fn rows_block<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: [&[T; IN]; N],
+    out: &mut [[SVector<T, H>; G]; N],
+) {
+    let mut acc = [[[T::zero(); H]; G]; N];
+    for (a, o) in acc.iter_mut().zip(out.iter()) {
+        for (a, o) in a.iter_mut().zip(o) {
+            a.copy_from_slice(o.as_slice());
+        }
+    }
+    for j0 in (0..IN).step_by(ROW_TILE) {
+        let tile = j0..(j0 + ROW_TILE).min(IN);
+        if N > 4 && N % 4 == 0 {
+            // Groups of 4 samples (8 accumulators of 16 columns fit the registers); the row
+            // tile stays in L2 from one group to the next, so memory is read once per N.
+            for g in (0..N).step_by(4) {
+                let xs4: [&[T; IN]; 4] = core::array::from_fn(|i| xs[g + i]);
+                let acc4: &mut [[[T; H]; G]; 4] =
+                    (&mut acc[g..g + 4]).try_into().expect("4 samples");
+                block_columns::<R, T, IN, G, H, 4>(rows, &xs4, tile.clone(), acc4);
+            }
+        } else {
+            block_columns::<R, T, IN, G, H, N>(rows, &xs, tile, &mut acc);
+        }
+    }
+    for (a, o) in acc.iter().zip(out.iter_mut()) {
+        for (a, o) in a.iter().zip(o) {
+            o.as_mut_slice().copy_from_slice(a);
+        }
+    }
+}
+
+/// Every column block of one row tile for `N` samples.
+#[inline(always)]
+fn block_columns<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: &[&[T; IN]; N],
+    tile: core::ops::Range<usize>,
+    acc: &mut [[[T; H]; G]; N],
+) {
+    let n = G * H;
+    let mut s = 0;
+    // N · W accumulators must fit in the vector registers.
+    if N <= 4 {
+        while n - s >= 16 {
+            block_n::<R, T, IN, G, H, N, 16>(rows, xs, tile.clone(), s, acc);
+            s += 16;
+        }
+    }
+    while n - s >= 8 {
+        block_n::<R, T, IN, G, H, N, 8>(rows, xs, tile.clone(), s, acc);
+        s += 8;
+    }
+    if n - s >= 4 {
+        block_n::<R, T, IN, G, H, N, 4>(rows, xs, tile.clone(), s, acc);
+        s += 4;
+    }
+    while n - s >= 1 {
+        block_n::<R, T, IN, G, H, N, 1>(rows, xs, tile.clone(), s, acc);
+        s += 1;
+    }
+}
+
+/// One block of `W` columns for `N` samples: `N · W` accumulators, one pass over the rows.
+#[inline(always)]
+fn block_n<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+    const W: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: &[&[T; IN]; N],
+    tile: core::ops::Range<usize>,
+    col: usize,
+    acc: &mut [[[T; H]; G]; N],
+) {
+    let mut a = [[T::zero(); W]; N];
+    for (a, acc) in a.iter_mut().zip(acc.iter()) {
+        a.copy_from_slice(&acc.as_flattened()[col..col + W]);
+    }
+    for (j, row) in rows.iter().enumerate().take(tile.end).skip(tile.start) {
+        let w: &[T; W] = row.as_flattened()[col..col + W]
+            .try_into()
+            .expect("a block of W columns");
+        for (a, x) in a.iter_mut().zip(xs) {
+            let xj = x[j];
+            for (a, &w) in a.iter_mut().zip(w) {
+                *a = R::mul_add(xj, w, *a);
+            }
+        }
+    }
+    for (a, acc) in a.iter().zip(acc.iter_mut()) {
+        acc.as_flattened_mut()[col..col + W].copy_from_slice(a);
+    }
+}

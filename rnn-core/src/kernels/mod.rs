@@ -1,0 +1,160 @@
+//! The arithmetic inner loops of the built-in cells, over fixed-size arrays so the compiler
+//! sees every trip count.
+//!
+//! Two things make a small cell's step fast, and both are here:
+//! - **Activations without libm** ([`transcendental`]): [`exp_f32`], [`sigmoid_f32`] and
+//!   [`tanh_f32`] are branch-free (comparisons become selects), so a loop over an array of
+//!   them vectorizes; a libm call per element cannot. `f64` keeps libm.
+//! - **Matrix-vector products with register-resident accumulators** ([`accumulate_rows`]):
+//!   each weight is loaded once, each output summed in input order.
+//!
+//! Every multiply-add is rounded as the CPU does best ([`fused_multiply_add`]): once (FMA) on
+//! x86-64 with AVX2 and FMA, twice elsewhere. The choice is made here, in the kernels, the
+//! same way for every caller, so all drivers and direct calls give the same bits on one
+//! machine.
+
+/// Runs `$call` with `$r` naming the rounding of this CPU: [`Fused`] inside the AVX2 + FMA
+/// copy of the code, or [`Separate`].
+macro_rules! with_rounding {
+    ($r:ident => $call:expr) => {
+        if $crate::dispatch::fma() {
+            type $r = $crate::kernels::Fused;
+            $call
+        } else {
+            type $r = $crate::kernels::Separate;
+            $call
+        }
+    };
+}
+
+mod matvec;
+pub mod transcendental;
+
+pub use matvec::{accumulate_gate, accumulate_rows, accumulate_rows_block};
+pub use transcendental::{
+    exp_f32, exp_f32_with, sigmoid_f32, sigmoid_f32_with, tanh_f32, tanh_f32_with,
+};
+
+use crate::real::Real;
+
+/// How a kernel rounds `a · b + c`.
+///
+/// The kernels are generic over it; [`fused_multiply_add`] says which one they use here.
+pub trait Rounding: Copy + 'static {
+    /// `a · b + c`, rounded this way.
+    fn mul_add<T: Real>(a: T, b: T, c: T) -> T;
+}
+
+/// One rounding: `a · b + c` is computed exactly, then rounded (an FMA instruction where the
+/// code runs in the AVX2 + FMA copy).
+#[derive(Clone, Copy, Debug)]
+pub struct Fused;
+
+/// Two roundings, the product's and the sum's: what `a * b + c` means in Rust.
+#[derive(Clone, Copy, Debug)]
+pub struct Separate;
+
+impl Rounding for Fused {
+    #[inline(always)]
+    fn mul_add<T: Real>(a: T, b: T, c: T) -> T {
+        a.fused_mul_add(b, c)
+    }
+}
+
+impl Rounding for Separate {
+    #[inline(always)]
+    fn mul_add<T: Real>(a: T, b: T, c: T) -> T {
+        a * b + c
+    }
+}
+
+/// Whether the kernels round multiply-adds once ([`Fused`]) on this CPU: x86-64 with AVX2 and
+/// FMA, detected at run time. Elsewhere they use [`Separate`].
+///
+/// ```
+/// use rnn_core::kernels::{exp_f32_with, fused_multiply_add, Fused, Separate};
+///
+/// // The array kernels compute what the scalar function of this CPU's rounding computes.
+/// let mut xs = [0.5f32, -2.0];
+/// rnn_core::kernels::exp(&mut xs);
+/// let scalar = if fused_multiply_add() { exp_f32_with::<Fused> } else { exp_f32_with::<Separate> };
+/// assert_eq!(xs, [scalar(0.5), scalar(-2.0)]);
+/// ```
+pub fn fused_multiply_add() -> bool {
+    crate::dispatch::fma()
+}
+
+/// `e^x` of every element, in place.
+#[inline(always)]
+pub fn exp<T: Real, const N: usize>(xs: &mut [T; N]) {
+    exp_slice(xs);
+}
+
+/// `tanh` of every element, in place.
+#[inline(always)]
+pub fn tanh<T: Real, const N: usize>(xs: &mut [T; N]) {
+    tanh_slice(xs);
+}
+
+/// The logistic sigmoid `1 / (1 + e^-x)` of every element, in place.
+#[inline(always)]
+pub fn sigmoid<T: Real, const N: usize>(xs: &mut [T; N]) {
+    sigmoid_slice(xs);
+}
+
+/// [`exp`] over a slice of any length.
+#[inline(always)]
+pub fn exp_slice<T: Real>(xs: &mut [T]) {
+    with_rounding!(R => xs.iter_mut().for_each(|x| *x = x.exp_with::<R>()))
+}
+
+/// [`tanh`] over a slice of any length.
+#[inline(always)]
+pub fn tanh_slice<T: Real>(xs: &mut [T]) {
+    with_rounding!(R => xs.iter_mut().for_each(|x| *x = x.tanh_with::<R>()))
+}
+
+/// [`sigmoid`] over a slice of any length.
+#[inline(always)]
+pub fn sigmoid_slice<T: Real>(xs: &mut [T]) {
+    with_rounding!(R => xs.iter_mut().for_each(|x| *x = x.sigmoid_with::<R>()))
+}
+
+/// Keras 3's `hard_sigmoid`, `relu6(x + 3) / 6`, of every element, in place (the same
+/// operations in the same order as Keras, so the same bits).
+#[inline(always)]
+pub fn hard_sigmoid<T: Real, const N: usize>(xs: &mut [T; N]) {
+    let three = nalgebra::convert::<f64, T>(3.0);
+    let six = nalgebra::convert::<f64, T>(6.0);
+    for x in xs {
+        *x = (*x + three).clamp(T::zero(), six) / six;
+    }
+}
+
+/// `max(x, 0)` of every element, in place.
+#[inline(always)]
+pub fn relu<T: Real, const N: usize>(xs: &mut [T; N]) {
+    for x in xs {
+        *x = x.max(T::zero());
+    }
+}
+
+/// Softmax over the whole array, in place, shifted by the maximum so `exp` cannot overflow.
+#[inline(always)]
+pub fn softmax<T: Real, const N: usize>(xs: &mut [T; N]) {
+    let max = xs
+        .iter()
+        .copied()
+        .fold(T::min_value().unwrap_or(T::zero()), T::max);
+    for x in xs.iter_mut() {
+        *x -= max;
+    }
+    exp_slice(xs);
+    let mut sum = T::zero();
+    for x in xs.iter() {
+        sum += *x;
+    }
+    for x in xs.iter_mut() {
+        *x /= sum;
+    }
+}
