@@ -163,6 +163,57 @@ fn block_kernel_equals_single_sample_kernel_bit_for_bit() {
     check::<129, 1, 33, 8>();
 }
 
+/// Every product kernel against the product in `f64`, at output widths covering every path
+/// of the column blocking (the one-pass narrow path, 64- and 32-column blocks, every tail),
+/// from 1 to 257 columns. (Widths 64–127 once lost columns: a blocking that did not cover
+/// them.)
+#[test]
+fn product_kernels_equal_the_f64_product_at_every_width() {
+    fn check<const IN: usize, const G: usize, const H: usize>() {
+        let rows: [[[f32; H]; G]; IN] = core::array::from_fn(|j| {
+            core::array::from_fn(|g| {
+                core::array::from_fn(|k| ((j * 7 + g * 5 + k) as f32 * 0.13).sin())
+            })
+        });
+        let x: [f32; IN] = core::array::from_fn(|j| (j as f32 * 0.29).cos());
+        let start: [SVector<f32, H>; G] = core::array::from_fn(|g| SVector::repeat(g as f32));
+        let exact = |g: usize, k: usize| {
+            let sum: f64 = (0..IN).map(|j| x[j] as f64 * rows[j][g][k] as f64).sum();
+            g as f64 + sum
+        };
+        let mut all = start;
+        kernels::accumulate_rows(&rows, &x, &mut all);
+        let mut block = [start; 3];
+        kernels::accumulate_rows_block(&rows, [&x; 3], &mut block);
+        for g in 0..G {
+            let mut gate = start[g];
+            kernels::accumulate_gate(&rows, g, &x, &mut gate);
+            for k in 0..H {
+                let e = exact(g, k);
+                for (what, got) in [
+                    ("rows", all[g][k]),
+                    ("gate", gate[k]),
+                    ("block", block[2][g][k]),
+                ] {
+                    assert!(
+                        (got as f64 - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                        "{what}: IN={IN} G={G} H={H}: column {} is {got}, expected {e}",
+                        g * H + k
+                    );
+                }
+            }
+        }
+    }
+    macro_rules! widths {
+        ($($h:literal)*) => { $( check::<9, 1, $h>(); )* };
+    }
+    widths!(1 2 3 5 8 10 15 16 17 30 31 32 33 47 63 64 65 80 95 96 97 100 127 128 129 150 191 192 200 255 256 257);
+    check::<70, 4, 16>(); // LSTM H = 16: 64 columns, more rows than a row tile
+    check::<32, 3, 32>(); // GRU H = 32: 96 columns
+    check::<3, 4, 30>(); // 120 columns
+    check::<5, 3, 43>(); // 129 columns
+}
+
 #[path = "../examples/common/nested_cell.rs"]
 mod nested_cell;
 

@@ -80,7 +80,7 @@ fn span<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
             block::<R, T, IN, G, H, 64>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 64]);
             s += 64;
         }
-        if n - s >= 32 {
+        while n - s >= 32 {
             block::<R, T, IN, G, H, 32>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 32]);
             s += 32;
         }
