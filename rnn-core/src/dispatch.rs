@@ -32,7 +32,13 @@ pub(crate) fn fma() -> bool {
 /// Every driver runs its loop inside it, so the steps it inlines use 8 lanes and the
 /// kernels' fused multiply-adds ([`fused_multiply_add`](crate::kernels::fused_multiply_add))
 /// are single instructions. Wrap a hand-written loop of [`Cell::step`](crate::Cell::step)
-/// calls in it for the same speed (outside it the same bits come out, more slowly).
+/// calls in it for the same speed.
+///
+/// Only code inlined into `f` is compiled for AVX2 + FMA. A function the compiler leaves out
+/// of line (a large helper of a custom step, say) is compiled for baseline x86-64: the
+/// kernels it calls still give the same bits, through a software fused multiply-add, but
+/// several times more slowly. Mark such helpers `#[inline(always)]`, as `#[cell]` marks
+/// `step` and the built-in cells mark their methods.
 ///
 /// ```
 /// use rnn_core::cells::LstmCell;

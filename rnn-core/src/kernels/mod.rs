@@ -105,19 +105,37 @@ pub fn sigmoid<T: Real, const N: usize>(xs: &mut [T; N]) {
 /// [`exp`] over a slice of any length.
 #[inline(always)]
 pub fn exp_slice<T: Real>(xs: &mut [T]) {
-    with_rounding!(R => xs.iter_mut().for_each(|x| *x = x.exp_with::<R>()))
+    // A plain loop, not `for_each`: an adaptor left out of line would also be left out of
+    // the AVX2 copy.
+    with_rounding!(R => {
+        for x in xs {
+            *x = x.exp_with::<R>();
+        }
+    })
 }
 
 /// [`tanh`] over a slice of any length.
 #[inline(always)]
 pub fn tanh_slice<T: Real>(xs: &mut [T]) {
-    with_rounding!(R => xs.iter_mut().for_each(|x| *x = x.tanh_with::<R>()))
+    // A plain loop, not `for_each`: an adaptor left out of line would also be left out of
+    // the AVX2 copy.
+    with_rounding!(R => {
+        for x in xs {
+            *x = x.tanh_with::<R>();
+        }
+    })
 }
 
 /// [`sigmoid`] over a slice of any length.
 #[inline(always)]
 pub fn sigmoid_slice<T: Real>(xs: &mut [T]) {
-    with_rounding!(R => xs.iter_mut().for_each(|x| *x = x.sigmoid_with::<R>()))
+    // A plain loop, not `for_each`: an adaptor left out of line would also be left out of
+    // the AVX2 copy.
+    with_rounding!(R => {
+        for x in xs {
+            *x = x.sigmoid_with::<R>();
+        }
+    })
 }
 
 /// Keras 3's `hard_sigmoid`, `relu6(x + 3) / 6`, of every element, in place (the same
