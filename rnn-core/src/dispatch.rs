@@ -7,8 +7,8 @@
 //!
 //! The same test, [`fma`], decides how the kernels round a multiply-add: once (an FMA
 //! instruction) on such a CPU, twice elsewhere. A kernel that fuses also enters the AVX2 copy
-//! itself (a no-op inside a driver, where it is inlined), so a step called outside any driver
-//! computes the same bits, at the same speed. Within one machine every driver, every block
+//! itself (usually inlined inside a driver), so a step called outside any driver computes the
+//! same bits, nearly as fast. Within one machine every driver, every block
 //! size and every direct call therefore agree bit for bit; between a CPU with FMA and one
 //! without, results differ in the last bits (both stay within the parity tests' 1e-5).
 
@@ -34,11 +34,9 @@ pub(crate) fn fma() -> bool {
 /// are single instructions. Wrap a hand-written loop of [`Cell::step`](crate::Cell::step)
 /// calls in it for the same speed.
 ///
-/// Only code inlined into `f` is compiled for AVX2 + FMA. A function the compiler leaves out
-/// of line (a large helper of a custom step, say) is compiled for baseline x86-64: the
-/// kernels it calls still give the same bits, through a software fused multiply-add, but
-/// several times more slowly. Mark such helpers `#[inline(always)]`, as `#[cell]` marks
-/// `step` and the built-in cells mark their methods.
+/// Only code inlined into `f` is compiled for AVX2; a function the compiler leaves out of
+/// line (a large helper of a custom step, say) runs with 4 lanes. The built-in kernels are
+/// safe either way: they enter this copy themselves.
 ///
 /// ```
 /// use rnn_core::cells::LstmCell;

@@ -13,13 +13,23 @@
 //! same way for every caller, so all drivers and direct calls give the same bits on one
 //! machine.
 
-/// Runs `$call` with `$r` naming the rounding of this CPU: [`Fused`] inside the AVX2 + FMA
-/// copy of the code, or [`Separate`].
+/// Runs `$call` with `$r` naming the rounding of this CPU: [`Fused`] where the CPU has FMA,
+/// inside the AVX2 + FMA copy of the code, else [`Separate`].
+///
+/// The fused path enters the copy itself, even when the caller is already in it (inside a
+/// driver the entry is usually inlined; where it is not, it costs a call). Only this makes
+/// sure it is compiled for FMA: anywhere else a fused multiply-add is a call to a software
+/// `fmaf`, tens of times slower, and the compiler decides what it inlines.
 macro_rules! with_rounding {
     ($r:ident => $call:expr) => {
         if $crate::dispatch::fma() {
-            type $r = $crate::kernels::Fused;
-            $call
+            $crate::dispatch::vectorized(
+                #[inline(always)]
+                || {
+                    type $r = $crate::kernels::Fused;
+                    $call
+                },
+            )
         } else {
             type $r = $crate::kernels::Separate;
             $call
