@@ -31,20 +31,23 @@ impl<const H: usize> Cell for HandLstm<H> {
     #[inline(always)]
     fn step(&self, x: &Self::Input, s: &mut Self::State, _: &()) -> Self::Output {
         let cell = &self.0;
-        let mut z = cell.bias.unwrap_or([SVector::zeros(); 4]);
-        cell.kernel.accumulate(x, &mut z);
-        cell.recurrent_kernel.accumulate(&s.h, &mut z);
-        let [mut i, mut f, mut g, mut o] = z;
-        // The cell's configured activations, as the built-in reads them.
-        cell.recurrent_activation.apply(&mut i);
-        cell.recurrent_activation.apply(&mut f);
-        cell.recurrent_activation.apply(&mut o);
-        cell.activation.apply(&mut g);
-        s.c = f.component_mul(&s.c) + i.component_mul(&g);
-        let mut activated = s.c;
-        cell.activation.apply(&mut activated);
-        s.h = o.component_mul(&activated);
-        s.h
+        // The rounding chosen once per step, as the built-in's body does.
+        rnn::with_rounding!(R => {
+            let mut z = cell.bias.unwrap_or([SVector::zeros(); 4]);
+            cell.kernel.accumulate_with::<R>(x, &mut z);
+            cell.recurrent_kernel.accumulate_with::<R>(&s.h, &mut z);
+            let [mut i, mut f, mut g, mut o] = z;
+            // The cell's configured activations, as the built-in reads them.
+            cell.recurrent_activation.apply_with::<R, f32, H>(&mut i);
+            cell.recurrent_activation.apply_with::<R, f32, H>(&mut f);
+            cell.recurrent_activation.apply_with::<R, f32, H>(&mut o);
+            cell.activation.apply_with::<R, f32, H>(&mut g);
+            s.c = f.component_mul(&s.c) + i.component_mul(&g);
+            let mut activated = s.c;
+            cell.activation.apply_with::<R, f32, H>(&mut activated);
+            s.h = o.component_mul(&activated);
+            s.h
+        })
     }
 }
 

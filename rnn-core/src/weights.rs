@@ -13,6 +13,7 @@
 
 use nalgebra::SVector;
 
+use crate::kernels::Rounding;
 use crate::real::Real;
 
 #[cfg(feature = "alloc")]
@@ -79,7 +80,14 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     /// `out[g] += x · W_g` for every gate `g`: the input contribution to each gate.
     #[inline(always)]
     pub fn accumulate(&self, x: &SVector<T, IN>, out: &mut [SVector<T, H>; G]) {
-        crate::kernels::accumulate_rows(
+        crate::with_rounding!(R => self.accumulate_with::<R>(x, out))
+    }
+
+    /// [`accumulate`](Kernel::accumulate) with the multiply-adds rounded as `R` says,
+    /// compiled where it is called.
+    #[inline(always)]
+    pub fn accumulate_with<R: Rounding>(&self, x: &SVector<T, IN>, out: &mut [SVector<T, H>; G]) {
+        crate::kernels::accumulate_rows_with::<R, T, IN, G, H>(
             self.rows(),
             x.as_slice().try_into().expect("IN values"),
             out,
@@ -105,7 +113,19 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     /// gate apart from the others).
     #[inline(always)]
     pub fn accumulate_gate(&self, g: usize, x: &SVector<T, IN>, out: &mut SVector<T, H>) {
-        crate::kernels::accumulate_gate(
+        crate::with_rounding!(R => self.accumulate_gate_with::<R>(g, x, out))
+    }
+
+    /// [`accumulate_gate`](Kernel::accumulate_gate) with the multiply-adds rounded as `R`
+    /// says, compiled where it is called.
+    #[inline(always)]
+    pub fn accumulate_gate_with<R: Rounding>(
+        &self,
+        g: usize,
+        x: &SVector<T, IN>,
+        out: &mut SVector<T, H>,
+    ) {
+        crate::kernels::accumulate_gate_with::<R, T, IN, G, H>(
             self.rows(),
             g,
             x.as_slice().try_into().expect("IN values"),

@@ -2,7 +2,7 @@
 
 use nalgebra::SVector;
 
-use crate::kernels;
+use crate::kernels::{self, Rounding};
 use crate::real::Real;
 
 /// An elementwise activation (Keras's `activation=` / `recurrent_activation=` argument).
@@ -54,14 +54,21 @@ impl Activation {
     /// Applies the activation to every element of `v`, in place.
     #[inline(always)]
     pub fn apply<T: Real, const N: usize>(self, v: &mut SVector<T, N>) {
+        crate::with_rounding!(R => self.apply_with::<R, T, N>(v))
+    }
+
+    /// [`apply`](Activation::apply) with the multiply-adds rounded as `R` says, compiled where
+    /// it is called: what a built-in cell's step uses once it has chosen the rounding.
+    #[inline(always)]
+    pub fn apply_with<R: Rounding, T: Real, const N: usize>(self, v: &mut SVector<T, N>) {
         let xs: &mut [T; N] = v.as_mut_slice().try_into().expect("N values");
         match self {
-            Activation::Tanh => kernels::tanh(xs),
-            Activation::Sigmoid => kernels::sigmoid(xs),
+            Activation::Tanh => kernels::tanh_with::<R, T, N>(xs),
+            Activation::Sigmoid => kernels::sigmoid_with::<R, T, N>(xs),
             Activation::HardSigmoid => kernels::hard_sigmoid(xs),
             Activation::Relu => kernels::relu(xs),
             Activation::Linear => {}
-            Activation::Softmax => kernels::softmax(xs),
+            Activation::Softmax => kernels::softmax_with::<R, T, N>(xs),
         }
     }
 

@@ -5,6 +5,7 @@ use nalgebra::SVector;
 use super::activation::Activation;
 use super::layout;
 use crate::error::WeightError;
+use crate::kernels::Rounding;
 use crate::real::Real;
 use crate::weights::Weights;
 
@@ -121,10 +122,16 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
         (): crate::shape::LayerInputs<I, K, P>,
     {
         let x = <() as crate::shape::LayerInputs<I, K, P>>::cast(x);
+        crate::with_rounding!(R => self.forward_with::<R>(x))
+    }
+
+    /// `forward` with its rounding chosen (one entry into the vectorized code per call).
+    #[inline(always)]
+    fn forward_with<R: Rounding>(&self, x: &SVector<T, I>) -> SVector<T, U> {
         let mut out = [self.bias.unwrap_or_else(SVector::zeros)];
-        self.kernel.accumulate(x, &mut out);
+        self.kernel.accumulate_with::<R>(x, &mut out);
         let [mut y] = out;
-        self.activation.apply(&mut y);
+        self.activation.apply_with::<R, T, U>(&mut y);
         y
     }
 }

@@ -5,6 +5,7 @@ use nalgebra::SVector;
 use super::activation::Activation;
 use super::layout;
 use crate::error::{TensorShape, WeightError};
+use crate::kernels::Rounding;
 use crate::real::Real;
 use crate::weights::Kernel;
 
@@ -175,28 +176,38 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
 #[crate::cell(crate = crate)]
 impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
     fn step(&self, #[input] x: &SVector<T, I>, #[state] h: &mut SVector<T, H>) -> SVector<T, H> {
+        crate::with_rounding!(R => self.step_with::<R>(x, h))
+    }
+}
+
+impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
+    /// The step with its rounding chosen (one entry into the vectorized code per step).
+    #[inline(always)]
+    fn step_with<R: Rounding>(&self, x: &SVector<T, I>, h: &mut SVector<T, H>) -> SVector<T, H> {
         let mut xs = self.bias.unwrap_or([SVector::zeros(); 3]);
-        self.kernel.accumulate(x, &mut xs);
+        self.kernel.accumulate_with::<R>(x, &mut xs);
         let [x_z, x_r, x_h] = xs;
         let (mut z, candidate) = if self.reset_after {
             let mut hs = self.recurrent_bias.unwrap_or([SVector::zeros(); 3]);
-            self.recurrent_kernel.accumulate(h, &mut hs);
+            self.recurrent_kernel.accumulate_with::<R>(h, &mut hs);
             let [h_z, h_r, h_h] = hs;
             let mut r = x_r + h_r;
-            self.recurrent_activation.apply(&mut r);
+            self.recurrent_activation.apply_with::<R, T, H>(&mut r);
             (x_z + h_z, x_h + r.component_mul(&h_h))
         } else {
             let (mut z, mut r, mut candidate) = (x_z, x_r, x_h);
-            self.recurrent_kernel.accumulate_gate(0, h, &mut z);
-            self.recurrent_kernel.accumulate_gate(1, h, &mut r);
-            self.recurrent_activation.apply(&mut r);
             self.recurrent_kernel
-                .accumulate_gate(2, &r.component_mul(h), &mut candidate);
+                .accumulate_gate_with::<R>(0, h, &mut z);
+            self.recurrent_kernel
+                .accumulate_gate_with::<R>(1, h, &mut r);
+            self.recurrent_activation.apply_with::<R, T, H>(&mut r);
+            self.recurrent_kernel
+                .accumulate_gate_with::<R>(2, &r.component_mul(h), &mut candidate);
             (z, candidate)
         };
-        self.recurrent_activation.apply(&mut z);
+        self.recurrent_activation.apply_with::<R, T, H>(&mut z);
         let mut candidate = candidate;
-        self.activation.apply(&mut candidate);
+        self.activation.apply_with::<R, T, H>(&mut candidate);
         *h = z.component_mul(h) + (SVector::repeat(T::one()) - z).component_mul(&candidate);
         *h
     }

@@ -5,6 +5,7 @@ use nalgebra::SVector;
 use super::activation::Activation;
 use super::layout;
 use crate::error::WeightError;
+use crate::kernels::Rounding;
 use crate::real::Real;
 use crate::weights::Kernel;
 
@@ -170,17 +171,31 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         #[state] h: &mut SVector<T, H>,
         #[state] c: &mut SVector<T, H>,
     ) -> SVector<T, H> {
+        crate::with_rounding!(R => self.step_with::<R>(x, h, c))
+    }
+}
+
+impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
+    /// The step with its rounding chosen: one entry into the vectorized code per step rather
+    /// than one per product and activation.
+    #[inline(always)]
+    fn step_with<R: Rounding>(
+        &self,
+        x: &SVector<T, I>,
+        h: &mut SVector<T, H>,
+        c: &mut SVector<T, H>,
+    ) -> SVector<T, H> {
         let mut z = self.bias.unwrap_or([SVector::zeros(); 4]);
-        self.kernel.accumulate(x, &mut z);
-        self.recurrent_kernel.accumulate(h, &mut z);
+        self.kernel.accumulate_with::<R>(x, &mut z);
+        self.recurrent_kernel.accumulate_with::<R>(h, &mut z);
         let [mut i, mut f, mut candidate, mut o] = z;
-        self.recurrent_activation.apply(&mut i);
-        self.recurrent_activation.apply(&mut f);
-        self.recurrent_activation.apply(&mut o);
-        self.activation.apply(&mut candidate);
+        self.recurrent_activation.apply_with::<R, T, H>(&mut i);
+        self.recurrent_activation.apply_with::<R, T, H>(&mut f);
+        self.recurrent_activation.apply_with::<R, T, H>(&mut o);
+        self.activation.apply_with::<R, T, H>(&mut candidate);
         *c = f.component_mul(c) + i.component_mul(&candidate);
         let mut activated = *c;
-        self.activation.apply(&mut activated);
+        self.activation.apply_with::<R, T, H>(&mut activated);
         *h = o.component_mul(&activated);
         *h
     }

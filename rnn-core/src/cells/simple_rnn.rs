@@ -5,6 +5,7 @@ use nalgebra::SVector;
 use super::activation::Activation;
 use super::layout;
 use crate::error::WeightError;
+use crate::kernels::Rounding;
 use crate::real::Real;
 use crate::weights::Weights;
 
@@ -122,11 +123,19 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
 #[crate::cell(crate = crate)]
 impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
     fn step(&self, #[input] x: &SVector<T, I>, #[state] h: &mut SVector<T, H>) -> SVector<T, H> {
+        crate::with_rounding!(R => self.step_with::<R>(x, h))
+    }
+}
+
+impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
+    /// The step with its rounding chosen (one entry into the vectorized code per step).
+    #[inline(always)]
+    fn step_with<R: Rounding>(&self, x: &SVector<T, I>, h: &mut SVector<T, H>) -> SVector<T, H> {
         let mut z = [self.bias.unwrap_or_else(SVector::zeros)];
-        self.kernel.accumulate(x, &mut z);
-        self.recurrent_kernel.accumulate(h, &mut z);
+        self.kernel.accumulate_with::<R>(x, &mut z);
+        self.recurrent_kernel.accumulate_with::<R>(h, &mut z);
         let [mut z] = z;
-        self.activation.apply(&mut z);
+        self.activation.apply_with::<R, T, H>(&mut z);
         *h = z;
         z
     }

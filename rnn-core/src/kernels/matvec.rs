@@ -22,11 +22,19 @@ pub fn accumulate_rows<T: Real, const IN: usize, const G: usize, const H: usize>
     x: &[T; IN],
     out: &mut [SVector<T, H>; G],
 ) {
-    with_rounding!(R => rows_::<R, T, IN, G, H>(rows, x, out))
+    with_rounding!(R => accumulate_rows_with::<R, T, IN, G, H>(rows, x, out))
 }
 
+/// [`accumulate_rows`] with the multiply-adds rounded as `R` says, compiled where it is
+/// called (see [`Rounding`]).
 #[inline(always)]
-fn rows_<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
+pub fn accumulate_rows_with<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+>(
     rows: &[[[T; H]; G]; IN],
     x: &[T; IN],
     out: &mut [SVector<T, H>; G],
@@ -49,7 +57,24 @@ pub fn accumulate_gate<T: Real, const IN: usize, const G: usize, const H: usize>
     x: &[T; IN],
     out: &mut SVector<T, H>,
 ) {
-    with_rounding!(R => span::<R, T, IN, G, H>(rows, x, g * H, out.as_mut_slice()))
+    with_rounding!(R => accumulate_gate_with::<R, T, IN, G, H>(rows, g, x, out))
+}
+
+/// [`accumulate_gate`] with the multiply-adds rounded as `R` says.
+#[inline(always)]
+pub fn accumulate_gate_with<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    g: usize,
+    x: &[T; IN],
+    out: &mut SVector<T, H>,
+) {
+    span::<R, T, IN, G, H>(rows, x, g * H, out.as_mut_slice());
 }
 
 /// `acc[k] += Σ_j x[j] · row_j[offset + k]` over the flattened `G·H` rows, in column blocks.

@@ -13,17 +13,40 @@
 //! same way for every caller, so all drivers and direct calls give the same bits on one
 //! machine.
 
-/// Runs `$call` with `$r` naming the rounding of this CPU: [`Fused`] where the CPU has FMA,
-/// inside the AVX2 + FMA copy of the code, else [`Separate`].
+/// Runs `$call` with `$r` naming the rounding of this CPU's kernels: [`Fused`] where the CPU
+/// has FMA (`$call` then runs inside [`vectorized`](crate::vectorized), compiled for AVX2 +
+/// FMA), else [`Separate`].
 ///
-/// The fused path enters the copy itself, even when the caller is already in it (inside a
-/// driver the entry is usually inlined; where it is not, it costs a call). Only this makes
-/// sure it is compiled for FMA: anywhere else a fused multiply-add is a call to a software
-/// `fmaf`, tens of times slower, and the compiler decides what it inlines.
+/// A step made of several kernel calls chooses once and calls the kernels' `_with::<R>`
+/// forms, which are compiled where they are called: one entry into the vectorized code per
+/// step instead of one per product and activation. The built-in cells' steps are written
+/// this way.
+///
+/// The fused path enters the AVX2 + FMA copy even when the caller is already in it (the
+/// entry is then usually inlined; where it is not, it costs a call): only this makes sure it
+/// is compiled for FMA. Compiled without, a fused multiply-add is a call to a software
+/// `fmaf`, tens of times slower, and what the compiler inlines is its own decision.
+///
+/// ```
+/// use rnn_core::cells::{Activation, Dense};
+/// use rnn_core::nalgebra::SVector;
+///
+/// let dense = Dense::<3, 2>::keras_init(0);
+/// let x = SVector::from([1.0f32, 2.0, 3.0]);
+/// // One product and one activation, both with the rounding chosen once.
+/// let y = rnn_core::with_rounding!(R => {
+///     let mut z = [SVector::zeros()];
+///     dense.kernel.accumulate_with::<R>(&x, &mut z);
+///     Activation::Tanh.apply_with::<R, f32, 2>(&mut z[0]);
+///     z[0]
+/// });
+/// assert_eq!(y, dense.with_activation(Activation::Tanh).forward(&x));
+/// ```
+#[macro_export]
 macro_rules! with_rounding {
     ($r:ident => $call:expr) => {
-        if $crate::dispatch::fma() {
-            $crate::dispatch::vectorized(
+        if $crate::kernels::fused_multiply_add() {
+            $crate::vectorized(
                 #[inline(always)]
                 || {
                     type $r = $crate::kernels::Fused;
@@ -37,10 +60,15 @@ macro_rules! with_rounding {
     };
 }
 
+pub use crate::with_rounding;
+
 mod matvec;
 pub mod transcendental;
 
-pub use matvec::{accumulate_gate, accumulate_rows, accumulate_rows_block};
+pub use matvec::{
+    accumulate_gate, accumulate_gate_with, accumulate_rows, accumulate_rows_block,
+    accumulate_rows_with,
+};
 pub use transcendental::{
     exp_f32, exp_f32_with, sigmoid_f32, sigmoid_f32_with, tanh_f32, tanh_f32_with,
 };
@@ -90,6 +118,7 @@ impl Rounding for Separate {
 /// let scalar = if fused_multiply_add() { exp_f32_with::<Fused> } else { exp_f32_with::<Separate> };
 /// assert_eq!(xs, [scalar(0.5), scalar(-2.0)]);
 /// ```
+#[inline(always)]
 pub fn fused_multiply_add() -> bool {
     crate::dispatch::fma()
 }
@@ -97,19 +126,43 @@ pub fn fused_multiply_add() -> bool {
 /// `e^x` of every element, in place.
 #[inline(always)]
 pub fn exp<T: Real, const N: usize>(xs: &mut [T; N]) {
-    exp_slice(xs);
+    with_rounding!(R => exp_with::<R, T, N>(xs))
 }
 
 /// `tanh` of every element, in place.
 #[inline(always)]
 pub fn tanh<T: Real, const N: usize>(xs: &mut [T; N]) {
-    tanh_slice(xs);
+    with_rounding!(R => tanh_with::<R, T, N>(xs))
 }
 
 /// The logistic sigmoid `1 / (1 + e^-x)` of every element, in place.
 #[inline(always)]
 pub fn sigmoid<T: Real, const N: usize>(xs: &mut [T; N]) {
-    sigmoid_slice(xs);
+    with_rounding!(R => sigmoid_with::<R, T, N>(xs))
+}
+
+/// [`exp`] with the multiply-adds rounded as `R` says, compiled where it is called.
+#[inline(always)]
+pub fn exp_with<R: Rounding, T: Real, const N: usize>(xs: &mut [T; N]) {
+    for x in xs {
+        *x = x.exp_with::<R>();
+    }
+}
+
+/// [`tanh`] with the multiply-adds rounded as `R` says, compiled where it is called.
+#[inline(always)]
+pub fn tanh_with<R: Rounding, T: Real, const N: usize>(xs: &mut [T; N]) {
+    for x in xs {
+        *x = x.tanh_with::<R>();
+    }
+}
+
+/// [`sigmoid`] with the multiply-adds rounded as `R` says, compiled where it is called.
+#[inline(always)]
+pub fn sigmoid_with<R: Rounding, T: Real, const N: usize>(xs: &mut [T; N]) {
+    for x in xs {
+        *x = x.sigmoid_with::<R>();
+    }
 }
 
 /// [`exp`] over a slice of any length.
@@ -170,6 +223,12 @@ pub fn relu<T: Real, const N: usize>(xs: &mut [T; N]) {
 /// Softmax over the whole array, in place, shifted by the maximum so `exp` cannot overflow.
 #[inline(always)]
 pub fn softmax<T: Real, const N: usize>(xs: &mut [T; N]) {
+    with_rounding!(R => softmax_with::<R, T, N>(xs))
+}
+
+/// [`softmax`] with the multiply-adds of its `exp` rounded as `R` says.
+#[inline(always)]
+pub fn softmax_with<R: Rounding, T: Real, const N: usize>(xs: &mut [T; N]) {
     let max = xs
         .iter()
         .copied()
@@ -177,7 +236,7 @@ pub fn softmax<T: Real, const N: usize>(xs: &mut [T; N]) {
     for x in xs.iter_mut() {
         *x -= max;
     }
-    exp_slice(xs);
+    exp_with::<R, T, N>(xs);
     let mut sum = T::zero();
     for x in xs.iter() {
         sum += *x;
