@@ -94,3 +94,31 @@ fn cells_report_keras_state_and_output_sizes() {
     assert_eq!(GruCell::<3, 5>::zeros().state_size().to_string(), "[5]");
     assert_eq!(Dense::<3, 5>::zeros().state_size().to_string(), "()");
 }
+
+/// Every kernel's first weight sits on a cache line (64 bytes), clones included, so no vector
+/// load of a row straddles two lines; the values are untouched by the padding.
+#[test]
+fn kernels_start_on_a_cache_line() {
+    fn check<const IN: usize, const G: usize, const H: usize>() {
+        let kernel = rnn::weights::Kernel::<f32, IN, G, H>::from_fn(|j, k| (j * 1000 + k) as f32);
+        for k in [kernel.clone(), kernel.clone().clone(), kernel.clone()] {
+            assert_eq!(
+                k.as_slice().as_ptr() as usize % 64,
+                0,
+                "IN={IN} G={G} H={H}"
+            );
+            assert_eq!(k, kernel);
+            assert_eq!(k.as_slice().len(), IN * G * H);
+            assert_eq!(
+                k.rows()[IN - 1][G - 1][H - 1],
+                ((IN - 1) * 1000 + G * H - 1) as f32
+            );
+        }
+        let k64 = rnn::weights::Kernel::<f64, IN, G, H>::zeros();
+        assert_eq!(k64.as_slice().as_ptr() as usize % 64, 0);
+    }
+    check::<1, 1, 1>();
+    check::<3, 4, 5>();
+    check::<32, 4, 32>();
+    check::<7, 3, 33>();
+}

@@ -38,7 +38,7 @@ impl<O: Nested> Sequence<O> {
             ShapeError::check_len("sequence buffer", 0, flat.len())?;
             return Ok(Sequence(Vec::new()));
         }
-        if flat.len() % O::SIZE != 0 {
+        if !flat.len().is_multiple_of(O::SIZE) {
             let steps = flat.len() / O::SIZE;
             return Err(ShapeError {
                 what: "sequence buffer (a whole number of steps)",

@@ -64,7 +64,7 @@ fn steps(inputs: &[f32], batch: usize, features: usize) -> Result<usize, ShapeEr
         ShapeError::check_len("inputs [B, T, I]", 0, inputs.len())?;
         return Ok(0);
     }
-    if inputs.len() % per_step != 0 {
+    if !inputs.len().is_multiple_of(per_step) {
         return Err(ShapeError {
             what: "inputs [B, T, I] (a whole number of timesteps)",
             expected: (inputs.len() / per_step + 1) * per_step,

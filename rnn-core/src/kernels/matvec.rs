@@ -86,7 +86,7 @@ fn span<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
     acc: &mut [T],
 ) {
     let n = acc.len();
-    if n <= SMALL && n % 32 != 0 {
+    if n <= SMALL && !n.is_multiple_of(32) {
         // Narrow products of odd widths (seed 000's 10, 15 and 30): one pass over the rows
         // with every column in registers, each input value broadcast once rather than once
         // per block of the 16/8/4/2/1 split. (Widths of 32 and 64 measured faster in blocks.)
@@ -228,7 +228,7 @@ fn rows_block<
     }
     for j0 in (0..IN).step_by(ROW_TILE) {
         let tile = j0..(j0 + ROW_TILE).min(IN);
-        if N > 4 && N % 4 == 0 {
+        if N > 4 && N.is_multiple_of(4) {
             // Groups of 4 samples (8 accumulators of 16 columns fit the registers); the row
             // tile stays in L2 from one group to the next, so memory is read once per N.
             for g in (0..N).step_by(4) {
