@@ -63,8 +63,8 @@ impl Activation {
     pub fn apply_with<R: Rounding, T: Real, const N: usize>(self, v: &mut SVector<T, N>) {
         let xs: &mut [T; N] = v.as_mut_slice().try_into().expect("N values");
         match self {
-            Activation::Tanh => kernels::tanh_with::<R, T, N>(xs),
-            Activation::Sigmoid => kernels::sigmoid_with::<R, T, N>(xs),
+            Activation::Tanh => kernels::tanh_with::<R, T>(xs),
+            Activation::Sigmoid => kernels::sigmoid_with::<R, T>(xs),
             Activation::HardSigmoid => kernels::hard_sigmoid(xs),
             Activation::Relu => kernels::relu(xs),
             Activation::Linear => {}

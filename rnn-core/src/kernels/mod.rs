@@ -126,79 +126,64 @@ pub fn fused_multiply_add() -> bool {
 /// `e^x` of every element, in place.
 #[inline(always)]
 pub fn exp<T: Real, const N: usize>(xs: &mut [T; N]) {
-    with_rounding!(R => exp_with::<R, T, N>(xs))
+    exp_slice(xs);
 }
 
 /// `tanh` of every element, in place.
 #[inline(always)]
 pub fn tanh<T: Real, const N: usize>(xs: &mut [T; N]) {
-    with_rounding!(R => tanh_with::<R, T, N>(xs))
+    tanh_slice(xs);
 }
 
 /// The logistic sigmoid `1 / (1 + e^-x)` of every element, in place.
 #[inline(always)]
 pub fn sigmoid<T: Real, const N: usize>(xs: &mut [T; N]) {
-    with_rounding!(R => sigmoid_with::<R, T, N>(xs))
-}
-
-/// [`exp`] with the multiply-adds rounded as `R` says, compiled where it is called.
-#[inline(always)]
-pub fn exp_with<R: Rounding, T: Real, const N: usize>(xs: &mut [T; N]) {
-    for x in xs {
-        *x = x.exp_with::<R>();
-    }
-}
-
-/// [`tanh`] with the multiply-adds rounded as `R` says, compiled where it is called.
-#[inline(always)]
-pub fn tanh_with<R: Rounding, T: Real, const N: usize>(xs: &mut [T; N]) {
-    for x in xs {
-        *x = x.tanh_with::<R>();
-    }
-}
-
-/// [`sigmoid`] with the multiply-adds rounded as `R` says, compiled where it is called.
-#[inline(always)]
-pub fn sigmoid_with<R: Rounding, T: Real, const N: usize>(xs: &mut [T; N]) {
-    for x in xs {
-        *x = x.sigmoid_with::<R>();
-    }
+    sigmoid_slice(xs);
 }
 
 /// [`exp`] over a slice of any length.
 #[inline(always)]
 pub fn exp_slice<T: Real>(xs: &mut [T]) {
-    // A plain loop, not `for_each`: an adaptor left out of line would also be left out of
-    // the AVX2 copy.
-    with_rounding!(R => {
-        for x in xs {
-            *x = x.exp_with::<R>();
-        }
-    })
+    with_rounding!(R => exp_with::<R, T>(xs))
 }
 
 /// [`tanh`] over a slice of any length.
 #[inline(always)]
 pub fn tanh_slice<T: Real>(xs: &mut [T]) {
-    // A plain loop, not `for_each`: an adaptor left out of line would also be left out of
-    // the AVX2 copy.
-    with_rounding!(R => {
-        for x in xs {
-            *x = x.tanh_with::<R>();
-        }
-    })
+    with_rounding!(R => tanh_with::<R, T>(xs))
 }
 
 /// [`sigmoid`] over a slice of any length.
 #[inline(always)]
 pub fn sigmoid_slice<T: Real>(xs: &mut [T]) {
-    // A plain loop, not `for_each`: an adaptor left out of line would also be left out of
-    // the AVX2 copy.
-    with_rounding!(R => {
-        for x in xs {
-            *x = x.sigmoid_with::<R>();
-        }
-    })
+    with_rounding!(R => sigmoid_with::<R, T>(xs))
+}
+
+// The loops below are plain `for` loops, not `for_each`: an adaptor the compiler left out of
+// line would also be left out of the AVX2 copy.
+
+/// [`exp_slice`] with the multiply-adds rounded as `R` says, compiled where it is called.
+#[inline(always)]
+pub fn exp_with<R: Rounding, T: Real>(xs: &mut [T]) {
+    for x in xs {
+        *x = x.exp_with::<R>();
+    }
+}
+
+/// [`tanh_slice`] with the multiply-adds rounded as `R` says, compiled where it is called.
+#[inline(always)]
+pub fn tanh_with<R: Rounding, T: Real>(xs: &mut [T]) {
+    for x in xs {
+        *x = x.tanh_with::<R>();
+    }
+}
+
+/// [`sigmoid_slice`] with the multiply-adds rounded as `R` says, compiled where it is called.
+#[inline(always)]
+pub fn sigmoid_with<R: Rounding, T: Real>(xs: &mut [T]) {
+    for x in xs {
+        *x = x.sigmoid_with::<R>();
+    }
 }
 
 /// Keras 3's `hard_sigmoid`, `relu6(x + 3) / 6`, of every element, in place (the same
@@ -236,7 +221,7 @@ pub fn softmax_with<R: Rounding, T: Real, const N: usize>(xs: &mut [T; N]) {
     for x in xs.iter_mut() {
         *x -= max;
     }
-    exp_with::<R, T, N>(xs);
+    exp_with::<R, T>(xs);
     let mut sum = T::zero();
     for x in xs.iter() {
         sum += *x;
