@@ -158,6 +158,14 @@ fn gru_equals_the_cell_run_per_sequence_in_both_variants() {
     wide_before.reset_after = false;
     wide_before.recurrent_bias = None;
     check_gru(&wide_before);
+    // Other activations take the general epilogue, in both variants.
+    check_gru(
+        &GruCell::<5, 9>::pytorch_init(14).with_recurrent_activation(Activation::HardSigmoid),
+    );
+    let mut relu_before = GruCell::<5, 9>::keras_init(15).with_activation(Activation::Relu);
+    relu_before.reset_after = false;
+    relu_before.recurrent_bias = None;
+    check_gru(&relu_before);
     let mut bare = GruCell::<4, 9>::pytorch_init(8);
     (bare.bias, bare.recurrent_bias) = (None, None);
     check_gru(&bare);
