@@ -37,7 +37,18 @@ fn assert_close(what: &str, fused: &[f32], reference: &[f32]) {
     assert!(worst <= TOLERANCE, "{what}: max abs error {worst:e}");
 }
 
-const SHAPES: [(usize, usize); 6] = [(1, 1), (1, 9), (3, 0), (5, 4), (13, 6), (32, 3)];
+// Odd batches split into chunks (one per core) whose rows split again into the GEMM's
+// blocks of 6, 5, ... rows; T = 0 and 1 have no previous outputs to read.
+const SHAPES: [(usize, usize); 8] = [
+    (1, 1),
+    (1, 9),
+    (3, 0),
+    (3, 1),
+    (5, 4),
+    (13, 6),
+    (32, 3),
+    (33, 2),
+];
 
 fn check_lstm<const I: usize, const H: usize>(cell: &LstmCell<I, H>) {
     let rnn = Rnn::new(cell);
@@ -123,6 +134,8 @@ fn check_simple_rnn<const I: usize, const H: usize>(cell: &SimpleRnnCell<I, H>) 
 fn lstm_equals_the_cell_run_per_sequence() {
     check_lstm(&LstmCell::<5, 7>::pytorch_init(1));
     check_lstm(&LstmCell::<16, 32>::keras_init(2));
+    // 8 units at a time and a tail of 3.
+    check_lstm(&LstmCell::<20, 35>::pytorch_init(11));
     check_lstm(
         &LstmCell::<3, 4>::pytorch_init(3).with_recurrent_activation(Activation::HardSigmoid),
     );
@@ -141,6 +154,18 @@ fn gru_equals_the_cell_run_per_sequence_in_both_variants() {
     before.recurrent_bias = None;
     check_gru(&before);
     check_gru(&GruCell::<12, 10>::keras_init(7));
+    let mut wide_before = GruCell::<6, 16>::keras_init(12);
+    wide_before.reset_after = false;
+    wide_before.recurrent_bias = None;
+    check_gru(&wide_before);
+    // Other activations take the general epilogue, in both variants.
+    check_gru(
+        &GruCell::<5, 9>::pytorch_init(14).with_recurrent_activation(Activation::HardSigmoid),
+    );
+    let mut relu_before = GruCell::<5, 9>::keras_init(15).with_activation(Activation::Relu);
+    relu_before.reset_after = false;
+    relu_before.recurrent_bias = None;
+    check_gru(&relu_before);
     let mut bare = GruCell::<4, 9>::pytorch_init(8);
     (bare.bias, bare.recurrent_bias) = (None, None);
     check_gru(&bare);
@@ -149,6 +174,7 @@ fn gru_equals_the_cell_run_per_sequence_in_both_variants() {
 #[test]
 fn simple_rnn_equals_the_cell_run_per_sequence() {
     check_simple_rnn(&SimpleRnnCell::<5, 7>::pytorch_init(9));
+    check_simple_rnn(&SimpleRnnCell::<9, 24>::pytorch_init(13));
     check_simple_rnn(&SimpleRnnCell::<8, 33>::pytorch_init(10).with_activation(Activation::Relu));
 }
 

@@ -2,9 +2,10 @@
 
 use alloc::vec::Vec;
 
-use super::packed::PackedB;
-use super::{initial, par_chunks, project, steps, Chunk, Output, Widths};
-use crate::cells::GruCell;
+use super::gates::{self, sigmoid, tanh, Lanes, Units};
+use super::packed::{Part, Path, Stacked};
+use super::{initial, last_outputs, par_chunks, step_operands, steps, Chunk, Output, Widths};
+use crate::cells::{Activation, GruCell};
 use crate::error::ShapeError;
 
 /// [`GruCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
@@ -35,141 +36,272 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         batch: usize,
         initial: Option<&[f32]>,
     ) -> Result<Output, ShapeError> {
+        self.forward_on(inputs, batch, initial, Path::detect())
+    }
+
+    /// [`forward`](Self::forward) on the given path (the tests run both).
+    pub(super) fn forward_on(
+        &self,
+        inputs: &[f32],
+        batch: usize,
+        initial: Option<&[f32]>,
+        path: Path,
+    ) -> Result<Output, ShapeError> {
         let t = steps(inputs, batch, I)?;
         let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
         let mut outputs = alloc::vec![0.0; batch * t * H];
-        // Per sample: the input projections of every step, then one step's recurrent part.
-        let mut work = alloc::vec![0.0; batch * (t * 3 * H + 3 * H)];
-        let flat = |b: &[nalgebra::SVector<f32, H>; 3]| -> Vec<f32> {
-            b.iter().flat_map(|g| g.iter().copied()).collect()
-        };
-        let bias = self.cell.bias.as_ref().map(flat);
-        let recurrent_bias = self.cell.recurrent_bias.as_ref().map(flat);
-        // The recurrent kernel, packed once: whole (reset_after), or its `z r` and `h` column
-        // blocks apart (the candidate's product waits for the reset gate).
-        let kernel = self.cell.recurrent_kernel.as_slice();
-        let u = if self.cell.reset_after {
-            [
-                PackedB::new(kernel, H, 3 * H, 0, 3 * H),
-                PackedB::new(kernel, H, 3 * H, 0, 0),
-            ]
-        } else {
-            [
-                PackedB::new(kernel, H, 3 * H, 0, 2 * H),
-                PackedB::new(kernel, H, 3 * H, 2 * H, H),
-            ]
-        };
+        // Per sample: one step's `[x_z x_r x_h]` and `h_h` (see `chunk`).
+        let mut work = alloc::vec![0.0; batch * 3 * H];
+        let mut hh = alloc::vec![0.0; batch * H];
+        let w = Weights::new(self.cell, path);
         let widths = Widths {
             x: t * I,
             out: t * H,
-            states: [H, 0],
-            work: t * 3 * H + 3 * H,
+            states: [H, H],
+            work: 3 * H,
         };
         par_chunks(
             batch,
             inputs,
             &mut outputs,
-            [&mut h, &mut []],
+            [&mut h, &mut hh],
             &mut work,
             widths,
             |chunk| {
                 crate::dispatch::vectorized(
                     #[inline(always)]
-                    || self.chunk(t, bias.as_deref(), recurrent_bias.as_deref(), &u, chunk),
+                    || self.chunk(t, &w, path, chunk),
                 )
             },
         );
         Ok(Output { outputs, h })
     }
 
+    /// The whole recurrence for one chunk of samples. Each sample's work row is
+    /// `[x_z x_r x_h]`: the `z r` gates' sums and the candidate's input part; `h_h` holds,
+    /// with `reset_after`, the candidate's recurrent part, kept apart for the reset gate to
+    /// scale, and without, the candidate's recurrent input `r ⊙ h` (its product then goes
+    /// into `x_h`).
     #[inline(always)]
-    fn chunk(
-        &self,
-        t_len: usize,
-        bias: Option<&[f32]>,
-        rec_bias: Option<&[f32]>,
-        [u, u_h]: &[PackedB<'_>; 2],
-        ch: Chunk<'_>,
-    ) {
+    fn chunk(&self, t_len: usize, w: &Weights<'_>, path: Path, ch: Chunk<'_>) {
         let Chunk {
             n,
             x,
             out,
-            states: [h, _],
+            states: [h0, hh],
             work,
         } = ch;
         let g3 = 3 * H;
-        let (act, rec) = (self.cell.activation, self.cell.recurrent_activation);
-        let (zx, extra) = work.split_at_mut(n * t_len * g3);
-        project(x, I, self.cell.kernel.as_slice(), bias, zx);
         for t in 0..t_len {
-            let stride = if t == 0 { H } else { t_len * H };
+            let ops = step_operands(x, I, out, h0, H, (t, t_len));
+            w.gates.product(n, ops, work, g3);
             if self.cell.reset_after {
-                match rec_bias {
-                    Some(b) => extra
-                        .chunks_exact_mut(g3)
-                        .for_each(|r| r.copy_from_slice(b)),
-                    None => extra.fill(0.0),
-                }
-                let prev = if t == 0 { &h[..] } else { &out[(t - 1) * H..] };
-                u.gemm_acc(n, prev, stride, extra, g3);
+                w.candidate.product(n, ops, &mut work[2 * H..], g3);
+                w.candidate_h.product(n, ops, hh, H);
             } else {
-                let prev = if t == 0 { &h[..] } else { &out[(t - 1) * H..] };
-                u.gemm_acc(n, prev, stride, &mut zx[t * g3..], t_len * g3);
+                for b in 0..n {
+                    let prev = &ops[1].0[b * ops[1].1..][..H];
+                    let r = &mut work[b * g3 + H..b * g3 + 2 * H];
+                    self.reset(r, prev, &mut hh[b * H..(b + 1) * H], path);
+                }
+                w.candidate
+                    .product(n, [ops[0], (hh, H)], &mut work[2 * H..], g3);
             }
             for b in 0..n {
-                let at = b * t_len + t;
-                let row = &mut zx[at * g3..(at + 1) * g3];
-                let (xz, rest) = row.split_at_mut(H);
-                let (xr, xh) = rest.split_at_mut(H);
-                let prev = if t == 0 {
-                    &h[b * H..(b + 1) * H]
-                } else {
-                    &out[(at - 1) * H..at * H]
-                };
-                let hr = &mut extra[b * g3..(b + 1) * g3];
-                if self.cell.reset_after {
-                    for k in 0..H {
-                        xr[k] += hr[H + k];
-                    }
-                    rec.apply_slice(xr);
-                    for k in 0..H {
-                        xz[k] += hr[k];
-                        xh[k] += xr[k] * hr[2 * H + k];
-                    }
-                } else {
-                    rec.apply_slice(xr);
-                    // r ⊙ h, the candidate's recurrent input, multiplied after this loop.
-                    for k in 0..H {
-                        hr[k] = xr[k] * prev[k];
-                    }
-                }
-            }
-            if !self.cell.reset_after {
-                u_h.gemm_acc(n, extra, g3, &mut zx[t * g3 + 2 * H..], t_len * g3);
-            }
-            for b in 0..n {
-                let at = b * t_len + t;
-                let (before, after) = out.split_at_mut(at * H);
-                let prev = if t == 0 {
-                    &h[b * H..(b + 1) * H]
-                } else {
-                    &before[(at - 1) * H..]
-                };
-                let row = &mut zx[at * g3..(at + 1) * g3];
-                let (z, rest) = row.split_at_mut(H);
-                let candidate = &mut rest[H..];
-                rec.apply_slice(z);
-                act.apply_slice(candidate);
-                for (k, y) in after[..H].iter_mut().enumerate() {
-                    *y = z[k] * prev[k] + (1.0 - z[k]) * candidate[k];
-                }
+                let (prev, y) = prev_and_output(out, h0, b, (t, t_len), H);
+                let hh = &hh[b * H..(b + 1) * H];
+                self.blend(&mut work[b * g3..(b + 1) * g3], hh, prev, y, path);
             }
         }
-        if t_len > 0 {
-            for b in 0..n {
-                let last = (b * t_len + t_len - 1) * H;
-                h[b * H..(b + 1) * H].copy_from_slice(&out[last..last + H]);
+        last_outputs(out, h0, H, t_len);
+    }
+
+    /// Without `reset_after`: from the reset gate's sums `r`, the candidate's recurrent input
+    /// `rh = σ(r) ⊙ prev`.
+    #[inline(always)]
+    fn reset(&self, r: &mut [f32], prev: &[f32], rh: &mut [f32], path: Path) {
+        let rec = self.cell.recurrent_activation;
+        if rec == Activation::Sigmoid {
+            return gates::run(&mut Reset { r, prev, rh }, H, path);
+        }
+        rec.apply_slice(r);
+        for (rh, (&r, &p)) in rh.iter_mut().zip(r.iter().zip(prev)) {
+            *rh = r * p;
+        }
+    }
+
+    /// One sample's output from its row `[x_z x_r x_h]` (with `reset_after`, `x_h + σ(x_r) ⊙
+    /// hh` is the candidate's sum; without, `x_h` alone): `y = z ⊙ prev + (1 − z) ⊙ h̃`.
+    #[inline(always)]
+    fn blend(&self, row: &mut [f32], hh: &[f32], prev: &[f32], y: &mut [f32], path: Path) {
+        let (act, rec) = (self.cell.activation, self.cell.recurrent_activation);
+        let reset_after = self.cell.reset_after;
+        if (act, rec) == (Activation::Tanh, Activation::Sigmoid) {
+            let row = &*row;
+            return gates::run(
+                &mut Blend {
+                    row,
+                    hh,
+                    prev,
+                    y,
+                    reset_after,
+                },
+                H,
+                path,
+            );
+        }
+        let (z, rest) = row.split_at_mut(H);
+        let (r, candidate) = rest.split_at_mut(H);
+        if reset_after {
+            rec.apply_slice(r);
+            for (c, (&r, &hh)) in candidate.iter_mut().zip(r.iter().zip(hh)) {
+                *c += r * hh;
+            }
+        }
+        rec.apply_slice(z);
+        act.apply_slice(candidate);
+        for (k, y) in y.iter_mut().enumerate() {
+            *y = z[k] * prev[k] + (1.0 - z[k]) * candidate[k];
+        }
+    }
+}
+
+/// The previous output of sample `b` at step `t` (the initial state at step 0) and the slot
+/// of its output, both rows of `out` (`[n, T, H]`).
+fn prev_and_output<'o>(
+    out: &'o mut [f32],
+    h0: &'o [f32],
+    b: usize,
+    (t, t_len): (usize, usize),
+    hidden: usize,
+) -> (&'o [f32], &'o mut [f32]) {
+    let at = (b * t_len + t) * hidden;
+    let (before, after) = out.split_at_mut(at);
+    let prev = if t == 0 {
+        &h0[b * hidden..(b + 1) * hidden]
+    } else {
+        &before[at - hidden..]
+    };
+    (prev, &mut after[..hidden])
+}
+
+/// [`Gru::reset`] with the sigmoid, 8 units at a time.
+struct Reset<'r> {
+    r: &'r [f32],
+    prev: &'r [f32],
+    rh: &'r mut [f32],
+}
+
+impl Units for Reset<'_> {
+    #[inline(always)]
+    fn units<L: Lanes>(&mut self, l: L, k: usize) {
+        let r = sigmoid(l, l.load(&self.r[k..]));
+        l.store(l.mul(r, l.load(&self.prev[k..])), &mut self.rh[k..]);
+    }
+}
+
+/// [`Gru::blend`] with tanh and the sigmoid, in one pass: 8 units' gates and output at once.
+struct Blend<'r> {
+    /// `[x_z x_r x_h]`.
+    row: &'r [f32],
+    hh: &'r [f32],
+    prev: &'r [f32],
+    y: &'r mut [f32],
+    reset_after: bool,
+}
+
+impl Units for Blend<'_> {
+    #[inline(always)]
+    fn units<L: Lanes>(&mut self, l: L, k: usize) {
+        let h = self.y.len();
+        let gate = |g: usize| l.load(&self.row[g * h + k..]);
+        let mut sum = gate(2);
+        if self.reset_after {
+            let r = sigmoid(l, gate(1));
+            sum = l.mul_add(r, l.load(&self.hh[k..]), sum);
+        }
+        let (z, candidate) = (sigmoid(l, gate(0)), tanh(l, sum));
+        // z ⊙ prev + (1 − z) ⊙ h̃, as h̃ + z ⊙ (prev − h̃).
+        let prev = l.load(&self.prev[k..]);
+        l.store(
+            l.mul_add(z, l.sub(prev, candidate), candidate),
+            &mut self.y[k..],
+        );
+    }
+}
+
+/// The GRU's step products, packed once per forward call.
+struct Weights<'a> {
+    /// `[W; U]`, the `z r` columns, from their bias (and, with `reset_after`, the recurrent
+    /// bias: both add to the same sums).
+    gates: Stacked<'a>,
+    /// The candidate's columns: with `reset_after` `x · W_h + b_h` alone; without,
+    /// `x · W_h + (r ⊙ h) · U_h + b_h`.
+    candidate: Stacked<'a>,
+    /// With `reset_after`, `h · U_h + b'_h`, which the reset gate scales; unused without.
+    candidate_h: Stacked<'a>,
+}
+
+impl<'a> Weights<'a> {
+    fn new<const I: usize, const H: usize>(cell: &'a GruCell<I, H, f32>, path: Path) -> Self {
+        let flat = |b: &[nalgebra::SVector<f32, H>; 3]| -> Vec<f32> {
+            b.iter().flat_map(|g| g.iter().copied()).collect()
+        };
+        let bias = cell.bias.as_ref().map(flat);
+        let recurrent_bias = cell
+            .recurrent_bias
+            .as_ref()
+            .map(flat)
+            .filter(|_| cell.reset_after);
+        let kernel = |col0| Part {
+            b: cell.kernel.as_slice(),
+            k: I,
+            rs: 3 * H,
+            col0,
+        };
+        let recurrent = |col0| Part {
+            b: cell.recurrent_kernel.as_slice(),
+            k: H,
+            rs: 3 * H,
+            col0,
+        };
+        let gates_bias: Option<Vec<f32>> = match (&bias, &recurrent_bias) {
+            (Some(b), Some(r)) => Some(b.iter().zip(r).map(|(b, r)| b + r).collect()),
+            (b, r) => b.clone().or(r.clone()),
+        };
+        let tail = |b: &Option<Vec<f32>>| b.as_ref().map(|b| b[2 * H..].to_vec());
+        let gates = Stacked::new(
+            [kernel(0), recurrent(0)],
+            2 * H,
+            gates_bias.as_deref(),
+            path,
+        );
+        if cell.reset_after {
+            Weights {
+                gates,
+                candidate: Stacked::new(
+                    [kernel(2 * H), Part::NONE],
+                    H,
+                    tail(&bias).as_deref(),
+                    path,
+                ),
+                candidate_h: Stacked::new(
+                    [Part::NONE, recurrent(2 * H)],
+                    H,
+                    tail(&recurrent_bias).as_deref(),
+                    path,
+                ),
+            }
+        } else {
+            Weights {
+                gates,
+                candidate: Stacked::new(
+                    [kernel(2 * H), recurrent(2 * H)],
+                    H,
+                    tail(&bias).as_deref(),
+                    path,
+                ),
+                candidate_h: Stacked::new([Part::NONE, Part::NONE], 0, None, path),
             }
         }
     }

@@ -2,9 +2,10 @@
 
 use alloc::vec::Vec;
 
-use super::packed::PackedB;
-use super::{initial, par_chunks, project, steps, Chunk, Widths};
-use crate::cells::LstmCell;
+use super::gates::{self, sigmoid, tanh, Lanes, Units};
+use super::packed::{Part, Path, Stacked};
+use super::{initial, last_outputs, par_chunks, step_operands, steps, Chunk, Widths};
+use crate::cells::{Activation, LstmCell};
 use crate::error::ShapeError;
 
 /// [`LstmCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
@@ -44,21 +45,33 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         batch: usize,
         initial: Option<(&[f32], &[f32])>,
     ) -> Result<LstmOutput, ShapeError> {
+        self.forward_on(inputs, batch, initial, Path::detect())
+    }
+
+    /// [`forward`](Self::forward) on the given path (the tests run both).
+    pub(super) fn forward_on(
+        &self,
+        inputs: &[f32],
+        batch: usize,
+        initial: Option<(&[f32], &[f32])>,
+        path: Path,
+    ) -> Result<LstmOutput, ShapeError> {
         let t = steps(inputs, batch, I)?;
         let mut h = self::initial("initial h [B, H]", initial.map(|s| s.0), batch * H)?;
         let mut c = self::initial("initial c [B, H]", initial.map(|s| s.1), batch * H)?;
         let mut outputs = alloc::vec![0.0; batch * t * H];
-        let mut z = alloc::vec![0.0; batch * t * 4 * H];
+        // Per sample: one step's gate pre-activations.
+        let mut z = alloc::vec![0.0; batch * 4 * H];
         let bias: Option<Vec<f32>> = self
             .cell
             .bias
             .map(|b| b.iter().flat_map(|g| g.iter().copied()).collect());
-        let u = PackedB::new(self.cell.recurrent_kernel.as_slice(), H, 4 * H, 0, 4 * H);
+        let w = self.weights(bias.as_deref(), path);
         let widths = Widths {
             x: t * I,
             out: t * H,
             states: [H, H],
-            work: t * 4 * H,
+            work: 4 * H,
         };
         par_chunks(
             batch,
@@ -72,16 +85,31 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
                 // puts `chunk` inside it); the GEMMs dispatch on their own.
                 crate::dispatch::vectorized(
                     #[inline(always)]
-                    || self.chunk(t, bias.as_deref(), &u, chunk),
+                    || self.chunk(t, &w, path, chunk),
                 )
             },
         );
         Ok(LstmOutput { outputs, h, c })
     }
 
+    /// The step's weights: `[W; U]`, all `4H` columns, with the bias.
+    fn weights(&self, bias: Option<&[f32]>, path: Path) -> Stacked<'a> {
+        let (kernel, recurrent) = (
+            self.cell.kernel.as_slice(),
+            self.cell.recurrent_kernel.as_slice(),
+        );
+        let part = |b, k| Part {
+            b,
+            k,
+            rs: 4 * H,
+            col0: 0,
+        };
+        Stacked::new([part(kernel, I), part(recurrent, H)], 4 * H, bias, path)
+    }
+
     /// The whole recurrence for one chunk of samples.
     #[inline(always)]
-    fn chunk(&self, t_len: usize, bias: Option<&[f32]>, u: &PackedB<'_>, ch: Chunk<'_>) {
+    fn chunk(&self, t_len: usize, w: &Stacked<'_>, path: Path, ch: Chunk<'_>) {
         let Chunk {
             n,
             x,
@@ -90,44 +118,61 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
             work: z,
         } = ch;
         let g4 = 4 * H;
-        let (act, rec) = (self.cell.activation, self.cell.recurrent_activation);
-        project(x, I, self.cell.kernel.as_slice(), bias, z);
         for t in 0..t_len {
-            // The previous outputs are rows of `out` (stride T·H), or the initial h.
-            let (prev, stride) = if t == 0 {
-                (&h[..], H)
-            } else {
-                (&out[(t - 1) * H..], t_len * H)
-            };
-            u.gemm_acc(n, prev, stride, &mut z[t * g4..], t_len * g4);
+            w.product(n, step_operands(x, I, out, h, H, (t, t_len)), z, g4);
             for b in 0..n {
-                let at = b * t_len + t;
-                let row = &mut z[at * g4..(at + 1) * g4];
-                let (i_f, rest) = row.split_at_mut(2 * H);
-                rec.apply_slice(i_f);
-                let (i, f) = i_f.split_at_mut(H);
-                let (g, o) = rest.split_at_mut(H);
-                act.apply_slice(g);
-                rec.apply_slice(o);
-                let cb = &mut c[b * H..(b + 1) * H];
-                for k in 0..H {
-                    cb[k] = f[k] * cb[k] + i[k] * g[k];
-                }
-                g.copy_from_slice(cb);
-                act.apply_slice(g);
-                for (y, (&o, &a)) in out[at * H..(at + 1) * H]
-                    .iter_mut()
-                    .zip(o.iter().zip(g.iter()))
-                {
-                    *y = o * a;
-                }
+                let at = (b * t_len + t) * H;
+                let (z, c) = (&mut z[b * g4..(b + 1) * g4], &mut c[b * H..(b + 1) * H]);
+                self.gates(z, c, &mut out[at..at + H], path);
             }
         }
-        if t_len > 0 {
-            for b in 0..n {
-                let last = (b * t_len + t_len - 1) * H;
-                h[b * H..(b + 1) * H].copy_from_slice(&out[last..last + H]);
-            }
+        last_outputs(out, h, H, t_len);
+    }
+
+    /// One sample's epilogue: from the pre-activations `z = [i f g o]` (`4H`), the new cell
+    /// state `c` (in place) and output `y`.
+    #[inline(always)]
+    fn gates(&self, z: &mut [f32], c: &mut [f32], y: &mut [f32], path: Path) {
+        let (act, rec) = (self.cell.activation, self.cell.recurrent_activation);
+        if (act, rec) == (Activation::Tanh, Activation::Sigmoid) {
+            return gates::run(&mut Standard { z, c, y }, H, path);
         }
+        let (i_f, rest) = z.split_at_mut(2 * H);
+        rec.apply_slice(i_f);
+        let (i, f) = i_f.split_at_mut(H);
+        let (g, o) = rest.split_at_mut(H);
+        act.apply_slice(g);
+        rec.apply_slice(o);
+        for k in 0..H {
+            c[k] = f[k] * c[k] + i[k] * g[k];
+        }
+        g.copy_from_slice(c);
+        act.apply_slice(g);
+        for (y, (&o, &a)) in y.iter_mut().zip(o.iter().zip(g.iter())) {
+            *y = o * a;
+        }
+    }
+}
+
+/// The epilogue of the usual LSTM (tanh, sigmoid) in one pass: each unit's four gates, cell
+/// state and output together, so nothing is written back and re-read between the
+/// activations (the general path takes five passes over the row).
+struct Standard<'r> {
+    /// `[i f g o]`, `4H`.
+    z: &'r [f32],
+    c: &'r mut [f32],
+    y: &'r mut [f32],
+}
+
+impl Units for Standard<'_> {
+    #[inline(always)]
+    fn units<L: Lanes>(&mut self, l: L, k: usize) {
+        let h = self.c.len();
+        let gate = |g: usize| l.load(&self.z[g * h + k..]);
+        let (i, f) = (sigmoid(l, gate(0)), sigmoid(l, gate(1)));
+        let (g, o) = (tanh(l, gate(2)), sigmoid(l, gate(3)));
+        let c = l.mul_add(f, l.load(&self.c[k..]), l.mul(i, g));
+        l.store(c, &mut self.c[k..]);
+        l.store(l.mul(o, tanh(l, c)), &mut self.y[k..]);
     }
 }

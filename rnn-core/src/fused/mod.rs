@@ -3,21 +3,22 @@
 //!
 //! A cell's step multiplies one sample's vectors by the weights; at batch 64 that reads every
 //! weight 64 times per step. A fused layer instead
-//! 1. projects the inputs of **all timesteps and samples** with one GEMM
-//!    (`[B·T, I] × [I, G·H]`), hoisted out of the recurrence because it does not depend on
-//!    the state;
-//! 2. at each step, multiplies the batch's previous outputs by the recurrent kernel with one
-//!    GEMM (`[B, H] × [H, G·H]`), accumulated onto that step's projections;
-//! 3. applies the gates in one pass over the batch (the "epilogue"): activations, cell state,
-//!    output, written straight into the `[B, T, H]` output buffer, which the next step's GEMM
-//!    reads.
+//! 1. at each step, multiplies the batch's inputs and previous outputs, side by side, by the
+//!    input and recurrent kernels stacked, with one GEMM (`[B, I + H] × [I + H, G·H]`, from
+//!    the bias; see `packed.rs` for why not a projection of all steps hoisted out of the
+//!    recurrence);
+//! 2. applies the gates in one pass over each sample's row (the "epilogue"): activations,
+//!    cell state, output, written straight into the `[B, T, H]` output buffer, which the next
+//!    step's GEMM reads. With the usual activations (`tanh`, and the sigmoid for the gates)
+//!    it runs 8 units at a time with a rational `tanh` (see `gates.rs`).
 //!
 //! The batch is split into one contiguous chunk per core (rayon) and each chunk runs the whole
 //! recurrence on its own, so the cores never wait for each other within a sequence.
 //!
 //! The layers borrow a built-in cell's weights as they are (Keras's `[I, G·H]` row-major
 //! kernels are the GEMM's right-hand matrices): `fused::Lstm::new(&cell)` computes what
-//! `Rnn::new(cell)` computes on each sequence, within 1e-5 (the sums run in another order).
+//! `Rnn::new(cell)` computes on each sequence, within 1e-5 (the sums run in another order,
+//! with fused multiply-adds, and the epilogue's `tanh` is within 3.5e-7 of the cells').
 //! Buffers are flat and row-major, batch first, as numpy and PyTorch (`batch_first=True`) hold
 //! them; a buffer of the wrong size is a [`ShapeError`], never a panic.
 //!
@@ -34,6 +35,7 @@
 //! assert!(fused::Lstm::new(&cell).forward(&inputs[1..], batch, None).is_err());
 //! ```
 
+mod gates;
 mod gru;
 mod lstm;
 mod packed;
@@ -132,19 +134,38 @@ fn gemm_acc(
     }
 }
 
-/// `z[r, :] = bias` for every row of a `[rows, width]` buffer, then `z += x · w`: the input
-/// projection of every timestep of every sample at once.
-fn project(x: &[f32], features: usize, w: &[f32], bias: Option<&[f32]>, z: &mut [f32]) {
-    let width = w.len() / features.max(1);
-    if width == 0 {
+/// The left operands of step `t` for a chunk: that step's inputs (rows of `x`, `[n, T, I]`,
+/// stride `T·I`) and the previous outputs (rows of `out`, `[n, T, H]`, stride `T·H`; the
+/// initial state `h0`, `[n, H]`, at step 0). They are the two parts of the step's
+/// [`Stacked`](packed::Stacked) product.
+fn step_operands<'s>(
+    x: &'s [f32],
+    features: usize,
+    out: &'s [f32],
+    h0: &'s [f32],
+    hidden: usize,
+    (t, t_len): (usize, usize),
+) -> [(&'s [f32], usize); 2] {
+    let prev = if t == 0 {
+        (h0, hidden)
+    } else {
+        (&out[(t - 1) * hidden..], t_len * hidden)
+    };
+    [(&x[t * features..], t_len * features), prev]
+}
+
+/// Copies each sample's last output (`out` is `[n, T, H]`) into the final state `h`
+/// (`[n, H]`); with `T = 0` `h` keeps the initial state.
+fn last_outputs(out: &[f32], h: &mut [f32], hidden: usize, t_len: usize) {
+    if t_len == 0 || hidden == 0 {
         return;
     }
-    match bias {
-        Some(b) => z.chunks_exact_mut(width).for_each(|r| r.copy_from_slice(b)),
-        None => z.fill(0.0),
+    for (h, seq) in h
+        .chunks_exact_mut(hidden)
+        .zip(out.chunks_exact(t_len * hidden))
+    {
+        h.copy_from_slice(&seq[(t_len - 1) * hidden..]);
     }
-    let rows = z.len() / width;
-    gemm_acc(rows, features, width, x, features, w, width, z, width);
 }
 
 /// One chunk of the batch: `n` samples and their slices of every per-sample buffer.
@@ -219,5 +240,85 @@ fn par_chunks(
         chunks.into_iter().for_each(chunk_fn);
     } else {
         chunks.into_par_iter().for_each(&chunk_fn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The portable path (matrixmultiply, one lane at a time) against the detected one (the
+    //! packed AVX2 path on a CPU that has it, which `tests/fused.rs` checks against the
+    //! cells): both paths are tested on every machine that has AVX2.
+    use super::packed::Path;
+    use super::*;
+    use crate::cells::{Activation, GruCell, LstmCell, SimpleRnnCell};
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7919 + seed * 104_729) % 3001) as f32 / 1000.0 - 1.5)
+            .collect()
+    }
+
+    fn assert_close(what: &str, a: &[f32], b: &[f32]) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst <= 1e-5, "{what}: {worst:e}");
+    }
+
+    const SHAPES: [(usize, usize); 5] = [(1, 1), (3, 0), (5, 3), (33, 2), (8, 4)];
+
+    #[test]
+    fn the_portable_path_equals_the_detected_one() {
+        let lstms = [
+            LstmCell::<9, 19>::pytorch_init(1),
+            LstmCell::<9, 19>::pytorch_init(2).with_recurrent_activation(Activation::HardSigmoid),
+        ];
+        let mut grus = [
+            GruCell::<7, 11>::pytorch_init(3),
+            GruCell::<7, 11>::keras_init(4),
+        ];
+        grus[1].reset_after = false;
+        grus[1].recurrent_bias = None;
+        let rnns = [
+            SimpleRnnCell::<6, 17>::pytorch_init(5),
+            SimpleRnnCell::<6, 17>::pytorch_init(6).with_activation(Activation::Relu),
+        ];
+        for (batch, t) in SHAPES {
+            let at = alloc::format!("B={batch} T={t}");
+            for cell in &lstms {
+                let x = values(batch * t * 9, batch + t);
+                let (h, c) = (values(batch * 19, 7), values(batch * 19, 8));
+                let lstm = Lstm::new(cell);
+                let run = |path| lstm.forward_on(&x, batch, Some((&h, &c)), path).unwrap();
+                let (fast, portable) = (run(Path::detect()), run(Path::Portable));
+                assert_close(&at, &fast.outputs, &portable.outputs);
+                assert_close(&at, &fast.c, &portable.c);
+            }
+            for cell in &grus {
+                let x = values(batch * t * 7, batch + t);
+                let h = values(batch * 11, 9);
+                let gru = Gru::new(cell);
+                let run = |path| gru.forward_on(&x, batch, Some(&h), path).unwrap();
+                assert_close(
+                    &at,
+                    &run(Path::detect()).outputs,
+                    &run(Path::Portable).outputs,
+                );
+            }
+            for cell in &rnns {
+                let x = values(batch * t * 6, batch + t);
+                let h = values(batch * 17, 10);
+                let rnn = SimpleRnn::new(cell);
+                let run = |path| rnn.forward_on(&x, batch, Some(&h), path).unwrap();
+                assert_close(
+                    &at,
+                    &run(Path::detect()).outputs,
+                    &run(Path::Portable).outputs,
+                );
+            }
+        }
     }
 }

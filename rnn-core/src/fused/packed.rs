@@ -1,160 +1,263 @@
-//! The recurrent GEMM of the fused layers: `c += a · B` with `B` (the recurrent kernel)
+//! The GEMM of the fused layers' steps: `c = bias + a₁ · B₁ + a₂ · B₂`, with the weights
+//! `[B₁; B₂]` (a slice of the input kernel stacked on the same columns of the recurrent one)
 //! packed once per forward call, not once per step.
 //!
+//! One product per step with `K = I + H` replaces the input projection of every timestep
+//! hoisted out of the recurrence: the hoisted `[B·T, 4H]` projections (26 MB on
+//! `lstm-b64-h256`) went to RAM and came back one step at a time, and had to be zeroed and
+//! filled with the bias first; here each step's `[n, G·H]` block is born in registers, starts
+//! from the bias and is written once, into a buffer that stays in L2. The flops are the same.
+//!
 //! A general GEMM (matrixmultiply) packs both operands on every call; in a recurrence the
-//! right-hand operand is the same at every step, and with only `B / cores` rows on the left
-//! the packing cost a quarter of the step (measured on `lstm-b64-h256`). Here `B` is packed
-//! into panels of 16 columns (`k × 16`, row-major, the last one zero-padded) and an AVX2+FMA
-//! micro-kernel keeps a `6 × 16` block of `c` in registers while it walks `k`. Without AVX2
-//! and FMA the product goes to matrixmultiply.
+//! weights are the same at every step. Here they are packed into panels of 16 columns
+//! (`K × 16`, row-major, the last one zero-padded) and an AVX2+FMA micro-kernel keeps a block
+//! of up to `6 × 16` of `c` in registers while it walks `K`. The rows are split into blocks of
+//! nearly equal height (32 rows: `6 6 5 5 5 5`, not `6 6 6 6 6 2`): a block of 2 rows has too
+//! few independent sums to hide the FMA latency. Without AVX2 and FMA the product goes to
+//! matrixmultiply ([`Path::Portable`]).
 
 use alloc::vec::Vec;
 
+use super::gates::Avx2;
+
 /// Columns per panel.
 const NR: usize = 16;
-/// Rows of `c` per micro-kernel call.
+/// The most rows of `c` per micro-kernel call (12 accumulators, 2 panel rows and a broadcast
+/// fill 15 of the 16 AVX2 registers).
 const MR: usize = 6;
 
-/// The columns `[col0, col0 + n)` of a row-major `k × _` matrix with row stride `rs`, packed
-/// in panels of 16 columns.
-pub(super) struct PackedB<'a> {
+/// One operand of the weights: `k` rows of a row-major matrix with row stride `rs`, from its
+/// column `col0`.
+#[derive(Clone, Copy)]
+pub(super) struct Part<'a> {
+    /// The matrix (Keras's `[I, G·H]` kernel or `[H, G·H]` recurrent kernel).
+    pub(super) b: &'a [f32],
+    /// Its rows (`I` or `H`; 0 for an absent part).
+    pub(super) k: usize,
+    /// Its row stride (`G·H`).
+    pub(super) rs: usize,
+    /// The first column taken.
+    pub(super) col0: usize,
+}
+
+impl Part<'_> {
+    /// No operand: contributes nothing.
+    pub(super) const NONE: Part<'static> = Part {
+        b: &[],
+        k: 0,
+        rs: 0,
+        col0: 0,
+    };
+}
+
+/// Which implementation runs the products (and the epilogues, see [`gates`](super::gates)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Path {
+    /// The packed panels and the AVX2+FMA micro-kernel; the token proves the CPU has them.
+    Packed(Avx2),
+    /// matrixmultiply on the unpacked weights: any CPU.
+    Portable,
+}
+
+impl Path {
+    /// The fastest path this CPU runs.
+    pub(super) fn detect() -> Path {
+        Avx2::detect().map_or(Path::Portable, Path::Packed)
+    }
+}
+
+/// `[B₁; B₂]`, columns `col0 .. col0 + n` of each, and the bias of those columns, ready for
+/// [`Stacked::product`].
+pub(super) struct Stacked<'a> {
+    parts: [Part<'a>; 2],
+    /// `k₁ + k₂`.
     k: usize,
     n: usize,
+    /// The bias, zero-padded to whole panels (zeros when there is none).
+    bias: Vec<f32>,
+    /// `k × 16` panels, empty on the portable path.
     panels: Vec<f32>,
-    /// The unpacked matrix, for the fallback.
-    b: &'a [f32],
-    rs: usize,
+    path: Path,
 }
 
-impl<'a> PackedB<'a> {
-    /// Packs columns `col0 .. col0 + n` of `b` (`k` rows, row stride `rs`).
-    pub(super) fn new(b: &'a [f32], k: usize, rs: usize, col0: usize, n: usize) -> Self {
-        let b = &b[col0.min(b.len())..];
+impl<'a> Stacked<'a> {
+    /// Packs columns `col0 .. col0 + n` of both parts (each part's own `col0`), with `bias`
+    /// (`n` values, or none) for [`Stacked::product`] on `path`.
+    pub(super) fn new(parts: [Part<'a>; 2], n: usize, bias: Option<&[f32]>, path: Path) -> Self {
+        let k = parts[0].k + parts[1].k;
         let count = n.div_ceil(NR);
-        let mut panels = alloc::vec![0.0; count * k * NR];
-        if fma_available() {
-            for (p, panel) in panels
-                .chunks_exact_mut((k * NR).max(1))
-                .enumerate()
-                .take(count)
-            {
-                let width = NR.min(n - p * NR);
-                for l in 0..k {
-                    let row = &b[l * rs + p * NR..][..width];
-                    panel[l * NR..l * NR + width].copy_from_slice(row);
-                }
-            }
+        let mut padded = alloc::vec![0.0; count * NR];
+        if let Some(b) = bias {
+            padded[..n].copy_from_slice(&b[..n]);
         }
-        PackedB {
+        let panels = match path {
+            Path::Packed(_) => pack(&parts, k, n),
+            Path::Portable => Vec::new(),
+        };
+        Stacked {
+            parts,
             k,
             n,
+            bias: padded,
             panels,
-            b,
-            rs,
+            path,
         }
     }
 
-    /// `c[i, :] += a[i, :] · B` for `m` rows (`a` row stride `rsa`, `c` row stride `rsc`).
-    pub(super) fn gemm_acc(&self, m: usize, a: &[f32], rsa: usize, c: &mut [f32], rsc: usize) {
-        let (k, n) = (self.k, self.n);
-        if m == 0 || n == 0 {
+    /// `c[i, :] = bias + a₁[i, :] · B₁ + a₂[i, :] · B₂` for `m` rows; `a` gives each part's
+    /// left operand and its row stride (an absent part's is ignored), `c` has row stride `rsc`.
+    pub(super) fn product(&self, m: usize, a: [(&[f32], usize); 2], c: &mut [f32], rsc: usize) {
+        if m == 0 || self.n == 0 {
             return;
         }
-        if !fma_available() {
-            super::gemm_acc(m, k, n, a, rsa, self.b, self.rs, c, rsc);
-            return;
+        assert!(c.len() >= (m - 1) * rsc + self.n, "gemm: c too short");
+        for (part, (a, rsa)) in self.parts.iter().zip(a) {
+            assert!(
+                part.k == 0 || a.len() >= (m - 1) * rsa + part.k,
+                "gemm: a too short"
+            );
         }
-        // What the kernel reads and writes lies inside these bounds (see its safety comment).
-        assert!(k == 0 || a.len() >= (m - 1) * rsa + k, "gemm: a too short");
-        assert!(c.len() >= (m - 1) * rsc + n, "gemm: c too short");
-        assert!(self.panels.len() >= n.div_ceil(NR) * k * NR);
+        // With no rows of weights there are no panels: the bias alone is the product.
+        match self.path {
+            Path::Packed(avx) if self.k > 0 => self.packed(m, a, c, rsc, avx),
+            _ => self.portable(m, a, c, rsc),
+        }
+    }
+
+    /// The bias rows, then matrixmultiply for each part.
+    fn portable(&self, m: usize, a: [(&[f32], usize); 2], c: &mut [f32], rsc: usize) {
+        for i in 0..m {
+            c[i * rsc..i * rsc + self.n].copy_from_slice(&self.bias[..self.n]);
+        }
+        for (part, (a, rsa)) in self.parts.iter().zip(a) {
+            if part.k > 0 {
+                let b = &part.b[part.col0..];
+                super::gemm_acc(m, part.k, self.n, a, rsa, b, part.rs, c, rsc);
+            }
+        }
+    }
+
+    /// The micro-kernel over every panel and every block of rows.
+    fn packed(&self, m: usize, a: [(&[f32], usize); 2], c: &mut [f32], rsc: usize, avx: Avx2) {
         #[cfg(target_arch = "x86_64")]
-        for (p, panel) in self.panels.chunks_exact((k * NR).max(1)).enumerate() {
-            if p * NR >= n {
-                break;
-            }
-            let width = NR.min(n - p * NR);
-            let mut i = 0;
-            while i < m {
-                let rows = MR.min(m - i);
-                // SAFETY: AVX2 and FMA are available (`fma_available`, checked above). The
-                // kernel reads `a[(i + r)·rsa + l]` for r < rows ≤ m − i and l < k, inside
-                // `a` by the first assert; `panel[l·16 + j]` for l < k, j < 16, inside the
-                // chunk of k·16; and reads and writes `c[(i + r)·rsc + p·16 + j]` for
-                // j < width ≤ n − p·16, inside `c` by the second assert. `c` is a `&mut`
-                // borrow, so it aliases neither `a` nor the panels.
-                unsafe {
-                    let a_ptr = a.as_ptr().add(i * rsa);
-                    let c_ptr = c.as_mut_ptr().add(i * rsc + p * NR);
-                    match rows {
-                        6 => kernel::<6>(k, a_ptr, rsa, panel.as_ptr(), c_ptr, rsc, width),
-                        5 => kernel::<5>(k, a_ptr, rsa, panel.as_ptr(), c_ptr, rsc, width),
-                        4 => kernel::<4>(k, a_ptr, rsa, panel.as_ptr(), c_ptr, rsc, width),
-                        3 => kernel::<3>(k, a_ptr, rsa, panel.as_ptr(), c_ptr, rsc, width),
-                        2 => kernel::<2>(k, a_ptr, rsa, panel.as_ptr(), c_ptr, rsc, width),
-                        _ => kernel::<1>(k, a_ptr, rsa, panel.as_ptr(), c_ptr, rsc, width),
-                    }
+        {
+            let (k, n) = (self.k, self.n);
+            assert!(self.panels.len() >= n.div_ceil(NR) * k * NR);
+            let _ = avx;
+            let [(a1, rsa1), (a2, rsa2)] = a;
+            let (k1, k2) = (self.parts[0].k, self.parts[1].k);
+            let blocks = m.div_ceil(MR);
+            for (p, panel) in self.panels.chunks_exact((k * NR).max(1)).enumerate() {
+                if p * NR >= n {
+                    break;
                 }
-                i += rows;
+                let width = NR.min(n - p * NR);
+                let bias = &self.bias[p * NR..(p + 1) * NR];
+                let mut i = 0;
+                for block in 0..blocks {
+                    // Nearly equal blocks: the first `m % blocks` get one row more.
+                    let rows = m / blocks + usize::from(block < m % blocks);
+                    // SAFETY: AVX2 and FMA are available (`avx` proves it). The kernel reads
+                    // `a1[(i + r)·rsa1 + l]` for r < rows ≤ m − i, l < k1, inside `a1` by the
+                    // asserts of `product` (likewise `a2` for l < k2); `panel[l·16 + j]` for
+                    // l < k, j < 16, inside this chunk of k·16; `bias[j]`, j < 16, inside
+                    // its 16; and writes `c[(i + r)·rsc + p·16 + j]` for j < width ≤ n − p·16,
+                    // inside `c` by the assert of `product`. `c` is a `&mut` borrow, so it
+                    // aliases none of the others.
+                    unsafe {
+                        let segs = [
+                            (k1, a1.as_ptr().add(i * rsa1), rsa1),
+                            (k2, a2.as_ptr().add(i * rsa2), rsa2),
+                        ];
+                        let out = c.as_mut_ptr().add(i * rsc + p * NR);
+                        let (b, pp) = (bias.as_ptr(), panel.as_ptr());
+                        match rows {
+                            6 => kernel::<6>(segs, pp, b, out, rsc, width),
+                            5 => kernel::<5>(segs, pp, b, out, rsc, width),
+                            4 => kernel::<4>(segs, pp, b, out, rsc, width),
+                            3 => kernel::<3>(segs, pp, b, out, rsc, width),
+                            2 => kernel::<2>(segs, pp, b, out, rsc, width),
+                            _ => kernel::<1>(segs, pp, b, out, rsc, width),
+                        }
+                    }
+                    i += rows;
+                }
             }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (m, a, c, rsc, avx);
+            unreachable!("the packed path is only chosen on x86_64");
         }
     }
 }
 
-/// Whether the micro-kernel can run here.
-fn fma_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
+/// The panels of `[B₁; B₂]`: panel `p` holds columns `16p .. 16p + 16` of all `k` rows,
+/// part 1's rows first.
+fn pack(parts: &[Part<'_>; 2], k: usize, n: usize) -> Vec<f32> {
+    let count = n.div_ceil(NR);
+    let mut panels = alloc::vec![0.0; count * k * NR];
+    for (p, panel) in panels
+        .chunks_exact_mut((k * NR).max(1))
+        .enumerate()
+        .take(count)
     {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        let width = NR.min(n - p * NR);
+        let rows = parts
+            .iter()
+            .flat_map(|part| (0..part.k).map(move |l| &part.b[l * part.rs + part.col0..]));
+        for (dst, row) in panel.chunks_exact_mut(NR).zip(rows) {
+            dst[..width].copy_from_slice(&row[p * NR..p * NR + width]);
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    panels
 }
 
-/// `c[r, j] += Σ_l a[r·rsa + l] · panel[l·16 + j]` for `r < R`, `j < width`.
+/// `c[r, j] = bias[j] + Σ_s Σ_{l < k_s} a_s[r·rsa_s + l] · panel[(k₁·[s = 2] + l)·16 + j]`
+/// for `r < R`, `j < width`, where `segs[s] = (k_s, a_s, rsa_s)`.
 ///
 /// # Safety
-/// The CPU supports AVX2 and FMA; `a` is valid for reads at `r·rsa + l` (r < R, l < k),
-/// `panel` at `l·16 + j` (l < k, j < 16), `c` for reads and writes at `r·rsc + j`
-/// (r < R, j < width ≤ 16), and `c` does not overlap `a` or `panel`.
+/// The CPU supports AVX2 and FMA; each `a_s` is valid for reads at `r·rsa_s + l`
+/// (r < R, l < k_s); `panel` at `l·16 + j` (l < k₁ + k₂, j < 16); `bias` at `j < 16`; `c` for
+/// writes at `r·rsc + j` (r < R, j < width ≤ 16); and `c` overlaps none of the others.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn kernel<const R: usize>(
-    k: usize,
-    a: *const f32,
-    rsa: usize,
+    segs: [(usize, *const f32, usize); 2],
     panel: *const f32,
+    bias: *const f32,
     c: *mut f32,
     rsc: usize,
     width: usize,
 ) {
     use core::arch::x86_64::*;
-    let mut acc = [[_mm256_setzero_ps(); 2]; R];
-    for l in 0..k {
-        // SAFETY (all pointer reads below): within the bounds of this function's contract.
-        let (b0, b1) = unsafe {
-            (
-                _mm256_loadu_ps(panel.add(l * NR)),
-                _mm256_loadu_ps(panel.add(l * NR + 8)),
-            )
-        };
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let x = _mm256_set1_ps(unsafe { *a.add(r * rsa + l) });
-            acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
-            acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
+    // SAFETY (every pointer access below): within the bounds of this function's contract.
+    let (bias0, bias1) = unsafe { (_mm256_loadu_ps(bias), _mm256_loadu_ps(bias.add(8))) };
+    let mut acc = [[bias0, bias1]; R];
+    let mut panel = panel;
+    for (k, a, rsa) in segs {
+        // Four rows of the panel per turn: fewer loop and address instructions between the
+        // FMAs, which are the bottleneck.
+        let mut l = 0;
+        while l + 4 <= k {
+            for u in 0..4 {
+                unsafe { rank_one(&mut acc, a.add(l + u), rsa, panel.add(u * NR)) };
+            }
+            panel = unsafe { panel.add(4 * NR) };
+            l += 4;
+        }
+        while l < k {
+            unsafe { rank_one(&mut acc, a.add(l), rsa, panel) };
+            panel = unsafe { panel.add(NR) };
+            l += 1;
         }
     }
     for (r, acc) in acc.iter().enumerate() {
         let row = unsafe { c.add(r * rsc) };
         if width == NR {
             unsafe {
-                _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), acc[0]));
-                _mm256_storeu_ps(
-                    row.add(8),
-                    _mm256_add_ps(_mm256_loadu_ps(row.add(8)), acc[1]),
-                );
+                _mm256_storeu_ps(row, acc[0]);
+                _mm256_storeu_ps(row.add(8), acc[1]);
             }
         } else {
             let mut sums = [0.0f32; NR];
@@ -163,7 +266,123 @@ unsafe fn kernel<const R: usize>(
                 _mm256_storeu_ps(sums.as_mut_ptr().add(8), acc[1]);
             }
             for (j, s) in sums.iter().enumerate().take(width) {
-                unsafe { *row.add(j) += s };
+                unsafe { *row.add(j) = *s };
+            }
+        }
+    }
+}
+
+/// `acc[r] += a[r·rsa] · panel[..16]` for `r < R`: one row of the panel into the block.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA (callers are compiled with them, so this inlines); `a` is
+/// valid for reads at `r·rsa` (r < R) and `panel` at `..16`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn rank_one<const R: usize>(
+    acc: &mut [[core::arch::x86_64::__m256; 2]; R],
+    a: *const f32,
+    rsa: usize,
+    panel: *const f32,
+) {
+    use core::arch::x86_64::*;
+    // SAFETY: within this function's contract.
+    unsafe {
+        let (b0, b1) = (_mm256_loadu_ps(panel), _mm256_loadu_ps(panel.add(8)));
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let x = _mm256_set1_ps(*a.add(r * rsa));
+            acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
+            acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    }
+
+    /// `bias + a₁·B₁ + a₂·B₂` with plain loops.
+    fn reference(
+        m: usize,
+        n: usize,
+        parts: &[Part<'_>; 2],
+        a: &[(&[f32], usize); 2],
+        bias: &[f32],
+    ) -> Vec<f32> {
+        let mut c = Vec::new();
+        for i in 0..m {
+            for (j, &b) in bias.iter().enumerate().take(n) {
+                let mut s = b as f64;
+                for (part, (a, rsa)) in parts.iter().zip(a) {
+                    for l in 0..part.k {
+                        s += a[i * rsa + l] as f64 * part.b[l * part.rs + part.col0 + j] as f64;
+                    }
+                }
+                c.push(s as f32);
+            }
+        }
+        c
+    }
+
+    /// Both paths compute the stacked product, for row counts that split into blocks of every
+    /// height, partial panels, column offsets, strided `a` and an absent part.
+    #[test]
+    fn both_paths_equal_the_plain_product() {
+        let paths = [Path::detect(), Path::Portable];
+        let (k1, k2, rs) = (5, 7, 40);
+        let w = values(k1 * rs, 1);
+        let u = values(k2 * rs, 2);
+        for path in paths {
+            for (m, col0, n, second) in [
+                (1, 0, 16, true),
+                (2, 3, 21, true),
+                (7, 0, 40, false),
+                (13, 8, 9, true),
+                (32, 1, 33, true),
+            ] {
+                let parts = [
+                    Part {
+                        b: &w,
+                        k: k1,
+                        rs,
+                        col0,
+                    },
+                    if second {
+                        Part {
+                            b: &u,
+                            k: k2,
+                            rs,
+                            col0: col0 / 2,
+                        }
+                    } else {
+                        Part::NONE
+                    },
+                ];
+                let (rsa1, rsa2) = (k1 + 3, k2 + 1);
+                let a1 = values(m * rsa1, 3);
+                let a2 = values(m * rsa2, 4);
+                let bias = values(n, 5);
+                let stacked = Stacked::new(parts, n, Some(&bias), path);
+                let rsc = n + 2;
+                let mut c = alloc::vec![f32::NAN; m * rsc];
+                stacked.product(m, [(&a1, rsa1), (&a2, rsa2)], &mut c, rsc);
+                let want = reference(m, n, &parts, &[(&a1, rsa1), (&a2, rsa2)], &bias);
+                for i in 0..m {
+                    for j in 0..n {
+                        let (got, want) = (c[i * rsc + j], want[i * n + j]);
+                        assert!(
+                            (got - want).abs() < 1e-5,
+                            "{path:?} m={m} n={n} [{i},{j}]: {got} vs {want}"
+                        );
+                    }
+                    assert!(c[i * rsc + n].is_nan(), "{path:?}: wrote past the row");
+                }
             }
         }
     }

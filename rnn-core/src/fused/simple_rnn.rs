@@ -2,9 +2,10 @@
 
 use alloc::vec::Vec;
 
-use super::packed::PackedB;
-use super::{initial, par_chunks, project, steps, Chunk, Output, Widths};
-use crate::cells::SimpleRnnCell;
+use super::gates::{self, tanh, Lanes, Units};
+use super::packed::{Part, Path, Stacked};
+use super::{initial, last_outputs, par_chunks, step_operands, steps, Chunk, Output, Widths};
+use crate::cells::{Activation, SimpleRnnCell};
 use crate::error::ShapeError;
 
 /// [`SimpleRnnCell`] run over a batch of sequences with GEMMs (see [the module](super)):
@@ -31,17 +32,43 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
         batch: usize,
         initial: Option<&[f32]>,
     ) -> Result<Output, ShapeError> {
+        self.forward_on(inputs, batch, initial, Path::detect())
+    }
+
+    /// [`forward`](Self::forward) on the given path (the tests run both).
+    pub(super) fn forward_on(
+        &self,
+        inputs: &[f32],
+        batch: usize,
+        initial: Option<&[f32]>,
+        path: Path,
+    ) -> Result<Output, ShapeError> {
         let t = steps(inputs, batch, I)?;
         let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
         let mut outputs = alloc::vec![0.0; batch * t * H];
-        let mut z = alloc::vec![0.0; batch * t * H];
+        // Per sample: one step's pre-activations.
+        let mut z = alloc::vec![0.0; batch * H];
         let bias: Option<Vec<f32>> = self.cell.bias.map(|b| b.iter().copied().collect());
-        let u = PackedB::new(self.cell.recurrent_kernel.as_slice(), H, H, 0, H);
+        let part = |b, k| Part {
+            b,
+            k,
+            rs: H,
+            col0: 0,
+        };
+        let w = Stacked::new(
+            [
+                part(self.cell.kernel.as_slice(), I),
+                part(self.cell.recurrent_kernel.as_slice(), H),
+            ],
+            H,
+            bias.as_deref(),
+            path,
+        );
         let widths = Widths {
             x: t * I,
             out: t * H,
             states: [H, 0],
-            work: t * H,
+            work: H,
         };
         par_chunks(
             batch,
@@ -53,15 +80,16 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             |chunk| {
                 crate::dispatch::vectorized(
                     #[inline(always)]
-                    || self.chunk(t, bias.as_deref(), &u, chunk),
+                    || self.chunk(t, &w, path, chunk),
                 )
             },
         );
         Ok(Output { outputs, h })
     }
 
+    /// The whole recurrence for one chunk of samples.
     #[inline(always)]
-    fn chunk(&self, t_len: usize, bias: Option<&[f32]>, u: &PackedB<'_>, ch: Chunk<'_>) {
+    fn chunk(&self, t_len: usize, w: &Stacked<'_>, path: Path, ch: Chunk<'_>) {
         let Chunk {
             n,
             x,
@@ -69,26 +97,32 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             states: [h, _],
             work: z,
         } = ch;
-        project(x, I, self.cell.kernel.as_slice(), bias, z);
         for t in 0..t_len {
-            let (prev, stride) = if t == 0 {
-                (&h[..], H)
-            } else {
-                (&out[(t - 1) * H..], t_len * H)
-            };
-            u.gemm_acc(n, prev, stride, &mut z[t * H..], t_len * H);
+            w.product(n, step_operands(x, I, out, h, H, (t, t_len)), z, H);
             for b in 0..n {
-                let at = (b * t_len + t) * H;
-                let row = &mut z[at..at + H];
-                self.cell.activation.apply_slice(row);
-                out[at..at + H].copy_from_slice(row);
+                let (z, at) = (&mut z[b * H..(b + 1) * H], (b * t_len + t) * H);
+                let y = &mut out[at..at + H];
+                if self.cell.activation == Activation::Tanh {
+                    gates::run(&mut Tanh { z, y }, H, path);
+                } else {
+                    self.cell.activation.apply_slice(z);
+                    y.copy_from_slice(z);
+                }
             }
         }
-        if t_len > 0 {
-            for b in 0..n {
-                let last = (b * t_len + t_len - 1) * H;
-                h[b * H..(b + 1) * H].copy_from_slice(&out[last..last + H]);
-            }
-        }
+        last_outputs(out, h, H, t_len);
+    }
+}
+
+/// The epilogue with tanh, 8 units at a time: `y = tanh(z)`.
+struct Tanh<'r> {
+    z: &'r [f32],
+    y: &'r mut [f32],
+}
+
+impl Units for Tanh<'_> {
+    #[inline(always)]
+    fn units<L: Lanes>(&mut self, l: L, k: usize) {
+        l.store(tanh(l, l.load(&self.z[k..])), &mut self.y[k..]);
     }
 }
