@@ -136,6 +136,9 @@ fn lstm_equals_the_cell_run_per_sequence() {
     check_lstm(&LstmCell::<16, 32>::keras_init(2));
     // 8 units at a time and a tail of 3.
     check_lstm(&LstmCell::<20, 35>::pytorch_init(11));
+    // Gate widths 4H from 64 to 127 (the cells' product lost columns there once).
+    check_lstm(&LstmCell::<9, 19>::keras_init(12));
+    check_lstm(&LstmCell::<4, 16>::keras_init(13));
     check_lstm(
         &LstmCell::<3, 4>::pytorch_init(3).with_recurrent_activation(Activation::HardSigmoid),
     );
@@ -154,6 +157,7 @@ fn gru_equals_the_cell_run_per_sequence_in_both_variants() {
     before.recurrent_bias = None;
     check_gru(&before);
     check_gru(&GruCell::<12, 10>::keras_init(7));
+    check_gru(&GruCell::<5, 32>::keras_init(14)); // 3H = 96
     let mut wide_before = GruCell::<6, 16>::keras_init(12);
     wide_before.reset_after = false;
     wide_before.recurrent_bias = None;
@@ -175,6 +179,7 @@ fn gru_equals_the_cell_run_per_sequence_in_both_variants() {
 fn simple_rnn_equals_the_cell_run_per_sequence() {
     check_simple_rnn(&SimpleRnnCell::<5, 7>::pytorch_init(9));
     check_simple_rnn(&SimpleRnnCell::<9, 24>::pytorch_init(13));
+    check_simple_rnn(&SimpleRnnCell::<6, 100>::pytorch_init(15));
     check_simple_rnn(&SimpleRnnCell::<8, 33>::pytorch_init(10).with_activation(Activation::Relu));
 }
 
