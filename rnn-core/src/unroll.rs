@@ -50,19 +50,26 @@ pub fn static_unroll<C: Cell, const T: usize>(
     mut state: C::State,
     constants: &C::Constants,
 ) -> ([C::Output; T], C::State) {
-    let mut outputs: [C::Output; T] = core::array::from_fn(|_| Nested::zeros());
+    // The outputs are written on a cache-line boundary: a stack array 16 bytes into a line
+    // makes every other 32-byte store straddle two lines (measured: 13% slower than the
+    // dynamic loop's heap buffer at H = 32). They are moved out once at the end.
+    let mut outputs = LineAligned::<[C::Output; T]>(core::array::from_fn(|_| Nested::zeros()));
     crate::dispatch::vectorized(
         #[inline(always)]
         || {
             // A plain loop rather than `array::from_fn(|t| step)`: `from_fn` is not always
             // inlined, and what is not inlined into the dispatched copy loses its AVX2.
-            for (y, x) in outputs.iter_mut().zip(inputs) {
+            for (y, x) in outputs.0.iter_mut().zip(inputs) {
                 *y = cell.step(x, &mut state, constants);
             }
         },
     );
-    (outputs, state)
+    (outputs.0, state)
 }
+
+/// A value placed at a multiple of 64 bytes (a cache line).
+#[repr(C, align(64))]
+struct LineAligned<A>(A);
 
 /// Runs `cell` over every input of `inputs` (a slice, a `Vec`, any iterator; empty is fine),
 /// starting from `state`. Returns every output, in time order, and the final state.
