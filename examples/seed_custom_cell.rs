@@ -12,39 +12,11 @@
 //! (4, 10)
 //! ```
 
-use rnn::cells::{Dense, GruCell};
+#[path = "common/custom_cell.rs"]
+mod custom_cell;
+
+use custom_cell::{CustomMultiTimeStepGruCell, ARBITRARY, FEATURES, HIDDEN, LATENT};
 use rnn::prelude::*;
-
-const FEATURES: usize = 12;
-const LATENT: usize = 8;
-const HIDDEN: usize = 10;
-const ARBITRARY: usize = 15;
-
-/// The seed's cell: `gru`, the projection `dense_proj` of `[h; z_enc]`, and `other_output`.
-struct CustomMultiTimeStepGruCell {
-    gru: GruCell<FEATURES, HIDDEN>,
-    dense_proj: Dense<{ HIDDEN + LATENT }, HIDDEN>,
-    other_output: Dense<FEATURES, ARBITRARY>,
-}
-
-#[cell]
-impl CustomMultiTimeStepGruCell {
-    fn step(
-        &self,
-        #[input] x: &SVector<f32, FEATURES>,
-        #[state] h: &mut SVector<f32, HIDDEN>,
-        #[constant] z_enc: &SVector<f32, LATENT>,
-    ) -> (SVector<f32, HIDDEN>, SVector<f32, ARBITRARY>) {
-        // Combine the state with z_enc and project back to the GRU's state size.
-        let combined: SVector<f32, { HIDDEN + LATENT }> =
-            SVector::from_iterator(h.iter().chain(z_enc.iter()).copied());
-        let mut special_state = self.dense_proj.forward(&combined);
-        // A built-in cell is a cell like any other.
-        let output = self.gru.step(x, &mut special_state, &());
-        *h = special_state;
-        (output, self.other_output.forward(x))
-    }
-}
 
 /// Standard normal values from a fixed seed, like the seed's `tf.random.normal`.
 fn normal<const N: usize>(rng: &mut u64) -> SVector<f32, N> {
@@ -63,12 +35,7 @@ fn normal<const N: usize>(rng: &mut u64) -> SVector<f32, N> {
 
 fn main() {
     let (batch, timesteps) = (4, 3);
-    let cell = CustomMultiTimeStepGruCell {
-        gru: GruCell::keras_init(1),
-        dense_proj: Dense::keras_init(2),
-        other_output: Dense::keras_init(3),
-    };
-    let rnn = Rnn::new(cell);
+    let rnn = Rnn::new(CustomMultiTimeStepGruCell::keras_init());
 
     let mut seed = 42;
     let mut outputs = Vec::new();

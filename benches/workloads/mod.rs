@@ -14,7 +14,7 @@
 use std::hint::black_box;
 
 use rayon::prelude::*;
-use rnn::cells::{Dense, GruCell, LstmCell};
+use rnn::cells::{GruCell, LstmCell};
 use rnn::fused;
 use rnn::prelude::*;
 
@@ -122,46 +122,15 @@ fn lstm_fused<const H: usize>(name: &'static str, batch: usize, steps: usize) ->
 
 // ---- seed 000 ---------------------------------------------------------------------------
 
-pub const FEATURES: usize = 12;
-pub const LATENT: usize = 8;
-pub const HIDDEN: usize = 10;
-pub const ARBITRARY: usize = 15;
+/// Seed 000's cell, the one `examples/seed_custom_cell.rs` runs.
+#[path = "../../examples/common/custom_cell.rs"]
+mod custom_cell;
 
-/// Seed 000's cell, as in `examples/seed_custom_cell.rs`.
-pub struct CustomMultiTimeStepGruCell {
-    pub gru: GruCell<FEATURES, HIDDEN>,
-    pub dense_proj: Dense<{ HIDDEN + LATENT }, HIDDEN>,
-    pub other_output: Dense<FEATURES, ARBITRARY>,
-}
-
-#[cell]
-impl CustomMultiTimeStepGruCell {
-    fn step(
-        &self,
-        #[input] x: &SVector<f32, FEATURES>,
-        #[state] h: &mut SVector<f32, HIDDEN>,
-        #[constant] z_enc: &SVector<f32, LATENT>,
-    ) -> (SVector<f32, HIDDEN>, SVector<f32, ARBITRARY>) {
-        let combined: SVector<f32, { HIDDEN + LATENT }> =
-            SVector::from_iterator(h.iter().chain(z_enc.iter()).copied());
-        let mut special_state = self.dense_proj.forward(&combined);
-        let output = self.gru.step(x, &mut special_state, &());
-        *h = special_state;
-        (output, self.other_output.forward(x))
-    }
-}
-
-pub fn seed_custom_cell() -> CustomMultiTimeStepGruCell {
-    CustomMultiTimeStepGruCell {
-        gru: GruCell::keras_init(1),
-        dense_proj: Dense::keras_init(2),
-        other_output: Dense::keras_init(3),
-    }
-}
+pub use custom_cell::{CustomMultiTimeStepGruCell, ARBITRARY, FEATURES, HIDDEN, LATENT};
 
 fn seed_custom(name: &'static str) -> Workload {
     let (batch, steps) = (64, 100);
-    let rnn = Rnn::new(seed_custom_cell());
+    let rnn = Rnn::new(CustomMultiTimeStepGruCell::keras_init());
     let xs: Vec<Vec<SVector<f32, FEATURES>>> =
         (0..batch).map(|b| sequence(steps, 10 + b as u64)).collect();
     let z: Vec<SVector<f32, LATENT>> = (0..batch).map(|b| sequence(1, 500 + b as u64)[0]).collect();
