@@ -7,10 +7,10 @@
 //!
 //! The same test, [`fma`], decides how the kernels round a multiply-add: once (an FMA
 //! instruction) on such a CPU, twice elsewhere. A kernel that fuses also enters the AVX2 copy
-//! itself (usually inlined inside a driver), so a step called outside any driver computes the
-//! same bits, nearly as fast. Within one machine every driver, every block
-//! size and every direct call therefore agree bit for bit; between a CPU with FMA and one
-//! without, results differ in the last bits (both stay within the parity tests' 1e-5).
+//! itself (a call, even inside a driver), so a step called outside any driver computes the
+//! same bits at the same speed. Within one machine every driver, every block size and every
+//! direct call therefore agree bit for bit; between a CPU with FMA and one without, results
+//! differ in the last bits (both stay within the parity tests' 1e-5).
 
 /// Whether this CPU has AVX2 and FMA, which the drivers' vectorized copy and the fused
 /// multiply-adds of the kernels need (checked once, then cached by std).
