@@ -83,14 +83,22 @@ fn check_lstm<const I: usize, const H: usize>(cell: &LstmCell<I, H>) {
     }
 }
 
-fn check_gru<const I: usize, const H: usize>(cell: &GruCell<I, H>) {
+/// A one-state layer (GRU, SimpleRNN) against its cell run per sequence; `forward` runs the
+/// fused layer on `(inputs, batch, h0)`.
+fn check_one_state<C, const I: usize, const H: usize>(
+    cell: &C,
+    label: &str,
+    seed: usize,
+    forward: impl Fn(&[f32], usize, &[f32]) -> fused::Output,
+) where
+    C: Cell<Input = SVector<f32, I>, State = SVector<f32, H>, Output = SVector<f32, H>>,
+    C: Cell<Constants = ()>,
+{
     let rnn = Rnn::new(cell);
     for (batch, t_len) in SHAPES {
-        let inputs = values(batch * t_len * I, (batch * 17 + t_len) as u32);
+        let inputs = values(batch * t_len * I, (batch * seed + t_len) as u32);
         let h0 = values(batch * H, 5);
-        let run = fused::Gru::new(cell)
-            .forward(&inputs, batch, Some(&h0))
-            .unwrap();
+        let run = forward(&inputs, batch, &h0);
         let (mut outputs, mut h) = (vec![], vec![]);
         for b in 0..batch {
             let xs = sequence::<I>(&inputs, b, t_len);
@@ -99,35 +107,25 @@ fn check_gru<const I: usize, const H: usize>(cell: &GruCell<I, H>) {
             outputs.extend(reference.outputs.iter().flat_map(|y| y.iter().copied()));
             h.extend(reference.state.iter().copied());
         }
-        let at = format!(
-            "gru reset_after={} I={I} H={H} B={batch} T={t_len}",
-            cell.reset_after
-        );
+        let at = format!("{label} I={I} H={H} B={batch} T={t_len}");
         assert_close(&format!("{at} outputs"), &run.outputs, &outputs);
         assert_close(&format!("{at} h"), &run.h, &h);
     }
 }
 
+fn check_gru<const I: usize, const H: usize>(cell: &GruCell<I, H>) {
+    let label = format!("gru reset_after={}", cell.reset_after);
+    check_one_state(cell, &label, 17, |x, batch, h0| {
+        fused::Gru::new(cell).forward(x, batch, Some(h0)).unwrap()
+    });
+}
+
 fn check_simple_rnn<const I: usize, const H: usize>(cell: &SimpleRnnCell<I, H>) {
-    let rnn = Rnn::new(cell);
-    for (batch, t_len) in SHAPES {
-        let inputs = values(batch * t_len * I, (batch * 13 + t_len) as u32);
-        let h0 = values(batch * H, 3);
-        let run = fused::SimpleRnn::new(cell)
-            .forward(&inputs, batch, Some(&h0))
-            .unwrap();
-        let (mut outputs, mut h) = (vec![], vec![]);
-        for b in 0..batch {
-            let xs = sequence::<I>(&inputs, b, t_len);
-            let start = SVector::from_column_slice(&h0[b * H..][..H]);
-            let reference = rnn.run_from(&xs, start, &());
-            outputs.extend(reference.outputs.iter().flat_map(|y| y.iter().copied()));
-            h.extend(reference.state.iter().copied());
-        }
-        let at = format!("simple_rnn I={I} H={H} B={batch} T={t_len}");
-        assert_close(&format!("{at} outputs"), &run.outputs, &outputs);
-        assert_close(&format!("{at} h"), &run.h, &h);
-    }
+    check_one_state(cell, "simple_rnn", 13, |x, batch, h0| {
+        fused::SimpleRnn::new(cell)
+            .forward(x, batch, Some(h0))
+            .unwrap()
+    });
 }
 
 #[test]
