@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use super::gates::{self, sigmoid, tanh, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{initial, last_outputs, par_chunks, step_operands, steps, Chunk, Output, Widths};
+use super::{initial, last_outputs, run_chunks, step_operands, steps, Chunk, Output, Widths};
 use crate::cells::{Activation, GruCell};
 use crate::error::ShapeError;
 
@@ -49,9 +49,7 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
     ) -> Result<Output, ShapeError> {
         let t = steps(inputs, batch, I)?;
         let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
-        let mut outputs = alloc::vec![0.0; batch * t * H];
-        // Per sample: one step's `[x_z x_r x_h]` and `h_h` (see `chunk`).
-        let mut work = alloc::vec![0.0; batch * 3 * H];
+        // Per sample: one step's `[x_z x_r x_h]` (the work row) and `h_h` (see `chunk`).
         let mut hh = alloc::vec![0.0; batch * H];
         let w = Weights::new(self.cell, path);
         let widths = Widths {
@@ -60,19 +58,13 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
             states: [H, H],
             work: 3 * H,
         };
-        par_chunks(
+        let outputs = run_chunks(
             batch,
             inputs,
-            &mut outputs,
             [&mut h, &mut hh],
-            &mut work,
             widths,
-            |chunk| {
-                crate::dispatch::vectorized(
-                    #[inline(always)]
-                    || self.chunk(t, &w, path, chunk),
-                )
-            },
+            #[inline(always)]
+            |chunk| self.chunk(t, &w, path, chunk),
         );
         Ok(Output { outputs, h })
     }

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use super::gates::{self, sigmoid, tanh, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{initial, last_outputs, par_chunks, step_operands, steps, Chunk, Widths};
+use super::{initial, last_outputs, run_chunks, step_operands, steps, Chunk, Widths};
 use crate::cells::{Activation, LstmCell};
 use crate::error::ShapeError;
 
@@ -59,35 +59,25 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         let t = steps(inputs, batch, I)?;
         let mut h = self::initial("initial h [B, H]", initial.map(|s| s.0), batch * H)?;
         let mut c = self::initial("initial c [B, H]", initial.map(|s| s.1), batch * H)?;
-        let mut outputs = alloc::vec![0.0; batch * t * H];
-        // Per sample: one step's gate pre-activations.
-        let mut z = alloc::vec![0.0; batch * 4 * H];
         let bias: Option<Vec<f32>> = self
             .cell
             .bias
             .map(|b| b.iter().flat_map(|g| g.iter().copied()).collect());
         let w = self.weights(bias.as_deref(), path);
+        // Per sample, the work row: one step's gate pre-activations.
         let widths = Widths {
             x: t * I,
             out: t * H,
             states: [H, H],
             work: 4 * H,
         };
-        par_chunks(
+        let outputs = run_chunks(
             batch,
             inputs,
-            &mut outputs,
             [&mut h, &mut c],
-            &mut z,
             widths,
-            |chunk| {
-                // The epilogue runs in the AVX2 copy when the CPU has it (`#[inline(always)]`
-                // puts `chunk` inside it); the GEMMs dispatch on their own.
-                crate::dispatch::vectorized(
-                    #[inline(always)]
-                    || self.chunk(t, &w, path, chunk),
-                )
-            },
+            #[inline(always)]
+            |chunk| self.chunk(t, &w, path, chunk),
         );
         Ok(LstmOutput { outputs, h, c })
     }

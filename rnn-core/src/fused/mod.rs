@@ -197,17 +197,26 @@ struct Widths {
     work: usize,
 }
 
-/// Runs `chunk_fn` on one chunk of the batch per core, in parallel. The buffers are per-sample
-/// contiguous (batch first), so the chunks are disjoint sub-slices.
-fn par_chunks(
+/// Runs `chunk_fn` on one chunk of the batch per core, in parallel, each inside the AVX2
+/// copy when the CPU has it ([`vectorized`](crate::vectorized); `chunk_fn` should be
+/// `#[inline(always)]` to be compiled there). Allocates the `[B, T, H]` outputs, which it
+/// returns, and the per-sample work rows. The buffers are per-sample contiguous (batch
+/// first), so the chunks are disjoint sub-slices.
+fn run_chunks(
     batch: usize,
     x: &[f32],
-    out: &mut [f32],
     states: [&mut [f32]; 2],
-    work: &mut [f32],
     w: Widths,
     chunk_fn: impl Fn(Chunk<'_>) + Sync,
-) {
+) -> Vec<f32> {
+    let mut out = alloc::vec![0.0; batch * w.out];
+    let mut work = alloc::vec![0.0; batch * w.work];
+    let chunk_fn = |chunk| {
+        crate::dispatch::vectorized(
+            #[inline(always)]
+            || chunk_fn(chunk),
+        )
+    };
     // Chunks of at least 4 samples: below that the GEMMs are too thin to pay for a thread.
     let parts = rayon::current_num_threads().min(batch.div_ceil(4)).max(1);
     let sizes: Vec<usize> = (0..parts)
@@ -223,10 +232,10 @@ fn par_chunks(
     let [s0, s1] = states;
     let chunks: Vec<Chunk<'_>> = xs
         .into_iter()
-        .zip(split_mut(out, &sizes, w.out))
+        .zip(split_mut(&mut out, &sizes, w.out))
         .zip(split_mut(s0, &sizes, w.states[0]))
         .zip(split_mut(s1, &sizes, w.states[1]))
-        .zip(split_mut(work, &sizes, w.work))
+        .zip(split_mut(&mut work, &sizes, w.work))
         .zip(&sizes)
         .map(|(((((x, out), a), b), work), &n)| Chunk {
             n,
@@ -239,8 +248,9 @@ fn par_chunks(
     if chunks.len() == 1 {
         chunks.into_iter().for_each(chunk_fn);
     } else {
-        chunks.into_par_iter().for_each(&chunk_fn);
+        chunks.into_par_iter().for_each(chunk_fn);
     }
+    out
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use super::gates::{self, tanh, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{initial, last_outputs, par_chunks, step_operands, steps, Chunk, Output, Widths};
+use super::{initial, last_outputs, run_chunks, step_operands, steps, Chunk, Output, Widths};
 use crate::cells::{Activation, SimpleRnnCell};
 use crate::error::ShapeError;
 
@@ -45,9 +45,6 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
     ) -> Result<Output, ShapeError> {
         let t = steps(inputs, batch, I)?;
         let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
-        let mut outputs = alloc::vec![0.0; batch * t * H];
-        // Per sample: one step's pre-activations.
-        let mut z = alloc::vec![0.0; batch * H];
         let bias: Option<Vec<f32>> = self.cell.bias.map(|b| b.iter().copied().collect());
         let part = |b, k| Part {
             b,
@@ -64,25 +61,20 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             bias.as_deref(),
             path,
         );
+        // Per sample, the work row: one step's pre-activations.
         let widths = Widths {
             x: t * I,
             out: t * H,
             states: [H, 0],
             work: H,
         };
-        par_chunks(
+        let outputs = run_chunks(
             batch,
             inputs,
-            &mut outputs,
             [&mut h, &mut []],
-            &mut z,
             widths,
-            |chunk| {
-                crate::dispatch::vectorized(
-                    #[inline(always)]
-                    || self.chunk(t, &w, path, chunk),
-                )
-            },
+            #[inline(always)]
+            |chunk| self.chunk(t, &w, path, chunk),
         );
         Ok(Output { outputs, h })
     }
