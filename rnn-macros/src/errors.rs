@@ -69,6 +69,30 @@ pub fn parse_crate_arg(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Opt
     }
 }
 
+/// The facade crate's path given on a derived struct, `#[attr(crate = path)]`, or the
+/// default; any other argument of `#[attr]` is reported with the message `unknown`.
+pub fn crate_arg(
+    attrs: &[syn::Attribute],
+    attr: &str,
+    unknown: &str,
+    errors: &mut Errors,
+) -> syn::Path {
+    let mut krate = default_crate();
+    for a in attrs.iter().filter(|a| a.path().is_ident(attr)) {
+        let result = a.parse_nested_meta(|meta| match parse_crate_arg(&meta)? {
+            Some(path) => {
+                krate = path;
+                Ok(())
+            }
+            None => Err(meta.error(unknown)),
+        });
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    krate
+}
+
 /// The default path of the facade crate.
 pub fn default_crate() -> syn::Path {
     syn::parse_quote!(::rnn)

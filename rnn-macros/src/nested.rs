@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields};
 
-use crate::errors::{default_crate, parse_crate_arg, Errors};
+use crate::errors::{crate_arg, Errors};
 use crate::generics;
 
 pub fn expand(item: TokenStream) -> TokenStream {
@@ -15,19 +15,12 @@ pub fn expand(item: TokenStream) -> TokenStream {
         Ok(input) => input,
         Err(e) => return e.to_compile_error(),
     };
-    let mut krate = default_crate();
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("nested")) {
-        let result = attr.parse_nested_meta(|meta| match parse_crate_arg(&meta)? {
-            Some(path) => {
-                krate = path;
-                Ok(())
-            }
-            None => Err(meta.error("unknown `#[nested]` argument: the only one is `crate = path`")),
-        });
-        if let Err(e) = result {
-            errors.push(e);
-        }
-    }
+    let krate = crate_arg(
+        &input.attrs,
+        "nested",
+        "unknown `#[nested]` argument: the only one is `crate = path`",
+        &mut errors,
+    );
     let fields = match &input.data {
         Data::Struct(s) => &s.fields,
         Data::Enum(e) => {

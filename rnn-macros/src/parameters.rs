@@ -9,7 +9,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, Fields, LitStr, Member, Type};
 
-use crate::errors::{default_crate, parse_crate_arg, Errors};
+use crate::errors::{crate_arg, Errors};
 
 /// The most dimensions a reported shape may have (`rnn_core::parameters::MAX_RANK`).
 const MAX_RANK: usize = 8;
@@ -51,25 +51,12 @@ pub fn expand(item: TokenStream) -> TokenStream {
         Ok(input) => input,
         Err(e) => return e.to_compile_error(),
     };
-    let mut krate = default_crate();
-    for attr in input
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("parameters"))
-    {
-        let result = attr.parse_nested_meta(|meta| match parse_crate_arg(&meta)? {
-            Some(path) => {
-                krate = path;
-                Ok(())
-            }
-            None => Err(meta.error(
-                "unknown `#[parameters]` argument on a struct: the only one is `crate = path`",
-            )),
-        });
-        if let Err(e) = result {
-            errors.push(e);
-        }
-    }
+    let krate = crate_arg(
+        &input.attrs,
+        "parameters",
+        "unknown `#[parameters]` argument on a struct: the only one is `crate = path`",
+        &mut errors,
+    );
     let fields = match &input.data {
         Data::Struct(s) => &s.fields,
         Data::Enum(e) => {
