@@ -54,17 +54,29 @@ pub fn static_unroll<C: Cell, const T: usize>(
     // makes every other 32-byte store straddle two lines (measured: 13% slower than the
     // dynamic loop's heap buffer at H = 32). They are moved out once at the end.
     let mut outputs = LineAligned::<[C::Output; T]>(core::array::from_fn(|_| Nested::zeros()));
+    static_unroll_into(cell, inputs, &mut state, constants, &mut outputs.0);
+    (outputs.0, state)
+}
+
+/// [`static_unroll`] writing into `outputs`, which the caller places.
+#[inline]
+pub(crate) fn static_unroll_into<C: Cell, const T: usize>(
+    cell: &C,
+    inputs: &[C::Input; T],
+    state: &mut C::State,
+    constants: &C::Constants,
+    outputs: &mut [C::Output; T],
+) {
     crate::dispatch::vectorized(
         #[inline(always)]
         || {
             // A plain loop rather than `array::from_fn(|t| step)`: `from_fn` is not always
             // inlined, and what is not inlined into the dispatched copy loses its AVX2.
-            for (y, x) in outputs.0.iter_mut().zip(inputs) {
-                *y = cell.step(x, &mut state, constants);
+            for (y, x) in outputs.iter_mut().zip(inputs) {
+                *y = cell.step(x, state, constants);
             }
         },
     );
-    (outputs.0, state)
 }
 
 /// A value placed at a multiple of 64 bytes (a cache line).
