@@ -12,7 +12,7 @@ fn configs(c: &mut Criterion) {
     group.sample_size(20);
     for name in workloads::NAMES
         .into_iter()
-        .chain(["seed-nested-per-sample"])
+        .chain(["seed-custom-run-batch", "seed-nested-per-sample"])
     {
         let mut w = workloads::build(name).expect("known configuration");
         group.bench_function(name, |b| b.iter(&mut w.run));

@@ -90,6 +90,52 @@ fn a_batch_equals_each_sequence_run_alone() {
 }
 
 #[test]
+fn run_batch_into_reuses_buffers_and_gives_run_batch_bits() {
+    let cell = elman();
+    let rnn = Rnn::new(&cell).padding(Padding::Zero);
+    let mut out = rnn::BatchRun::default();
+    // Larger, then smaller, then ragged and masked batches through the same buffers: each
+    // result is exactly what a fresh `run_batch` gives, nothing left over from before.
+    let shapes: [&[usize]; 3] = [&[9, 9, 9, 9, 9], &[4, 2], &[0, 6, 3]];
+    for (round, lengths) in shapes.iter().enumerate() {
+        let sequences: Vec<_> = lengths
+            .iter()
+            .enumerate()
+            .map(|(b, &n)| sequence(n, b + 10 * round))
+            .collect();
+        let valid: Vec<usize> = lengths.iter().map(|&n| n.saturating_sub(1)).collect();
+        let constants: Vec<f32> = (0..lengths.len()).map(|b| 1.0 - 0.3 * b as f32).collect();
+        let batch = Batch::new(&sequences).lengths(&valid);
+        rnn.run_batch_into(&batch, &constants[..], &mut out)
+            .unwrap();
+        let fresh = rnn.run_batch(&batch, &constants[..]).unwrap();
+        assert_eq!(out.outputs.len(), lengths.len(), "round {round}");
+        for (a, b) in out.outputs.iter().zip(fresh.outputs.iter()) {
+            assert_eq!(a.len(), b.len(), "round {round}");
+            let a: Vec<_> = a.iter().map(bits).collect();
+            let b: Vec<_> = b.iter().map(bits).collect();
+            assert_eq!(a, b, "round {round}");
+        }
+        assert_eq!(out.states, fresh.states, "round {round}");
+    }
+    // A bad batch is an error and leaves the last result as it was.
+    let before = out.clone();
+    let sequences = [sequence(2, 0), sequence(2, 1)];
+    let err = rnn
+        .run_batch_into(&Batch::new(&sequences), &[1.0f32][..], &mut out)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SequenceError::BatchSize {
+            what: "constants",
+            expected: 2,
+            found: 1
+        }
+    );
+    assert_eq!(out, before);
+}
+
+#[test]
 fn results_do_not_depend_on_the_number_of_threads() {
     let cell = elman();
     let sequences: Vec<_> = (0..64).map(|b| sequence(20 + b % 13, b)).collect();

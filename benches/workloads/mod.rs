@@ -7,7 +7,7 @@
 //! | gru-b1-h32 | GRU (reset_after) | 1 | 32 | 32 | 32 | `#[cell]`: `Rnn::run` |
 //! | lstm-b64-h128 | LSTM | 64 | 128 | 128 | 50 | `fused::Lstm` |
 //! | lstm-b64-h256 | LSTM | 64 | 256 | 256 | 100 | `fused::Lstm` |
-//! | seed-custom | seed 000's cell | 64 | 12 | 10 | 100 | `Rnn::run_batch` (one sequence per task, over cores) |
+//! | seed-custom | seed 000's cell | 64 | 12 | 10 | 100 | `Rnn::run_batch_into` (one sequence per task, over cores; the outputs go into the previous call's buffers, as in a serving loop; `seed-custom-run-batch` allocates them anew with `Rnn::run_batch`) |
 //! | seed-nested | seed 001's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll` over blocks of 16 sequences sharing each weight read, over cores |
 #![allow(dead_code)]
 
@@ -51,7 +51,8 @@ pub fn build(name: &str) -> Option<Workload> {
         "gru-b1-h32" => gru_b1("gru-b1-h32"),
         "lstm-b64-h128" => lstm_fused::<128>("lstm-b64-h128", 64, 50),
         "lstm-b64-h256" => lstm_fused::<256>("lstm-b64-h256", 64, 100),
-        "seed-custom" => seed_custom("seed-custom"),
+        "seed-custom" => seed_custom("seed-custom", true),
+        "seed-custom-run-batch" => seed_custom("seed-custom-run-batch", false),
         "seed-nested" => seed_nested("seed-nested", true),
         "seed-nested-per-sample" => seed_nested("seed-nested-per-sample", false),
         _ => return None,
@@ -128,13 +129,17 @@ mod custom_cell;
 
 pub use custom_cell::{CustomMultiTimeStepGruCell, ARBITRARY, FEATURES, HIDDEN, LATENT};
 
-fn seed_custom(name: &'static str) -> Workload {
+/// `reuse`: [`Rnn::run_batch_into`] into the previous call's buffers, as a serving loop runs
+/// (no allocation per call); else [`Rnn::run_batch`], which allocates every sequence's
+/// outputs anew (and glibc returns that memory to the kernel in between: page faults).
+fn seed_custom(name: &'static str, reuse: bool) -> Workload {
     let (batch, steps) = (64, 100);
     let rnn = Rnn::new(CustomMultiTimeStepGruCell::keras_init());
     let xs: Vec<Vec<SVector<f32, FEATURES>>> =
         (0..batch).map(|b| sequence(steps, 10 + b as u64)).collect();
     let z: Vec<SVector<f32, LATENT>> = (0..batch).map(|b| sequence(1, 500 + b as u64)[0]).collect();
     let (h, i, z_, a) = (HIDDEN, FEATURES, LATENT, ARBITRARY);
+    let mut out = rnn::BatchRun::default();
     Workload {
         name,
         batch,
@@ -144,7 +149,12 @@ fn seed_custom(name: &'static str) -> Workload {
             // The library's batch driver: one sequence per task, over the cores; one z_enc
             // constant per sequence.
             let batch = rnn::Batch::new(black_box(&xs));
-            black_box(rnn.run_batch(&batch, &z[..])).ok();
+            if reuse {
+                rnn.run_batch_into(&batch, &z[..], &mut out).ok();
+                black_box(&out);
+            } else {
+                black_box(rnn.run_batch(&batch, &z[..])).ok();
+            }
         }),
     }
 }

@@ -292,16 +292,13 @@ pub struct BatchRun<O, S> {
     pub states: Vec<S>,
 }
 
-/// `f(b)` for every `b` in `0..n`, in order; in parallel with the `std` feature.
-pub(crate) fn map_indices<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
-    #[cfg(feature = "std")]
-    {
-        use rayon::prelude::*;
-        (0..n).into_par_iter().map(f).collect()
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        (0..n).map(f).collect()
+/// No sequence: the buffers [`Rnn::run_batch_into`] fills (and grows on first use).
+impl<O, S> Default for BatchRun<O, S> {
+    fn default() -> Self {
+        BatchRun {
+            outputs: Batched(Vec::new()),
+            states: Vec::new(),
+        }
     }
 }
 
@@ -326,6 +323,30 @@ pub(crate) fn map_items_mut<T: Send, R: Send>(
             .enumerate()
             .map(|(b, item)| f(b, item))
             .collect()
+    }
+}
+
+/// `f(b, &mut a[b], &mut b_[b])` for every index of two slices of equal length, in parallel
+/// with the `std` feature. Allocates nothing of its own.
+pub(crate) fn for_each_pair_mut<A: Send, B: Send>(
+    a: &mut [A],
+    b: &mut [B],
+    f: impl Fn(usize, &mut A, &mut B) + Sync + Send,
+) {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(feature = "std")]
+    {
+        use rayon::prelude::*;
+        a.par_iter_mut()
+            .zip(b.par_iter_mut())
+            .enumerate()
+            .for_each(|(i, (a, b))| f(i, a, b));
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        for (i, (a, b)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+            f(i, a, b);
+        }
     }
 }
 
@@ -354,21 +375,71 @@ where
         X: Borrow<C::Input> + Sync,
         C::Constants: 'c,
     {
+        let mut run = BatchRun::default();
+        self.run_batch_into(batch, constants, &mut run)?;
+        Ok(run)
+    }
+
+    /// [`run_batch`](Rnn::run_batch) into the buffers of an earlier run, for a serving loop:
+    /// each sequence's outputs go into the storage `out` already has, so once `out` has held
+    /// a batch as large (as many sequences, each as long), a call allocates nothing. The
+    /// results are those of `run_batch`, bit for bit; what `out` held before is replaced.
+    /// On an error, `out` is left as it was.
+    ///
+    /// ```
+    /// use rnn_core::{cell, Batch, BatchRun, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell(crate = rnn_core)]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let rnn = Rnn::new(Accumulate);
+    /// let mut out = BatchRun::default();
+    /// for shift in [0.0, 1.0] {
+    ///     let sequences = [[1.0, 2.0].map(|x| SVector::from([x + shift])); 2];
+    ///     rnn.run_batch_into(&Batch::new(&sequences), &(), &mut out).unwrap();
+    /// }
+    /// assert_eq!(out.outputs.to_flat_f32(), [20.0, 50.0, 20.0, 50.0]);
+    /// assert_eq!(out, rnn.run_batch(&Batch::new(&[[2.0, 3.0].map(|x| SVector::from([x])); 2]), &()).unwrap());
+    /// ```
+    pub fn run_batch_into<'c, Q, X>(
+        &self,
+        batch: &Batch<'_, Q, C::State>,
+        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        out: &mut BatchRun<C::Output, C::State>,
+    ) -> Result<(), SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+        C::Constants: 'c,
+    {
         let constants = constants.into();
         batch.check()?;
         constants.check(batch.len())?;
-        let runs = map_indices(batch.len(), |b| {
-            let k = constants.get(b);
-            let initial = match batch.initial_states {
+        let sequences = &mut out.outputs.0;
+        sequences.resize_with(batch.len(), || Sequence(Vec::new()));
+        out.states.clear();
+        out.states
+            .extend((0..batch.len()).map(|b| match batch.initial_states {
                 Some(states) => states[b].clone(),
-                None => self.cell().initial_state(k),
-            };
-            self.run_checked(batch.sequences[b].as_ref(), batch.masks.get(b), initial, k)
+                None => self.cell().initial_state(constants.get(b)),
+            }));
+        for_each_pair_mut(sequences, &mut out.states, |b, outputs, state| {
+            crate::mask::masked_unroll_into(
+                self.cell(),
+                batch.sequences[b].as_ref(),
+                batch.masks.get(b),
+                self.direction,
+                self.padding,
+                state,
+                &mut None,
+                constants.get(b),
+                &mut outputs.0,
+            );
         });
-        let (outputs, states) = runs.into_iter().map(|r| (r.outputs, r.state)).unzip();
-        Ok(BatchRun {
-            outputs: Batched(outputs),
-            states,
-        })
+        Ok(())
     }
 }

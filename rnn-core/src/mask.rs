@@ -239,8 +239,39 @@ pub(crate) fn masked_unroll<C: Cell, X: Borrow<C::Input>>(
     carried: &mut Option<C::Output>,
     constants: &C::Constants,
 ) -> crate::Sequence<C::Output> {
+    let mut outputs = Vec::with_capacity(inputs.len());
+    masked_unroll_into(
+        cell,
+        inputs,
+        mask,
+        direction,
+        padding,
+        state,
+        carried,
+        constants,
+        &mut outputs,
+    );
+    crate::Sequence::from(outputs)
+}
+
+/// [`masked_unroll`] into `outputs`, which is cleared first; it allocates only when
+/// `outputs` has less capacity than `inputs` has steps.
+#[cfg(feature = "alloc")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
+    cell: &C,
+    inputs: &[X],
+    mask: Mask<'_>,
+    direction: Direction,
+    padding: Padding,
+    state: &mut C::State,
+    carried: &mut Option<C::Output>,
+    constants: &C::Constants,
+    outputs: &mut Vec<C::Output>,
+) {
     let steps = inputs.len();
-    let mut outputs: Vec<C::Output> = Vec::with_capacity(steps);
+    outputs.clear();
+    outputs.reserve(steps);
     // The loop runs in the AVX2 copy when the CPU has it (see `dispatch`): same bits.
     crate::dispatch::vectorized(
         #[inline(always)]
@@ -262,7 +293,6 @@ pub(crate) fn masked_unroll<C: Cell, X: Borrow<C::Input>>(
     if direction.aligned_to_time() {
         outputs.reverse();
     }
-    crate::Sequence::from(outputs)
 }
 
 /// Masked runs (Keras's `rnn(inputs, mask=...)`, tf.nn.dynamic_rnn's `sequence_length`).
