@@ -698,6 +698,12 @@ def write_doc(rows, peers, rust_src, budget, rounds):
         "`tools/peers_results.json` keeps quartiles, min, the best per-round median and the "
         "CPU load seen before each round.")
     L.append(
+        "- rnn: batch 1 through `Rnn::run` (the `#[cell]` path), batch 64 LSTM through "
+        "`fused::Lstm`, seed-custom through `Rnn::run_batch_into` (a serving loop: each call "
+        "refills the previous call's output buffers; `perf_table --configs "
+        "seed-custom-run-batch` times `run_batch`, which allocates them anew), seed-nested "
+        "through `block_unroll` over blocks of 16 sequences. Batches run over both cores.")
+    L.append(
         "- PyTorch: LSTM/GRU configurations use the fused `nn.LSTM` / `nn.GRU` "
         "(batch_first) over the whole sequence. The seed cells are a Python loop over the step "
         "written with `nn.Linear`/`nn.GRUCell`/`torch.mm`/`torch.einsum`, and the same module "
