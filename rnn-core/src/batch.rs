@@ -4,7 +4,9 @@
 //! Every sequence runs through the same single-sequence driver as
 //! [`Rnn::run_masked_from`], so a batch gives exactly the bits of its sequences run one by one,
 //! on any number of threads. Results come per sequence (`[B][T]`, a [`Batched`]) or as one
-//! row-major `[B, T, features]` buffer ([`Batched::to_flat_f32`]) for numpy/PyTorch.
+//! row-major `[B, T, features]` buffer ([`Batched::to_flat_f32`]) for numpy/PyTorch. A loop
+//! serving batch after batch calls [`Rnn::run_batch_into`], which refills the last result's
+//! buffers instead of allocating new ones.
 
 use alloc::vec::Vec;
 use core::borrow::Borrow;
