@@ -339,6 +339,7 @@ fn stateful_batch_chunk_after_chunk_equals_one_run_and_resets() {
         .with_initial_states(h0.clone())
         .unwrap();
     let mut outputs: Vec<Vec<_>> = vec![Vec::new(); 3];
+    let mut ys = rnn::Batched(Vec::new());
     for (start, end) in [(0, 4), (4, 5), (5, 9)] {
         let chunk: Vec<Vec<SVector<f32, 3>>> =
             sequences.iter().map(|s| s[start..end].to_vec()).collect();
@@ -348,11 +349,14 @@ fn stateful_batch_chunk_after_chunk_equals_one_run_and_resets() {
             Mask::Steps(hole_chunk),
             Mask::All,
         ];
-        let ys = streams
-            .feed(&chunk, BatchMasks::Each(&chunk_masks))
+        // Chunks of 4, 1 and 4 steps through the same output buffers (`feed` is
+        // `feed_into` a new one): nothing of a longer chunk is left in a shorter one.
+        streams
+            .feed_into(&chunk, BatchMasks::Each(&chunk_masks), &mut ys)
             .unwrap();
-        for (b, y) in ys.into_vec().into_iter().enumerate() {
-            outputs[b].extend(y);
+        for (b, y) in ys.iter().enumerate() {
+            assert_eq!(y.len(), end - start);
+            outputs[b].extend(y.iter().cloned());
         }
     }
     for (b, stream) in outputs.iter().enumerate() {

@@ -1,13 +1,13 @@
-//! `Rnn::run_batch_into` into buffers that already held as large a batch allocates nothing,
-//! on any thread (the sequences run on rayon's workers). In a test binary of its own, so
-//! the process-wide count sees no other test's allocations.
+//! `Rnn::run_batch_into` and `StatefulBatch::feed_into`, into buffers that already held as
+//! large a batch, allocate nothing, on any thread (the sequences run on rayon's workers). One
+//! test in a binary of its own, so the process-wide count sees no other test's allocations.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rnn::cells::GruCell;
 use rnn::prelude::*;
-use rnn::{Batch, BatchRun};
+use rnn::{Batch, BatchMasks, BatchRun, Batched};
 
 /// Counts every allocation of the process.
 struct Counting;
@@ -60,4 +60,21 @@ fn a_batch_into_used_buffers_allocates_nothing() {
     let fresh = rnn.run_batch(&batch, &()).unwrap();
     assert!(ALLOCATIONS.load(Ordering::SeqCst) - before >= 16);
     assert_eq!(fresh, first);
+
+    // A stateful batch fed chunk after chunk into the same buffers.
+    let mut streams = rnn.clone().stateful_batch(vec![(); 16]);
+    let mut ys = Batched(Vec::new());
+    streams
+        .feed_into(&sequences, BatchMasks::Lengths(&lengths), &mut ys)
+        .unwrap();
+    for _ in 0..3 {
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        streams
+            .feed_into(&sequences, BatchMasks::Lengths(&lengths), &mut ys)
+            .unwrap();
+        let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
+        assert_eq!(allocated, 0, "feed_into allocated {allocated} times");
+    }
+    // The streams moved on: the fourth chunk does not repeat the first.
+    assert_ne!(ys.0, first.outputs.0);
 }

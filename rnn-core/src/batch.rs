@@ -304,31 +304,7 @@ impl<O, S> Default for BatchRun<O, S> {
     }
 }
 
-/// `f(b, &mut items[b])` for every item, in order; in parallel with the `std` feature.
-pub(crate) fn map_items_mut<T: Send, R: Send>(
-    items: &mut [T],
-    f: impl Fn(usize, &mut T) -> R + Sync + Send,
-) -> Vec<R> {
-    #[cfg(feature = "std")]
-    {
-        use rayon::prelude::*;
-        items
-            .par_iter_mut()
-            .enumerate()
-            .map(|(b, item)| f(b, item))
-            .collect()
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        items
-            .iter_mut()
-            .enumerate()
-            .map(|(b, item)| f(b, item))
-            .collect()
-    }
-}
-
-/// `f(b, &mut a[b], &mut b_[b])` for every index of two slices of equal length, in parallel
+/// `f(i, &mut a[i], &mut b[i])` for every index of two slices of equal length, in parallel
 /// with the `std` feature. Allocates nothing of its own.
 pub(crate) fn for_each_pair_mut<A: Send, B: Send>(
     a: &mut [A],

@@ -279,13 +279,34 @@ where
         Q: AsRef<[X]> + Sync,
         X: Borrow<C::Input> + Sync,
     {
+        let mut outputs = crate::Batched(alloc::vec::Vec::new());
+        self.feed_into(sequences, masks, &mut outputs)?;
+        Ok(outputs)
+    }
+
+    /// [`feed`](StatefulBatch::feed) into the buffers of the last chunk's outputs: once `out`
+    /// has held a chunk as large (as many streams, each as long), a call allocates nothing.
+    /// What `out` held is replaced; on an error it is left as it was, like the states.
+    pub fn feed_into<Q, X>(
+        &mut self,
+        sequences: &[Q],
+        masks: crate::BatchMasks<'_>,
+        out: &mut crate::Batched<C::Output>,
+    ) -> Result<(), crate::SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+    {
         crate::SequenceError::check_batch("sequences", self.len(), sequences.len())?;
         crate::Batch::<Q, C::State>::new(sequences)
             .batch_masks(masks)
             .check()?;
         let rnn = &self.rnn;
-        let outputs = crate::batch::map_items_mut(&mut self.streams, |b, stream| {
-            crate::mask::masked_unroll(
+        out.0.resize_with(self.streams.len(), || {
+            crate::Sequence(alloc::vec::Vec::new())
+        });
+        crate::batch::for_each_pair_mut(&mut self.streams, &mut out.0, |b, stream, outputs| {
+            crate::mask::masked_unroll_into(
                 rnn.cell(),
                 sequences[b].as_ref(),
                 masks.get(b),
@@ -294,9 +315,10 @@ where
                 &mut stream.state,
                 &mut stream.carried,
                 &stream.constants,
-            )
+                &mut outputs.0,
+            );
         });
-        Ok(crate::Batched(outputs))
+        Ok(())
     }
 
     /// The number of streams.
