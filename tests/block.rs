@@ -6,7 +6,7 @@ use rnn::cells::{GruCell, LstmCell};
 use rnn::kernels;
 use rnn::prelude::*;
 use rnn::weights::Weights;
-use rnn::{block_unroll, ShapeError};
+use rnn::{block_unroll, block_unroll_into, ShapeError};
 
 fn bits<N: Nested>(value: &N) -> Vec<u32> {
     let mut flat = vec![0.0; N::SIZE];
@@ -110,6 +110,46 @@ fn the_default_block_step_runs_any_cell() {
         assert_eq!(outputs[n].0, run.outputs.0);
         assert_eq!(states[n], run.state);
     }
+}
+
+#[test]
+fn block_unroll_into_continues_the_states_and_reuses_the_buffers() {
+    let cell = wide();
+    let seqs: [Vec<SVector<f32, 40>>; 4] = core::array::from_fn(|n| inputs(9, n + 3));
+    let rnn = Rnn::new(&cell);
+    let mut states: [SVector<f32, 24>; 4] = [SVector::zeros(); 4];
+    let mut outputs: [rnn::Sequence<SVector<f32, 24>>; 4] =
+        core::array::from_fn(|_| rnn::Sequence(Vec::new()));
+    // Chunks of 5 then 4 steps through the same buffers: the states carry on, and each
+    // chunk's outputs are those of one run over the whole sequences, nothing of the longer
+    // chunk left behind.
+    let whole: Vec<_> = seqs.iter().map(|s| rnn.run(s, &())).collect();
+    for (start, end) in [(0, 5), (5, 9)] {
+        block_unroll_into(
+            &cell,
+            core::array::from_fn(|n| &seqs[n][start..end]),
+            &mut states,
+            [&(); 4],
+            &mut outputs,
+        )
+        .unwrap();
+        for n in 0..4 {
+            assert_eq!(outputs[n].len(), end - start);
+            for (a, b) in outputs[n].iter().zip(&whole[n].outputs[start..end]) {
+                assert_eq!(bits(a), bits(b));
+            }
+        }
+    }
+    for n in 0..4 {
+        assert_eq!(bits(&states[n]), bits(&whole[n].state));
+    }
+    // Lengths that differ: an error, and neither the states nor the outputs change.
+    let (before_states, before_outputs) = (states, outputs.clone());
+    let ragged: [&[SVector<f32, 40>]; 4] =
+        [&seqs[0][..3], &seqs[1][..3], &seqs[2][..2], &seqs[3][..3]];
+    assert!(block_unroll_into(&cell, ragged, &mut states, [&(); 4], &mut outputs).is_err());
+    assert_eq!(states, before_states);
+    assert_eq!(outputs, before_outputs);
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `Rnn::run_batch_into` and `StatefulBatch::feed_into`, into buffers that already held as
-//! large a batch, allocate nothing, on any thread (the sequences run on rayon's workers). One
+//! `Rnn::run_batch_into`, `StatefulBatch::feed_into` and `block_unroll_into`, into buffers
+//! that already held as large a batch, allocate nothing, on any thread (the sequences run on rayon's workers). One
 //! test in a binary of its own, so the process-wide count sees no other test's allocations.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -77,4 +77,21 @@ fn a_batch_into_used_buffers_allocates_nothing() {
     }
     // The streams moved on: the fourth chunk does not repeat the first.
     assert_ne!(ys.0, first.outputs.0);
+
+    // A block of sequences in lockstep into the same buffers.
+    let cell = GruCell::<3, 5>::keras_init(7);
+    let block: [&[SVector<f32, 3>]; 4] = core::array::from_fn(|n| &sequences[n][..]);
+    let mut states = [SVector::zeros(); 4];
+    let mut outputs: [rnn::Sequence<SVector<f32, 5>>; 4] =
+        core::array::from_fn(|_| rnn::Sequence(Vec::new()));
+    rnn::block_unroll_into(&cell, block, &mut states, [&(); 4], &mut outputs).unwrap();
+    for _ in 0..3 {
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        rnn::block_unroll_into(&cell, block, &mut states, [&(); 4], &mut outputs).unwrap();
+        let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
+        assert_eq!(
+            allocated, 0,
+            "block_unroll_into allocated {allocated} times"
+        );
+    }
 }

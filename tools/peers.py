@@ -702,7 +702,8 @@ def write_doc(rows, peers, rust_src, budget, rounds):
         "`fused::Lstm`, seed-custom through `Rnn::run_batch_into` (a serving loop: each call "
         "refills the previous call's output buffers; `perf_table --configs "
         "seed-custom-run-batch` times `run_batch`, which allocates them anew), seed-nested "
-        "through `block_unroll` over blocks of 16 sequences. Batches run over both cores.")
+        "through `block_unroll_into` over blocks of 16 sequences (also refilling its buffers). "
+        "Batches run over both cores.")
     L.append(
         "- PyTorch: LSTM/GRU configurations use the fused `nn.LSTM` / `nn.GRU` "
         "(batch_first) over the whole sequence. The seed cells are a Python loop over the step "

@@ -8,7 +8,7 @@
 //! | lstm-b64-h128 | LSTM | 64 | 128 | 128 | 50 | `fused::Lstm` |
 //! | lstm-b64-h256 | LSTM | 64 | 256 | 256 | 100 | `fused::Lstm` |
 //! | seed-custom | seed 000's cell | 64 | 12 | 10 | 100 | `Rnn::run_batch_into` (one sequence per task, over cores; the outputs go into the previous call's buffers, as in a serving loop; `seed-custom-run-batch` allocates them anew with `Rnn::run_batch`) |
-//! | seed-nested | seed 001's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll` over blocks of 16 sequences sharing each weight read, over cores |
+//! | seed-nested | seed 001's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll_into` over blocks of 16 sequences sharing each weight read, over cores, refilling the previous call's output buffers |
 #![allow(dead_code)]
 
 use std::hint::black_box;
@@ -186,6 +186,9 @@ fn seed_nested(name: &'static str, blocked: bool) -> Workload {
     let xs: Vec<Vec<NestedInput>> = (0..batch)
         .map(|b| nested_inputs(steps, 100 + b as u64))
         .collect();
+    let mut outputs: Vec<[rnn::Sequence<_>; BLOCK]> = (0..batch / BLOCK)
+        .map(|_| core::array::from_fn(|_| rnn::Sequence(Vec::new())))
+        .collect();
     Workload {
         name,
         batch,
@@ -193,12 +196,18 @@ fn seed_nested(name: &'static str, blocked: bool) -> Workload {
         flops_per_step: (2 * (32 * 10 + 64 * 32 * 20 * 30)) as f64,
         run: Box::new(move || {
             if blocked {
-                // Blocks of sequences over the cores; each block shares its weight reads.
-                xs.par_chunks(BLOCK).for_each(|block| {
-                    let inputs: [&[NestedInput]; BLOCK] = core::array::from_fn(|n| &block[n][..]);
-                    let states = core::array::from_fn(|_| Nested::zeros());
-                    black_box(rnn::block_unroll(&cell, inputs, states, [&(); BLOCK])).ok();
-                });
+                // Blocks of sequences over the cores; each block shares its weight reads and
+                // refills its output buffers from the previous call, as a serving loop would.
+                xs.par_chunks(BLOCK)
+                    .zip(outputs.par_iter_mut())
+                    .for_each(|(block, outputs)| {
+                        let inputs: [&[NestedInput]; BLOCK] =
+                            core::array::from_fn(|n| &block[n][..]);
+                        let mut states = core::array::from_fn(|_| Nested::zeros());
+                        rnn::block_unroll_into(&cell, inputs, &mut states, [&(); BLOCK], outputs)
+                            .ok();
+                        black_box((&states, &*outputs));
+                    });
             } else {
                 let rnn = Rnn::new(&cell);
                 xs.par_iter().for_each(|xs| {

@@ -60,7 +60,7 @@ pub use stateful::Stateful;
 #[cfg(feature = "alloc")]
 pub use stateful::StatefulBatch;
 #[cfg(feature = "alloc")]
-pub use unroll::{block_unroll, dynamic_unroll};
+pub use unroll::{block_unroll, block_unroll_into, dynamic_unroll};
 pub use unroll::{static_unroll, StepInput};
 
 pub use rnn_macros::{cell, Nested};

@@ -119,22 +119,40 @@ pub fn block_unroll<C: Cell, const N: usize>(
     mut states: [C::State; N],
     constants: [&C::Constants; N],
 ) -> Result<([crate::Sequence<C::Output>; N], [C::State; N]), crate::ShapeError> {
+    let mut outputs = core::array::from_fn(|_| crate::Sequence(alloc::vec::Vec::new()));
+    block_unroll_into(cell, inputs, &mut states, constants, &mut outputs)?;
+    Ok((outputs, states))
+}
+
+/// [`block_unroll`] continuing from `states` (updated in place) into the storage `outputs`
+/// already has: once `outputs` has held sequences as long, a call allocates nothing. What
+/// `outputs` held is replaced; on an error neither argument changes.
+#[cfg(feature = "alloc")]
+pub fn block_unroll_into<C: Cell, const N: usize>(
+    cell: &C,
+    inputs: [&[C::Input]; N],
+    states: &mut [C::State; N],
+    constants: [&C::Constants; N],
+    outputs: &mut [crate::Sequence<C::Output>; N],
+) -> Result<(), crate::ShapeError> {
     let steps = inputs.first().map_or(0, |x| x.len());
     for x in &inputs {
         crate::ShapeError::check_len("block_unroll: every sequence's length", steps, x.len())?;
     }
-    let mut outputs: [alloc::vec::Vec<C::Output>; N] =
-        core::array::from_fn(|_| alloc::vec::Vec::with_capacity(steps));
+    for out in outputs.iter_mut() {
+        out.0.clear();
+        out.0.reserve(steps);
+    }
     crate::dispatch::vectorized(
         #[inline(always)]
         || {
             for t in 0..steps {
-                let ys = cell.step_block(inputs.map(|x| &x[t]), &mut states, constants);
+                let ys = cell.step_block(inputs.map(|x| &x[t]), states, constants);
                 for (out, y) in outputs.iter_mut().zip(ys) {
-                    out.push(y);
+                    out.0.push(y);
                 }
             }
         },
     );
-    Ok((outputs.map(crate::Sequence::from), states))
+    Ok(())
 }
