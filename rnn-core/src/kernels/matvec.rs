@@ -101,33 +101,15 @@ fn span<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
         let mut s = 0;
         // 64 columns (8 independent sums per row, enough to hide the add latency) when
         // there are at least two such blocks; measured slower than 2 × 32 at 64 columns.
-        while n >= 128 && n - s >= 64 {
-            block::<R, T, IN, G, H, 64>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 64]);
-            s += 64;
+        if n >= 128 {
+            blocks::<R, T, IN, G, H, 64>(rows, x, &tile, offset, acc, &mut s);
         }
-        while n - s >= 32 {
-            block::<R, T, IN, G, H, 32>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 32]);
-            s += 32;
-        }
-        if n - s >= 16 {
-            block::<R, T, IN, G, H, 16>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 16]);
-            s += 16;
-        }
-        if n - s >= 8 {
-            block::<R, T, IN, G, H, 8>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 8]);
-            s += 8;
-        }
-        if n - s >= 4 {
-            block::<R, T, IN, G, H, 4>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 4]);
-            s += 4;
-        }
-        if n - s >= 2 {
-            block::<R, T, IN, G, H, 2>(rows, x, tile.clone(), offset + s, &mut acc[s..s + 2]);
-            s += 2;
-        }
-        if n - s >= 1 {
-            block::<R, T, IN, G, H, 1>(rows, x, tile, offset + s, &mut acc[s..s + 1]);
-        }
+        blocks::<R, T, IN, G, H, 32>(rows, x, &tile, offset, acc, &mut s);
+        blocks::<R, T, IN, G, H, 16>(rows, x, &tile, offset, acc, &mut s);
+        blocks::<R, T, IN, G, H, 8>(rows, x, &tile, offset, acc, &mut s);
+        blocks::<R, T, IN, G, H, 4>(rows, x, &tile, offset, acc, &mut s);
+        blocks::<R, T, IN, G, H, 2>(rows, x, &tile, offset, acc, &mut s);
+        blocks::<R, T, IN, G, H, 1>(rows, x, &tile, offset, acc, &mut s);
     }
 }
 
@@ -156,6 +138,23 @@ fn small<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
 
 /// Rows per tile of the matrix-vector kernels (64 rows of a 600-column kernel: 150 KB).
 const ROW_TILE: usize = 64;
+
+/// Every whole block of `W` columns of `acc` from `*s` on (advancing `*s`), each by
+/// [`block`]: a descent through decreasing widths covers every column.
+#[inline(always)]
+fn blocks<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize, const W: usize>(
+    rows: &[[[T; H]; G]; IN],
+    x: &[T; IN],
+    tile: &core::ops::Range<usize>,
+    offset: usize,
+    acc: &mut [T],
+    s: &mut usize,
+) {
+    while acc.len() - *s >= W {
+        block::<R, T, IN, G, H, W>(rows, x, tile.clone(), offset + *s, &mut acc[*s..*s + W]);
+        *s += W;
+    }
+}
 
 /// One block of `W` columns starting at `col`: `W` accumulators, one pass over the rows.
 ///
@@ -263,26 +262,37 @@ fn block_columns<
     tile: core::ops::Range<usize>,
     acc: &mut [[[T; H]; G]; N],
 ) {
-    let n = G * H;
     let mut s = 0;
     // N · W accumulators must fit in the vector registers.
     if N <= 4 {
-        while n - s >= 16 {
-            block_n::<R, T, IN, G, H, N, 16>(rows, xs, tile.clone(), s, acc);
-            s += 16;
-        }
+        blocks_n::<R, T, IN, G, H, N, 16>(rows, xs, &tile, acc, &mut s);
     }
-    while n - s >= 8 {
-        block_n::<R, T, IN, G, H, N, 8>(rows, xs, tile.clone(), s, acc);
-        s += 8;
-    }
-    if n - s >= 4 {
-        block_n::<R, T, IN, G, H, N, 4>(rows, xs, tile.clone(), s, acc);
-        s += 4;
-    }
-    while n - s >= 1 {
-        block_n::<R, T, IN, G, H, N, 1>(rows, xs, tile.clone(), s, acc);
-        s += 1;
+    blocks_n::<R, T, IN, G, H, N, 8>(rows, xs, &tile, acc, &mut s);
+    blocks_n::<R, T, IN, G, H, N, 4>(rows, xs, &tile, acc, &mut s);
+    blocks_n::<R, T, IN, G, H, N, 1>(rows, xs, &tile, acc, &mut s);
+}
+
+/// Every whole block of `W` of the `G · H` columns from `*s` on (advancing `*s`), each by
+/// [`block_n`].
+#[inline(always)]
+fn blocks_n<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+    const W: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: &[&[T; IN]; N],
+    tile: &core::ops::Range<usize>,
+    acc: &mut [[[T; H]; G]; N],
+    s: &mut usize,
+) {
+    while G * H - *s >= W {
+        block_n::<R, T, IN, G, H, N, W>(rows, xs, tile.clone(), *s, acc);
+        *s += W;
     }
 }
 
