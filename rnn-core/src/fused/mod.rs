@@ -253,20 +253,23 @@ fn run_chunks(
     out
 }
 
+/// Deterministic test values in [-1.5, 1.5] (the fused modules' unit tests).
+#[cfg(test)]
+fn test_values(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| ((i * 7919 + seed * 104_729) % 3001) as f32 / 1000.0 - 1.5)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     //! The portable path (matrixmultiply, one lane at a time) against the detected one (the
     //! packed AVX2 path on a CPU that has it, which `tests/fused.rs` checks against the
     //! cells): both paths are tested on every machine that has AVX2.
     use super::packed::Path;
+    use super::test_values as values;
     use super::*;
     use crate::cells::{Activation, GruCell, LstmCell, SimpleRnnCell};
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 7919 + seed * 104_729) % 3001) as f32 / 1000.0 - 1.5)
-            .collect()
-    }
 
     fn assert_close(what: &str, a: &[f32], b: &[f32]) {
         assert_eq!(a.len(), b.len(), "{what}");

@@ -300,12 +300,7 @@ unsafe fn rank_one<const R: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
-            .collect()
-    }
+    use crate::fused::test_values as values;
 
     /// `bias + a₁·B₁ + a₂·B₂` with plain loops.
     fn reference(
