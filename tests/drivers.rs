@@ -98,6 +98,41 @@ fn stateful_chunks_equal_one_run_and_reset_returns_to_the_start() {
     assert_eq!(chunk[1][0], 40.0);
 }
 
+#[test]
+fn static_and_chunked_runs_equal_the_dynamic_loop_in_every_direction() {
+    use rnn::{Direction, Mask, Padding};
+    let xs: [SVector<f32, 1>; 4] = [1.0, 2.0, 5.0, 7.0].map(v1);
+    for direction in [
+        Direction::Forward,
+        Direction::GoBackwards,
+        Direction::Reversed,
+    ] {
+        let rnn = || {
+            Rnn::new(Accumulate)
+                .direction(direction)
+                .padding(Padding::CarryLastOutput)
+        };
+        let dynamic = rnn().run(xs, &());
+        let fixed = rnn().unroll(&xs, &());
+        assert_eq!(fixed.outputs[..], dynamic.outputs[..], "{direction:?}");
+        assert_eq!(fixed.state, dynamic.state, "{direction:?}");
+        // The stateful stepper: an array chunk, then a fully masked chunk, whose outputs
+        // carry the last output of the array chunk in processing order.
+        let (mut by_array, mut by_slice) = (rnn().stateful(()), rnn().stateful(()));
+        let a = by_array.feed_array(&xs);
+        let b = by_slice.feed(xs);
+        assert_eq!(a[..], b[..], "{direction:?}");
+        let padded = [v1(9.0); 2];
+        let none = Mask::Steps(&[false, false]);
+        assert_eq!(
+            by_array.feed_masked(&padded, none).unwrap(),
+            by_slice.feed_masked(&padded, none).unwrap(),
+            "{direction:?}"
+        );
+        assert_eq!(by_array.state(), by_slice.state());
+    }
+}
+
 /// An Elman cell with arbitrary weights: the "random cell" of the property tests.
 struct Elman<const I: usize, const H: usize> {
     w: SMatrix<f32, H, I>,

@@ -12,7 +12,6 @@
 //!
 //! With a length, no mode ever reads a padded input: the first step read is `L - 1`.
 
-use crate::cell::Cell;
 #[cfg(feature = "alloc")]
 use crate::mask::Mask;
 
@@ -79,22 +78,4 @@ impl Direction {
     pub(crate) fn aligned_to_time(self) -> bool {
         self == Direction::Reversed
     }
-}
-
-/// The static unroll of a backward direction: `T` steps read last to first, outputs in
-/// processing order ([`Direction::GoBackwards`]) or at their time ([`Direction::Reversed`]).
-/// No heap, like [`static_unroll`](crate::static_unroll).
-pub(crate) fn static_unroll_backwards<C: Cell, const T: usize>(
-    cell: &C,
-    inputs: &[C::Input; T],
-    mut state: C::State,
-    constants: &C::Constants,
-    direction: Direction,
-) -> ([C::Output; T], C::State) {
-    let mut outputs: [C::Output; T] =
-        core::array::from_fn(|k| cell.step(&inputs[T - 1 - k], &mut state, constants));
-    if direction.aligned_to_time() {
-        outputs.reverse();
-    }
-    (outputs, state)
 }

@@ -133,29 +133,24 @@ impl<C: Cell> Stateful<C> {
 
     /// Runs a chunk of exactly `T` steps with no heap allocation (in the configured direction).
     pub fn feed_array<const T: usize>(&mut self, inputs: &[C::Input; T]) -> [C::Output; T] {
-        let outputs: [C::Output; T] = match self.direction {
-            Direction::Forward => core::array::from_fn(|t| self.step(&inputs[t])),
-            backwards => {
-                let (outputs, state) = crate::reverse::static_unroll_backwards(
-                    &self.cell,
-                    inputs,
-                    self.state.clone(),
-                    &self.constants,
-                    backwards,
-                );
-                self.state = state;
-                // The last output in processing order.
-                let last = if backwards.aligned_to_time() {
-                    outputs.first()
-                } else {
-                    outputs.last()
-                };
-                if let Some(last) = last {
-                    self.carried = Some(last.clone());
-                }
-                outputs
-            }
+        let mut outputs = core::array::from_fn(|_| crate::Nested::zeros());
+        crate::unroll::static_unroll_into(
+            &self.cell,
+            inputs,
+            &mut self.state,
+            &self.constants,
+            self.direction,
+            &mut outputs,
+        );
+        // The last output in processing order.
+        let last = if self.direction.aligned_to_time() {
+            outputs.first()
+        } else {
+            outputs.last()
         };
+        if let Some(last) = last {
+            self.carried = Some(last.clone());
+        }
         outputs
     }
 

@@ -8,6 +8,8 @@ use core::borrow::Borrow;
 
 use crate::cell::Cell;
 use crate::nested::Nested;
+use crate::reverse::Direction;
+use crate::rnn::Unrolled;
 
 /// One step of a sequence given to a dynamic driver: anything that borrows as the cell's
 /// input `I` (the input itself, or a reference to one).
@@ -47,41 +49,66 @@ impl<I, X: Borrow<I>> StepInput<I> for X {}
 pub fn static_unroll<C: Cell, const T: usize>(
     cell: &C,
     inputs: &[C::Input; T],
-    mut state: C::State,
+    state: C::State,
     constants: &C::Constants,
 ) -> ([C::Output; T], C::State) {
-    // The outputs are written on a cache-line boundary: a stack array 16 bytes into a line
-    // makes every other 32-byte store straddle two lines (measured: 13% slower than the
-    // dynamic loop's heap buffer at H = 32). They are moved out once at the end.
-    let mut outputs = LineAligned::<[C::Output; T]>(core::array::from_fn(|_| Nested::zeros()));
-    static_unroll_into(cell, inputs, &mut state, constants, &mut outputs.0);
-    (outputs.0, state)
+    let mut run = Unrolled {
+        outputs: core::array::from_fn(|_| Nested::zeros()),
+        state,
+    };
+    static_unroll_into(
+        cell,
+        inputs,
+        &mut run.state,
+        constants,
+        Direction::Forward,
+        &mut run.outputs,
+    );
+    (run.outputs, run.state)
 }
 
-/// [`static_unroll`] writing into `outputs`, which the caller places.
+/// The static unroll in `direction`, continuing `state`, into `outputs`, which the caller
+/// places: [`Unrolled`] puts them on a cache line (a stack array 16 bytes into a line makes
+/// every other 32-byte store straddle two lines; measured 13% slower at H = 32), and
+/// [`Rnn::unroll`](crate::Rnn::unroll) builds it where its caller receives it (an `[O; T]`
+/// moved out of a local is a copy of every output).
+///
+/// Backward directions read the last input first and write each output in processing order
+/// ([`Direction::GoBackwards`]) or at the time of the input it read ([`Direction::Reversed`]).
 #[inline]
 pub(crate) fn static_unroll_into<C: Cell, const T: usize>(
     cell: &C,
     inputs: &[C::Input; T],
     state: &mut C::State,
     constants: &C::Constants,
+    direction: Direction,
     outputs: &mut [C::Output; T],
 ) {
     crate::dispatch::vectorized(
         #[inline(always)]
         || {
-            // A plain loop rather than `array::from_fn(|t| step)`: `from_fn` is not always
+            // Plain loops rather than `array::from_fn(|t| step)`: `from_fn` is not always
             // inlined, and what is not inlined into the dispatched copy loses its AVX2.
-            for (y, x) in outputs.iter_mut().zip(inputs) {
-                *y = cell.step(x, state, constants);
+            match direction {
+                Direction::Forward => {
+                    for (y, x) in outputs.iter_mut().zip(inputs) {
+                        *y = cell.step(x, state, constants);
+                    }
+                }
+                Direction::GoBackwards => {
+                    for (y, x) in outputs.iter_mut().zip(inputs.iter().rev()) {
+                        *y = cell.step(x, state, constants);
+                    }
+                }
+                Direction::Reversed => {
+                    for (y, x) in outputs.iter_mut().rev().zip(inputs.iter().rev()) {
+                        *y = cell.step(x, state, constants);
+                    }
+                }
             }
         },
     );
 }
-
-/// A value placed at a multiple of 64 bytes (a cache line).
-#[repr(C, align(64))]
-struct LineAligned<A>(A);
 
 /// Runs `cell` over every input of `inputs` (a slice, a `Vec`, any iterator; empty is fine),
 /// starting from `state`. Returns every output, in time order, and the final state.
