@@ -239,7 +239,7 @@ pub(crate) fn masked_unroll<C: Cell, X: Borrow<C::Input>>(
     carried: &mut Option<C::Output>,
     constants: &C::Constants,
 ) -> crate::Sequence<C::Output> {
-    let mut outputs = Vec::with_capacity(inputs.len());
+    let mut outputs = Vec::new();
     masked_unroll_into(
         cell,
         inputs,

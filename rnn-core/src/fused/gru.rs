@@ -177,7 +177,7 @@ fn prev_and_output<'o>(
     (prev, &mut after[..hidden])
 }
 
-/// [`Gru::reset`] with the sigmoid, 8 units at a time.
+/// [`Gru::reset`] with the sigmoid, a vector of units at a time.
 struct Reset<'r> {
     r: &'r [f32],
     prev: &'r [f32],

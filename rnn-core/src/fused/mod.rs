@@ -10,7 +10,7 @@
 //! 2. applies the gates in one pass over each sample's row (the "epilogue"): activations,
 //!    cell state, output, written straight into the `[B, T, H]` output buffer, which the next
 //!    step's GEMM reads. With the usual activations (`tanh`, and the sigmoid for the gates)
-//!    it runs 8 units at a time with a rational `tanh` (see `gates.rs`).
+//!    it runs 16 units at a time (then 8, then one) with a rational `tanh` (see `gates.rs`).
 //!
 //! The batch is split into one contiguous chunk per core (rayon) and each chunk runs the whole
 //! recurrence on its own, so the cores never wait for each other within a sequence.

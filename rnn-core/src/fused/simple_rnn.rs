@@ -106,7 +106,7 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
     }
 }
 
-/// The epilogue with tanh, 8 units at a time: `y = tanh(z)`.
+/// The epilogue with tanh, a vector of units at a time: `y = tanh(z)`.
 struct Tanh<'r> {
     z: &'r [f32],
     y: &'r mut [f32],
