@@ -87,24 +87,18 @@ pub(crate) fn static_unroll_into<C: Cell, const T: usize>(
     crate::dispatch::vectorized(
         #[inline(always)]
         || {
-            // Plain loops rather than `array::from_fn(|t| step)`: `from_fn` is not always
-            // inlined, and what is not inlined into the dispatched copy loses its AVX2.
-            match direction {
-                Direction::Forward => {
-                    for (y, x) in outputs.iter_mut().zip(inputs) {
-                        *y = cell.step(x, state, constants);
-                    }
-                }
-                Direction::GoBackwards => {
-                    for (y, x) in outputs.iter_mut().zip(inputs.iter().rev()) {
-                        *y = cell.step(x, state, constants);
-                    }
-                }
-                Direction::Reversed => {
-                    for (y, x) in outputs.iter_mut().rev().zip(inputs.iter().rev()) {
-                        *y = cell.step(x, state, constants);
-                    }
-                }
+            // One loop with one call of `step`, not a loop per direction: the compiler
+            // inlines a large step at a single call site only, and a step left out of line
+            // costs a call, and its output a trip through the stack, at every timestep
+            // (LSTM H = 32 measured 15% slower that way than the dynamic loop, which has one).
+            // A plain loop rather than `array::from_fn(|t| step)` for the same reason.
+            for k in 0..T {
+                let (read, write) = match direction {
+                    Direction::Forward => (k, k),
+                    Direction::GoBackwards => (T - 1 - k, k),
+                    Direction::Reversed => (T - 1 - k, T - 1 - k),
+                };
+                outputs[write] = cell.step(&inputs[read], state, constants);
             }
         },
     );
