@@ -98,6 +98,8 @@ fn stateful_chunks_equal_one_run_and_reset_returns_to_the_start() {
     assert_eq!(chunk[1][0], 40.0);
 }
 
+/// Also the test of the static unroll's `unsafe` (every output written once, into
+/// uninitialized storage): `cargo +nightly miri test --test drivers static_and_chunked`.
 #[test]
 fn static_and_chunked_runs_equal_the_dynamic_loop_in_every_direction() {
     use rnn::{Direction, Mask, Padding};
@@ -116,6 +118,8 @@ fn static_and_chunked_runs_equal_the_dynamic_loop_in_every_direction() {
         let fixed = rnn().unroll(&xs, &());
         assert_eq!(fixed.outputs[..], dynamic.outputs[..], "{direction:?}");
         assert_eq!(fixed.state, dynamic.state, "{direction:?}");
+        let empty: [SVector<f32, 1>; 0] = [];
+        assert_eq!(rnn().unroll(&empty, &()).state, v1(0.0), "{direction:?}");
         // The stateful stepper: an array chunk, then a fully masked chunk, whose outputs
         // carry the last output of the array chunk in processing order.
         let (mut by_array, mut by_slice) = (rnn().stateful(()), rnn().stateful(()));

@@ -3,7 +3,7 @@
 use crate::cell::Cell;
 use crate::mask::Padding;
 use crate::reverse::Direction;
-use crate::unroll::static_unroll_into;
+use crate::unroll::unrolled;
 
 /// A cell ready to run over sequences: Keras's `RNN(cell)`, PyTorch's `nn.RNN` loop.
 ///
@@ -146,20 +146,7 @@ impl<C: Cell> Rnn<C> {
         initial_state: C::State,
         constants: &C::Constants,
     ) -> Unrolled<C::Output, C::State, T> {
-        // Built in place, where the caller receives it.
-        let mut run = Unrolled {
-            outputs: core::array::from_fn(|_| crate::Nested::zeros()),
-            state: initial_state,
-        };
-        static_unroll_into(
-            &self.cell,
-            inputs,
-            &mut run.state,
-            constants,
-            self.direction,
-            &mut run.outputs,
-        );
-        run
+        unrolled(&self.cell, inputs, initial_state, constants, self.direction)
     }
 
     /// A stepper that keeps its state between calls (Keras's `stateful=True`), starting

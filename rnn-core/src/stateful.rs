@@ -133,15 +133,11 @@ impl<C: Cell> Stateful<C> {
 
     /// Runs a chunk of exactly `T` steps with no heap allocation (in the configured direction).
     pub fn feed_array<const T: usize>(&mut self, inputs: &[C::Input; T]) -> [C::Output; T] {
-        let mut outputs = core::array::from_fn(|_| crate::Nested::zeros());
-        crate::unroll::static_unroll_into(
-            &self.cell,
-            inputs,
-            &mut self.state,
-            &self.constants,
-            self.direction,
-            &mut outputs,
-        );
+        let state = core::mem::replace(&mut self.state, crate::Nested::zeros());
+        let run =
+            crate::unroll::unrolled(&self.cell, inputs, state, &self.constants, self.direction);
+        self.state = run.state;
+        let outputs = run.outputs;
         // The last output in processing order.
         let last = if self.direction.aligned_to_time() {
             outputs.first()

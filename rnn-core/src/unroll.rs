@@ -5,9 +5,9 @@
 //! [`Cell::step_block`], for cells that share their weight reads across a block.
 
 use core::borrow::Borrow;
+use core::mem::MaybeUninit;
 
 use crate::cell::Cell;
-use crate::nested::Nested;
 use crate::reverse::Direction;
 use crate::rnn::Unrolled;
 
@@ -52,56 +52,61 @@ pub fn static_unroll<C: Cell, const T: usize>(
     state: C::State,
     constants: &C::Constants,
 ) -> ([C::Output; T], C::State) {
-    let mut run = Unrolled {
-        outputs: core::array::from_fn(|_| Nested::zeros()),
-        state,
-    };
-    static_unroll_into(
-        cell,
-        inputs,
-        &mut run.state,
-        constants,
-        Direction::Forward,
-        &mut run.outputs,
-    );
+    let run = unrolled(cell, inputs, state, constants, Direction::Forward);
     (run.outputs, run.state)
 }
 
-/// The static unroll in `direction`, continuing `state`, into `outputs`, which the caller
-/// places: [`Unrolled`] puts them on a cache line (a stack array 16 bytes into a line makes
-/// every other 32-byte store straddle two lines; measured 13% slower at H = 32), and
-/// [`Rnn::unroll`](crate::Rnn::unroll) builds it where its caller receives it (an `[O; T]`
-/// moved out of a local is a copy of every output).
+/// The static unroll in `direction` from `state`: a new [`Unrolled`], which starts on a cache
+/// line (a stack array 16 bytes into a line makes every other 32-byte store straddle two
+/// lines; measured 13% slower at H = 32).
+///
+/// The AVX2 copy builds the result and returns it, so the compiler writes it straight into
+/// the caller's return slot, and each output is written once, by its step, into
+/// uninitialized storage. Filled through a `&mut` from outside that copy, the result was
+/// first zeroed (4 KB at H = 32), then built in a local and copied out (4.3 KB).
 ///
 /// Backward directions read the last input first and write each output in processing order
 /// ([`Direction::GoBackwards`]) or at the time of the input it read ([`Direction::Reversed`]).
 #[inline]
-pub(crate) fn static_unroll_into<C: Cell, const T: usize>(
+pub(crate) fn unrolled<C: Cell, const T: usize>(
     cell: &C,
     inputs: &[C::Input; T],
-    state: &mut C::State,
+    state: C::State,
     constants: &C::Constants,
     direction: Direction,
-    outputs: &mut [C::Output; T],
-) {
+) -> Unrolled<C::Output, C::State, T> {
     crate::dispatch::vectorized(
         #[inline(always)]
-        || {
-            // One loop with one call of `step`, not a loop per direction: the compiler
-            // inlines a large step at a single call site only, and a step left out of line
-            // costs a call, and its output a trip through the stack, at every timestep
-            // (LSTM H = 32 measured 15% slower that way than the dynamic loop, which has one).
-            // A plain loop rather than `array::from_fn(|t| step)` for the same reason.
+        move || {
+            let mut run = MaybeUninit::<Unrolled<C::Output, C::State, T>>::uninit();
+            let at = run.as_mut_ptr();
+            // SAFETY: `at` points to `run`'s storage, valid and aligned for an `Unrolled`.
+            // The state field is written before the `&mut` to it is made. The outputs field
+            // is viewed as `[MaybeUninit<O>; T]`, which has the layout of `[O; T]` and needs
+            // no initialization. The two borrows are of disjoint fields.
+            let (outputs, state) = unsafe {
+                core::ptr::addr_of_mut!((*at).state).write(state);
+                (
+                    &mut *core::ptr::addr_of_mut!((*at).outputs)
+                        .cast::<[MaybeUninit<C::Output>; T]>(),
+                    &mut *core::ptr::addr_of_mut!((*at).state),
+                )
+            };
             for k in 0..T {
                 let (read, write) = match direction {
                     Direction::Forward => (k, k),
                     Direction::GoBackwards => (T - 1 - k, k),
                     Direction::Reversed => (T - 1 - k, T - 1 - k),
                 };
-                outputs[write] = cell.step(&inputs[read], state, constants);
+                outputs[write].write(cell.step(&inputs[read], state, constants));
             }
+            // SAFETY: the state was written above, and the loop wrote every output: for
+            // `k` in `0..T`, `write` is `k` or `T - 1 - k`, both bijections of `0..T`. (Had
+            // a step panicked, `run` would have been dropped as a `MaybeUninit`: nothing
+            // read or dropped, the state leaked.)
+            unsafe { run.assume_init() }
         },
-    );
+    )
 }
 
 /// Runs `cell` over every input of `inputs` (a slice, a `Vec`, any iterator; empty is fine),
