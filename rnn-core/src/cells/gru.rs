@@ -184,11 +184,14 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
     /// The step with its rounding chosen (one entry into the vectorized code per step).
     #[inline(always)]
     fn step_with<R: Rounding>(&self, x: &SVector<T, I>, h: &mut SVector<T, H>) -> SVector<T, H> {
-        let mut xs = self.bias.unwrap_or([SVector::zeros(); 3]);
+        let mut xs = self.bias.as_ref().map_or([SVector::zeros(); 3], |b| *b);
         self.kernel.accumulate_with::<R>(x, &mut xs);
         let [x_z, x_r, x_h] = xs;
         let (mut z, candidate) = if self.reset_after {
-            let mut hs = self.recurrent_bias.unwrap_or([SVector::zeros(); 3]);
+            let mut hs = self
+                .recurrent_bias
+                .as_ref()
+                .map_or([SVector::zeros(); 3], |b| *b);
             self.recurrent_kernel.accumulate_with::<R>(h, &mut hs);
             let [h_z, h_r, h_h] = hs;
             let mut r = x_r + h_r;

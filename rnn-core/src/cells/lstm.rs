@@ -185,7 +185,7 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         h: &mut SVector<T, H>,
         c: &mut SVector<T, H>,
     ) -> SVector<T, H> {
-        let mut z = self.bias.unwrap_or([SVector::zeros(); 4]);
+        let mut z = self.bias.as_ref().map_or([SVector::zeros(); 4], |b| *b);
         self.kernel.accumulate_with::<R>(x, &mut z);
         self.recurrent_kernel.accumulate_with::<R>(h, &mut z);
         let [mut i, mut f, mut candidate, mut o] = z;
