@@ -128,7 +128,7 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
     /// `forward` with its rounding chosen (one entry into the vectorized code per call).
     #[inline(always)]
     fn forward_with<R: Rounding>(&self, x: &SVector<T, I>) -> SVector<T, U> {
-        let mut out = [self.bias.unwrap_or_else(SVector::zeros)];
+        let mut out = [self.bias.as_ref().map_or_else(SVector::zeros, |b| *b)];
         self.kernel.accumulate_with::<R>(x, &mut out);
         let [mut y] = out;
         self.activation.apply_with::<R, T, U>(&mut y);

@@ -131,7 +131,7 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
     /// The step with its rounding chosen (one entry into the vectorized code per step).
     #[inline(always)]
     fn step_with<R: Rounding>(&self, x: &SVector<T, I>, h: &mut SVector<T, H>) -> SVector<T, H> {
-        let mut z = [self.bias.unwrap_or_else(SVector::zeros)];
+        let mut z = [self.bias.as_ref().map_or_else(SVector::zeros, |b| *b)];
         self.kernel.accumulate_with::<R>(x, &mut z);
         self.recurrent_kernel.accumulate_with::<R>(h, &mut z);
         let [mut z] = z;
