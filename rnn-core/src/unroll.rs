@@ -92,6 +92,11 @@ pub(crate) fn unrolled<C: Cell, const T: usize>(
                     &mut *core::ptr::addr_of_mut!((*at).state),
                 )
             };
+            // One loop with one call of `step`, not a loop per direction: the compiler
+            // inlines a large step at a single call site only, and a step left out of line
+            // costs a call, and its output a trip through the stack, at every timestep
+            // (LSTM H = 32 measured 15% slower that way than the dynamic loop, which has
+            // one). A plain loop rather than `array::from_fn(|t| step)` for the same reason.
             for k in 0..T {
                 let (read, write) = match direction {
                     Direction::Forward => (k, k),
