@@ -1,6 +1,6 @@
 //! Matrix-vector products with register-resident accumulators.
 //!
-//! [`accumulate_rows`] walks the output in blocks of up to 64 columns and, for each block,
+//! [`accumulate_rows`] walks the output in blocks of up to 96 columns and, for each block,
 //! every input row: the block's partial sums stay in vector registers and each weight is
 //! loaded once. Every output element is summed in input order (`j = 0, 1, …`), whatever the
 //! block, so [`accumulate_rows_block`] (`N` samples sharing each weight read) gives the same
@@ -13,9 +13,10 @@ use crate::real::Real;
 
 /// `out[g] += Σ_j x[j] · rows[j][g]`: a vector times a `[IN, G·H]` kernel.
 ///
-/// The `G·H` output columns are taken in blocks of 32 (then 16, 8, 4, 2, 1 for the tail);
-/// each block's partial sums live in registers while every row's slice of the block is
-/// multiplied in, so the loop is bound by loading each weight once.
+/// The `G·H` output columns are taken in blocks of 96, 64 or 32 columns, by width (then 16,
+/// 8, 4, 2, 1 for the tail; narrow odd widths in one pass); each block's partial sums live in
+/// registers while every row's slice of the block is multiplied in, so the loop is bound by
+/// loading each weight once.
 #[inline(always)]
 pub fn accumulate_rows<T: Real, const IN: usize, const G: usize, const H: usize>(
     rows: &[[[T; H]; G]; IN],
