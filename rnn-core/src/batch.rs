@@ -311,7 +311,13 @@ pub(crate) fn for_each_pair_mut<A: Send, B: Send>(
     b: &mut [B],
     f: impl Fn(usize, &mut A, &mut B) + Sync + Send,
 ) {
-    debug_assert_eq!(a.len(), b.len());
+    // The zip would silently skip the longer slice's tail: a batch partly run. Every caller
+    // sizes one slice from the other, so a mismatch is a bug, checked in release builds too.
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "for_each_pair_mut: slices of different lengths"
+    );
     #[cfg(feature = "std")]
     {
         use rayon::prelude::*;
