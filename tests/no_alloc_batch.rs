@@ -1,6 +1,7 @@
 //! `Rnn::run_batch_into`, `StatefulBatch::feed_into` and `block_unroll_into`, into buffers
-//! that already held as large a batch, allocate nothing, on any thread (the sequences run on rayon's workers). One
-//! test in a binary of its own, so the process-wide count sees no other test's allocations.
+//! that already held as large a batch, allocate nothing, on any thread (the sequences run on
+//! rayon's workers). One test in a binary of its own, so the process-wide count sees no other
+//! test's allocations.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -254,7 +254,7 @@ pub(super) fn run<U: Units>(row: &mut U, len: usize, path: Path) {
     match path {
         #[cfg(target_arch = "x86_64")]
         Path::Packed(avx) => {
-            // SAFETY: `avx` proves the CPU has AVX2 and FMA, all `by_eight` needs.
+            // SAFETY: `avx` proves the CPU has AVX2 and FMA, all `in_vectors` needs.
             unsafe { in_vectors(row, len, avx) }
         }
         _ => (0..len).for_each(|k| row.units(Scalar, k)),

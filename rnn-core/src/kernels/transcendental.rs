@@ -78,8 +78,9 @@ pub fn sigmoid_f32(x: f32) -> f32 {
 #[inline(always)]
 pub fn sigmoid_f32_with<R: Rounding>(x: f32) -> f32 {
     // With e = e^-|x| ≤ 1 nothing overflows: σ(|x|) = 1 / (1 + e) and σ(-|x|) = e / (1 + e),
-    // which keeps full relative accuracy down to the subnormals. The numerator is chosen before the one division, so nothing follows it on the
-    // dependency chain (and σ(-|x|) is rounded once).
+    // which keeps full relative accuracy down to the subnormals. The numerator is chosen
+    // before the one division, so nothing follows it on the dependency chain (and σ(-|x|)
+    // is rounded once).
     let e = exp_f32_with::<R>(-f32::from_bits(x.to_bits() & 0x7fff_ffff));
     let numerator = if x < 0.0 { e } else { 1.0 };
     numerator / (1.0 + e)
