@@ -32,7 +32,6 @@ pub fn exp_f32_with<R: Rounding>(x: f32) -> f32 {
     const SHIFTER: f32 = 12_582_912.0;
     // Outside [-104, 89] the result is 0 or inf anyway; clamping keeps `n` in range. A NaN
     // fails both comparisons and flows through the arithmetic to the result.
-    let x_in = x;
     let x = if x < -104.0 { -104.0 } else { x };
     let x = if x > 89.0 { 89.0 } else { x };
     let t = R::mul_add(x, LOG2_E, SHIFTER);
@@ -54,14 +53,7 @@ pub fn exp_f32_with<R: Rounding>(x: f32) -> f32 {
     let n2 = n - n1;
     let scale1 = f32::from_bits(((n1 + 127) as u32) << 23);
     let scale2 = f32::from_bits(((n2 + 127) as u32) << 23);
-    let y = e_r * scale1 * scale2;
-    // A NaN input is returned unchanged (the clamp above may have replaced it
-    // on targets whose select does not keep NaN).
-    if x_in.is_nan() {
-        x_in
-    } else {
-        y
-    }
+    e_r * scale1 * scale2
 }
 
 /// The logistic sigmoid `1 / (1 + e^-x)` for `f32`, branch-free, from [`exp_f32`], with
