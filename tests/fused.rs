@@ -38,10 +38,13 @@ fn assert_close(what: &str, fused: &[f32], reference: &[f32]) {
 }
 
 // Odd batches split into chunks (one per core) whose rows split again into the GEMM's
-// blocks of 6, 5, ... rows; T = 0 and 1 have no previous outputs to read.
-const SHAPES: [(usize, usize); 8] = [
+// blocks of 6, 5, ... rows; T = 0 and 1 have no previous outputs to read. Batches below 4 run
+// sample by sample (the LSTM's input projection in blocks of 4 steps, then the rest one by
+// one: T = 9 and 7).
+const SHAPES: [(usize, usize); 9] = [
     (1, 1),
     (1, 9),
+    (2, 7),
     (3, 0),
     (3, 1),
     (5, 4),

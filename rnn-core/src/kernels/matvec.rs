@@ -44,10 +44,27 @@ pub fn accumulate_rows_with<
     for (a, o) in acc.iter_mut().zip(out.iter()) {
         a.copy_from_slice(o.as_slice());
     }
-    span::<R, T, IN, G, H>(rows, x, 0, acc.as_flattened_mut());
+    accumulate_flat_with::<R, T, IN, G, H>(rows, x, acc.as_flattened_mut());
     for (a, o) in acc.iter().zip(out.iter_mut()) {
         o.as_mut_slice().copy_from_slice(a);
     }
+}
+
+/// [`accumulate_rows_with`] into the `G·H` sums laid out flat (the fused layers' rows).
+#[inline(always)]
+pub(crate) fn accumulate_flat_with<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    x: &[T; IN],
+    acc: &mut [T],
+) {
+    assert_eq!(acc.len(), G * H, "G·H sums");
+    span::<R, T, IN, G, H>(rows, x, 0, acc);
 }
 
 /// `out += Σ_j x[j] · rows[j][g]` for the one gate `g`.
@@ -235,6 +252,28 @@ fn rows_block<
             a.copy_from_slice(o.as_slice());
         }
     }
+    accumulate_block_in_place::<R, T, IN, G, H, N>(rows, xs, &mut acc);
+    for (a, o) in acc.iter().zip(out.iter_mut()) {
+        for (a, o) in a.iter().zip(o) {
+            o.as_mut_slice().copy_from_slice(a);
+        }
+    }
+}
+
+/// [`accumulate_rows_block`] on the sums as plain arrays (the fused layers' rows).
+#[inline(always)]
+pub(crate) fn accumulate_block_in_place<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: [&[T; IN]; N],
+    acc: &mut [[[T; H]; G]; N],
+) {
     for j0 in (0..IN).step_by(ROW_TILE) {
         let tile = j0..(j0 + ROW_TILE).min(IN);
         if N > 4 && N.is_multiple_of(4) {
@@ -247,12 +286,7 @@ fn rows_block<
                 block_columns::<R, T, IN, G, H, 4>(rows, &xs4, tile.clone(), acc4);
             }
         } else {
-            block_columns::<R, T, IN, G, H, N>(rows, &xs, tile, &mut acc);
-        }
-    }
-    for (a, o) in acc.iter().zip(out.iter_mut()) {
-        for (a, o) in a.iter().zip(o) {
-            o.as_mut_slice().copy_from_slice(a);
+            block_columns::<R, T, IN, G, H, N>(rows, &xs, tile, acc);
         }
     }
 }

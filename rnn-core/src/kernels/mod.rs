@@ -64,6 +64,7 @@ macro_rules! with_rounding {
 pub use crate::with_rounding;
 
 mod matvec;
+pub(crate) use matvec::{accumulate_block_in_place, accumulate_flat_with};
 pub mod transcendental;
 
 pub use matvec::{
