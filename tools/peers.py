@@ -83,6 +83,10 @@ CONFIGS = [
     _lstm("lstm-b1-h32", 1, 32, 32),
     _lstm("lstm-b1-h64", 1, 64, 32),
     _lstm("lstm-b1-h128", 1, 128, 32),
+    # The same batch-1 LSTMs through `fused::Lstm` (PyTorch's nn.LSTM is a layer too): the
+    # peers are measured once, under the `peer` configuration's name.
+    *[dict(_lstm(f"lstm-fused-b1-h{h}", 1, h, 32), peer=f"lstm-b1-h{h}")
+      for h in (8, 16, 32, 64, 128)],
     dict(name="gru-b1-h32", kind="gru", B=1, I=32, H=32, T=32, flops=2 * 3 * 32 * (32 + 32)),
     _lstm("lstm-b64-h128", 64, 128, 50),
     _lstm("lstm-b64-h256", 64, 256, 100),
@@ -93,6 +97,12 @@ CONFIGS = [
 ]
 BY_NAME = {c["name"]: c for c in CONFIGS}
 B1_SWEEP = ["lstm-b1-h8", "lstm-b1-h16", "lstm-b1-h32", "lstm-b1-h64", "lstm-b1-h128"]
+B1_FUSED = {f"lstm-b1-h{h}": f"lstm-fused-b1-h{h}" for h in (8, 16, 32, 64, 128)}
+
+
+def peer_name(n):
+    """The configuration whose PyTorch/TensorFlow figures `n` is compared with."""
+    return BY_NAME[n].get("peer", n)
 
 # DESIGN.md "Performance model" reference figures (µs per sample-step), for comparison.
 DESIGN_REF = {
@@ -556,24 +566,24 @@ def build_rows(names, rust, peers):
         c = BY_NAME[n]
         r = rust.get(n, {})
         rn = r.get("ns_per_step")
-        tn = peers["torch"].get(n)
-        fn = peers["tf"].get(n)
+        tn = peers["torch"].get(peer_name(n))
+        fn = peers["tf"].get(peer_name(n))
         rows.append(dict(name=n, cfg=c, rnn=rn, rnn_gflops=r.get("gflops"),
                          rss=r.get("peak_rss_mb"), torch=tn, tf=fn,
                          torch_gflops=ratio(c["flops"], tn), tf_gflops=ratio(c["flops"], fn),
                          torch_ratio=ratio(tn, rn), tf_ratio=ratio(fn, rn),
-                         torch_variant=peers.get("torch_variant", {}).get(n),
-                         tf_variant=peers.get("tf_variant", {}).get(n)))
+                         torch_variant=peers.get("torch_variant", {}).get(peer_name(n)),
+                         tf_variant=peers.get("tf_variant", {}).get(peer_name(n))))
     return rows
 
 
 def print_table(rows):
-    hdr = (f"{'name':<15}{'rnn ns/step':>13}{'torch ns/step':>15}{'tf ns/step':>13}"
+    hdr = (f"{'name':<20}{'rnn ns/step':>13}{'torch ns/step':>15}{'tf ns/step':>13}"
            f"{'torch/rnn':>11}{'tf/rnn':>9}{'torch GF/s':>12}{'tf GF/s':>10}  torch variant")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        print(f"{r['name']:<15}{fmt(r['rnn']):>13}{fmt(r['torch']):>15}{fmt(r['tf']):>13}"
+        print(f"{r['name']:<20}{fmt(r['rnn']):>13}{fmt(r['torch']):>15}{fmt(r['tf']):>13}"
               f"{fmt(r['torch_ratio'], 2):>11}{fmt(r['tf_ratio'], 2):>9}"
               f"{fmt(r['torch_gflops'], 2):>12}{fmt(r['tf_gflops'], 2):>10}"
               f"  {r['torch_variant'] or ''}")
@@ -595,7 +605,10 @@ def design_comparison(peers):
 
 
 TARGETS = [  # (configuration, label, ratio to PyTorch needed, ns/step bound or None)
-    ("lstm-b1-h32", "batch 1, I=H=32 LSTM: <= 400 ns/step and >= 20x PyTorch", 20.0, 400.0),
+    ("lstm-b1-h32", "batch 1, I=H=32 LSTM (`Rnn::run`): <= 400 ns/step and >= 20x PyTorch",
+     20.0, 400.0),
+    ("lstm-fused-b1-h32",
+     "batch 1, I=H=32 LSTM (`fused::Lstm`): <= 400 ns/step and >= 20x PyTorch", 20.0, 400.0),
     ("lstm-b64-h128", "batch 64, I=H=128: >= 1.5x PyTorch", 1.5, None),
     ("lstm-b64-h256", "batch 64, I=H=256: >= 1.0x PyTorch", 1.0, None),
     ("seed-custom", "seed-custom: >= 10x PyTorch (eager or TorchScript, the faster)", 10.0, None),
@@ -626,9 +639,13 @@ def write_plot(rows):
     by = {r["name"]: r for r in rows}
     hs = [BY_NAME[n]["H"] for n in B1_SWEEP if n in by]
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for key, label, style in (("rnn", "rnn (Rust)", "o-"), ("torch", "PyTorch nn.LSTM", "s-"),
-                              ("tf", "TensorFlow/Keras 3 LSTM (XLA)", "^-")):
-        pts = [(BY_NAME[n]["H"], by[n][key]) for n in B1_SWEEP
+    for key, label, style, fused in (
+            ("rnn", "rnn Rnn::run (#[cell])", "o-", False),
+            ("rnn", "rnn fused::Lstm", "D-", True),
+            ("torch", "PyTorch nn.LSTM", "s-", False),
+            ("tf", "TensorFlow/Keras 3 LSTM (XLA)", "^-", False)):
+        sweep = [B1_FUSED[n] for n in B1_SWEEP] if fused else B1_SWEEP
+        pts = [(BY_NAME[n]["H"], by[n][key]) for n in sweep
                if n in by and by[n][key] is not None]
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
@@ -698,8 +715,11 @@ def write_doc(rows, peers, rust_src, budget, rounds):
         "`tools/peers_results.json` keeps quartiles, min, the best per-round median and the "
         "CPU load seen before each round.")
     L.append(
-        "- rnn: batch 1 through `Rnn::run` (the `#[cell]` path), batch 64 LSTM through "
-        "`fused::Lstm`, seed-custom through `Rnn::run_batch_into` (a serving loop: each call "
+        "- rnn: batch 1 through `Rnn::run` (the `#[cell]` path) and, in the `lstm-fused-b1-*` "
+        "rows, through `fused::Lstm` (which runs a batch below 4 sample by sample: the input "
+        "projection of every step first, then a matrix-vector product and the gate epilogue "
+        "per step), compared with the same PyTorch and TensorFlow figures as the "
+        "`lstm-b1-*` rows; batch 64 LSTM through `fused::Lstm`, seed-custom through `Rnn::run_batch_into` (a serving loop: each call "
         "refills the previous call's output buffers; `perf_table --configs "
         "seed-custom-run-batch` times `run_batch`, which allocates them anew), seed-nested "
         "through `block_unroll_into` over blocks of 16 sequences (also refilling its buffers). "
@@ -800,6 +820,8 @@ def main():
         bad = [n for n in names if n not in BY_NAME]
         if bad:
             ap.error(f"unknown configurations {bad}; known: {list(BY_NAME)}")
+    # The peers run each configuration once, under the name its figures are filed under.
+    peer_names = list(dict.fromkeys(peer_name(n) for n in names))
 
     if a._worker:
         global ROUND_WAIT
@@ -833,7 +855,7 @@ def main():
             peers.setdefault(k, {})
         peers["source"] = f"saved results {a.peers_json} (measured {peers.get('date')})"
     else:
-        peers = measure_peers(names, a.budget, a.rounds, a.wait_idle)
+        peers = measure_peers(peer_names, a.budget, a.rounds, a.wait_idle)
         out = dict(peers)
         with open(RESULTS, "w") as f:
             json.dump(out, f, indent=1, ensure_ascii=False)

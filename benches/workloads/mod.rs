@@ -4,6 +4,7 @@
 //! | name | cell | batch | I | H | T | path |
 //! |---|---|---|---|---|---|---|
 //! | lstm-b1-h{8,16,32,64,128} | LSTM | 1 | =H | H | 32 | `#[cell]`: `Rnn::run` |
+//! | lstm-fused-b1-h{8,16,32,64,128} | LSTM | 1 | =H | H | 32 | `fused::Lstm` (sample by sample below batch 4) |
 //! | gru-b1-h32 | GRU (reset_after) | 1 | 32 | 32 | 32 | `#[cell]`: `Rnn::run` |
 //! | lstm-b64-h128 | LSTM | 64 | 128 | 128 | 50 | `fused::Lstm` |
 //! | lstm-b64-h256 | LSTM | 64 | 256 | 256 | 100 | `fused::Lstm` |
@@ -28,12 +29,17 @@ pub struct Workload {
     pub run: Box<dyn FnMut()>,
 }
 
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 15] = [
     "lstm-b1-h8",
     "lstm-b1-h16",
     "lstm-b1-h32",
     "lstm-b1-h64",
     "lstm-b1-h128",
+    "lstm-fused-b1-h8",
+    "lstm-fused-b1-h16",
+    "lstm-fused-b1-h32",
+    "lstm-fused-b1-h64",
+    "lstm-fused-b1-h128",
     "gru-b1-h32",
     "lstm-b64-h128",
     "lstm-b64-h256",
@@ -48,6 +54,11 @@ pub fn build(name: &str) -> Option<Workload> {
         "lstm-b1-h32" => lstm_b1::<32>("lstm-b1-h32"),
         "lstm-b1-h64" => lstm_b1::<64>("lstm-b1-h64"),
         "lstm-b1-h128" => lstm_b1::<128>("lstm-b1-h128"),
+        "lstm-fused-b1-h8" => lstm_fused::<8>("lstm-fused-b1-h8", 1, 32),
+        "lstm-fused-b1-h16" => lstm_fused::<16>("lstm-fused-b1-h16", 1, 32),
+        "lstm-fused-b1-h32" => lstm_fused::<32>("lstm-fused-b1-h32", 1, 32),
+        "lstm-fused-b1-h64" => lstm_fused::<64>("lstm-fused-b1-h64", 1, 32),
+        "lstm-fused-b1-h128" => lstm_fused::<128>("lstm-fused-b1-h128", 1, 32),
         "gru-b1-h32" => gru_b1("gru-b1-h32"),
         "lstm-b64-h128" => lstm_fused::<128>("lstm-b64-h128", 64, 50),
         "lstm-b64-h256" => lstm_fused::<256>("lstm-b64-h256", 64, 100),
