@@ -64,6 +64,8 @@ macro_rules! with_rounding {
 pub use crate::with_rounding;
 
 mod matvec;
+// The fused layers' products, on their flat rows.
+#[cfg(feature = "std")]
 pub(crate) use matvec::{accumulate_block_in_place, accumulate_flat_with};
 pub mod transcendental;
 
