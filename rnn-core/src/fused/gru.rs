@@ -2,9 +2,12 @@
 
 use alloc::vec::Vec;
 
-use super::gates::{self, sigmoid, tanh, Lanes, Units};
+use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{initial, last_outputs, run_chunks, step_operands, steps, Chunk, Output, Widths};
+use super::{
+    by_sample, initial, last_outputs, previous, project, run_chunks, step_operands, steps, Chunk,
+    Fma, Output, Widths,
+};
 use crate::cells::{Activation, GruCell};
 use crate::error::ShapeError;
 
@@ -51,7 +54,13 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
         // Per sample: one step's `[x_z x_r x_h]` (the work row) and `h_h` (see `chunk`).
         let mut hh = alloc::vec![0.0; batch * H];
-        let w = Weights::new(self.cell, path);
+        // Below GEMM_ROWS samples, on the vector path, the batch runs sample by sample and
+        // the weights need no packing.
+        let by_sample = by_sample(path, batch);
+        let w = match by_sample {
+            Some(_) => None,
+            None => Some(Weights::new(self.cell, path)),
+        };
         let widths = Widths {
             x: t * I,
             out: t * H,
@@ -64,7 +73,11 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
             [&mut h, &mut hh],
             widths,
             #[inline(always)]
-            |chunk| self.chunk(t, &w, path, chunk),
+            |chunk| match (&w, by_sample) {
+                (Some(w), _) => self.chunk(t, w, path, chunk),
+                (None, Some(avx)) => self.chunk_by_sample(t, avx, chunk),
+                (None, None) => unreachable!("the weights are packed unless run by sample"),
+            },
         );
         Ok(Output { outputs, h })
     }
@@ -103,6 +116,76 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
                 let (prev, y) = prev_and_output(out, h0, b, (t, t_len), H);
                 let hh = &hh[b * H..(b + 1) * H];
                 self.blend(&mut work[b * g3..(b + 1) * g3], hh, prev, y, path);
+            }
+        }
+        last_outputs(out, h0, H, t_len);
+    }
+
+    /// The recurrence for a chunk of fewer than [`GEMM_ROWS`](super::GEMM_ROWS) samples, one
+    /// sample at a time (see [the module](super)): its projection `[x_z x_r x_h]`, then per
+    /// step, as the cell computes it, with `reset_after` `h_s = b'_h + prev · U` (all `3H`
+    /// columns) added to the `z r` sums and kept apart for the candidate; without, `prev · U`
+    /// into the `z r` sums, then `(r ⊙ prev) · U_h` into the candidate's. The work row holds
+    /// `h_s`, the second state `r ⊙ prev`.
+    #[inline(always)]
+    fn chunk_by_sample(&self, t_len: usize, avx: Avx2, ch: Chunk<'_>) {
+        let Chunk {
+            n,
+            x,
+            out,
+            states: [h0, rh],
+            work,
+        } = ch;
+        let (g3, path) = (3 * H, Path::Packed(avx));
+        let recurrent = self.cell.recurrent_kernel.rows();
+        let mut z = Vec::with_capacity(t_len * g3);
+        for b in 0..n {
+            let x = &x[b * t_len * I..(b + 1) * t_len * I];
+            project(
+                &self.cell.kernel,
+                self.cell.bias.as_ref(),
+                (x, t_len),
+                &mut z,
+            );
+            let h0 = &h0[b * H..(b + 1) * H];
+            let (hs, rh) = (&mut work[b * g3..(b + 1) * g3], &mut rh[b * H..(b + 1) * H]);
+            let out = &mut out[b * t_len * H..(b + 1) * t_len * H];
+            for (t, row) in z.chunks_exact_mut(g3).enumerate() {
+                let (before, y) = out.split_at_mut(t * H);
+                let prev = previous::<H>(h0, before, t);
+                if self.cell.reset_after {
+                    match &self.cell.recurrent_bias {
+                        Some(bias) => {
+                            for (hs, gate) in hs.chunks_exact_mut(H).zip(bias) {
+                                hs.copy_from_slice(gate.as_slice());
+                            }
+                        }
+                        None => hs.fill(0.0),
+                    }
+                    crate::kernels::accumulate_columns_with::<Fma, f32, H, 3, H>(
+                        recurrent, prev, 0, hs,
+                    );
+                    for (sum, h) in row[..2 * H].iter_mut().zip(&hs[..2 * H]) {
+                        *sum += h;
+                    }
+                    self.blend(row, &hs[2 * H..], prev, &mut y[..H], path);
+                } else {
+                    crate::kernels::accumulate_columns_with::<Fma, f32, H, 3, H>(
+                        recurrent,
+                        prev,
+                        0,
+                        &mut row[..2 * H],
+                    );
+                    self.reset(&mut row[H..2 * H], prev, rh, path);
+                    let rh: &[f32; H] = (&*rh).try_into().expect("H values");
+                    crate::kernels::accumulate_columns_with::<Fma, f32, H, 3, H>(
+                        recurrent,
+                        rh,
+                        2 * H,
+                        &mut row[2 * H..],
+                    );
+                    self.blend(row, rh, prev, &mut y[..H], path);
+                }
             }
         }
         last_outputs(out, h0, H, t_len);

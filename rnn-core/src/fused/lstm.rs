@@ -2,11 +2,12 @@
 
 use alloc::vec::Vec;
 
-use nalgebra::SVector;
-
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{initial, last_outputs, run_chunks, step_operands, steps, Chunk, Widths, GEMM_ROWS};
+use super::{
+    by_sample, initial, last_outputs, previous, project, run_chunks, step_operands, steps, Chunk,
+    Fma, Widths,
+};
 use crate::cells::{Activation, LstmCell};
 use crate::error::ShapeError;
 
@@ -63,10 +64,7 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         let mut c = self::initial("initial c [B, H]", initial.map(|s| s.1), batch * H)?;
         // Below GEMM_ROWS samples, on the vector path, the batch runs sample by sample and
         // the weights need no packing.
-        let by_sample = match path {
-            Path::Packed(avx) if batch < GEMM_ROWS => Some(avx),
-            _ => None,
-        };
+        let by_sample = by_sample(path, batch);
         let w = match by_sample {
             Some(_) => None,
             None => Some(self.weights(path)),
@@ -140,19 +138,13 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         last_outputs(out, h, H, t_len);
     }
 
-    /// The recurrence for a chunk of fewer than [`GEMM_ROWS`] samples, one sample at a time:
-    /// each step's GEMM would have a row or two, too few independent sums for the FMA units.
-    /// Instead the input projection of all the sample's steps comes first (four steps sharing
-    /// each weight read, off the recurrence's dependency chain: at the FMA units' peak, 77 ns
-    /// per step at I = H = 32), then each step adds the recurrent product, a matrix-vector
-    /// product, and runs the epilogue. At batch 1, I = H = 32: 626 -> 275 ns per step, against
-    /// 357 for `Rnn::new(LstmCell)`, whose exact activations cost more than the epilogue's.
-    ///
-    /// Each pre-activation is summed in the cell's order (bias, then `x` in order, then `h`),
-    /// with fused multiply-adds, as `avx` proves the CPU has them.
+    /// The recurrence for a chunk of fewer than [`GEMM_ROWS`](super::GEMM_ROWS) samples, one
+    /// sample at a time (see [the module](super)): its projection, then per step the
+    /// recurrent product (`4H` columns, `H` rows) and the epilogue. At batch 1, I = H = 32:
+    /// 626 -> 275 ns per step (the projection at the FMA units' peak, 77 ns per step),
+    /// against 357 for `Rnn::new(LstmCell)`.
     #[inline(always)]
     fn chunk_by_sample(&self, t_len: usize, avx: Avx2, ch: Chunk<'_>) {
-        type R = crate::kernels::Fused;
         let Chunk {
             n,
             x,
@@ -161,43 +153,22 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
             work: _,
         } = ch;
         let g4 = 4 * H;
-        let (kernel, recurrent) = (self.cell.kernel.rows(), self.cell.recurrent_kernel.rows());
-        let no_bias = [SVector::zeros(); 4];
-        let bias = self.cell.bias.as_ref().unwrap_or(&no_bias);
-        // Every step's pre-activations of one sample, starting from the bias.
+        let recurrent = self.cell.recurrent_kernel.rows();
         let mut z = Vec::with_capacity(t_len * g4);
         for b in 0..n {
             let x = &x[b * t_len * I..(b + 1) * t_len * I];
-            z.clear();
-            for _ in 0..t_len {
-                for gate in bias {
-                    z.extend_from_slice(gate.as_slice());
-                }
-            }
-            let step =
-                |t: usize| -> &[f32; I] { x[t * I..(t + 1) * I].try_into().expect("I values") };
-            let fours = t_len / 4;
-            let (z4, z_tail) = z.split_at_mut(fours * 4 * g4);
-            for (f, z) in z4.chunks_exact_mut(4 * g4).enumerate() {
-                let (z, _) = z.as_chunks_mut::<H>();
-                let (z, _) = z.as_chunks_mut::<4>();
-                let z: &mut [[[f32; H]; 4]; 4] = z.try_into().expect("4 steps");
-                let xs = core::array::from_fn(|s| step(4 * f + s));
-                crate::kernels::accumulate_block_in_place::<R, f32, I, 4, H, 4>(kernel, xs, z);
-            }
-            for (t, z) in (4 * fours..t_len).zip(z_tail.chunks_exact_mut(g4)) {
-                crate::kernels::accumulate_flat_with::<R, f32, I, 4, H>(kernel, step(t), z);
-            }
-            let (h, c) = (&mut h[b * H..(b + 1) * H], &mut c[b * H..(b + 1) * H]);
+            project(
+                &self.cell.kernel,
+                self.cell.bias.as_ref(),
+                (x, t_len),
+                &mut z,
+            );
+            let (h, c) = (&h[b * H..(b + 1) * H], &mut c[b * H..(b + 1) * H]);
             let out = &mut out[b * t_len * H..(b + 1) * t_len * H];
             for (t, z) in z.chunks_exact_mut(g4).enumerate() {
-                // The previous output: the initial state, then the row before this step's.
                 let (before, y) = out.split_at_mut(t * H);
-                let prev: &[f32; H] = match t {
-                    0 => (&*h).try_into().expect("H values"),
-                    _ => before[(t - 1) * H..].try_into().expect("H values"),
-                };
-                crate::kernels::accumulate_flat_with::<R, f32, H, 4, H>(recurrent, prev, z);
+                let prev = previous(h, before, t);
+                crate::kernels::accumulate_columns_with::<Fma, f32, H, 4, H>(recurrent, prev, 0, z);
                 self.gates(z, c, &mut y[..H], Path::Packed(avx));
             }
         }

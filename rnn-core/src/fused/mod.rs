@@ -16,13 +16,13 @@
 //! recurrence on its own, so the cores never wait for each other within a sequence.
 //!
 //! A batch of fewer than 4 samples gives each step's GEMM a row or two: too few independent
-//! sums to keep the FMA units busy. The LSTM layer runs such a batch sample by sample instead
-//! (on CPUs with AVX2 and FMA): the input projection of all of a sample's steps first, as a
-//! product of four steps at a time sharing each weight read (`T × 4H` values, which stay in
+//! sums to keep the FMA units busy. The layers run such a batch sample by sample instead (on
+//! CPUs with AVX2 and FMA): the input projection of all of a sample's steps first, as a
+//! product of four steps at a time sharing each weight read (`T × G·H` values, which stay in
 //! cache, unlike a large batch's), then each step's recurrent matrix-vector product and
-//! epilogue. At batch 1, I = H = 32, that is 626 -> 275 ns per step, 25% faster than
+//! epilogue. The LSTM at batch 1, I = H = 32: 626 -> 275 ns per step, 25% faster than
 //! `Rnn::new(LstmCell)` at the same size, whose exact activations cost more than the
-//! epilogue's. (The GRU and SimpleRNN layers run small batches through the GEMM still.)
+//! epilogue's.
 //!
 //! The layers borrow a built-in cell's weights as they are (Keras's `[I, G·H]` row-major
 //! kernels are the GEMM's right-hand matrices): `fused::Lstm::new(&cell)` computes what
@@ -55,9 +55,12 @@ pub use lstm::{Lstm, LstmOutput};
 pub use simple_rnn::SimpleRnn;
 
 use alloc::vec::Vec;
+use nalgebra::SVector;
 use rayon::prelude::*;
 
 use crate::error::ShapeError;
+use crate::weights::Kernel;
+use packed::Path;
 
 /// What [`Gru::forward`] and [`SimpleRnn::forward`] return.
 #[derive(Clone, Debug, PartialEq)]
@@ -191,6 +194,65 @@ struct Chunk<'a> {
 /// sample-step, GEMM against sample by sample: batch 2, I = H = 32: 437 vs 264; batch 4:
 /// 273 vs 270 at I = H = 32, 3,666 vs 5,411 at I = H = 128.
 const GEMM_ROWS: usize = 4;
+
+/// The vector token when a batch of `batch` samples runs sample by sample: fewer than
+/// [`GEMM_ROWS`], on the packed path (whose token proves the CPU has AVX2 and FMA).
+fn by_sample(path: Path, batch: usize) -> Option<gates::Avx2> {
+    match path {
+        Path::Packed(avx) if batch < GEMM_ROWS => Some(avx),
+        _ => None,
+    }
+}
+
+/// The multiply-adds of the sample-by-sample path: fused, as its [`by_sample`] token proves
+/// the CPU has FMA. Each sum runs in the cell's order (bias, then `x` or `h` in order).
+type Fma = crate::kernels::Fused;
+
+/// One sample's input projection: `z` becomes `T` rows of `G·H`, row `t` being
+/// `bias + x_t · W` (`x` is `[T, I]`, `T = t_len`); four steps at a time share each weight read, the rest
+/// go one by one. The recurrence then adds each step's recurrent product to its row.
+#[inline(always)]
+fn project<const I: usize, const G: usize, const H: usize>(
+    kernel: &Kernel<f32, I, G, H>,
+    bias: Option<&[SVector<f32, H>; G]>,
+    (x, t_len): (&[f32], usize),
+    z: &mut Vec<f32>,
+) {
+    let gh = G * H;
+    z.clear();
+    for _ in 0..t_len {
+        match bias {
+            Some(bias) => bias.iter().for_each(|b| z.extend_from_slice(b.as_slice())),
+            None => z.resize(z.len() + gh, 0.0),
+        }
+    }
+    let rows = kernel.rows();
+    let step = |t: usize| -> &[f32; I] { x[t * I..(t + 1) * I].try_into().expect("I values") };
+    let fours = t_len / 4;
+    let (z4, tail) = z.split_at_mut(fours * 4 * gh);
+    for (f, z) in z4.chunks_exact_mut(4 * gh).enumerate() {
+        let (z, _) = z.as_chunks_mut::<H>();
+        let (z, _) = z.as_chunks_mut::<G>();
+        let z: &mut [[[f32; H]; G]; 4] = z.try_into().expect("4 steps");
+        let xs = core::array::from_fn(|s| step(4 * f + s));
+        crate::kernels::accumulate_block_in_place::<Fma, f32, I, G, H, 4>(rows, xs, z);
+    }
+    for (t, z) in (4 * fours..t_len).zip(tail.chunks_exact_mut(gh)) {
+        crate::kernels::accumulate_columns_with::<Fma, f32, I, G, H>(rows, step(t), 0, z);
+    }
+}
+
+/// The state a sample's step `t` reads: its initial state `h0` at step 0, else the last of
+/// its outputs `before` step `t` (`[t, H]`).
+#[inline(always)]
+fn previous<'a, const H: usize>(h0: &'a [f32], before: &'a [f32], t: usize) -> &'a [f32; H] {
+    let prev = if t == 0 {
+        h0
+    } else {
+        &before[(t - 1) * H..t * H]
+    };
+    prev.try_into().expect("H values")
+}
 
 /// Splits `buf` into consecutive pieces of `n_k · per_sample` scalars.
 fn split_mut<'a>(mut buf: &'a mut [f32], sizes: &[usize], per_sample: usize) -> Vec<&'a mut [f32]> {

@@ -2,9 +2,12 @@
 
 use alloc::vec::Vec;
 
-use super::gates::{self, tanh, Lanes, Units};
+use super::gates::{self, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{initial, last_outputs, run_chunks, step_operands, steps, Chunk, Output, Widths};
+use super::{
+    by_sample, initial, last_outputs, previous, project, run_chunks, step_operands, steps, Chunk,
+    Fma, Output, Widths,
+};
 use crate::cells::{Activation, SimpleRnnCell};
 use crate::error::ShapeError;
 
@@ -45,22 +48,13 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
     ) -> Result<Output, ShapeError> {
         let t = steps(inputs, batch, I)?;
         let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
-        let bias: Option<Vec<f32>> = self.cell.bias.map(|b| b.iter().copied().collect());
-        let part = |b, k| Part {
-            b,
-            k,
-            rs: H,
-            col0: 0,
+        // Below GEMM_ROWS samples, on the vector path, the batch runs sample by sample and
+        // the weights need no packing.
+        let by_sample = by_sample(path, batch);
+        let w = match by_sample {
+            Some(_) => None,
+            None => Some(self.weights(path)),
         };
-        let w = Stacked::new(
-            [
-                part(self.cell.kernel.as_slice(), I),
-                part(self.cell.recurrent_kernel.as_slice(), H),
-            ],
-            H,
-            bias.as_deref(),
-            path,
-        );
         // Per sample, the work row: one step's pre-activations.
         let widths = Widths {
             x: t * I,
@@ -74,9 +68,33 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             [&mut h, &mut []],
             widths,
             #[inline(always)]
-            |chunk| self.chunk(t, &w, path, chunk),
+            |chunk| match (&w, by_sample) {
+                (Some(w), _) => self.chunk(t, w, path, chunk),
+                (None, Some(avx)) => self.chunk_by_sample(t, avx, chunk),
+                (None, None) => unreachable!("the weights are packed unless run by sample"),
+            },
         );
         Ok(Output { outputs, h })
+    }
+
+    /// The step's weights: `[W; U]`, with the bias.
+    fn weights(&self, path: Path) -> Stacked<'a> {
+        let bias: Option<Vec<f32>> = self.cell.bias.map(|b| b.iter().copied().collect());
+        let part = |b, k| Part {
+            b,
+            k,
+            rs: H,
+            col0: 0,
+        };
+        Stacked::new(
+            [
+                part(self.cell.kernel.as_slice(), I),
+                part(self.cell.recurrent_kernel.as_slice(), H),
+            ],
+            H,
+            bias.as_deref(),
+            path,
+        )
     }
 
     /// The whole recurrence for one chunk of samples.
@@ -93,16 +111,51 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             w.product(n, step_operands(x, I, out, h, H, (t, t_len)), z, H);
             for b in 0..n {
                 let (z, at) = (&mut z[b * H..(b + 1) * H], (b * t_len + t) * H);
-                let y = &mut out[at..at + H];
-                if self.cell.activation == Activation::Tanh {
-                    gates::run(&mut Tanh { z, y }, H, path);
-                } else {
-                    self.cell.activation.apply_slice(z);
-                    y.copy_from_slice(z);
-                }
+                self.activate(z, &mut out[at..at + H], path);
             }
         }
         last_outputs(out, h, H, t_len);
+    }
+
+    /// The recurrence for a chunk of fewer than [`GEMM_ROWS`](super::GEMM_ROWS) samples, one
+    /// sample at a time (see [the module](super)): its projection, then per step the
+    /// recurrent product and the activation.
+    #[inline(always)]
+    fn chunk_by_sample(&self, t_len: usize, avx: Avx2, ch: Chunk<'_>) {
+        let Chunk {
+            n,
+            x,
+            out,
+            states: [h, _],
+            work: _,
+        } = ch;
+        let recurrent = self.cell.recurrent_kernel.rows();
+        let bias = self.cell.bias.as_ref().map(core::array::from_ref);
+        let mut z = Vec::with_capacity(t_len * H);
+        for b in 0..n {
+            let x = &x[b * t_len * I..(b + 1) * t_len * I];
+            project(&self.cell.kernel, bias, (x, t_len), &mut z);
+            let h = &h[b * H..(b + 1) * H];
+            let out = &mut out[b * t_len * H..(b + 1) * t_len * H];
+            for (t, z) in z.chunks_exact_mut(H).enumerate() {
+                let (before, y) = out.split_at_mut(t * H);
+                let prev = previous::<H>(h, before, t);
+                crate::kernels::accumulate_columns_with::<Fma, f32, H, 1, H>(recurrent, prev, 0, z);
+                self.activate(z, &mut y[..H], Path::Packed(avx));
+            }
+        }
+        last_outputs(out, h, H, t_len);
+    }
+
+    /// One sample's output `y = act(z)` (`z` is overwritten).
+    #[inline(always)]
+    fn activate(&self, z: &mut [f32], y: &mut [f32], path: Path) {
+        if self.cell.activation == Activation::Tanh {
+            gates::run(&mut Tanh { z, y }, H, path);
+        } else {
+            self.cell.activation.apply_slice(z);
+            y.copy_from_slice(z);
+        }
     }
 }
 

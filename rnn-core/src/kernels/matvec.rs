@@ -44,15 +44,16 @@ pub fn accumulate_rows_with<
     for (a, o) in acc.iter_mut().zip(out.iter()) {
         a.copy_from_slice(o.as_slice());
     }
-    accumulate_flat_with::<R, T, IN, G, H>(rows, x, acc.as_flattened_mut());
+    span::<R, T, IN, G, H>(rows, x, 0, acc.as_flattened_mut());
     for (a, o) in acc.iter().zip(out.iter_mut()) {
         o.as_mut_slice().copy_from_slice(a);
     }
 }
 
-/// [`accumulate_rows_with`] into the `G·H` sums laid out flat (the fused layers' rows).
+/// `acc[k] += Σ_j x[j] · rows[j][first + k]` for the `acc.len()` columns from `first` of
+/// the `G·H` (the fused layers' rows, flat): [`accumulate_rows_with`] on some columns.
 #[inline(always)]
-pub(crate) fn accumulate_flat_with<
+pub(crate) fn accumulate_columns_with<
     R: Rounding,
     T: Real,
     const IN: usize,
@@ -61,10 +62,11 @@ pub(crate) fn accumulate_flat_with<
 >(
     rows: &[[[T; H]; G]; IN],
     x: &[T; IN],
+    first: usize,
     acc: &mut [T],
 ) {
-    assert_eq!(acc.len(), G * H, "G·H sums");
-    span::<R, T, IN, G, H>(rows, x, 0, acc);
+    assert!(first + acc.len() <= G * H, "columns of the G·H");
+    span::<R, T, IN, G, H>(rows, x, first, acc);
 }
 
 /// `out += Σ_j x[j] · rows[j][g]` for the one gate `g`.

@@ -66,7 +66,7 @@ pub use crate::with_rounding;
 mod matvec;
 // The fused layers' products, on their flat rows.
 #[cfg(feature = "std")]
-pub(crate) use matvec::{accumulate_block_in_place, accumulate_flat_with};
+pub(crate) use matvec::{accumulate_block_in_place, accumulate_columns_with};
 pub mod transcendental;
 
 pub use matvec::{
