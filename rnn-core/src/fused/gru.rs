@@ -5,11 +5,12 @@ use alloc::vec::Vec;
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample, initial, last_outputs, previous, project, run_chunks, step_operands, steps, Chunk,
+    by_sample, by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk,
     Fma, Output, Widths,
 };
 use crate::cells::{Activation, GruCell};
 use crate::error::ShapeError;
+use crate::kernels::accumulate_columns_with;
 
 /// [`GruCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
 /// `GRU(H, return_sequences=True, return_state=True)`, PyTorch's `nn.GRU(batch_first=True)`.
@@ -133,27 +134,20 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
             n,
             x,
             out,
-            states: [h0, rh],
+            states: [h, rh],
             work,
         } = ch;
         let (g3, path) = (3 * H, Path::Packed(avx));
         let recurrent = self.cell.recurrent_kernel.rows();
-        let mut z = Vec::with_capacity(t_len * g3);
-        for b in 0..n {
-            let x = &x[b * t_len * I..(b + 1) * t_len * I];
-            project(
-                &self.cell.kernel,
-                self.cell.bias.as_ref(),
-                (x, t_len),
-                &mut z,
-            );
-            let h0 = &h0[b * H..(b + 1) * H];
-            let (hs, rh) = (&mut work[b * g3..(b + 1) * g3], &mut rh[b * H..(b + 1) * H]);
-            let out = &mut out[b * t_len * H..(b + 1) * t_len * H];
-            for (t, row) in z.chunks_exact_mut(g3).enumerate() {
-                let (before, y) = out.split_at_mut(t * H);
-                let prev = previous::<H>(h0, before, t);
+        by_sample_steps(
+            (&self.cell.kernel, self.cell.bias.as_ref()),
+            (n, t_len),
+            (x, out, h),
+            #[inline(always)]
+            |s| {
+                let row = s.row;
                 if self.cell.reset_after {
+                    let hs = &mut work[s.b * g3..(s.b + 1) * g3];
                     match &self.cell.recurrent_bias {
                         Some(bias) => {
                             for (hs, gate) in hs.chunks_exact_mut(H).zip(bias) {
@@ -162,33 +156,31 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
                         }
                         None => hs.fill(0.0),
                     }
-                    crate::kernels::accumulate_columns_with::<Fma, f32, H, 3, H>(
-                        recurrent, prev, 0, hs,
-                    );
+                    accumulate_columns_with::<Fma, f32, H, 3, H>(recurrent, s.prev, 0, hs);
                     for (sum, h) in row[..2 * H].iter_mut().zip(&hs[..2 * H]) {
                         *sum += h;
                     }
-                    self.blend(row, &hs[2 * H..], prev, &mut y[..H], path);
+                    self.blend(row, &hs[2 * H..], s.prev, s.y, path);
                 } else {
-                    crate::kernels::accumulate_columns_with::<Fma, f32, H, 3, H>(
+                    let rh = &mut rh[s.b * H..(s.b + 1) * H];
+                    accumulate_columns_with::<Fma, f32, H, 3, H>(
                         recurrent,
-                        prev,
+                        s.prev,
                         0,
                         &mut row[..2 * H],
                     );
-                    self.reset(&mut row[H..2 * H], prev, rh, path);
+                    self.reset(&mut row[H..2 * H], s.prev, rh, path);
                     let rh: &[f32; H] = (&*rh).try_into().expect("H values");
-                    crate::kernels::accumulate_columns_with::<Fma, f32, H, 3, H>(
+                    accumulate_columns_with::<Fma, f32, H, 3, H>(
                         recurrent,
                         rh,
                         2 * H,
                         &mut row[2 * H..],
                     );
-                    self.blend(row, rh, prev, &mut y[..H], path);
+                    self.blend(row, rh, s.prev, s.y, path);
                 }
-            }
-        }
-        last_outputs(out, h0, H, t_len);
+            },
+        );
     }
 
     /// Without `reset_after`: from the reset gate's sums `r`, the candidate's recurrent input

@@ -5,11 +5,12 @@ use alloc::vec::Vec;
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample, initial, last_outputs, previous, project, run_chunks, step_operands, steps, Chunk,
+    by_sample, by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk,
     Fma, Widths,
 };
 use crate::cells::{Activation, LstmCell};
 use crate::error::ShapeError;
+use crate::kernels::accumulate_columns_with;
 
 /// [`LstmCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
 /// `LSTM(H, return_sequences=True, return_state=True)`, PyTorch's `nn.LSTM(batch_first=True)`.
@@ -152,27 +153,18 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
             states: [h, c],
             work: _,
         } = ch;
-        let g4 = 4 * H;
         let recurrent = self.cell.recurrent_kernel.rows();
-        let mut z = Vec::with_capacity(t_len * g4);
-        for b in 0..n {
-            let x = &x[b * t_len * I..(b + 1) * t_len * I];
-            project(
-                &self.cell.kernel,
-                self.cell.bias.as_ref(),
-                (x, t_len),
-                &mut z,
-            );
-            let (h, c) = (&h[b * H..(b + 1) * H], &mut c[b * H..(b + 1) * H]);
-            let out = &mut out[b * t_len * H..(b + 1) * t_len * H];
-            for (t, z) in z.chunks_exact_mut(g4).enumerate() {
-                let (before, y) = out.split_at_mut(t * H);
-                let prev = previous(h, before, t);
-                crate::kernels::accumulate_columns_with::<Fma, f32, H, 4, H>(recurrent, prev, 0, z);
-                self.gates(z, c, &mut y[..H], Path::Packed(avx));
-            }
-        }
-        last_outputs(out, h, H, t_len);
+        by_sample_steps(
+            (&self.cell.kernel, self.cell.bias.as_ref()),
+            (n, t_len),
+            (x, out, h),
+            #[inline(always)]
+            |s| {
+                accumulate_columns_with::<Fma, f32, H, 4, H>(recurrent, s.prev, 0, s.row);
+                let c = &mut c[s.b * H..(s.b + 1) * H];
+                self.gates(s.row, c, s.y, Path::Packed(avx));
+            },
+        );
     }
 
     /// One sample's epilogue: from the pre-activations `z = [i f g o]` (`4H`), the new cell

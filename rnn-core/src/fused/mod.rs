@@ -208,6 +208,53 @@ fn by_sample(path: Path, batch: usize) -> Option<gates::Avx2> {
 /// the CPU has FMA. Each sum runs in the cell's order (bias, then `x` or `h` in order).
 type Fma = crate::kernels::Fused;
 
+/// One step of a sample run by sample (see [`by_sample_steps`]).
+struct SampleStep<'s, const H: usize> {
+    /// The sample's index in its chunk.
+    b: usize,
+    /// The step's `G·H` pre-activations: `bias + x_t · W` so far.
+    row: &'s mut [f32],
+    /// The state the step reads: the sample's initial state, then its previous output.
+    prev: &'s [f32; H],
+    /// The step's output, `H` values.
+    y: &'s mut [f32],
+}
+
+/// A chunk of `n` samples run one after the other: for each, the input projection of all of
+/// its steps (`x` is `[n, T, I]`), then `step` on each step in order, whose output `y` the
+/// next step reads as `prev`; at the end, the last outputs become the final states `h`
+/// (`[n, H]`, the initial states on entry).
+#[inline(always)]
+fn by_sample_steps<const I: usize, const G: usize, const H: usize>(
+    (kernel, bias): (&Kernel<f32, I, G, H>, Option<&[SVector<f32, H>; G]>),
+    (n, t_len): (usize, usize),
+    (x, out, h): (&[f32], &mut [f32], &mut [f32]),
+    mut step: impl FnMut(SampleStep<'_, H>),
+) {
+    let gh = G * H;
+    let mut z = Vec::with_capacity(t_len * gh);
+    for b in 0..n {
+        project(
+            kernel,
+            bias,
+            (&x[b * t_len * I..(b + 1) * t_len * I], t_len),
+            &mut z,
+        );
+        let h0: &[f32; H] = h[b * H..(b + 1) * H].try_into().expect("H values");
+        let out = &mut out[b * t_len * H..(b + 1) * t_len * H];
+        for (t, row) in z.chunks_exact_mut(gh).enumerate() {
+            let (before, y) = out.split_at_mut(t * H);
+            let prev = match t {
+                0 => h0,
+                _ => before[(t - 1) * H..].try_into().expect("H values"),
+            };
+            let y = &mut y[..H];
+            step(SampleStep { b, row, prev, y });
+        }
+    }
+    last_outputs(out, h, H, t_len);
+}
+
 /// One sample's input projection: `z` becomes `T` rows of `G·H`, row `t` being
 /// `bias + x_t · W` (`x` is `[T, I]`, `T = t_len`); four steps at a time share each weight read, the rest
 /// go one by one. The recurrence then adds each step's recurrent product to its row.
@@ -240,18 +287,6 @@ fn project<const I: usize, const G: usize, const H: usize>(
     for (t, z) in (4 * fours..t_len).zip(tail.chunks_exact_mut(gh)) {
         crate::kernels::accumulate_columns_with::<Fma, f32, I, G, H>(rows, step(t), 0, z);
     }
-}
-
-/// The state a sample's step `t` reads: its initial state `h0` at step 0, else the last of
-/// its outputs `before` step `t` (`[t, H]`).
-#[inline(always)]
-fn previous<'a, const H: usize>(h0: &'a [f32], before: &'a [f32], t: usize) -> &'a [f32; H] {
-    let prev = if t == 0 {
-        h0
-    } else {
-        &before[(t - 1) * H..t * H]
-    };
-    prev.try_into().expect("H values")
 }
 
 /// Splits `buf` into consecutive pieces of `n_k · per_sample` scalars.

@@ -5,11 +5,12 @@ use alloc::vec::Vec;
 use super::gates::{self, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample, initial, last_outputs, previous, project, run_chunks, step_operands, steps, Chunk,
+    by_sample, by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk,
     Fma, Output, Widths,
 };
 use crate::cells::{Activation, SimpleRnnCell};
 use crate::error::ShapeError;
+use crate::kernels::accumulate_columns_with;
 
 /// [`SimpleRnnCell`] run over a batch of sequences with GEMMs (see [the module](super)):
 /// Keras's `SimpleRNN(H, return_sequences=True, return_state=True)`, PyTorch's `nn.RNN`.
@@ -131,20 +132,16 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
         } = ch;
         let recurrent = self.cell.recurrent_kernel.rows();
         let bias = self.cell.bias.as_ref().map(core::array::from_ref);
-        let mut z = Vec::with_capacity(t_len * H);
-        for b in 0..n {
-            let x = &x[b * t_len * I..(b + 1) * t_len * I];
-            project(&self.cell.kernel, bias, (x, t_len), &mut z);
-            let h = &h[b * H..(b + 1) * H];
-            let out = &mut out[b * t_len * H..(b + 1) * t_len * H];
-            for (t, z) in z.chunks_exact_mut(H).enumerate() {
-                let (before, y) = out.split_at_mut(t * H);
-                let prev = previous::<H>(h, before, t);
-                crate::kernels::accumulate_columns_with::<Fma, f32, H, 1, H>(recurrent, prev, 0, z);
-                self.activate(z, &mut y[..H], Path::Packed(avx));
-            }
-        }
-        last_outputs(out, h, H, t_len);
+        by_sample_steps(
+            (&self.cell.kernel, bias),
+            (n, t_len),
+            (x, out, h),
+            #[inline(always)]
+            |s| {
+                accumulate_columns_with::<Fma, f32, H, 1, H>(recurrent, s.prev, 0, s.row);
+                self.activate(s.row, s.y, Path::Packed(avx));
+            },
+        );
     }
 
     /// One sample's output `y = act(z)` (`z` is overwritten).

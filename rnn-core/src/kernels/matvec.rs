@@ -44,7 +44,7 @@ pub fn accumulate_rows_with<
     for (a, o) in acc.iter_mut().zip(out.iter()) {
         a.copy_from_slice(o.as_slice());
     }
-    span::<R, T, IN, G, H>(rows, x, 0, acc.as_flattened_mut());
+    accumulate_columns_with::<R, T, IN, G, H>(rows, x, 0, acc.as_flattened_mut());
     for (a, o) in acc.iter().zip(out.iter_mut()) {
         o.as_mut_slice().copy_from_slice(a);
     }
