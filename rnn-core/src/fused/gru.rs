@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample, by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk,
-    Fma, Output, Widths,
+    by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk, Fma, Output,
+    Plan, Widths,
 };
 use crate::cells::{Activation, GruCell};
 use crate::error::ShapeError;
@@ -55,13 +55,7 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
         // Per sample: one step's `[x_z x_r x_h]` (the work row) and `h_h` (see `chunk`).
         let mut hh = alloc::vec![0.0; batch * H];
-        // Below GEMM_ROWS samples, on the vector path, the batch runs sample by sample and
-        // the weights need no packing.
-        let by_sample = by_sample(path, batch);
-        let w = match by_sample {
-            Some(_) => None,
-            None => Some(Weights::new(self.cell, path)),
-        };
+        let plan = Plan::new(path, batch, || Weights::new(self.cell, path));
         let widths = Widths {
             x: t * I,
             out: t * H,
@@ -74,10 +68,9 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
             [&mut h, &mut hh],
             widths,
             #[inline(always)]
-            |chunk| match (&w, by_sample) {
-                (Some(w), _) => self.chunk(t, w, path, chunk),
-                (None, Some(avx)) => self.chunk_by_sample(t, avx, chunk),
-                (None, None) => unreachable!("the weights are packed unless run by sample"),
+            |chunk| match &plan {
+                Plan::Gemm(w) => self.chunk(t, w, path, chunk),
+                Plan::BySample(avx) => self.chunk_by_sample(t, *avx, chunk),
             },
         );
         Ok(Output { outputs, h })

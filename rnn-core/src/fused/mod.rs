@@ -195,16 +195,27 @@ struct Chunk<'a> {
 /// 273 vs 270 at I = H = 32, 3,666 vs 5,411 at I = H = 128.
 const GEMM_ROWS: usize = 4;
 
-/// The vector token when a batch of `batch` samples runs sample by sample: fewer than
-/// [`GEMM_ROWS`], on the packed path (whose token proves the CPU has AVX2 and FMA).
-fn by_sample(path: Path, batch: usize) -> Option<gates::Avx2> {
-    match path {
-        Path::Packed(avx) if batch < GEMM_ROWS => Some(avx),
-        _ => None,
+/// How a layer runs its batch: one GEMM per step over weights `W`, packed for it, or sample
+/// by sample.
+enum Plan<W> {
+    /// The step GEMMs over the chunk's samples.
+    Gemm(W),
+    /// Sample by sample; the token proves the CPU has AVX2 and FMA.
+    BySample(gates::Avx2),
+}
+
+impl<W> Plan<W> {
+    /// Sample by sample below [`GEMM_ROWS`] samples on the packed path; otherwise the GEMMs,
+    /// over `weights()` (packed only then).
+    fn new(path: Path, batch: usize, weights: impl FnOnce() -> W) -> Self {
+        match path {
+            Path::Packed(avx) if batch < GEMM_ROWS => Plan::BySample(avx),
+            _ => Plan::Gemm(weights()),
+        }
     }
 }
 
-/// The multiply-adds of the sample-by-sample path: fused, as its [`by_sample`] token proves
+/// The multiply-adds of the sample-by-sample path: fused, as its [`Plan::BySample`] token proves
 /// the CPU has FMA. Each sum runs in the cell's order (bias, then `x` or `h` in order).
 type Fma = crate::kernels::Fused;
 
@@ -256,8 +267,9 @@ fn by_sample_steps<const I: usize, const G: usize, const H: usize>(
 }
 
 /// One sample's input projection: `z` becomes `T` rows of `G·H`, row `t` being
-/// `bias + x_t · W` (`x` is `[T, I]`, `T = t_len`); four steps at a time share each weight read, the rest
-/// go one by one. The recurrence then adds each step's recurrent product to its row.
+/// `bias + x_t · W` (`x` is `[T, I]`, `T = t_len`); four steps at a time share each weight
+/// read, the rest go one by one. The recurrence then adds each step's recurrent product to
+/// its row.
 #[inline(always)]
 fn project<const I: usize, const G: usize, const H: usize>(
     kernel: &Kernel<f32, I, G, H>,
@@ -337,12 +349,11 @@ fn run_chunks(
     if parts == 1 {
         // One chunk, the whole batch, on this thread: no splitting (its vectors are a few
         // allocations per call, which a batch-1 sequence notices: H = 8, 68 -> 63 ns per step).
-        let [s0, s1] = states;
         chunk_fn(Chunk {
             n: batch,
             x,
             out: &mut out,
-            states: [s0, s1],
+            states,
             work: &mut work,
         });
         return out;

@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::gates::{self, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample, by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk,
-    Fma, Output, Widths,
+    by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk, Fma, Output,
+    Plan, Widths,
 };
 use crate::cells::{Activation, SimpleRnnCell};
 use crate::error::ShapeError;
@@ -49,19 +49,17 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
     ) -> Result<Output, ShapeError> {
         let t = steps(inputs, batch, I)?;
         let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
-        // Below GEMM_ROWS samples, on the vector path, the batch runs sample by sample and
-        // the weights need no packing.
-        let by_sample = by_sample(path, batch);
-        let w = match by_sample {
-            Some(_) => None,
-            None => Some(self.weights(path)),
-        };
-        // Per sample, the work row: one step's pre-activations.
+        let plan = Plan::new(path, batch, || self.weights(path));
+        // Per sample, the work row: one step's pre-activations (none by sample, which builds
+        // every step's, see `chunk_by_sample`).
         let widths = Widths {
             x: t * I,
             out: t * H,
             states: [H, 0],
-            work: H,
+            work: match plan {
+                Plan::Gemm(_) => H,
+                Plan::BySample(_) => 0,
+            },
         };
         let outputs = run_chunks(
             batch,
@@ -69,10 +67,9 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             [&mut h, &mut []],
             widths,
             #[inline(always)]
-            |chunk| match (&w, by_sample) {
-                (Some(w), _) => self.chunk(t, w, path, chunk),
-                (None, Some(avx)) => self.chunk_by_sample(t, avx, chunk),
-                (None, None) => unreachable!("the weights are packed unless run by sample"),
+            |chunk| match &plan {
+                Plan::Gemm(w) => self.chunk(t, w, path, chunk),
+                Plan::BySample(avx) => self.chunk_by_sample(t, *avx, chunk),
             },
         );
         Ok(Output { outputs, h })
