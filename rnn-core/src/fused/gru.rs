@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk, Fma, Output,
-    Plan, Widths,
+    by_sample_steps, initial, last_outputs, prev_and_output, run_chunks, step_operands, steps,
+    Chunk, Fma, Output, Plan, Widths,
 };
 use crate::cells::{Activation, GruCell};
 use crate::error::ShapeError;
@@ -224,25 +224,6 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
             *y = z[k] * prev[k] + (1.0 - z[k]) * candidate[k];
         }
     }
-}
-
-/// The previous output of sample `b` at step `t` (the initial state at step 0) and the slot
-/// of its output, both rows of `out` (`[n, T, H]`).
-fn prev_and_output<'o>(
-    out: &'o mut [f32],
-    h0: &'o [f32],
-    b: usize,
-    (t, t_len): (usize, usize),
-    hidden: usize,
-) -> (&'o [f32], &'o mut [f32]) {
-    let at = (b * t_len + t) * hidden;
-    let (before, after) = out.split_at_mut(at);
-    let prev = if t == 0 {
-        &h0[b * hidden..(b + 1) * hidden]
-    } else {
-        &before[at - hidden..]
-    };
-    (prev, &mut after[..hidden])
 }
 
 /// [`Gru::reset`] with the sigmoid, a vector of units at a time.

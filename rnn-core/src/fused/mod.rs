@@ -251,15 +251,9 @@ fn by_sample_steps<const I: usize, const G: usize, const H: usize>(
             (&x[b * t_len * I..(b + 1) * t_len * I], t_len),
             &mut z,
         );
-        let h0: &[f32; H] = h[b * H..(b + 1) * H].try_into().expect("H values");
-        let out = &mut out[b * t_len * H..(b + 1) * t_len * H];
         for (t, row) in z.chunks_exact_mut(gh).enumerate() {
-            let (before, y) = out.split_at_mut(t * H);
-            let prev = match t {
-                0 => h0,
-                _ => before[(t - 1) * H..].try_into().expect("H values"),
-            };
-            let y = &mut y[..H];
+            let (prev, y) = prev_and_output(out, h, b, (t, t_len), H);
+            let prev = prev.try_into().expect("H values");
             step(SampleStep { b, row, prev, y });
         }
     }
@@ -299,6 +293,25 @@ fn project<const I: usize, const G: usize, const H: usize>(
     for (t, z) in (4 * fours..t_len).zip(tail.chunks_exact_mut(gh)) {
         crate::kernels::accumulate_columns_with::<Fma, f32, I, G, H>(rows, step(t), 0, z);
     }
+}
+
+/// The previous output of sample `b` at step `t` (the initial state at step 0) and the slot
+/// of its output, both rows of `out` (`[n, T, H]`).
+fn prev_and_output<'o>(
+    out: &'o mut [f32],
+    h0: &'o [f32],
+    b: usize,
+    (t, t_len): (usize, usize),
+    hidden: usize,
+) -> (&'o [f32], &'o mut [f32]) {
+    let at = (b * t_len + t) * hidden;
+    let (before, after) = out.split_at_mut(at);
+    let prev = if t == 0 {
+        &h0[b * hidden..(b + 1) * hidden]
+    } else {
+        &before[at - hidden..]
+    };
+    (prev, &mut after[..hidden])
 }
 
 /// Splits `buf` into consecutive pieces of `n_k · per_sample` scalars.
