@@ -39,8 +39,8 @@ fn assert_close(what: &str, fused: &[f32], reference: &[f32]) {
 
 // Odd batches split into chunks (one per core) whose rows split again into the GEMM's
 // blocks of 6, 5, ... rows; T = 0 and 1 have no previous outputs to read. Batches below 4 run
-// sample by sample (the LSTM's input projection in blocks of 4 steps, then the rest one by
-// one: T = 9 and 7).
+// sample by sample in every layer, on CPUs with AVX2 and FMA (each input projection in blocks
+// of 4 steps, then the rest one by one: T = 9 and 7).
 const SHAPES: [(usize, usize); 9] = [
     (1, 1),
     (1, 9),
