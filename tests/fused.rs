@@ -219,3 +219,85 @@ fn bad_buffer_sizes_are_typed_errors() {
         .forward(&[0.0; 5], 1, None)
         .is_err());
 }
+
+/// Calls of every kind, in an order that grows and shrinks the buffers: GEMM batches split
+/// over the cores, batches run by sample, `T = 0`.
+const REUSE: [(usize, usize); 6] = [(9, 7), (1, 9), (3, 0), (5, 4), (2, 12), (9, 7)];
+
+/// Every field of `run` filled with NaN: what a call reads of a kept buffer's old values
+/// shows in its results.
+fn spoil(buffers: &mut [&mut Vec<f32>]) {
+    for b in buffers {
+        b.fill(f32::NAN);
+    }
+}
+
+#[test]
+fn forward_into_kept_buffers_equals_forward() {
+    let lstm_cell = LstmCell::<6, 19>::pytorch_init(21);
+    let mut gru_cells = [GruCell::<6, 11>::pytorch_init(22), GruCell::keras_init(23)];
+    gru_cells[1].reset_after = false;
+    let srnn_cell = SimpleRnnCell::<6, 17>::pytorch_init(24);
+    let lstm = fused::Lstm::new(&lstm_cell);
+    let grus = gru_cells.each_ref().map(fused::Gru::new);
+    let srnn = fused::SimpleRnn::new(&srnn_cell);
+    let mut lstm_run = fused::LstmOutput::default();
+    let mut gru_runs: [fused::Output; 2] = Default::default();
+    let mut srnn_run = fused::Output::default();
+    for (batch, t_len) in REUSE {
+        let at = format!("B={batch} T={t_len}");
+        let x = values(batch * t_len * 6, (batch + 3 * t_len) as u32);
+        let (h19, c19, h11) = (
+            values(batch * 19, 1),
+            values(batch * 19, 2),
+            values(batch * 11, 3),
+        );
+        let fresh = lstm.forward(&x, batch, Some((&h19, &c19))).unwrap();
+        let fused::LstmOutput { outputs, h, c, .. } = &mut lstm_run;
+        spoil(&mut [outputs, h, c]);
+        lstm.forward_into(&x, batch, Some((&h19, &c19)), &mut lstm_run)
+            .unwrap();
+        assert_eq!(lstm_run, fresh, "LSTM {at}");
+        for (gru, run) in grus.iter().zip(&mut gru_runs) {
+            let fresh = gru.forward(&x, batch, Some(&h11)).unwrap();
+            spoil(&mut [&mut run.outputs, &mut run.h]);
+            gru.forward_into(&x, batch, Some(&h11), run).unwrap();
+            assert_eq!(*run, fresh, "GRU {at}");
+        }
+        let fresh = srnn.forward(&x, batch, None).unwrap();
+        spoil(&mut [&mut srnn_run.outputs, &mut srnn_run.h]);
+        srnn.forward_into(&x, batch, None, &mut srnn_run).unwrap();
+        assert_eq!(srnn_run, fresh, "SimpleRNN {at}");
+    }
+}
+
+#[test]
+fn forward_into_leaves_the_buffers_as_they_were_on_an_error() {
+    let cell = LstmCell::<3, 2>::pytorch_init(5);
+    let lstm = fused::Lstm::new(&cell);
+    let mut run = fused::LstmOutput::default();
+    lstm.forward_into(&values(4 * 5 * 3, 1), 4, None, &mut run)
+        .unwrap();
+    let before = run.clone();
+    let x = values(2 * 5 * 3, 2);
+    let bad_inputs = lstm.forward_into(&x[1..], 2, None, &mut run);
+    let bad_h = lstm.forward_into(&x, 2, Some((&[0.0; 3], &[0.0; 4])), &mut run);
+    let bad_c = lstm.forward_into(&x, 2, Some((&[0.0; 4], &[0.0; 5])), &mut run);
+    assert_eq!(
+        bad_c,
+        Err(ShapeError {
+            what: "initial c [B, H]",
+            expected: 4,
+            found: 5
+        })
+    );
+    assert!(bad_inputs.is_err() && bad_h.is_err());
+    assert_eq!(run, before);
+
+    let gru_cell = GruCell::<3, 2>::pytorch_init(6);
+    let gru = fused::Gru::new(&gru_cell);
+    let mut run = gru.forward(&x, 2, None).unwrap();
+    let before = run.clone();
+    assert!(gru.forward_into(&x, 2, Some(&[0.0; 3]), &mut run).is_err());
+    assert_eq!(run, before);
+}

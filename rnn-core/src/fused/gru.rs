@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample_steps, initial, last_outputs, prev_and_output, run_chunks, step_operands, steps,
-    Chunk, Fma, Output, Plan, Widths,
+    by_sample_steps, check_initial, last_outputs, prev_and_output, run_chunks, set_initial,
+    step_operands, steps, Chunk, Fma, Output, Packed, Plan, Widths,
 };
 use crate::cells::{Activation, GruCell};
 use crate::error::ShapeError;
@@ -18,15 +18,27 @@ use crate::kernels::accumulate_columns_with;
 /// Both variants: with `reset_after` one recurrent GEMM per step (into a `[B, 3H]` buffer,
 /// since the reset gate multiplies its candidate part); without, two (the `z r` gates, then
 /// `(r ⊙ h) · U_h`).
-#[derive(Clone, Copy, Debug)]
+///
+/// Keep the layer to run many batches: the first batch of 4 or more samples packs the
+/// weights for the GEMMs (a copy of the cell's kernels, which the later calls reuse).
+#[derive(Clone, Debug)]
 pub struct Gru<'a, const I: usize, const H: usize> {
     cell: &'a GruCell<I, H, f32>,
+    packed: Packed<Weights<'a>>,
 }
 
 impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
-    /// The fused layer of `cell` (no copy: the GEMMs read the cell's kernels).
+    /// The fused layer of `cell`, on the fastest path this CPU runs.
     pub fn new(cell: &'a GruCell<I, H, f32>) -> Self {
-        Gru { cell }
+        Self::on(cell, Path::detect())
+    }
+
+    /// The fused layer of `cell` on the given path (the tests run both).
+    pub(super) fn on(cell: &'a GruCell<I, H, f32>, path: Path) -> Self {
+        Gru {
+            cell,
+            packed: Packed::new(path),
+        }
     }
 
     /// Runs `batch` sequences: `inputs` is `[B, T, I]` row-major (any `T`, including 0);
@@ -40,40 +52,61 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         batch: usize,
         initial: Option<&[f32]>,
     ) -> Result<Output, ShapeError> {
-        self.forward_on(inputs, batch, initial, Path::detect())
+        let mut run = Output::default();
+        self.forward_into(inputs, batch, initial, &mut run)?;
+        Ok(run)
     }
 
-    /// [`forward`](Self::forward) on the given path (the tests run both).
-    pub(super) fn forward_on(
+    /// [`forward`](Self::forward) into the buffers of `run`, resized in place, as
+    /// [`Lstm::forward_into`](super::Lstm::forward_into) does: a loop that keeps `run`
+    /// allocates nothing once `run` has held as large a call. On an error `run` is left as it
+    /// was.
+    pub fn forward_into(
         &self,
         inputs: &[f32],
         batch: usize,
         initial: Option<&[f32]>,
-        path: Path,
-    ) -> Result<Output, ShapeError> {
+        run: &mut Output,
+    ) -> Result<(), ShapeError> {
         let t = steps(inputs, batch, I)?;
-        let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
-        // Per sample: one step's `[x_z x_r x_h]` (the work row) and `h_h` (see `chunk`).
-        let mut hh = alloc::vec![0.0; batch * H];
-        let plan = Plan::new(path, batch, || Weights::new(self.cell, path));
+        check_initial("initial h [B, H]", initial, batch * H)?;
+        set_initial(&mut run.h, initial, batch * H);
+        run.outputs.resize(batch * t * H, 0.0);
+        let path = self.packed.path;
+        let plan = self
+            .packed
+            .plan(batch, |path| Weights::new(self.cell, path));
+        // Per sample, the work rows: one step's `[x_z x_r x_h]` (see `chunk`), or by sample
+        // `h_s` and every step's `[x_z x_r x_h]` (see `chunk_by_sample`); and the second
+        // state, `h_h` or `r ⊙ prev`.
         let widths = Widths {
             x: t * I,
             out: t * H,
             states: [H, H],
-            work: 3 * H,
+            work: match plan {
+                Plan::Gemm(_) => 3 * H,
+                Plan::BySample(_) => (1 + t) * 3 * H,
+            },
         };
-        let outputs = run_chunks(
-            batch,
-            inputs,
-            [&mut h, &mut hh],
-            widths,
+        run.scratch.resize(batch * (widths.work + H), 0.0);
+        let (work, hh) = run.scratch.split_at_mut(batch * widths.work);
+        let whole = Chunk {
+            n: batch,
+            x: inputs,
+            out: &mut run.outputs,
+            states: [&mut run.h, hh],
+            work,
+        };
+        run_chunks(
+            whole,
+            &widths,
             #[inline(always)]
             |chunk| match &plan {
                 Plan::Gemm(w) => self.chunk(t, w, path, chunk),
                 Plan::BySample(avx) => self.chunk_by_sample(t, *avx, chunk),
             },
         );
-        Ok(Output { outputs, h })
+        Ok(())
     }
 
     /// The whole recurrence for one chunk of samples. Each sample's work row is
@@ -131,11 +164,12 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
             work,
         } = ch;
         let (g3, path) = (3 * H, Path::Packed(avx));
+        let (work, z) = work.split_at_mut(n * g3);
         let recurrent = self.cell.recurrent_kernel.rows();
         by_sample_steps(
             (&self.cell.kernel, self.cell.bias.as_ref()),
             (n, t_len),
-            (x, out, h),
+            (x, out, h, z),
             #[inline(always)]
             |s| {
                 let row = s.row;
@@ -271,7 +305,8 @@ impl Units for Blend<'_> {
     }
 }
 
-/// The GRU's step products, packed once per forward call.
+/// The GRU's step products, packed once per layer (see [`Packed`](super::Packed)).
+#[derive(Clone, Debug)]
 struct Weights<'a> {
     /// `[W; U]`, the `z r` columns, from their bias (and, with `reset_after`, the recurrent
     /// bias: both add to the same sums).

@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk, Fma, Plan,
-    Widths,
+    by_sample_steps, check_initial, last_outputs, run_chunks, set_initial, step_operands, steps,
+    Chunk, Fma, Packed, Plan, Widths,
 };
 use crate::cells::{Activation, LstmCell};
 use crate::error::ShapeError;
@@ -15,14 +15,17 @@ use crate::kernels::accumulate_columns_with;
 /// [`LstmCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
 /// `LSTM(H, return_sequences=True, return_state=True)`, PyTorch's `nn.LSTM(batch_first=True)`.
 ///
-/// Borrows the cell; its `activation` and `recurrent_activation` are honoured.
-#[derive(Clone, Copy, Debug)]
+/// Borrows the cell; its `activation` and `recurrent_activation` are honoured. Keep the layer
+/// to run many batches: the first batch of 4 or more samples packs the weights for the GEMMs
+/// (a copy of the cell's kernels, which the later calls reuse).
+#[derive(Clone, Debug)]
 pub struct Lstm<'a, const I: usize, const H: usize> {
     cell: &'a LstmCell<I, H, f32>,
+    packed: Packed<Stacked<'a>>,
 }
 
-/// What [`Lstm::forward`] returns.
-#[derive(Clone, Debug, PartialEq)]
+/// What [`Lstm::forward`] returns, and the buffers [`Lstm::forward_into`] refills.
+#[derive(Clone, Default)]
 pub struct LstmOutput {
     /// Every step's output `h`, `[B, T, H]` row-major.
     pub outputs: Vec<f32>,
@@ -30,12 +33,39 @@ pub struct LstmOutput {
     pub h: Vec<f32>,
     /// The final cell state `c`, `[B, H]`.
     pub c: Vec<f32>,
+    /// The last call's work rows, kept for the next [`Lstm::forward_into`].
+    scratch: Vec<f32>,
+}
+
+/// The results; the scratch is not one.
+impl PartialEq for LstmOutput {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.outputs, &self.h, &self.c) == (&other.outputs, &other.h, &other.c)
+    }
+}
+
+impl core::fmt::Debug for LstmOutput {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LstmOutput")
+            .field("outputs", &self.outputs)
+            .field("h", &self.h)
+            .field("c", &self.c)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
-    /// The fused layer of `cell` (no copy: the GEMMs read the cell's kernels).
+    /// The fused layer of `cell`, on the fastest path this CPU runs.
     pub fn new(cell: &'a LstmCell<I, H, f32>) -> Self {
-        Lstm { cell }
+        Self::on(cell, Path::detect())
+    }
+
+    /// The fused layer of `cell` on the given path (the tests run both).
+    pub(super) fn on(cell: &'a LstmCell<I, H, f32>, path: Path) -> Self {
+        Lstm {
+            cell,
+            packed: Packed::new(path),
+        }
     }
 
     /// Runs `batch` sequences: `inputs` is `[B, T, I]` row-major (any `T`, including 0);
@@ -49,48 +79,79 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         batch: usize,
         initial: Option<(&[f32], &[f32])>,
     ) -> Result<LstmOutput, ShapeError> {
-        self.forward_on(inputs, batch, initial, Path::detect())
+        let mut run = LstmOutput::default();
+        self.forward_into(inputs, batch, initial, &mut run)?;
+        Ok(run)
     }
 
-    /// [`forward`](Self::forward) on the given path (the tests run both).
-    pub(super) fn forward_on(
+    /// [`forward`](Self::forward) into the buffers of `run`, resized in place: a loop that
+    /// keeps `run` allocates nothing once `run` has held as large a call (`run` also keeps the
+    /// call's work rows: one step's gate pre-activations per sample, or below 4 samples
+    /// every step's). On an error `run` is left as it was.
+    ///
+    /// ```
+    /// use rnn_core::cells::LstmCell;
+    /// use rnn_core::fused::{Lstm, LstmOutput};
+    ///
+    /// let cell = LstmCell::<3, 2>::keras_init(0);
+    /// let lstm = Lstm::new(&cell);
+    /// let mut run = LstmOutput::default();
+    /// for batch in [4, 4, 1] {
+    ///     let inputs = vec![0.5f32; batch * 5 * 3]; // [B, T, I]
+    ///     lstm.forward_into(&inputs, batch, None, &mut run).unwrap();
+    ///     assert_eq!(run, lstm.forward(&inputs, batch, None).unwrap());
+    /// }
+    /// assert!(lstm.forward_into(&[0.5; 7], 1, None, &mut run).is_err());
+    /// assert_eq!(run.outputs.len(), 5 * 2); // the last good run's
+    /// ```
+    pub fn forward_into(
         &self,
         inputs: &[f32],
         batch: usize,
         initial: Option<(&[f32], &[f32])>,
-        path: Path,
-    ) -> Result<LstmOutput, ShapeError> {
+        run: &mut LstmOutput,
+    ) -> Result<(), ShapeError> {
         let t = steps(inputs, batch, I)?;
-        let mut h = self::initial("initial h [B, H]", initial.map(|s| s.0), batch * H)?;
-        let mut c = self::initial("initial c [B, H]", initial.map(|s| s.1), batch * H)?;
-        let plan = Plan::new(path, batch, || self.weights(path));
-        // Per sample, the work row: one step's gate pre-activations (none by sample, which
-        // builds every step's, see `chunk_by_sample`).
+        check_initial("initial h [B, H]", initial.map(|s| s.0), batch * H)?;
+        check_initial("initial c [B, H]", initial.map(|s| s.1), batch * H)?;
+        set_initial(&mut run.h, initial.map(|s| s.0), batch * H);
+        set_initial(&mut run.c, initial.map(|s| s.1), batch * H);
+        run.outputs.resize(batch * t * H, 0.0);
+        let path = self.packed.path;
+        let plan = self.packed.plan(batch, |path| self.pack(path));
+        // Per sample, the work rows: one step's gate pre-activations, or by sample every
+        // step's (see `chunk_by_sample`).
         let widths = Widths {
             x: t * I,
             out: t * H,
             states: [H, H],
             work: match plan {
                 Plan::Gemm(_) => 4 * H,
-                Plan::BySample(_) => 0,
+                Plan::BySample(_) => t * 4 * H,
             },
         };
-        let outputs = run_chunks(
-            batch,
-            inputs,
-            [&mut h, &mut c],
-            widths,
+        run.scratch.resize(batch * widths.work, 0.0);
+        let whole = Chunk {
+            n: batch,
+            x: inputs,
+            out: &mut run.outputs,
+            states: [&mut run.h, &mut run.c],
+            work: &mut run.scratch,
+        };
+        run_chunks(
+            whole,
+            &widths,
             #[inline(always)]
             |chunk| match &plan {
                 Plan::Gemm(w) => self.chunk(t, w, path, chunk),
                 Plan::BySample(avx) => self.chunk_by_sample(t, *avx, chunk),
             },
         );
-        Ok(LstmOutput { outputs, h, c })
+        Ok(())
     }
 
-    /// The step's weights: `[W; U]`, all `4H` columns, with the bias.
-    fn weights(&self, path: Path) -> Stacked<'a> {
+    /// The step's weights: `[W; U]`, all `4H` columns, with the bias, packed for `path`.
+    fn pack(&self, path: Path) -> Stacked<'a> {
         let bias: Option<Vec<f32>> = self
             .cell
             .bias
@@ -147,13 +208,13 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
             x,
             out,
             states: [h, c],
-            work: _,
+            work: z,
         } = ch;
         let recurrent = self.cell.recurrent_kernel.rows();
         by_sample_steps(
             (&self.cell.kernel, self.cell.bias.as_ref()),
             (n, t_len),
-            (x, out, h),
+            (x, out, h, z),
             #[inline(always)]
             |s| {
                 accumulate_columns_with::<Fma, f32, H, 4, H>(recurrent, s.prev, 0, s.row);

@@ -24,12 +24,17 @@
 //! `Rnn::new(LstmCell)` at the same size, whose exact activations cost more than the
 //! epilogue's.
 //!
-//! The layers borrow a built-in cell's weights as they are (Keras's `[I, G·H]` row-major
-//! kernels are the GEMM's right-hand matrices): `fused::Lstm::new(&cell)` computes what
-//! `Rnn::new(cell)` computes on each sequence, within 1e-5 (the sums run in another order,
-//! with fused multiply-adds, and the epilogue's `tanh` is within 3.5e-7 of the cells').
-//! Buffers are flat and row-major, batch first, as numpy and PyTorch (`batch_first=True`) hold
-//! them; a buffer of the wrong size is a [`ShapeError`], never a panic.
+//! The layers borrow a built-in cell's weights (Keras's `[I, G·H]` row-major kernels are the
+//! GEMM's right-hand matrices): `fused::Lstm::new(&cell)` computes what `Rnn::new(cell)`
+//! computes on each sequence, within 1e-5 (the sums run in another order, with fused
+//! multiply-adds, and the epilogue's `tanh` is within 3.5e-7 of the cells'). A layer's first
+//! call that runs the GEMMs packs the weights for them, and the layer keeps them for its later
+//! calls. Buffers are flat and row-major, batch first, as numpy and PyTorch
+//! (`batch_first=True`) hold them; a buffer of the wrong size is a [`ShapeError`], never a
+//! panic. `forward` returns new buffers; `forward_into` refills those of an earlier call and,
+//! once they have held as large a call, allocates nothing (a serving loop's form: at batch 1,
+//! I = H = 32 it takes 260 ns per step where `forward` takes 275; at batch 64, I = H = 128,
+//! with the packing kept, 1,554 ns per sample-step where packing on every call took 1,621).
 //!
 //! ```
 //! use rnn_core::cells::LstmCell;
@@ -56,19 +61,37 @@ pub use simple_rnn::SimpleRnn;
 
 use alloc::vec::Vec;
 use nalgebra::SVector;
-use rayon::prelude::*;
 
 use crate::error::ShapeError;
 use crate::weights::Kernel;
 use packed::Path;
 
-/// What [`Gru::forward`] and [`SimpleRnn::forward`] return.
-#[derive(Clone, Debug, PartialEq)]
+/// What [`Gru::forward`] and [`SimpleRnn::forward`] return, and the buffers their
+/// `forward_into` refills.
+#[derive(Clone, Default)]
 pub struct Output {
     /// Every step's output, `[B, T, H]` row-major.
     pub outputs: Vec<f32>,
     /// The final state, `[B, H]` (the initial state when `T = 0`).
     pub h: Vec<f32>,
+    /// The last call's work rows, kept for the next `forward_into`.
+    scratch: Vec<f32>,
+}
+
+/// The results; the scratch is not one.
+impl PartialEq for Output {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.outputs, &self.h) == (&other.outputs, &other.h)
+    }
+}
+
+impl core::fmt::Debug for Output {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Output")
+            .field("outputs", &self.outputs)
+            .field("h", &self.h)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The number of timesteps in a `[B, T, I]` input buffer, or the error.
@@ -88,14 +111,17 @@ fn steps(inputs: &[f32], batch: usize, features: usize) -> Result<usize, ShapeEr
     Ok(inputs.len() / per_step)
 }
 
-/// A `[B, H]` initial state: the given buffer, checked, or zeros.
-fn initial(what: &'static str, given: Option<&[f32]>, len: usize) -> Result<Vec<f32>, ShapeError> {
+/// Checks a `[B, H]` initial state, if given: `len` values.
+fn check_initial(what: &'static str, given: Option<&[f32]>, len: usize) -> Result<(), ShapeError> {
+    given.map_or(Ok(()), |s| ShapeError::check_len(what, len, s.len()))
+}
+
+/// Sets `state` to the (checked) initial state `given`, or to `len` zeros, in its storage.
+fn set_initial(state: &mut Vec<f32>, given: Option<&[f32]>, len: usize) {
+    state.clear();
     match given {
-        Some(s) => {
-            ShapeError::check_len(what, len, s.len())?;
-            Ok(s.to_vec())
-        }
-        None => Ok(alloc::vec![0.0; len]),
+        Some(s) => state.extend_from_slice(s),
+        None => state.resize(len, 0.0),
     }
 }
 
@@ -204,13 +230,31 @@ enum Plan<W> {
     BySample(gates::Avx2),
 }
 
-impl<W> Plan<W> {
-    /// Sample by sample below [`GEMM_ROWS`] samples on the packed path; otherwise the GEMMs,
-    /// over `weights()` (packed only then).
-    fn new(path: Path, batch: usize, weights: impl FnOnce() -> W) -> Self {
-        match path {
+/// A layer's path and its step weights `W` for that path, packed by the first call that runs
+/// the GEMMs and kept for every later one, as PyTorch keeps an `nn.LSTM`'s weights flat once
+/// the module is built: packing on every call copied `lstm-b64-h128`'s 512 KB on one core
+/// while the other waited. A layer that only ever runs small batches never packs.
+#[derive(Clone, Debug)]
+struct Packed<W> {
+    path: Path,
+    weights: std::sync::OnceLock<W>,
+}
+
+impl<W> Packed<W> {
+    /// Nothing packed yet, for `path`.
+    fn new(path: Path) -> Self {
+        Packed {
+            path,
+            weights: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// How to run `batch` samples: sample by sample below [`GEMM_ROWS`] samples on the packed
+    /// path; otherwise the GEMMs, over the weights (`pack(path)` the first time).
+    fn plan(&self, batch: usize, pack: impl FnOnce(Path) -> W) -> Plan<&W> {
+        match self.path {
             Path::Packed(avx) if batch < GEMM_ROWS => Plan::BySample(avx),
-            _ => Plan::Gemm(weights()),
+            path => Plan::Gemm(self.weights.get_or_init(|| pack(path))),
         }
     }
 }
@@ -232,25 +276,21 @@ struct SampleStep<'s, const H: usize> {
 }
 
 /// A chunk of `n` samples run one after the other: for each, the input projection of all of
-/// its steps (`x` is `[n, T, I]`), then `step` on each step in order, whose output `y` the
-/// next step reads as `prev`; at the end, the last outputs become the final states `h`
-/// (`[n, H]`, the initial states on entry).
+/// its steps (`x` is `[n, T, I]`) into its `T` rows of `z` (`[n, T, G·H]`), then `step` on
+/// each step in order, whose output `y` the next step reads as `prev`; at the end, the last
+/// outputs become the final states `h` (`[n, H]`, the initial states on entry).
 #[inline(always)]
 fn by_sample_steps<const I: usize, const G: usize, const H: usize>(
     (kernel, bias): (&Kernel<f32, I, G, H>, Option<&[SVector<f32, H>; G]>),
     (n, t_len): (usize, usize),
-    (x, out, h): (&[f32], &mut [f32], &mut [f32]),
+    (x, out, h, z): (&[f32], &mut [f32], &mut [f32], &mut [f32]),
     mut step: impl FnMut(SampleStep<'_, H>),
 ) {
     let gh = G * H;
-    let mut z = Vec::with_capacity(t_len * gh);
     for b in 0..n {
-        project(
-            kernel,
-            bias,
-            (&x[b * t_len * I..(b + 1) * t_len * I], t_len),
-            &mut z,
-        );
+        let z = &mut z[b * t_len * gh..(b + 1) * t_len * gh];
+        let x = &x[b * t_len * I..(b + 1) * t_len * I];
+        project(kernel, bias, (x, t_len), z);
         for (t, row) in z.chunks_exact_mut(gh).enumerate() {
             let (prev, y) = prev_and_output(out, h, b, (t, t_len), H);
             let prev = prev.try_into().expect("H values");
@@ -260,23 +300,25 @@ fn by_sample_steps<const I: usize, const G: usize, const H: usize>(
     last_outputs(out, h, H, t_len);
 }
 
-/// One sample's input projection: `z` becomes `T` rows of `G·H`, row `t` being
-/// `bias + x_t · W` (`x` is `[T, I]`, `T = t_len`); four steps at a time share each weight
-/// read, the rest go one by one. The recurrence then adds each step's recurrent product to
-/// its row.
+/// One sample's input projection: each `G·H` row `t` of `z` becomes `bias + x_t · W` (`x` is
+/// `[T, I]`, `z` `[T, G·H]`); four steps at a time share each weight read, the rest go one
+/// by one. The recurrence then adds each step's recurrent product to its row.
 #[inline(always)]
 fn project<const I: usize, const G: usize, const H: usize>(
     kernel: &Kernel<f32, I, G, H>,
     bias: Option<&[SVector<f32, H>; G]>,
     (x, t_len): (&[f32], usize),
-    z: &mut Vec<f32>,
+    z: &mut [f32],
 ) {
     let gh = G * H;
-    z.clear();
-    for _ in 0..t_len {
+    for row in z.chunks_exact_mut(gh) {
         match bias {
-            Some(bias) => bias.iter().for_each(|b| z.extend_from_slice(b.as_slice())),
-            None => z.resize(z.len() + gh, 0.0),
+            Some(bias) => {
+                for (gate, b) in row.chunks_exact_mut(H).zip(bias) {
+                    gate.copy_from_slice(b.as_slice());
+                }
+            }
+            None => row.fill(0.0),
         }
     }
     let rows = kernel.rows();
@@ -314,18 +356,6 @@ fn prev_and_output<'o>(
     (prev, &mut after[..hidden])
 }
 
-/// Splits `buf` into consecutive pieces of `n_k · per_sample` scalars.
-fn split_mut<'a>(mut buf: &'a mut [f32], sizes: &[usize], per_sample: usize) -> Vec<&'a mut [f32]> {
-    sizes
-        .iter()
-        .map(|&n| {
-            let (head, tail) = core::mem::take(&mut buf).split_at_mut(n * per_sample);
-            buf = tail;
-            head
-        })
-        .collect()
-}
-
 /// Per-sample widths of the buffers a layer runs on.
 struct Widths {
     x: usize,
@@ -334,21 +364,46 @@ struct Widths {
     work: usize,
 }
 
-/// Runs `chunk_fn` on one chunk of the batch per core, in parallel, each inside the AVX2
-/// copy when the CPU has it ([`vectorized`](crate::vectorized); `chunk_fn` should be
-/// `#[inline(always)]` to be compiled there). Allocates the `[B, T, H]` outputs, which it
-/// returns, and the per-sample work rows. The buffers are per-sample contiguous (batch
-/// first), so the chunks are disjoint sub-slices.
-fn run_chunks(
-    batch: usize,
-    x: &[f32],
-    states: [&mut [f32]; 2],
-    w: Widths,
-    chunk_fn: impl Fn(Chunk<'_>) + Sync,
-) -> Vec<f32> {
-    let mut out = alloc::vec![0.0; batch * w.out];
-    let mut work = alloc::vec![0.0; batch * w.work];
-    let chunk_fn = |chunk| {
+impl<'a> Chunk<'a> {
+    /// The first `n` samples, and the rest.
+    fn split(self, n: usize, w: &Widths) -> (Chunk<'a>, Chunk<'a>) {
+        let Chunk {
+            n: all,
+            x,
+            out,
+            states: [s0, s1],
+            work,
+        } = self;
+        let (x, x_rest) = x.split_at(n * w.x);
+        let (out, out_rest) = out.split_at_mut(n * w.out);
+        let (s0, s0_rest) = s0.split_at_mut(n * w.states[0]);
+        let (s1, s1_rest) = s1.split_at_mut(n * w.states[1]);
+        let (work, work_rest) = work.split_at_mut(n * w.work);
+        let head = Chunk {
+            n,
+            x,
+            out,
+            states: [s0, s1],
+            work,
+        };
+        let rest = Chunk {
+            n: all - n,
+            x: x_rest,
+            out: out_rest,
+            states: [s0_rest, s1_rest],
+            work: work_rest,
+        };
+        (head, rest)
+    }
+}
+
+/// Runs `chunk_fn` on `batch`, the whole batch's buffers (per-sample contiguous, batch first,
+/// with the widths `w`), split into one chunk per core, in parallel, each inside the AVX2 copy
+/// when the CPU has it ([`vectorized`](crate::vectorized); `chunk_fn` should be
+/// `#[inline(always)]` to be compiled there). Allocates nothing: the chunks are halved
+/// recursively over `rayon::join`, not listed.
+fn run_chunks<'a>(batch: Chunk<'a>, w: &Widths, chunk_fn: impl Fn(Chunk<'a>) + Sync) {
+    let chunk_fn = |chunk: Chunk<'a>| {
         crate::dispatch::vectorized(
             #[inline(always)]
             || chunk_fn(chunk),
@@ -357,48 +412,28 @@ fn run_chunks(
     // Chunks of at least GEMM_ROWS samples: below that the GEMMs are too thin to pay for a
     // thread.
     let parts = rayon::current_num_threads()
-        .min(batch.div_ceil(GEMM_ROWS))
+        .min(batch.n.div_ceil(GEMM_ROWS))
         .max(1);
-    if parts == 1 {
-        // One chunk, the whole batch, on this thread: no splitting (its vectors are a few
-        // allocations per call, which a batch-1 sequence notices: H = 8, 68 -> 63 ns per step).
-        chunk_fn(Chunk {
-            n: batch,
-            x,
-            out: &mut out,
-            states,
-            work: &mut work,
-        });
-        return out;
+    in_parts(batch, parts, w, &chunk_fn);
+}
+
+/// `chunk_fn` on `chunk` split into `parts` chunks of nearly equal size.
+fn in_parts<'a>(
+    chunk: Chunk<'a>,
+    parts: usize,
+    w: &Widths,
+    chunk_fn: &(impl Fn(Chunk<'a>) + Sync),
+) {
+    if parts <= 1 {
+        return chunk_fn(chunk);
     }
-    let sizes: Vec<usize> = (0..parts)
-        .map(|p| batch / parts + usize::from(p < batch % parts))
-        .collect();
-    let mut xs = Vec::with_capacity(parts);
-    let mut rest = x;
-    for &n in &sizes {
-        let (head, tail) = rest.split_at(n * w.x);
-        xs.push(head);
-        rest = tail;
-    }
-    let [s0, s1] = states;
-    let chunks: Vec<Chunk<'_>> = xs
-        .into_iter()
-        .zip(split_mut(&mut out, &sizes, w.out))
-        .zip(split_mut(s0, &sizes, w.states[0]))
-        .zip(split_mut(s1, &sizes, w.states[1]))
-        .zip(split_mut(&mut work, &sizes, w.work))
-        .zip(&sizes)
-        .map(|(((((x, out), a), b), work), &n)| Chunk {
-            n,
-            x,
-            out,
-            states: [a, b],
-            work,
-        })
-        .collect();
-    chunks.into_par_iter().for_each(chunk_fn);
-    out
+    let left = parts / 2;
+    let n = chunk.n * left / parts;
+    let (a, b) = chunk.split(n, w);
+    rayon::join(
+        || in_parts(a, left, w, chunk_fn),
+        || in_parts(b, parts - left, w, chunk_fn),
+    );
 }
 
 /// Deterministic test values in [-1.5, 1.5] (the fused modules' unit tests).
@@ -452,8 +487,10 @@ mod tests {
             for cell in &lstms {
                 let x = values(batch * t * 9, batch + t);
                 let (h, c) = (values(batch * 19, 7), values(batch * 19, 8));
-                let lstm = Lstm::new(cell);
-                let run = |path| lstm.forward_on(&x, batch, Some((&h, &c)), path).unwrap();
+                let run = |path| {
+                    let lstm = Lstm::on(cell, path);
+                    lstm.forward(&x, batch, Some((&h, &c))).unwrap()
+                };
                 let (fast, portable) = (run(Path::detect()), run(Path::Portable));
                 assert_close(&at, &fast.outputs, &portable.outputs);
                 assert_close(&at, &fast.c, &portable.c);
@@ -461,8 +498,7 @@ mod tests {
             for cell in &grus {
                 let x = values(batch * t * 7, batch + t);
                 let h = values(batch * 11, 9);
-                let gru = Gru::new(cell);
-                let run = |path| gru.forward_on(&x, batch, Some(&h), path).unwrap();
+                let run = |path| Gru::on(cell, path).forward(&x, batch, Some(&h)).unwrap();
                 assert_close(
                     &at,
                     &run(Path::detect()).outputs,
@@ -472,8 +508,11 @@ mod tests {
             for cell in &rnns {
                 let x = values(batch * t * 6, batch + t);
                 let h = values(batch * 17, 10);
-                let rnn = SimpleRnn::new(cell);
-                let run = |path| rnn.forward_on(&x, batch, Some(&h), path).unwrap();
+                let run = |path| {
+                    SimpleRnn::on(cell, path)
+                        .forward(&x, batch, Some(&h))
+                        .unwrap()
+                };
                 assert_close(
                     &at,
                     &run(Path::detect()).outputs,

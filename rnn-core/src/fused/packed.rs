@@ -1,6 +1,6 @@
 //! The GEMM of the fused layers' steps: `c = bias + a₁ · B₁ + a₂ · B₂`, with the weights
 //! `[B₁; B₂]` (a slice of the input kernel stacked on the same columns of the recurrent one)
-//! packed once per forward call, not once per step.
+//! packed once per layer (by its first call that runs the GEMMs), not once per step.
 //!
 //! One product per step with `K = I + H` replaces the input projection of every timestep
 //! hoisted out of the recurrence: the hoisted `[B·T, 4H]` projections (26 MB on
@@ -68,6 +68,7 @@ impl Path {
 
 /// `[B₁; B₂]`, columns `col0 .. col0 + n` of each, and the bias of those columns, ready for
 /// [`Stacked::product`].
+#[derive(Clone)]
 pub(super) struct Stacked<'a> {
     parts: [Part<'a>; 2],
     /// `k₁ + k₂`.
@@ -78,6 +79,17 @@ pub(super) struct Stacked<'a> {
     /// `k × 16` panels, empty on the portable path.
     panels: Vec<f32>,
     path: Path,
+}
+
+/// The shape and path, not the thousands of packed values.
+impl core::fmt::Debug for Stacked<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Stacked")
+            .field("k", &self.k)
+            .field("n", &self.n)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Stacked<'a> {

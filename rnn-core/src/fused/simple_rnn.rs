@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::gates::{self, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample_steps, initial, last_outputs, run_chunks, step_operands, steps, Chunk, Fma, Output,
-    Plan, Widths,
+    by_sample_steps, check_initial, last_outputs, run_chunks, set_initial, step_operands, steps,
+    Chunk, Fma, Output, Packed, Plan, Widths,
 };
 use crate::cells::{Activation, SimpleRnnCell};
 use crate::error::ShapeError;
@@ -14,15 +14,27 @@ use crate::kernels::accumulate_columns_with;
 
 /// [`SimpleRnnCell`] run over a batch of sequences with GEMMs (see [the module](super)):
 /// Keras's `SimpleRNN(H, return_sequences=True, return_state=True)`, PyTorch's `nn.RNN`.
-#[derive(Clone, Copy, Debug)]
+///
+/// Keep the layer to run many batches: the first batch of 4 or more samples packs the
+/// weights for the GEMMs (a copy of the cell's kernels, which the later calls reuse).
+#[derive(Clone, Debug)]
 pub struct SimpleRnn<'a, const I: usize, const H: usize> {
     cell: &'a SimpleRnnCell<I, H, f32>,
+    packed: Packed<Stacked<'a>>,
 }
 
 impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
-    /// The fused layer of `cell` (no copy: the GEMMs read the cell's kernels).
+    /// The fused layer of `cell`, on the fastest path this CPU runs.
     pub fn new(cell: &'a SimpleRnnCell<I, H, f32>) -> Self {
-        SimpleRnn { cell }
+        Self::on(cell, Path::detect())
+    }
+
+    /// The fused layer of `cell` on the given path (the tests run both).
+    pub(super) fn on(cell: &'a SimpleRnnCell<I, H, f32>, path: Path) -> Self {
+        SimpleRnn {
+            cell,
+            packed: Packed::new(path),
+        }
     }
 
     /// Runs `batch` sequences: `inputs` is `[B, T, I]` row-major (any `T`, including 0);
@@ -36,47 +48,61 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
         batch: usize,
         initial: Option<&[f32]>,
     ) -> Result<Output, ShapeError> {
-        self.forward_on(inputs, batch, initial, Path::detect())
+        let mut run = Output::default();
+        self.forward_into(inputs, batch, initial, &mut run)?;
+        Ok(run)
     }
 
-    /// [`forward`](Self::forward) on the given path (the tests run both).
-    pub(super) fn forward_on(
+    /// [`forward`](Self::forward) into the buffers of `run`, resized in place, as
+    /// [`Lstm::forward_into`](super::Lstm::forward_into) does: a loop that keeps `run`
+    /// allocates nothing once `run` has held as large a call. On an error `run` is left as it
+    /// was.
+    pub fn forward_into(
         &self,
         inputs: &[f32],
         batch: usize,
         initial: Option<&[f32]>,
-        path: Path,
-    ) -> Result<Output, ShapeError> {
+        run: &mut Output,
+    ) -> Result<(), ShapeError> {
         let t = steps(inputs, batch, I)?;
-        let mut h = self::initial("initial h [B, H]", initial, batch * H)?;
-        let plan = Plan::new(path, batch, || self.weights(path));
-        // Per sample, the work row: one step's pre-activations (none by sample, which builds
-        // every step's, see `chunk_by_sample`).
+        check_initial("initial h [B, H]", initial, batch * H)?;
+        set_initial(&mut run.h, initial, batch * H);
+        run.outputs.resize(batch * t * H, 0.0);
+        let path = self.packed.path;
+        let plan = self.packed.plan(batch, |path| self.pack(path));
+        // Per sample, the work rows: one step's pre-activations, or by sample every step's
+        // (see `chunk_by_sample`).
         let widths = Widths {
             x: t * I,
             out: t * H,
             states: [H, 0],
             work: match plan {
                 Plan::Gemm(_) => H,
-                Plan::BySample(_) => 0,
+                Plan::BySample(_) => t * H,
             },
         };
-        let outputs = run_chunks(
-            batch,
-            inputs,
-            [&mut h, &mut []],
-            widths,
+        run.scratch.resize(batch * widths.work, 0.0);
+        let whole = Chunk {
+            n: batch,
+            x: inputs,
+            out: &mut run.outputs,
+            states: [&mut run.h, &mut []],
+            work: &mut run.scratch,
+        };
+        run_chunks(
+            whole,
+            &widths,
             #[inline(always)]
             |chunk| match &plan {
                 Plan::Gemm(w) => self.chunk(t, w, path, chunk),
                 Plan::BySample(avx) => self.chunk_by_sample(t, *avx, chunk),
             },
         );
-        Ok(Output { outputs, h })
+        Ok(())
     }
 
-    /// The step's weights: `[W; U]`, with the bias.
-    fn weights(&self, path: Path) -> Stacked<'a> {
+    /// The step's weights: `[W; U]`, with the bias, packed for `path`.
+    fn pack(&self, path: Path) -> Stacked<'a> {
         let bias: Option<Vec<f32>> = self.cell.bias.map(|b| b.iter().copied().collect());
         let part = |b, k| Part {
             b,
@@ -125,14 +151,14 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             x,
             out,
             states: [h, _],
-            work: _,
+            work: z,
         } = ch;
         let recurrent = self.cell.recurrent_kernel.rows();
         let bias = self.cell.bias.as_ref().map(core::array::from_ref);
         by_sample_steps(
             (&self.cell.kernel, bias),
             (n, t_len),
-            (x, out, h),
+            (x, out, h, z),
             #[inline(always)]
             |s| {
                 accumulate_columns_with::<Fma, f32, H, 1, H>(recurrent, s.prev, 0, s.row);
