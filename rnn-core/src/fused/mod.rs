@@ -338,7 +338,9 @@ fn project<const I: usize, const G: usize, const H: usize>(
 }
 
 /// The previous output of sample `b` at step `t` (the initial state at step 0) and the slot
-/// of its output, both rows of `out` (`[n, T, H]`).
+/// of its output, both rows of `out` (`[n, T, H]`). Inlined: the sample-by-sample path calls
+/// it every step (not inlined, LSTM at batch 1, I = H = 32: 259.6 against 253.6 ns per step).
+#[inline]
 fn prev_and_output<'o>(
     out: &'o mut [f32],
     h0: &'o [f32],
