@@ -311,16 +311,11 @@ fn project<const I: usize, const G: usize, const H: usize>(
     z: &mut [f32],
 ) {
     let gh = G * H;
-    for row in z.chunks_exact_mut(gh) {
-        match bias {
-            Some(bias) => {
-                for (gate, b) in row.chunks_exact_mut(H).zip(bias) {
-                    gate.copy_from_slice(b.as_slice());
-                }
-            }
-            None => row.fill(0.0),
-        }
-    }
+    // The bias as the sums' start (zeros without one).
+    let start: [[f32; H]; G] = match bias {
+        Some(bias) => core::array::from_fn(|g| bias[g].data.0[0]),
+        None => [[0.0; H]; G],
+    };
     let rows = kernel.rows();
     let step = |t: usize| -> &[f32; I] { x[t * I..(t + 1) * I].try_into().expect("I values") };
     let fours = t_len / 4;
@@ -330,9 +325,15 @@ fn project<const I: usize, const G: usize, const H: usize>(
         let (z, _) = z.as_chunks_mut::<G>();
         let z: &mut [[[f32; H]; G]; 4] = z.try_into().expect("4 steps");
         let xs = core::array::from_fn(|s| step(4 * f + s));
-        crate::kernels::accumulate_block_in_place::<Fma, f32, I, G, H, 4>(rows, xs, z);
+        crate::kernels::accumulate_block_in_place::<Fma, f32, I, G, H, 4>(
+            rows,
+            xs,
+            Some(&start),
+            z,
+        );
     }
     for (t, z) in (4 * fours..t_len).zip(tail.chunks_exact_mut(gh)) {
+        z.copy_from_slice(start.as_flattened());
         crate::kernels::accumulate_columns_with::<Fma, f32, I, G, H>(rows, step(t), 0, z);
     }
 }

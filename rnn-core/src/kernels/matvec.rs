@@ -254,7 +254,7 @@ fn rows_block<
             a.copy_from_slice(o.as_slice());
         }
     }
-    accumulate_block_in_place::<R, T, IN, G, H, N>(rows, xs, &mut acc);
+    accumulate_block_in_place::<R, T, IN, G, H, N>(rows, xs, None, &mut acc);
     for (a, o) in acc.iter().zip(out.iter_mut()) {
         for (a, o) in a.iter().zip(o) {
             o.as_mut_slice().copy_from_slice(a);
@@ -262,7 +262,10 @@ fn rows_block<
     }
 }
 
-/// [`accumulate_rows_block`] on the sums as plain arrays (the fused layers' rows).
+/// [`accumulate_rows_block`] on the sums as plain arrays (the fused layers' rows). With
+/// `start`, every sample's sums start from `start` instead of `acc`'s values, which are then
+/// only written (the fused layers' projection: from the bias, without first copying it into
+/// every row).
 #[inline(always)]
 pub(crate) fn accumulate_block_in_place<
     R: Rounding,
@@ -274,10 +277,19 @@ pub(crate) fn accumulate_block_in_place<
 >(
     rows: &[[[T; H]; G]; IN],
     xs: [&[T; IN]; N],
+    start: Option<&[[T; H]; G]>,
     acc: &mut [[[T; H]; G]; N],
 ) {
+    if IN == 0 {
+        if let Some(start) = start {
+            acc.fill(*start);
+        }
+        return;
+    }
     for j0 in (0..IN).step_by(ROW_TILE) {
         let tile = j0..(j0 + ROW_TILE).min(IN);
+        // The first tile starts the sums; the later ones add to them.
+        let start = start.filter(|_| j0 == 0);
         if N > 4 && N.is_multiple_of(4) {
             // Groups of 4 samples (8 accumulators of 16 columns fit the registers); the row
             // tile stays in L2 from one group to the next, so memory is read once per N.
@@ -285,10 +297,10 @@ pub(crate) fn accumulate_block_in_place<
                 let xs4: [&[T; IN]; 4] = core::array::from_fn(|i| xs[g + i]);
                 let acc4: &mut [[[T; H]; G]; 4] =
                     (&mut acc[g..g + 4]).try_into().expect("4 samples");
-                block_columns::<R, T, IN, G, H, 4>(rows, &xs4, tile.clone(), acc4);
+                block_columns::<R, T, IN, G, H, 4>(rows, &xs4, tile.clone(), start, acc4);
             }
         } else {
-            block_columns::<R, T, IN, G, H, N>(rows, &xs, tile, acc);
+            block_columns::<R, T, IN, G, H, N>(rows, &xs, tile, start, acc);
         }
     }
 }
@@ -306,16 +318,17 @@ fn block_columns<
     rows: &[[[T; H]; G]; IN],
     xs: &[&[T; IN]; N],
     tile: core::ops::Range<usize>,
+    start: Option<&[[T; H]; G]>,
     acc: &mut [[[T; H]; G]; N],
 ) {
     let mut s = 0;
     // N · W accumulators must fit in the vector registers.
     if N <= 4 {
-        blocks_n::<R, T, IN, G, H, N, 16>(rows, xs, &tile, acc, &mut s);
+        blocks_n::<R, T, IN, G, H, N, 16>(rows, xs, &tile, start, acc, &mut s);
     }
-    blocks_n::<R, T, IN, G, H, N, 8>(rows, xs, &tile, acc, &mut s);
-    blocks_n::<R, T, IN, G, H, N, 4>(rows, xs, &tile, acc, &mut s);
-    blocks_n::<R, T, IN, G, H, N, 1>(rows, xs, &tile, acc, &mut s);
+    blocks_n::<R, T, IN, G, H, N, 8>(rows, xs, &tile, start, acc, &mut s);
+    blocks_n::<R, T, IN, G, H, N, 4>(rows, xs, &tile, start, acc, &mut s);
+    blocks_n::<R, T, IN, G, H, N, 1>(rows, xs, &tile, start, acc, &mut s);
 }
 
 /// Every whole block of `W` of the `G · H` columns from `*s` on (advancing `*s`), each by
@@ -333,11 +346,12 @@ fn blocks_n<
     rows: &[[[T; H]; G]; IN],
     xs: &[&[T; IN]; N],
     tile: &core::ops::Range<usize>,
+    start: Option<&[[T; H]; G]>,
     acc: &mut [[[T; H]; G]; N],
     s: &mut usize,
 ) {
     while G * H - *s >= W {
-        block_n::<R, T, IN, G, H, N, W>(rows, xs, tile.clone(), *s, acc);
+        block_n::<R, T, IN, G, H, N, W>(rows, xs, tile.clone(), *s, start, acc);
         *s += W;
     }
 }
@@ -357,11 +371,13 @@ fn block_n<
     xs: &[&[T; IN]; N],
     tile: core::ops::Range<usize>,
     col: usize,
+    start: Option<&[[T; H]; G]>,
     acc: &mut [[[T; H]; G]; N],
 ) {
     let mut a = [[T::zero(); W]; N];
     for (a, acc) in a.iter_mut().zip(acc.iter()) {
-        a.copy_from_slice(&acc.as_flattened()[col..col + W]);
+        let from = start.unwrap_or(acc).as_flattened();
+        a.copy_from_slice(&from[col..col + W]);
     }
     for (j, row) in rows.iter().enumerate().take(tile.end).skip(tile.start) {
         let w: &[T; W] = row.as_flattened()[col..col + W]
@@ -376,5 +392,49 @@ fn block_n<
     }
     for (a, acc) in a.iter().zip(acc.iter_mut()) {
         acc.as_flattened_mut()[col..col + W].copy_from_slice(a);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::Fused;
+
+    /// Starting the sums from `start` computes what starting from `acc` holding `start`
+    /// computes, to the bit, with no rows of weights, one row tile and two (`ROW_TILE` = 64:
+    /// only the first tile may start the sums).
+    fn start_is_the_sums_first_value<const IN: usize>() {
+        const G: usize = 3;
+        const H: usize = 5;
+        let value = |i: usize| (i as f32 * 0.618).sin();
+        let rows: [[[f32; H]; G]; IN] = core::array::from_fn(|j| {
+            core::array::from_fn(|g| core::array::from_fn(|k| value(j * 31 + g * 7 + k)))
+        });
+        let xs: [[f32; IN]; 4] =
+            core::array::from_fn(|n| core::array::from_fn(|j| value(n * 97 + j + 5)));
+        let start: [[f32; H]; G] =
+            core::array::from_fn(|g| core::array::from_fn(|k| value(g * 11 + k + 3)));
+        let mut given = [start; 4];
+        accumulate_block_in_place::<Fused, f32, IN, G, H, 4>(
+            &rows,
+            xs.each_ref(),
+            None,
+            &mut given,
+        );
+        let mut started = [[[f32::NAN; H]; G]; 4];
+        accumulate_block_in_place::<Fused, f32, IN, G, H, 4>(
+            &rows,
+            xs.each_ref(),
+            Some(&start),
+            &mut started,
+        );
+        assert_eq!(started, given, "IN = {IN}");
+    }
+
+    #[test]
+    fn a_block_can_start_its_sums_from_a_given_row() {
+        start_is_the_sums_first_value::<0>();
+        start_is_the_sums_first_value::<7>();
+        start_is_the_sums_first_value::<70>();
     }
 }
