@@ -1,12 +1,13 @@
-//! `Rnn::run_batch_into`, `StatefulBatch::feed_into` and `block_unroll_into`, into buffers
-//! that already held as large a batch, allocate nothing, on any thread (the sequences run on
-//! rayon's workers). One test in a binary of its own, so the process-wide count sees no other
-//! test's allocations.
+//! `Rnn::run_batch_into`, `StatefulBatch::feed_into`, `block_unroll_into` and the fused
+//! layers' `forward_into`, into buffers that already held as large a batch, allocate nothing,
+//! on any thread (the sequences run on rayon's workers). One test in a binary of its own, so
+//! the process-wide count sees no other test's allocations.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rnn::cells::GruCell;
+use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
+use rnn::fused;
 use rnn::prelude::*;
 use rnn::{Batch, BatchMasks, BatchRun, Batched};
 
@@ -33,8 +34,18 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Allocations made, on any thread, while `f` runs.
+fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
 #[test]
 fn a_batch_into_used_buffers_allocates_nothing() {
+    // Every rayon worker started first (a starting thread allocates, on its own time, into
+    // the process-wide count).
+    rayon::broadcast(|_| ());
     let rnn = Rnn::new(GruCell::<3, 5>::keras_init(7));
     let sequences: Vec<Vec<SVector<f32, 3>>> = (0..16)
         .map(|b| {
@@ -93,6 +104,52 @@ fn a_batch_into_used_buffers_allocates_nothing() {
         assert_eq!(
             allocated, 0,
             "block_unroll_into allocated {allocated} times"
+        );
+    }
+    fused_layers_forward_into_used_buffers();
+}
+
+/// The fused layers' `forward_into`: not the outputs and states, not the work rows, not the
+/// packed weights (packed by the layer's first GEMM call and kept), not the chunks spread over
+/// the cores. Batch 12 runs the GEMMs in one chunk per core; batch 2 runs sample by sample
+/// (on CPUs with AVX2 and FMA). The first call of each shape sizes the buffers.
+fn fused_layers_forward_into_used_buffers() {
+    const CALLS: [(usize, usize); 5] = [(12, 20), (2, 30), (12, 20), (2, 30), (5, 3)];
+    let x: Vec<f32> = (0..12 * 30 * 4).map(|i| (i as f32 * 0.37).sin()).collect();
+    let h0: Vec<f32> = (0..12 * 7).map(|i| (i as f32 * 0.21).cos()).collect();
+
+    let lstm_cell = LstmCell::<4, 9>::pytorch_init(1);
+    let lstm = fused::Lstm::new(&lstm_cell);
+    let mut run = fused::LstmOutput::default();
+    for (i, (batch, t)) in CALLS.into_iter().enumerate() {
+        let x = &x[..batch * t * 4];
+        let n = allocations_in(|| lstm.forward_into(x, batch, None, &mut run).unwrap());
+        assert!(i < 2 || n == 0, "LSTM B={batch} T={t}: {n} allocations");
+    }
+    // A fresh forward does allocate its outputs: the count above is not blind.
+    assert!(allocations_in(|| drop(lstm.forward(&x[..5 * 3 * 4], 5, None).unwrap())) >= 3);
+
+    let mut gru_cells = [GruCell::<4, 7>::pytorch_init(2), GruCell::keras_init(3)];
+    gru_cells[1].reset_after = false;
+    for cell in &gru_cells {
+        let gru = fused::Gru::new(cell);
+        let mut run = fused::Output::default();
+        for (i, (batch, t)) in CALLS.into_iter().enumerate() {
+            let (x, h0) = (&x[..batch * t * 4], &h0[..batch * 7]);
+            let n = allocations_in(|| gru.forward_into(x, batch, Some(h0), &mut run).unwrap());
+            assert!(i < 2 || n == 0, "GRU B={batch} T={t}: {n} allocations");
+        }
+    }
+
+    let srnn_cell = SimpleRnnCell::<4, 5>::pytorch_init(4);
+    let srnn = fused::SimpleRnn::new(&srnn_cell);
+    let mut run = fused::Output::default();
+    for (i, (batch, t)) in CALLS.into_iter().enumerate() {
+        let x = &x[..batch * t * 4];
+        let n = allocations_in(|| srnn.forward_into(x, batch, None, &mut run).unwrap());
+        assert!(
+            i < 2 || n == 0,
+            "SimpleRNN B={batch} T={t}: {n} allocations"
         );
     }
 }
