@@ -88,6 +88,8 @@ CONFIGS = [
     *[dict(_lstm(f"lstm-fused-b1-h{h}", 1, h, 32), peer=f"lstm-b1-h{h}")
       for h in (8, 16, 32, 64, 128)],
     dict(name="gru-b1-h32", kind="gru", B=1, I=32, H=32, T=32, flops=2 * 3 * 32 * (32 + 32)),
+    dict(name="gru-fused-b1-h32", kind="gru", B=1, I=32, H=32, T=32,
+         flops=2 * 3 * 32 * (32 + 32), peer="gru-b1-h32"),
     _lstm("lstm-b64-h128", 64, 128, 50),
     _lstm("lstm-b64-h256", 64, 256, 100),
     dict(name="seed-custom", kind="seed-custom", B=64, I=12, H=10, T=100,
@@ -719,7 +721,8 @@ def write_doc(rows, peers, rust_src, budget, rounds):
         "rows, through `fused::Lstm` (which runs a batch below 4 sample by sample: the input "
         "projection of every step first, then a matrix-vector product and the gate epilogue "
         "per step), compared with the same PyTorch and TensorFlow figures as the "
-        "`lstm-b1-*` rows; batch 64 LSTM through `fused::Lstm`. The `fused::Lstm` layer is "
+        "`lstm-b1-*` rows (likewise `gru-fused-b1-h32`, through `fused::Gru`, against the "
+        "`gru-b1-h32` figures); batch 64 LSTM through `fused::Lstm`. The fused layers are "
         "built once, as the peers' modules are, and run with `forward_into`, which refills the "
         "previous call's buffers (its first call packs the weights for the GEMMs, which the "
         "layer keeps). Seed-custom through `Rnn::run_batch_into` (a serving loop: each call "

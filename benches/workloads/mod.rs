@@ -6,6 +6,7 @@
 //! | lstm-b1-h{8,16,32,64,128} | LSTM | 1 | =H | H | 32 | `#[cell]`: `Rnn::run` |
 //! | lstm-fused-b1-h{8,16,32,64,128} | LSTM | 1 | =H | H | 32 | `fused::Lstm::forward_into` (sample by sample below batch 4; the layer built once, the previous call's buffers refilled) |
 //! | gru-b1-h32 | GRU (reset_after) | 1 | 32 | 32 | 32 | `#[cell]`: `Rnn::run` |
+//! | gru-fused-b1-h32 | GRU (reset_after) | 1 | 32 | 32 | 32 | `fused::Gru::forward_into` (as the fused LSTM rows) |
 //! | lstm-b64-h128 | LSTM | 64 | 128 | 128 | 50 | `fused::Lstm::forward_into` (as above) |
 //! | lstm-b64-h256 | LSTM | 64 | 256 | 256 | 100 | `fused::Lstm::forward_into` (as above) |
 //! | seed-custom | seed 000's cell | 64 | 12 | 10 | 100 | `Rnn::run_batch_into` (one sequence per task, over cores; the outputs go into the previous call's buffers, as in a serving loop; `seed-custom-run-batch` allocates them anew with `Rnn::run_batch`) |
@@ -29,7 +30,7 @@ pub struct Workload {
     pub run: Box<dyn FnMut()>,
 }
 
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 16] = [
     "lstm-b1-h8",
     "lstm-b1-h16",
     "lstm-b1-h32",
@@ -41,6 +42,7 @@ pub const NAMES: [&str; 15] = [
     "lstm-fused-b1-h64",
     "lstm-fused-b1-h128",
     "gru-b1-h32",
+    "gru-fused-b1-h32",
     "lstm-b64-h128",
     "lstm-b64-h256",
     "seed-custom",
@@ -60,6 +62,7 @@ pub fn build(name: &str) -> Option<Workload> {
         "lstm-fused-b1-h64" => lstm_fused::<64>("lstm-fused-b1-h64", 1, 32),
         "lstm-fused-b1-h128" => lstm_fused::<128>("lstm-fused-b1-h128", 1, 32),
         "gru-b1-h32" => gru_b1("gru-b1-h32"),
+        "gru-fused-b1-h32" => gru_fused_b1("gru-fused-b1-h32"),
         "lstm-b64-h128" => lstm_fused::<128>("lstm-b64-h128", 64, 50),
         "lstm-b64-h256" => lstm_fused::<256>("lstm-b64-h256", 64, 100),
         "seed-custom" => seed_custom("seed-custom", true),
@@ -114,6 +117,25 @@ fn gru_b1(name: &'static str) -> Workload {
         flops_per_step: (6 * 32 * 64) as f64,
         run: Box::new(move || {
             black_box(rnn.run(black_box(&xs), &()));
+        }),
+    }
+}
+
+/// `gru-b1-h32` through [`fused::Gru::forward_into`], built once (see [`lstm_fused`]).
+fn gru_fused_b1(name: &'static str) -> Workload {
+    let cell: &'static GruCell<32, 32> = Box::leak(Box::new(GruCell::keras_init(1)));
+    let gru = fused::Gru::new(cell);
+    let xs = values(32 * 32, 2);
+    let mut out = fused::Output::default();
+    Workload {
+        name,
+        batch: 1,
+        steps: 32,
+        flops_per_step: (6 * 32 * 64) as f64,
+        run: Box::new(move || {
+            gru.forward_into(black_box(&xs), 1, None, &mut out)
+                .expect("the inputs are [B, T, I]");
+            black_box(&out);
         }),
     }
 }
