@@ -107,18 +107,26 @@ fn lstm_b1<const H: usize>(name: &'static str) -> Workload {
     }
 }
 
-fn gru_b1(name: &'static str) -> Workload {
-    let rnn = Rnn::new(GruCell::<32, 32>::keras_init(1));
-    let xs = sequence::<32>(32, 2);
+/// A GRU at batch 1, I = H = 32, over 32 steps, run by `run`.
+fn gru_b1_workload(name: &'static str, run: Box<dyn FnMut()>) -> Workload {
     Workload {
         name,
         batch: 1,
         steps: 32,
         flops_per_step: (6 * 32 * 64) as f64,
-        run: Box::new(move || {
+        run,
+    }
+}
+
+fn gru_b1(name: &'static str) -> Workload {
+    let rnn = Rnn::new(GruCell::<32, 32>::keras_init(1));
+    let xs = sequence::<32>(32, 2);
+    gru_b1_workload(
+        name,
+        Box::new(move || {
             black_box(rnn.run(black_box(&xs), &()));
         }),
-    }
+    )
 }
 
 /// `gru-b1-h32` through [`fused::Gru::forward_into`], built once (see [`lstm_fused`]).
@@ -127,17 +135,14 @@ fn gru_fused_b1(name: &'static str) -> Workload {
     let gru = fused::Gru::new(cell);
     let xs = values(32 * 32, 2);
     let mut out = fused::Output::default();
-    Workload {
+    gru_b1_workload(
         name,
-        batch: 1,
-        steps: 32,
-        flops_per_step: (6 * 32 * 64) as f64,
-        run: Box::new(move || {
+        Box::new(move || {
             gru.forward_into(black_box(&xs), 1, None, &mut out)
                 .expect("the inputs are [B, T, I]");
             black_box(&out);
         }),
-    }
+    )
 }
 
 /// The layer is built once and each call refills the previous call's buffers
