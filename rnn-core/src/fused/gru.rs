@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample_steps, check_initial, last_outputs, prev_and_output, run_chunks, set_initial,
-    step_operands, steps, Chunk, Fma, Output, Packed, Plan, Widths,
+    begin, by_sample_steps, last_outputs, prev_and_output, run_chunks, step_operands, Chunk, Fma,
+    Output, Packed, Plan, Widths,
 };
 use crate::cells::{Activation, GruCell};
 use crate::error::ShapeError;
@@ -68,10 +68,12 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         initial: Option<&[f32]>,
         run: &mut Output,
     ) -> Result<(), ShapeError> {
-        let t = steps(inputs, batch, I)?;
-        check_initial("initial h [B, H]", initial, batch * H)?;
-        set_initial(&mut run.h, initial, batch * H);
-        run.outputs.resize(batch * t * H, 0.0);
+        let t = begin(
+            (inputs, batch),
+            (I, H),
+            [("initial h [B, H]", initial)],
+            (&mut run.outputs, [&mut run.h]),
+        )?;
         let path = self.packed.path;
         let plan = self
             .packed
@@ -88,8 +90,8 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
                 Plan::BySample(_) => (1 + t) * 3 * H,
             },
         };
-        run.scratch.resize(batch * (widths.work + H), 0.0);
-        let (work, hh) = run.scratch.split_at_mut(batch * widths.work);
+        run.scratch.0.resize(batch * (widths.work + H), 0.0);
+        let (work, hh) = run.scratch.0.split_at_mut(batch * widths.work);
         let whole = Chunk {
             n: batch,
             x: inputs,

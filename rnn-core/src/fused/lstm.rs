@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample_steps, check_initial, last_outputs, run_chunks, set_initial, step_operands, steps,
-    Chunk, Fma, Packed, Plan, Widths,
+    begin, by_sample_steps, last_outputs, run_chunks, step_operands, Chunk, Fma, Packed, Plan,
+    Scratch, Widths,
 };
 use crate::cells::{Activation, LstmCell};
 use crate::error::ShapeError;
@@ -25,7 +25,7 @@ pub struct Lstm<'a, const I: usize, const H: usize> {
 }
 
 /// What [`Lstm::forward`] returns, and the buffers [`Lstm::forward_into`] refills.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LstmOutput {
     /// Every step's output `h`, `[B, T, H]` row-major.
     pub outputs: Vec<f32>,
@@ -33,25 +33,7 @@ pub struct LstmOutput {
     pub h: Vec<f32>,
     /// The final cell state `c`, `[B, H]`.
     pub c: Vec<f32>,
-    /// The last call's work rows, kept for the next [`Lstm::forward_into`].
-    scratch: Vec<f32>,
-}
-
-/// The results; the scratch is not one.
-impl PartialEq for LstmOutput {
-    fn eq(&self, other: &Self) -> bool {
-        (&self.outputs, &self.h, &self.c) == (&other.outputs, &other.h, &other.c)
-    }
-}
-
-impl core::fmt::Debug for LstmOutput {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("LstmOutput")
-            .field("outputs", &self.outputs)
-            .field("h", &self.h)
-            .field("c", &self.c)
-            .finish_non_exhaustive()
-    }
+    scratch: Scratch,
 }
 
 impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
@@ -111,12 +93,15 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         initial: Option<(&[f32], &[f32])>,
         run: &mut LstmOutput,
     ) -> Result<(), ShapeError> {
-        let t = steps(inputs, batch, I)?;
-        check_initial("initial h [B, H]", initial.map(|s| s.0), batch * H)?;
-        check_initial("initial c [B, H]", initial.map(|s| s.1), batch * H)?;
-        set_initial(&mut run.h, initial.map(|s| s.0), batch * H);
-        set_initial(&mut run.c, initial.map(|s| s.1), batch * H);
-        run.outputs.resize(batch * t * H, 0.0);
+        let t = begin(
+            (inputs, batch),
+            (I, H),
+            [
+                ("initial h [B, H]", initial.map(|s| s.0)),
+                ("initial c [B, H]", initial.map(|s| s.1)),
+            ],
+            (&mut run.outputs, [&mut run.h, &mut run.c]),
+        )?;
         let path = self.packed.path;
         let plan = self.packed.plan(batch, |path| self.pack(path));
         // Per sample, the work rows: one step's gate pre-activations, or by sample every
@@ -130,13 +115,13 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
                 Plan::BySample(_) => t * 4 * H,
             },
         };
-        run.scratch.resize(batch * widths.work, 0.0);
+        run.scratch.0.resize(batch * widths.work, 0.0);
         let whole = Chunk {
             n: batch,
             x: inputs,
             out: &mut run.outputs,
             states: [&mut run.h, &mut run.c],
-            work: &mut run.scratch,
+            work: &mut run.scratch.0,
         };
         run_chunks(
             whole,

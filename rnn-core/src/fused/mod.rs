@@ -68,29 +68,29 @@ use packed::Path;
 
 /// What [`Gru::forward`] and [`SimpleRnn::forward`] return, and the buffers their
 /// `forward_into` refills.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Output {
     /// Every step's output, `[B, T, H]` row-major.
     pub outputs: Vec<f32>,
     /// The final state, `[B, H]` (the initial state when `T = 0`).
     pub h: Vec<f32>,
-    /// The last call's work rows, kept for the next `forward_into`.
-    scratch: Vec<f32>,
+    scratch: Scratch,
 }
 
-/// The results; the scratch is not one.
-impl PartialEq for Output {
-    fn eq(&self, other: &Self) -> bool {
-        (&self.outputs, &self.h) == (&other.outputs, &other.h)
+/// A call's work rows, kept with its outputs for the next `forward_into` to reuse. They are
+/// not a result: any two compare equal, and `Debug` shows their length only.
+#[derive(Clone, Default)]
+struct Scratch(Vec<f32>);
+
+impl PartialEq for Scratch {
+    fn eq(&self, _: &Self) -> bool {
+        true
     }
 }
 
-impl core::fmt::Debug for Output {
+impl core::fmt::Debug for Scratch {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Output")
-            .field("outputs", &self.outputs)
-            .field("h", &self.h)
-            .finish_non_exhaustive()
+        write!(f, "Scratch({} values)", self.0.len())
     }
 }
 
@@ -111,18 +111,30 @@ fn steps(inputs: &[f32], batch: usize, features: usize) -> Result<usize, ShapeEr
     Ok(inputs.len() / per_step)
 }
 
-/// Checks a `[B, H]` initial state, if given: `len` values.
-fn check_initial(what: &'static str, given: Option<&[f32]>, len: usize) -> Result<(), ShapeError> {
-    given.map_or(Ok(()), |s| ShapeError::check_len(what, len, s.len()))
-}
-
-/// Sets `state` to the (checked) initial state `given`, or to `len` zeros, in its storage.
-fn set_initial(state: &mut Vec<f32>, given: Option<&[f32]>, len: usize) {
-    state.clear();
-    match given {
-        Some(s) => state.extend_from_slice(s),
-        None => state.resize(len, 0.0),
+/// The start of every layer's `forward_into`: checks the inputs (`[B, T, I]`, `I = features`)
+/// and each initial state (`[B, H]`, named `what`; `None` for zeros), then sizes the kept
+/// buffers: the outputs to `[B, T, H]`, each state to its initial value. Returns `T`. Every
+/// check comes before the first write, so an error leaves the buffers as they were.
+fn begin<const S: usize>(
+    (inputs, batch): (&[f32], usize),
+    (features, hidden): (usize, usize),
+    initial: [(&'static str, Option<&[f32]>); S],
+    (outputs, states): (&mut Vec<f32>, [&mut Vec<f32>; S]),
+) -> Result<usize, ShapeError> {
+    let t = steps(inputs, batch, features)?;
+    let len = batch * hidden;
+    for (what, given) in initial {
+        given.map_or(Ok(()), |s| ShapeError::check_len(what, len, s.len()))?;
     }
+    for (state, (_, given)) in states.into_iter().zip(initial) {
+        state.clear();
+        match given {
+            Some(s) => state.extend_from_slice(s),
+            None => state.resize(len, 0.0),
+        }
+    }
+    outputs.resize(batch * t * hidden, 0.0);
+    Ok(t)
 }
 
 /// `c[i, :] += a[i, :] · b` for `m` rows: `a` is `m × k` with row stride `rsa`, `b` is

@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use super::gates::{self, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
-    by_sample_steps, check_initial, last_outputs, run_chunks, set_initial, step_operands, steps,
-    Chunk, Fma, Output, Packed, Plan, Widths,
+    begin, by_sample_steps, last_outputs, run_chunks, step_operands, Chunk, Fma, Output, Packed,
+    Plan, Widths,
 };
 use crate::cells::{Activation, SimpleRnnCell};
 use crate::error::ShapeError;
@@ -64,10 +64,12 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
         initial: Option<&[f32]>,
         run: &mut Output,
     ) -> Result<(), ShapeError> {
-        let t = steps(inputs, batch, I)?;
-        check_initial("initial h [B, H]", initial, batch * H)?;
-        set_initial(&mut run.h, initial, batch * H);
-        run.outputs.resize(batch * t * H, 0.0);
+        let t = begin(
+            (inputs, batch),
+            (I, H),
+            [("initial h [B, H]", initial)],
+            (&mut run.outputs, [&mut run.h]),
+        )?;
         let path = self.packed.path;
         let plan = self.packed.plan(batch, |path| self.pack(path));
         // Per sample, the work rows: one step's pre-activations, or by sample every step's
@@ -81,13 +83,13 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
                 Plan::BySample(_) => t * H,
             },
         };
-        run.scratch.resize(batch * widths.work, 0.0);
+        run.scratch.0.resize(batch * widths.work, 0.0);
         let whole = Chunk {
             n: batch,
             x: inputs,
             out: &mut run.outputs,
             states: [&mut run.h, &mut []],
-            work: &mut run.scratch,
+            work: &mut run.scratch.0,
         };
         run_chunks(
             whole,
