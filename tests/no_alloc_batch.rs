@@ -61,17 +61,14 @@ fn a_batch_into_used_buffers_allocates_nothing() {
     rnn.run_batch_into(&batch, &(), &mut out).unwrap();
     let first = out.clone();
     for _ in 0..3 {
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
-        rnn.run_batch_into(&batch, &(), &mut out).unwrap();
-        let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
-        assert_eq!(allocated, 0, "run_batch_into allocated {allocated} times");
+        let n = allocations_in(|| rnn.run_batch_into(&batch, &(), &mut out).unwrap());
+        assert_eq!(n, 0, "run_batch_into allocated {n} times");
     }
     assert_eq!(out, first);
     // A fresh run_batch does allocate its outputs: the count above is not blind.
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    let fresh = rnn.run_batch(&batch, &()).unwrap();
-    assert!(ALLOCATIONS.load(Ordering::SeqCst) - before >= 16);
-    assert_eq!(fresh, first);
+    let mut fresh = None;
+    assert!(allocations_in(|| fresh = Some(rnn.run_batch(&batch, &()).unwrap())) >= 16);
+    assert_eq!(fresh, Some(first.clone()));
 
     // A stateful batch fed chunk after chunk into the same buffers.
     let mut streams = rnn.clone().stateful_batch(vec![(); 16]);
@@ -80,12 +77,12 @@ fn a_batch_into_used_buffers_allocates_nothing() {
         .feed_into(&sequences, BatchMasks::Lengths(&lengths), &mut ys)
         .unwrap();
     for _ in 0..3 {
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
-        streams
-            .feed_into(&sequences, BatchMasks::Lengths(&lengths), &mut ys)
-            .unwrap();
-        let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
-        assert_eq!(allocated, 0, "feed_into allocated {allocated} times");
+        let n = allocations_in(|| {
+            streams
+                .feed_into(&sequences, BatchMasks::Lengths(&lengths), &mut ys)
+                .unwrap()
+        });
+        assert_eq!(n, 0, "feed_into allocated {n} times");
     }
     // The streams moved on: the fourth chunk does not repeat the first.
     assert_ne!(ys.0, first.outputs.0);
@@ -98,13 +95,10 @@ fn a_batch_into_used_buffers_allocates_nothing() {
         core::array::from_fn(|_| rnn::Sequence(Vec::new()));
     rnn::block_unroll_into(&cell, block, &mut states, [&(); 4], &mut outputs).unwrap();
     for _ in 0..3 {
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
-        rnn::block_unroll_into(&cell, block, &mut states, [&(); 4], &mut outputs).unwrap();
-        let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
-        assert_eq!(
-            allocated, 0,
-            "block_unroll_into allocated {allocated} times"
-        );
+        let n = allocations_in(|| {
+            rnn::block_unroll_into(&cell, block, &mut states, [&(); 4], &mut outputs).unwrap()
+        });
+        assert_eq!(n, 0, "block_unroll_into allocated {n} times");
     }
     fused_layers_forward_into_used_buffers();
 }
