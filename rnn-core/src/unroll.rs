@@ -60,10 +60,13 @@ pub fn static_unroll<C: Cell, const T: usize>(
 /// line (a stack array 16 bytes into a line makes every other 32-byte store straddle two
 /// lines; measured 13% slower at H = 32).
 ///
-/// The AVX2 copy builds the result and returns it, so the compiler writes it straight into
-/// the caller's return slot, and each output is written once, by its step, into
-/// uninitialized storage. Filled through a `&mut` from outside that copy, the result was
-/// first zeroed (4 KB at H = 32), then built in a local and copied out (4.3 KB).
+/// The AVX2 copy builds the result in uninitialized storage, each output written once, by
+/// its step, and returns it. Whether that storage is the caller's return slot or a local
+/// copied out at the end is the compiler's choice, and it has changed with the code around
+/// it: at 8495184 the unroll bench had no copy left; at 0fc65ac its GRU and LSTM H = 32
+/// copies build a local and copy its 4.2 KB out (a `memcpy` in `run_avx2_fma`, about 1% of
+/// the bench's samples). Filled through a `&mut` from outside that copy, the result was also
+/// zeroed first (4 KB at H = 32).
 ///
 /// Backward directions read the last input first and write each output in processing order
 /// ([`Direction::GoBackwards`]) or at the time of the input it read ([`Direction::Reversed`]).
