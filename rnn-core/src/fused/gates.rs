@@ -7,8 +7,9 @@
 //! [`Lanes`], and [`run`] drives it over a row with AVX2+FMA vectors (the tail, and CPUs
 //! without them, one lane at a time). `tanh` is the rational approximation of Eigen and
 //! XNNPACK (`x·P(x²) / Q(x²)`, no `exp`, one division; absolute error ≤ 3.5e-7, never past
-//! ±1) and `σ(x) = ½ + ½·tanh(x / 2)`: the fused layers promise the cell's results within
-//! 1e-5, not to the bit.
+//! ±1) and `σ(x) = ½ + ½·tanh(x / 2)`, the same quotient with the halvings folded into its
+//! coefficients (absolute error ≤ 2.7e-7, always in `[0, 1]`): the fused layers promise the
+//! cell's results within 1e-5, not to the bit.
 
 use super::packed::Path;
 
@@ -23,6 +24,8 @@ pub(super) trait Lanes: Copy {
     fn load(self, xs: &[f32]) -> Self::V;
     /// Writes as many of `xs` as there are lanes.
     fn store(self, v: Self::V, xs: &mut [f32]);
+    /// `a + b`.
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a - b`.
     fn sub(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a · b`.
@@ -52,6 +55,10 @@ impl Lanes for Scalar {
     #[inline(always)]
     fn store(self, v: f32, xs: &mut [f32]) {
         xs[0] = v;
+    }
+    #[inline(always)]
+    fn add(self, a: f32, b: f32) -> f32 {
+        a + b
     }
     #[inline(always)]
     fn sub(self, a: f32, b: f32) -> f32 {
@@ -125,6 +132,10 @@ impl Lanes for Avx2 {
         unsafe { core::arch::x86_64::_mm256_storeu_ps(xs.as_mut_ptr(), v) }
     }
     #[inline(always)]
+    fn add(self, a: Self::V, b: Self::V) -> Self::V {
+        unsafe { core::arch::x86_64::_mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
     fn sub(self, a: Self::V, b: Self::V) -> Self::V {
         unsafe { core::arch::x86_64::_mm256_sub_ps(a, b) }
     }
@@ -177,6 +188,10 @@ impl Lanes for Avx2Pair {
         self.0.store(v[1], &mut xs[8..]);
     }
     #[inline(always)]
+    fn add(self, a: Self::V, b: Self::V) -> Self::V {
+        [self.0.add(a[0], b[0]), self.0.add(a[1], b[1])]
+    }
+    #[inline(always)]
     fn sub(self, a: Self::V, b: Self::V) -> Self::V {
         [self.0.sub(a[0], b[0]), self.0.sub(a[1], b[1])]
     }
@@ -201,30 +216,74 @@ impl Lanes for Avx2Pair {
     }
 }
 
+/// tanh's numerator, `x·P(x²)`: the coefficients of `x¹²`, `x¹⁰`, ..., `x⁰` in `P`.
+const P: [f32; 7] = [
+    -2.760_768_5e-16,
+    2.000_188e-13,
+    -8.604_672e-11,
+    5.122_297e-8,
+    1.485_722_4e-5,
+    6.372_619_3e-4,
+    4.893_524_6e-3,
+];
+/// tanh's denominator, `Q(x²)`: the coefficients of `x⁶`, `x⁴`, `x²`, `x⁰`.
+const Q: [f32; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_6e-3, 4.893_525e-3];
+/// Where tanh's quotient reaches ±1.
+const TANH_LIMIT: f32 = 7.905_311;
+
 /// `tanh(x)`: `x·P(x²) / Q(x²)` on `x` clamped to ±7.905, where the quotient reaches 1.
 #[inline(always)]
 pub(super) fn tanh<L: Lanes>(l: L, x: L::V) -> L::V {
-    const P: [f32; 7] = [
-        -2.760_768_5e-16,
-        2.000_188e-13,
-        -8.604_672e-11,
-        5.122_297e-8,
-        1.485_722_4e-5,
-        6.372_619_3e-4,
-        4.893_524_6e-3,
-    ];
-    const Q: [f32; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_6e-3, 4.893_525e-3];
-    let x = l.clamp(x, 7.905_311);
+    let x = l.clamp(x, TANH_LIMIT);
+    let (p, q) = numerator_and_denominator(l, x, &P, &Q);
+    l.div(l.mul(p, x), q)
+}
+
+/// The logistic sigmoid, `½ + ½·tanh(x / 2)`, with the halvings folded into tanh's
+/// coefficients: with `u = x / 2`, `P̃(x²) = P(u²)` and `Q̃(x²) = Q(u²)`, it is
+/// `(Q̃ + x·P̃ / 2) / (2·Q̃)`. Scaling a coefficient by a power of 2 is exact, so `P̃` and `Q̃`
+/// are tanh's polynomials at `u`. Where `½ + ½·tanh(x·½)` ended in a multiply, the division
+/// and a multiply-add, this ends in a multiply-add, an add (off the FMA units) and the
+/// division, and starts without the multiply: the chain the epilogues wait on is two
+/// operations shorter. At batch 1, I = H = 32, per step: LSTM 247.9 -> 245.1 ns, GRU
+/// 205.1 -> 197.2; LSTM batch 64, I = H = 128: 1,544 -> 1,527 ns per sample-step.
+#[inline(always)]
+pub(super) fn sigmoid<L: Lanes>(l: L, x: L::V) -> L::V {
+    /// `P̃ / 2`: `P`'s coefficient of `x²ʲ` times `4⁻ʲ / 2`.
+    const SIGMOID_P: [f32; 7] = at_half_x(P, 0.5);
+    /// `Q̃`: `Q`'s coefficient of `x²ʲ` times `4⁻ʲ`.
+    const SIGMOID_Q: [f32; 4] = at_half_x(Q, 1.0);
+    let x = l.clamp(x, 2.0 * TANH_LIMIT);
+    let (p, q) = numerator_and_denominator(l, x, &SIGMOID_P, &SIGMOID_Q);
+    l.div(l.mul_add(x, p, q), l.add(q, q))
+}
+
+/// The coefficients of `scale · c((x / 2)²)` as a polynomial in `x²`, for `c` in `x²`
+/// (coefficients highest power first).
+const fn at_half_x<const N: usize>(c: [f32; N], scale: f32) -> [f32; N] {
+    let mut scaled = c;
+    let (mut j, mut factor) = (N, scale);
+    while j > 0 {
+        j -= 1;
+        scaled[j] = c[j] * factor;
+        factor *= 0.25;
+    }
+    scaled
+}
+
+/// `(P(x²), Q(x²))` for `P` of degree 6 and `Q` of degree 3 in `x²`. Estrin's scheme (pairs
+/// of coefficients combined by `x²` and `x⁴`): the chain from `x` to the division is a few
+/// multiply-adds deep instead of Horner's six, and the epilogue of a step is bound by those
+/// chains, not by its instruction count.
+#[inline(always)]
+fn numerator_and_denominator<L: Lanes>(l: L, x: L::V, p: &[f32; 7], q: &[f32; 4]) -> (L::V, L::V) {
     let x2 = l.mul(x, x);
     let x4 = l.mul(x2, x2);
-    // Estrin's scheme (pairs of coefficients combined by x² and x⁴): the chain from `x` to
-    // the division is a few multiply-adds deep instead of Horner's six, and the epilogue of
-    // a step is bound by those chains, not by its instruction count.
-    let p_low = l.mul_add(pair(l, P[3], P[4], x2), x4, pair(l, P[5], P[6], x2));
-    let p_high = l.mul_add(l.splat(P[0]), x4, pair(l, P[1], P[2], x2));
+    let p_low = l.mul_add(pair(l, p[3], p[4], x2), x4, pair(l, p[5], p[6], x2));
+    let p_high = l.mul_add(l.splat(p[0]), x4, pair(l, p[1], p[2], x2));
     let p = l.mul_add(p_high, l.mul(x4, x4), p_low);
-    let q = l.mul_add(pair(l, Q[0], Q[1], x2), x4, pair(l, Q[2], Q[3], x2));
-    l.div(l.mul(p, x), q)
+    let q = l.mul_add(pair(l, q[0], q[1], x2), x4, pair(l, q[2], q[3], x2));
+    (p, q)
 }
 
 /// `hi·y + lo`. A function, not a closure: a closure may be compiled apart, where the
@@ -232,13 +291,6 @@ pub(super) fn tanh<L: Lanes>(l: L, x: L::V) -> L::V {
 #[inline(always)]
 fn pair<L: Lanes>(l: L, hi: f32, lo: f32, y: L::V) -> L::V {
     l.mul_add(l.splat(hi), y, l.splat(lo))
-}
-
-/// The logistic sigmoid, `½ + ½·tanh(x / 2)`.
-#[inline(always)]
-pub(super) fn sigmoid<L: Lanes>(l: L, x: L::V) -> L::V {
-    let half = l.splat(0.5);
-    l.mul_add(tanh(l, l.mul(x, half)), half, half)
 }
 
 /// A row's epilogue, one group of units at a time.
@@ -308,6 +360,38 @@ mod tests {
             |(a, b): (f32, f32), (c, d): (f32, f32)| (a - c).abs() <= 4e-7 && (b - d).abs() <= 4e-7;
         assert!(near(eval(l, f32::INFINITY), (1.0, 1.0)));
         assert!(near(eval(l, f32::NEG_INFINITY), (-1.0, 0.0)));
+    }
+
+    /// Every `f32` in `[-40, 40]` (past ±15.8 the input is clamped): the sigmoid stays in
+    /// `[0, 1]` and within 2.7e-7 on both paths. A minute per path in release:
+    /// `cargo test --release -p rnn-core --lib sigmoid_of_every_f32 -- --ignored`.
+    #[test]
+    #[ignore = "two billion inputs per path"]
+    fn sigmoid_of_every_f32_up_to_40_is_in_0_1_and_within_2_7e_7() {
+        fn scan<L: Lanes, const N: usize>(l: L) {
+            let inputs = (0x8000_0001..=(-40.0f32).to_bits()).chain(0..=40.0f32.to_bits());
+            let (mut xs, mut ys, mut n) = ([0.0f32; N], [0.0f32; N], 0);
+            for bits in inputs {
+                xs[n] = f32::from_bits(bits);
+                n += 1;
+                if n == N {
+                    l.store(sigmoid(l, l.load(&xs)), &mut ys);
+                    for (&x, &y) in xs.iter().zip(&ys) {
+                        let want = 1.0 / (1.0 + (-x as f64).exp());
+                        assert!(
+                            (0.0..=1.0).contains(&y) && (y as f64 - want).abs() <= 2.7e-7,
+                            "σ({x}) = {y}"
+                        );
+                    }
+                    n = 0;
+                }
+            }
+        }
+        scan::<_, 1>(Scalar);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx) = Avx2::detect() {
+            scan::<_, 8>(avx);
+        }
     }
 
     #[test]
