@@ -103,23 +103,32 @@ fn a_batch_into_used_buffers_allocates_nothing() {
     fused_layers_forward_into_used_buffers();
 }
 
+/// Batch 12 runs the fused layers' GEMMs in one chunk per core; batch 2 runs them sample by
+/// sample (on CPUs with AVX2 and FMA). The first call of each shape sizes the buffers.
+const CALLS: [(usize, usize); 5] = [(12, 20), (2, 30), (12, 20), (2, 30), (5, 3)];
+
+/// `call(inputs, batch)` for each of [`CALLS`], on the first `B·T·4` values of `x` (`I = 4`):
+/// from the third call on, it allocates nothing.
+fn reused_buffers_allocate_nothing(layer: &str, x: &[f32], mut call: impl FnMut(&[f32], usize)) {
+    for (i, (batch, t)) in CALLS.into_iter().enumerate() {
+        let n = allocations_in(|| call(&x[..batch * t * 4], batch));
+        assert!(i < 2 || n == 0, "{layer} B={batch} T={t}: {n} allocations");
+    }
+}
+
 /// The fused layers' `forward_into`: not the outputs and states, not the work rows, not the
 /// packed weights (packed by the layer's first GEMM call and kept), not the chunks spread over
-/// the cores. Batch 12 runs the GEMMs in one chunk per core; batch 2 runs sample by sample
-/// (on CPUs with AVX2 and FMA). The first call of each shape sizes the buffers.
+/// the cores.
 fn fused_layers_forward_into_used_buffers() {
-    const CALLS: [(usize, usize); 5] = [(12, 20), (2, 30), (12, 20), (2, 30), (5, 3)];
     let x: Vec<f32> = (0..12 * 30 * 4).map(|i| (i as f32 * 0.37).sin()).collect();
     let h0: Vec<f32> = (0..12 * 7).map(|i| (i as f32 * 0.21).cos()).collect();
 
     let lstm_cell = LstmCell::<4, 9>::pytorch_init(1);
     let lstm = fused::Lstm::new(&lstm_cell);
     let mut run = fused::LstmOutput::default();
-    for (i, (batch, t)) in CALLS.into_iter().enumerate() {
-        let x = &x[..batch * t * 4];
-        let n = allocations_in(|| lstm.forward_into(x, batch, None, &mut run).unwrap());
-        assert!(i < 2 || n == 0, "LSTM B={batch} T={t}: {n} allocations");
-    }
+    reused_buffers_allocate_nothing("LSTM", &x, |x, batch| {
+        lstm.forward_into(x, batch, None, &mut run).unwrap()
+    });
     // A fresh forward does allocate its outputs: the count above is not blind.
     assert!(allocations_in(|| drop(lstm.forward(&x[..5 * 3 * 4], 5, None).unwrap())) >= 3);
 
@@ -128,22 +137,16 @@ fn fused_layers_forward_into_used_buffers() {
     for cell in &gru_cells {
         let gru = fused::Gru::new(cell);
         let mut run = fused::Output::default();
-        for (i, (batch, t)) in CALLS.into_iter().enumerate() {
-            let (x, h0) = (&x[..batch * t * 4], &h0[..batch * 7]);
-            let n = allocations_in(|| gru.forward_into(x, batch, Some(h0), &mut run).unwrap());
-            assert!(i < 2 || n == 0, "GRU B={batch} T={t}: {n} allocations");
-        }
+        reused_buffers_allocate_nothing("GRU", &x, |x, batch| {
+            gru.forward_into(x, batch, Some(&h0[..batch * 7]), &mut run)
+                .unwrap()
+        });
     }
 
     let srnn_cell = SimpleRnnCell::<4, 5>::pytorch_init(4);
     let srnn = fused::SimpleRnn::new(&srnn_cell);
     let mut run = fused::Output::default();
-    for (i, (batch, t)) in CALLS.into_iter().enumerate() {
-        let x = &x[..batch * t * 4];
-        let n = allocations_in(|| srnn.forward_into(x, batch, None, &mut run).unwrap());
-        assert!(
-            i < 2 || n == 0,
-            "SimpleRNN B={batch} T={t}: {n} allocations"
-        );
-    }
+    reused_buffers_allocate_nothing("SimpleRNN", &x, |x, batch| {
+        srnn.forward_into(x, batch, None, &mut run).unwrap()
+    });
 }
