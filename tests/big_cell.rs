@@ -1,6 +1,6 @@
 //! Seed 001's NestedCell at the seed's sizes (a 1.2 M-float kernel) builds, initialises,
 //! saves, loads and runs inside a thread with a 2 MiB stack: no parameter size puts weights
-//! on the stack.
+//! on the stack. A static unroll's 512 KB result fits one too, in every direction.
 
 #[path = "../examples/common/nested_cell.rs"]
 mod nested_cell;
@@ -13,13 +13,17 @@ use rnn::weight_file;
 const STACK: usize = 2 << 20;
 
 fn on_small_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    on_stack(STACK, f)
+}
+
+fn on_stack<R: Send + 'static>(bytes: usize, f: impl FnOnce() -> R + Send + 'static) -> R {
     std::thread::Builder::new()
-        .name("2 MiB stack".into())
-        .stack_size(STACK)
+        .name(format!("{bytes}-byte stack"))
+        .stack_size(bytes)
         .spawn(f)
         .expect("spawn")
         .join()
-        .expect("the big cell overflowed or panicked on a 2 MiB stack")
+        .expect("the work overflowed or panicked on a small stack")
 }
 
 fn input(t: usize) -> NestedInput {
@@ -84,4 +88,69 @@ fn nested_cell_computes_the_seeds_matmul_and_einsum() {
         cell.initialize(Scheme::Keras, 5);
         assert!(cell == NestedCell::new(5), "seeded init reproduces");
     });
+}
+
+/// `unroll::<4096>` of an LSTM with 32 units returns 4096 × 32 floats (512 KB). The result is
+/// built where it is returned, so an optimized build needs about its size in stack, whatever
+/// the direction, and a stateful chunk as much; an unoptimized one copies it a few times but
+/// still fits Rust's default 2 MiB thread stack. Too much stack aborts the whole test binary.
+#[test]
+fn a_static_unroll_needs_about_its_result_in_stack_in_every_direction() {
+    use rnn::cells::LstmCell;
+    const T: usize = 4096;
+    type Result = rnn::Unrolled<SVector<f32, 32>, (SVector<f32, 32>, SVector<f32, 32>), T>;
+    let stack = if cfg!(debug_assertions) {
+        STACK
+    } else {
+        std::mem::size_of::<Result>() + (64 << 10)
+    };
+    let cell = LstmCell::<32, 32>::keras_init(3);
+    let xs: Box<[SVector<f32, 32>; T]> = (0..T)
+        .map(|t| SVector::from_fn(|i, _| ((i + t) % 5) as f32 * 0.1))
+        .collect::<Box<[_]>>()
+        .try_into()
+        .expect("T inputs");
+    let xs = std::sync::Arc::new(xs);
+    let expected = Rnn::new(cell.clone()).run(xs.iter(), &());
+    for direction in [
+        Direction::Forward,
+        Direction::GoBackwards,
+        Direction::Reversed,
+    ] {
+        let rnn = Rnn::new(cell.clone()).direction(direction);
+        let (unrolled, streamed) = (rnn.clone(), rnn);
+        let inputs = xs.clone();
+        let (last, first, state) = on_stack(stack, move || {
+            let run = unrolled.unroll(&inputs, &());
+            (run.outputs[T - 1], run.outputs[0], run.state)
+        });
+        let inputs = xs.clone();
+        let (chunk_last, chunk_first, chunk_state) = on_stack(stack, move || {
+            let mut stream = streamed.stateful(());
+            let ys = stream.feed_array(&inputs);
+            (ys[T - 1], ys[0], stream.state().clone())
+        });
+        assert_eq!(
+            (chunk_last, chunk_first, &chunk_state),
+            (last, first, &state),
+            "{direction:?}"
+        );
+        // Forward is the dynamic loop; backwards, the output of the last step read (input 0)
+        // is the last in processing order, or sits at time 0 when aligned to time.
+        let computed_last = match direction {
+            Direction::Forward => {
+                assert_eq!((last, &state), (expected.outputs[T - 1], &expected.state));
+                let (cell, inputs) = (cell.clone(), xs.clone());
+                let low_level = on_stack(stack, move || {
+                    let run = rnn::static_unroll(&cell, &inputs, Nested::zeros(), &());
+                    (run.0[T - 1], run.1)
+                });
+                assert_eq!(low_level, (last, state.clone()));
+                last
+            }
+            Direction::GoBackwards => last,
+            Direction::Reversed => first,
+        };
+        assert!(computed_last.iter().all(|v| v.is_finite() && *v != 0.0));
+    }
 }

@@ -131,6 +131,13 @@ impl<C: Cell> Rnn<C> {
 
     /// Runs exactly `T` steps from the cell's initial state, with no heap allocation, in the
     /// configured [`direction`](Rnn::direction).
+    ///
+    /// The result lives on the caller's stack: an optimized build needs about
+    /// `size_of::<Unrolled<..>>()` of it in every direction (the outputs are written once,
+    /// where they are returned); an unoptimized build copies the result a few times. A thread
+    /// spawned by `std` has 2 MiB of stack by default, so a result of more than about 1 MiB
+    /// (say 4,096 steps of 64 `f32` units) belongs in [`run`](Rnn::run), which keeps the
+    /// outputs on the heap.
     pub fn unroll<const T: usize>(
         &self,
         inputs: &[C::Input; T],

@@ -2,6 +2,7 @@
 
 #[cfg(feature = "alloc")]
 use core::borrow::Borrow;
+use core::mem::MaybeUninit;
 
 use crate::cell::Cell;
 use crate::mask::Padding;
@@ -132,22 +133,19 @@ impl<C: Cell> Stateful<C> {
     }
 
     /// Runs a chunk of exactly `T` steps with no heap allocation (in the configured direction).
+    /// Its outputs take the stack space [`Rnn::unroll`](crate::Rnn::unroll)'s do.
     pub fn feed_array<const T: usize>(&mut self, inputs: &[C::Input; T]) -> [C::Output; T] {
-        let state = core::mem::replace(&mut self.state, crate::Nested::zeros());
-        let run =
-            crate::unroll::unrolled(&self.cell, inputs, state, &self.constants, self.direction);
-        self.state = run.state;
-        let outputs = run.outputs;
-        // The last output in processing order.
-        let last = if self.direction.aligned_to_time() {
-            outputs.first()
-        } else {
-            outputs.last()
-        };
-        if let Some(last) = last {
-            self.carried = Some(last.clone());
-        }
-        outputs
+        let mut outputs = MaybeUninit::<[C::Output; T]>::uninit();
+        crate::unroll::fill_outputs(
+            &self.cell,
+            inputs,
+            (&mut self.state, &mut self.carried),
+            &self.constants,
+            self.direction,
+            &mut outputs,
+        );
+        // SAFETY: `fill_outputs` initialized every output.
+        unsafe { outputs.assume_init() }
     }
 
     /// Returns to the initial state (and forgets the carried output).

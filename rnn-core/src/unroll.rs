@@ -52,25 +52,13 @@ pub fn static_unroll<C: Cell, const T: usize>(
     state: C::State,
     constants: &C::Constants,
 ) -> ([C::Output; T], C::State) {
-    let run = unrolled(cell, inputs, state, constants, Direction::Forward);
-    (run.outputs, run.state)
+    built(cell, inputs, state, constants, Direction::Forward)
 }
 
 /// The static unroll in `direction` from `state`: a new [`Unrolled`], which starts on a cache
 /// line (a stack array 16 bytes into a line makes every other 32-byte store straddle two
 /// lines; measured 13% slower at H = 32).
-///
-/// The AVX2 copy builds the result in uninitialized storage, each output written once, by
-/// its step, and returns it. Whether that storage is the caller's return slot or a local
-/// copied out at the end is the compiler's choice, and it has changed with the code around
-/// it: at 8495184 the unroll bench had no copy left; at 0fc65ac its GRU and LSTM H = 32
-/// copies build a local and copy its 4.2 KB out (a `memcpy` in `run_avx2_fma`, about 1% of
-/// the bench's samples). Filled through a `&mut` from outside that copy, the result was also
-/// zeroed first (4 KB at H = 32).
-///
-/// Backward directions read the last input first and write each output in processing order
-/// ([`Direction::GoBackwards`]) or at the time of the input it read ([`Direction::Reversed`]).
-#[inline]
+#[inline(always)]
 pub(crate) fn unrolled<C: Cell, const T: usize>(
     cell: &C,
     inputs: &[C::Input; T],
@@ -78,28 +66,143 @@ pub(crate) fn unrolled<C: Cell, const T: usize>(
     constants: &C::Constants,
     direction: Direction,
 ) -> Unrolled<C::Output, C::State, T> {
+    built(cell, inputs, state, constants, direction)
+}
+
+/// What a static unroll returns, built in place: `T` outputs and the final state.
+trait Built<O, S, const T: usize> {
+    /// The places of the outputs and of the state inside `*this`: disjoint, and inside it.
+    ///
+    /// # Safety
+    /// `this` points to storage valid for a `Self` (it may be uninitialized).
+    unsafe fn places(this: *mut Self) -> (*mut [O; T], *mut S);
+}
+
+impl<O, S, const T: usize> Built<O, S, T> for Unrolled<O, S, T> {
+    unsafe fn places(this: *mut Self) -> (*mut [O; T], *mut S) {
+        // SAFETY: field projections of storage the caller vouches for; no reference made.
+        unsafe {
+            (
+                core::ptr::addr_of_mut!((*this).outputs),
+                core::ptr::addr_of_mut!((*this).state),
+            )
+        }
+    }
+}
+
+impl<O, S, const T: usize> Built<O, S, T> for ([O; T], S) {
+    unsafe fn places(this: *mut Self) -> (*mut [O; T], *mut S) {
+        // SAFETY: as above.
+        unsafe {
+            (
+                core::ptr::addr_of_mut!((*this).0),
+                core::ptr::addr_of_mut!((*this).1),
+            )
+        }
+    }
+}
+
+/// The static unroll into a new `R`.
+#[inline(always)]
+fn built<C: Cell, R: Built<C::Output, C::State, T>, const T: usize>(
+    cell: &C,
+    inputs: &[C::Input; T],
+    state: C::State,
+    constants: &C::Constants,
+    direction: Direction,
+) -> R {
+    let mut run = MaybeUninit::<R>::uninit();
+    fill(cell, inputs, state, constants, direction, &mut run);
+    // SAFETY: `fill` initialized `run` (had a step panicked, `run` would have been dropped as
+    // a `MaybeUninit`: nothing read or dropped, the state leaked).
+    unsafe { run.assume_init() }
+}
+
+/// Fills `run` in place. Out of line on purpose: a call that alone writes a local, followed
+/// by the local's move into the result, is what the compiler turns into writing the result
+/// directly (inlined, the local stays and the stack holds the result twice).
+#[inline(never)]
+fn fill<C: Cell, R: Built<C::Output, C::State, T>, const T: usize>(
+    cell: &C,
+    inputs: &[C::Input; T],
+    state: C::State,
+    constants: &C::Constants,
+    direction: Direction,
+    run: &mut MaybeUninit<R>,
+) {
+    // SAFETY: `run` is storage for an `R`, so `places` gives two disjoint places inside it.
+    // The state is written before the `&mut` to it is made. The outputs are viewed as
+    // `[MaybeUninit<O>; T]`, which has the layout of `[O; T]` and needs no initialization.
+    let (outputs, state) = unsafe {
+        let (outputs, at) = R::places(run.as_mut_ptr());
+        at.write(state);
+        (
+            &mut *outputs.cast::<[MaybeUninit<C::Output>; T]>(),
+            &mut *at,
+        )
+    };
+    unroll_in_place(cell, inputs, state, constants, direction, outputs);
+}
+
+/// A stateful chunk of `T` steps ([`Stateful::feed_array`](crate::Stateful::feed_array)):
+/// the outputs written into `outputs`, the state updated in place, and the last output in
+/// processing order copied into `carried` (kept if `T = 0`). Out of line for the reason
+/// given at [`fill`] (which is also why `carried` is set here: a read of the
+/// outputs after the call would keep them in a local); on return `outputs` is initialized.
+#[inline(never)]
+pub(crate) fn fill_outputs<C: Cell, const T: usize>(
+    cell: &C,
+    inputs: &[C::Input; T],
+    (state, carried): (&mut C::State, &mut Option<C::Output>),
+    constants: &C::Constants,
+    direction: Direction,
+    outputs: &mut MaybeUninit<[C::Output; T]>,
+) {
+    // SAFETY: `MaybeUninit<[O; T]>` and `[MaybeUninit<O>; T]` have the same layout, and
+    // neither needs initialization.
+    let outputs = unsafe { &mut *outputs.as_mut_ptr().cast::<[MaybeUninit<C::Output>; T]>() };
+    unroll_in_place(cell, inputs, state, constants, direction, outputs);
+    let last = if direction.aligned_to_time() {
+        Some(0)
+    } else {
+        T.checked_sub(1)
+    };
+    if let Some(last) = last.and_then(|k| outputs.get(k)) {
+        // SAFETY: `unroll_in_place` initialized every output.
+        *carried = Some(unsafe { last.assume_init_ref() }.clone());
+    }
+}
+
+/// The static unroll's loop: runs `T` steps in `direction`, updating `state` in place and
+/// writing each output once into `outputs`. On return every element of `outputs` is
+/// initialized.
+///
+/// Results go straight into storage the caller owns, never through a return value: a
+/// `[Output; T]` returned through the call into the vectorized copy (which the compiler
+/// cannot inline) was copied out and back, three to four times the result's size on the
+/// stack.
+///
+/// Backward directions read the last input first and write each output in processing order
+/// ([`Direction::GoBackwards`]) or at the time of the input it read ([`Direction::Reversed`]).
+#[inline(always)]
+fn unroll_in_place<C: Cell, const T: usize>(
+    cell: &C,
+    inputs: &[C::Input; T],
+    state: &mut C::State,
+    constants: &C::Constants,
+    direction: Direction,
+    outputs: &mut [MaybeUninit<C::Output>; T],
+) {
     crate::dispatch::vectorized(
         #[inline(always)]
-        move || {
-            let mut run = MaybeUninit::<Unrolled<C::Output, C::State, T>>::uninit();
-            let at = run.as_mut_ptr();
-            // SAFETY: `at` points to `run`'s storage, valid and aligned for an `Unrolled`.
-            // The state field is written before the `&mut` to it is made. The outputs field
-            // is viewed as `[MaybeUninit<O>; T]`, which has the layout of `[O; T]` and needs
-            // no initialization. The two borrows are of disjoint fields.
-            let (outputs, state) = unsafe {
-                core::ptr::addr_of_mut!((*at).state).write(state);
-                (
-                    &mut *core::ptr::addr_of_mut!((*at).outputs)
-                        .cast::<[MaybeUninit<C::Output>; T]>(),
-                    &mut *core::ptr::addr_of_mut!((*at).state),
-                )
-            };
+        || {
             // One loop with one call of `step`, not a loop per direction: the compiler
             // inlines a large step at a single call site only, and a step left out of line
             // costs a call, and its output a trip through the stack, at every timestep
             // (LSTM H = 32 measured 15% slower that way than the dynamic loop, which has
             // one). A plain loop rather than `array::from_fn(|t| step)` for the same reason.
+            // `write` is `k` or `T - 1 - k`: a bijection of `0..T`, so every output is
+            // written exactly once.
             for k in 0..T {
                 let (read, write) = match direction {
                     Direction::Forward => (k, k),
@@ -108,11 +211,6 @@ pub(crate) fn unrolled<C: Cell, const T: usize>(
                 };
                 outputs[write].write(cell.step(&inputs[read], state, constants));
             }
-            // SAFETY: the state was written above, and the loop wrote every output: for
-            // `k` in `0..T`, `write` is `k` or `T - 1 - k`, both bijections of `0..T`. (Had
-            // a step panicked, `run` would have been dropped as a `MaybeUninit`: nothing
-            // read or dropped, the state leaked.)
-            unsafe { run.assume_init() }
         },
     )
 }
