@@ -86,11 +86,7 @@ impl Activation {
                     *x = (*x + three).clamp(T::zero(), six) / six;
                 }
             }
-            Activation::Relu => {
-                for x in xs {
-                    *x = x.max(T::zero());
-                }
-            }
+            Activation::Relu => kernels::relu_slice(xs),
             Activation::Linear => {}
             Activation::Softmax => {
                 let max = xs

@@ -218,11 +218,20 @@ pub fn hard_sigmoid<T: Real, const N: usize>(xs: &mut [T; N]) {
     }
 }
 
-/// `max(x, 0)` of every element, in place.
+/// `max(x, 0)` of every element, in place; a NaN stays NaN, as in Keras and PyTorch.
 #[inline(always)]
 pub fn relu<T: Real, const N: usize>(xs: &mut [T; N]) {
+    relu_slice(xs);
+}
+
+/// [`relu`] over a slice of any length. A comparison, not `max`: IEEE's `maxNum` turns a NaN
+/// into the other operand, which would hide a NaN input behind zeros.
+#[inline(always)]
+pub fn relu_slice<T: Real>(xs: &mut [T]) {
     for x in xs {
-        *x = x.max(T::zero());
+        if *x < T::zero() {
+            *x = T::zero();
+        }
     }
 }
 
