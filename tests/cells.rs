@@ -122,3 +122,96 @@ fn kernels_start_on_a_cache_line() {
     check::<32, 4, 32>();
     check::<7, 3, 33>();
 }
+
+/// A NaN input gives a NaN output through every activation and every path to it, as in Keras
+/// and PyTorch (`max(NaN, 0)` is 0 in IEEE's `maxNum`, which would hide it).
+#[test]
+fn every_activation_keeps_a_nan() {
+    const ALL: [Activation; 6] = [
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::HardSigmoid,
+        Activation::Relu,
+        Activation::Linear,
+        Activation::Softmax,
+    ];
+    fn arrays<T: rnn::Real, const N: usize>(a: Activation) {
+        let nan = nalgebra::convert::<f64, T>(f64::NAN);
+        let is_nan = |x: T| x != x;
+        let mut v = SVector::<T, N>::repeat(nalgebra::convert(0.5));
+        v[N / 2] = nan;
+        a.apply(&mut v);
+        assert!(is_nan(v[N / 2]), "{a:?}, {N} values: {v:?}");
+        let mut xs = vec![T::one(); N + 3];
+        xs[N] = nan;
+        a.apply_slice(&mut xs);
+        assert!(is_nan(xs[N]), "{a:?}, a slice of {}", N + 3);
+    }
+    for a in ALL {
+        assert!(
+            a.scalar(f32::NAN).is_nan() && a.scalar(f64::NAN).is_nan(),
+            "{a:?}"
+        );
+        arrays::<f32, 1>(a);
+        arrays::<f32, 17>(a);
+        arrays::<f64, 8>(a);
+        arrays::<f64, 33>(a);
+    }
+    let relu = |x: f32| {
+        let dense = Dense::<1, 2>::from_keras(&[1.0, -1.0], Some(&[0.0; 2]))
+            .unwrap()
+            .with_activation(Activation::Relu);
+        dense.forward(&SVector::from([x]))
+    };
+    assert!(relu(f32::NAN).iter().all(|y| y.is_nan()));
+    assert_eq!(relu(2.0), SVector::from([2.0, 0.0]));
+
+    let cell = SimpleRnnCell::<1, 3>::pytorch_init(1).with_activation(Activation::Relu);
+    let xs = [1.0, f32::NAN, 1.0].map(|x| SVector::from([x]));
+    let run = Rnn::new(&cell).run(&xs, &());
+    assert!(run.outputs[1].iter().chain(&run.state).all(|y| y.is_nan()));
+    for batch in [1, 5] {
+        let inputs: Vec<f32> = (0..batch).flat_map(|_| [1.0, f32::NAN, 1.0]).collect();
+        let fused = rnn::fused::SimpleRnn::new(&cell)
+            .forward(&inputs, batch, None)
+            .unwrap();
+        assert!(fused.h.iter().all(|y| y.is_nan()), "fused, batch {batch}");
+    }
+}
+
+/// `Uniform(limit)` draws from `[-|limit|, |limit|]`; a limit that is not a number gives what
+/// Keras's `minval + (maxval - minval) · u` gives, NaN weights, never a panic.
+#[test]
+fn a_uniform_initializer_takes_any_limit() {
+    use rnn::init::{rng, Initializer};
+    let fill = |limit: f64| {
+        let mut out = [0f32; 64];
+        Initializer::Uniform(limit).fill(&mut rng(1), 8, 8, &mut out);
+        out
+    };
+    for limit in [0.05, -0.05] {
+        let w = fill(limit);
+        assert!(w.iter().all(|w| w.abs() <= 0.05), "{limit}: {w:?}");
+        assert!(w.iter().any(|w| *w > 0.01) && w.iter().any(|w| *w < -0.01));
+    }
+    assert_eq!(fill(0.0), [0.0; 64]);
+    for limit in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert!(fill(limit).iter().all(|w| w.is_nan()), "{limit}");
+    }
+}
+
+/// A gate index past the kernel's gates is a caller's bug, like a slice index past the end:
+/// the panic names the gate and how many there are.
+#[test]
+#[should_panic(expected = "gate 4 of a kernel with 4 gates")]
+fn a_gate_past_the_kernel_panics_with_both_numbers() {
+    let kernel = rnn::weights::Kernel::<f32, 2, 4, 3>::zeros();
+    let mut out = SVector::zeros();
+    kernel.accumulate_gate(4, &SVector::from([1.0, 2.0]), &mut out);
+}
+
+#[test]
+#[should_panic(expected = "a [3, 4] tensor in 11 values")]
+fn an_initializer_refuses_a_buffer_of_another_size() {
+    rnn::init::Initializer::GlorotUniform.fill(&mut rnn::init::rng(0), 3, 4, &mut [0f32; 11]);
+}

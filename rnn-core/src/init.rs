@@ -32,14 +32,24 @@ pub enum Initializer {
     /// A (semi-)orthogonal matrix from the QR decomposition of a standard normal one, signs
     /// fixed by `R`'s diagonal (Keras's default recurrent kernel). Needs the `alloc` feature.
     Orthogonal,
-    /// `uniform(±limit)` (PyTorch: `limit = 1/√H` for every RNN weight and bias).
+    /// `uniform(±limit)` (PyTorch: `limit = 1/√H` for every RNN weight and bias). The sign of
+    /// `limit` does not matter; a limit that is NaN or infinite gives NaN weights, as Keras's
+    /// `minval + (maxval − minval) · u` does.
     Uniform(f64),
 }
 
 impl Initializer {
     /// Fills `out`, a row-major `[rows, cols]` tensor.
+    ///
+    /// # Panics
+    /// If `out` does not hold `rows · cols` values, as `copy_from_slice` does on a length
+    /// mismatch.
     pub fn fill<T: Real>(self, rng: &mut InitRng, rows: usize, cols: usize, out: &mut [T]) {
-        debug_assert_eq!(out.len(), rows * cols);
+        assert!(
+            rows.checked_mul(cols) == Some(out.len()),
+            "a [{rows}, {cols}] tensor in {} values",
+            out.len()
+        );
         let cast = nalgebra::convert::<f64, T>;
         match self {
             Initializer::Zeros => out.iter_mut().for_each(|x| *x = T::zero()),
@@ -49,10 +59,13 @@ impl Initializer {
                 out.iter_mut()
                     .for_each(|x| *x = cast(rng.random_range(-limit..limit)));
             }
-            Initializer::Uniform(limit) => {
+            Initializer::Uniform(limit) if limit.is_finite() => {
+                let limit = limit.abs();
                 out.iter_mut()
                     .for_each(|x| *x = cast(rng.random_range(-limit..=limit)));
             }
+            // No interval to sample: `random_range` would panic.
+            Initializer::Uniform(_) => out.iter_mut().for_each(|x| *x = cast(f64::NAN)),
             Initializer::Orthogonal => orthogonal(rng, rows, cols, out),
         }
     }

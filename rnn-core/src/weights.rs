@@ -136,13 +136,16 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
 
     /// `out += x · W_g` for the one gate `g` (GRU's `reset_after = false` needs the candidate
     /// gate apart from the others).
+    ///
+    /// # Panics
+    /// If `g` is not a gate of the kernel (`g >= G`), as indexing past a slice's end does.
     #[inline(always)]
     pub fn accumulate_gate(&self, g: usize, x: &SVector<T, IN>, out: &mut SVector<T, H>) {
         crate::with_rounding!(R => self.accumulate_gate_with::<R>(g, x, out))
     }
 
     /// [`accumulate_gate`](Kernel::accumulate_gate) with the multiply-adds rounded as `R`
-    /// says, compiled where it is called.
+    /// says, compiled where it is called; it panics as that does.
     #[inline(always)]
     pub fn accumulate_gate_with<R: Rounding>(
         &self,

@@ -70,6 +70,9 @@ pub(crate) fn accumulate_columns_with<
 }
 
 /// `out += Σ_j x[j] · rows[j][g]` for the one gate `g`.
+///
+/// # Panics
+/// If `g` is not a gate of the kernel (`g >= G`), as indexing past a slice's end does.
 #[inline(always)]
 pub fn accumulate_gate<T: Real, const IN: usize, const G: usize, const H: usize>(
     rows: &[[[T; H]; G]; IN],
@@ -80,7 +83,7 @@ pub fn accumulate_gate<T: Real, const IN: usize, const G: usize, const H: usize>
     with_rounding!(R => accumulate_gate_with::<R, T, IN, G, H>(rows, g, x, out))
 }
 
-/// [`accumulate_gate`] with the multiply-adds rounded as `R` says.
+/// [`accumulate_gate`] with the multiply-adds rounded as `R` says; it panics as that does.
 #[inline(always)]
 pub fn accumulate_gate_with<
     R: Rounding,
@@ -94,6 +97,7 @@ pub fn accumulate_gate_with<
     x: &[T; IN],
     out: &mut SVector<T, H>,
 ) {
+    assert!(g < G, "gate {g} of a kernel with {G} gates");
     span::<R, T, IN, G, H>(rows, x, g * H, out.as_mut_slice());
 }
 
