@@ -288,3 +288,63 @@ pub fn block_unroll_into<C: Cell, const N: usize>(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The in-place construction of a static unroll's result, small enough for Miri
+    //! (`cargo +nightly miri test -p rnn-core --lib unroll`): every direction, both result
+    //! shapes, a stateful chunk, and `T = 0`, against the dynamic loop.
+    use super::*;
+    use crate::Rnn;
+    use nalgebra::SVector;
+
+    /// `s' = s + x`, `y = (10 s', s')`: an output with two leaves and a state the outputs
+    /// do not repeat, so a field written to the wrong place shows.
+    #[derive(Clone)]
+    struct Accumulate;
+
+    impl Cell for Accumulate {
+        type Input = SVector<f32, 2>;
+        type State = SVector<f32, 2>;
+        type Constants = ();
+        type Output = (SVector<f32, 2>, f32);
+
+        fn step(&self, x: &Self::Input, s: &mut Self::State, _: &()) -> Self::Output {
+            *s += x;
+            (*s * 10.0, s.sum())
+        }
+    }
+
+    const XS: [SVector<f32, 2>; 3] = [
+        SVector::from_array_storage(nalgebra::ArrayStorage([[1.0, 2.0]])),
+        SVector::from_array_storage(nalgebra::ArrayStorage([[3.0, 4.0]])),
+        SVector::from_array_storage(nalgebra::ArrayStorage([[5.0, 6.0]])),
+    ];
+
+    #[test]
+    fn every_direction_builds_what_the_dynamic_loop_computes() {
+        for direction in [
+            Direction::Forward,
+            Direction::GoBackwards,
+            Direction::Reversed,
+        ] {
+            let rnn = Rnn::new(Accumulate).direction(direction);
+            let run = rnn.run(&XS, &());
+            let fixed = rnn.unroll(&XS, &());
+            assert_eq!(fixed.outputs.as_slice(), &run.outputs[..], "{direction:?}");
+            assert_eq!(fixed.state, run.state, "{direction:?}");
+
+            let mut stream = rnn.clone().stateful(());
+            assert_eq!(stream.feed_array(&XS), fixed.outputs, "{direction:?}");
+            assert_eq!(*stream.state(), run.state, "{direction:?}");
+            assert_eq!(stream.feed_array(&[]), [], "{direction:?}");
+            assert_eq!(*stream.state(), run.state, "{direction:?}");
+        }
+        let (ys, s) = static_unroll(&Accumulate, &XS, SVector::zeros(), &());
+        assert_eq!(ys[2], (SVector::from([90.0, 120.0]), 21.0));
+        assert_eq!(s, SVector::from([9.0, 12.0]));
+        let empty: ([(SVector<f32, 2>, f32); 0], _) =
+            static_unroll(&Accumulate, &[], SVector::from([1.0, 1.0]), &());
+        assert_eq!(empty.1, SVector::from([1.0, 1.0]));
+    }
+}
