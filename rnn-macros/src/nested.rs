@@ -28,15 +28,17 @@ pub fn expand(item: TokenStream) -> TokenStream {
                 e.enum_token,
                 "`Nested` is derived for structs only: an enum has no fixed shape",
             );
-            return errors.to_compile_errors();
+            return stub(&input, &krate, errors);
         }
         Data::Union(u) => {
+            // No stub: a union cannot derive the `Clone`, `Debug` and `PartialEq` that a
+            // `Nested` impl needs, so one would only add errors.
             errors.at(u.union_token, "`Nested` is derived for structs only");
             return errors.to_compile_errors();
         }
     };
     if !errors.is_empty() {
-        return errors.to_compile_errors();
+        return stub(&input, &krate, errors);
     }
 
     let name = &input.ident;
@@ -178,6 +180,29 @@ pub fn expand(item: TokenStream) -> TokenStream {
                 #(#offsets_decl)*
                 #read
             }
+        }
+    }
+}
+
+/// The errors, and an impl that is never run, so that uses of the type still type-check and
+/// one mistake gives one message.
+fn stub(input: &DeriveInput, krate: &syn::Path, errors: Errors) -> TokenStream {
+    let name = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let errors = errors.to_compile_errors();
+    let unreachable = quote!(::core::unreachable!(
+        "`#[derive(Nested)]` failed to compile"
+    ));
+    quote! {
+        #errors
+        impl #impl_generics #krate::Nested for #name #ty_generics #where_clause {
+            const SIZE: usize = 0;
+            fn zeros() -> Self { #unreachable }
+            fn for_each_leaf_shape(_: &mut dyn FnMut(&[usize])) { #unreachable }
+            fn fmt_shape(_: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result { #unreachable }
+            fn zip_apply<__Op: #krate::ScalarOp>(&mut self, _: &Self, _: &__Op) { #unreachable }
+            fn write_f32(&self, _: &mut [f32]) { #unreachable }
+            fn read_f32(_: &[f32]) -> Self { #unreachable }
         }
     }
 }
