@@ -30,8 +30,7 @@ impl CustomMultiTimeStepGruCell {
         #[constant] z_enc: &SVector<f32, LATENT>,
     ) -> (SVector<f32, HIDDEN>, SVector<f32, ARBITRARY>) {
         // Combine the state with z_enc and project back to the GRU's state size.
-        let combined: SVector<f32, { HIDDEN + LATENT }> =
-            SVector::from_iterator(h.iter().chain(z_enc.iter()).copied());
+        let combined: SVector<f32, { HIDDEN + LATENT }> = rnn::ops::concat(h, z_enc);
         let mut special_state = self.dense_proj.forward(&combined);
         // A built-in cell is a cell like any other.
         let output = self.gru.step(x, &mut special_state, &());

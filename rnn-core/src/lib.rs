@@ -25,6 +25,7 @@ pub mod init;
 pub mod kernels;
 pub mod mask;
 pub mod nested;
+pub mod ops;
 pub mod parameters;
 pub mod real;
 pub mod reverse;

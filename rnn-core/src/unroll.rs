@@ -329,7 +329,7 @@ mod tests {
             Direction::Reversed,
         ] {
             let rnn = Rnn::new(Accumulate).direction(direction);
-            let run = rnn.run(&XS, &());
+            let run = rnn.run(XS, &());
             let fixed = rnn.unroll(&XS, &());
             assert_eq!(fixed.outputs.as_slice(), &run.outputs[..], "{direction:?}");
             assert_eq!(fixed.state, run.state, "{direction:?}");

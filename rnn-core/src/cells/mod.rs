@@ -3,7 +3,6 @@
 //! generic over the scalar ([`Real`]: `f32` by default, or `f64`) and import
 //! Keras's and PyTorch's weight layouts (see [`layout`]).
 
-pub mod activation;
 pub mod batch_norm;
 pub mod dense;
 pub mod gru;
@@ -12,7 +11,7 @@ pub mod lstm;
 pub mod simple_rnn;
 pub mod stacked;
 
-pub use activation::Activation;
+pub use crate::ops::Activation;
 pub use batch_norm::BatchNormalization;
 pub use dense::Dense;
 pub use gru::GruCell;

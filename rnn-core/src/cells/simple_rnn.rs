@@ -2,10 +2,10 @@
 
 use nalgebra::SVector;
 
-use super::activation::Activation;
 use super::layout;
 use crate::error::WeightError;
 use crate::kernels::Rounding;
+use crate::ops::Activation;
 use crate::real::Real;
 use crate::weights::Weights;
 

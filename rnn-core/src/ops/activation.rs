@@ -51,6 +51,14 @@ impl Activation {
         }
     }
 
+    /// The activation of every element of `x`, as a new vector.
+    #[inline(always)]
+    pub fn of<T: Real, const N: usize>(self, x: &SVector<T, N>) -> SVector<T, N> {
+        let mut y = *x;
+        self.apply(&mut y);
+        y
+    }
+
     /// Applies the activation to every element of `v`, in place.
     #[inline(always)]
     pub fn apply<T: Real, const N: usize>(self, v: &mut SVector<T, N>) {
