@@ -34,7 +34,7 @@ pub fn concat<T: Scalar + Copy, const A: usize, const B: usize, const C: usize>(
     SVector::from_fn(|i, _| if i < A { a[i] } else { b[i - A] })
 }
 
-/// The first `A` elements and the remaining `B`: the inverse of [`concat`]. A split whose
+/// The first `A` elements and the remaining `B`: the inverse of [`concat`](fn@concat). A split whose
 /// parts do not add up to `C` does not compile.
 ///
 /// ```

@@ -12,7 +12,7 @@
 //!   a stacked kernel at once) and [`MatVec::forward`](crate::shape::MatVec::forward) for a
 //!   plain `SMatrix`, each summing column-wise so that it vectorizes, with a compile error in
 //!   words when the sizes disagree;
-//! - **joining and splitting** vectors: [`concat`] and [`split`], sizes checked at compile
+//! - **joining and splitting** vectors: [`concat`](fn@concat) and [`split`], sizes checked at compile
 //!   time (name the result's type: `let hx: SVector<f32, 6> = concat(h, x);`);
 //! - elementwise arithmetic: nalgebra's `+`, `-`, `component_mul`, scalar `*`.
 //!

@@ -1,0 +1,125 @@
+//! How each tensor is initialised: the framework scheme and a tensor's own choice.
+
+use nalgebra::ComplexField;
+
+#[cfg(doc)]
+use super::{Parameters, Tensor};
+use crate::init::Initializer;
+
+/// Which framework's default initialisers [`Parameters::initialize`] follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// Keras: `glorot_uniform` kernels, `orthogonal` recurrent kernels, zero biases, LSTM
+    /// forget-gate bias 1 (`unit_forget_bias`).
+    Keras,
+    /// PyTorch: `uniform(±1/√H)` for every RNN weight and bias; `uniform(±1/√fan_in)` for
+    /// an `nn.Linear`.
+    PyTorch,
+}
+
+/// How one tensor is filled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fill {
+    /// By an initialiser, over the tensor as a `[rows, cols]` matrix (see
+    /// [`Tensor::fill`]).
+    Initializer(Initializer),
+    /// Keras's `unit_forget_bias`: zeros, but ones in the second of four gate blocks
+    /// (LSTM's `f` in `i f c o`).
+    UnitForgetBias,
+}
+
+/// How a tensor is initialised under each [`Scheme`]: what Keras and PyTorch would each do
+/// with it. Named constructors cover the built-in layers; [`Init::new`] any other pair.
+///
+/// ```
+/// use rnn_core::init::Initializer;
+/// use rnn_core::parameters::{Fill, Init, Scheme};
+///
+/// let init = Init::recurrent_kernel(16);
+/// assert_eq!(init.fill(Scheme::Keras), Fill::Initializer(Initializer::Orthogonal));
+/// assert_eq!(init.fill(Scheme::PyTorch), Fill::Initializer(Initializer::Uniform(0.25)));
+/// // An initialiser is the same in every scheme (Keras's "uniform", seed 001).
+/// let uniform: Init = Initializer::Uniform(0.05).into();
+/// assert_eq!(uniform.fill(Scheme::PyTorch), uniform.fill(Scheme::Keras));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Init {
+    /// What Keras does.
+    pub keras: Fill,
+    /// What PyTorch does.
+    pub pytorch: Fill,
+}
+
+fn torch_uniform(n: usize) -> Fill {
+    let limit = if n == 0 {
+        0.0
+    } else {
+        ComplexField::sqrt(1.0 / n as f64)
+    };
+    Fill::Initializer(Initializer::Uniform(limit))
+}
+
+impl Init {
+    /// Keras's way under [`Scheme::Keras`], PyTorch's under [`Scheme::PyTorch`].
+    pub const fn new(keras: Fill, pytorch: Fill) -> Init {
+        Init { keras, pytorch }
+    }
+
+    /// `init` in every scheme.
+    pub const fn same(init: Initializer) -> Init {
+        Init::new(Fill::Initializer(init), Fill::Initializer(init))
+    }
+
+    /// An RNN input kernel of a layer of `units`: `glorot_uniform` / `uniform(±1/√units)`.
+    pub fn kernel(units: usize) -> Init {
+        Init::new(
+            Fill::Initializer(Initializer::GlorotUniform),
+            torch_uniform(units),
+        )
+    }
+
+    /// An RNN recurrent kernel: `orthogonal` / `uniform(±1/√units)`.
+    pub fn recurrent_kernel(units: usize) -> Init {
+        Init::new(
+            Fill::Initializer(Initializer::Orthogonal),
+            torch_uniform(units),
+        )
+    }
+
+    /// An RNN bias: zeros / `uniform(±1/√units)`.
+    pub fn bias(units: usize) -> Init {
+        Init::new(Fill::Initializer(Initializer::Zeros), torch_uniform(units))
+    }
+
+    /// An LSTM bias: `unit_forget_bias` / `uniform(±1/√units)`.
+    pub fn unit_forget_bias(units: usize) -> Init {
+        Init::new(Fill::UnitForgetBias, torch_uniform(units))
+    }
+
+    /// A Dense kernel / `nn.Linear` weight: `glorot_uniform` / `uniform(±1/√fan_in)`.
+    pub fn dense_kernel(fan_in: usize) -> Init {
+        Init::new(
+            Fill::Initializer(Initializer::GlorotUniform),
+            torch_uniform(fan_in),
+        )
+    }
+
+    /// A Dense bias / `nn.Linear` bias: zeros / `uniform(±1/√fan_in)`.
+    pub fn dense_bias(fan_in: usize) -> Init {
+        Init::new(Fill::Initializer(Initializer::Zeros), torch_uniform(fan_in))
+    }
+
+    /// The fill under `scheme`.
+    pub fn fill(&self, scheme: Scheme) -> Fill {
+        match scheme {
+            Scheme::Keras => self.keras,
+            Scheme::PyTorch => self.pytorch,
+        }
+    }
+}
+
+impl From<Initializer> for Init {
+    fn from(init: Initializer) -> Init {
+        Init::same(init)
+    }
+}

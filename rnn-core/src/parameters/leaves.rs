@@ -1,0 +1,268 @@
+//! The tensors that hold values: scalars, nalgebra matrices and vectors, gate blocks,
+//! stacked kernels, embedding tables.
+
+use nalgebra::SMatrix;
+
+use super::{Dtype, Fill, Init, Leaf, Parameters, Path, Shape, Tensor, Visitor, VisitorMut};
+use crate::init::InitRng;
+use crate::real::Real;
+use crate::weights::Kernel;
+
+fn to_f64<T: Real>(x: T) -> f64 {
+    nalgebra::try_convert::<T, f64>(x).unwrap_or(f64::NAN)
+}
+
+fn from_f64<T: Real>(x: f64) -> T {
+    nalgebra::convert::<f64, T>(x)
+}
+
+/// Fills `values` (a `[rows, cols]` row-major block) with `fill`. `UnitForgetBias` is
+/// applied by the caller, which knows where the gate blocks are.
+fn fill_block<T: Real>(fill: Fill, rng: &mut InitRng, rows: usize, cols: usize, values: &mut [T]) {
+    match fill {
+        Fill::Initializer(init) => init.fill(rng, rows, cols, values),
+        Fill::UnitForgetBias => {
+            // Four gate blocks over the whole tensor: ones in the second.
+            let block = values.len() / 4;
+            for (i, v) in values.iter_mut().enumerate() {
+                *v = if (block..2 * block).contains(&i) {
+                    T::one()
+                } else {
+                    T::zero()
+                };
+            }
+        }
+    }
+}
+
+macro_rules! leaf_parameters {
+    ([$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> Leaf for $ty {
+            const LEN: usize = <Self as LeafLen>::LEN_;
+            fn tensor(&self) -> Option<&dyn Tensor> {
+                Some(self)
+            }
+            fn tensor_mut(&mut self) -> Option<&mut dyn Tensor> {
+                Some(self)
+            }
+        }
+
+        impl<$($generics)*> Parameters for $ty {
+            fn visit(&self, path: &Path<'_>, f: &mut Visitor<'_>) {
+                f(path, self)
+            }
+            fn visit_mut(&mut self, path: &Path<'_>, init: Option<Init>, f: &mut VisitorMut<'_>) {
+                let init = init.unwrap_or_else(|| self.default_init());
+                f(path, self, init)
+            }
+        }
+    };
+}
+
+/// The compile-time length of a leaf type (a helper so the macro above stays generic).
+trait LeafLen {
+    const LEN_: usize;
+}
+
+macro_rules! scalar_leaf {
+    ($($t:ty),*) => {$(
+        impl LeafLen for $t {
+            const LEN_: usize = 1;
+        }
+        impl Tensor for $t {
+            fn shape(&self) -> Shape {
+                Shape::SCALAR
+            }
+            fn dtype(&self) -> Dtype {
+                Dtype::of::<$t>()
+            }
+            fn read(&self, f: &mut dyn FnMut(f64)) {
+                f(f64::from(*self))
+            }
+            fn write(&mut self, f: &mut dyn FnMut() -> f64) {
+                *self = f() as $t;
+            }
+            fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
+                fill_block(fill, rng, 1, 1, core::slice::from_mut(self));
+            }
+            fn default_init(&self) -> Init {
+                Init::bias(1)
+            }
+        }
+        leaf_parameters!([] $t);
+    )*};
+}
+scalar_leaf!(f32, f64);
+
+impl<T: Real, const R: usize, const C: usize> LeafLen for SMatrix<T, R, C> {
+    const LEN_: usize = R * C;
+}
+
+impl<T: Real, const R: usize, const C: usize> Tensor for SMatrix<T, R, C> {
+    fn shape(&self) -> Shape {
+        if C == 1 {
+            Shape::new(&[R])
+        } else {
+            Shape::new(&[R, C])
+        }
+    }
+    fn dtype(&self) -> Dtype {
+        Dtype::of::<T>()
+    }
+    fn read(&self, f: &mut dyn FnMut(f64)) {
+        for r in 0..R {
+            for c in 0..C {
+                f(to_f64(self[(r, c)]));
+            }
+        }
+    }
+    fn write(&mut self, f: &mut dyn FnMut() -> f64) {
+        for r in 0..R {
+            for c in 0..C {
+                self[(r, c)] = from_f64(f());
+            }
+        }
+    }
+    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
+        // Column-major storage, filled as the row-major `[C, R]` transpose.
+        fill_block(fill, rng, C, R, self.as_mut_slice());
+    }
+    fn default_init(&self) -> Init {
+        if C == 1 {
+            Init::bias(R)
+        } else {
+            Init::kernel(C)
+        }
+    }
+}
+leaf_parameters!([T: Real, const R: usize, const C: usize] SMatrix<T, R, C>);
+
+impl<T: Real, const R: usize, const C: usize, const G: usize> LeafLen for [SMatrix<T, R, C>; G] {
+    const LEN_: usize = G * R * C;
+}
+
+impl<T: Real, const R: usize, const C: usize, const G: usize> Tensor for [SMatrix<T, R, C>; G] {
+    fn shape(&self) -> Shape {
+        if C == 1 {
+            Shape::new(&[G * R])
+        } else {
+            Shape::new(&[G, R, C])
+        }
+    }
+    fn dtype(&self) -> Dtype {
+        Dtype::of::<T>()
+    }
+    fn read(&self, f: &mut dyn FnMut(f64)) {
+        for block in self {
+            block.read(f);
+        }
+    }
+    fn write(&mut self, f: &mut dyn FnMut() -> f64) {
+        for block in self {
+            block.write(f);
+        }
+    }
+    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
+        match fill {
+            Fill::Initializer(init) => {
+                // Block by block, as the built-in cells draw their biases.
+                for block in self {
+                    init.fill(rng, C, R, block.as_mut_slice());
+                }
+            }
+            Fill::UnitForgetBias => {
+                let per_block = G * R * C / 4;
+                let mut i = 0;
+                self.write(&mut || {
+                    i += 1;
+                    if (per_block + 1..=2 * per_block).contains(&i) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                });
+            }
+        }
+    }
+    fn default_init(&self) -> Init {
+        Init::bias(R)
+    }
+}
+leaf_parameters!([T: Real, const R: usize, const C: usize, const G: usize] [SMatrix<T, R, C>; G]);
+
+impl<T: Real, const IN: usize, const G: usize, const H: usize> LeafLen for Kernel<T, IN, G, H> {
+    const LEN_: usize = IN * G * H;
+}
+
+impl<T: Real, const IN: usize, const G: usize, const H: usize> Tensor for Kernel<T, IN, G, H> {
+    fn shape(&self) -> Shape {
+        Shape::new(&[IN, G * H])
+    }
+    fn dtype(&self) -> Dtype {
+        Dtype::of::<T>()
+    }
+    fn read(&self, f: &mut dyn FnMut(f64)) {
+        for &v in self.as_slice() {
+            f(to_f64(v));
+        }
+    }
+    fn write(&mut self, f: &mut dyn FnMut() -> f64) {
+        for v in self.as_mut_slice() {
+            *v = from_f64(f());
+        }
+    }
+    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
+        fill_block(fill, rng, IN, G * H, self.as_mut_slice());
+    }
+    fn default_init(&self) -> Init {
+        Init::kernel(H)
+    }
+}
+leaf_parameters!([T: Real, const IN: usize, const G: usize, const H: usize] Kernel<T, IN, G, H>);
+
+/// A table of rows (an embedding's `[V, D]`): `[n, R]` for vectors, `[n, R, C]` for matrices.
+#[cfg(feature = "alloc")]
+impl<T: Real, const R: usize, const C: usize> Tensor for alloc::vec::Vec<SMatrix<T, R, C>> {
+    fn shape(&self) -> Shape {
+        if C == 1 {
+            Shape::new(&[self.len(), R])
+        } else {
+            Shape::new(&[self.len(), R, C])
+        }
+    }
+    fn dtype(&self) -> Dtype {
+        Dtype::of::<T>()
+    }
+    fn read(&self, f: &mut dyn FnMut(f64)) {
+        for row in self {
+            row.read(f);
+        }
+    }
+    fn write(&mut self, f: &mut dyn FnMut() -> f64) {
+        for row in self {
+            row.write(f);
+        }
+    }
+    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
+        // Through one row-major buffer, so the initialiser sees the whole [n, R·C] table.
+        let (rows, cols) = (self.len(), R * C);
+        let mut values = alloc::vec![T::zero(); rows * cols];
+        fill_block(fill, rng, rows, cols, &mut values);
+        let mut at = values.into_iter();
+        self.write(&mut || at.next().map_or(0.0, to_f64));
+    }
+    fn default_init(&self) -> Init {
+        Init::kernel(R * C)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Real, const R: usize, const C: usize> Parameters for alloc::vec::Vec<SMatrix<T, R, C>> {
+    fn visit(&self, path: &Path<'_>, f: &mut Visitor<'_>) {
+        f(path, self)
+    }
+    fn visit_mut(&mut self, path: &Path<'_>, init: Option<Init>, f: &mut VisitorMut<'_>) {
+        let init = init.unwrap_or_else(|| self.default_init());
+        f(path, self, init)
+    }
+}
