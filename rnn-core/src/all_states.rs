@@ -12,10 +12,10 @@ use crate::rnn::Rnn;
 /// or zero.
 ///
 /// ```
-/// use rnn_core::{cell, Rnn};
+/// use rnn::{cell, Rnn};
 /// use nalgebra::SVector;
 ///
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
 ///     *s += x;
 ///     *s * 10.0

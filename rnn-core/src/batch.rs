@@ -126,10 +126,10 @@ impl<'a, K> From<&'a Vec<K>> for BatchConstants<'a, K> {
 /// argument of [`Rnn::run_batch`].
 ///
 /// ```
-/// use rnn_core::{cell, Batch, Mask, Rnn};
+/// use rnn::{cell, Batch, Mask, Rnn};
 /// use nalgebra::SVector;
 ///
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
 ///     *s += x;
 ///     *s * 10.0
@@ -371,10 +371,10 @@ where
     /// On an error, `out` is left as it was.
     ///
     /// ```
-    /// use rnn_core::{cell, Batch, BatchRun, Rnn};
+    /// use rnn::{cell, Batch, BatchRun, Rnn};
     /// use nalgebra::SVector;
     ///
-    /// #[cell(crate = rnn_core)]
+    /// #[cell]
     /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
     ///     *s += x;
     ///     *s * 10.0

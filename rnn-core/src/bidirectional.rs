@@ -67,14 +67,14 @@ pub trait Merge<F, B, Y> {
 /// widths. A wrong width does not compile:
 ///
 /// ```compile_fail
-/// use rnn_core::{Concat, Merge};
+/// use rnn::{Concat, Merge};
 /// use nalgebra::SVector;
 ///
 /// let y: SVector<f32, 15> = Concat.merge(&SVector::<f32, 10>::zeros(), &SVector::<f32, 6>::zeros());
 /// ```
 ///
 /// ```
-/// use rnn_core::{Concat, Merge};
+/// use rnn::{Concat, Merge};
 /// use nalgebra::SVector;
 ///
 /// let y: SVector<f32, 5> = Concat.merge(&SVector::from([1.0, 2.0]), &SVector::from([3.0, 4.0, 5.0]));
@@ -109,16 +109,16 @@ impl<T: RealField, const A: usize, const B: usize, const N: usize>
 /// widths do not compile:
 ///
 /// ```compile_fail
-/// use rnn_core::{cell, Bidirectional, Both, Sum};
+/// use rnn::{cell, Bidirectional, Both, Sum};
 /// use nalgebra::SVector;
 ///
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn wide(#[input] x: &f32, #[state] s: &mut f32) -> SVector<f32, 10> {
 ///     *s += x;
 ///     SVector::repeat(*s)
 /// }
 ///
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn narrow(#[input] x: &f32, #[state] s: &mut f32) -> SVector<f32, 6> {
 ///     *s += x;
 ///     SVector::repeat(*s)
@@ -147,7 +147,7 @@ pub struct NoMerge;
 /// A merge given as a function `|forward, backward| -> Y`.
 ///
 /// ```
-/// use rnn_core::{Merge, MergeFn};
+/// use rnn::{Merge, MergeFn};
 ///
 /// let max = MergeFn(|f: &f32, b: &f32| f.max(*b));
 /// assert_eq!(max.merge(&1.0, &2.0), 2.0);
@@ -187,11 +187,11 @@ impl<F, B, Y, G: Fn(&F, &B) -> Y> Merge<F, B, Y> for MergeFn<G> {
 /// reading the same inputs, one forward and one backward, merged step by step.
 ///
 /// ```
-/// use rnn_core::{cell, Both, Bidirectional, Mask, NoMerge, Sum};
+/// use rnn::{cell, Both, Bidirectional, Mask, NoMerge, Sum};
 /// use nalgebra::SVector;
 ///
 /// /// `s' = s + x`, `y = 10 s'`.
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
 ///     *s += x;
 ///     *s * 10.0

@@ -14,7 +14,7 @@ use crate::nested::{Nested, ShapeOf};
 /// impl from a plain step function, with generated structs for several inputs or states.
 ///
 /// ```
-/// use rnn_core::{Cell, Nested};
+/// use rnn::{Cell, Nested};
 /// use nalgebra::SVector;
 ///
 /// /// `s' = s + x`, `y = 10 s'`: the cell of DESIGN.md's test vectors.

@@ -39,8 +39,8 @@ pub(crate) fn fma() -> bool {
 /// safe either way: they enter this copy themselves.
 ///
 /// ```
-/// use rnn_core::cells::LstmCell;
-/// use rnn_core::{vectorized, Cell, Rnn};
+/// use rnn::cells::LstmCell;
+/// use rnn::{vectorized, Cell, Rnn};
 /// use nalgebra::SVector;
 ///
 /// let cell = LstmCell::<2, 3>::keras_init(0);

@@ -139,10 +139,10 @@ impl core::error::Error for WeightError {}
 /// `sequence` is the index of the offending sequence in its batch (0 for a single run).
 ///
 /// ```
-/// use rnn_core::{cell, Mask, Rnn, SequenceError};
+/// use rnn::{cell, Mask, Rnn, SequenceError};
 /// use nalgebra::SVector;
 ///
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
 ///     *s += x;
 ///     *s * 10.0

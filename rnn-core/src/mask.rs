@@ -29,12 +29,12 @@ use crate::rnn::Rnn;
 /// Which timesteps of one sequence are valid (data) and which are padding.
 ///
 /// ```
-/// use rnn_core::Mask;
+/// use rnn::Mask;
 ///
 /// assert!(Mask::Length(2).is_valid(1) && !Mask::Length(2).is_valid(2));
 /// let holes = [true, false, true];
 /// assert_eq!(Mask::from(&holes), Mask::Steps(&holes));
-/// assert_eq!(Mask::Length(5).check(4), Err(rnn_core::SequenceError::LengthAboveSteps {
+/// assert_eq!(Mask::Length(5).check(4), Err(rnn::SequenceError::LengthAboveSteps {
 ///     sequence: 0, steps: 4, found: 5,
 /// }));
 /// ```
@@ -105,10 +105,10 @@ impl<'a> From<&'a Vec<bool>> for Mask<'a> {
 /// Canonical cell `s' = s + x`, `y = 10 s'`, input `[1, 2, pad, pad]`:
 ///
 /// ```
-/// use rnn_core::{cell, Mask, Padding, Rnn};
+/// use rnn::{cell, Mask, Padding, Rnn};
 /// use nalgebra::SVector;
 ///
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
 ///     *s += x;
 ///     *s * 10.0
@@ -150,7 +150,7 @@ impl Padding {
 /// `mask_value` (for a nested input: every scalar of every leaf).
 ///
 /// ```
-/// use rnn_core::Masking;
+/// use rnn::Masking;
 /// use nalgebra::SVector;
 ///
 /// let xs = [[1.0, 1.0], [0.37, 0.37], [0.37, 2.0]].map(SVector::<f32, 2>::from);
@@ -303,10 +303,10 @@ impl<C: Cell> Rnn<C> {
     /// the mask does not fit the sequence.
     ///
     /// ```
-    /// use rnn_core::{cell, Mask, Rnn};
+    /// use rnn::{cell, Mask, Rnn};
     /// use nalgebra::SVector;
     ///
-    /// #[cell(crate = rnn_core)]
+    /// #[cell]
     /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
     ///     *s += x;
     ///     *s * 10.0

@@ -36,7 +36,7 @@ pub trait ScalarOp {
 /// numpy and PyTorch lay out a `[R, C]` tensor.
 ///
 /// ```
-/// use rnn_core::{Nested, ShapeOf};
+/// use rnn::{Nested, ShapeOf};
 /// use nalgebra::{SMatrix, SVector};
 ///
 /// type State = (SVector<f32, 10>, SMatrix<f32, 20, 30>);

@@ -18,10 +18,10 @@ use crate::mask::Mask;
 /// The order in which a run reads its timesteps and lays out its outputs.
 ///
 /// ```
-/// use rnn_core::{cell, Direction, Mask, Rnn};
+/// use rnn::{cell, Direction, Mask, Rnn};
 /// use nalgebra::SVector;
 ///
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
 ///     *s += x;
 ///     *s * 10.0

@@ -16,11 +16,11 @@ use crate::unroll::unrolled;
 /// are [`run_masked`](Rnn::run_masked), batches [`run_batch`](Rnn::run_batch).
 ///
 /// ```
-/// use rnn_core::{cell, Rnn};
+/// use rnn::{cell, Rnn};
 /// use nalgebra::SVector;
 ///
 /// /// `s' = s + x`, `y = 10 s'`.
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
 ///     *s += x;
 ///     *s * 10.0

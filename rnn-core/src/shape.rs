@@ -14,7 +14,7 @@
 //! ```
 //!
 //! ```
-//! use rnn_core::shape::MatVec;
+//! use rnn::shape::MatVec;
 //! use nalgebra::{SMatrix, SVector};
 //!
 //! let w = SMatrix::<f32, 3, 2>::new(1.0, 0.0, 0.0, 1.0, 1.0, 1.0);
@@ -23,7 +23,7 @@
 //! ```
 //!
 //! ```compile_fail,E0277
-//! use rnn_core::shape::MatVec;
+//! use rnn::shape::MatVec;
 //! use nalgebra::{SMatrix, SVector};
 //!
 //! let w = SMatrix::<f32, 3, 2>::zeros();
@@ -138,7 +138,7 @@ impl<T: RealScalar, const R: usize, const C: usize> MatVec<T, R, C> for SMatrix<
 /// message first. Messages longer than 256 bytes are cut.
 ///
 /// ```
-/// use rnn_core::shape::ConstMessage;
+/// use rnn::shape::ConstMessage;
 ///
 /// const fn check<const G: usize, const H: usize, const GH: usize>() {
 ///     if GH != G * H {

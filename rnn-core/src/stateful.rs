@@ -20,10 +20,10 @@ use crate::reverse::Direction;
 /// chunk (Keras's `stateful=True, go_backwards=True`).
 ///
 /// ```
-/// use rnn_core::{cell, Rnn};
+/// use rnn::{cell, Rnn};
 /// use nalgebra::SVector;
 ///
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
 ///     *s += x;
 ///     *s * 10.0
@@ -178,10 +178,10 @@ impl<C: Cell> Stateful<C> {
 /// sequences, masks included. Sequences run in parallel like [`Rnn::run_batch`](crate::Rnn::run_batch).
 ///
 /// ```
-/// use rnn_core::{cell, BatchMasks, Rnn};
+/// use rnn::{cell, BatchMasks, Rnn};
 /// use nalgebra::SVector;
 ///
-/// #[cell(crate = rnn_core)]
+/// #[cell]
 /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
 ///     *s += x;
 ///     *s * 10.0

@@ -31,7 +31,7 @@ impl<I, X: Borrow<I>> StepInput<I> for X {}
 /// unroll it.
 ///
 /// ```
-/// use rnn_core::{static_unroll, Cell};
+/// use rnn::{static_unroll, Cell};
 /// use nalgebra::SVector;
 /// # struct Accumulate;
 /// # impl Cell for Accumulate {

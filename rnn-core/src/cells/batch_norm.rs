@@ -11,7 +11,7 @@ use crate::real::Real;
 /// runs trained models.
 ///
 /// ```
-/// use rnn_core::cells::BatchNormalization;
+/// use rnn::cells::BatchNormalization;
 /// use nalgebra::SVector;
 ///
 /// let mut bn = BatchNormalization::<2>::identity();

@@ -13,7 +13,7 @@ use crate::weights::Weights;
 /// ([`forward`](Dense::forward)) or as a stateless cell over a sequence.
 ///
 /// ```
-/// use rnn_core::cells::{Activation, Dense};
+/// use rnn::cells::{Activation, Dense};
 /// use nalgebra::SVector;
 ///
 /// // Keras layout: kernel [I, U] row-major, bias [U].

@@ -17,8 +17,8 @@ use crate::weights::Kernel;
 /// `h` and `c`, in that order, as Keras returns them.
 ///
 /// ```
-/// use rnn_core::cells::LstmCell;
-/// use rnn_core::{Cell, Rnn};
+/// use rnn::cells::LstmCell;
+/// use rnn::{Cell, Rnn};
 /// use nalgebra::SVector;
 ///
 /// let cell = LstmCell::<2, 3>::zeros();

@@ -11,8 +11,8 @@ use crate::cell::Cell;
 /// input type, the stack is not a cell and the program does not compile.
 ///
 /// ```
-/// use rnn_core::cells::{GruCell, LstmCell, Stacked};
-/// use rnn_core::Rnn;
+/// use rnn::cells::{GruCell, LstmCell, Stacked};
+/// use rnn::Rnn;
 /// use nalgebra::SVector;
 ///
 /// let stack = Stacked((LstmCell::<5, 4>::zeros(), GruCell::<4, 3>::zeros()));

@@ -29,13 +29,13 @@
 /// `fmaf`, tens of times slower, and what the compiler inlines is its own decision.
 ///
 /// ```
-/// use rnn_core::cells::{Activation, Dense};
-/// use rnn_core::nalgebra::SVector;
+/// use rnn::cells::{Activation, Dense};
+/// use rnn::nalgebra::SVector;
 ///
 /// let dense = Dense::<3, 2>::keras_init(0);
 /// let x = SVector::from([1.0f32, 2.0, 3.0]);
 /// // One product and one activation, both with the rounding chosen once.
-/// let y = rnn_core::with_rounding!(R => {
+/// let y = rnn::with_rounding!(R => {
 ///     let mut z = [SVector::zeros()];
 ///     dense.kernel.accumulate_with::<R>(&x, &mut z);
 ///     Activation::Tanh.apply_with::<R, f32, 2>(&mut z[0]);
@@ -114,11 +114,11 @@ impl Rounding for Separate {
 /// FMA, detected at run time. Elsewhere they use [`Separate`].
 ///
 /// ```
-/// use rnn_core::kernels::{exp_f32_with, fused_multiply_add, Fused, Separate};
+/// use rnn::kernels::{exp_f32_with, fused_multiply_add, Fused, Separate};
 ///
 /// // The array kernels compute what the scalar function of this CPU's rounding computes.
 /// let mut xs = [0.5f32, -2.0];
-/// rnn_core::kernels::exp(&mut xs);
+/// rnn::kernels::exp(&mut xs);
 /// let scalar = if fused_multiply_add() { exp_f32_with::<Fused> } else { exp_f32_with::<Separate> };
 /// assert_eq!(xs, [scalar(0.5), scalar(-2.0)]);
 /// ```

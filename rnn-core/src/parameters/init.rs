@@ -32,8 +32,8 @@ pub enum Fill {
 /// with it. Named constructors cover the built-in layers; [`Init::new`] any other pair.
 ///
 /// ```
-/// use rnn_core::init::Initializer;
-/// use rnn_core::parameters::{Fill, Init, Scheme};
+/// use rnn::init::Initializer;
+/// use rnn::parameters::{Fill, Init, Scheme};
 ///
 /// let init = Init::recurrent_kernel(16);
 /// assert_eq!(init.fill(Scheme::Keras), Fill::Initializer(Initializer::Orthogonal));

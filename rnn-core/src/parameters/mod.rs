@@ -20,12 +20,11 @@
 //! # The derive
 //!
 //! ```
-//! use rnn_core::parameters::{Init, Parameters, Scheme};
-//! use rnn_core::cells::{Activation, GruCell};
-//! use rnn_core::weights::Weights;
+//! use rnn::parameters::{Init, Parameters, Scheme};
+//! use rnn::cells::{Activation, GruCell};
+//! use rnn::weights::Weights;
 //!
 //! #[derive(Parameters)]
-//! #[parameters(crate = rnn_core)]
 //! struct Decoder {
 //!     gru: GruCell<12, 10>,
 //!     /// Initialised as Keras initialises a Dense kernel, PyTorch an `nn.Linear` weight.
@@ -115,8 +114,8 @@ pub type VisitorMut<'v> = dyn FnMut(&Path<'_>, &mut dyn Tensor, Init) + 'v;
 /// (see [the module](self)); leaves and the standard containers implement it here.
 ///
 /// ```
-/// use rnn_core::cells::LstmCell;
-/// use rnn_core::parameters::{Parameters, Scheme};
+/// use rnn::cells::LstmCell;
+/// use rnn::parameters::{Parameters, Scheme};
 ///
 /// let mut lstm = LstmCell::<5, 4>::zeros();
 /// assert_eq!(lstm.count_params(), 5 * 16 + 4 * 16 + 16); // as Keras's LSTM(4) on 5 inputs
