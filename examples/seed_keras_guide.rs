@@ -5,12 +5,13 @@
 //! cargo run --release --example seed_keras_guide
 //! ```
 
-use rnn::bidirectional::{Both, Sum};
+use rnn::cells::Embedding;
 use rnn::cells::{Activation, Dense, GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::init::{rng, Initializer};
 use rnn::parameters::Scheme;
 use rnn::prelude::*;
-use rnn::{Batch, BatchMasks, Bidirectional, Embedding};
+use rnn::{Batch, BatchMasks, Bidirectional};
+use rnn::{Both, Sum};
 
 /// Demo data: `n` sequences of `t` random vectors, reproducible from `seed`.
 fn random_sequences<const F: usize>(seed: u64, n: usize, t: usize) -> Vec<Vec<SVector<f32, F>>> {

@@ -9,9 +9,10 @@
 //! cargo run --example seed_masking
 //! ```
 
+use rnn::cells::Embedding;
 use rnn::cells::{Activation, GruCell};
 use rnn::prelude::*;
-use rnn::{Batch, BatchMasks, Embedding, Mask, Masking, Padding, SequenceError};
+use rnn::{Batch, BatchMasks, Mask, Masking, Padding, SequenceError};
 
 fn row(ys: &[SVector<f32, 1>]) -> String {
     ys.iter()

@@ -24,7 +24,7 @@ pub use rnn_core::*;
 /// What most programs need: the traits, the drivers, the macros and nalgebra's static types.
 pub mod prelude {
     pub use rnn_core::nalgebra::{self, SMatrix, SVector};
-    pub use rnn_core::shape::MatVec;
+    pub use rnn_core::MatVec;
     pub use rnn_core::{cell, Cell, Nested, Parameters, Rnn, ShapeOf, Stateful};
     #[cfg(feature = "std")]
     pub use rnn_core::{Batch, Run, Sequence};

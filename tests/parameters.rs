@@ -332,7 +332,7 @@ fn wrappers_report_their_cells_parameters() {
     assert_eq!(paths(&rnn), paths(rnn.cell()));
     assert_eq!(rnn.clone().return_all_states().count_params(), 160);
     // Keras's Embedding(10, 3): embeddings [10, 3], "uniform" initialised.
-    let mut emb = rnn::Embedding::<10, 3>::zeros();
+    let mut emb = rnn::cells::Embedding::<10, 3>::zeros();
     assert_eq!(paths(&emb), ["embeddings [10, 3]"]);
     emb.initialize(Scheme::Keras, 2);
     let v = values(&emb);

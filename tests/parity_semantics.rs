@@ -166,7 +166,7 @@ fn seed_002_keras_mask_and_dynamic_rnn_lengths() {
         .with_activation(Activation::Linear)
         .with_recurrent_activation(Activation::Linear);
     let embedding =
-        rnn::Embedding::<3, 2>::from_f32_slice(&fx.extra_tensor("embedding").f32()).unwrap();
+        rnn::cells::Embedding::<3, 2>::from_f32_slice(&fx.extra_tensor("embedding").f32()).unwrap();
     let masking = rnn::Masking::new(0.37);
     let tokens = fx.extra_tensor("tokens");
     let lengths: Vec<usize> = serde_json::from_value(fx.extra["lengths"].clone()).unwrap();

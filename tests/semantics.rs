@@ -4,9 +4,10 @@
 use std::cell::Cell as Counter;
 
 use proptest::prelude::*;
+use rnn::cells::Embedding;
 use rnn::cells::{Activation, GruCell};
 use rnn::prelude::*;
-use rnn::{Direction, Embedding, Mask, Masking, Padding, Run, SequenceError, ShapeError};
+use rnn::{Direction, Mask, Masking, Padding, Run, SequenceError, ShapeError};
 
 /// `s' = s + x`, `y = 10 s'`: DESIGN.md's canonical cell.
 #[cell]

@@ -11,7 +11,7 @@ use crate::error::{SequenceError, ShapeError};
 /// The rows live on the heap, so a large vocabulary never sits on the stack.
 ///
 /// ```
-/// use rnn::Embedding;
+/// use rnn::cells::Embedding;
 ///
 /// // Seed 002's weights: row v is (v's value, v's value).
 /// let emb = Embedding::<3, 2>::from_f32_slice(&[0.37, 0.37, 1.0, 1.0, 2.0, 2.0])

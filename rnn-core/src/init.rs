@@ -11,12 +11,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::real::Real;
 
-/// The seeded random generator every initialiser draws from.
-pub type InitRng = ChaCha8Rng;
+/// The seeded random generator every initialiser draws from: ChaCha8, whose stream is the
+/// same on every platform. Opaque, so that the generator behind it is not part of the API.
+#[derive(Clone, Debug)]
+pub struct InitRng(ChaCha8Rng);
 
 /// A generator from a seed.
 pub fn rng(seed: u64) -> InitRng {
-    ChaCha8Rng::seed_from_u64(seed)
+    InitRng(ChaCha8Rng::seed_from_u64(seed))
 }
 
 /// How a weight tensor of shape `[rows, cols]` (Keras's layout: `[inputs, gates·units]`)
@@ -57,12 +59,12 @@ impl Initializer {
             Initializer::GlorotUniform => {
                 let limit = nalgebra::ComplexField::sqrt(6.0 / (rows + cols) as f64);
                 out.iter_mut()
-                    .for_each(|x| *x = cast(rng.random_range(-limit..limit)));
+                    .for_each(|x| *x = cast(rng.0.random_range(-limit..limit)));
             }
             Initializer::Uniform(limit) if limit.is_finite() => {
                 let limit = limit.abs();
                 out.iter_mut()
-                    .for_each(|x| *x = cast(rng.random_range(-limit..=limit)));
+                    .for_each(|x| *x = cast(rng.0.random_range(-limit..=limit)));
             }
             // No interval to sample: `random_range` would panic.
             Initializer::Uniform(_) => out.iter_mut().for_each(|x| *x = cast(f64::NAN)),
@@ -74,8 +76,8 @@ impl Initializer {
 /// A standard normal draw (Box–Muller).
 #[cfg(feature = "alloc")]
 fn normal(rng: &mut InitRng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
-    let u2: f64 = rng.random();
+    let u1: f64 = 1.0 - rng.0.random::<f64>(); // (0, 1]: ln is finite
+    let u2: f64 = rng.0.random();
     nalgebra::ComplexField::sqrt(-2.0 * nalgebra::ComplexField::ln(u1))
         * nalgebra::ComplexField::cos(core::f64::consts::TAU * u2)
 }

@@ -337,7 +337,7 @@ nested_tuple!(A.0, B.1, C.2, D.3, E.4, F.5, G.6);
 nested_tuple!(A.0, B.1, C.2, D.3, E.4, F.5, G.6, H.7);
 
 /// Leafwise operations used to merge values (Keras `Bidirectional` merge modes).
-pub mod ops {
+pub(crate) mod ops {
     use super::ScalarOp;
     use nalgebra::RealField;
 

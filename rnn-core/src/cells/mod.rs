@@ -11,6 +11,8 @@ pub mod lstm;
 pub mod simple_rnn;
 pub mod stacked;
 
+#[cfg(feature = "alloc")]
+pub use crate::embedding::Embedding;
 pub use crate::ops::Activation;
 pub use batch_norm::BatchNormalization;
 pub use dense::Dense;

@@ -43,6 +43,7 @@
 /// });
 /// assert_eq!(y, dense.with_activation(Activation::Tanh).forward(&x));
 /// ```
+#[doc(hidden)]
 #[macro_export]
 macro_rules! with_rounding {
     ($r:ident => $call:expr) => {
