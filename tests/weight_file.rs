@@ -156,7 +156,7 @@ fn a_file_for_another_model_is_refused_and_the_cell_left_unchanged() {
     assert_eq!(
         err,
         WeightFileError::Unexpected {
-            tensor: rnn::weight_file::Name::new("forward/bias")
+            tensor: "forward/bias".into()
         }
     );
     // And the right one loads.
@@ -495,4 +495,73 @@ fn bidirectional_layers_round_trip() {
         .collect();
     assert_eq!(names[0], "forward/kernel");
     assert_eq!(names[5], "backward/bias");
+}
+
+// ------------------------------ lookups, long names, variants, value ranges, paths
+
+#[test]
+fn lookups_do_not_parse_the_header_again() {
+    // 3000 scalar tensors: a lookup that re-reads the header costs as much as the parse, so
+    // looking every tensor up costs thousands of parses; with an index, less than one.
+    let n = 3000;
+    let tensors: Vec<(String, Vec<usize>)> = (0..n).map(|i| (format!("t{i:05}"), vec![])).collect();
+    let named: Vec<(&str, &[usize], Vec<f32>)> = tensors
+        .iter()
+        .map(|(name, shape)| (name.as_str(), shape.as_slice(), vec![1.0]))
+        .collect();
+    let bytes = safetensors(&named);
+    let start = std::time::Instant::now();
+    let file = WeightFile::parse(&bytes).unwrap();
+    let parse = start.elapsed();
+    let start = std::time::Instant::now();
+    for (name, _) in &tensors {
+        assert_eq!(file.get(name).unwrap().value(0), Some(1.0));
+    }
+    let lookups = start.elapsed();
+    println!("parse {parse:?}, {n} lookups {lookups:?}");
+    assert!(
+        lookups < parse * 20 + std::time::Duration::from_millis(50),
+        "parse {parse:?}, {n} lookups {lookups:?}"
+    );
+}
+
+#[test]
+fn pytorch_import_takes_prefixes_longer_than_any_inline_name() {
+    let fx = Fixture::load("torch/torch_lstm.json");
+    let prefix = format!("{}.", "encoder".repeat(28)); // 197 bytes
+    let bytes = torch_file(&fx, &prefix);
+    let mut lstm = LstmCell::<5, 4>::zeros();
+    WeightFile::parse(&bytes)
+        .unwrap()
+        .import_torch(&mut lstm, TorchLayer::new(0).with_prefix(&prefix))
+        .unwrap();
+    assert!(run_fixture(&lstm, &fx) <= 1e-5);
+}
+
+#[test]
+fn save_sees_duplicate_paths_of_any_length() {
+    #[derive(Parameters)]
+    struct Long {
+        #[parameters(
+            rename = "a_parameter_whose_path_is_long_because_it_says_everything_about_\
+                               where_it_comes_from_and_what_it_does_in_the_model_and_more_still_\
+                               and_then_some_more_words_to_be_sure_it_is_well_past_any_limit"
+        )]
+        w: f32,
+    }
+    #[derive(Parameters)]
+    struct Twice {
+        #[parameters(flatten)]
+        a: Long,
+        #[parameters(flatten)]
+        b: Long,
+    }
+    let twice = Twice {
+        a: Long { w: 1.0 },
+        b: Long { w: 2.0 },
+    };
+    let err = weight_file::save(&twice).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("past_any_limit`"), "{msg}");
+    assert!(msg.contains("found two"), "{msg}");
 }

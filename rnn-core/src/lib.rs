@@ -34,6 +34,7 @@ pub mod sequence;
 pub mod shape;
 pub mod stateful;
 pub mod unroll;
+#[cfg(feature = "alloc")]
 pub mod weight_file;
 pub mod weights;
 

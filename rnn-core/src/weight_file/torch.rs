@@ -1,9 +1,10 @@
 //! PyTorch `state_dict` import: one layer and direction of an `nn.LSTM`, `nn.GRU` or
 //! `nn.RNN` into a cell whose parameters are Keras's `kernel`, `recurrent_kernel`, `bias`.
 
-use core::fmt;
+use alloc::format;
+use alloc::string::String;
 
-use super::error::{Name, WeightFileError};
+use super::error::WeightFileError;
 use super::{TensorView, WeightFile};
 use crate::parameters::{Parameters, Path, Shape};
 
@@ -15,7 +16,7 @@ use crate::parameters::{Parameters, Path, Shape};
 /// use rnn_core::weight_file::TorchLayer;
 ///
 /// let layer = TorchLayer::new(1).reverse().with_prefix("encoder.");
-/// assert_eq!(layer.name("weight_ih").to_string(), "encoder.weight_ih_l1_reverse");
+/// assert_eq!(layer.name("weight_ih"), "encoder.weight_ih_l1_reverse");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TorchLayer<'p> {
@@ -57,18 +58,9 @@ impl<'p> TorchLayer<'p> {
     }
 
     /// The full name of `base` (`"weight_ih"`) in this layer.
-    pub fn name(&self, base: &str) -> Name {
-        Name::new(Named(self, base))
-    }
-}
-
-struct Named<'a, 'p>(&'a TorchLayer<'p>, &'a str);
-
-impl fmt::Display for Named<'_, '_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Named(layer, base) = self;
-        let reverse = if layer.reverse { "_reverse" } else { "" };
-        write!(f, "{}{base}_l{}{reverse}", layer.prefix, layer.layer)
+    pub fn name(&self, base: &str) -> String {
+        let reverse = if self.reverse { "_reverse" } else { "" };
+        format!("{}{base}_l{}{reverse}", self.prefix, self.layer)
     }
 }
 
@@ -166,28 +158,28 @@ impl<'a> WeightFile<'a> {
             Some(target.recurrent.dims()).filter(|d| d.len() == 2),
         ) else {
             return Err(WeightFileError::WrongShape {
-                tensor: Name::new("kernel"),
+                tensor: "kernel".into(),
                 expected: Shape::new(&[0, 0]),
                 found: target.kernel,
             });
         };
         if gh2 != gh || units == 0 || gh % units != 0 {
             return Err(WeightFileError::WrongShape {
-                tensor: Name::new("recurrent_kernel"),
+                tensor: "recurrent_kernel".into(),
                 expected: Shape::new(&[units, gh]),
                 found: target.recurrent,
             });
         }
         let gates = gh / units;
         let dtype = cell_dtype(cell);
-        let get = |i: usize, shape: Shape| -> Result<Option<TensorView<'a>>, WeightFileError> {
-            match self.find_name(&names[i]) {
+        let get = |i: usize, shape: Shape| -> Result<Option<TensorView<'_>>, WeightFileError> {
+            match self.get(&names[i]) {
                 None => Ok(None),
-                Some(view) => view.check(names[i], shape, dtype).map(|()| Some(view)),
+                Some(view) => view.check(&names[i], shape, dtype).map(|()| Some(view)),
             }
         };
         let missing = |i: usize, shape: Shape| WeightFileError::Missing {
-            tensor: names[i],
+            tensor: names[i].clone(),
             expected: shape,
         };
         let w_ih_shape = Shape::new(&[gh, inputs]);
@@ -201,7 +193,9 @@ impl<'a> WeightFile<'a> {
             None => {
                 if b_ih.is_some() || b_hh.is_some() {
                     let i = if b_ih.is_some() { 2 } else { 3 };
-                    return Err(WeightFileError::Unexpected { tensor: names[i] });
+                    return Err(WeightFileError::Unexpected {
+                        tensor: names[i].clone(),
+                    });
                 }
                 BiasLayout::Sum
             }
@@ -213,7 +207,7 @@ impl<'a> WeightFile<'a> {
                 };
                 if shape != expected {
                     return Err(WeightFileError::WrongShape {
-                        tensor: Name::new("bias"),
+                        tensor: "bias".into(),
                         expected,
                         found: shape,
                     });
@@ -279,7 +273,7 @@ fn role(path: &Path<'_>) -> Option<Role> {
 
 /// The shapes of the cell's `kernel`, `recurrent_kernel` and `bias`; an error for any
 /// other parameter, which a PyTorch layer cannot fill.
-fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &Name) -> Result<Target, WeightFileError> {
+fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &str) -> Result<Target, WeightFileError> {
     let (mut kernel, mut recurrent, mut bias, mut other) = (None, None, None, None);
     cell.visit(&Path::ROOT, &mut |path, tensor| {
         let slot = match role(path) {
@@ -287,7 +281,7 @@ fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &Name) -> Result<Target, 
             Some(Role::Recurrent) => &mut recurrent,
             Some(Role::Bias) => &mut bias,
             None => {
-                other.get_or_insert((Name::new(path), tensor.shape()));
+                other.get_or_insert_with(|| (format!("{path}"), tensor.shape()));
                 return;
             }
         };
@@ -302,7 +296,9 @@ fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &Name) -> Result<Target, 
             recurrent,
             bias,
         }),
-        _ => Err(WeightFileError::Unexpected { tensor: *weight_ih }),
+        _ => Err(WeightFileError::Unexpected {
+            tensor: weight_ih.into(),
+        }),
     }
 }
 
