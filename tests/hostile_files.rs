@@ -771,3 +771,33 @@ fn file_of_f64(name: &str, values: &[f64]) -> Vec<u8> {
     let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     file(&header, &data)
 }
+
+#[test]
+fn a_file_that_is_not_safetensors_says_so() {
+    let text = b"hello, this is a text file and no safetensors at all\n";
+    let claimed = u64::from_le_bytes(text[..8].try_into().unwrap());
+    assert_eq!(
+        parse_err(text).to_string(),
+        format!(
+            "not a safetensors file: expected its first 8 bytes to give the length of its JSON \
+             header, at most 100000000, found {claimed}"
+        )
+    );
+}
+
+#[test]
+fn control_characters_in_names_are_escaped_in_errors() {
+    // A tensor the cell lacks, named to rewrite a terminal line and colour it.
+    let evil = "\\u001b[2K\\rok\\u202e\\n";
+    let ok = "{\"kernel\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},\
+              \"recurrent_kernel\":{\"dtype\":\"F32\",\"shape\":[1,4],\"data_offsets\":[32,48]},\
+              \"bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[48,64]},";
+    let header =
+        format!("{ok}\"{evil}\":{{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[64,68]}}}}");
+    let msg = load_err(&file(&header, &[0; 68])).to_string();
+    assert!(
+        !msg.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "{msg:?}"
+    );
+    assert!(msg.contains(r"\u{1b}[2K\rok\u{202e}\n"), "{msg}");
+}

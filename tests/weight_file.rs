@@ -106,10 +106,13 @@ fn files_on_disk_round_trip() {
     let mut loaded = model(9);
     weight_file::load_file(&mut loaded, &path).unwrap();
     assert_eq!(loaded, original);
-    let err = weight_file::load_file(&mut loaded, dir.join("absent.safetensors")).unwrap_err();
+    let absent = dir.join("absent.safetensors");
+    let err = weight_file::load_file(&mut loaded, &absent).unwrap_err();
     assert_eq!(
         err,
         WeightFileError::Io {
+            path: absent,
+            operation: "read",
             kind: std::io::ErrorKind::NotFound
         }
     );
@@ -564,4 +567,22 @@ fn save_sees_duplicate_paths_of_any_length() {
     let msg = err.to_string();
     assert!(msg.contains("past_any_limit`"), "{msg}");
     assert!(msg.contains("found two"), "{msg}");
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let path = std::env::temp_dir().join(format!("rnn-absent-{}.safetensors", std::process::id()));
+    let mut dense = Dense::<1, 1>::zeros();
+    let msg = weight_file::load_file(&mut dense, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    let dir = std::env::temp_dir().join(format!(
+        "rnn-absent-dir-{}/x.safetensors",
+        std::process::id()
+    ));
+    let msg = weight_file::save_file(&dense, &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains(&dir.display().to_string()), "{msg}");
 }

@@ -9,7 +9,8 @@ use crate::parameters::{Dtype, Shape};
 /// Why a weight file could not be read, or does not fit the cell it is loaded into.
 ///
 /// Every variant names what was expected and what was found; those about one tensor name
-/// it, in full.
+/// it, in full. Its `Display` escapes control and other unprintable characters (as Rust's
+/// `escape_debug` does), so a hostile name cannot rewrite a terminal or forge log lines.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum WeightFileError {
@@ -160,9 +161,30 @@ pub enum WeightFileError {
     /// Reading or writing the file failed.
     #[cfg(feature = "std")]
     Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// `"read"` or `"write"`.
+        operation: &'static str,
         /// What the operating system said.
         kind: std::io::ErrorKind,
     },
+}
+
+/// Text from a file or a model, displayed with control and unprintable characters escaped
+/// (`\n`, `\u{1b}`, `\u{202e}`) and backslashes doubled, so the displayed text is the text.
+pub(super) struct Escaped<'s>(pub &'s str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Quotes are printable and names sit in backticks: only they are kept unescaped.
+        let mut rest = self.0;
+        while let Some(i) = rest.find(['"', '\'']) {
+            write!(f, "{}", rest[..i].escape_debug())?;
+            f.write_str(&rest[i..=i])?;
+            rest = &rest[i + 1..];
+        }
+        write!(f, "{}", rest.escape_debug())
+    }
 }
 
 impl fmt::Display for WeightFileError {
@@ -179,7 +201,8 @@ impl fmt::Display for WeightFileError {
             ),
             HeaderTooLarge { claimed, limit } => write!(
                 f,
-                "weight file header: expected at most {limit} bytes, found a claim of {claimed}"
+                "not a safetensors file: expected its first 8 bytes to give the length of its \
+                 JSON header, at most {limit}, found {claimed}"
             ),
             CorruptHeader { offset, reason } => write!(
                 f,
@@ -292,7 +315,15 @@ impl fmt::Display for WeightFileError {
             ),
             Rejected { reason } => write!(f, "not a valid safetensors file: {}", e(reason)),
             #[cfg(feature = "std")]
-            Io { kind } => write!(f, "weight file: {kind}"),
+            Io {
+                path,
+                operation,
+                kind,
+            } => write!(
+                f,
+                "cannot {operation} weight file `{}`: {kind}",
+                Escaped(&path.display().to_string())
+            ),
         }
     }
 }
@@ -314,14 +345,7 @@ impl fmt::Display for DtypeList {
 
 impl core::error::Error for WeightFileError {}
 
-/// A field's text.
-fn e(s: &str) -> &str {
-    s
-}
-
-#[cfg(feature = "std")]
-impl From<std::io::Error> for WeightFileError {
-    fn from(e: std::io::Error) -> Self {
-        WeightFileError::Io { kind: e.kind() }
-    }
+/// [`Escaped`] text of a field.
+fn e(s: &str) -> Escaped<'_> {
+    Escaped(s)
 }

@@ -445,22 +445,37 @@ impl core::fmt::Write for JsonEscape<'_> {
     }
 }
 
-/// Saves `cell` to the file at `path` (see [`save`]).
+/// Saves `cell` to the file at `path` (see [`save`]); an error names the path.
 #[cfg(feature = "std")]
 pub fn save_file<P: Parameters + ?Sized>(
     cell: &P,
     path: impl AsRef<std::path::Path>,
 ) -> Result<(), WeightFileError> {
-    std::fs::write(path, save(cell)?)?;
-    Ok(())
+    let path = path.as_ref();
+    std::fs::write(path, save(cell)?).map_err(|e| io_error(path, "write", &e))
 }
 
-/// Loads `cell` from the file at `path` (see [`load`]). Reads the whole file: memory is
-/// sized by the file, never by what its header claims.
+/// Loads `cell` from the file at `path` (see [`load`]); an error names the path. Reads the
+/// whole file: memory is sized by the file, never by what its header claims.
 #[cfg(feature = "std")]
 pub fn load_file<P: Parameters + ?Sized>(
     cell: &mut P,
     path: impl AsRef<std::path::Path>,
 ) -> Result<(), WeightFileError> {
-    load(cell, &std::fs::read(path)?)
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, "read", &e))?;
+    load(cell, &bytes)
+}
+
+#[cfg(feature = "std")]
+fn io_error(
+    path: &std::path::Path,
+    operation: &'static str,
+    e: &std::io::Error,
+) -> WeightFileError {
+    WeightFileError::Io {
+        path: path.to_path_buf(),
+        operation,
+        kind: e.kind(),
+    }
 }
