@@ -570,6 +570,55 @@ fn save_sees_duplicate_paths_of_any_length() {
 }
 
 #[test]
+fn f64_values_beyond_f32_are_refused_not_made_infinite() {
+    let mut dense = Dense::<1, 2, f64>::zeros().with_use_bias(false);
+    dense.kernel = rnn::weights::Weights::from_fn(|_, c| [1.0, 1e300][c]);
+    let bytes = weight_file::save(&dense).unwrap();
+    let mut narrow = Dense::<1, 2>::zeros().with_use_bias(false);
+    let before = narrow.clone();
+    let err = weight_file::load(&mut narrow, &bytes).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tensor `kernel`: expected values within ±3.4028235e38 for a F32 parameter, found \
+         1e300 at index 1"
+    );
+    assert_eq!(narrow, before);
+    // Infinities and NaN are values like any other: they load as they are.
+    dense.kernel = rnn::weights::Weights::from_fn(|_, c| [f64::NEG_INFINITY, f64::NAN][c]);
+    weight_file::load(&mut narrow, &weight_file::save(&dense).unwrap()).unwrap();
+    assert_eq!(narrow.kernel.as_slice()[0], f32::NEG_INFINITY);
+    assert!(narrow.kernel.as_slice()[1].is_nan());
+}
+
+#[test]
+fn pytorch_biases_whose_sum_is_beyond_f32_are_refused() {
+    // Each bias fits an f32; their sum, the cell's one bias, does not.
+    let bytes = safetensors(&[
+        ("weight_ih_l0", &[1, 1], vec![1.0]),
+        ("weight_hh_l0", &[1, 1], vec![1.0]),
+        ("bias_ih_l0", &[1], vec![3e38]),
+        ("bias_hh_l0", &[1], vec![3e38]),
+    ]);
+    let mut cell = SimpleRnnCell::<1, 1>::zeros();
+    let err = WeightFile::parse(&bytes)
+        .unwrap()
+        .import_torch(&mut cell, TorchLayer::new(0))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tensor `bias_ih_l0 + bias_hh_l0`: expected values within ±3.4028235e38 for a F32 \
+         parameter, found 6.0000000109955115e38 at index 0"
+    );
+    assert_eq!(cell, SimpleRnnCell::<1, 1>::zeros());
+    // In an f64 cell it is a value like any other.
+    let mut wide = SimpleRnnCell::<1, 1, f64>::zeros();
+    WeightFile::parse(&bytes)
+        .unwrap()
+        .import_torch(&mut wide, TorchLayer::new(0))
+        .unwrap();
+}
+
+#[test]
 fn a_missing_file_is_named() {
     let path = std::env::temp_dir().join(format!("rnn-absent-{}.safetensors", std::process::id()));
     let mut dense = Dense::<1, 1>::zeros();

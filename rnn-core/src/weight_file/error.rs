@@ -133,6 +133,19 @@ pub enum WeightFileError {
         /// The file's dtype.
         found: Dtype,
     },
+    /// A finite value that the parameter's scalar cannot hold (an `F64` of `1e300` for an
+    /// `f32` cell): loading it would make it infinite. Infinities and NaN in the file load
+    /// as they are.
+    OutOfRange {
+        /// The tensor.
+        tensor: String,
+        /// The value's index, row-major.
+        index: usize,
+        /// The value.
+        value: f64,
+        /// The parameter's dtype.
+        dtype: Dtype,
+    },
     /// The file has a tensor the cell has no parameter for.
     Unexpected {
         /// The tensor.
@@ -298,6 +311,24 @@ impl fmt::Display for WeightFileError {
                  (F32 or F64), found {found}",
                 e(tensor)
             ),
+            OutOfRange {
+                tensor,
+                index,
+                value,
+                dtype,
+            } => {
+                write!(f, "tensor `{}`: expected values within ±", e(tensor))?;
+                // Each bound as its own type prints it, shortest.
+                if *dtype == Dtype::F32 {
+                    write!(f, "{:e}", f32::MAX)?;
+                } else {
+                    write!(f, "{:e}", f64::MAX)?;
+                }
+                write!(
+                    f,
+                    " for a {dtype} parameter, found {value:e} at index {index}"
+                )
+            }
             Unexpected { tensor } => write!(
                 f,
                 "tensor `{}`: expected only the cell's parameters, found this one too",

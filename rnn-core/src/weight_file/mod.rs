@@ -204,8 +204,8 @@ impl<'a> TensorView<'a> {
         a.chain(b)
     }
 
-    /// A float tensor of `expected` shape for a parameter of dtype `dtype`, or the error
-    /// (about the tensor `name`, as the caller calls it).
+    /// A float tensor of `expected` shape whose values fit a parameter of dtype `dtype`, or
+    /// the error (about the tensor `name`, as the caller calls it).
     fn check(&self, name: &str, expected: Shape, dtype: Dtype) -> Result<(), WeightFileError> {
         if !self.is_float() {
             return Err(WeightFileError::WrongDtype {
@@ -221,8 +221,31 @@ impl<'a> TensorView<'a> {
                 found: self.shape,
             });
         }
-        Ok(())
+        fits(name, self.values(), dtype)
     }
+}
+
+/// The first finite value of `values` that a `dtype` scalar cannot hold, as an error about
+/// tensor `name`. Infinities and NaN are values like any other.
+fn fits(
+    name: &str,
+    values: impl Iterator<Item = f64>,
+    dtype: Dtype,
+) -> Result<(), WeightFileError> {
+    if dtype != Dtype::F32 {
+        return Ok(());
+    }
+    for (index, value) in values.enumerate() {
+        if value.is_finite() && (value as f32).is_infinite() {
+            return Err(WeightFileError::OutOfRange {
+                tensor: name.into(),
+                index,
+                value,
+                dtype,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The tensors of a [`WeightFile`], in header order.
@@ -277,7 +300,8 @@ impl<'a> WeightFile<'a> {
 
     /// Loads every parameter of `cell` from the tensor of the same path. The file must hold
     /// exactly the cell's parameters, each `F32` or `F64` (loading into the cell's scalar;
-    /// the same dtype is bit-exact) with the parameter's shape. Checks everything first: on an error the cell is unchanged.
+    /// the same dtype is bit-exact, and a value the scalar cannot hold is an error) with the
+    /// parameter's shape. Checks everything first: on an error the cell is unchanged.
     pub fn load_into<P: Parameters + ?Sized>(&self, cell: &mut P) -> Result<(), WeightFileError> {
         let mut error = None;
         let mut matched = 0usize;

@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::String;
 
 use super::error::WeightFileError;
-use super::{TensorView, WeightFile};
+use super::{fits, TensorView, WeightFile};
 use crate::parameters::{Parameters, Path, Shape};
 
 /// Which layer of a PyTorch recurrent module to import: `weight_ih_l{layer}`… with
@@ -101,7 +101,8 @@ impl<'a> WeightFile<'a> {
     /// `bias_ih + bias_hh` when the cell's is `[G·H]`, the rows `[bias_ih; bias_hh]` when it
     /// is `[2, G·H]` (GRU's `reset_after`, which is what PyTorch computes). A module saved with
     /// `bias=False` loads zero biases. Checks everything first: on an error the cell is
-    /// unchanged. Only the cell's activations are not in the file: PyTorch's
+    /// unchanged; a value the cell's scalar cannot hold is an error. Only the cell's
+    /// activations are not in the file: PyTorch's
     /// `nonlinearity='relu'` needs `with_activation(Activation::Relu)`.
     ///
     /// ```
@@ -215,6 +216,15 @@ impl<'a> WeightFile<'a> {
                 layout
             }
         };
+        // A sum of two values the scalar holds may not be one.
+        if let (BiasLayout::Sum, Some(ih), Some(hh)) = (layout, &b_ih, &b_hh) {
+            let name = format!("{} + {}", names[2], names[3]);
+            fits(
+                &name,
+                ih.values().zip(hh.values()).map(|(a, b)| a + b),
+                dtype,
+            )?;
+        }
 
         // Everything checked: write. `value` cannot fail on a checked shape; 0.0 otherwise.
         let at = |view: &TensorView<'_>, i: usize| view.value(i).unwrap_or(0.0);
