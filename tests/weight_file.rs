@@ -358,7 +358,8 @@ fn pytorch_gru_imports_with_gates_reordered_and_two_bias_rows() {
     println!("torch_gru via safetensors max abs err {err:.2e}");
     assert!(err <= 1e-5);
 
-    // A reset-before GRU cannot hold PyTorch's GRU: refused, naming the shapes.
+    // A reset-before GRU computes something else from PyTorch's weights: refused, naming
+    // both variants.
     let mut v1 =
         GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12]), false).unwrap();
     let err = WeightFile::parse(&bytes)
@@ -367,7 +368,8 @@ fn pytorch_gru_imports_with_gates_reordered_and_two_bias_rows() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "tensor `bias`: expected shape [2, 12], found [12]"
+        "GruCell: expected reset_after = true (PyTorch's GRU applies the reset gate after the \
+         recurrent product), found reset_after = false"
     );
 }
 
@@ -567,6 +569,50 @@ fn save_sees_duplicate_paths_of_any_length() {
     let msg = err.to_string();
     assert!(msg.contains("past_any_limit`"), "{msg}");
     assert!(msg.contains("found two"), "{msg}");
+}
+
+#[test]
+fn pytorch_gru_into_a_reset_before_cell_is_refused() {
+    // nn.GRU(bias=False): no bias to tell the variants apart, only the flag.
+    let fx = Fixture::load("torch/torch_gru.json");
+    let names = ["weight_ih", "weight_hh"];
+    let full: Vec<String> = names.iter().map(|n| format!("{n}_l0")).collect();
+    let tensors: Vec<(&str, &[usize], Vec<f32>)> = names
+        .iter()
+        .zip(&full)
+        .map(|(n, full)| {
+            let t = &fx.weights[*n];
+            (full.as_str(), t.shape.as_slice(), t.f32())
+        })
+        .collect();
+    let bytes = safetensors(&tensors);
+    let file = WeightFile::parse(&bytes).unwrap();
+    let mut before = GruCell::<5, 4>::zeros().with_use_bias(false);
+    before.reset_after = false;
+    let err = file
+        .import_torch(&mut before, TorchLayer::new(0))
+        .unwrap_err();
+    assert!(err.to_string().contains("reset_after = false"), "{err}");
+    let mut after = GruCell::<5, 4>::zeros().with_use_bias(false);
+    file.import_torch(&mut after, TorchLayer::new(0)).unwrap();
+}
+
+#[test]
+fn a_gru_without_a_recurrent_bias_is_named_as_the_cell() {
+    let fx = Fixture::load("torch/torch_gru.json");
+    let bytes = torch_file(&fx, "");
+    let mut gru = GruCell::<5, 4>::zeros();
+    gru.recurrent_bias = None;
+    let err = WeightFile::parse(&bytes)
+        .unwrap()
+        .import_torch(&mut gru, TorchLayer::new(0))
+        .unwrap_err();
+    // The [12] is the cell's, not the file's: say so.
+    assert_eq!(
+        err.to_string(),
+        "the cell's parameter `bias`: expected shape [2, 12] (PyTorch's input and recurrent \
+         biases), found [12]"
+    );
 }
 
 #[test]

@@ -165,6 +165,34 @@ pub enum WeightFileError {
         /// The tensor.
         tensor: String,
     },
+    /// The cell is a variant of its layer that computes something else than the layer the
+    /// file comes from (a GRU with `reset_after = false` for PyTorch's GRU).
+    WrongVariant {
+        /// The cell.
+        cell: &'static str,
+        /// The variant the file's layer is.
+        expected: &'static str,
+        /// The cell's variant.
+        found: &'static str,
+    },
+    /// One of the cell's own parameters cannot hold what the imported layer has (a GRU
+    /// without a recurrent bias for PyTorch's two GRU biases).
+    WrongCellShape {
+        /// The cell's parameter.
+        parameter: String,
+        /// The shape the layer needs.
+        expected: Shape,
+        /// The cell's shape.
+        found: Shape,
+        /// What the parameter must hold.
+        holds: &'static str,
+    },
+    /// The cell's parameters are not those of a recurrent layer (`kernel`,
+    /// `recurrent_kernel`, optionally `bias`).
+    NotTorchCell {
+        /// What the cell has instead.
+        found: String,
+    },
     /// The format's reference implementation refuses the file for a reason none of the
     /// variants above describes.
     Rejected {
@@ -343,6 +371,28 @@ impl fmt::Display for WeightFileError {
                 "tensor `{}`: expected a Keras export name `<index>/<path>` with an index \
                  below the number of tensors",
                 e(tensor)
+            ),
+            WrongVariant {
+                cell,
+                expected,
+                found,
+            } => write!(f, "{cell}: expected {expected}, found {found}"),
+            WrongCellShape {
+                parameter,
+                expected,
+                found,
+                holds,
+            } => write!(
+                f,
+                "the cell's parameter `{}`: expected shape {expected} ({holds}), found {found}",
+                e(parameter)
+            ),
+            NotTorchCell { found } => write!(
+                f,
+                "the cell: expected the parameters of a recurrent layer (`kernel` [inputs, \
+                 gates × units], `recurrent_kernel` [units, gates × units], optionally `bias`), \
+                 found {}",
+                e(found)
             ),
             Rejected { reason } => write!(f, "not a valid safetensors file: {}", e(reason)),
             #[cfg(feature = "std")]

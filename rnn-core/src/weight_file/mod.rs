@@ -32,11 +32,12 @@
 //!
 //! Save the `state_dict` with safetensors (`safetensors.torch.save_file(model.state_dict(),
 //! "model.safetensors")`), then import each layer and direction of an `nn.LSTM`, `nn.GRU`
-//! or `nn.RNN` into a built-in cell with [`WeightFile::import_torch`]:
+//! or `nn.RNN` into a built-in cell (a [`TorchCell`]) with [`WeightFile::import_torch`]:
 //! `weight_ih_l{k}` `[G·H, I]` is transposed into `kernel` `[I, G·H]`, `weight_hh_l{k}` into
 //! `recurrent_kernel`; GRU's gates `r z n` are reordered to Keras's `z r h`; the biases
 //! `bias_ih_l{k}` and `bias_hh_l{k}` add up into LSTM's and SimpleRNN's one `bias`, and are
-//! the two rows of GRU's `[2, 3H]` bias. `_reverse` names the backward direction.
+//! the two rows of GRU's `[2, 3H]` bias (PyTorch's GRU is `reset_after`, and so must the cell
+//! be). `_reverse` names the backward direction.
 //!
 //! # Keras
 //!
@@ -82,7 +83,7 @@ mod keras;
 mod torch;
 
 pub use error::WeightFileError;
-pub use torch::TorchLayer;
+pub use torch::{TorchCell, TorchLayer};
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

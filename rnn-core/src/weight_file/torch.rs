@@ -6,7 +6,49 @@ use alloc::string::String;
 
 use super::error::WeightFileError;
 use super::{fits, TensorView, WeightFile};
-use crate::parameters::{Parameters, Path, Shape};
+use crate::cells::{GruCell, LstmCell, SimpleRnnCell};
+use crate::parameters::{Dtype, Parameters, Path, Shape};
+use crate::real::Real;
+
+/// A cell that one layer and direction of a PyTorch `nn.LSTM`, `nn.GRU` or `nn.RNN` loads
+/// into with [`WeightFile::import_torch`]: the built-in [`LstmCell`], [`GruCell`] and
+/// [`SimpleRnnCell`].
+///
+/// A cell whose parameters are `kernel [I, G·H]`, `recurrent_kernel [H, G·H]` and optionally
+/// `bias` can implement it too (the method has a default). A stack, a dense layer or a
+/// bidirectional pair is not one layer and direction: import its cells one by one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not take a PyTorch recurrent layer",
+    label = "expected a built-in `LstmCell`, `GruCell` or `SimpleRnnCell`",
+    note = "`import_torch` fills one cell from one layer and direction of an `nn.LSTM`, `nn.GRU` \
+            or `nn.RNN`: import a stack or a bidirectional pair cell by cell"
+)]
+pub trait TorchCell: Parameters {
+    /// `Err` when the cell is a variant that computes something else than PyTorch's layer
+    /// from the same weights (the parameters' shapes cannot always tell: a GRU with
+    /// `reset_after = false` and no bias has the shapes of PyTorch's GRU without bias).
+    fn torch_variant(&self) -> Result<(), WeightFileError> {
+        Ok(())
+    }
+}
+
+impl<const I: usize, const H: usize, T: Real> TorchCell for LstmCell<I, H, T> {}
+
+impl<const I: usize, const H: usize, T: Real> TorchCell for SimpleRnnCell<I, H, T> {}
+
+impl<const I: usize, const H: usize, T: Real> TorchCell for GruCell<I, H, T> {
+    fn torch_variant(&self) -> Result<(), WeightFileError> {
+        if self.reset_after {
+            return Ok(());
+        }
+        Err(WeightFileError::WrongVariant {
+            cell: "GruCell",
+            expected: "reset_after = true (PyTorch's GRU applies the reset gate after the \
+                       recurrent product)",
+            found: "reset_after = false",
+        })
+    }
+}
 
 /// Which layer of a PyTorch recurrent module to import: `weight_ih_l{layer}`… with
 /// `_reverse` for the backward direction of a bidirectional module, each name after
@@ -92,10 +134,8 @@ fn torch_block(gates: usize, g: usize) -> usize {
 
 impl<'a> WeightFile<'a> {
     /// Imports one layer and direction of a PyTorch `nn.LSTM`, `nn.GRU` or `nn.RNN` into
-    /// `cell`, a built-in [`LstmCell`](crate::cells::LstmCell),
-    /// [`GruCell`](crate::cells::GruCell) or [`SimpleRnnCell`](crate::cells::SimpleRnnCell)
-    /// (any cell whose parameters are `kernel [I, G·H]`, `recurrent_kernel [H, G·H]` and
-    /// optionally `bias`).
+    /// `cell`, a built-in [`LstmCell`], [`GruCell`] (`reset_after`, as PyTorch's GRU is) or
+    /// [`SimpleRnnCell`] (any [`TorchCell`]).
     ///
     /// The gate count `G` comes from the cell: 3 reorders GRU gates; the bias is
     /// `bias_ih + bias_hh` when the cell's is `[G·H]`, the rows `[bias_ih; bias_hh]` when it
@@ -142,34 +182,30 @@ impl<'a> WeightFile<'a> {
     /// #     out
     /// # }
     /// ```
-    pub fn import_torch<P: Parameters + ?Sized>(
+    pub fn import_torch<P: TorchCell + ?Sized>(
         &self,
         cell: &mut P,
         layer: TorchLayer<'_>,
     ) -> Result<(), WeightFileError> {
+        cell.torch_variant()?;
         let names = [
             layer.name("weight_ih"),
             layer.name("weight_hh"),
             layer.name("bias_ih"),
             layer.name("bias_hh"),
         ];
-        let target = target(cell, &names[0])?;
-        let (Some(&[inputs, gh]), Some(&[units, gh2])) = (
-            Some(target.kernel.dims()).filter(|d| d.len() == 2),
-            Some(target.recurrent.dims()).filter(|d| d.len() == 2),
-        ) else {
-            return Err(WeightFileError::WrongShape {
-                tensor: "kernel".into(),
-                expected: Shape::new(&[0, 0]),
-                found: target.kernel,
-            });
+        let target = target(cell)?;
+        let not_a_layer = || WeightFileError::NotTorchCell {
+            found: format!(
+                "`kernel` {} and `recurrent_kernel` {}",
+                target.kernel, target.recurrent
+            ),
+        };
+        let (&[inputs, gh], &[units, gh2]) = (target.kernel.dims(), target.recurrent.dims()) else {
+            return Err(not_a_layer());
         };
         if gh2 != gh || units == 0 || gh % units != 0 {
-            return Err(WeightFileError::WrongShape {
-                tensor: "recurrent_kernel".into(),
-                expected: Shape::new(&[units, gh]),
-                found: target.recurrent,
-            });
+            return Err(not_a_layer());
         }
         let gates = gh / units;
         let dtype = cell_dtype(cell);
@@ -201,16 +237,18 @@ impl<'a> WeightFile<'a> {
                 BiasLayout::Sum
             }
             Some(shape) => {
-                let (layout, expected) = if gates == 3 {
-                    (BiasLayout::Rows, Shape::new(&[2, gh]))
+                let (layout, expected, holds) = if gates == 3 {
+                    let holds = "PyTorch's input and recurrent biases";
+                    (BiasLayout::Rows, Shape::new(&[2, gh]), holds)
                 } else {
-                    (BiasLayout::Sum, bias_shape)
+                    (BiasLayout::Sum, bias_shape, "PyTorch's two biases, summed")
                 };
                 if shape != expected {
-                    return Err(WeightFileError::WrongShape {
-                        tensor: "bias".into(),
+                    return Err(WeightFileError::WrongCellShape {
+                        parameter: "bias".into(),
                         expected,
                         found: shape,
+                        holds,
                     });
                 }
                 layout
@@ -283,7 +321,7 @@ fn role(path: &Path<'_>) -> Option<Role> {
 
 /// The shapes of the cell's `kernel`, `recurrent_kernel` and `bias`; an error for any
 /// other parameter, which a PyTorch layer cannot fill.
-fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &str) -> Result<Target, WeightFileError> {
+fn target<P: Parameters + ?Sized>(cell: &P) -> Result<Target, WeightFileError> {
     let (mut kernel, mut recurrent, mut bias, mut other) = (None, None, None, None);
     cell.visit(&Path::ROOT, &mut |path, tensor| {
         let slot = match role(path) {
@@ -291,14 +329,14 @@ fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &str) -> Result<Target, W
             Some(Role::Recurrent) => &mut recurrent,
             Some(Role::Bias) => &mut bias,
             None => {
-                other.get_or_insert_with(|| (format!("{path}"), tensor.shape()));
+                other.get_or_insert_with(|| format!("a parameter `{path}`"));
                 return;
             }
         };
         *slot = Some(tensor.shape());
     });
-    if let Some((tensor, expected)) = other {
-        return Err(WeightFileError::Missing { tensor, expected });
+    if let Some(found) = other {
+        return Err(WeightFileError::NotTorchCell { found });
     }
     match (kernel, recurrent) {
         (Some(kernel), Some(recurrent)) => Ok(Target {
@@ -306,14 +344,17 @@ fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &str) -> Result<Target, W
             recurrent,
             bias,
         }),
-        _ => Err(WeightFileError::Unexpected {
-            tensor: weight_ih.into(),
+        (None, _) => Err(WeightFileError::NotTorchCell {
+            found: "no `kernel`".into(),
+        }),
+        (_, None) => Err(WeightFileError::NotTorchCell {
+            found: "no `recurrent_kernel`".into(),
         }),
     }
 }
 
-fn cell_dtype<P: Parameters + ?Sized>(cell: &P) -> crate::parameters::Dtype {
-    let mut dtype = crate::parameters::Dtype::F32;
+fn cell_dtype<P: Parameters + ?Sized>(cell: &P) -> Dtype {
+    let mut dtype = Dtype::F32;
     cell.visit(&Path::ROOT, &mut |_, t| dtype = t.dtype());
     dtype
 }
