@@ -46,5 +46,6 @@ fn ui() {
     t.compile_fail("tests/ui/nested/*.rs");
     t.compile_fail("tests/ui/shape/*.rs");
     t.compile_fail("tests/ui/driver/*.rs");
+    t.compile_fail("tests/ui/weights/*.rs");
     t.pass("tests/ui/pass/*.rs");
 }

@@ -106,10 +106,13 @@ fn files_on_disk_round_trip() {
     let mut loaded = model(9);
     weight_file::load_file(&mut loaded, &path).unwrap();
     assert_eq!(loaded, original);
-    let err = weight_file::load_file(&mut loaded, dir.join("absent.safetensors")).unwrap_err();
+    let absent = dir.join("absent.safetensors");
+    let err = weight_file::load_file(&mut loaded, &absent).unwrap_err();
     assert_eq!(
         err,
         WeightFileError::Io {
+            path: absent,
+            operation: "read",
             kind: std::io::ErrorKind::NotFound
         }
     );
@@ -156,7 +159,7 @@ fn a_file_for_another_model_is_refused_and_the_cell_left_unchanged() {
     assert_eq!(
         err,
         WeightFileError::Unexpected {
-            tensor: rnn::weight_file::Name::new("forward/bias")
+            tensor: "forward/bias".into()
         }
     );
     // And the right one loads.
@@ -355,7 +358,8 @@ fn pytorch_gru_imports_with_gates_reordered_and_two_bias_rows() {
     println!("torch_gru via safetensors max abs err {err:.2e}");
     assert!(err <= 1e-5);
 
-    // A reset-before GRU cannot hold PyTorch's GRU: refused, naming the shapes.
+    // A reset-before GRU computes something else from PyTorch's weights: refused, naming
+    // both variants.
     let mut v1 =
         GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12]), false).unwrap();
     let err = WeightFile::parse(&bytes)
@@ -364,7 +368,8 @@ fn pytorch_gru_imports_with_gates_reordered_and_two_bias_rows() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "tensor `bias`: expected shape [2, 12], found [12]"
+        "GruCell: expected reset_after = true (PyTorch's GRU applies the reset gate after the \
+         recurrent product), found reset_after = false"
     );
 }
 
@@ -495,4 +500,158 @@ fn bidirectional_layers_round_trip() {
         .collect();
     assert_eq!(names[0], "forward/kernel");
     assert_eq!(names[5], "backward/bias");
+}
+
+// ------------------------------ lookups, long names, variants, value ranges, paths
+
+#[test]
+fn pytorch_import_takes_prefixes_longer_than_any_inline_name() {
+    let fx = Fixture::load("torch/torch_lstm.json");
+    let prefix = format!("{}.", "encoder".repeat(28)); // 197 bytes
+    let bytes = torch_file(&fx, &prefix);
+    let mut lstm = LstmCell::<5, 4>::zeros();
+    WeightFile::parse(&bytes)
+        .unwrap()
+        .import_torch(&mut lstm, TorchLayer::new(0).with_prefix(&prefix))
+        .unwrap();
+    assert!(run_fixture(&lstm, &fx) <= 1e-5);
+}
+
+#[test]
+fn save_sees_duplicate_paths_of_any_length() {
+    #[derive(Parameters)]
+    struct Long {
+        #[parameters(
+            rename = "a_parameter_whose_path_is_long_because_it_says_everything_about_\
+                               where_it_comes_from_and_what_it_does_in_the_model_and_more_still_\
+                               and_then_some_more_words_to_be_sure_it_is_well_past_any_limit"
+        )]
+        w: f32,
+    }
+    #[derive(Parameters)]
+    struct Twice {
+        #[parameters(flatten)]
+        a: Long,
+        #[parameters(flatten)]
+        b: Long,
+    }
+    let twice = Twice {
+        a: Long { w: 1.0 },
+        b: Long { w: 2.0 },
+    };
+    let err = weight_file::save(&twice).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("past_any_limit`"), "{msg}");
+    assert!(msg.contains("found two"), "{msg}");
+}
+
+#[test]
+fn pytorch_gru_into_a_reset_before_cell_is_refused() {
+    // nn.GRU(bias=False): no bias to tell the variants apart, only the flag.
+    let fx = Fixture::load("torch/torch_gru.json");
+    let names = ["weight_ih", "weight_hh"];
+    let full: Vec<String> = names.iter().map(|n| format!("{n}_l0")).collect();
+    let tensors: Vec<(&str, &[usize], Vec<f32>)> = names
+        .iter()
+        .zip(&full)
+        .map(|(n, full)| {
+            let t = &fx.weights[*n];
+            (full.as_str(), t.shape.as_slice(), t.f32())
+        })
+        .collect();
+    let bytes = safetensors(&tensors);
+    let file = WeightFile::parse(&bytes).unwrap();
+    let mut before = GruCell::<5, 4>::zeros().with_use_bias(false);
+    before.reset_after = false;
+    let err = file
+        .import_torch(&mut before, TorchLayer::new(0))
+        .unwrap_err();
+    assert!(err.to_string().contains("reset_after = false"), "{err}");
+    let mut after = GruCell::<5, 4>::zeros().with_use_bias(false);
+    file.import_torch(&mut after, TorchLayer::new(0)).unwrap();
+}
+
+#[test]
+fn a_gru_without_a_recurrent_bias_is_named_as_the_cell() {
+    let fx = Fixture::load("torch/torch_gru.json");
+    let bytes = torch_file(&fx, "");
+    let mut gru = GruCell::<5, 4>::zeros();
+    gru.recurrent_bias = None;
+    let err = WeightFile::parse(&bytes)
+        .unwrap()
+        .import_torch(&mut gru, TorchLayer::new(0))
+        .unwrap_err();
+    // The [12] is the cell's, not the file's: say so.
+    assert_eq!(
+        err.to_string(),
+        "the cell's parameter `bias`: expected shape [2, 12] (PyTorch's input and recurrent \
+         biases), found [12]"
+    );
+}
+
+#[test]
+fn f64_values_beyond_f32_are_refused_not_made_infinite() {
+    let mut dense = Dense::<1, 2, f64>::zeros().with_use_bias(false);
+    dense.kernel = rnn::weights::Weights::from_fn(|_, c| [1.0, 1e300][c]);
+    let bytes = weight_file::save(&dense).unwrap();
+    let mut narrow = Dense::<1, 2>::zeros().with_use_bias(false);
+    let before = narrow.clone();
+    let err = weight_file::load(&mut narrow, &bytes).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tensor `kernel`: expected values within ±3.4028235e38 for a F32 parameter, found \
+         1e300 at index 1"
+    );
+    assert_eq!(narrow, before);
+    // Infinities and NaN are values like any other: they load as they are.
+    dense.kernel = rnn::weights::Weights::from_fn(|_, c| [f64::NEG_INFINITY, f64::NAN][c]);
+    weight_file::load(&mut narrow, &weight_file::save(&dense).unwrap()).unwrap();
+    assert_eq!(narrow.kernel.as_slice()[0], f32::NEG_INFINITY);
+    assert!(narrow.kernel.as_slice()[1].is_nan());
+}
+
+#[test]
+fn pytorch_biases_whose_sum_is_beyond_f32_are_refused() {
+    // Each bias fits an f32; their sum, the cell's one bias, does not.
+    let bytes = safetensors(&[
+        ("weight_ih_l0", &[1, 1], vec![1.0]),
+        ("weight_hh_l0", &[1, 1], vec![1.0]),
+        ("bias_ih_l0", &[1], vec![3e38]),
+        ("bias_hh_l0", &[1], vec![3e38]),
+    ]);
+    let mut cell = SimpleRnnCell::<1, 1>::zeros();
+    let err = WeightFile::parse(&bytes)
+        .unwrap()
+        .import_torch(&mut cell, TorchLayer::new(0))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tensor `bias_ih_l0 + bias_hh_l0`: expected values within ±3.4028235e38 for a F32 \
+         parameter, found 6.0000000109955115e38 at index 0"
+    );
+    assert_eq!(cell, SimpleRnnCell::<1, 1>::zeros());
+    // In an f64 cell it is a value like any other.
+    let mut wide = SimpleRnnCell::<1, 1, f64>::zeros();
+    WeightFile::parse(&bytes)
+        .unwrap()
+        .import_torch(&mut wide, TorchLayer::new(0))
+        .unwrap();
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let path = std::env::temp_dir().join(format!("rnn-absent-{}.safetensors", std::process::id()));
+    let mut dense = Dense::<1, 1>::zeros();
+    let msg = weight_file::load_file(&mut dense, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    let dir = std::env::temp_dir().join(format!(
+        "rnn-absent-dir-{}/x.safetensors",
+        std::process::id()
+    ));
+    let msg = weight_file::save_file(&dense, &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains(&dir.display().to_string()), "{msg}");
 }

@@ -43,6 +43,7 @@ mod sequence;
 pub mod shape;
 mod stateful;
 mod unroll;
+#[cfg(feature = "alloc")]
 pub mod weight_file;
 pub mod weights;
 

@@ -1,99 +1,17 @@
 //! What can be wrong with a weight file, each case naming the tensor and what was expected
 //! and found.
 
+use alloc::string::String;
 use core::fmt;
 
 use crate::parameters::{Dtype, Shape};
 
-/// Capacity of a [`Name`] in bytes.
-const NAME_CAPACITY: usize = 128;
-
-/// A tensor name held inline (errors need no allocator), cut at 128 bytes with `…`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Name {
-    buf: [u8; NAME_CAPACITY],
-    len: u8,
-    truncated: bool,
-}
-
-impl Name {
-    /// The name as displayed by `value`, cut at the capacity on a character boundary.
-    pub fn new(value: impl fmt::Display) -> Name {
-        let mut name = Name {
-            buf: [0; NAME_CAPACITY],
-            len: 0,
-            truncated: false,
-        };
-        let _ = fmt::write(&mut name, format_args!("{value}"));
-        name
-    }
-
-    /// The (possibly cut) text.
-    pub fn as_str(&self) -> &str {
-        // Only whole characters are ever copied in, so this cannot fail.
-        core::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
-    }
-
-    /// Whether the name was longer than the capacity and was cut.
-    pub fn is_truncated(&self) -> bool {
-        self.truncated
-    }
-}
-
-impl fmt::Write for Name {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            let mut utf8 = [0u8; 4];
-            let bytes = c.encode_utf8(&mut utf8).as_bytes();
-            let at = usize::from(self.len);
-            if self.truncated || at + bytes.len() > NAME_CAPACITY {
-                self.truncated = true;
-                return Ok(());
-            }
-            self.buf[at..at + bytes.len()].copy_from_slice(bytes);
-            self.len += bytes.len() as u8;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())?;
-        if self.truncated {
-            f.write_str("…")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.as_str())?;
-        if self.truncated {
-            f.write_str("…")?;
-        }
-        Ok(())
-    }
-}
-
-impl PartialEq<str> for Name {
-    fn eq(&self, other: &str) -> bool {
-        !self.truncated && self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for Name {
-    fn eq(&self, other: &&str) -> bool {
-        self == *other
-    }
-}
-
 /// Why a weight file could not be read, or does not fit the cell it is loaded into.
 ///
 /// Every variant names what was expected and what was found; those about one tensor name
-/// it. No input makes the loader panic or allocate more than the file's own size.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// it, in full. Its `Display` escapes control and other unprintable characters (as Rust's
+/// `escape_debug` does), so a hostile name cannot rewrite a terminal or forge log lines.
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum WeightFileError {
     /// The file ends before `what` does.
@@ -105,39 +23,49 @@ pub enum WeightFileError {
         /// Bytes there are.
         found: u64,
     },
-    /// The header claims more bytes than any safetensors header may have (100 MB).
+    /// The first 8 bytes claim a header longer than any safetensors header may be (100 MB):
+    /// almost always a file that is not safetensors at all.
     HeaderTooLarge {
         /// The length the file claims.
         claimed: u64,
         /// The limit.
         limit: u64,
     },
-    /// The JSON header is malformed at byte `offset` of the file.
+    /// The header is not the JSON object safetensors writes (malformed JSON, not UTF-8, not
+    /// an object).
     CorruptHeader {
         /// Offset of the offending byte from the start of the file.
         offset: usize,
-        /// What should have been there.
-        expected: &'static str,
+        /// What is wrong there.
+        reason: String,
     },
-    /// A tensor's entry in the header is malformed (a field missing or repeated, too many
-    /// dimensions, a size that overflows).
+    /// A tensor's entry in the header is malformed (a field missing or of the wrong type,
+    /// too many dimensions, a size that overflows).
     BadTensorInfo {
         /// The tensor.
-        tensor: Name,
-        /// What is wrong, as what was expected.
-        expected: &'static str,
+        tensor: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A tensor's dtype is not one safetensors defines.
     UnknownDtype {
         /// The tensor.
-        tensor: Name,
+        tensor: String,
         /// The dtype the header gives.
-        found: Name,
+        found: String,
+    },
+    /// A tensor's dtype is a safetensors dtype that [`Dtype`] does not represent (the
+    /// sub-byte and exotic 8-bit floats, complex numbers).
+    UnsupportedDtype {
+        /// The tensor.
+        tensor: String,
+        /// The dtype the header gives.
+        found: String,
     },
     /// A tensor's `data_offsets` fall outside the data (or end before they start).
     DataOutOfBounds {
         /// The tensor.
-        tensor: Name,
+        tensor: String,
         /// The offsets the header gives.
         offsets: [u64; 2],
         /// Bytes of data in the file.
@@ -146,7 +74,7 @@ pub enum WeightFileError {
     /// A tensor's byte range does not hold its shape × dtype.
     SizeMismatch {
         /// The tensor.
-        tensor: Name,
+        tensor: String,
         /// Its dtype.
         dtype: Dtype,
         /// Its shape.
@@ -156,22 +84,41 @@ pub enum WeightFileError {
         /// The bytes its `data_offsets` span.
         found: u64,
     },
+    /// Two tensors share bytes (overlapping or identical ranges): each byte of the data must
+    /// belong to exactly one tensor.
+    Overlap {
+        /// The tensor that starts inside the other.
+        tensor: String,
+        /// Its offsets.
+        offsets: [u64; 2],
+        /// The tensor whose bytes it shares.
+        other: String,
+        /// That tensor's offsets.
+        other_offsets: [u64; 2],
+    },
+    /// Bytes of the data that no tensor covers (between two tensors, or after the last).
+    Uncovered {
+        /// The first such byte, from the start of the data.
+        start: u64,
+        /// One past the last.
+        end: u64,
+    },
     /// A name appears twice (in the file, or among a cell's parameters when saving).
     Duplicate {
         /// The name.
-        tensor: Name,
+        tensor: String,
     },
     /// The cell has a parameter the file lacks.
     Missing {
         /// The tensor's name in the file.
-        tensor: Name,
+        tensor: String,
         /// The shape the cell needs.
         expected: Shape,
     },
     /// A tensor's shape is not the parameter's.
     WrongShape {
         /// The tensor.
-        tensor: Name,
+        tensor: String,
         /// The parameter's shape.
         expected: Shape,
         /// The file's shape.
@@ -180,16 +127,29 @@ pub enum WeightFileError {
     /// A tensor is not floating point (`F32` or `F64`, which load into either scalar).
     WrongDtype {
         /// The tensor.
-        tensor: Name,
+        tensor: String,
         /// The parameter's dtype.
         expected: Dtype,
         /// The file's dtype.
         found: Dtype,
     },
+    /// A finite value that the parameter's scalar cannot hold (an `F64` of `1e300` for an
+    /// `f32` cell): loading it would make it infinite. Infinities and NaN in the file load
+    /// as they are.
+    OutOfRange {
+        /// The tensor.
+        tensor: String,
+        /// The value's index, row-major.
+        index: usize,
+        /// The value.
+        value: f64,
+        /// The parameter's dtype.
+        dtype: Dtype,
+    },
     /// The file has a tensor the cell has no parameter for.
     Unexpected {
         /// The tensor.
-        tensor: Name,
+        tensor: String,
     },
     /// The file holds another number of tensors than the model has parameters (Keras
     /// import, which matches them in order).
@@ -203,14 +163,69 @@ pub enum WeightFileError {
     /// number of tensors.
     KerasKey {
         /// The tensor.
-        tensor: Name,
+        tensor: String,
+    },
+    /// The cell is a variant of its layer that computes something else than the layer the
+    /// file comes from (a GRU with `reset_after = false` for PyTorch's GRU).
+    WrongVariant {
+        /// The cell.
+        cell: &'static str,
+        /// The variant the file's layer is.
+        expected: &'static str,
+        /// The cell's variant.
+        found: &'static str,
+    },
+    /// One of the cell's own parameters cannot hold what the imported layer has (a GRU
+    /// without a recurrent bias for PyTorch's two GRU biases).
+    WrongCellShape {
+        /// The cell's parameter.
+        parameter: String,
+        /// The shape the layer needs.
+        expected: Shape,
+        /// The cell's shape.
+        found: Shape,
+        /// What the parameter must hold.
+        holds: &'static str,
+    },
+    /// The cell's parameters are not those of a recurrent layer (`kernel`,
+    /// `recurrent_kernel`, optionally `bias`).
+    NotTorchCell {
+        /// What the cell has instead.
+        found: String,
+    },
+    /// The format's reference implementation refuses the file for a reason none of the
+    /// variants above describes.
+    Rejected {
+        /// Its reason.
+        reason: String,
     },
     /// Reading or writing the file failed.
     #[cfg(feature = "std")]
     Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// `"read"` or `"write"`.
+        operation: &'static str,
         /// What the operating system said.
         kind: std::io::ErrorKind,
     },
+}
+
+/// Text from a file or a model, displayed with control and unprintable characters escaped
+/// (`\n`, `\u{1b}`, `\u{202e}`) and backslashes doubled, so the displayed text is the text.
+pub(super) struct Escaped<'s>(pub &'s str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Quotes are printable and names sit in backticks: only they are kept unescaped.
+        let mut rest = self.0;
+        while let Some(i) = rest.find(['"', '\'']) {
+            write!(f, "{}", rest[..i].escape_debug())?;
+            f.write_str(&rest[i..=i])?;
+            rest = &rest[i + 1..];
+        }
+        write!(f, "{}", rest.escape_debug())
+    }
 }
 
 impl fmt::Display for WeightFileError {
@@ -227,18 +242,29 @@ impl fmt::Display for WeightFileError {
             ),
             HeaderTooLarge { claimed, limit } => write!(
                 f,
-                "weight file header: expected at most {limit} bytes, found a claim of {claimed}"
+                "not a safetensors file: expected its first 8 bytes to give the length of its \
+                 JSON header, at most {limit}, found {claimed}"
             ),
-            CorruptHeader { offset, expected } => write!(
+            CorruptHeader { offset, reason } => write!(
                 f,
-                "corrupt weight file header at byte {offset}: expected {expected}"
+                "corrupt weight file header at byte {offset}: {}",
+                e(reason)
             ),
-            BadTensorInfo { tensor, expected } => {
-                write!(f, "tensor `{tensor}` in the header: expected {expected}")
+            BadTensorInfo { tensor, reason } => {
+                write!(f, "tensor `{}` in the header: {}", e(tensor), e(reason))
             }
             UnknownDtype { tensor, found } => write!(
                 f,
-                "tensor `{tensor}`: expected a safetensors dtype (F32, F64, ...), found `{found}`"
+                "tensor `{}`: expected a safetensors dtype (F32, F64, ...), found `{}`",
+                e(tensor),
+                e(found)
+            ),
+            UnsupportedDtype { tensor, found } => write!(
+                f,
+                "tensor `{}`: expected a dtype this crate reads ({}), found {}",
+                e(tensor),
+                DtypeList,
+                e(found)
             ),
             DataOutOfBounds {
                 tensor,
@@ -246,8 +272,10 @@ impl fmt::Display for WeightFileError {
                 data_len,
             } => write!(
                 f,
-                "tensor `{tensor}`: expected data offsets within 0..={data_len}, found {}..{}",
-                offsets[0], offsets[1]
+                "tensor `{}`: expected data offsets within 0..={data_len}, found {}..{}",
+                e(tensor),
+                offsets[0],
+                offsets[1]
             ),
             SizeMismatch {
                 tensor,
@@ -257,16 +285,40 @@ impl fmt::Display for WeightFileError {
                 found,
             } => write!(
                 f,
-                "tensor `{tensor}`: a {dtype} tensor of shape {shape} needs {expected} bytes, \
-                 found {found}"
+                "tensor `{}`: a {dtype} tensor of shape {shape} needs {expected} bytes, \
+                 found {found}",
+                e(tensor)
+            ),
+            Overlap {
+                tensor,
+                offsets,
+                other,
+                other_offsets,
+            } => write!(
+                f,
+                "tensor `{}`: expected its bytes after those of `{}` ({}..{}), found {}..{}, \
+                 which overlap them",
+                e(tensor),
+                e(other),
+                other_offsets[0],
+                other_offsets[1],
+                offsets[0],
+                offsets[1]
+            ),
+            Uncovered { start, end } => write!(
+                f,
+                "bytes {start}..{end} of the data: expected every byte to belong to exactly one \
+                 tensor, found them in none"
             ),
             Duplicate { tensor } => write!(
                 f,
-                "tensor `{tensor}`: expected one tensor of this name, found two"
+                "tensor `{}`: expected one tensor of this name, found two",
+                e(tensor)
             ),
             Missing { tensor, expected } => write!(
                 f,
-                "tensor `{tensor}`: expected shape {expected}, found no such tensor"
+                "tensor `{}`: expected shape {expected}, found no such tensor",
+                e(tensor)
             ),
             WrongShape {
                 tensor,
@@ -274,7 +326,8 @@ impl fmt::Display for WeightFileError {
                 found,
             } => write!(
                 f,
-                "tensor `{tensor}`: expected shape {expected}, found {found}"
+                "tensor `{}`: expected shape {expected}, found {found}",
+                e(tensor)
             ),
             WrongDtype {
                 tensor,
@@ -282,12 +335,32 @@ impl fmt::Display for WeightFileError {
                 found,
             } => write!(
                 f,
-                "tensor `{tensor}`: expected a float tensor for a {expected} parameter \
-                 (F32 or F64), found {found}"
+                "tensor `{}`: expected a float tensor for a {expected} parameter \
+                 (F32 or F64), found {found}",
+                e(tensor)
             ),
+            OutOfRange {
+                tensor,
+                index,
+                value,
+                dtype,
+            } => {
+                write!(f, "tensor `{}`: expected values within ±", e(tensor))?;
+                // Each bound as its own type prints it, shortest.
+                if *dtype == Dtype::F32 {
+                    write!(f, "{:e}", f32::MAX)?;
+                } else {
+                    write!(f, "{:e}", f64::MAX)?;
+                }
+                write!(
+                    f,
+                    " for a {dtype} parameter, found {value:e} at index {index}"
+                )
+            }
             Unexpected { tensor } => write!(
                 f,
-                "tensor `{tensor}`: expected only the cell's parameters, found this one too"
+                "tensor `{}`: expected only the cell's parameters, found this one too",
+                e(tensor)
             ),
             CountMismatch { expected, found } => write!(
                 f,
@@ -295,20 +368,65 @@ impl fmt::Display for WeightFileError {
             ),
             KerasKey { tensor } => write!(
                 f,
-                "tensor `{tensor}`: expected a Keras export name `<index>/<path>` with an index \
-                 below the number of tensors"
+                "tensor `{}`: expected a Keras export name `<index>/<path>` with an index \
+                 below the number of tensors",
+                e(tensor)
             ),
+            WrongVariant {
+                cell,
+                expected,
+                found,
+            } => write!(f, "{cell}: expected {expected}, found {found}"),
+            WrongCellShape {
+                parameter,
+                expected,
+                found,
+                holds,
+            } => write!(
+                f,
+                "the cell's parameter `{}`: expected shape {expected} ({holds}), found {found}",
+                e(parameter)
+            ),
+            NotTorchCell { found } => write!(
+                f,
+                "the cell: expected the parameters of a recurrent layer (`kernel` [inputs, \
+                 gates × units], `recurrent_kernel` [units, gates × units], optionally `bias`), \
+                 found {}",
+                e(found)
+            ),
+            Rejected { reason } => write!(f, "not a valid safetensors file: {}", e(reason)),
             #[cfg(feature = "std")]
-            Io { kind } => write!(f, "weight file: {kind}"),
+            Io {
+                path,
+                operation,
+                kind,
+            } => write!(
+                f,
+                "cannot {operation} weight file `{}`: {kind}",
+                Escaped(&path.display().to_string())
+            ),
         }
+    }
+}
+
+/// The dtypes [`Dtype`] represents, comma-separated.
+struct DtypeList;
+
+impl fmt::Display for DtypeList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in Dtype::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(d.name())?;
+        }
+        Ok(())
     }
 }
 
 impl core::error::Error for WeightFileError {}
 
-#[cfg(feature = "std")]
-impl From<std::io::Error> for WeightFileError {
-    fn from(e: std::io::Error) -> Self {
-        WeightFileError::Io { kind: e.kind() }
-    }
+/// [`Escaped`] text of a field.
+fn e(s: &str) -> Escaped<'_> {
+    Escaped(s)
 }

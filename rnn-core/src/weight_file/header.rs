@@ -1,453 +1,310 @@
-//! The JSON header of a safetensors file, parsed in place: no allocation, no recursion, every
-//! number checked before it is used.
+//! The header of a safetensors file, read once into an index.
 //!
-//! The grammar is safetensors' own, strictly: one object whose members are
-//! `"__metadata__": {string: string, …}` (at most once) and tensors
-//! `"name": {"dtype": D, "shape": [u64, …], "data_offsets": [u64, u64]}` (each field once,
-//! no other field). Whitespace may follow the object (writers pad the header with spaces).
+//! serde_json parses the JSON into the format's reference [`TensorInfo`]s (the reference
+//! implementation's own types and parser), here in header order and with every name kept:
+//! the reference collects them into a map, which would let a repeated name silently replace
+//! the first. Whether the byte ranges tile the data is the reference's
+//! [`Metadata::new`] to decide, and the file-level rules (the header length and its limit,
+//! the data ending exactly where the last tensor does) are the reference's `read_metadata`
+//! rules. A refusal is then explained naming the tensors involved.
 
-use core::cmp::Ordering;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::fmt;
-use core::str::Chars;
 
-use super::error::{Name, WeightFileError};
+use safetensors::tensor::{Metadata, TensorInfo};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde_json::error::Category;
+
+use super::error::WeightFileError;
+use super::MAX_HEADER_LEN;
 use crate::parameters::{Dtype, Shape, MAX_RANK};
 
 /// Bytes before the header: its length, a little-endian `u64`.
 pub(super) const PREFIX: usize = 8;
 
-/// A JSON string as it appears in the header (escapes not yet decoded; valid, since the
-/// header was checked). Compares and displays decoded.
-#[derive(Clone, Copy)]
-pub struct JsonStr<'a>(&'a str);
+/// A checked header: the tensors in header order, and their positions sorted by name.
+#[derive(Clone, Debug)]
+pub(super) struct Index {
+    pub tensors: Vec<(String, TensorInfo)>,
+    by_name: Vec<usize>,
+}
 
-impl<'a> JsonStr<'a> {
-    /// The decoded characters.
-    pub fn chars(&self) -> impl Iterator<Item = char> + 'a {
-        let mut raw = self.0.chars();
-        core::iter::from_fn(move || decode_next(&mut raw).map(|c| c.unwrap_or('\u{FFFD}')))
-    }
-
-    /// Whether the decoded string is `s`.
-    pub fn eq_str(&self, s: &str) -> bool {
-        self.chars().eq(s.chars())
-    }
-
-    /// The string as it is written in the file, escapes included.
-    pub fn raw(&self) -> &'a str {
-        self.0
+impl Index {
+    /// The position of the tensor named `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.by_name
+            .binary_search_by(|&i| self.tensors[i].0.as_str().cmp(name))
+            .ok()
+            .map(|k| self.by_name[k])
     }
 }
 
-impl fmt::Display for JsonStr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.chars() {
-            fmt::Write::write_char(f, c)?;
-        }
-        Ok(())
-    }
+/// Our [`Dtype`] of the reference's, if we represent it.
+pub(super) fn dtype(d: safetensors::Dtype) -> Option<Dtype> {
+    use safetensors::Dtype as S;
+    Some(match d {
+        S::BOOL => Dtype::BOOL,
+        S::U8 => Dtype::U8,
+        S::I8 => Dtype::I8,
+        S::F8_E5M2 => Dtype::F8_E5M2,
+        S::F8_E4M3 => Dtype::F8_E4M3,
+        S::I16 => Dtype::I16,
+        S::U16 => Dtype::U16,
+        S::F16 => Dtype::F16,
+        S::BF16 => Dtype::BF16,
+        S::I32 => Dtype::I32,
+        S::U32 => Dtype::U32,
+        S::F32 => Dtype::F32,
+        S::F64 => Dtype::F64,
+        S::I64 => Dtype::I64,
+        S::U64 => Dtype::U64,
+        _ => return None,
+    })
 }
 
-impl fmt::Debug for JsonStr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\"", self.0)
-    }
-}
-
-impl PartialEq for JsonStr<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.chars().eq(other.chars())
-    }
-}
-
-impl Eq for JsonStr<'_> {}
-
-impl PartialOrd for JsonStr<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for JsonStr<'_> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.chars().cmp(other.chars())
-    }
-}
-
-fn hex4(raw: &mut Chars<'_>) -> Result<u32, &'static str> {
-    let mut v = 0u32;
-    for _ in 0..4 {
-        let d = raw
-            .next()
-            .and_then(|c| c.to_digit(16))
-            .ok_or("four hex digits after `\\u`")?;
-        v = v * 16 + d;
-    }
-    Ok(v)
-}
-
-/// The next decoded character of a JSON string body, or what was expected instead.
-fn decode_next(raw: &mut Chars<'_>) -> Option<Result<char, &'static str>> {
-    let c = raw.next()?;
-    if c != '\\' {
-        if (c as u32) < 0x20 {
-            return Some(Err("no control character inside a string"));
-        }
-        return Some(Ok(c));
-    }
-    let escaped = match raw.next() {
-        Some('"') => '"',
-        Some('\\') => '\\',
-        Some('/') => '/',
-        Some('b') => '\u{8}',
-        Some('f') => '\u{c}',
-        Some('n') => '\n',
-        Some('r') => '\r',
-        Some('t') => '\t',
-        Some('u') => {
-            let high = match hex4(raw) {
-                Ok(v) => v,
-                Err(e) => return Some(Err(e)),
-            };
-            let code = if (0xD800..0xDC00).contains(&high) {
-                if raw.next() != Some('\\') || raw.next() != Some('u') {
-                    return Some(Err("a low surrogate `\\uDC00`..`\\uDFFF` after a high one"));
-                }
-                let low = match hex4(raw) {
-                    Ok(v) => v,
-                    Err(e) => return Some(Err(e)),
-                };
-                if !(0xDC00..0xE000).contains(&low) {
-                    return Some(Err("a low surrogate `\\uDC00`..`\\uDFFF` after a high one"));
-                }
-                0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-            } else {
-                high
-            };
-            return Some(
-                char::from_u32(code).ok_or("a Unicode scalar value, not a lone surrogate"),
-            );
-        }
-        _ => return Some(Err("a JSON escape (`\\\"`, `\\\\`, `\\n`, `\\u0041`, ...)")),
+/// Splits a safetensors file into its checked, indexed header and its data.
+pub(super) fn read(bytes: &[u8]) -> Result<(Index, &[u8]), WeightFileError> {
+    let Some((len_bytes, rest)) = bytes.split_first_chunk::<PREFIX>() else {
+        return Err(WeightFileError::Truncated {
+            what: "header length",
+            expected: PREFIX as u64,
+            found: bytes.len() as u64,
+        });
     };
-    Some(Ok(escaped))
+    let claimed = u64::from_le_bytes(*len_bytes);
+    if claimed > MAX_HEADER_LEN {
+        return Err(WeightFileError::HeaderTooLarge {
+            claimed,
+            limit: MAX_HEADER_LEN,
+        });
+    }
+    if claimed > rest.len() as u64 {
+        return Err(WeightFileError::Truncated {
+            what: "header",
+            expected: claimed,
+            found: rest.len() as u64,
+        });
+    }
+    // At most `rest.len()`, so it fits.
+    let (header, data) = rest.split_at(claimed as usize);
+    let header = core::str::from_utf8(header).map_err(|e| WeightFileError::CorruptHeader {
+        offset: PREFIX + e.valid_up_to(),
+        reason: "expected UTF-8 text".into(),
+    })?;
+    let tensors = parse(header)?;
+    Ok((check(tensors, data.len())?, data))
 }
 
-/// One tensor's entry, checked against the data it points into.
-#[derive(Clone, Copy, Debug)]
-pub struct Entry<'a> {
-    pub name: JsonStr<'a>,
-    pub dtype: Dtype,
-    pub shape: Shape,
-    pub start: usize,
-    pub end: usize,
+/// The header's members, as the reference's grammar reads them.
+#[derive(Default)]
+struct Members {
+    tensors: Vec<(String, TensorInfo)>,
+    metadata: bool,
+    /// The tensor whose entry was being read when an error stopped the parse.
+    current: Option<String>,
 }
 
-/// A position in the header text.
-struct Cursor<'a> {
-    text: &'a str,
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn err(&self, expected: &'static str) -> WeightFileError {
-        WeightFileError::CorruptHeader {
-            offset: PREFIX + self.pos,
-            expected,
-        }
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.pos).copied()
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.pos += 1;
-        }
-    }
-
-    fn eat(&mut self, byte: u8) -> bool {
-        self.ws();
-        if self.peek() == Some(byte) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn expect(&mut self, byte: u8, expected: &'static str) -> Result<(), WeightFileError> {
-        if self.eat(byte) {
-            Ok(())
-        } else {
-            Err(self.err(expected))
-        }
-    }
-
-    /// A string; its body checked (escapes, no control characters).
-    fn string(&mut self) -> Result<JsonStr<'a>, WeightFileError> {
-        self.expect(b'"', "a string (`\"`)")?;
-        let start = self.pos;
-        let bytes = self.text.as_bytes();
-        // Find the closing quote: the first `"` not escaped by an odd run of `\`.
-        let mut i = start;
-        loop {
-            match bytes.get(i) {
-                None => return Err(self.err("the string's closing `\"`")),
-                Some(b'\\') => i += 2,
-                Some(b'"') => break,
-                Some(_) => i += 1,
-            }
-        }
-        // `i` is at an ASCII quote, so both ends are character boundaries.
-        let body = self
-            .text
-            .get(start..i)
-            .ok_or_else(|| self.err("a string"))?;
-        let mut raw = body.chars();
-        while let Some(c) = decode_next(&mut raw) {
-            if let Err(expected) = c {
-                let at = start + (body.len() - raw.as_str().len());
-                return Err(WeightFileError::CorruptHeader {
-                    offset: PREFIX + at,
-                    expected,
-                });
-            }
-        }
-        self.pos = i + 1;
-        Ok(JsonStr(body))
-    }
-
-    /// A non-negative integer that fits in `u64`.
-    fn integer(&mut self) -> Result<u64, WeightFileError> {
-        self.ws();
-        let start = self.pos;
-        let mut v: u64 = 0;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            if self.pos > start && v == 0 {
-                return Err(self.err("an integer without leading zeros"));
-            }
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(d - b'0')))
-                .ok_or_else(|| self.err("an integer below 2^64"))?;
-            self.pos += 1;
-        }
-        if self.pos == start {
-            return Err(self.err("a non-negative integer"));
-        }
-        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
-            return Err(self.err("an integer, not a fraction"));
-        }
-        Ok(v)
-    }
-
-    /// `{"k": "v", …}`: checked and skipped.
-    fn metadata(&mut self) -> Result<(), WeightFileError> {
-        self.expect(b'{', "the `__metadata__` object (`{`)")?;
-        if self.eat(b'}') {
-            return Ok(());
-        }
-        loop {
-            self.string()?;
-            self.expect(b':', "`:`")?;
-            self.string()?;
-            if self.eat(b'}') {
-                return Ok(());
-            }
-            self.expect(b',', "`,` or `}` in `__metadata__`")?;
-        }
-    }
-
-    /// `{"dtype": …, "shape": […], "data_offsets": [a, b]}` of tensor `name`.
-    fn tensor_info(
-        &mut self,
-        name: JsonStr<'a>,
-        data_len: usize,
-    ) -> Result<Entry<'a>, WeightFileError> {
-        let bad = |expected| WeightFileError::BadTensorInfo {
-            tensor: Name::new(name),
-            expected,
-        };
-        self.expect(b'{', "a tensor's description (`{`)")?;
-        let (mut dtype, mut shape, mut offsets) = (None, None, None);
-        if !self.eat(b'}') {
-            loop {
-                let key = self.string()?;
-                self.expect(b':', "`:`")?;
-                if key.eq_str("dtype") {
-                    let found = self.string()?;
-                    let d = Dtype::ALL
-                        .into_iter()
-                        .find(|d| found.eq_str(d.name()))
-                        .ok_or(WeightFileError::UnknownDtype {
-                            tensor: Name::new(name),
-                            found: Name::new(found),
-                        })?;
-                    if dtype.replace(d).is_some() {
-                        return Err(bad("`dtype` once"));
-                    }
-                } else if key.eq_str("shape") {
-                    let s = self.shape(name)?;
-                    if shape.replace(s).is_some() {
-                        return Err(bad("`shape` once"));
-                    }
-                } else if key.eq_str("data_offsets") {
-                    self.expect(b'[', "`data_offsets` as `[start, end]`")?;
-                    let start = self.integer()?;
-                    self.expect(b',', "`data_offsets` as `[start, end]`")?;
-                    let end = self.integer()?;
-                    self.expect(b']', "`data_offsets` as `[start, end]`")?;
-                    if offsets.replace([start, end]).is_some() {
-                        return Err(bad("`data_offsets` once"));
-                    }
-                } else {
-                    return Err(bad("only the fields `dtype`, `shape` and `data_offsets`"));
-                }
-                if self.eat(b'}') {
-                    break;
-                }
-                self.expect(b',', "`,` or `}` in a tensor's description")?;
-            }
-        }
-        let (Some(dtype), Some(shape), Some([start, end])) = (dtype, shape, offsets) else {
-            return Err(bad("the fields `dtype`, `shape` and `data_offsets`"));
-        };
-        let needed = shape
-            .checked_len()
-            .and_then(|n| n.checked_mul(dtype.size()))
-            .ok_or_else(|| bad("a shape whose size in bytes fits in memory"))?;
-        let in_bounds = start <= end && end <= data_len as u64;
-        if !in_bounds {
-            return Err(WeightFileError::DataOutOfBounds {
-                tensor: Name::new(name),
-                offsets: [start, end],
-                data_len: data_len as u64,
-            });
-        }
-        if end - start != needed as u64 {
-            return Err(WeightFileError::SizeMismatch {
-                tensor: Name::new(name),
-                dtype,
-                shape,
-                expected: needed as u64,
-                found: end - start,
-            });
-        }
-        // Both are at most `data_len`, a `usize`.
-        Ok(Entry {
-            name,
-            dtype,
-            shape,
-            start: start as usize,
-            end: end as usize,
-        })
-    }
-
-    fn shape(&mut self, name: JsonStr<'a>) -> Result<Shape, WeightFileError> {
-        self.expect(b'[', "a shape (`[`)")?;
-        let mut dims = [0usize; MAX_RANK];
-        let mut rank = 0;
-        if !self.eat(b']') {
-            loop {
-                let d = self.integer()?;
-                if rank == MAX_RANK {
-                    return Err(WeightFileError::BadTensorInfo {
-                        tensor: Name::new(name),
-                        expected: "at most 8 dimensions",
-                    });
-                }
-                dims[rank] = usize::try_from(d).map_err(|_| WeightFileError::BadTensorInfo {
-                    tensor: Name::new(name),
-                    expected: "dimensions that fit in usize",
-                })?;
-                rank += 1;
-                if self.eat(b']') {
-                    break;
-                }
-                self.expect(b',', "`,` or `]` in a shape")?;
-            }
-        }
-        Ok(Shape::try_new(&dims[..rank]).unwrap_or(Shape::SCALAR))
+impl<'de> DeserializeSeed<'de> for &mut Members {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
     }
 }
 
-/// The header's tensors, one at a time (metadata skipped), each checked as it is read.
-pub(super) struct Entries<'a> {
-    cur: Cursor<'a>,
-    data_len: usize,
-    state: State,
-    seen_metadata: bool,
-}
+impl<'de> Visitor<'de> for &mut Members {
+    type Value = ();
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Start,
-    Members,
-    Done,
-}
-
-impl<'a> Entries<'a> {
-    pub(super) fn new(header: &'a str, data_len: usize) -> Self {
-        Entries {
-            cur: Cursor {
-                text: header,
-                pos: 0,
-            },
-            data_len,
-            state: State::Start,
-            seen_metadata: false,
-        }
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the header's JSON object")
     }
 
-    /// The next tensor, `None` at the end, or the first mistake.
-    pub(super) fn next_entry(&mut self) -> Result<Option<Entry<'a>>, WeightFileError> {
-        loop {
-            match self.state {
-                State::Done => return Ok(None),
-                State::Start => {
-                    self.cur.expect(b'{', "the header's JSON object (`{`)")?;
-                    if self.cur.eat(b'}') {
-                        self.finish()?;
-                        return Ok(None);
-                    }
-                    self.state = State::Members;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(name) = map.next_key::<String>()? {
+            if name == "__metadata__" {
+                // Free-form text; the reference's type, checked and dropped.
+                if self.metadata {
+                    return Err(de::Error::duplicate_field("__metadata__"));
                 }
-                State::Members => {
-                    let name = self.cur.string()?;
-                    self.cur.expect(b':', "`:`")?;
-                    let entry = if name.eq_str("__metadata__") {
-                        if self.seen_metadata {
-                            return Err(WeightFileError::Duplicate {
-                                tensor: Name::new(name),
-                            });
-                        }
-                        self.seen_metadata = true;
-                        self.cur.metadata()?;
-                        None
-                    } else {
-                        Some(self.cur.tensor_info(name, self.data_len)?)
-                    };
-                    if self.cur.eat(b'}') {
-                        self.finish()?;
-                    } else {
-                        self.cur.expect(b',', "`,` or `}` between tensors")?;
-                    }
-                    if entry.is_some() {
-                        return Ok(entry);
-                    }
-                }
+                self.metadata = true;
+                map.next_value::<Option<BTreeMap<String, String>>>()?;
+            } else {
+                self.current = Some(name);
+                let info = map.next_value::<TensorInfo>()?;
+                let name = self.current.take().unwrap_or_default();
+                self.tensors.push((name, info));
             }
         }
-    }
-
-    fn finish(&mut self) -> Result<(), WeightFileError> {
-        self.cur.ws();
-        if self.cur.pos != self.cur.text.len() {
-            return Err(self.cur.err("the end of the header after its JSON object"));
-        }
-        self.state = State::Done;
         Ok(())
+    }
+}
+
+/// The header's tensors in header order, or where and why its JSON is not a safetensors
+/// header.
+fn parse(header: &str) -> Result<Vec<(String, TensorInfo)>, WeightFileError> {
+    let mut members = Members::default();
+    let mut de = serde_json::Deserializer::from_str(header);
+    let Err(e) = (&mut members).deserialize(&mut de).and_then(|()| de.end()) else {
+        return Ok(members.tensors);
+    };
+    // serde_json appends the position to the message; the error carries it as a number.
+    let message = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let reason = String::from(message.strip_suffix(&suffix).unwrap_or(&message));
+    Err(match (e.classify(), members.current) {
+        (Category::Data, Some(tensor)) => match unknown_variant(&reason) {
+            // The only enum of a tensor's entry is its dtype.
+            Some(found) => WeightFileError::UnknownDtype {
+                tensor,
+                found: found.into(),
+            },
+            None => WeightFileError::BadTensorInfo { tensor, reason },
+        },
+        _ => WeightFileError::CorruptHeader {
+            offset: PREFIX + byte_offset(header, e.line(), e.column()),
+            reason,
+        },
+    })
+}
+
+/// The variant serde reports in "unknown variant `X`, expected ...".
+fn unknown_variant(reason: &str) -> Option<&str> {
+    let rest = reason.strip_prefix("unknown variant `")?;
+    Some(
+        rest.rsplit_once("`, expected")
+            .map_or(rest, |(found, _)| found),
+    )
+}
+
+/// The byte offset of serde_json's 1-based `line` and `column` (in bytes) in `text`.
+fn byte_offset(text: &str, line: usize, column: usize) -> usize {
+    let start_of_line = text
+        .match_indices('\n')
+        .nth(line.saturating_sub(2))
+        .filter(|_| line > 1)
+        .map_or(0, |(i, _)| i + 1);
+    (start_of_line + column.saturating_sub(1)).min(text.len())
+}
+
+/// Checks the tensors against the data (`data_len` bytes) and indexes them.
+fn check(tensors: Vec<(String, TensorInfo)>, data_len: usize) -> Result<Index, WeightFileError> {
+    for (name, info) in &tensors {
+        if dtype(info.dtype).is_none() {
+            return Err(WeightFileError::UnsupportedDtype {
+                tensor: name.clone(),
+                found: info.dtype.to_string(),
+            });
+        }
+        if info.shape.len() > MAX_RANK {
+            return Err(WeightFileError::BadTensorInfo {
+                tensor: name.clone(),
+                reason: format!(
+                    "expected at most {MAX_RANK} dimensions, found {}",
+                    info.shape.len()
+                ),
+            });
+        }
+    }
+    let mut by_name: Vec<usize> = (0..tensors.len()).collect();
+    by_name.sort_unstable_by(|&a, &b| tensors[a].0.cmp(&tensors[b].0));
+    if let Some(w) = by_name
+        .windows(2)
+        .find(|w| tensors[w[0]].0 == tensors[w[1]].0)
+    {
+        return Err(WeightFileError::Duplicate {
+            tensor: tensors[w[0]].0.clone(),
+        });
+    }
+    // The reference's check that the ranges, in offset order, tile the data: no overlap, no
+    // gap, each the size its shape and dtype need.
+    let mut by_offset: Vec<usize> = (0..tensors.len()).collect();
+    by_offset.sort_by_key(|&i| tensors[i].1.data_offsets);
+    let sorted = by_offset.iter().map(|&i| tensors[i].clone()).collect();
+    let end = match Metadata::new(None, sorted) {
+        Ok(metadata) => metadata.data_len(),
+        Err(e) => return Err(explain(&tensors, &by_offset, data_len, e)),
+    };
+    // And that the data ends where the last tensor does.
+    if end < data_len {
+        return Err(WeightFileError::Uncovered {
+            start: end as u64,
+            end: data_len as u64,
+        });
+    }
+    if end > data_len {
+        let (name, info) = &tensors[by_offset[by_offset.len() - 1]];
+        return Err(out_of_bounds(name, info, data_len));
+    }
+    Ok(Index { tensors, by_name })
+}
+
+fn out_of_bounds(name: &str, info: &TensorInfo, data_len: usize) -> WeightFileError {
+    let (s, e) = info.data_offsets;
+    WeightFileError::DataOutOfBounds {
+        tensor: name.into(),
+        offsets: [s as u64, e as u64],
+        data_len: data_len as u64,
+    }
+}
+
+/// Why the reference refused the ranges, found by walking them as it does, naming the
+/// tensors.
+fn explain(
+    tensors: &[(String, TensorInfo)],
+    by_offset: &[usize],
+    data_len: usize,
+    refusal: safetensors::SafeTensorError,
+) -> WeightFileError {
+    let mut start = 0usize;
+    let mut previous: Option<usize> = None;
+    for &i in by_offset {
+        let (name, info) = &tensors[i];
+        let (s, e) = info.data_offsets;
+        if e < s {
+            return out_of_bounds(name, info, data_len);
+        }
+        if s > start {
+            return WeightFileError::Uncovered {
+                start: start as u64,
+                end: s as u64,
+            };
+        }
+        if s < start {
+            let (other, other_info) = &tensors[previous.unwrap_or(i)];
+            let (os, oe) = other_info.data_offsets;
+            return WeightFileError::Overlap {
+                tensor: name.clone(),
+                offsets: [s as u64, e as u64],
+                other: other.clone(),
+                other_offsets: [os as u64, oe as u64],
+            };
+        }
+        let bits = info
+            .shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .and_then(|n| n.checked_mul(info.dtype.bitsize()));
+        let Some(bits) = bits else {
+            return WeightFileError::BadTensorInfo {
+                tensor: name.clone(),
+                reason: "expected a shape whose size in bytes fits in memory".into(),
+            };
+        };
+        if bits / 8 != e - s || bits % 8 != 0 {
+            return WeightFileError::SizeMismatch {
+                tensor: name.clone(),
+                dtype: dtype(info.dtype).unwrap_or(Dtype::U8),
+                shape: Shape::try_new(&info.shape).unwrap_or(Shape::SCALAR),
+                expected: (bits / 8) as u64,
+                found: (e - s) as u64,
+            };
+        }
+        start = e;
+        previous = Some(i);
+    }
+    WeightFileError::Rejected {
+        reason: refusal.to_string(),
     }
 }

@@ -1,38 +1,21 @@
 //! Keras import: the tensors of `model.weights`, exported in order as `<index>/<keras path>`
 //! (the snippet in the module docs), into a model's parameters in path order.
 
-use core::fmt;
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
 
-use super::error::{Name, WeightFileError};
-use super::{JsonStr, TensorView, WeightFile};
+use super::error::WeightFileError;
+use super::{TensorView, WeightFile};
 use crate::parameters::{Parameters, Path};
 
 /// The index of a Keras export name `<index>/<path>`.
-fn keras_index(name: JsonStr<'_>) -> Option<usize> {
-    let mut index: usize = 0;
-    let mut digits = 0;
-    for c in name.chars() {
-        match c {
-            '0'..='9' => {
-                index = index
-                    .checked_mul(10)?
-                    .checked_add(c.to_digit(10)? as usize)?;
-                digits += 1;
-            }
-            '/' if digits > 0 => return Some(index),
-            _ => return None,
-        }
+fn keras_index(name: &str) -> Option<usize> {
+    let (digits, _) = name.split_once('/')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    None
-}
-
-/// `keras name → our path`, for errors.
-struct Pair<'a, 'p>(JsonStr<'a>, &'p Path<'p>);
-
-impl fmt::Display for Pair<'_, '_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} → {}", self.0, self.1)
-    }
+    digits.parse().ok()
 }
 
 impl<'a> WeightFile<'a> {
@@ -43,8 +26,8 @@ impl<'a> WeightFile<'a> {
     /// Checks everything first: on an error the model is unchanged.
     ///
     /// ```
-    /// use rnn_core::cells::LstmCell;
-    /// use rnn_core::weight_file::{WeightFile, WeightFileError};
+    /// use rnn::cells::LstmCell;
+    /// use rnn::weight_file::{WeightFile, WeightFileError};
     ///
     /// // What the snippet writes for a Keras LSTM(2) on 3 inputs (built here by hand).
     /// let file = safetensors_of(&[
@@ -85,66 +68,35 @@ impl<'a> WeightFile<'a> {
             model.visit(&Path::ROOT, &mut |_, _| n += 1);
             n
         };
-        if expected != self.len {
+        if expected != self.len() {
             return Err(WeightFileError::CountMismatch {
                 expected,
-                found: self.len,
+                found: self.len(),
             });
         }
+        // Tensor `i` of the export is the one named `i/…`: each index once, below the count.
+        let mut nth: Vec<Option<TensorView<'_>>> = vec![None; expected];
         for view in self.tensors() {
-            if keras_index(view.name).is_none_or(|i| i >= expected) {
-                return Err(WeightFileError::KerasKey {
-                    tensor: Name::new(view.name),
+            let slot = keras_index(view.name())
+                .and_then(|i| nth.get_mut(i))
+                .ok_or_else(|| WeightFileError::KerasKey {
+                    tensor: view.name().into(),
+                })?;
+            if slot.replace(view).is_some() {
+                return Err(WeightFileError::Duplicate {
+                    tensor: view.name().into(),
                 });
             }
         }
-        // As many tensors as parameters, every index below that count: a missing index
-        // means another one is repeated.
-        let nth = |i: usize| -> Result<TensorView<'a>, WeightFileError> {
-            let mut found = self.tensors().filter(|t| keras_index(t.name) == Some(i));
-            let first = found.next();
-            match (first, found.next()) {
-                (Some(view), None) => Ok(view),
-                (Some(_), Some(second)) => Err(WeightFileError::Duplicate {
-                    tensor: Name::new(second.name),
-                }),
-                // Index `i` is missing, so another index is repeated: name it.
-                (None, _) => Err(self
-                    .tensors()
-                    .find(|t| {
-                        let index = keras_index(t.name);
-                        self.tensors()
-                            .filter(|u| keras_index(u.name) == index)
-                            .count()
-                            > 1
-                    })
-                    .map_or(
-                        WeightFileError::CountMismatch {
-                            expected,
-                            found: self.len,
-                        },
-                        |t| WeightFileError::Duplicate {
-                            tensor: Name::new(t.name),
-                        },
-                    )),
-            }
-        };
-        for i in 0..expected {
-            nth(i)?;
-        }
+        // As many tensors as parameters, every index below that count and none twice: each
+        // index is there.
+        let nth: Vec<TensorView<'_>> = nth.into_iter().flatten().collect();
         let mut error = None;
         let mut i = 0usize;
         model.visit(&Path::ROOT, &mut |path, tensor| {
-            if error.is_none() {
-                error = nth(i)
-                    .and_then(|view| {
-                        view.check(
-                            Name::new(Pair(view.name, path)),
-                            tensor.shape(),
-                            tensor.dtype(),
-                        )
-                    })
-                    .err();
+            if let (None, Some(view)) = (&error, nth.get(i)) {
+                let name = format!("{} → {path}", view.name());
+                error = view.check(&name, tensor.shape(), tensor.dtype()).err();
             }
             i += 1;
         });
@@ -153,7 +105,7 @@ impl<'a> WeightFile<'a> {
         }
         let mut i = 0usize;
         model.visit_mut(&Path::ROOT, None, &mut |_, tensor, _| {
-            if let Ok(view) = nth(i) {
+            if let Some(view) = nth.get(i) {
                 let mut values = view.values();
                 tensor.write(&mut || values.next().unwrap_or(0.0));
             }

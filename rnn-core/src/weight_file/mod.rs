@@ -10,9 +10,9 @@
 //! the cell is unchanged.
 //!
 //! ```
-//! use rnn_core::cells::GruCell;
-//! use rnn_core::parameters::{Parameters, Scheme};
-//! use rnn_core::weight_file;
+//! use rnn::cells::GruCell;
+//! use rnn::parameters::{Parameters, Scheme};
+//! use rnn::weight_file;
 //!
 //! let mut gru = GruCell::<3, 2>::zeros();
 //! gru.initialize(Scheme::PyTorch, 1);
@@ -32,11 +32,12 @@
 //!
 //! Save the `state_dict` with safetensors (`safetensors.torch.save_file(model.state_dict(),
 //! "model.safetensors")`), then import each layer and direction of an `nn.LSTM`, `nn.GRU`
-//! or `nn.RNN` into a built-in cell with [`WeightFile::import_torch`]:
+//! or `nn.RNN` into a built-in cell (a [`TorchCell`]) with [`WeightFile::import_torch`]:
 //! `weight_ih_l{k}` `[G·H, I]` is transposed into `kernel` `[I, G·H]`, `weight_hh_l{k}` into
 //! `recurrent_kernel`; GRU's gates `r z n` are reordered to Keras's `z r h`; the biases
 //! `bias_ih_l{k}` and `bias_hh_l{k}` add up into LSTM's and SimpleRNN's one `bias`, and are
-//! the two rows of GRU's `[2, 3H]` bias. `_reverse` names the backward direction.
+//! the two rows of GRU's `[2, 3H]` bias (PyTorch's GRU is `reset_after`, and so must the cell
+//! be). `_reverse` names the backward direction.
 //!
 //! # Keras
 //!
@@ -57,16 +58,23 @@
 //!
 //! # Hostile input
 //!
-//! The parser is written here (no dependency, no allocation, no `unsafe`), so a file can
-//! be read on a `no_std` target straight from flash. Every length in a file is checked
-//! against the bytes actually there before it is used, so a truncated file, a corrupt
-//! header, a header claiming huge sizes, an unknown or wrong dtype, a missing, unexpected or
-//! duplicated tensor and a wrong shape are each a [`WeightFileError`] naming the tensor and
-//! what was expected and found; never a panic, and never an allocation sized by the header.
+//! The format is read by its reference implementation, the `safetensors` crate (with
+//! `serde_json`), so a file loads here exactly when it loads there: every length is checked
+//! against the bytes actually there before it is used, and each byte of the data belongs to
+//! exactly one tensor (overlapping, aliased or uncovered ranges are refused). Two rules are
+//! stricter than the reference's: a name may appear only once (the reference keeps the last
+//! of two, so two readers could see different weights), and every dtype must be one
+//! [`Dtype`] represents. A truncated file, a corrupt header, a header claiming huge sizes, an
+//! unknown or wrong dtype, a missing, unexpected or duplicated tensor and a wrong shape are
+//! each a [`WeightFileError`] naming the tensor and what was expected and found; never a
+//! panic, and memory is bounded by a small multiple of the file's own size, never sized by
+//! what a header claims. The header is parsed once, into an index that answers each lookup
+//! without reading it again. Loading needs an allocator (the `alloc` feature): a
+//! `no_std` target with one can read a file straight from flash, borrowing its bytes.
 //! `fuzz/` holds a `cargo fuzz` target for it.
 
-// The errors are inline values (no allocator is needed to report one); a load runs once,
-// so carrying a few hundred bytes in its `Err` costs nothing worth a `Box`.
+// A load runs once, so carrying a shape or two (72 bytes each) inline in its `Err` costs
+// nothing worth a `Box`.
 #![allow(clippy::result_large_err)]
 
 mod error;
@@ -74,63 +82,68 @@ mod header;
 mod keras;
 mod torch;
 
-pub use error::{Name, WeightFileError};
-pub use header::JsonStr;
-pub use torch::TorchLayer;
+pub use error::WeightFileError;
+pub use torch::{TorchCell, TorchLayer};
 
-use header::{Entries, Entry, PREFIX};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+
+use header::{Index, PREFIX};
+use safetensors::tensor::TensorInfo;
 
 use crate::parameters::{Dtype, Parameters, Path, Shape};
 
 /// The largest header safetensors allows (its reference implementation's limit).
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
-/// A safetensors file, checked: its header is well formed, every tensor's bytes are inside
-/// the data and hold its shape, no name appears twice. Borrowed from the bytes; nothing is
-/// copied.
+/// A safetensors file, checked: its header is well formed, the tensors' bytes tile the data
+/// and hold their shapes, no name appears twice. The tensors' bytes are borrowed, never
+/// copied; the header is parsed once into an index of the tensors (names, dtypes, shapes,
+/// offsets).
 ///
 /// ```
-/// use rnn_core::cells::Dense;
-/// use rnn_core::weight_file::{self, WeightFile};
+/// use rnn::cells::Dense;
+/// use rnn::weight_file::{self, WeightFile};
 ///
 /// let bytes = weight_file::save(&Dense::<2, 3>::zeros()).unwrap();
 /// let file = WeightFile::parse(&bytes).unwrap();
-/// let names: Vec<String> = file.tensors().map(|t| t.name().to_string()).collect();
+/// let names: Vec<&str> = file.tensors().map(|t| t.name()).collect();
 /// assert_eq!(names, ["kernel", "bias"]);
 /// assert_eq!(file.get("kernel").unwrap().shape().dims(), [2, 3]);
 ///
 /// // Hostile input is an error, never a panic.
 /// assert!(WeightFile::parse(&bytes[..20]).is_err());
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WeightFile<'a> {
-    header: &'a str,
+    index: Index,
     data: &'a [u8],
-    len: usize,
 }
 
-/// One tensor of a [`WeightFile`]: its name, dtype, shape and bytes.
+/// One tensor of a [`WeightFile`]: its name, dtype, shape and bytes, borrowed from the file.
 #[derive(Clone, Copy, Debug)]
 pub struct TensorView<'a> {
-    name: JsonStr<'a>,
+    name: &'a str,
     dtype: Dtype,
     shape: Shape,
     bytes: &'a [u8],
 }
 
 impl<'a> TensorView<'a> {
-    fn new(entry: Entry<'a>, data: &'a [u8]) -> Self {
+    fn new((name, info): &'a (String, TensorInfo), data: &'a [u8]) -> Self {
+        // The dtype, rank and range were checked when the file was parsed.
+        let (start, end) = info.data_offsets;
         TensorView {
-            name: entry.name,
-            dtype: entry.dtype,
-            shape: entry.shape,
-            // The range was checked against the data when the file was parsed.
-            bytes: data.get(entry.start..entry.end).unwrap_or(&[]),
+            name,
+            dtype: header::dtype(info.dtype).unwrap_or(Dtype::U8),
+            shape: Shape::try_new(&info.shape).unwrap_or(Shape::SCALAR),
+            bytes: data.get(start..end).unwrap_or(&[]),
         }
     }
 
     /// The tensor's name.
-    pub fn name(&self) -> JsonStr<'a> {
+    pub fn name(&self) -> &'a str {
         self.name
     }
 
@@ -154,16 +167,18 @@ impl<'a> TensorView<'a> {
         matches!(self.dtype, Dtype::F32 | Dtype::F64)
     }
 
-    /// Value `i` (row-major) of an `F32` or `F64` tensor; `None` past the end or for
-    /// another dtype.
+    /// Value `i` (row-major) of an `F32` or `F64` tensor; `None` past the end (for any
+    /// `i`, `usize::MAX` included) or for another dtype.
     pub fn value(&self, i: usize) -> Option<f64> {
         match self.dtype {
             Dtype::F32 => {
-                let b = self.bytes.get(i.checked_mul(4)?..i.checked_mul(4)? + 4)?;
+                let at = i.checked_mul(4)?;
+                let b = self.bytes.get(at..at.checked_add(4)?)?;
                 Some(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
             }
             Dtype::F64 => {
-                let b = self.bytes.get(i.checked_mul(8)?..i.checked_mul(8)? + 8)?;
+                let at = i.checked_mul(8)?;
+                let b = self.bytes.get(at..at.checked_add(8)?)?;
                 let mut le = [0u8; 8];
                 le.copy_from_slice(b);
                 Some(f64::from_le_bytes(le))
@@ -190,156 +205,120 @@ impl<'a> TensorView<'a> {
         a.chain(b)
     }
 
-    /// A float tensor of `expected` shape for a parameter of dtype `dtype`, or the error.
-    fn check(&self, name: Name, expected: Shape, dtype: Dtype) -> Result<(), WeightFileError> {
+    /// A float tensor of `expected` shape whose values fit a parameter of dtype `dtype`, or
+    /// the error (about the tensor `name`, as the caller calls it).
+    fn check(&self, name: &str, expected: Shape, dtype: Dtype) -> Result<(), WeightFileError> {
         if !self.is_float() {
             return Err(WeightFileError::WrongDtype {
-                tensor: name,
+                tensor: name.into(),
                 expected: dtype,
                 found: self.dtype,
             });
         }
         if self.shape != expected {
             return Err(WeightFileError::WrongShape {
-                tensor: name,
+                tensor: name.into(),
                 expected,
                 found: self.shape,
             });
         }
-        Ok(())
+        fits(name, self.values(), dtype)
     }
 }
 
+/// The first finite value of `values` that a `dtype` scalar cannot hold, as an error about
+/// tensor `name`. Infinities and NaN are values like any other.
+fn fits(
+    name: &str,
+    values: impl Iterator<Item = f64>,
+    dtype: Dtype,
+) -> Result<(), WeightFileError> {
+    if dtype != Dtype::F32 {
+        return Ok(());
+    }
+    for (index, value) in values.enumerate() {
+        if value.is_finite() && (value as f32).is_infinite() {
+            return Err(WeightFileError::OutOfRange {
+                tensor: name.into(),
+                index,
+                value,
+                dtype,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The tensors of a [`WeightFile`], in header order.
+#[derive(Clone, Debug)]
 pub struct Tensors<'a> {
-    entries: Entries<'a>,
+    tensors: core::slice::Iter<'a, (String, TensorInfo)>,
     data: &'a [u8],
 }
 
 impl<'a> Iterator for Tensors<'a> {
     type Item = TensorView<'a>;
     fn next(&mut self) -> Option<TensorView<'a>> {
-        // The header was checked whole by `parse`, so no error can come up here.
-        let entry = self.entries.next_entry().ok().flatten()?;
-        Some(TensorView::new(entry, self.data))
+        Some(TensorView::new(self.tensors.next()?, self.data))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.tensors.size_hint()
     }
 }
 
+impl ExactSizeIterator for Tensors<'_> {}
+
 impl<'a> WeightFile<'a> {
-    /// Checks `bytes` as a safetensors file.
+    /// Checks `bytes` as a safetensors file and indexes its header.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, WeightFileError> {
-        let Some((len_bytes, rest)) = bytes.split_first_chunk::<PREFIX>() else {
-            return Err(WeightFileError::Truncated {
-                what: "header length",
-                expected: PREFIX as u64,
-                found: bytes.len() as u64,
-            });
-        };
-        let claimed = u64::from_le_bytes(*len_bytes);
-        if claimed > MAX_HEADER_LEN {
-            return Err(WeightFileError::HeaderTooLarge {
-                claimed,
-                limit: MAX_HEADER_LEN,
-            });
-        }
-        if claimed > rest.len() as u64 {
-            return Err(WeightFileError::Truncated {
-                what: "header",
-                expected: claimed,
-                found: rest.len() as u64,
-            });
-        }
-        // At most `rest.len()`, so it fits.
-        let (header, data) = rest.split_at(claimed as usize);
-        let header = core::str::from_utf8(header).map_err(|e| WeightFileError::CorruptHeader {
-            offset: PREFIX + e.valid_up_to(),
-            expected: "UTF-8 text",
-        })?;
-        let mut entries = Entries::new(header, data.len());
-        let mut len = 0;
-        while entries.next_entry()?.is_some() {
-            len += 1;
-        }
-        let file = WeightFile { header, data, len };
-        file.check_unique()?;
-        Ok(file)
-    }
-
-    #[cfg(feature = "alloc")]
-    fn check_unique(&self) -> Result<(), WeightFileError> {
-        // Sorting costs O(n log n) for n tensors, each at least ~50 header bytes: bounded by
-        // the file's own size.
-        let mut names: alloc::vec::Vec<JsonStr<'a>> = self.tensors().map(|t| t.name).collect();
-        names.sort_unstable();
-        match names.windows(2).find(|w| w[0] == w[1]) {
-            Some(w) => Err(WeightFileError::Duplicate {
-                tensor: Name::new(w[0]),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    #[cfg(not(feature = "alloc"))]
-    fn check_unique(&self) -> Result<(), WeightFileError> {
-        // No allocator: compare every pair (files on such targets hold few tensors).
-        for (i, a) in self.tensors().enumerate() {
-            if self.tensors().skip(i + 1).any(|b| b.name == a.name) {
-                return Err(WeightFileError::Duplicate {
-                    tensor: Name::new(a.name),
-                });
-            }
-        }
-        Ok(())
+        let (index, data) = header::read(bytes)?;
+        Ok(WeightFile { index, data })
     }
 
     /// The number of tensors (metadata excluded).
     pub fn len(&self) -> usize {
-        self.len
+        self.index.tensors.len()
     }
 
     /// Whether the file holds no tensor.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.index.tensors.is_empty()
     }
 
     /// The tensors, in header order.
-    pub fn tensors(&self) -> Tensors<'a> {
+    pub fn tensors(&self) -> Tensors<'_> {
         Tensors {
-            entries: Entries::new(self.header, self.data.len()),
+            tensors: self.index.tensors.iter(),
             data: self.data,
         }
     }
 
-    /// The tensor named `name`.
-    pub fn get(&self, name: &str) -> Option<TensorView<'a>> {
-        self.tensors().find(|t| t.name.eq_str(name))
-    }
-
-    fn find_path(&self, path: &Path<'_>) -> Option<TensorView<'a>> {
-        self.tensors().find(|t| path.matches_chars(t.name.chars()))
-    }
-
-    fn find_name(&self, name: &Name) -> Option<TensorView<'a>> {
-        self.tensors().find(|t| t.name.eq_str(name.as_str()))
+    /// The tensor named `name` (a lookup in the index: the header is not read again).
+    pub fn get(&self, name: &str) -> Option<TensorView<'_>> {
+        let i = self.index.find(name)?;
+        Some(TensorView::new(&self.index.tensors[i], self.data))
     }
 
     /// Loads every parameter of `cell` from the tensor of the same path. The file must hold
     /// exactly the cell's parameters, each `F32` or `F64` (loading into the cell's scalar;
-    /// the same dtype is bit-exact) with the parameter's shape. Checks everything first: on
-    /// an error the cell is unchanged.
+    /// the same dtype is bit-exact, and a value the scalar cannot hold is an error) with the
+    /// parameter's shape. Checks everything first: on an error the cell is unchanged.
     pub fn load_into<P: Parameters + ?Sized>(&self, cell: &mut P) -> Result<(), WeightFileError> {
         let mut error = None;
         let mut matched = 0usize;
+        let mut name = String::new();
         cell.visit(&Path::ROOT, &mut |path, tensor| {
             if error.is_some() {
                 return;
             }
-            let result = match self.find_path(path) {
+            name.clear();
+            let _ = write!(name, "{path}");
+            let result = match self.get(&name) {
                 None => Err(WeightFileError::Missing {
-                    tensor: Name::new(path),
+                    tensor: name.clone(),
                     expected: tensor.shape(),
                 }),
-                Some(view) => view.check(Name::new(path), tensor.shape(), tensor.dtype()),
+                Some(view) => view.check(&name, tensor.shape(), tensor.dtype()),
             };
             match result {
                 Ok(()) => matched += 1,
@@ -349,11 +328,13 @@ impl<'a> WeightFile<'a> {
         if let Some(e) = error {
             return Err(e);
         }
-        if matched != self.len {
+        if matched != self.len() {
             return Err(self.unmatched(cell));
         }
         cell.visit_mut(&Path::ROOT, None, &mut |path, tensor, _| {
-            if let Some(view) = self.find_path(path) {
+            name.clear();
+            let _ = write!(name, "{path}");
+            if let Some(view) = self.get(&name) {
                 let mut values = view.values();
                 tensor.write(&mut || values.next().unwrap_or(0.0));
             }
@@ -363,43 +344,51 @@ impl<'a> WeightFile<'a> {
 
     /// Why the cell's parameters and the file's tensors do not pair up one to one.
     fn unmatched<P: Parameters + ?Sized>(&self, cell: &P) -> WeightFileError {
-        for view in self.tensors() {
-            let mut claimed = false;
-            cell.visit(&Path::ROOT, &mut |path, _| {
-                claimed |= path.matches_chars(view.name.chars())
-            });
-            if !claimed {
-                return WeightFileError::Unexpected {
-                    tensor: Name::new(view.name),
-                };
-            }
+        let paths = sorted_paths(cell);
+        if let Some(view) = self.tensors().find(|t| {
+            paths
+                .binary_search_by(|p| p.as_str().cmp(t.name()))
+                .is_err()
+        }) {
+            return WeightFileError::Unexpected {
+                tensor: view.name().into(),
+            };
         }
         // Every tensor is claimed, yet more parameters matched: two share a path.
-        duplicate_path(cell).unwrap_or(WeightFileError::CountMismatch {
-            expected: self.len,
-            found: self.len,
+        duplicate(&paths).unwrap_or(WeightFileError::CountMismatch {
+            expected: paths.len(),
+            found: self.len(),
         })
     }
 }
 
-/// The first path two parameters of `cell` share, as an error.
-fn duplicate_path<P: Parameters + ?Sized>(cell: &P) -> Option<WeightFileError> {
-    let mut found = None;
-    let mut i = 0usize;
-    cell.visit(&Path::ROOT, &mut |path, _| {
-        if found.is_none() {
-            let name = Name::new(path);
-            let mut j = 0usize;
-            cell.visit(&Path::ROOT, &mut |other, _| {
-                if j < i && other.matches(name.as_str()) {
-                    found = Some(WeightFileError::Duplicate { tensor: name });
-                }
-                j += 1;
-            });
-        }
-        i += 1;
-    });
-    found
+/// The paths of `cell`'s parameters, sorted.
+fn sorted_paths<P: Parameters + ?Sized>(cell: &P) -> Vec<String> {
+    let mut paths = paths(cell);
+    paths.sort_unstable();
+    paths
+}
+
+/// The paths of `cell`'s parameters, in visit order.
+fn paths<P: Parameters + ?Sized>(cell: &P) -> Vec<String> {
+    let mut paths = Vec::new();
+    cell.visit(&Path::ROOT, &mut |path, _| paths.push(path.to_string()));
+    paths
+}
+
+/// The first of `paths` (in their order) that repeats an earlier one, as an error. Whole
+/// paths are compared, however long.
+fn duplicate(paths: &[String]) -> Option<WeightFileError> {
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_unstable_by(|&a, &b| paths[a].cmp(&paths[b]).then(a.cmp(&b)));
+    order
+        .windows(2)
+        .filter(|w| paths[w[0]] == paths[w[1]])
+        .map(|w| w[1])
+        .min()
+        .map(|i| WeightFileError::Duplicate {
+            tensor: paths[i].clone(),
+        })
 }
 
 /// Checks `bytes` as a safetensors file and loads `cell` from it (see
@@ -409,21 +398,21 @@ pub fn load<P: Parameters + ?Sized>(cell: &mut P, bytes: &[u8]) -> Result<(), We
 }
 
 /// Every parameter of `cell` as a safetensors file, each tensor under its path in the
-/// cell's dtype. An error when two parameters share a path (a `flatten` that merges two
-/// fields of the same name).
-#[cfg(feature = "alloc")]
-pub fn save<P: Parameters + ?Sized>(cell: &P) -> Result<alloc::vec::Vec<u8>, WeightFileError> {
-    use alloc::string::String;
-    use core::fmt::Write;
-
-    if let Some(e) = duplicate_path(cell) {
+/// cell's dtype, in path order. An error when two parameters share a path (a `flatten` that
+/// merges two fields of the same name).
+///
+/// The file is what safetensors' own writer makes of the same tensors but for their order:
+/// the reference writer sorts them by dtype and name, this one keeps the cell's order, so a
+/// file lists a model as its summary does. Saving a loaded cell gives the same bytes.
+pub fn save<P: Parameters + ?Sized>(cell: &P) -> Result<Vec<u8>, WeightFileError> {
+    if let Some(e) = duplicate(&paths(cell)) {
         return Err(e);
     }
     let mut header = String::from("{");
     let mut offset = 0usize;
     cell.visit(&Path::ROOT, &mut |path, tensor| {
         let bytes = tensor.len() * tensor.dtype().size();
-        if offset > 0 || header.len() > 1 {
+        if header.len() > 1 {
             header.push(',');
         }
         header.push('"');
@@ -443,15 +432,20 @@ pub fn save<P: Parameters + ?Sized>(cell: &P) -> Result<alloc::vec::Vec<u8>, Wei
     while header.len() % 8 != 0 {
         header.push(' ');
     }
-    let mut out = alloc::vec::Vec::with_capacity(PREFIX + header.len() + offset);
+    if header.len() as u64 > MAX_HEADER_LEN {
+        return Err(WeightFileError::HeaderTooLarge {
+            claimed: header.len() as u64,
+            limit: MAX_HEADER_LEN,
+        });
+    }
+    let mut out = Vec::with_capacity(PREFIX + header.len() + offset);
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
     cell.visit(&Path::ROOT, &mut |_, tensor| write_values(&mut out, tensor));
     Ok(out)
 }
 
-#[cfg(feature = "alloc")]
-fn write_values(out: &mut alloc::vec::Vec<u8>, tensor: &dyn crate::parameters::Tensor) {
+fn write_values(out: &mut Vec<u8>, tensor: &dyn crate::parameters::Tensor) {
     match tensor.dtype() {
         Dtype::F64 => tensor.read(&mut |v| out.extend_from_slice(&v.to_le_bytes())),
         // Parameters are F32 or F64; an F32 goes through f64 and back exactly.
@@ -460,10 +454,8 @@ fn write_values(out: &mut alloc::vec::Vec<u8>, tensor: &dyn crate::parameters::T
 }
 
 /// Writes JSON string contents, escaped.
-#[cfg(feature = "alloc")]
-struct JsonEscape<'s>(&'s mut alloc::string::String);
+struct JsonEscape<'s>(&'s mut String);
 
-#[cfg(feature = "alloc")]
 impl core::fmt::Write for JsonEscape<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         for c in s.chars() {
@@ -478,22 +470,37 @@ impl core::fmt::Write for JsonEscape<'_> {
     }
 }
 
-/// Saves `cell` to the file at `path` (see [`save`]).
+/// Saves `cell` to the file at `path` (see [`save`]); an error names the path.
 #[cfg(feature = "std")]
 pub fn save_file<P: Parameters + ?Sized>(
     cell: &P,
     path: impl AsRef<std::path::Path>,
 ) -> Result<(), WeightFileError> {
-    std::fs::write(path, save(cell)?)?;
-    Ok(())
+    let path = path.as_ref();
+    std::fs::write(path, save(cell)?).map_err(|e| io_error(path, "write", &e))
 }
 
-/// Loads `cell` from the file at `path` (see [`load`]). Reads the whole file: memory is
-/// sized by the file, never by what its header claims.
+/// Loads `cell` from the file at `path` (see [`load`]); an error names the path. Reads the
+/// whole file: memory is sized by the file, never by what its header claims.
 #[cfg(feature = "std")]
 pub fn load_file<P: Parameters + ?Sized>(
     cell: &mut P,
     path: impl AsRef<std::path::Path>,
 ) -> Result<(), WeightFileError> {
-    load(cell, &std::fs::read(path)?)
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, "read", &e))?;
+    load(cell, &bytes)
+}
+
+#[cfg(feature = "std")]
+fn io_error(
+    path: &std::path::Path,
+    operation: &'static str,
+    e: &std::io::Error,
+) -> WeightFileError {
+    WeightFileError::Io {
+        path: path.to_path_buf(),
+        operation,
+        kind: e.kind(),
+    }
 }

@@ -1,21 +1,64 @@
 //! PyTorch `state_dict` import: one layer and direction of an `nn.LSTM`, `nn.GRU` or
 //! `nn.RNN` into a cell whose parameters are Keras's `kernel`, `recurrent_kernel`, `bias`.
 
-use core::fmt;
+use alloc::format;
+use alloc::string::String;
 
-use super::error::{Name, WeightFileError};
-use super::{TensorView, WeightFile};
-use crate::parameters::{Parameters, Path, Shape};
+use super::error::WeightFileError;
+use super::{fits, TensorView, WeightFile};
+use crate::cells::{GruCell, LstmCell, SimpleRnnCell};
+use crate::parameters::{Dtype, Parameters, Path, Shape};
+use crate::real::Real;
+
+/// A cell that one layer and direction of a PyTorch `nn.LSTM`, `nn.GRU` or `nn.RNN` loads
+/// into with [`WeightFile::import_torch`]: the built-in [`LstmCell`], [`GruCell`] and
+/// [`SimpleRnnCell`].
+///
+/// A cell whose parameters are `kernel [I, G·H]`, `recurrent_kernel [H, G·H]` and optionally
+/// `bias` can implement it too (the method has a default). A stack, a dense layer or a
+/// bidirectional pair is not one layer and direction: import its cells one by one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not take a PyTorch recurrent layer",
+    label = "expected a built-in `LstmCell`, `GruCell` or `SimpleRnnCell`",
+    note = "`import_torch` fills one cell from one layer and direction of an `nn.LSTM`, `nn.GRU` \
+            or `nn.RNN`: import a stack or a bidirectional pair cell by cell"
+)]
+pub trait TorchCell: Parameters {
+    /// `Err` when the cell is a variant that computes something else than PyTorch's layer
+    /// from the same weights (the parameters' shapes cannot always tell: a GRU with
+    /// `reset_after = false` and no bias has the shapes of PyTorch's GRU without bias).
+    fn torch_variant(&self) -> Result<(), WeightFileError> {
+        Ok(())
+    }
+}
+
+impl<const I: usize, const H: usize, T: Real> TorchCell for LstmCell<I, H, T> {}
+
+impl<const I: usize, const H: usize, T: Real> TorchCell for SimpleRnnCell<I, H, T> {}
+
+impl<const I: usize, const H: usize, T: Real> TorchCell for GruCell<I, H, T> {
+    fn torch_variant(&self) -> Result<(), WeightFileError> {
+        if self.reset_after {
+            return Ok(());
+        }
+        Err(WeightFileError::WrongVariant {
+            cell: "GruCell",
+            expected: "reset_after = true (PyTorch's GRU applies the reset gate after the \
+                       recurrent product)",
+            found: "reset_after = false",
+        })
+    }
+}
 
 /// Which layer of a PyTorch recurrent module to import: `weight_ih_l{layer}`… with
 /// `_reverse` for the backward direction of a bidirectional module, each name after
 /// `prefix` (the module's name in a bigger model's `state_dict`, as `"encoder.lstm."`).
 ///
 /// ```
-/// use rnn_core::weight_file::TorchLayer;
+/// use rnn::weight_file::TorchLayer;
 ///
 /// let layer = TorchLayer::new(1).reverse().with_prefix("encoder.");
-/// assert_eq!(layer.name("weight_ih").to_string(), "encoder.weight_ih_l1_reverse");
+/// assert_eq!(layer.name("weight_ih"), "encoder.weight_ih_l1_reverse");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TorchLayer<'p> {
@@ -57,18 +100,9 @@ impl<'p> TorchLayer<'p> {
     }
 
     /// The full name of `base` (`"weight_ih"`) in this layer.
-    pub fn name(&self, base: &str) -> Name {
-        Name::new(Named(self, base))
-    }
-}
-
-struct Named<'a, 'p>(&'a TorchLayer<'p>, &'a str);
-
-impl fmt::Display for Named<'_, '_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Named(layer, base) = self;
-        let reverse = if layer.reverse { "_reverse" } else { "" };
-        write!(f, "{}{base}_l{}{reverse}", layer.prefix, layer.layer)
+    pub fn name(&self, base: &str) -> String {
+        let reverse = if self.reverse { "_reverse" } else { "" };
+        format!("{}{base}_l{}{reverse}", self.prefix, self.layer)
     }
 }
 
@@ -100,21 +134,20 @@ fn torch_block(gates: usize, g: usize) -> usize {
 
 impl<'a> WeightFile<'a> {
     /// Imports one layer and direction of a PyTorch `nn.LSTM`, `nn.GRU` or `nn.RNN` into
-    /// `cell`, a built-in [`LstmCell`](crate::cells::LstmCell),
-    /// [`GruCell`](crate::cells::GruCell) or [`SimpleRnnCell`](crate::cells::SimpleRnnCell)
-    /// (any cell whose parameters are `kernel [I, G·H]`, `recurrent_kernel [H, G·H]` and
-    /// optionally `bias`).
+    /// `cell`, a built-in [`LstmCell`], [`GruCell`] (`reset_after`, as PyTorch's GRU is) or
+    /// [`SimpleRnnCell`] (any [`TorchCell`]).
     ///
     /// The gate count `G` comes from the cell: 3 reorders GRU gates; the bias is
     /// `bias_ih + bias_hh` when the cell's is `[G·H]`, the rows `[bias_ih; bias_hh]` when it
     /// is `[2, G·H]` (GRU's `reset_after`, which is what PyTorch computes). A module saved with
     /// `bias=False` loads zero biases. Checks everything first: on an error the cell is
-    /// unchanged. Only the cell's activations are not in the file: PyTorch's
+    /// unchanged; a value the cell's scalar cannot hold is an error. Only the cell's
+    /// activations are not in the file: PyTorch's
     /// `nonlinearity='relu'` needs `with_activation(Activation::Relu)`.
     ///
     /// ```
-    /// use rnn_core::cells::GruCell;
-    /// use rnn_core::weight_file::{TorchLayer, WeightFile};
+    /// use rnn::cells::GruCell;
+    /// use rnn::weight_file::{TorchLayer, WeightFile};
     ///
     /// // The state_dict of nn.GRU(3, 2, bidirectional=True) saved by safetensors (here built
     /// // by hand: every value is its own index).
@@ -149,45 +182,41 @@ impl<'a> WeightFile<'a> {
     /// #     out
     /// # }
     /// ```
-    pub fn import_torch<P: Parameters + ?Sized>(
+    pub fn import_torch<P: TorchCell + ?Sized>(
         &self,
         cell: &mut P,
         layer: TorchLayer<'_>,
     ) -> Result<(), WeightFileError> {
+        cell.torch_variant()?;
         let names = [
             layer.name("weight_ih"),
             layer.name("weight_hh"),
             layer.name("bias_ih"),
             layer.name("bias_hh"),
         ];
-        let target = target(cell, &names[0])?;
-        let (Some(&[inputs, gh]), Some(&[units, gh2])) = (
-            Some(target.kernel.dims()).filter(|d| d.len() == 2),
-            Some(target.recurrent.dims()).filter(|d| d.len() == 2),
-        ) else {
-            return Err(WeightFileError::WrongShape {
-                tensor: Name::new("kernel"),
-                expected: Shape::new(&[0, 0]),
-                found: target.kernel,
-            });
+        let target = target(cell)?;
+        let not_a_layer = || WeightFileError::NotTorchCell {
+            found: format!(
+                "`kernel` {} and `recurrent_kernel` {}",
+                target.kernel, target.recurrent
+            ),
+        };
+        let (&[inputs, gh], &[units, gh2]) = (target.kernel.dims(), target.recurrent.dims()) else {
+            return Err(not_a_layer());
         };
         if gh2 != gh || units == 0 || gh % units != 0 {
-            return Err(WeightFileError::WrongShape {
-                tensor: Name::new("recurrent_kernel"),
-                expected: Shape::new(&[units, gh]),
-                found: target.recurrent,
-            });
+            return Err(not_a_layer());
         }
         let gates = gh / units;
         let dtype = cell_dtype(cell);
-        let get = |i: usize, shape: Shape| -> Result<Option<TensorView<'a>>, WeightFileError> {
-            match self.find_name(&names[i]) {
+        let get = |i: usize, shape: Shape| -> Result<Option<TensorView<'_>>, WeightFileError> {
+            match self.get(&names[i]) {
                 None => Ok(None),
-                Some(view) => view.check(names[i], shape, dtype).map(|()| Some(view)),
+                Some(view) => view.check(&names[i], shape, dtype).map(|()| Some(view)),
             }
         };
         let missing = |i: usize, shape: Shape| WeightFileError::Missing {
-            tensor: names[i],
+            tensor: names[i].clone(),
             expected: shape,
         };
         let w_ih_shape = Shape::new(&[gh, inputs]);
@@ -201,26 +230,39 @@ impl<'a> WeightFile<'a> {
             None => {
                 if b_ih.is_some() || b_hh.is_some() {
                     let i = if b_ih.is_some() { 2 } else { 3 };
-                    return Err(WeightFileError::Unexpected { tensor: names[i] });
+                    return Err(WeightFileError::Unexpected {
+                        tensor: names[i].clone(),
+                    });
                 }
                 BiasLayout::Sum
             }
             Some(shape) => {
-                let (layout, expected) = if gates == 3 {
-                    (BiasLayout::Rows, Shape::new(&[2, gh]))
+                let (layout, expected, holds) = if gates == 3 {
+                    let holds = "PyTorch's input and recurrent biases";
+                    (BiasLayout::Rows, Shape::new(&[2, gh]), holds)
                 } else {
-                    (BiasLayout::Sum, bias_shape)
+                    (BiasLayout::Sum, bias_shape, "PyTorch's two biases, summed")
                 };
                 if shape != expected {
-                    return Err(WeightFileError::WrongShape {
-                        tensor: Name::new("bias"),
+                    return Err(WeightFileError::WrongCellShape {
+                        parameter: "bias".into(),
                         expected,
                         found: shape,
+                        holds,
                     });
                 }
                 layout
             }
         };
+        // A sum of two values the scalar holds may not be one.
+        if let (BiasLayout::Sum, Some(ih), Some(hh)) = (layout, &b_ih, &b_hh) {
+            let name = format!("{} + {}", names[2], names[3]);
+            fits(
+                &name,
+                ih.values().zip(hh.values()).map(|(a, b)| a + b),
+                dtype,
+            )?;
+        }
 
         // Everything checked: write. `value` cannot fail on a checked shape; 0.0 otherwise.
         let at = |view: &TensorView<'_>, i: usize| view.value(i).unwrap_or(0.0);
@@ -279,7 +321,7 @@ fn role(path: &Path<'_>) -> Option<Role> {
 
 /// The shapes of the cell's `kernel`, `recurrent_kernel` and `bias`; an error for any
 /// other parameter, which a PyTorch layer cannot fill.
-fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &Name) -> Result<Target, WeightFileError> {
+fn target<P: Parameters + ?Sized>(cell: &P) -> Result<Target, WeightFileError> {
     let (mut kernel, mut recurrent, mut bias, mut other) = (None, None, None, None);
     cell.visit(&Path::ROOT, &mut |path, tensor| {
         let slot = match role(path) {
@@ -287,14 +329,14 @@ fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &Name) -> Result<Target, 
             Some(Role::Recurrent) => &mut recurrent,
             Some(Role::Bias) => &mut bias,
             None => {
-                other.get_or_insert((Name::new(path), tensor.shape()));
+                other.get_or_insert_with(|| format!("a parameter `{path}`"));
                 return;
             }
         };
         *slot = Some(tensor.shape());
     });
-    if let Some((tensor, expected)) = other {
-        return Err(WeightFileError::Missing { tensor, expected });
+    if let Some(found) = other {
+        return Err(WeightFileError::NotTorchCell { found });
     }
     match (kernel, recurrent) {
         (Some(kernel), Some(recurrent)) => Ok(Target {
@@ -302,12 +344,17 @@ fn target<P: Parameters + ?Sized>(cell: &P, weight_ih: &Name) -> Result<Target, 
             recurrent,
             bias,
         }),
-        _ => Err(WeightFileError::Unexpected { tensor: *weight_ih }),
+        (None, _) => Err(WeightFileError::NotTorchCell {
+            found: "no `kernel`".into(),
+        }),
+        (_, None) => Err(WeightFileError::NotTorchCell {
+            found: "no `recurrent_kernel`".into(),
+        }),
     }
 }
 
-fn cell_dtype<P: Parameters + ?Sized>(cell: &P) -> crate::parameters::Dtype {
-    let mut dtype = crate::parameters::Dtype::F32;
+fn cell_dtype<P: Parameters + ?Sized>(cell: &P) -> Dtype {
+    let mut dtype = Dtype::F32;
     cell.visit(&Path::ROOT, &mut |_, t| dtype = t.dtype());
     dtype
 }
