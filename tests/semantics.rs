@@ -6,7 +6,9 @@ use std::cell::Cell as Counter;
 use proptest::prelude::*;
 use rnn::cells::{Activation, GruCell};
 use rnn::prelude::*;
-use rnn::{Direction, Embedding, Mask, Masking, Padding, Run, SequenceError, ShapeError};
+use rnn::{
+    Direction, Embedding, Mask, Masking, Padding, Run, SequenceError, ShapeError, ShapeErrorKind,
+};
 
 /// `s' = s + x`, `y = 10 s'`: DESIGN.md's canonical cell.
 #[cell]
@@ -449,7 +451,8 @@ fn embedding_with_mask_zero_masks_token_zero() {
         Err(ShapeError {
             what: "embedding weights [V, D]",
             expected: 6,
-            found: 5
+            found: 5,
+            kind: ShapeErrorKind::Scalars,
         })
     );
 }

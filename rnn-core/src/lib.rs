@@ -47,7 +47,7 @@ pub use cell::Cell;
 pub use dispatch::vectorized;
 #[cfg(feature = "alloc")]
 pub use embedding::Embedding;
-pub use error::{SequenceError, ShapeError, TensorShape, WeightError};
+pub use error::{SequenceError, ShapeError, ShapeErrorKind, TensorShape, WeightError};
 pub use mask::{Mask, Masking, Padding};
 pub use nested::{Nested, RealScalar, ScalarOp, ShapeOf};
 pub use parameters::Parameters;

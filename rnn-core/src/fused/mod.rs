@@ -106,6 +106,7 @@ fn steps(inputs: &[f32], batch: usize, features: usize) -> Result<usize, ShapeEr
             what: "inputs [B, T, I] (a whole number of timesteps)",
             expected: (inputs.len() / per_step + 1) * per_step,
             found: inputs.len(),
+            kind: crate::error::ShapeErrorKind::Scalars,
         });
     }
     Ok(inputs.len() / per_step)
