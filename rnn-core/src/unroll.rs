@@ -191,3 +191,51 @@ pub fn block_unroll_into<C: Cell, const N: usize>(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The static unroll builds its result in uninitialized storage (`unrolled`); these runs
+    //! are small enough for Miri, which checks that every output is written before
+    //! `assume_init`.
+    use super::*;
+    use nalgebra::SVector;
+
+    /// `s' = s + x`, `y = 10 s'`.
+    #[crate::cell(crate = crate)]
+    fn accumulate(
+        #[input] x: &SVector<f32, 2>,
+        #[state] s: &mut SVector<f32, 2>,
+    ) -> SVector<f32, 2> {
+        *s += x;
+        *s * 10.0
+    }
+
+    #[test]
+    fn every_direction_writes_every_output_once() {
+        let xs: [SVector<f32, 2>; 5] =
+            core::array::from_fn(|t| SVector::from([t as f32 + 1.0, -(t as f32)]));
+        let forward = dynamic_unroll(&Accumulate, xs.iter(), SVector::zeros(), &());
+        let mut reversed = xs;
+        reversed.reverse();
+        let backward = dynamic_unroll(&Accumulate, reversed.iter(), SVector::zeros(), &());
+        let run = |direction| unrolled(&Accumulate, &xs, SVector::zeros(), &(), direction);
+        let run_forward = run(Direction::Forward);
+        assert_eq!(run_forward.outputs[..], forward.0[..]);
+        assert_eq!(run_forward.state, forward.1);
+        let go_backwards = run(Direction::GoBackwards);
+        assert_eq!(go_backwards.outputs[..], backward.0[..]);
+        let mut aligned = run(Direction::Reversed).outputs;
+        aligned.reverse();
+        assert_eq!(aligned[..], backward.0[..]);
+        assert_eq!(go_backwards.state, backward.1);
+        let empty: [SVector<f32, 2>; 0] = [];
+        let none = unrolled(
+            &Accumulate,
+            &empty,
+            SVector::from([1.0, 2.0]),
+            &(),
+            Direction::Reversed,
+        );
+        assert_eq!(none.state, SVector::from([1.0, 2.0]));
+    }
+}
