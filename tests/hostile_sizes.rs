@@ -257,7 +257,7 @@ fn sequences(lengths: &[usize]) -> Vec<Vec<SVector<f32, 2>>> {
 }
 
 /// `run_batch` and `run_batch_into` (into buffers of a good run, left as they were) give
-/// `expected`, and so does a stateful batch fed the same chunk (its states unchanged).
+/// `expected`, with either padding policy and in every direction.
 fn assert_batch_error(
     batch: &Batch<'_, Vec<SVector<f32, 2>>, SVector<f32, 3>>,
     expected: SequenceError,
@@ -281,8 +281,6 @@ fn assert_batch_error(
             assert_eq!(out, before);
         }
     }
-    let message = expected.to_string();
-    assert!(!message.is_empty());
 }
 
 #[test]
