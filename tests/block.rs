@@ -6,7 +6,7 @@ use rnn::cells::{GruCell, LstmCell};
 use rnn::kernels;
 use rnn::prelude::*;
 use rnn::weights::Weights;
-use rnn::{block_unroll, block_unroll_into, ShapeError};
+use rnn::{block_unroll, block_unroll_into, ShapeError, ShapeErrorKind};
 
 fn bits<N: Nested>(value: &N) -> Vec<u32> {
     let mut flat = vec![0.0; N::SIZE];
@@ -162,8 +162,13 @@ fn block_sequences_of_different_lengths_are_an_error() {
         ShapeError {
             what: "block_unroll: every sequence's length",
             expected: 4,
-            found: 3
+            found: 3,
+            kind: ShapeErrorKind::Steps,
         }
+    );
+    assert_eq!(
+        err.to_string(),
+        "block_unroll: every sequence's length: expected 4 steps, found 3"
     );
     let (outputs, _) =
         block_unroll(&gru, [&a[..0], &b[..0]], [SVector::zeros(); 2], [&(); 2]).unwrap();

@@ -5,7 +5,7 @@
 use rnn::cells::{Activation, GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::fused;
 use rnn::prelude::*;
-use rnn::ShapeError;
+use rnn::{ShapeError, ShapeErrorKind};
 
 const TOLERANCE: f32 = 1e-5;
 
@@ -193,7 +193,8 @@ fn bad_buffer_sizes_are_typed_errors() {
         Err(ShapeError {
             what: "inputs [B, T, I] (a whole number of timesteps)",
             expected: 12,
-            found: 7
+            found: 7,
+            kind: ShapeErrorKind::Scalars,
         })
     );
     assert_eq!(
@@ -201,7 +202,8 @@ fn bad_buffer_sizes_are_typed_errors() {
         Err(ShapeError {
             what: "initial c [B, H]",
             expected: 4,
-            found: 3
+            found: 3,
+            kind: ShapeErrorKind::Scalars,
         })
     );
     assert!(
@@ -288,7 +290,8 @@ fn forward_into_leaves_the_buffers_as_they_were_on_an_error() {
         Err(ShapeError {
             what: "initial c [B, H]",
             expected: 4,
-            found: 5
+            found: 5,
+            kind: ShapeErrorKind::Scalars,
         })
     );
     assert!(bad_inputs.is_err() && bad_h.is_err());

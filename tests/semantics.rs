@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use rnn::cells::Embedding;
 use rnn::cells::{Activation, GruCell};
 use rnn::prelude::*;
-use rnn::{Direction, Mask, Masking, Padding, Run, SequenceError, ShapeError};
+use rnn::{Direction, Mask, Masking, Padding, Run, SequenceError, ShapeError, ShapeErrorKind};
 
 /// `s' = s + x`, `y = 10 s'`: DESIGN.md's canonical cell.
 #[cell]
@@ -450,7 +450,8 @@ fn embedding_with_mask_zero_masks_token_zero() {
         Err(ShapeError {
             what: "embedding weights [V, D]",
             expected: 6,
-            found: 5
+            found: 5,
+            kind: ShapeErrorKind::Scalars,
         })
     );
 }

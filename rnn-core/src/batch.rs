@@ -244,9 +244,19 @@ impl<O: Nested> Batched<O> {
 
     /// The outputs as one row-major `[B, T, O::SIZE]` buffer, as numpy/PyTorch hold a batch;
     /// shorter sequences are padded with zeros at the end (PyTorch's `pad_packed_sequence`).
+    ///
+    /// # Panics
+    /// When `B × T × O::SIZE` does not fit in a `usize` (many sequences and one very long:
+    /// the padded buffer would be larger than any memory), rather than return a buffer of the
+    /// wrong size.
     pub fn to_flat_f32(&self) -> Vec<f32> {
         let [b, t, f] = self.shape();
-        let mut flat = alloc::vec![0.0; b * t * f];
+        let len = b
+            .checked_mul(t)
+            .and_then(|bt| bt.checked_mul(f))
+            .expect("Batched::to_flat_f32: B × T × features overflows usize");
+        let mut flat = alloc::vec![0.0; len];
+        // `t·f ≤ len`: with `t > 0` there is a sequence, `b ≥ 1`.
         if t * f == 0 {
             return flat;
         }

@@ -3,15 +3,58 @@
 
 use core::fmt;
 
-/// A buffer or slice whose length does not match the static shape it must fill.
+/// A buffer or slice whose length does not match the static shape it must fill, or a shape too
+/// large to exist (its size overflows `usize`, or its buffer cannot be allocated). The
+/// [`kind`](ShapeError::kind) says which, and what `expected` and `found` count.
+///
+/// ```
+/// use rnn::{ShapeError, ShapeErrorKind};
+///
+/// let err = ShapeError::check_len("kernel", 6, 5).unwrap_err();
+/// assert_eq!(err.to_string(), "kernel: expected 6 scalars, found 5");
+/// let err = ShapeError::product("inputs [B, T, I]", [1 << 63, 4], 12).unwrap_err();
+/// assert_eq!(err.kind, ShapeErrorKind::Overflow { factors: [1 << 63, 4] });
+/// assert_eq!(
+///     err.to_string(),
+///     "inputs [B, T, I]: expected 9223372036854775808 × 4 scalars, more than a usize counts; \
+///      found 12"
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShapeError {
     /// What the buffer holds (`"input buffer"`, `"kernel"`, ...).
     pub what: &'static str,
-    /// The number of scalars the static shape needs.
+    /// The number of scalars the static shape needs (steps for
+    /// [`ShapeErrorKind::Steps`]; `usize::MAX` for [`ShapeErrorKind::Overflow`], whose true
+    /// count does not fit).
     pub expected: usize,
-    /// The number of scalars given.
+    /// The number of scalars given (steps for [`ShapeErrorKind::Steps`]); for a buffer the
+    /// call sizes itself, the length it had.
     pub found: usize,
+    /// What the two counts are, and why they disagree.
+    pub kind: ShapeErrorKind,
+}
+
+/// Why a [`ShapeError`]'s sizes do not fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ShapeErrorKind {
+    /// `found` scalars where the shape needs `expected`.
+    #[default]
+    Scalars,
+    /// A sequence of `found` steps where `expected` are needed (the sequences of a block must
+    /// all be as long).
+    Steps,
+    /// The shape's size is the product of `factors` (the dimensions given, such as a batch
+    /// size and a feature count), which does not fit in a `usize`: no buffer can have it.
+    Overflow {
+        /// The two dimensions whose product overflows.
+        factors: [usize; 2],
+    },
+    /// The shape needs `expected` scalars, more than can be allocated: more than `isize::MAX`
+    /// bytes, or more than the allocator gave (`expected` is `usize::MAX` for a buffer of
+    /// parts whose sizes sum past it).
+    Allocation,
 }
 
 impl ShapeError {
@@ -24,18 +67,59 @@ impl ShapeError {
                 what,
                 expected,
                 found,
+                kind: ShapeErrorKind::Scalars,
             })
+        }
+    }
+
+    /// `Ok` when a sequence of `found` steps has the `expected` number, else the error naming
+    /// `what`.
+    pub fn check_steps(what: &'static str, expected: usize, found: usize) -> Result<(), Self> {
+        Self::check_len(what, expected, found).map_err(|e| ShapeError {
+            kind: ShapeErrorKind::Steps,
+            ..e
+        })
+    }
+
+    /// `a × b`, the size of `what` (a buffer of `found` scalars), or the error when it
+    /// overflows `usize`.
+    pub fn product(what: &'static str, [a, b]: [usize; 2], found: usize) -> Result<usize, Self> {
+        a.checked_mul(b).ok_or(ShapeError {
+            what,
+            expected: usize::MAX,
+            found,
+            kind: ShapeErrorKind::Overflow { factors: [a, b] },
+        })
+    }
+
+    /// `what` needs `expected` scalars, which cannot be allocated; its buffer held `found`.
+    pub fn allocation(what: &'static str, expected: usize, found: usize) -> Self {
+        ShapeError {
+            what,
+            expected,
+            found,
+            kind: ShapeErrorKind::Allocation,
         }
     }
 }
 
 impl fmt::Display for ShapeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: expected {} scalars, found {}",
-            self.what, self.expected, self.found
-        )
+        let (what, expected, found) = (self.what, self.expected, self.found);
+        match self.kind {
+            ShapeErrorKind::Scalars => {
+                write!(f, "{what}: expected {expected} scalars, found {found}")
+            }
+            ShapeErrorKind::Steps => write!(f, "{what}: expected {expected} steps, found {found}"),
+            ShapeErrorKind::Overflow { factors: [a, b] } => write!(
+                f,
+                "{what}: expected {a} × {b} scalars, more than a usize counts; found {found}"
+            ),
+            ShapeErrorKind::Allocation => write!(
+                f,
+                "{what}: expected {expected} scalars, more than can be allocated; found {found}"
+            ),
+        }
     }
 }
 

@@ -55,7 +55,7 @@ pub use bidirectional::BiRun;
 pub use bidirectional::{Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum};
 pub use cell::Cell;
 pub use dispatch::vectorized;
-pub use error::{SequenceError, ShapeError, TensorShape, WeightError};
+pub use error::{SequenceError, ShapeError, ShapeErrorKind, TensorShape, WeightError};
 pub use mask::{Mask, Masking, Padding};
 pub use nested::{Nested, RealScalar, ScalarOp, ShapeOf};
 pub use parameters::Parameters;

@@ -44,6 +44,7 @@ impl<O: Nested> Sequence<O> {
                 what: "sequence buffer (a whole number of steps)",
                 expected: (steps + 1) * O::SIZE,
                 found: flat.len(),
+                kind: crate::error::ShapeErrorKind::Scalars,
             });
         }
         Ok(Sequence(

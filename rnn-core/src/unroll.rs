@@ -242,7 +242,8 @@ pub fn dynamic_unroll<C: Cell, X: StepInput<C::Input>>(
 /// as the kernels' are), with each weight read once per block and step when the cell
 /// overrides `step_block`. Returns each sequence's outputs and final state.
 ///
-/// An error when the sequences' lengths differ.
+/// An error ([`ShapeErrorKind::Steps`](crate::ShapeErrorKind::Steps)) when the sequences' lengths
+/// differ.
 #[cfg(feature = "alloc")]
 #[allow(clippy::type_complexity)]
 pub fn block_unroll<C: Cell, const N: usize>(
@@ -269,7 +270,7 @@ pub fn block_unroll_into<C: Cell, const N: usize>(
 ) -> Result<(), crate::ShapeError> {
     let steps = inputs.first().map_or(0, |x| x.len());
     for x in &inputs {
-        crate::ShapeError::check_len("block_unroll: every sequence's length", steps, x.len())?;
+        crate::ShapeError::check_steps("block_unroll: every sequence's length", steps, x.len())?;
     }
     for out in outputs.iter_mut() {
         out.0.clear();

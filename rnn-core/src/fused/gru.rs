@@ -6,7 +6,7 @@ use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
     begin, by_sample_steps, last_outputs, prev_and_output, run_chunks, step_operands, Chunk, Fma,
-    Output, Packed, Plan, Widths,
+    Output, Packed, Plan, Widths, WORK,
 };
 use crate::cells::{Activation, GruCell};
 use crate::error::ShapeError;
@@ -45,7 +45,8 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
     /// `initial` is `h`, `[B, H]`, zeros when `None`.
     ///
     /// Errors when `inputs` is not a whole number of `[B, I]` timesteps or the state is not
-    /// `[B, H]`.
+    /// `[B, H]`, and when the batch's buffers would hold more values than a `usize` counts or
+    /// than can be allocated.
     pub fn forward(
         &self,
         inputs: &[f32],
@@ -68,30 +69,33 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         initial: Option<&[f32]>,
         run: &mut Output,
     ) -> Result<(), ShapeError> {
-        let t = begin(
+        let by_sample = self.packed.by_sample(batch).is_some();
+        let (t, widths) = begin(
             (inputs, batch),
             (I, H),
             [("initial h [B, H]", initial)],
-            (&mut run.outputs, [&mut run.h]),
+            // Per sample, the work rows: one step's `[x_z x_r x_h]` (see `chunk`), or by
+            // sample `h_s` and every step's `[x_z x_r x_h]` (see `chunk_by_sample`); kept with
+            // them, the second state, `h_h` or `r ⊙ prev`.
+            |t| {
+                let work = if by_sample {
+                    // `t + 1` does not wrap: `t ≤ inputs.len() ≤ isize::MAX`.
+                    ShapeError::product(WORK, [t + 1, 3 * H], 0)?
+                } else {
+                    3 * H
+                };
+                Widths::new(t, (I, H), [H, H], (work, H))
+            },
+            (&mut run.outputs, [&mut run.h], &mut run.scratch.0),
         )?;
+        if t == 0 {
+            return Ok(());
+        }
         let path = self.packed.path;
         let plan = self
             .packed
             .plan(batch, |path| Weights::new(self.cell, path));
-        // Per sample, the work rows: one step's `[x_z x_r x_h]` (see `chunk`), or by sample
-        // `h_s` and every step's `[x_z x_r x_h]` (see `chunk_by_sample`); and the second
-        // state, `h_h` or `r ⊙ prev`.
-        let widths = Widths {
-            x: t * I,
-            out: t * H,
-            states: [H, H],
-            work: match plan {
-                Plan::Gemm(_) => 3 * H,
-                Plan::BySample(_) => (1 + t) * 3 * H,
-            },
-        };
-        run.scratch.0.resize(batch * (widths.work + H), 0.0);
-        let (work, hh) = run.scratch.0.split_at_mut(batch * widths.work);
+        let (work, hh) = run.scratch.0.split_at_mut(Widths::of(batch, widths.work));
         let whole = Chunk {
             n: batch,
             x: inputs,

@@ -6,7 +6,7 @@ use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
     begin, by_sample_steps, last_outputs, run_chunks, step_operands, Chunk, Fma, Packed, Plan,
-    Scratch, Widths,
+    Scratch, Widths, WORK,
 };
 use crate::cells::{Activation, LstmCell};
 use crate::error::ShapeError;
@@ -54,7 +54,8 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
     /// `initial` is `(h, c)`, each `[B, H]`, zeros when `None`.
     ///
     /// Errors when `inputs` is not a whole number of `[B, I]` timesteps or a state is not
-    /// `[B, H]`.
+    /// `[B, H]`, and when the batch's buffers would hold more values than a `usize` counts or
+    /// than can be allocated.
     pub fn forward(
         &self,
         inputs: &[f32],
@@ -72,8 +73,8 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
     /// every step's). On an error `run` is left as it was.
     ///
     /// ```
-    /// use rnn_core::cells::LstmCell;
-    /// use rnn_core::fused::{Lstm, LstmOutput};
+    /// use rnn::cells::LstmCell;
+    /// use rnn::fused::{Lstm, LstmOutput};
     ///
     /// let cell = LstmCell::<3, 2>::keras_init(0);
     /// let lstm = Lstm::new(&cell);
@@ -93,29 +94,35 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         initial: Option<(&[f32], &[f32])>,
         run: &mut LstmOutput,
     ) -> Result<(), ShapeError> {
-        let t = begin(
+        let by_sample = self.packed.by_sample(batch).is_some();
+        let (t, widths) = begin(
             (inputs, batch),
             (I, H),
             [
                 ("initial h [B, H]", initial.map(|s| s.0)),
                 ("initial c [B, H]", initial.map(|s| s.1)),
             ],
-            (&mut run.outputs, [&mut run.h, &mut run.c]),
+            // Per sample, the work rows: one step's gate pre-activations, or by sample every
+            // step's (see `chunk_by_sample`).
+            |t| {
+                let work = if by_sample {
+                    ShapeError::product(WORK, [t, 4 * H], 0)?
+                } else {
+                    4 * H
+                };
+                Widths::new(t, (I, H), [H, H], (work, 0))
+            },
+            (
+                &mut run.outputs,
+                [&mut run.h, &mut run.c],
+                &mut run.scratch.0,
+            ),
         )?;
+        if t == 0 {
+            return Ok(());
+        }
         let path = self.packed.path;
         let plan = self.packed.plan(batch, |path| self.pack(path));
-        // Per sample, the work rows: one step's gate pre-activations, or by sample every
-        // step's (see `chunk_by_sample`).
-        let widths = Widths {
-            x: t * I,
-            out: t * H,
-            states: [H, H],
-            work: match plan {
-                Plan::Gemm(_) => 4 * H,
-                Plan::BySample(_) => t * 4 * H,
-            },
-        };
-        run.scratch.0.resize(batch * widths.work, 0.0);
         let whole = Chunk {
             n: batch,
             x: inputs,

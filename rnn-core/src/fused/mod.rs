@@ -31,14 +31,15 @@
 //! call that runs the GEMMs packs the weights for them, and the layer keeps them for its later
 //! calls. Buffers are flat and row-major, batch first, as numpy and PyTorch
 //! (`batch_first=True`) hold them; a buffer of the wrong size is a [`ShapeError`], never a
-//! panic. `forward` returns new buffers; `forward_into` refills those of an earlier call and,
-//! once they have held as large a call, allocates nothing: a serving loop's form, 5% faster
-//! per step at batch 1, I = H = 32 (275 -> 260 ns), where `forward`'s allocations are a
-//! visible part of a call.
+//! panic, and so is a batch whose buffers no `usize` counts or no memory holds. `forward`
+//! returns new buffers; `forward_into` refills those of an earlier call and, once they have
+//! held as large a call, allocates nothing: a serving loop's form, 5% faster per step at
+//! batch 1, I = H = 32 (275 -> 260 ns), where `forward`'s allocations are a visible part of a
+//! call.
 //!
 //! ```
-//! use rnn_core::cells::LstmCell;
-//! use rnn_core::fused;
+//! use rnn::cells::LstmCell;
+//! use rnn::fused;
 //!
 //! let cell = LstmCell::<3, 2>::keras_init(0);
 //! let (batch, steps) = (4, 5);
@@ -94,38 +95,78 @@ impl core::fmt::Debug for Scratch {
     }
 }
 
-/// The number of timesteps in a `[B, T, I]` input buffer, or the error.
+/// What the errors of a call name: its buffers.
+const INPUTS: &str = "inputs [B, T, I] (a whole number of timesteps)";
+const STATES: &str = "states [B, H]";
+const OUTPUTS: &str = "outputs [B, T, H]";
+const WORK: &str = "work rows (gate sums per sample)";
+
+/// The number of timesteps in a `[B, T, I]` input buffer, or the error (also when a timestep's
+/// `B × I` scalars overflow `usize`).
 fn steps(inputs: &[f32], batch: usize, features: usize) -> Result<usize, ShapeError> {
-    let per_step = batch * features;
+    let per_step = ShapeError::product(INPUTS, [batch, features], inputs.len())?;
     if per_step == 0 {
         ShapeError::check_len("inputs [B, T, I]", 0, inputs.len())?;
         return Ok(0);
     }
-    if !inputs.len().is_multiple_of(per_step) {
-        return Err(ShapeError {
-            what: "inputs [B, T, I] (a whole number of timesteps)",
-            expected: (inputs.len() / per_step + 1) * per_step,
-            found: inputs.len(),
-        });
+    let len = inputs.len();
+    if !len.is_multiple_of(per_step) {
+        // The next whole number of timesteps: `len − len % per_step + per_step`, which is at
+        // most `2·len` when `per_step ≤ len` and `per_step` otherwise, so it does not wrap
+        // (`len ≤ isize::MAX`); saturated all the same rather than trusted.
+        let expected = (len - len % per_step).saturating_add(per_step);
+        ShapeError::check_len(INPUTS, expected, len)?;
     }
-    Ok(inputs.len() / per_step)
+    Ok(len / per_step)
+}
+
+/// Grows `buffer` (holding `what`) to a capacity of at least `len` scalars, or the error: a
+/// size that cannot be allocated (more than `isize::MAX` bytes, or refused by the allocator)
+/// is an error, not an abort. Exact, so that a capacity near the limit is not doubled past it.
+fn reserve(what: &'static str, buffer: &mut Vec<f32>, len: usize) -> Result<(), ShapeError> {
+    buffer
+        .try_reserve_exact(len.saturating_sub(buffer.len()))
+        .map_err(|_| ShapeError::allocation(what, len, buffer.len()))
 }
 
 /// The start of every layer's `forward_into`: checks the inputs (`[B, T, I]`, `I = features`)
-/// and each initial state (`[B, H]`, named `what`; `None` for zeros), then sizes the kept
-/// buffers: the outputs to `[B, T, H]`, each state to its initial value. Returns `T`. Every
-/// check comes before the first write, so an error leaves the buffers as they were.
+/// and each initial state (`[B, H]`, named `what`; `None` for zeros), takes the per-sample
+/// widths of the call from `widths(T)`, sizes every buffer (the outputs `[B, T, H]`, each
+/// state `[B, H]`, the scratch `B × widths.scratch`, or nothing when `T = 0`), then fills the
+/// outputs with zeros, each state with its initial value and the scratch with zeros. Returns
+/// `T` and the widths; with `T = 0` the call is done (the states are the result).
+///
+/// Every size is computed without wrapping, and every buffer has its capacity before the first
+/// write: a size that overflows or cannot be allocated is an error like a wrong length, and an
+/// error leaves the buffers as they were.
+#[allow(clippy::type_complexity)]
 fn begin<const S: usize>(
     (inputs, batch): (&[f32], usize),
     (features, hidden): (usize, usize),
     initial: [(&'static str, Option<&[f32]>); S],
-    (outputs, states): (&mut Vec<f32>, [&mut Vec<f32>; S]),
-) -> Result<usize, ShapeError> {
+    widths: impl FnOnce(usize) -> Result<Widths, ShapeError>,
+    (outputs, mut states, scratch): (&mut Vec<f32>, [&mut Vec<f32>; S], &mut Vec<f32>),
+) -> Result<(usize, Widths), ShapeError> {
     let t = steps(inputs, batch, features)?;
-    let len = batch * hidden;
+    let w = widths(t)?;
+    let given = initial.iter().find_map(|(_, s)| s.map(<[f32]>::len));
+    let len = ShapeError::product(STATES, [batch, hidden], given.unwrap_or(0))?;
     for (what, given) in initial {
         given.map_or(Ok(()), |s| ShapeError::check_len(what, len, s.len()))?;
     }
+    let out_len = ShapeError::product(OUTPUTS, [batch, w.out], outputs.len())?;
+    // With no timestep there is nothing to work on: the states are the result.
+    let scratch_len = match t {
+        0 => 0,
+        _ => ShapeError::product(WORK, [batch, w.scratch], scratch.len())?,
+    };
+    w.check(batch)?;
+    reserve(OUTPUTS, outputs, out_len)?;
+    for state in states.iter_mut() {
+        reserve(STATES, state, len)?;
+    }
+    reserve(WORK, scratch, scratch_len)?;
+    // From here on nothing allocates or fails.
     for (state, (_, given)) in states.into_iter().zip(initial) {
         state.clear();
         match given {
@@ -133,8 +174,19 @@ fn begin<const S: usize>(
             None => state.resize(len, 0.0),
         }
     }
-    outputs.resize(batch * t * hidden, 0.0);
-    Ok(t)
+    outputs.resize(out_len, 0.0);
+    scratch.resize(scratch_len, 0.0);
+    Ok((t, w))
+}
+
+/// Whether `len` values hold `rows` rows of `cols` values at stride `stride`, the last one
+/// ending at `(rows − 1)·stride + cols`; computed without wrapping (a sum that overflows
+/// cannot fit), so it is a bound an `unsafe` block can rest on.
+fn spans(len: usize, rows: usize, stride: usize, cols: usize) -> bool {
+    rows.checked_sub(1)
+        .and_then(|r| r.checked_mul(stride))
+        .and_then(|start| start.checked_add(cols))
+        .is_some_and(|end| end <= len)
 }
 
 /// `c[i, :] += a[i, :] · b` for `m` rows: `a` is `m × k` with row stride `rsa`, `b` is
@@ -157,13 +209,18 @@ fn gemm_acc(
     }
     // These bounds make the raw-pointer call below sound; they are internal invariants (every
     // caller sizes its buffers from the checked shapes), so a failure is a bug, not bad input.
-    assert!(k == 0 || a.len() >= (m - 1) * rsa + k, "gemm: a too short");
-    assert!(k == 0 || b.len() >= (k - 1) * rsb + n, "gemm: b too short");
-    assert!(c.len() >= (m - 1) * rsc + n, "gemm: c too short");
+    // `spans` computes them without wrapping.
+    assert!(k == 0 || spans(a.len(), m, rsa, k), "gemm: a too short");
+    assert!(k == 0 || spans(b.len(), k, rsb, n), "gemm: b too short");
+    assert!(spans(c.len(), m, rsc, n), "gemm: c too short");
+    let stride = |s: usize| isize::try_from(s).expect("gemm: a stride above isize::MAX");
+    let (rsa, rsb, rsc) = (stride(rsa), stride(rsb), stride(rsc));
     // SAFETY: matrixmultiply reads `a[i·rsa + l]` (i < m, l < k) and `b[l·rsb + j]`
     // (l < k, j < n), and reads and writes `c[i·rsc + j]` (i < m, j < n). The asserts above
-    // put every such index inside its slice. `c` is a `&mut` borrow, so it aliases neither
-    // `a` nor `b`. The strides fit in `isize` because they index into live allocations.
+    // put every such index inside its slice: the largest is `(m − 1)·rsa + k − 1` for `a`
+    // (likewise `b`, `c`), and `spans` checked it without wrapping (with `k = 0` nothing of
+    // `a` or `b` is read). `c` is a `&mut` borrow, so it aliases neither `a` nor `b`. The
+    // strides were converted to `isize` without loss.
     unsafe {
         matrixmultiply::sgemm(
             m,
@@ -171,14 +228,14 @@ fn gemm_acc(
             n,
             1.0,
             a.as_ptr(),
-            rsa as isize,
+            rsa,
             1,
             b.as_ptr(),
-            rsb as isize,
+            rsb,
             1,
             1.0,
             c.as_mut_ptr(),
-            rsc as isize,
+            rsc,
             1,
         );
     }
@@ -261,12 +318,21 @@ impl<W> Packed<W> {
         }
     }
 
-    /// How to run `batch` samples: sample by sample below [`GEMM_ROWS`] samples on the packed
-    /// path; otherwise the GEMMs, over the weights (`pack(path)` the first time).
-    fn plan(&self, batch: usize, pack: impl FnOnce(Path) -> W) -> Plan<&W> {
+    /// Whether `batch` samples run sample by sample: below [`GEMM_ROWS`] samples on the
+    /// packed path (the token), else with the GEMMs.
+    fn by_sample(&self, batch: usize) -> Option<gates::Avx2> {
         match self.path {
-            Path::Packed(avx) if batch < GEMM_ROWS => Plan::BySample(avx),
-            path => Plan::Gemm(self.weights.get_or_init(|| pack(path))),
+            Path::Packed(avx) if batch < GEMM_ROWS => Some(avx),
+            _ => None,
+        }
+    }
+
+    /// How to run `batch` samples ([`Packed::by_sample`]); the GEMMs run over the weights
+    /// (`pack(path)` the first time).
+    fn plan(&self, batch: usize, pack: impl FnOnce(Path) -> W) -> Plan<&W> {
+        match self.by_sample(batch) {
+            Some(avx) => Plan::BySample(avx),
+            None => Plan::Gemm(self.weights.get_or_init(|| pack(self.path))),
         }
     }
 }
@@ -371,12 +437,63 @@ fn prev_and_output<'o>(
     (prev, &mut after[..hidden])
 }
 
-/// Per-sample widths of the buffers a layer runs on.
+/// Per-sample widths of the buffers a layer runs on. [`begin`] checks that the batch times
+/// each of them fits in `usize` (the buffers hold that many values; the work rows' only when
+/// there is a step to run, the only time they are split), so a sample count up to the batch
+/// times a width does not wrap.
+///
+/// The gate widths (`4H`, `3H`) are products of the cell's const sizes, whose recurrent kernel
+/// (`H × G·H` values) exists in memory: they do not wrap either.
 struct Widths {
     x: usize,
     out: usize,
     states: [usize; 2],
     work: usize,
+    /// The scratch per sample: the work rows, and a state the layer keeps there (the GRU's
+    /// second).
+    scratch: usize,
+}
+
+impl Widths {
+    /// The widths of a call of `t` steps of a layer with `features` inputs and `hidden` units:
+    /// inputs `t·I`, outputs `t·H`, `states`, `work` rows and `kept` scratch values per sample.
+    fn new(
+        t: usize,
+        (features, hidden): (usize, usize),
+        states: [usize; 2],
+        (work, kept): (usize, usize),
+    ) -> Result<Self, ShapeError> {
+        Ok(Widths {
+            x: ShapeError::product(INPUTS, [t, features], 0)?,
+            out: ShapeError::product(OUTPUTS, [t, hidden], 0)?,
+            states,
+            work,
+            scratch: work
+                .checked_add(kept)
+                .ok_or(ShapeError::allocation(WORK, usize::MAX, 0))?,
+        })
+    }
+
+    /// `Ok` when `batch` times every width but the scratch's fits in `usize` (`begin` sizes the
+    /// scratch, which holds the work rows, when there is a step to run).
+    fn check(&self, batch: usize) -> Result<(), ShapeError> {
+        let widths = [
+            (INPUTS, self.x),
+            (OUTPUTS, self.out),
+            (STATES, self.states[0]),
+            (STATES, self.states[1]),
+        ];
+        for (what, width) in widths {
+            ShapeError::product(what, [batch, width], 0)?;
+        }
+        Ok(())
+    }
+
+    /// `n × width` for a chunk of `n` samples, `n` at most the checked batch.
+    fn of(n: usize, width: usize) -> usize {
+        n.checked_mul(width)
+            .expect("a chunk's samples times a width, checked against the batch by `begin`")
+    }
 }
 
 impl<'a> Chunk<'a> {
@@ -389,11 +506,11 @@ impl<'a> Chunk<'a> {
             states: [s0, s1],
             work,
         } = self;
-        let (x, x_rest) = x.split_at(n * w.x);
-        let (out, out_rest) = out.split_at_mut(n * w.out);
-        let (s0, s0_rest) = s0.split_at_mut(n * w.states[0]);
-        let (s1, s1_rest) = s1.split_at_mut(n * w.states[1]);
-        let (work, work_rest) = work.split_at_mut(n * w.work);
+        let (x, x_rest) = x.split_at(Widths::of(n, w.x));
+        let (out, out_rest) = out.split_at_mut(Widths::of(n, w.out));
+        let (s0, s0_rest) = s0.split_at_mut(Widths::of(n, w.states[0]));
+        let (s1, s1_rest) = s1.split_at_mut(Widths::of(n, w.states[1]));
+        let (work, work_rest) = work.split_at_mut(Widths::of(n, w.work));
         let head = Chunk {
             n,
             x,
@@ -443,7 +560,9 @@ fn in_parts<'a>(
         return chunk_fn(chunk);
     }
     let left = parts / 2;
-    let n = chunk.n * left / parts;
+    // `n·left / parts`, without forming `n·left` (which wraps for a batch near `usize::MAX`
+    // of a layer whose buffers are all empty).
+    let n = chunk.n / parts * left + chunk.n % parts * left / parts;
     let (a, b) = chunk.split(n, w);
     rayon::join(
         || in_parts(a, left, w, chunk_fn),
@@ -479,7 +598,12 @@ mod tests {
         assert!(worst <= 1e-5, "{what}: {worst:e}");
     }
 
-    const SHAPES: [(usize, usize); 5] = [(1, 1), (3, 0), (5, 3), (33, 2), (8, 4)];
+    /// Batches of one sample, of zero steps, split over threads and into GEMM blocks.
+    #[cfg(not(miri))]
+    const SHAPES: &[(usize, usize)] = &[(1, 1), (3, 0), (5, 3), (33, 2), (8, 4)];
+    /// Under Miri (a thousand times slower): one sample by sample, one of GEMMs, no step.
+    #[cfg(miri)]
+    const SHAPES: &[(usize, usize)] = &[(1, 2), (3, 0), (5, 2)];
 
     #[test]
     fn the_portable_path_equals_the_detected_one() {
@@ -497,43 +621,51 @@ mod tests {
             SimpleRnnCell::<6, 17>::pytorch_init(5),
             SimpleRnnCell::<6, 17>::pytorch_init(6).with_activation(Activation::Relu),
         ];
-        for (batch, t) in SHAPES {
-            let at = alloc::format!("B={batch} T={t}");
-            for cell in &lstms {
-                let x = values(batch * t * 9, batch + t);
-                let (h, c) = (values(batch * 19, 7), values(batch * 19, 8));
-                let run = |path| {
-                    let lstm = Lstm::on(cell, path);
-                    lstm.forward(&x, batch, Some((&h, &c))).unwrap()
-                };
-                let (fast, portable) = (run(Path::detect()), run(Path::Portable));
-                assert_close(&at, &fast.outputs, &portable.outputs);
-                assert_close(&at, &fast.c, &portable.c);
+        // Three threads: the batch is split into chunks (halved recursively) on any machine,
+        // Miri's too, which has one CPU.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for &(batch, t) in SHAPES {
+                let at = alloc::format!("B={batch} T={t}");
+                for cell in &lstms {
+                    let x = values(batch * t * 9, batch + t);
+                    let (h, c) = (values(batch * 19, 7), values(batch * 19, 8));
+                    let run = |path| {
+                        let lstm = Lstm::on(cell, path);
+                        lstm.forward(&x, batch, Some((&h, &c))).unwrap()
+                    };
+                    let (fast, portable) = (run(Path::detect()), run(Path::Portable));
+                    assert_close(&at, &fast.outputs, &portable.outputs);
+                    assert_close(&at, &fast.c, &portable.c);
+                }
+                for cell in &grus {
+                    let x = values(batch * t * 7, batch + t);
+                    let h = values(batch * 11, 9);
+                    let run = |path| Gru::on(cell, path).forward(&x, batch, Some(&h)).unwrap();
+                    assert_close(
+                        &at,
+                        &run(Path::detect()).outputs,
+                        &run(Path::Portable).outputs,
+                    );
+                }
+                for cell in &rnns {
+                    let x = values(batch * t * 6, batch + t);
+                    let h = values(batch * 17, 10);
+                    let run = |path| {
+                        SimpleRnn::on(cell, path)
+                            .forward(&x, batch, Some(&h))
+                            .unwrap()
+                    };
+                    assert_close(
+                        &at,
+                        &run(Path::detect()).outputs,
+                        &run(Path::Portable).outputs,
+                    );
+                }
             }
-            for cell in &grus {
-                let x = values(batch * t * 7, batch + t);
-                let h = values(batch * 11, 9);
-                let run = |path| Gru::on(cell, path).forward(&x, batch, Some(&h)).unwrap();
-                assert_close(
-                    &at,
-                    &run(Path::detect()).outputs,
-                    &run(Path::Portable).outputs,
-                );
-            }
-            for cell in &rnns {
-                let x = values(batch * t * 6, batch + t);
-                let h = values(batch * 17, 10);
-                let run = |path| {
-                    SimpleRnn::on(cell, path)
-                        .forward(&x, batch, Some(&h))
-                        .unwrap()
-                };
-                assert_close(
-                    &at,
-                    &run(Path::detect()).outputs,
-                    &run(Path::Portable).outputs,
-                );
-            }
-        }
+        });
     }
 }

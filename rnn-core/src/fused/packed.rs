@@ -19,6 +19,7 @@
 use alloc::vec::Vec;
 
 use super::gates::Avx2;
+use super::spans;
 
 /// Columns per panel.
 const NR: usize = 16;
@@ -122,10 +123,13 @@ impl<'a> Stacked<'a> {
         if m == 0 || self.n == 0 {
             return;
         }
-        assert!(c.len() >= (m - 1) * rsc + self.n, "gemm: c too short");
+        // The bounds the micro-kernel's raw pointers rest on (see `packed`), computed without
+        // wrapping; internal invariants (the layers size their buffers from checked shapes),
+        // so a failure is a bug, not bad input.
+        assert!(spans(c.len(), m, rsc, self.n), "gemm: c too short");
         for (part, (a, rsa)) in self.parts.iter().zip(a) {
             assert!(
-                part.k == 0 || a.len() >= (m - 1) * rsa + part.k,
+                part.k == 0 || spans(a.len(), m, rsa, part.k),
                 "gemm: a too short"
             );
         }
@@ -154,7 +158,10 @@ impl<'a> Stacked<'a> {
         #[cfg(target_arch = "x86_64")]
         {
             let (k, n) = (self.k, self.n);
-            assert!(self.panels.len() >= n.div_ceil(NR) * k * NR);
+            let panels = k
+                .checked_mul(NR)
+                .and_then(|kn| n.div_ceil(NR).checked_mul(kn));
+            assert!(panels.is_some_and(|len| self.panels.len() >= len));
             let _ = avx;
             let [(a1, rsa1), (a2, rsa2)] = a;
             let (k1, k2) = (self.parts[0].k, self.parts[1].k);
@@ -170,17 +177,22 @@ impl<'a> Stacked<'a> {
                     // Nearly equal blocks: the first `m % blocks` get one row more.
                     let rows = m / blocks + usize::from(block < m % blocks);
                     // SAFETY: AVX2 and FMA are available (`avx` proves it). The kernel reads
-                    // `a1[(i + r)·rsa1 + l]` for r < rows ≤ m − i, l < k1, inside `a1` by the
-                    // asserts of `product` (likewise `a2` for l < k2); `panel[l·16 + j]` for
-                    // l < k, j < 16, inside this chunk of k·16; `bias[j]`, j < 16, inside
-                    // its 16; and writes `c[(i + r)·rsc + p·16 + j]` for j < width ≤ n − p·16,
-                    // inside `c` by the assert of `product`. `c` is a `&mut` borrow, so it
-                    // aliases none of the others.
+                    // `a1[(i + r)·rsa1 + l]` for r < rows ≤ m − i, l < k1: at most
+                    // `(m − 1)·rsa1 + k1 − 1`, inside `a1` by the assert of `product` (likewise
+                    // `a2` for l < k2); a part with no rows is never read, and its pointer is
+                    // the slice's start. `panel[l·16 + j]` for l < k, j < 16, inside this chunk
+                    // of k·16; `bias[j]`, j < 16, inside its 16; and it writes
+                    // `c[(i + r)·rsc + p·16 + j]` for j < width ≤ n − p·16: at most
+                    // `(m − 1)·rsc + n − 1`, inside `c` by the assert of `product`. Those
+                    // asserts computed the bounds without wrapping, and each offset below is at
+                    // most its bound, so none wraps and every `add` stays inside its slice.
+                    // `c` is a `&mut` borrow, so it aliases none of the others.
                     unsafe {
-                        let segs = [
-                            (k1, a1.as_ptr().add(i * rsa1), rsa1),
-                            (k2, a2.as_ptr().add(i * rsa2), rsa2),
-                        ];
+                        let seg = |k: usize, a: &[f32], rsa: usize| match k {
+                            0 => (0, a.as_ptr(), 0),
+                            _ => (k, a.as_ptr().add(i * rsa), rsa),
+                        };
+                        let segs = [seg(k1, a1, rsa1), seg(k2, a2, rsa2)];
                         let out = c.as_mut_ptr().add(i * rsc + p * NR);
                         let (b, pp) = (bias.as_ptr(), panel.as_ptr());
                         match rows {

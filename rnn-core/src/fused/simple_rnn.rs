@@ -6,7 +6,7 @@ use super::gates::{self, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
 use super::{
     begin, by_sample_steps, last_outputs, run_chunks, step_operands, Chunk, Fma, Output, Packed,
-    Plan, Widths,
+    Plan, Widths, WORK,
 };
 use crate::cells::{Activation, SimpleRnnCell};
 use crate::error::ShapeError;
@@ -41,7 +41,8 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
     /// `initial` is `h`, `[B, H]`, zeros when `None`.
     ///
     /// Errors when `inputs` is not a whole number of `[B, I]` timesteps or the state is not
-    /// `[B, H]`.
+    /// `[B, H]`, and when the batch's buffers would hold more values than a `usize` counts or
+    /// than can be allocated.
     pub fn forward(
         &self,
         inputs: &[f32],
@@ -64,26 +65,28 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
         initial: Option<&[f32]>,
         run: &mut Output,
     ) -> Result<(), ShapeError> {
-        let t = begin(
+        let by_sample = self.packed.by_sample(batch).is_some();
+        let (t, widths) = begin(
             (inputs, batch),
             (I, H),
             [("initial h [B, H]", initial)],
-            (&mut run.outputs, [&mut run.h]),
+            // Per sample, the work rows: one step's pre-activations, or by sample every step's
+            // (see `chunk_by_sample`).
+            |t| {
+                let work = if by_sample {
+                    ShapeError::product(WORK, [t, H], 0)?
+                } else {
+                    H
+                };
+                Widths::new(t, (I, H), [H, 0], (work, 0))
+            },
+            (&mut run.outputs, [&mut run.h], &mut run.scratch.0),
         )?;
+        if t == 0 {
+            return Ok(());
+        }
         let path = self.packed.path;
         let plan = self.packed.plan(batch, |path| self.pack(path));
-        // Per sample, the work rows: one step's pre-activations, or by sample every step's
-        // (see `chunk_by_sample`).
-        let widths = Widths {
-            x: t * I,
-            out: t * H,
-            states: [H, 0],
-            work: match plan {
-                Plan::Gemm(_) => H,
-                Plan::BySample(_) => t * H,
-            },
-        };
-        run.scratch.0.resize(batch * widths.work, 0.0);
         let whole = Chunk {
             n: batch,
             x: inputs,
