@@ -71,7 +71,7 @@ pub trait Cell {
     /// it so that the block shares each weight read, with
     /// [`Kernel::accumulate_block`](crate::weights::Kernel::accumulate_block); the result must
     /// equal the `N` steps (the kernels make it bit-identical).
-    /// [`block_unroll`](crate::unroll::block_unroll) runs a block of sequences through it.
+    /// [`block_unroll`](crate::drivers::unroll::block_unroll) runs a block of sequences through it.
     #[inline(always)]
     fn step_block<const N: usize>(
         &self,

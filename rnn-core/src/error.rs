@@ -217,7 +217,7 @@ impl fmt::Display for WeightError {
 impl core::error::Error for WeightError {}
 
 /// A sequence, mask or batch whose sizes do not agree: what the runtime drivers (masked runs,
-/// batches, [`Embedding`](crate::embedding::Embedding)) return instead of panicking. Each variant
+/// batches, [`Embedding`](crate::cells::Embedding)) return instead of panicking. Each variant
 /// names what was expected and what was found; when it is returned, nothing was computed.
 ///
 /// `sequence` is the index of the offending sequence in its batch (0 for a single run).

@@ -11,15 +11,9 @@ extern crate self as rnn_core;
 
 // The modules are private: what a user needs is re-exported here, once, or lives in one of
 // the public namespaces below (cells, ops, parameters, init, weights, weight_file, fused).
-mod all_states;
-#[cfg(feature = "alloc")]
-mod batch;
-mod bidirectional;
 mod cell;
 pub mod cells;
-mod dispatch;
-#[cfg(feature = "alloc")]
-mod embedding;
+mod drivers;
 mod error;
 #[cfg(feature = "std")]
 pub mod fused;
@@ -28,49 +22,48 @@ pub mod init;
 // a stable interface.
 #[doc(hidden)]
 pub mod kernels;
-mod mask;
 mod nested;
 pub mod ops;
 pub mod parameters;
 mod real;
-mod reverse;
-mod rnn;
 #[cfg(feature = "alloc")]
 mod sequence;
 // The size tests' traits appear in the bounds of public methods, so they must be public; a
 // user names only `MatVec`, re-exported here.
 #[doc(hidden)]
 pub mod shape;
-mod stateful;
-mod unroll;
 #[cfg(feature = "alloc")]
 pub mod weight_file;
 pub mod weights;
+mod wrappers;
 
-pub use all_states::AllStates;
-#[cfg(feature = "alloc")]
-pub use batch::{Batch, BatchConstants, BatchMasks, BatchRun, Batched};
-#[cfg(feature = "alloc")]
-pub use bidirectional::BiRun;
-pub use bidirectional::{Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum};
 pub use cell::Cell;
-pub use dispatch::vectorized;
+pub use drivers::all_states::AllStates;
+#[cfg(feature = "alloc")]
+pub use drivers::batch::{Batch, BatchConstants, BatchMasks, BatchRun, Batched};
+pub use drivers::direction::Direction;
+pub use drivers::mask::{Mask, Masking, Padding};
+pub use drivers::rnn::Rnn;
+pub use drivers::stateful::Stateful;
+#[cfg(feature = "alloc")]
+pub use drivers::stateful::StatefulBatch;
+pub use drivers::unroll::Unrolled;
+#[cfg(feature = "alloc")]
+pub use drivers::unroll::{block_unroll, block_unroll_into, dynamic_unroll};
+pub use drivers::unroll::{static_unroll, StepInput};
 pub use error::{SequenceError, ShapeError, ShapeErrorKind, TensorShape, WeightError};
-pub use mask::{Mask, Masking, Padding};
+pub use kernels::dispatch::vectorized;
 pub use nested::{Nested, RealScalar, ScalarOp, ShapeOf};
 pub use parameters::Parameters;
 pub use real::Real;
-pub use reverse::Direction;
-pub use rnn::{Rnn, Unrolled};
 #[cfg(feature = "alloc")]
 pub use sequence::{Run, Sequence};
 pub use shape::MatVec;
-pub use stateful::Stateful;
 #[cfg(feature = "alloc")]
-pub use stateful::StatefulBatch;
-#[cfg(feature = "alloc")]
-pub use unroll::{block_unroll, block_unroll_into, dynamic_unroll};
-pub use unroll::{static_unroll, StepInput};
+pub use wrappers::bidirectional::BiRun;
+pub use wrappers::bidirectional::{
+    Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum,
+};
 
 pub use rnn_macros::{cell, Nested};
 

@@ -5,17 +5,19 @@
 
 pub mod batch_norm;
 pub mod dense;
+#[cfg(feature = "alloc")]
+mod embedding;
 pub mod gru;
 pub mod layout;
 pub mod lstm;
 pub mod simple_rnn;
 pub mod stacked;
 
-#[cfg(feature = "alloc")]
-pub use crate::embedding::Embedding;
 pub use crate::ops::Activation;
 pub use batch_norm::BatchNormalization;
 pub use dense::Dense;
+#[cfg(feature = "alloc")]
+pub use embedding::Embedding;
 pub use gru::GruCell;
 pub use lstm::{LstmCell, LstmCellState, LstmState};
 pub use simple_rnn::SimpleRnnCell;

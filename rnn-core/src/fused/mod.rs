@@ -536,7 +536,7 @@ impl<'a> Chunk<'a> {
 /// recursively over `rayon::join`, not listed.
 fn run_chunks<'a>(batch: Chunk<'a>, w: &Widths, chunk_fn: impl Fn(Chunk<'a>) + Sync) {
     let chunk_fn = |chunk: Chunk<'a>| {
-        crate::dispatch::vectorized(
+        crate::kernels::dispatch::vectorized(
             #[inline(always)]
             || chunk_fn(chunk),
         )

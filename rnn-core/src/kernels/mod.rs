@@ -64,6 +64,7 @@ macro_rules! with_rounding {
 
 pub use crate::with_rounding;
 
+pub(crate) mod dispatch;
 mod matvec;
 // The fused layers' products, on their flat rows.
 #[cfg(feature = "std")]
@@ -125,7 +126,7 @@ impl Rounding for Separate {
 /// ```
 #[inline(always)]
 pub fn fused_multiply_add() -> bool {
-    crate::dispatch::fma()
+    crate::kernels::dispatch::fma()
 }
 
 /// `e^x` of every element, in place.

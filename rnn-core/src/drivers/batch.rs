@@ -13,10 +13,10 @@ use core::borrow::Borrow;
 use core::ops::Deref;
 
 use crate::cell::Cell;
+use crate::drivers::mask::Mask;
+use crate::drivers::rnn::Rnn;
 use crate::error::SequenceError;
-use crate::mask::Mask;
 use crate::nested::Nested;
-use crate::rnn::Rnn;
 use crate::sequence::Sequence;
 
 /// The masks of a batch: none, one valid length per sequence (right padding), or one [`Mask`]
@@ -422,7 +422,7 @@ where
                 None => self.cell().initial_state(constants.get(b)),
             }));
         for_each_pair_mut(sequences, &mut out.states, |b, outputs, state| {
-            crate::mask::masked_unroll_into(
+            crate::drivers::masked::masked_unroll_into(
                 self.cell(),
                 batch.sequences[b].as_ref(),
                 batch.masks.get(b),

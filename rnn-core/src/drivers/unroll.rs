@@ -8,8 +8,7 @@ use core::borrow::Borrow;
 use core::mem::MaybeUninit;
 
 use crate::cell::Cell;
-use crate::reverse::Direction;
-use crate::rnn::Unrolled;
+use crate::drivers::direction::Direction;
 
 /// One step of a sequence given to a dynamic driver: anything that borrows as the cell's
 /// input `I` (the input itself, or a reference to one).
@@ -25,6 +24,19 @@ pub trait StepInput<I>: Borrow<I> {}
 
 #[diagnostic::do_not_recommend]
 impl<I, X: Borrow<I>> StepInput<I> for X {}
+
+/// What a static unroll returns: exactly `T` outputs and the final state.
+///
+/// It starts on a cache line (64-byte aligned) and the outputs come first, so the steps'
+/// vector stores never straddle two lines.
+#[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub struct Unrolled<O, S, const T: usize> {
+    /// The output of every timestep.
+    pub outputs: [O; T],
+    /// The state after the last step.
+    pub state: S,
+}
 
 /// Runs `cell` over exactly `T` inputs, starting from `state`. Returns the `T` outputs and the
 /// final state. Allocates nothing; the loop has a constant trip count, so the compiler may
@@ -193,7 +205,7 @@ fn unroll_in_place<C: Cell, const T: usize>(
     direction: Direction,
     outputs: &mut [MaybeUninit<C::Output>; T],
 ) {
-    crate::dispatch::vectorized(
+    crate::kernels::dispatch::vectorized(
         #[inline(always)]
         || {
             // One loop with one call of `step`, not a loop per direction: the compiler
@@ -226,7 +238,7 @@ pub fn dynamic_unroll<C: Cell, X: StepInput<C::Input>>(
 ) -> (crate::Sequence<C::Output>, C::State) {
     let inputs = inputs.into_iter();
     let mut outputs = alloc::vec::Vec::with_capacity(inputs.size_hint().0);
-    crate::dispatch::vectorized(
+    crate::kernels::dispatch::vectorized(
         #[inline(always)]
         || {
             for x in inputs {
@@ -276,7 +288,7 @@ pub fn block_unroll_into<C: Cell, const N: usize>(
         out.0.clear();
         out.0.reserve(steps);
     }
-    crate::dispatch::vectorized(
+    crate::kernels::dispatch::vectorized(
         #[inline(always)]
         || {
             for t in 0..steps {

@@ -12,8 +12,8 @@
 //!
 //! With a length, no mode ever reads a padded input: the first step read is `L - 1`.
 
-#[cfg(feature = "alloc")]
-use crate::mask::Mask;
+#[cfg(doc)]
+use super::mask::Mask;
 
 /// The order in which a run reads its timesteps and lays out its outputs.
 ///
@@ -50,29 +50,6 @@ pub enum Direction {
 }
 
 impl Direction {
-    /// Which timestep processing step `k` of `steps` reads, and whether it is valid under
-    /// `mask`. Outputs are produced in processing order; [`Direction::Reversed`] flips them
-    /// afterwards (see [`Direction::aligned_to_time`]).
-    #[cfg(feature = "alloc")]
-    #[inline]
-    pub(crate) fn schedule(self, mask: Mask<'_>, steps: usize, k: usize) -> (usize, bool) {
-        match (self, mask) {
-            (Direction::Forward, _) => (k, mask.is_valid(k)),
-            // tf.reverse_sequence: the valid prefix backwards, then the padding in place.
-            (Direction::GoBackwards, Mask::Length(len)) => {
-                if k < len {
-                    (len - 1 - k, true)
-                } else {
-                    (k, false)
-                }
-            }
-            (Direction::GoBackwards | Direction::Reversed, _) => {
-                let t = steps - 1 - k;
-                (t, mask.is_valid(t))
-            }
-        }
-    }
-
     /// Whether outputs produced in processing order must be reversed to sit at their time.
     #[inline]
     pub(crate) fn aligned_to_time(self) -> bool {

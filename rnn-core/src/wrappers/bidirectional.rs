@@ -13,12 +13,14 @@ use core::borrow::Borrow;
 use nalgebra::{RealField, SVector};
 
 use crate::cell::Cell;
-use crate::mask::Padding;
 #[cfg(feature = "alloc")]
-use crate::mask::{masked_unroll, Mask};
+use crate::drivers::direction::Direction;
+#[cfg(feature = "alloc")]
+use crate::drivers::mask::Mask;
+use crate::drivers::mask::Padding;
+#[cfg(feature = "alloc")]
+use crate::drivers::masked::masked_unroll;
 use crate::nested::{ops, Nested};
-#[cfg(feature = "alloc")]
-use crate::reverse::Direction;
 #[cfg(feature = "alloc")]
 use crate::{Run, SequenceError};
 

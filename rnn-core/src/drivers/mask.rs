@@ -12,19 +12,11 @@
 
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
-#[cfg(feature = "alloc")]
-use core::borrow::Borrow;
 
 use nalgebra::RealField;
 
-#[cfg(feature = "alloc")]
-use crate::cell::Cell;
 use crate::error::SequenceError;
 use crate::nested::{Nested, ScalarOp};
-#[cfg(feature = "alloc")]
-use crate::reverse::Direction;
-#[cfg(feature = "alloc")]
-use crate::rnn::Rnn;
 
 /// Which timesteps of one sequence are valid (data) and which are padding.
 ///
@@ -218,154 +210,5 @@ impl ScalarOp for DiffersFrom {
             self.differs.set(true);
         }
         a
-    }
-}
-
-/// The masked driver: runs `cell` over `inputs` in `direction`, skipping the steps `mask`
-/// marks as padding (the cell is not called; the state is kept) and emitting `padding`'s output
-/// there. `carried` is the output before the first step (for [`Padding::CarryLastOutput`]
-/// across the chunks of a stateful run); it is left holding the last output produced.
-///
-/// The mask must have been checked against `inputs.len()`.
-#[cfg(feature = "alloc")]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn masked_unroll<C: Cell, X: Borrow<C::Input>>(
-    cell: &C,
-    inputs: &[X],
-    mask: Mask<'_>,
-    direction: Direction,
-    padding: Padding,
-    state: &mut C::State,
-    carried: &mut Option<C::Output>,
-    constants: &C::Constants,
-) -> crate::Sequence<C::Output> {
-    let mut outputs = Vec::new();
-    masked_unroll_into(
-        cell,
-        inputs,
-        mask,
-        direction,
-        padding,
-        state,
-        carried,
-        constants,
-        &mut outputs,
-    );
-    crate::Sequence::from(outputs)
-}
-
-/// [`masked_unroll`] into `outputs`, which is cleared first; it allocates only when
-/// `outputs` has less capacity than `inputs` has steps.
-#[cfg(feature = "alloc")]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
-    cell: &C,
-    inputs: &[X],
-    mask: Mask<'_>,
-    direction: Direction,
-    padding: Padding,
-    state: &mut C::State,
-    carried: &mut Option<C::Output>,
-    constants: &C::Constants,
-    outputs: &mut Vec<C::Output>,
-) {
-    let steps = inputs.len();
-    outputs.clear();
-    outputs.reserve(steps);
-    // The loop runs in the AVX2 copy when the CPU has it (see `dispatch`): same bits.
-    crate::dispatch::vectorized(
-        #[inline(always)]
-        || {
-            for k in 0..steps {
-                let (t, valid) = direction.schedule(mask, steps, k);
-                let y = if valid {
-                    cell.step(inputs[t].borrow(), state, constants)
-                } else {
-                    padding.masked_output(outputs.last().or(carried.as_ref()))
-                };
-                outputs.push(y);
-            }
-        },
-    );
-    if let Some(last) = outputs.last() {
-        *carried = Some(last.clone());
-    }
-    if direction.aligned_to_time() {
-        outputs.reverse();
-    }
-}
-
-/// Masked runs (Keras's `rnn(inputs, mask=...)`, tf.nn.dynamic_rnn's `sequence_length`).
-#[cfg(feature = "alloc")]
-impl<C: Cell> Rnn<C> {
-    /// Runs over `inputs` with `mask` from the cell's initial state. Masked steps do not call
-    /// the cell; their output follows [`Rnn::padding`]. An error, and nothing computed, when
-    /// the mask does not fit the sequence.
-    ///
-    /// ```
-    /// use rnn::{cell, Mask, Rnn};
-    /// use nalgebra::SVector;
-    ///
-    /// #[cell]
-    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
-    ///     *s += x;
-    ///     *s * 10.0
-    /// }
-    ///
-    /// let xs = [0.0, 1.0, 5.0, 2.0].map(|x| SVector::from([x]));
-    /// let run = Rnn::new(Accumulate).run_masked(&xs, &[false, true, false, true], &()).unwrap();
-    /// let ys: Vec<f32> = run.outputs.iter().map(|y| y[0]).collect();
-    /// assert_eq!(ys, [0.0, 10.0, 10.0, 30.0]); // left padding and a hole
-    /// assert_eq!(run.state[0], 3.0);
-    /// ```
-    pub fn run_masked<'m, X: Borrow<C::Input>>(
-        &self,
-        inputs: &[X],
-        mask: impl Into<Mask<'m>>,
-        constants: &C::Constants,
-    ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
-        let mask = mask.into();
-        mask.check(inputs.len())?;
-        Ok(self.run_checked(
-            inputs,
-            mask,
-            self.cell().initial_state(constants),
-            constants,
-        ))
-    }
-
-    /// Runs over `inputs` with `mask` from `initial_state`. A sequence with no valid step
-    /// returns `initial_state`.
-    pub fn run_masked_from<'m, X: Borrow<C::Input>>(
-        &self,
-        inputs: &[X],
-        mask: impl Into<Mask<'m>>,
-        initial_state: C::State,
-        constants: &C::Constants,
-    ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
-        let mask = mask.into();
-        mask.check(inputs.len())?;
-        Ok(self.run_checked(inputs, mask, initial_state, constants))
-    }
-
-    /// The masked run once the mask is known to fit.
-    pub(crate) fn run_checked<X: Borrow<C::Input>>(
-        &self,
-        inputs: &[X],
-        mask: Mask<'_>,
-        mut state: C::State,
-        constants: &C::Constants,
-    ) -> crate::Run<C::Output, C::State> {
-        let outputs = masked_unroll(
-            self.cell(),
-            inputs,
-            mask,
-            self.direction,
-            self.padding,
-            &mut state,
-            &mut None,
-            constants,
-        );
-        crate::Run { outputs, state }
     }
 }

@@ -1,8 +1,8 @@
 //! The state of every step (per-step LSTM `c_t`; keras#9351 and pytorch#8938 ask for it).
 
 use crate::cell::Cell;
+use crate::drivers::rnn::Rnn;
 use crate::nested::ShapeOf;
-use crate::rnn::Rnn;
 
 /// A cell that also outputs its state after every step: `Output = (C::Output, C::State)`.
 ///

@@ -5,8 +5,8 @@ use core::borrow::Borrow;
 use core::mem::MaybeUninit;
 
 use crate::cell::Cell;
-use crate::mask::Padding;
-use crate::reverse::Direction;
+use crate::drivers::direction::Direction;
+use crate::drivers::mask::Padding;
 
 /// A cell with its state and constants, fed one step or one chunk at a time.
 ///
@@ -80,7 +80,7 @@ impl<C: Cell> Stateful<C> {
     #[inline]
     pub fn step(&mut self, input: &C::Input) -> C::Output {
         let (cell, state, constants) = (&self.cell, &mut self.state, &self.constants);
-        let y = crate::dispatch::vectorized(
+        let y = crate::kernels::dispatch::vectorized(
             #[inline(always)]
             || cell.step(input, state, constants),
         );
@@ -120,7 +120,7 @@ impl<C: Cell> Stateful<C> {
         inputs: &[X],
         mask: crate::Mask<'_>,
     ) -> crate::Sequence<C::Output> {
-        crate::mask::masked_unroll(
+        crate::drivers::masked::masked_unroll(
             &self.cell,
             inputs,
             mask,
@@ -136,7 +136,7 @@ impl<C: Cell> Stateful<C> {
     /// Its outputs take the stack space [`Rnn::unroll`](crate::Rnn::unroll)'s do.
     pub fn feed_array<const T: usize>(&mut self, inputs: &[C::Input; T]) -> [C::Output; T] {
         let mut outputs = MaybeUninit::<[C::Output; T]>::uninit();
-        crate::unroll::fill_outputs(
+        crate::drivers::unroll::fill_outputs(
             &self.cell,
             inputs,
             (&mut self.state, &mut self.carried),
@@ -294,19 +294,23 @@ where
         out.0.resize_with(self.streams.len(), || {
             crate::Sequence(alloc::vec::Vec::new())
         });
-        crate::batch::for_each_pair_mut(&mut self.streams, &mut out.0, |b, stream, outputs| {
-            crate::mask::masked_unroll_into(
-                rnn.cell(),
-                sequences[b].as_ref(),
-                masks.get(b),
-                rnn.direction,
-                rnn.padding,
-                &mut stream.state,
-                &mut stream.carried,
-                &stream.constants,
-                &mut outputs.0,
-            );
-        });
+        crate::drivers::batch::for_each_pair_mut(
+            &mut self.streams,
+            &mut out.0,
+            |b, stream, outputs| {
+                crate::drivers::masked::masked_unroll_into(
+                    rnn.cell(),
+                    sequences[b].as_ref(),
+                    masks.get(b),
+                    rnn.direction,
+                    rnn.padding,
+                    &mut stream.state,
+                    &mut stream.carried,
+                    &stream.constants,
+                    &mut outputs.0,
+                );
+            },
+        );
         Ok(())
     }
 

@@ -1,9 +1,16 @@
 //! [`Rnn`]: a cell wrapped to run over sequences (Keras's `keras.layers.RNN(cell)`).
 
+#[cfg(feature = "alloc")]
+use core::borrow::Borrow;
+
+use super::direction::Direction;
+#[cfg(feature = "alloc")]
+use super::mask::Mask;
+use super::mask::Padding;
+use super::unroll::{unrolled, Unrolled};
 use crate::cell::Cell;
-use crate::mask::Padding;
-use crate::reverse::Direction;
-use crate::unroll::unrolled;
+#[cfg(feature = "alloc")]
+use crate::error::SequenceError;
 
 /// A cell ready to run over sequences: Keras's `RNN(cell)`, PyTorch's `nn.RNN` loop.
 ///
@@ -43,19 +50,6 @@ pub struct Rnn<C> {
     pub(crate) padding: Padding,
     #[parameters(skip)]
     pub(crate) direction: Direction,
-}
-
-/// What a static unroll returns: exactly `T` outputs and the final state.
-///
-/// It starts on a cache line (64-byte aligned) and the outputs come first, so the steps'
-/// vector stores never straddle two lines.
-#[derive(Clone, Debug, PartialEq)]
-#[repr(C, align(64))]
-pub struct Unrolled<O, S, const T: usize> {
-    /// The output of every timestep.
-    pub outputs: [O; T],
-    /// The state after the last step.
-    pub state: S,
 }
 
 impl<C: Cell> Rnn<C> {
@@ -120,8 +114,12 @@ impl<C: Cell> Rnn<C> {
         constants: &C::Constants,
     ) -> crate::Run<C::Output, C::State> {
         if self.direction == Direction::Forward {
-            let (outputs, state) =
-                crate::unroll::dynamic_unroll(&self.cell, inputs, initial_state, constants);
+            let (outputs, state) = crate::drivers::unroll::dynamic_unroll(
+                &self.cell,
+                inputs,
+                initial_state,
+                constants,
+            );
             return crate::Run { outputs, state };
         }
         // Reading backwards needs the whole sequence: gather it once (not per step).
@@ -164,5 +162,80 @@ impl<C: Cell> Rnn<C> {
     pub fn stateful(self, constants: C::Constants) -> crate::Stateful<C> {
         let (padding, direction) = (self.padding, self.direction);
         crate::Stateful::new(self.cell, constants).configured(padding, direction)
+    }
+}
+
+#[cfg(feature = "alloc")]
+/// Masked runs (Keras's `rnn(inputs, mask=...)`, tf.nn.dynamic_rnn's `sequence_length`).
+impl<C: Cell> Rnn<C> {
+    /// Runs over `inputs` with `mask` from the cell's initial state. Masked steps do not call
+    /// the cell; their output follows [`Rnn::padding`]. An error, and nothing computed, when
+    /// the mask does not fit the sequence.
+    ///
+    /// ```
+    /// use rnn::{cell, Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let xs = [0.0, 1.0, 5.0, 2.0].map(|x| SVector::from([x]));
+    /// let run = Rnn::new(Accumulate).run_masked(&xs, &[false, true, false, true], &()).unwrap();
+    /// let ys: Vec<f32> = run.outputs.iter().map(|y| y[0]).collect();
+    /// assert_eq!(ys, [0.0, 10.0, 10.0, 30.0]); // left padding and a hole
+    /// assert_eq!(run.state[0], 3.0);
+    /// ```
+    pub fn run_masked<'m, X: Borrow<C::Input>>(
+        &self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        constants: &C::Constants,
+    ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
+        let mask = mask.into();
+        mask.check(inputs.len())?;
+        Ok(self.run_checked(
+            inputs,
+            mask,
+            self.cell().initial_state(constants),
+            constants,
+        ))
+    }
+
+    /// Runs over `inputs` with `mask` from `initial_state`. A sequence with no valid step
+    /// returns `initial_state`.
+    pub fn run_masked_from<'m, X: Borrow<C::Input>>(
+        &self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        initial_state: C::State,
+        constants: &C::Constants,
+    ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
+        let mask = mask.into();
+        mask.check(inputs.len())?;
+        Ok(self.run_checked(inputs, mask, initial_state, constants))
+    }
+
+    /// The masked run once the mask is known to fit.
+    pub(crate) fn run_checked<X: Borrow<C::Input>>(
+        &self,
+        inputs: &[X],
+        mask: Mask<'_>,
+        mut state: C::State,
+        constants: &C::Constants,
+    ) -> crate::Run<C::Output, C::State> {
+        let outputs = super::masked::masked_unroll(
+            self.cell(),
+            inputs,
+            mask,
+            self.direction,
+            self.padding,
+            &mut state,
+            &mut None,
+            constants,
+        );
+        crate::Run { outputs, state }
     }
 }

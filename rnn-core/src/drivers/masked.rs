@@ -1,0 +1,109 @@
+//! The masked loop: a sequence run with a [`Mask`], in any [`Direction`], emitting the
+//! [`Padding`] policy's output at a masked step. The plain loop and the static unroll live in
+//! [`unroll`](super::unroll); this one reads a mask at every step.
+
+use alloc::vec::Vec;
+use core::borrow::Borrow;
+
+use super::direction::Direction;
+use super::mask::{Mask, Padding};
+use crate::cell::Cell;
+
+/// Which timestep processing step `k` of `steps` reads in `direction`, and whether it is
+/// valid under `mask`. Outputs are produced in processing order; [`Direction::Reversed`]
+/// flips them afterwards.
+#[inline]
+pub(crate) fn schedule(
+    direction: Direction,
+    mask: Mask<'_>,
+    steps: usize,
+    k: usize,
+) -> (usize, bool) {
+    match (direction, mask) {
+        (Direction::Forward, _) => (k, mask.is_valid(k)),
+        // tf.reverse_sequence: the valid prefix backwards, then the padding in place.
+        (Direction::GoBackwards, Mask::Length(len)) => {
+            if k < len {
+                (len - 1 - k, true)
+            } else {
+                (k, false)
+            }
+        }
+        (Direction::GoBackwards | Direction::Reversed, _) => {
+            let t = steps - 1 - k;
+            (t, mask.is_valid(t))
+        }
+    }
+}
+
+/// The masked driver: runs `cell` over `inputs` in `direction`, skipping the steps `mask`
+/// marks as padding (the cell is not called; the state is kept) and emitting `padding`'s output
+/// there. `carried` is the output before the first step (for [`Padding::CarryLastOutput`]
+/// across the chunks of a stateful run); it is left holding the last output produced.
+///
+/// The mask must have been checked against `inputs.len()`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn masked_unroll<C: Cell, X: Borrow<C::Input>>(
+    cell: &C,
+    inputs: &[X],
+    mask: Mask<'_>,
+    direction: Direction,
+    padding: Padding,
+    state: &mut C::State,
+    carried: &mut Option<C::Output>,
+    constants: &C::Constants,
+) -> crate::Sequence<C::Output> {
+    let mut outputs = Vec::new();
+    masked_unroll_into(
+        cell,
+        inputs,
+        mask,
+        direction,
+        padding,
+        state,
+        carried,
+        constants,
+        &mut outputs,
+    );
+    crate::Sequence::from(outputs)
+}
+
+/// [`masked_unroll`] into `outputs`, which is cleared first; it allocates only when
+/// `outputs` has less capacity than `inputs` has steps.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
+    cell: &C,
+    inputs: &[X],
+    mask: Mask<'_>,
+    direction: Direction,
+    padding: Padding,
+    state: &mut C::State,
+    carried: &mut Option<C::Output>,
+    constants: &C::Constants,
+    outputs: &mut Vec<C::Output>,
+) {
+    let steps = inputs.len();
+    outputs.clear();
+    outputs.reserve(steps);
+    // The loop runs in the AVX2 copy when the CPU has it (see `dispatch`): same bits.
+    crate::kernels::dispatch::vectorized(
+        #[inline(always)]
+        || {
+            for k in 0..steps {
+                let (t, valid) = schedule(direction, mask, steps, k);
+                let y = if valid {
+                    cell.step(inputs[t].borrow(), state, constants)
+                } else {
+                    padding.masked_output(outputs.last().or(carried.as_ref()))
+                };
+                outputs.push(y);
+            }
+        },
+    );
+    if let Some(last) = outputs.last() {
+        *carried = Some(last.clone());
+    }
+    if direction.aligned_to_time() {
+        outputs.reverse();
+    }
+}

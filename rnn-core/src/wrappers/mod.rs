@@ -1,0 +1,3 @@
+//! Cells made of cells: Bidirectional (two directions, merged).
+
+pub(crate) mod bidirectional;
