@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use crate::parameters::Shape;
+
 /// A buffer or slice whose length does not match the static shape it must fill, or a shape too
 /// large to exist (its size overflows `usize`, or its buffer cannot be allocated). The
 /// [`kind`](ShapeError::kind) says which, and what `expected` and `found` count.
@@ -130,65 +132,15 @@ impl core::error::Error for ShapeError {}
 pub struct WeightError {
     /// The tensor's name, in the layout it was given in (`"kernel"`, `"weight_hh"`, ...).
     pub tensor: &'static str,
-    /// The shape the cell needs (`[I, 4H]` for an LSTM kernel), at most two dimensions.
-    pub expected: TensorShape,
+    /// The shape the cell needs (`[I, 4H]` for an LSTM kernel).
+    pub expected: Shape,
     /// The number of values given.
     pub found: usize,
 }
 
-/// A tensor shape of rank 1 or 2, as printed in errors: `[5, 16]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TensorShape {
-    dims: [usize; 2],
-    rank: usize,
-}
-
-impl TensorShape {
-    /// A vector of `n`.
-    pub const fn vector(n: usize) -> Self {
-        TensorShape {
-            dims: [n, 1],
-            rank: 1,
-        }
-    }
-
-    /// A `rows × cols` matrix.
-    pub const fn matrix(rows: usize, cols: usize) -> Self {
-        TensorShape {
-            dims: [rows, cols],
-            rank: 2,
-        }
-    }
-
-    /// The dimensions.
-    pub fn dims(&self) -> &[usize] {
-        &self.dims[..self.rank]
-    }
-
-    /// The number of values.
-    pub fn len(&self) -> usize {
-        self.dims().iter().product()
-    }
-
-    /// Whether the shape holds no values.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl fmt::Display for TensorShape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.dims() {
-            [n] => write!(f, "[{n}]"),
-            [r, c] => write!(f, "[{r}, {c}]"),
-            _ => unreachable!("rank 1 or 2"),
-        }
-    }
-}
-
 impl WeightError {
     /// `Ok` when `found` values fill `expected`.
-    pub fn check(tensor: &'static str, expected: TensorShape, found: usize) -> Result<(), Self> {
+    pub fn check(tensor: &'static str, expected: Shape, found: usize) -> Result<(), Self> {
         if expected.len() == found {
             Ok(())
         } else {

@@ -3,9 +3,10 @@
 use nalgebra::SVector;
 
 use super::layout;
-use crate::error::{TensorShape, WeightError};
+use crate::error::WeightError;
 use crate::kernels::Rounding;
 use crate::ops::Activation;
+use crate::parameters::Shape;
 use crate::real::Real;
 use crate::weights::Kernel;
 
@@ -91,7 +92,7 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
             (None, _) => (None, None),
             (Some(b), false) => (Some(layout::bias("bias", b, &layout::IDENTITY)?), None),
             (Some(b), true) => {
-                WeightError::check("bias", TensorShape::matrix(2, 3 * H), b.len())?;
+                WeightError::check("bias", Shape::new(&[2, 3 * H]), b.len())?;
                 let (input, recurrent) = b.split_at(3 * H);
                 (
                     Some(layout::bias("bias", input, &layout::IDENTITY)?),

@@ -13,7 +13,8 @@
 
 use nalgebra::SVector;
 
-use crate::error::{TensorShape, WeightError};
+use crate::error::WeightError;
+use crate::parameters::Shape;
 use crate::real::Real;
 use crate::shape::ConstMessage;
 use crate::weights::Kernel;
@@ -28,7 +29,7 @@ pub(crate) fn keras_kernel<T: Real, const IN: usize, const G: usize, const H: us
     tensor: &'static str,
     values: &[T],
 ) -> Result<Kernel<T, IN, G, H>, WeightError> {
-    WeightError::check(tensor, TensorShape::matrix(IN, G * H), values.len())?;
+    WeightError::check(tensor, Shape::new(&[IN, G * H]), values.len())?;
     Ok(Kernel::from_fn(|j, col| values[j * G * H + col]))
 }
 
@@ -39,7 +40,7 @@ pub(crate) fn pytorch_kernel<T: Real, const IN: usize, const G: usize, const H: 
     values: &[T],
     order: &[usize; 4],
 ) -> Result<Kernel<T, IN, G, H>, WeightError> {
-    WeightError::check(tensor, TensorShape::matrix(G * H, IN), values.len())?;
+    WeightError::check(tensor, Shape::new(&[G * H, IN]), values.len())?;
     let mut kernel = Kernel::zeros();
     for (g, &to) in order.iter().take(G).enumerate() {
         for k in 0..H {
@@ -57,7 +58,7 @@ pub(crate) fn bias<T: Real, const G: usize, const H: usize>(
     values: &[T],
     order: &[usize; 4],
 ) -> Result<[SVector<T, H>; G], WeightError> {
-    WeightError::check(tensor, TensorShape::vector(G * H), values.len())?;
+    WeightError::check(tensor, Shape::new(&[G * H]), values.len())?;
     let mut out = [SVector::zeros(); G];
     for (g, &to) in order.iter().take(G).enumerate() {
         out[to] = SVector::from_fn(|k, _| values[g * H + k]);
