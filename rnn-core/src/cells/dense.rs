@@ -92,7 +92,7 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
     /// From PyTorch's `nn.Linear`: `weight [U, I]` (row-major) and `bias [U]`.
     pub fn from_pytorch(weight: &[T], bias: Option<&[T]>) -> Result<Self, WeightError> {
         Ok(Dense {
-            kernel: layout::pytorch_kernel("weight", weight, &layout::IDENTITY)?,
+            kernel: layout::pytorch_kernel("weight", weight)?,
             bias: bias
                 .map(|b| layout::bias::<T, 1, U>("bias", b, &layout::IDENTITY))
                 .transpose()?

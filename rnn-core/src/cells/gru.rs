@@ -136,10 +136,10 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         bias_ih: Option<&[T]>,
         bias_hh: Option<&[T]>,
     ) -> Result<Self, WeightError> {
-        let order = &layout::PYTORCH_GRU;
+        let order = layout::pytorch_order(3);
         Ok(GruCell {
-            kernel: layout::pytorch_kernel("weight_ih", weight_ih, order)?,
-            recurrent_kernel: layout::pytorch_kernel("weight_hh", weight_hh, order)?,
+            kernel: layout::pytorch_kernel("weight_ih", weight_ih)?,
+            recurrent_kernel: layout::pytorch_kernel("weight_hh", weight_hh)?,
             bias: bias_ih
                 .map(|b| layout::bias("bias_ih", b, order))
                 .transpose()?,

@@ -21,8 +21,32 @@ use crate::weights::Kernel;
 
 /// Position in Keras's order of each PyTorch gate block, per cell kind.
 pub(crate) const IDENTITY: [usize; 4] = [0, 1, 2, 3];
-/// PyTorch GRU `r z n` → Keras `z r h`.
+/// PyTorch GRU `r z n` → Keras `z r h`. It swaps two blocks, so it is its own inverse: it
+/// also gives the PyTorch block of each Keras position.
 pub(crate) const PYTORCH_GRU: [usize; 4] = [1, 0, 2, 3];
+
+/// The gate order of PyTorch's layer with `gates` gate blocks (3: GRU; 4: LSTM; 1: RNN).
+pub(crate) fn pytorch_order(gates: usize) -> &'static [usize; 4] {
+    if gates == 3 {
+        &PYTORCH_GRU
+    } else {
+        &IDENTITY
+    }
+}
+
+/// Where Keras's `[j, col]` of a `[rows, G·H]` kernel sits in PyTorch's `[G·H, rows]` weight
+/// of `gates` blocks of `units`: the transpose, with the gate blocks reordered. The one
+/// statement of the PyTorch layout, for the typed constructors and the weight-file import.
+pub(crate) fn pytorch_index(
+    gates: usize,
+    units: usize,
+    rows: usize,
+    j: usize,
+    col: usize,
+) -> usize {
+    let (g, k) = (col / units, col % units);
+    (pytorch_order(gates)[g] * units + k) * rows + j
+}
 
 /// A Keras `[IN, G·H]` row-major kernel.
 pub(crate) fn keras_kernel<T: Real, const IN: usize, const G: usize, const H: usize>(
@@ -33,23 +57,15 @@ pub(crate) fn keras_kernel<T: Real, const IN: usize, const G: usize, const H: us
     Ok(Kernel::from_fn(|j, col| values[j * G * H + col]))
 }
 
-/// A PyTorch `[G·H, IN]` row-major weight, transposed, its gate blocks moved to
-/// `order[g]`.
+/// A PyTorch `[G·H, IN]` row-major weight, transposed, its gate blocks in Keras's order.
 pub(crate) fn pytorch_kernel<T: Real, const IN: usize, const G: usize, const H: usize>(
     tensor: &'static str,
     values: &[T],
-    order: &[usize; 4],
 ) -> Result<Kernel<T, IN, G, H>, WeightError> {
     WeightError::check(tensor, Shape::new(&[G * H, IN]), values.len())?;
-    let mut kernel = Kernel::zeros();
-    for (g, &to) in order.iter().take(G).enumerate() {
-        for k in 0..H {
-            for j in 0..IN {
-                kernel.rows_mut()[j][to][k] = values[(g * H + k) * IN + j];
-            }
-        }
-    }
-    Ok(kernel)
+    Ok(Kernel::from_fn(|j, col| {
+        values[pytorch_index(G, H, IN, j, col)]
+    }))
 }
 
 /// A `[G·H]` bias as `G` gate vectors, its blocks moved to `order[g]` (identity for Keras).

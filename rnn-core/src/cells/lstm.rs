@@ -122,8 +122,8 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         bias_hh: Option<&[T]>,
     ) -> Result<Self, WeightError> {
         Ok(LstmCell {
-            kernel: layout::pytorch_kernel("weight_ih", weight_ih, &layout::IDENTITY)?,
-            recurrent_kernel: layout::pytorch_kernel("weight_hh", weight_hh, &layout::IDENTITY)?,
+            kernel: layout::pytorch_kernel("weight_ih", weight_ih)?,
+            recurrent_kernel: layout::pytorch_kernel("weight_hh", weight_hh)?,
             bias: super::pytorch_bias(bias_ih, bias_hh, &layout::IDENTITY)?,
             ..Self::zeros()
         })

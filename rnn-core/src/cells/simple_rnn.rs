@@ -99,8 +99,8 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
         bias_hh: Option<&[T]>,
     ) -> Result<Self, WeightError> {
         Ok(SimpleRnnCell {
-            kernel: layout::pytorch_kernel("weight_ih", weight_ih, &layout::IDENTITY)?,
-            recurrent_kernel: layout::pytorch_kernel("weight_hh", weight_hh, &layout::IDENTITY)?,
+            kernel: layout::pytorch_kernel("weight_ih", weight_ih)?,
+            recurrent_kernel: layout::pytorch_kernel("weight_hh", weight_hh)?,
             bias: super::pytorch_bias::<T, 1, H>(bias_ih, bias_hh, &layout::IDENTITY)?.map(|[b]| b),
             activation: Activation::Tanh,
         })

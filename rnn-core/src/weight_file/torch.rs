@@ -6,6 +6,7 @@ use alloc::string::String;
 
 use super::error::WeightFileError;
 use super::{fits, TensorView, WeightFile};
+use crate::cells::layout::pytorch_index;
 use crate::cells::{GruCell, LstmCell, SimpleRnnCell};
 use crate::parameters::{Dtype, Parameters, Path, Shape};
 use crate::real::Real;
@@ -120,16 +121,6 @@ enum BiasLayout {
     Sum,
     /// `[bias_ih; bias_hh]`, `[2, G·H]` (GRU, `reset_after`).
     Rows,
-}
-
-/// PyTorch's gate block that goes to Keras's position `g`, for `gates` gates.
-fn torch_block(gates: usize, g: usize) -> usize {
-    if gates == 3 {
-        // GRU: PyTorch r z n, Keras z r h.
-        [1, 0, 2][g]
-    } else {
-        g
-    }
 }
 
 impl<'a> WeightFile<'a> {
@@ -278,14 +269,13 @@ impl<'a> WeightFile<'a> {
                 // Ours is [rows, G·H] row-major; PyTorch's [G·H, rows], gates reordered.
                 Some(view) => tensor.write(&mut || {
                     let (j, col) = (i / gh, i % gh);
-                    let (g, k) = (col / units, col % units);
                     i += 1;
-                    at(view, (torch_block(gates, g) * units + k) * rows + j)
+                    at(view, pytorch_index(gates, units, rows, j, col))
                 }),
                 None => tensor.write(&mut || {
                     let (row, col) = (i / gh, i % gh);
-                    let (g, k) = (col / units, col % units);
-                    let idx = torch_block(gates, g) * units + k;
+                    // A bias is one row of a weight: its index there with `rows = 1`.
+                    let idx = pytorch_index(gates, units, 1, 0, col);
                     i += 1;
                     let ih = b_ih.as_ref().map_or(0.0, |b| at(b, idx));
                     let hh = b_hh.as_ref().map_or(0.0, |b| at(b, idx));
