@@ -8,7 +8,7 @@
 //! no valid step returns its initial state.
 //!
 //! Masks can also come from the data, as in Keras: [`Masking`] marks the steps whose features
-//! all equal a value, and [`Embedding`](crate::Embedding)'s `mask_zero` marks token 0.
+//! all equal a value, and [`Embedding`](crate::cells::Embedding)'s `mask_zero` marks token 0.
 
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;

@@ -97,17 +97,10 @@ pub(super) struct Avx2 {
 }
 
 impl Avx2 {
-    /// The token, if this CPU has AVX2 and FMA.
+    /// The token, if this CPU has AVX2 and FMA: the one detection the drivers and the
+    /// kernels also use ([`fma`](crate::kernels::dispatch::fma)).
     pub(super) fn detect() -> Option<Avx2> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Some(Avx2 { _detected: () });
-            }
-        }
-        None
+        crate::kernels::dispatch::fma().then_some(Avx2 { _detected: () })
     }
 }
 
