@@ -6,8 +6,9 @@
 //! ```
 
 use rnn::cells::Embedding;
-use rnn::cells::{Activation, Dense, GruCell, LstmCell, LstmState, SimpleRnnCell};
+use rnn::cells::{Dense, GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::init::{rng, Initializer};
+use rnn::ops::Activation;
 use rnn::parameters::Scheme;
 use rnn::prelude::*;
 use rnn::{Batch, BatchMasks, Bidirectional};

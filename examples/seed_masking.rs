@@ -10,7 +10,8 @@
 //! ```
 
 use rnn::cells::Embedding;
-use rnn::cells::{Activation, GruCell};
+use rnn::cells::GruCell;
+use rnn::ops::Activation;
 use rnn::prelude::*;
 use rnn::{Batch, BatchMasks, Mask, Masking, Padding, SequenceError};
 

@@ -1,7 +1,8 @@
 //! Built-in cells: configuration, initialisation and shapes (numbers against Keras and
 //! PyTorch are in the parity tests).
 
-use rnn::cells::{Activation, Dense, GruCell, LstmCell, SimpleRnnCell};
+use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell};
+use rnn::ops::Activation;
 use rnn::prelude::*;
 
 #[test]

@@ -2,8 +2,9 @@
 //! 1e-5: the GEMMs sum in another order), for every batch size and length, from given or zero
 //! initial states; bad buffer sizes are typed errors.
 
-use rnn::cells::{Activation, GruCell, LstmCell, LstmState, SimpleRnnCell};
+use rnn::cells::{GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::fused;
+use rnn::ops::Activation;
 use rnn::prelude::*;
 use rnn::{ShapeError, ShapeErrorKind};
 

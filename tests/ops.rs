@@ -1,7 +1,8 @@
 //! The operations for cell writers compute what the built-in cells compute.
 
-use rnn::cells::{Activation, LstmCell};
+use rnn::cells::LstmCell;
 use rnn::ops;
+use rnn::ops::Activation;
 use rnn::prelude::*;
 
 fn values<const N: usize>(seed: usize) -> SVector<f32, N> {

@@ -1,8 +1,9 @@
 //! `#[derive(Parameters)]` and the `Parameters` trait: counts, paths, shapes, values,
 //! attributes, seeded initialisation and the summary table.
 
-use rnn::cells::{Activation, Dense, GruCell, LstmCell, SimpleRnnCell, Stacked};
+use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell, Stacked};
 use rnn::init::Initializer;
+use rnn::ops::Activation;
 use rnn::parameters::{Fill, Init, Parameters, Scheme};
 use rnn::prelude::*;
 use rnn::weights::{Kernel, Weights};

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{max_abs_diff, run_fixture, Fixture};
-use rnn::cells::{Activation, Dense, GruCell, LstmCell, SimpleRnnCell, Stacked};
+use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell, Stacked};
+use rnn::ops::Activation;
 use rnn::prelude::*;
 
 const TOLERANCE: f64 = 1e-5;

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{flat, max_abs_diff, Fixture};
-use rnn::cells::{Activation, GruCell, LstmCell, LstmState};
+use rnn::cells::{GruCell, LstmCell, LstmState};
+use rnn::ops::Activation;
 use rnn::prelude::*;
 use rnn::{Ave, Bidirectional, Both, Concat, Mask, Merge, Mul, Padding, Sum};
 

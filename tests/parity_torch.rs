@@ -4,7 +4,8 @@
 mod common;
 
 use common::{flat, max_abs_diff, run_fixture, Fixture};
-use rnn::cells::{Activation, GruCell, LstmCell, SimpleRnnCell};
+use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
+use rnn::ops::Activation;
 use rnn::prelude::*;
 
 fn check(name: &str, err: f64) {

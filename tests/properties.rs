@@ -10,8 +10,9 @@
 //! cell are const generics: each case picks one of a handful spanning 1..70.
 
 use proptest::prelude::*;
-use rnn::cells::{Activation, GruCell, LstmCell, LstmState, SimpleRnnCell};
+use rnn::cells::{GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::fused;
+use rnn::ops::Activation;
 use rnn::prelude::*;
 use rnn::{BatchMasks, BatchRun, Batched};
 

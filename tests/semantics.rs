@@ -5,7 +5,8 @@ use std::cell::Cell as Counter;
 
 use proptest::prelude::*;
 use rnn::cells::Embedding;
-use rnn::cells::{Activation, GruCell};
+use rnn::cells::GruCell;
+use rnn::ops::Activation;
 use rnn::prelude::*;
 use rnn::{Direction, Mask, Masking, Padding, Run, SequenceError, ShapeError, ShapeErrorKind};
 

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{flat, max_abs_diff, run_fixture, Fixture};
-use rnn::cells::{Activation, Dense, GruCell, LstmCell, SimpleRnnCell, Stacked};
+use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell, Stacked};
+use rnn::ops::Activation;
 use rnn::parameters::{Parameters, Scheme};
 use rnn::prelude::*;
 use rnn::weight_file::{self, TorchLayer, WeightFile, WeightFileError};

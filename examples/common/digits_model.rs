@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use rnn::cells::{Activation, BatchNormalization, Dense, LstmCell};
+use rnn::cells::{BatchNormalization, Dense, LstmCell};
+use rnn::ops::Activation;
 use rnn::prelude::*;
 
 /// The model; its parameter paths (`lstm/kernel`, `batch_normalization/gamma`, `dense/bias`,

@@ -13,7 +13,8 @@ use crate::weights::Weights;
 /// ([`forward`](Dense::forward)) or as a stateless cell over a sequence.
 ///
 /// ```
-/// use rnn::cells::{Activation, Dense};
+/// use rnn::cells::Dense;
+/// use rnn::ops::Activation;
 /// use nalgebra::SVector;
 ///
 /// // Keras layout: kernel [I, U] row-major, bias [U].

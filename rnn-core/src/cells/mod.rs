@@ -13,7 +13,6 @@ pub mod lstm;
 pub mod simple_rnn;
 pub mod stacked;
 
-pub use crate::ops::Activation;
 pub use batch_norm::BatchNormalization;
 pub use dense::Dense;
 #[cfg(feature = "alloc")]

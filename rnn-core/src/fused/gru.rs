@@ -8,9 +8,10 @@ use super::{
     begin, by_sample_steps, last_outputs, prev_and_output, run_chunks, step_operands, Chunk, Fma,
     Output, Packed, Plan, Widths, WORK,
 };
-use crate::cells::{Activation, GruCell};
+use crate::cells::GruCell;
 use crate::error::ShapeError;
 use crate::kernels::accumulate_columns_with;
+use crate::ops::Activation;
 
 /// [`GruCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
 /// `GRU(H, return_sequences=True, return_state=True)`, PyTorch's `nn.GRU(batch_first=True)`.

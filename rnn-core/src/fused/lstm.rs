@@ -8,9 +8,10 @@ use super::{
     begin, by_sample_steps, last_outputs, run_chunks, step_operands, Chunk, Fma, Packed, Plan,
     Scratch, Widths, WORK,
 };
-use crate::cells::{Activation, LstmCell};
+use crate::cells::LstmCell;
 use crate::error::ShapeError;
 use crate::kernels::accumulate_columns_with;
+use crate::ops::Activation;
 
 /// [`LstmCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
 /// `LSTM(H, return_sequences=True, return_state=True)`, PyTorch's `nn.LSTM(batch_first=True)`.

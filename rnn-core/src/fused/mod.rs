@@ -586,7 +586,8 @@ mod tests {
     use super::packed::Path;
     use super::test_values as values;
     use super::*;
-    use crate::cells::{Activation, GruCell, LstmCell, SimpleRnnCell};
+    use crate::cells::{GruCell, LstmCell, SimpleRnnCell};
+    use crate::ops::Activation;
 
     fn assert_close(what: &str, a: &[f32], b: &[f32]) {
         assert_eq!(a.len(), b.len(), "{what}");

@@ -8,9 +8,10 @@ use super::{
     begin, by_sample_steps, last_outputs, run_chunks, step_operands, Chunk, Fma, Output, Packed,
     Plan, Widths, WORK,
 };
-use crate::cells::{Activation, SimpleRnnCell};
+use crate::cells::SimpleRnnCell;
 use crate::error::ShapeError;
 use crate::kernels::accumulate_columns_with;
+use crate::ops::Activation;
 
 /// [`SimpleRnnCell`] run over a batch of sequences with GEMMs (see [the module](super)):
 /// Keras's `SimpleRNN(H, return_sequences=True, return_state=True)`, PyTorch's `nn.RNN`.

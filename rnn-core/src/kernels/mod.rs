@@ -29,7 +29,8 @@
 /// `fmaf`, tens of times slower, and what the compiler inlines is its own decision.
 ///
 /// ```
-/// use rnn::cells::{Activation, Dense};
+/// use rnn::cells::Dense;
+/// use rnn::ops::Activation;
 /// use rnn::nalgebra::SVector;
 ///
 /// let dense = Dense::<3, 2>::keras_init(0);

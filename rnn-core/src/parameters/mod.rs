@@ -21,7 +21,8 @@
 //!
 //! ```
 //! use rnn::parameters::{Init, Parameters, Scheme};
-//! use rnn::cells::{Activation, GruCell};
+//! use rnn::cells::GruCell;
+//! use rnn::ops::Activation;
 //! use rnn::weights::Weights;
 //!
 //! #[derive(Parameters)]
