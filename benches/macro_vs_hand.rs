@@ -1,6 +1,6 @@
 //! The cost of `#[cell]`: the built-in LSTM (written with the macro) against the same
-//! arithmetic with its `Cell` impl written by hand, both run by `Rnn::run`. Issue 6's target: within 5%. A timed test would be flaky on a shared
-//! machine, so this is a benchmark pair; compare `macro/H` with `hand/H`.
+//! arithmetic with its `Cell` impl written by hand, both run by `Rnn::run`. A timed test would be flaky on a shared machine, so this is a
+//! benchmark pair; compare `macro/H` with `hand/H`.
 
 #[path = "workloads/mod.rs"]
 mod workloads;
