@@ -333,7 +333,15 @@ fn safetensors(tensors: &[(&str, &[usize], Vec<f32>)]) -> Vec<u8> {
 }
 
 fn torch_file(fx: &Fixture, prefix: &str) -> Vec<u8> {
-    let names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+    torch_tensors(
+        fx,
+        prefix,
+        &["weight_ih", "weight_hh", "bias_ih", "bias_hh"],
+    )
+}
+
+/// A file of the fixture's tensors `names`, each saved as `{prefix}{name}_l0`.
+fn torch_tensors(fx: &Fixture, prefix: &str, names: &[&str]) -> Vec<u8> {
     let full: Vec<String> = names.iter().map(|n| format!("{prefix}{n}_l0")).collect();
     let tensors: Vec<(&str, &[usize], Vec<f32>)> = names
         .iter()
@@ -550,17 +558,7 @@ fn save_sees_duplicate_paths_of_any_length() {
 fn pytorch_gru_into_a_reset_before_cell_is_refused() {
     // nn.GRU(bias=False): no bias to tell the variants apart, only the flag.
     let fx = Fixture::load("torch/torch_gru.json");
-    let names = ["weight_ih", "weight_hh"];
-    let full: Vec<String> = names.iter().map(|n| format!("{n}_l0")).collect();
-    let tensors: Vec<(&str, &[usize], Vec<f32>)> = names
-        .iter()
-        .zip(&full)
-        .map(|(n, full)| {
-            let t = &fx.weights[*n];
-            (full.as_str(), t.shape.as_slice(), t.f32())
-        })
-        .collect();
-    let bytes = safetensors(&tensors);
+    let bytes = torch_tensors(&fx, "", &["weight_ih", "weight_hh"]);
     let file = WeightFile::parse(&bytes).unwrap();
     let mut before = GruCell::<5, 4>::zeros().with_use_bias(false);
     before.reset_after = false;
