@@ -1,17 +1,18 @@
 //! The built-in cells: [`Dense`], [`SimpleRnnCell`], [`GruCell`], [`LstmCell`], and
 //! [`Stacked`] layers of any cells. Each is written with `#[cell]`, like a user's cell; all are
 //! generic over the scalar ([`Real`]: `f32` by default, or `f64`) and import
-//! Keras's and PyTorch's weight layouts (see [`layout`]).
+//! Keras's weight layout as it is and PyTorch's transposed, its gates reordered
+//! (`from_keras`, `from_pytorch`).
 
-pub mod batch_norm;
-pub mod dense;
+mod batch_norm;
+mod dense;
 #[cfg(feature = "alloc")]
 mod embedding;
-pub mod gru;
-pub mod layout;
-pub mod lstm;
-pub mod simple_rnn;
-pub mod stacked;
+mod gru;
+pub(crate) mod layout;
+mod lstm;
+mod simple_rnn;
+mod stacked;
 
 pub use batch_norm::BatchNormalization;
 pub use dense::Dense;
