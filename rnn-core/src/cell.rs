@@ -67,7 +67,7 @@ pub trait Cell {
     /// Runs one timestep of `N` independent samples (a block of a batch): the same as `N`
     /// calls of [`step`](Cell::step), which is what this default does.
     ///
-    /// A cell whose step is bound by reading big weights (seed 001's 4.9 MB kernel) overrides
+    /// A cell whose step is bound by reading big weights (a 4.9 MB kernel, say) overrides
     /// it so that the block shares each weight read, with
     /// [`Kernel::accumulate_block`](crate::weights::Kernel::accumulate_block); the result must
     /// equal the `N` steps (the kernels make it bit-identical).

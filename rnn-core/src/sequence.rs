@@ -10,7 +10,7 @@ use crate::nested::Nested;
 ///
 /// A slice of outputs (it derefs to `[O]`). For a cell with several outputs (a tuple),
 /// [`unzip`](Sequence::unzip) splits it into one sequence per output, as Keras returns
-/// `seqs, special_seqs = rnn(x)` for seed 000's cell.
+/// `seqs, special_seqs = rnn(x)` for a cell with two outputs.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Sequence<O>(pub Vec<O>);
 

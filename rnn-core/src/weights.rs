@@ -8,7 +8,7 @@
 //! that layout without one.
 //!
 //! With the `alloc` feature the values live on the heap, so no parameter size can overflow
-//! a thread's stack (seed 001's kernel is 4.9 MB); without it they are inline, for `no_std`
+//! a thread's stack (a large cell's kernel can be megabytes); without it they are inline, for `no_std`
 //! targets with small models.
 
 use nalgebra::SVector;

@@ -6,7 +6,7 @@ use crate::init::Initializer;
 use crate::real::Real;
 
 /// Keras's `BatchNormalization` over `N` features, as it computes at inference:
-/// `(x − moving_mean) / √(moving_variance + ε) · γ + β` (seed 001's digits model puts one
+/// `(x − moving_mean) / √(moving_variance + ε) · γ + β` (the digits model puts one
 /// between its LSTM and its classifier). Training statistics are not updated: this crate
 /// runs trained models.
 ///

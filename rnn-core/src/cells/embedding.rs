@@ -13,7 +13,7 @@ use crate::error::{SequenceError, ShapeError};
 /// ```
 /// use rnn::cells::Embedding;
 ///
-/// // Seed 002's weights: row v is (v's value, v's value).
+/// // Weights of Keras's masking example: row v is (v's value, v's value).
 /// let emb = Embedding::<3, 2>::from_f32_slice(&[0.37, 0.37, 1.0, 1.0, 2.0, 2.0])
 ///     .unwrap()
 ///     .mask_zero(true);

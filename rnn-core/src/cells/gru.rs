@@ -15,7 +15,7 @@ use crate::weights::Kernel;
 /// With `x·W + b_x` split into `x_z, x_r, x_h` and `σ` the `recurrent_activation`:
 /// - `reset_after = true` (Keras 3, PyTorch, cuDNN): `h·U + b_h` split likewise,
 ///   `z = σ(x_z + h_z)`, `r = σ(x_r + h_r)`, `h̃ = act(x_h + r ⊙ h_h)`;
-/// - `reset_after = false` (Keras 2, TF1; seed 002): `z = σ(x_z + h·U_z)`,
+/// - `reset_after = false` (Keras 2, TF1): `z = σ(x_z + h·U_z)`,
 ///   `r = σ(x_r + h·U_r)`, `h̃ = act(x_h + (r ⊙ h)·U_h)`;
 ///
 /// and in both `h' = z ⊙ h + (1 − z) ⊙ h̃`, the output.

@@ -111,7 +111,7 @@ fn span<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
 ) {
     let n = acc.len();
     if n <= SMALL && !n.is_multiple_of(32) {
-        // Narrow products of odd widths (seed 000's 10, 15 and 30): one pass over the rows
+        // Narrow products of odd widths (10, 15 or 30 units): one pass over the rows
         // with every column in registers, each input value broadcast once rather than once
         // per block of the 16/8/4/2/1 split. (Widths of 32 and 64 measured faster in blocks.)
         small::<R, T, IN, G, H>(rows, x, offset, acc);
@@ -220,7 +220,7 @@ fn block<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize, 
 /// [`accumulate_rows`] for `N` samples at once: `out[n][g] += Σ_j xs[n][j] · rows[j][g]`,
 /// each weight loaded once for the `N` samples instead of once per sample.
 ///
-/// For a cell whose weights do not fit in the cache (seed 001's 4.9 MB kernel) the step is
+/// For a cell whose weights do not fit in the cache (a 4.9 MB kernel, say) the step is
 /// bound by reading them; a block of samples sharing each read turns it into arithmetic.
 /// Each output element is summed in the same order as [`accumulate_rows`], so the results
 /// are bit-identical to `N` separate calls.

@@ -189,7 +189,7 @@ const LANES: usize = 8;
 
 /// `x = f(x)` for every element, in blocks of [`LANES`]; a tail shorter than a block is
 /// computed as a whole block (padded with zeros), since one vector costs less than a few
-/// elements one by one (seed 000's 10 and 15 units: a vector and 2 or 7 scalar activations,
+/// elements one by one (10 and 15 units: a vector and 2 or 7 scalar activations,
 /// each some 40 instructions). The loops are plain `for` loops, not `for_each`: an adaptor
 /// the compiler left out of line would also be left out of the AVX2 copy.
 #[inline(always)]

@@ -38,7 +38,7 @@ pub enum Fill {
 /// let init = Init::recurrent_kernel(16);
 /// assert_eq!(init.fill(Scheme::Keras), Fill::Initializer(Initializer::Orthogonal));
 /// assert_eq!(init.fill(Scheme::PyTorch), Fill::Initializer(Initializer::Uniform(0.25)));
-/// // An initialiser is the same in every scheme (Keras's "uniform", seed 001).
+/// // An initialiser is the same in every scheme (Keras's "uniform").
 /// let uniform: Init = Initializer::Uniform(0.05).into();
 /// assert_eq!(uniform.fill(Scheme::PyTorch), uniform.fill(Scheme::Keras));
 /// ```

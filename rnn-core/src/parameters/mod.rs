@@ -65,7 +65,7 @@
 //!   its tensors that declare none themselves: the innermost declaration wins. With none
 //!   anywhere, a leaf uses its own default (see [`Tensor::default_init`]);
 //! - `shape = [d0, d1, …]`: report a leaf under another shape with the same row-major data
-//!   (seed 001's `kernel_2_3` is stored `[2048, 600]` and reported `[64, 32, 20, 30]`, as
+//!   (a `kernel_2_3` stored `[2048, 600]` and reported `[64, 32, 20, 30]`, as
 //!   Keras holds it); checked when the program is compiled;
 //! - `row_of = "name"`: consecutive fields with the same `row_of` are the rows of one tensor,
 //!   `[rows, …]` (Keras stores GRU's input and recurrent biases as the two rows of one
