@@ -19,8 +19,8 @@ use crate::real::Real;
 /// `G` gate blocks of `IN → H` weights, stored as Keras's `[IN, G·H]` kernel.
 ///
 /// With `alloc` the first weight is aligned to a cache line (64 bytes), so that no vector
-/// load of a row straddles two lines wherever the allocator put the buffer (measured: an
-/// LSTM step at H = 32 runs 20% slower with its weights 16 bytes into a line). A kernel with
+/// load of a row straddles two lines wherever the allocator put the buffer (a small step
+/// slows markedly when its weights start inside a line). A kernel with
 /// no output column (`G · H = 0`, like Keras's `units=0`) does not compile.
 pub struct Kernel<T, const IN: usize, const G: usize, const H: usize> {
     #[cfg(feature = "alloc")]
