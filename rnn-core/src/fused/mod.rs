@@ -616,24 +616,19 @@ trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
         path: Path,
     );
 
-    /// One step of a sample run by sample: the recurrent product into `s.row`, then the
-    /// [`epilogue`](Self::epilogue). `second` is the sample's second state, `extra` its
+    /// One step of a sample run by sample: the recurrent product (`recurrent` is the
+    /// recurrent kernel's rows) into `s.row`, then the [`epilogue`](Self::epilogue). `second` is the sample's second state, `extra` its
     /// `EXTRA_ROWS` work rows. The default is one product over all `G·H` columns.
     #[inline(always)]
     fn sample_step(
         &self,
         s: SampleStep<'_, H>,
+        recurrent: &[[[f32; H]; G]; H],
         second: &mut [f32],
         _extra: &mut [f32],
         avx: gates::Avx2,
     ) {
-        let (_, recurrent, _) = self.kernels();
-        crate::kernels::accumulate_columns_with::<Fma, f32, H, G, H>(
-            recurrent.rows(),
-            s.prev,
-            0,
-            s.row,
-        );
+        crate::kernels::accumulate_columns_with::<Fma, f32, H, G, H>(recurrent, s.prev, 0, s.row);
         self.epilogue(s.row, second, s.prev, s.y, Path::Packed(avx));
     }
 
@@ -767,7 +762,8 @@ fn chunk_by_sample<L, const I: usize, const G: usize, const H: usize>(
     } = ch;
     let (extra_w, sw) = (L::EXTRA_ROWS * G * H, L::SECOND);
     let (extra, z) = work.split_at_mut(n * extra_w);
-    let (kernel, _, bias) = layer.kernels();
+    let (kernel, recurrent, bias) = layer.kernels();
+    let recurrent = recurrent.rows();
     by_sample_steps(
         (kernel, bias),
         (n, t_len),
@@ -777,7 +773,7 @@ fn chunk_by_sample<L, const I: usize, const G: usize, const H: usize>(
             let b = s.b;
             let second = &mut second[b * sw..(b + 1) * sw];
             let extra = &mut extra[b * extra_w..(b + 1) * extra_w];
-            layer.sample_step(s, second, extra, avx);
+            layer.sample_step(s, recurrent, second, extra, avx);
         },
     );
 }
