@@ -4,13 +4,11 @@ use alloc::vec::Vec;
 
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{Fma, Layer, Output, Packed, SampleStep};
+use super::{Fma, Kernels, Layer, Output, Packed, SampleStep};
 use crate::cells::GruCell;
 use crate::error::ShapeError;
 use crate::kernels::accumulate_columns_with;
 use crate::ops::Activation;
-use crate::weights::Kernel;
-use nalgebra::SVector;
 
 /// [`GruCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
 /// `GRU(H, return_sequences=True, return_state=True)`, PyTorch's `nn.GRU(batch_first=True)`.
@@ -107,13 +105,7 @@ impl<'a, const I: usize, const H: usize> Layer<I, 3, H> for Gru<'a, I, H> {
     }
 
     #[inline(always)]
-    fn kernels(
-        &self,
-    ) -> (
-        &Kernel<f32, I, 3, H>,
-        &Kernel<f32, H, 3, H>,
-        Option<&[SVector<f32, H>; 3]>,
-    ) {
+    fn kernels(&self) -> Kernels<'_, I, 3, H> {
         let cell = self.cell;
         (&cell.kernel, &cell.recurrent_kernel, cell.bias.as_ref())
     }
@@ -149,16 +141,15 @@ impl<'a, const I: usize, const H: usize> Layer<I, 3, H> for Gru<'a, I, H> {
     }
 
     /// One step of a sample run by sample, from its projection `[x_z x_r x_h]`, as the cell
-    /// computes it: with `reset_after` `h_s = b'_h + prev · U` (all `3H`
-    /// columns) added to the `z r` sums and kept apart for the candidate; without, `prev · U`
-    /// into the `z r` sums, then `(r ⊙ prev) · U_h` into the candidate's. The extra work row holds
-    /// `h_s`, the second state `r ⊙ prev`.
+    /// computes it: with `reset_after` `h_s = b'_h + prev · U` (all `3H` columns) added to the
+    /// `z r` sums and kept apart for the candidate; without, `prev · U` into the `z r` sums,
+    /// then `(r ⊙ prev) · U_h` into the candidate's. The extra work row holds `h_s`, the
+    /// second state `r ⊙ prev`.
     ///
     /// With `reset_after`, `h_s` costs a copy of `b'` and an add of its `z r` part per step,
     /// which folding `b'_z`, `b'_r` into the projection's bias (as the GEMMs' [`Weights`] do)
     /// would save; but then the step needs two products, `2H` columns into the sums and `H`
-    /// into `h_s`, and those measured slower than one of `3H` (GRU at batch 1, I = H = 32:
-    /// 202.9 against 196.9 ns per step).
+    /// into `h_s`, and those run slower than one of `3H`.
     #[inline(always)]
     fn sample_step(
         &self,
@@ -275,7 +266,7 @@ impl Units for Blend<'_> {
     }
 }
 
-/// The GRU's step products, packed once per layer (see [`Packed`](super::Packed)).
+/// The GRU's step products, packed once per layer (see [`Packed`]).
 #[derive(Clone, Debug)]
 pub(super) struct Weights<'a> {
     /// `[W; U]`, the `z r` columns, from their bias (and, with `reset_after`, the recurrent

@@ -4,12 +4,10 @@ use alloc::vec::Vec;
 
 use super::gates::{self, sigmoid, tanh, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{Layer, Packed, Scratch};
+use super::{Kernels, Layer, Packed, Scratch};
 use crate::cells::LstmCell;
 use crate::error::ShapeError;
 use crate::ops::Activation;
-use crate::weights::Kernel;
-use nalgebra::SVector;
 
 /// [`LstmCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
 /// `LSTM(H, return_sequences=True, return_state=True)`, PyTorch's `nn.LSTM(batch_first=True)`.
@@ -142,13 +140,7 @@ impl<'a, const I: usize, const H: usize> Layer<I, 4, H> for Lstm<'a, I, H> {
     }
 
     #[inline(always)]
-    fn kernels(
-        &self,
-    ) -> (
-        &Kernel<f32, I, 4, H>,
-        &Kernel<f32, H, 4, H>,
-        Option<&[SVector<f32, H>; 4]>,
-    ) {
+    fn kernels(&self) -> Kernels<'_, I, 4, H> {
         let cell = self.cell;
         (&cell.kernel, &cell.recurrent_kernel, cell.bias.as_ref())
     }

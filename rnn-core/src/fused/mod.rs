@@ -570,12 +570,19 @@ fn in_parts<'a>(
     );
 }
 
-/// What a fused layer's cell decides, over `I` inputs and `H` units with `G` gates: the one
-/// [`forward_into`] and its two chunk paths, [`chunk`] and [`chunk_by_sample`], run the batch
-/// for each of them, so the buffers, the chunks and the plan are handled in one place.
+/// A cell's input and recurrent kernels and its bias, as the sample-by-sample path reads them.
+type Kernels<'k, const I: usize, const G: usize, const H: usize> = (
+    &'k Kernel<f32, I, G, H>,
+    &'k Kernel<f32, H, G, H>,
+    Option<&'k [SVector<f32, H>; G]>,
+);
+
+/// What differs between the fused layers of the cells, over `I` inputs and `H` units with `G`
+/// gates, so that one [`forward_into`] and its two chunk paths, [`chunk`] and
+/// [`chunk_by_sample`], run the batch for all of them.
 ///
-/// Every method runs inside the AVX2 copy of a chunk, so every implementation is
-/// `#[inline(always)]`: a kernel left out of line runs without AVX2.
+/// The step methods run inside the AVX2 copy of a chunk, so they are `#[inline(always)]` in
+/// every implementation: one left out of line would run without AVX2.
 trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
     /// Per sample, the width of the second state: the LSTM's `c`, a state the GRU keeps in
     /// the scratch; the SimpleRNN has none (0).
@@ -592,16 +599,8 @@ trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
     /// The step weights packed for `path`.
     fn pack(&self, path: Path) -> Self::Weights;
 
-    /// The cell's input and recurrent kernels and its bias, which the sample-by-sample path
-    /// reads unpacked.
-    #[allow(clippy::type_complexity)]
-    fn kernels(
-        &self,
-    ) -> (
-        &Kernel<f32, I, G, H>,
-        &Kernel<f32, H, G, H>,
-        Option<&[SVector<f32, H>; G]>,
-    );
+    /// The cell's weights, which the sample-by-sample path reads unpacked.
+    fn kernels(&self) -> Kernels<'_, I, G, H>;
 
     /// One step's GEMMs over a chunk of `n` samples: from the left operands `ops` (see
     /// [`step_operands`]), the `G·H` sums of each sample's `work` row and whatever the layer
@@ -617,8 +616,9 @@ trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
     );
 
     /// One step of a sample run by sample: the recurrent product (`recurrent` is the
-    /// recurrent kernel's rows) into `s.row`, then the [`epilogue`](Self::epilogue). `second` is the sample's second state, `extra` its
-    /// `EXTRA_ROWS` work rows. The default is one product over all `G·H` columns.
+    /// recurrent kernel's rows) into `s.row`, then the [`epilogue`](Self::epilogue). `second`
+    /// is the sample's second state, `extra` its `EXTRA_ROWS` work rows. The default is one
+    /// product over all `G·H` columns.
     #[inline(always)]
     fn sample_step(
         &self,

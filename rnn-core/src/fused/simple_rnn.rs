@@ -4,12 +4,10 @@ use alloc::vec::Vec;
 
 use super::gates::{self, tanh, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{Layer, Output, Packed};
+use super::{Kernels, Layer, Output, Packed};
 use crate::cells::SimpleRnnCell;
 use crate::error::ShapeError;
 use crate::ops::Activation;
-use crate::weights::Kernel;
-use nalgebra::SVector;
 
 /// [`SimpleRnnCell`] run over a batch of sequences with GEMMs (see [the module](super)):
 /// Keras's `SimpleRNN(H, return_sequences=True, return_state=True)`, PyTorch's `nn.RNN`.
@@ -104,13 +102,7 @@ impl<'a, const I: usize, const H: usize> Layer<I, 1, H> for SimpleRnn<'a, I, H> 
     }
 
     #[inline(always)]
-    fn kernels(
-        &self,
-    ) -> (
-        &Kernel<f32, I, 1, H>,
-        &Kernel<f32, H, 1, H>,
-        Option<&[SVector<f32, H>; 1]>,
-    ) {
+    fn kernels(&self) -> Kernels<'_, I, 1, H> {
         let cell = self.cell;
         let bias = cell.bias.as_ref().map(core::array::from_ref);
         (&cell.kernel, &cell.recurrent_kernel, bias)
