@@ -1,9 +1,7 @@
 //! The fused LSTM layer.
 
-use alloc::vec::Vec;
-
 use super::gates::{self, sigmoid, tanh, Lanes, Units};
-use super::packed::{Part, Path, Stacked};
+use super::packed::{Path, Stacked};
 use super::{Kernels, Layer, Packed, Scratch};
 use crate::cells::LstmCell;
 use crate::error::ShapeError;
@@ -115,34 +113,13 @@ impl<'a, const I: usize, const H: usize> Layer<I, 4, H> for Lstm<'a, I, H> {
         &self.packed
     }
 
-    /// The step's weights: `[W; U]`, all `4H` columns, with the bias, packed for `path`.
     fn pack(&self, path: Path) -> Stacked<'a> {
-        let bias: Option<Vec<f32>> = self
-            .cell
-            .bias
-            .map(|b| b.iter().flat_map(|g| g.iter().copied()).collect());
-        let (kernel, recurrent) = (
-            self.cell.kernel.as_slice(),
-            self.cell.recurrent_kernel.as_slice(),
-        );
-        let part = |b, k| Part {
-            b,
-            k,
-            rs: 4 * H,
-            col0: 0,
-        };
-        Stacked::new(
-            [part(kernel, I), part(recurrent, H)],
-            4 * H,
-            bias.as_deref(),
-            path,
-        )
+        super::stacked(kernels(self.cell), path)
     }
 
     #[inline(always)]
     fn kernels(&self) -> Kernels<'_, I, 4, H> {
-        let cell = self.cell;
-        (&cell.kernel, &cell.recurrent_kernel, cell.bias.as_ref())
+        kernels(self.cell)
     }
 
     /// One product: `[x h] · [W; U] + b` into the `4H` sums.
@@ -182,6 +159,13 @@ impl<'a, const I: usize, const H: usize> Layer<I, 4, H> for Lstm<'a, I, H> {
             *y = o * a;
         }
     }
+}
+
+/// The cell's weights, borrowed for as long as the cell: packed for the GEMMs, read as they are
+/// by sample.
+#[inline(always)]
+fn kernels<const I: usize, const H: usize>(cell: &LstmCell<I, H, f32>) -> Kernels<'_, I, 4, H> {
+    (&cell.kernel, &cell.recurrent_kernel, cell.bias.as_ref())
 }
 
 /// The epilogue of the usual LSTM (tanh, sigmoid) in one pass: each unit's four gates, cell

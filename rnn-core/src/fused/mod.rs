@@ -577,6 +577,27 @@ type Kernels<'k, const I: usize, const G: usize, const H: usize> = (
     Option<&'k [SVector<f32, H>; G]>,
 );
 
+/// The step weights of a cell whose step is one product, `[x h] · [W; U] + b` into all `G·H`
+/// sums (the LSTM's, the SimpleRNN's): `[W; U]` with the bias, packed for `path`.
+fn stacked<'a, const I: usize, const G: usize, const H: usize>(
+    (kernel, recurrent, bias): Kernels<'a, I, G, H>,
+    path: Path,
+) -> packed::Stacked<'a> {
+    let bias: Option<Vec<f32>> = bias.map(|b| b.iter().flat_map(|g| g.iter().copied()).collect());
+    let part = |b, k| packed::Part {
+        b,
+        k,
+        rs: G * H,
+        col0: 0,
+    };
+    packed::Stacked::new(
+        [part(kernel.as_slice(), I), part(recurrent.as_slice(), H)],
+        G * H,
+        bias.as_deref(),
+        path,
+    )
+}
+
 /// What differs between the fused layers of the cells, over `I` inputs and `H` units with `G`
 /// gates, so that one [`forward_into`] and its two chunk paths, [`chunk`] and
 /// [`chunk_by_sample`], run the batch for all of them.

@@ -1,9 +1,7 @@
 //! The fused SimpleRNN layer.
 
-use alloc::vec::Vec;
-
 use super::gates::{self, tanh, Lanes, Units};
-use super::packed::{Part, Path, Stacked};
+use super::packed::{Path, Stacked};
 use super::{Kernels, Layer, Output, Packed};
 use crate::cells::SimpleRnnCell;
 use crate::error::ShapeError;
@@ -81,31 +79,13 @@ impl<'a, const I: usize, const H: usize> Layer<I, 1, H> for SimpleRnn<'a, I, H> 
         &self.packed
     }
 
-    /// The step's weights: `[W; U]`, with the bias, packed for `path`.
     fn pack(&self, path: Path) -> Stacked<'a> {
-        let bias: Option<Vec<f32>> = self.cell.bias.map(|b| b.iter().copied().collect());
-        let part = |b, k| Part {
-            b,
-            k,
-            rs: H,
-            col0: 0,
-        };
-        Stacked::new(
-            [
-                part(self.cell.kernel.as_slice(), I),
-                part(self.cell.recurrent_kernel.as_slice(), H),
-            ],
-            H,
-            bias.as_deref(),
-            path,
-        )
+        super::stacked(kernels(self.cell), path)
     }
 
     #[inline(always)]
     fn kernels(&self) -> Kernels<'_, I, 1, H> {
-        let cell = self.cell;
-        let bias = cell.bias.as_ref().map(core::array::from_ref);
-        (&cell.kernel, &cell.recurrent_kernel, bias)
+        kernels(self.cell)
     }
 
     /// One product: `[x h] · [W; U] + b` into the `H` pre-activations.
@@ -132,6 +112,19 @@ impl<'a, const I: usize, const H: usize> Layer<I, 1, H> for SimpleRnn<'a, I, H> 
             y.copy_from_slice(z);
         }
     }
+}
+
+/// The cell's weights, borrowed for as long as the cell: packed for the GEMMs, read as they are
+/// by sample.
+#[inline(always)]
+fn kernels<const I: usize, const H: usize>(
+    cell: &SimpleRnnCell<I, H, f32>,
+) -> Kernels<'_, I, 1, H> {
+    (
+        &cell.kernel,
+        &cell.recurrent_kernel,
+        cell.bias.as_ref().map(core::array::from_ref),
+    )
 }
 
 /// The epilogue with tanh, a vector of units at a time: `y = tanh(z)`.
