@@ -4,10 +4,7 @@ use alloc::vec::Vec;
 
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
 use super::packed::{Part, Path, Stacked};
-use super::{
-    begin, by_sample_steps, last_outputs, prev_and_output, run_chunks, step_operands, Chunk, Fma,
-    Output, Packed, Plan, Widths, WORK,
-};
+use super::{Fma, Kernels, Layer, Output, Packed, SampleStep};
 use crate::cells::GruCell;
 use crate::error::ShapeError;
 use crate::kernels::accumulate_columns_with;
@@ -70,157 +67,12 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         initial: Option<&[f32]>,
         run: &mut Output,
     ) -> Result<(), ShapeError> {
-        let by_sample = self.packed.by_sample(batch).is_some();
-        let (t, widths) = begin(
+        super::forward_into(
+            self,
             (inputs, batch),
-            (I, H),
             [("initial h [B, H]", initial)],
-            // Per sample, the work rows: one step's `[x_z x_r x_h]` (see `chunk`), or by
-            // sample `h_s` and every step's `[x_z x_r x_h]` (see `chunk_by_sample`); kept with
-            // them, the second state, `h_h` or `r ⊙ prev`.
-            |t| {
-                let work = if by_sample {
-                    // `t + 1` does not wrap: `t ≤ inputs.len() ≤ isize::MAX`.
-                    ShapeError::product(WORK, [t + 1, 3 * H], 0)?
-                } else {
-                    3 * H
-                };
-                Widths::new(t, (I, H), [H, H], (work, H))
-            },
             (&mut run.outputs, [&mut run.h], &mut run.scratch.0),
-        )?;
-        if t == 0 {
-            return Ok(());
-        }
-        let path = self.packed.path;
-        let plan = self
-            .packed
-            .plan(batch, |path| Weights::new(self.cell, path));
-        let (work, hh) = run.scratch.0.split_at_mut(Widths::of(batch, widths.work));
-        let whole = Chunk {
-            n: batch,
-            x: inputs,
-            out: &mut run.outputs,
-            states: [&mut run.h, hh],
-            work,
-        };
-        run_chunks(
-            whole,
-            &widths,
-            #[inline(always)]
-            |chunk| match &plan {
-                Plan::Gemm(w) => self.chunk(t, w, path, chunk),
-                Plan::BySample(avx) => self.chunk_by_sample(t, *avx, chunk),
-            },
-        );
-        Ok(())
-    }
-
-    /// The whole recurrence for one chunk of samples. Each sample's work row is
-    /// `[x_z x_r x_h]`: the `z r` gates' sums and the candidate's input part; `h_h` holds,
-    /// with `reset_after`, the candidate's recurrent part, kept apart for the reset gate to
-    /// scale, and without, the candidate's recurrent input `r ⊙ h` (its product then goes
-    /// into `x_h`).
-    #[inline(always)]
-    fn chunk(&self, t_len: usize, w: &Weights<'_>, path: Path, ch: Chunk<'_>) {
-        let Chunk {
-            n,
-            x,
-            out,
-            states: [h0, hh],
-            work,
-        } = ch;
-        let g3 = 3 * H;
-        for t in 0..t_len {
-            let ops = step_operands(x, I, out, h0, H, (t, t_len));
-            w.gates.product(n, ops, work, g3);
-            if self.cell.reset_after {
-                w.candidate.product(n, ops, &mut work[2 * H..], g3);
-                w.candidate_h.product(n, ops, hh, H);
-            } else {
-                for b in 0..n {
-                    let prev = &ops[1].0[b * ops[1].1..][..H];
-                    let r = &mut work[b * g3 + H..b * g3 + 2 * H];
-                    self.reset(r, prev, &mut hh[b * H..(b + 1) * H], path);
-                }
-                w.candidate
-                    .product(n, [ops[0], (hh, H)], &mut work[2 * H..], g3);
-            }
-            for b in 0..n {
-                let (prev, y) = prev_and_output(out, h0, b, (t, t_len), H);
-                let hh = &hh[b * H..(b + 1) * H];
-                self.blend(&mut work[b * g3..(b + 1) * g3], hh, prev, y, path);
-            }
-        }
-        last_outputs(out, h0, H, t_len);
-    }
-
-    /// The recurrence for a chunk of fewer than [`GEMM_ROWS`](super::GEMM_ROWS) samples, one
-    /// sample at a time (see [the module](super)): its projection `[x_z x_r x_h]`, then per
-    /// step, as the cell computes it, with `reset_after` `h_s = b'_h + prev · U` (all `3H`
-    /// columns) added to the `z r` sums and kept apart for the candidate; without, `prev · U`
-    /// into the `z r` sums, then `(r ⊙ prev) · U_h` into the candidate's. The work row holds
-    /// `h_s`, the second state `r ⊙ prev`.
-    ///
-    /// With `reset_after`, `h_s` costs a copy of `b'` and an add of its `z r` part per step,
-    /// which folding `b'_z`, `b'_r` into the projection's bias (as the GEMMs' [`Weights`] do)
-    /// would save; but then the step needs two products, `2H` columns into the sums and `H`
-    /// into `h_s`, and those measured slower than one of `3H` (GRU at batch 1, I = H = 32:
-    /// 202.9 against 196.9 ns per step).
-    #[inline(always)]
-    fn chunk_by_sample(&self, t_len: usize, avx: Avx2, ch: Chunk<'_>) {
-        let Chunk {
-            n,
-            x,
-            out,
-            states: [h, rh],
-            work,
-        } = ch;
-        let (g3, path) = (3 * H, Path::Packed(avx));
-        let (work, z) = work.split_at_mut(n * g3);
-        let recurrent = self.cell.recurrent_kernel.rows();
-        by_sample_steps(
-            (&self.cell.kernel, self.cell.bias.as_ref()),
-            (n, t_len),
-            (x, out, h, z),
-            #[inline(always)]
-            |s| {
-                let row = s.row;
-                if self.cell.reset_after {
-                    let hs = &mut work[s.b * g3..(s.b + 1) * g3];
-                    match &self.cell.recurrent_bias {
-                        Some(bias) => {
-                            for (hs, gate) in hs.chunks_exact_mut(H).zip(bias) {
-                                hs.copy_from_slice(gate.as_slice());
-                            }
-                        }
-                        None => hs.fill(0.0),
-                    }
-                    accumulate_columns_with::<Fma, f32, H, 3, H>(recurrent, s.prev, 0, hs);
-                    for (sum, h) in row[..2 * H].iter_mut().zip(&hs[..2 * H]) {
-                        *sum += h;
-                    }
-                    self.blend(row, &hs[2 * H..], s.prev, s.y, path);
-                } else {
-                    let rh = &mut rh[s.b * H..(s.b + 1) * H];
-                    accumulate_columns_with::<Fma, f32, H, 3, H>(
-                        recurrent,
-                        s.prev,
-                        0,
-                        &mut row[..2 * H],
-                    );
-                    self.reset(&mut row[H..2 * H], s.prev, rh, path);
-                    let rh: &[f32; H] = (&*rh).try_into().expect("H values");
-                    accumulate_columns_with::<Fma, f32, H, 3, H>(
-                        recurrent,
-                        rh,
-                        2 * H,
-                        &mut row[2 * H..],
-                    );
-                    self.blend(row, rh, s.prev, s.y, path);
-                }
-            },
-        );
+        )
     }
 
     /// Without `reset_after`: from the reset gate's sums `r`, the candidate's recurrent input
@@ -236,11 +88,107 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
             *rh = r * p;
         }
     }
+}
+
+impl<'a, const I: usize, const H: usize> Layer<I, 3, H> for Gru<'a, I, H> {
+    const EXTRA_ROWS: usize = 1;
+
+    type Weights = Weights<'a>;
+
+    #[inline(always)]
+    fn packed(&self) -> &Packed<Weights<'a>> {
+        &self.packed
+    }
+
+    fn pack(&self, path: Path) -> Weights<'a> {
+        Weights::new(self.cell, path)
+    }
+
+    #[inline(always)]
+    fn kernels(&self) -> Kernels<'_, I, 3, H> {
+        let cell = self.cell;
+        (&cell.kernel, &cell.recurrent_kernel, cell.bias.as_ref())
+    }
+
+    /// Each sample's work row becomes `[x_z x_r x_h]`: the `z r` gates' sums and the
+    /// candidate's input part; `hh` holds, with `reset_after`, the candidate's recurrent part,
+    /// kept apart for the reset gate to scale, and without, the candidate's recurrent input
+    /// `r ⊙ h` (its product then goes into `x_h`).
+    #[inline(always)]
+    fn gemm_step(
+        &self,
+        n: usize,
+        w: &Weights<'a>,
+        ops: [(&[f32], usize); 2],
+        work: &mut [f32],
+        hh: &mut [f32],
+        path: Path,
+    ) {
+        let g3 = 3 * H;
+        w.gates.product(n, ops, work, g3);
+        if self.cell.reset_after {
+            w.candidate.product(n, ops, &mut work[2 * H..], g3);
+            w.candidate_h.product(n, ops, hh, H);
+        } else {
+            for b in 0..n {
+                let prev = &ops[1].0[b * ops[1].1..][..H];
+                let r = &mut work[b * g3 + H..b * g3 + 2 * H];
+                self.reset(r, prev, &mut hh[b * H..(b + 1) * H], path);
+            }
+            w.candidate
+                .product(n, [ops[0], (&*hh, H)], &mut work[2 * H..], g3);
+        }
+    }
+
+    /// One step of a sample run by sample, from its projection `[x_z x_r x_h]`, as the cell
+    /// computes it: with `reset_after` `h_s = b'_h + prev · U` (all `3H` columns) added to the
+    /// `z r` sums and kept apart for the candidate; without, `prev · U` into the `z r` sums,
+    /// then `(r ⊙ prev) · U_h` into the candidate's. The extra work row holds `h_s`, the
+    /// second state `r ⊙ prev`.
+    ///
+    /// With `reset_after`, `h_s` costs a copy of `b'` and an add of its `z r` part per step,
+    /// which folding `b'_z`, `b'_r` into the projection's bias (as the GEMMs' [`Weights`] do)
+    /// would save; but then the step needs two products, `2H` columns into the sums and `H`
+    /// into `h_s`, and those run slower than one of `3H`.
+    #[inline(always)]
+    fn sample_step(
+        &self,
+        s: SampleStep<'_, H>,
+        recurrent: &[[[f32; H]; 3]; H],
+        rh: &mut [f32],
+        hs: &mut [f32],
+        avx: Avx2,
+    ) {
+        let path = Path::Packed(avx);
+        let row = s.row;
+        if self.cell.reset_after {
+            match &self.cell.recurrent_bias {
+                Some(bias) => {
+                    for (hs, gate) in hs.chunks_exact_mut(H).zip(bias) {
+                        hs.copy_from_slice(gate.as_slice());
+                    }
+                }
+                None => hs.fill(0.0),
+            }
+            accumulate_columns_with::<Fma, f32, H, 3, H>(recurrent, s.prev, 0, hs);
+            for (sum, h) in row[..2 * H].iter_mut().zip(&hs[..2 * H]) {
+                *sum += h;
+            }
+            self.epilogue(row, &mut hs[2 * H..], s.prev, s.y, path);
+        } else {
+            accumulate_columns_with::<Fma, f32, H, 3, H>(recurrent, s.prev, 0, &mut row[..2 * H]);
+            self.reset(&mut row[H..2 * H], s.prev, rh, path);
+            let rh_h: &[f32; H] = (&*rh).try_into().expect("H values");
+            accumulate_columns_with::<Fma, f32, H, 3, H>(recurrent, rh_h, 2 * H, &mut row[2 * H..]);
+            self.epilogue(row, rh, s.prev, s.y, path);
+        }
+    }
 
     /// One sample's output from its row `[x_z x_r x_h]` (with `reset_after`, `x_h + σ(x_r) ⊙
     /// hh` is the candidate's sum; without, `x_h` alone): `y = z ⊙ prev + (1 − z) ⊙ h̃`.
     #[inline(always)]
-    fn blend(&self, row: &mut [f32], hh: &[f32], prev: &[f32], y: &mut [f32], path: Path) {
+    fn epilogue(&self, row: &mut [f32], hh: &mut [f32], prev: &[f32], y: &mut [f32], path: Path) {
+        let hh = &*hh;
         let (act, rec) = (self.cell.activation, self.cell.recurrent_activation);
         let reset_after = self.cell.reset_after;
         if (act, rec) == (Activation::Tanh, Activation::Sigmoid) {
@@ -288,7 +236,7 @@ impl Units for Reset<'_> {
     }
 }
 
-/// [`Gru::blend`] with tanh and the sigmoid, in one pass: 8 units' gates and output at once.
+/// [`Gru::epilogue`](Layer::epilogue) with tanh and the sigmoid, in one pass: 8 units' gates and output at once.
 struct Blend<'r> {
     /// `[x_z x_r x_h]`.
     row: &'r [f32],
@@ -318,9 +266,9 @@ impl Units for Blend<'_> {
     }
 }
 
-/// The GRU's step products, packed once per layer (see [`Packed`](super::Packed)).
+/// The GRU's step products, packed once per layer (see [`Packed`]).
 #[derive(Clone, Debug)]
-struct Weights<'a> {
+pub(super) struct Weights<'a> {
     /// `[W; U]`, the `z r` columns, from their bias (and, with `reset_after`, the recurrent
     /// bias: both add to the same sums).
     gates: Stacked<'a>,

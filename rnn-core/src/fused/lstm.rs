@@ -1,16 +1,10 @@
 //! The fused LSTM layer.
 
-use alloc::vec::Vec;
-
-use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
-use super::packed::{Part, Path, Stacked};
-use super::{
-    begin, by_sample_steps, last_outputs, run_chunks, step_operands, Chunk, Fma, Packed, Plan,
-    Scratch, Widths, WORK,
-};
+use super::gates::{self, sigmoid, tanh, Lanes, Units};
+use super::packed::{Path, Stacked};
+use super::{Kernels, Layer, Packed, Scratch};
 use crate::cells::LstmCell;
 use crate::error::ShapeError;
-use crate::kernels::accumulate_columns_with;
 use crate::ops::Activation;
 
 /// [`LstmCell`] run over a batch of sequences with GEMMs (see [the module](super)): Keras's
@@ -95,132 +89,57 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         initial: Option<(&[f32], &[f32])>,
         run: &mut LstmOutput,
     ) -> Result<(), ShapeError> {
-        let by_sample = self.packed.by_sample(batch).is_some();
-        let (t, widths) = begin(
+        super::forward_into(
+            self,
             (inputs, batch),
-            (I, H),
             [
                 ("initial h [B, H]", initial.map(|s| s.0)),
                 ("initial c [B, H]", initial.map(|s| s.1)),
             ],
-            // Per sample, the work rows: one step's gate pre-activations, or by sample every
-            // step's (see `chunk_by_sample`).
-            |t| {
-                let work = if by_sample {
-                    ShapeError::product(WORK, [t, 4 * H], 0)?
-                } else {
-                    4 * H
-                };
-                Widths::new(t, (I, H), [H, H], (work, 0))
-            },
             (
                 &mut run.outputs,
                 [&mut run.h, &mut run.c],
                 &mut run.scratch.0,
             ),
-        )?;
-        if t == 0 {
-            return Ok(());
-        }
-        let path = self.packed.path;
-        let plan = self.packed.plan(batch, |path| self.pack(path));
-        let whole = Chunk {
-            n: batch,
-            x: inputs,
-            out: &mut run.outputs,
-            states: [&mut run.h, &mut run.c],
-            work: &mut run.scratch.0,
-        };
-        run_chunks(
-            whole,
-            &widths,
-            #[inline(always)]
-            |chunk| match &plan {
-                Plan::Gemm(w) => self.chunk(t, w, path, chunk),
-                Plan::BySample(avx) => self.chunk_by_sample(t, *avx, chunk),
-            },
-        );
-        Ok(())
-    }
-
-    /// The step's weights: `[W; U]`, all `4H` columns, with the bias, packed for `path`.
-    fn pack(&self, path: Path) -> Stacked<'a> {
-        let bias: Option<Vec<f32>> = self
-            .cell
-            .bias
-            .map(|b| b.iter().flat_map(|g| g.iter().copied()).collect());
-        let (kernel, recurrent) = (
-            self.cell.kernel.as_slice(),
-            self.cell.recurrent_kernel.as_slice(),
-        );
-        let part = |b, k| Part {
-            b,
-            k,
-            rs: 4 * H,
-            col0: 0,
-        };
-        Stacked::new(
-            [part(kernel, I), part(recurrent, H)],
-            4 * H,
-            bias.as_deref(),
-            path,
         )
     }
+}
 
-    /// The whole recurrence for one chunk of samples.
+impl<'a, const I: usize, const H: usize> Layer<I, 4, H> for Lstm<'a, I, H> {
+    type Weights = Stacked<'a>;
+
     #[inline(always)]
-    fn chunk(&self, t_len: usize, w: &Stacked<'_>, path: Path, ch: Chunk<'_>) {
-        let Chunk {
-            n,
-            x,
-            out,
-            states: [h, c],
-            work: z,
-        } = ch;
-        let g4 = 4 * H;
-        for t in 0..t_len {
-            w.product(n, step_operands(x, I, out, h, H, (t, t_len)), z, g4);
-            for b in 0..n {
-                let at = (b * t_len + t) * H;
-                let (z, c) = (&mut z[b * g4..(b + 1) * g4], &mut c[b * H..(b + 1) * H]);
-                self.gates(z, c, &mut out[at..at + H], path);
-            }
-        }
-        last_outputs(out, h, H, t_len);
+    fn packed(&self) -> &Packed<Stacked<'a>> {
+        &self.packed
     }
 
-    /// The recurrence for a chunk of fewer than [`GEMM_ROWS`](super::GEMM_ROWS) samples, one
-    /// sample at a time (see [the module](super)): its projection, then per step the
-    /// recurrent product (`4H` columns, `H` rows) and the epilogue. At batch 1, I = H = 32:
-    /// 626 -> 275 ns per step (the projection at the FMA units' peak, 77 ns per step),
-    /// against 357 for `Rnn::new(LstmCell)`.
-    #[inline(always)]
-    fn chunk_by_sample(&self, t_len: usize, avx: Avx2, ch: Chunk<'_>) {
-        let Chunk {
-            n,
-            x,
-            out,
-            states: [h, c],
-            work: z,
-        } = ch;
-        let recurrent = self.cell.recurrent_kernel.rows();
-        by_sample_steps(
-            (&self.cell.kernel, self.cell.bias.as_ref()),
-            (n, t_len),
-            (x, out, h, z),
-            #[inline(always)]
-            |s| {
-                accumulate_columns_with::<Fma, f32, H, 4, H>(recurrent, s.prev, 0, s.row);
-                let c = &mut c[s.b * H..(s.b + 1) * H];
-                self.gates(s.row, c, s.y, Path::Packed(avx));
-            },
-        );
+    fn pack(&self, path: Path) -> Stacked<'a> {
+        super::stacked(kernels(self.cell), path)
     }
 
-    /// One sample's epilogue: from the pre-activations `z = [i f g o]` (`4H`), the new cell
-    /// state `c` (in place) and output `y`.
     #[inline(always)]
-    fn gates(&self, z: &mut [f32], c: &mut [f32], y: &mut [f32], path: Path) {
+    fn kernels(&self) -> Kernels<'_, I, 4, H> {
+        kernels(self.cell)
+    }
+
+    /// One product: `[x h] · [W; U] + b` into the `4H` sums.
+    #[inline(always)]
+    fn gemm_step(
+        &self,
+        n: usize,
+        w: &Stacked<'a>,
+        ops: [(&[f32], usize); 2],
+        work: &mut [f32],
+        _: &mut [f32],
+        _: Path,
+    ) {
+        w.product(n, ops, work, 4 * H);
+    }
+
+    /// From the pre-activations `z = [i f g o]` (`4H`), the new cell state `c` (in place) and
+    /// output `y`.
+    #[inline(always)]
+    fn epilogue(&self, z: &mut [f32], c: &mut [f32], _: &[f32], y: &mut [f32], path: Path) {
         let (act, rec) = (self.cell.activation, self.cell.recurrent_activation);
         if (act, rec) == (Activation::Tanh, Activation::Sigmoid) {
             return gates::run(&mut Standard { z, c, y }, H, path);
@@ -240,6 +159,13 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
             *y = o * a;
         }
     }
+}
+
+/// The cell's weights, borrowed for as long as the cell: packed for the GEMMs, read as they are
+/// by sample.
+#[inline(always)]
+fn kernels<const I: usize, const H: usize>(cell: &LstmCell<I, H, f32>) -> Kernels<'_, I, 4, H> {
+    (&cell.kernel, &cell.recurrent_kernel, cell.bias.as_ref())
 }
 
 /// The epilogue of the usual LSTM (tanh, sigmoid) in one pass: each unit's four gates, cell

@@ -570,6 +570,235 @@ fn in_parts<'a>(
     );
 }
 
+/// A cell's input and recurrent kernels and its bias, as the sample-by-sample path reads them.
+type Kernels<'k, const I: usize, const G: usize, const H: usize> = (
+    &'k Kernel<f32, I, G, H>,
+    &'k Kernel<f32, H, G, H>,
+    Option<&'k [SVector<f32, H>; G]>,
+);
+
+/// The step weights of a cell whose step is one product, `[x h] · [W; U] + b` into all `G·H`
+/// sums (the LSTM's, the SimpleRNN's): `[W; U]` with the bias, packed for `path`.
+fn stacked<'a, const I: usize, const G: usize, const H: usize>(
+    (kernel, recurrent, bias): Kernels<'a, I, G, H>,
+    path: Path,
+) -> packed::Stacked<'a> {
+    let bias: Option<Vec<f32>> = bias.map(|b| b.iter().flat_map(|g| g.iter().copied()).collect());
+    let part = |b, k| packed::Part {
+        b,
+        k,
+        rs: G * H,
+        col0: 0,
+    };
+    packed::Stacked::new(
+        [part(kernel.as_slice(), I), part(recurrent.as_slice(), H)],
+        G * H,
+        bias.as_deref(),
+        path,
+    )
+}
+
+/// What differs between the fused layers of the cells, over `I` inputs and `H` units with `G`
+/// gates, so that one [`forward_into`] and its two chunk paths, [`chunk`] and
+/// [`chunk_by_sample`], run the batch for all of them.
+///
+/// The step methods run inside the AVX2 copy of a chunk, so they are `#[inline(always)]` in
+/// every implementation: one left out of line would run without AVX2.
+trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
+    /// Per sample, the width of the second state: the LSTM's `c`, a state the GRU keeps in
+    /// the scratch; the SimpleRNN has none (0).
+    const SECOND: usize = H;
+    /// By sample, work rows of `G·H` values per sample beside one per step: the GRU's `h_s`.
+    const EXTRA_ROWS: usize = 0;
+
+    /// The step weights of the GEMM path, packed once per layer.
+    type Weights: Sync;
+
+    /// The layer's path and its packed weights.
+    fn packed(&self) -> &Packed<Self::Weights>;
+
+    /// The step weights packed for `path`.
+    fn pack(&self, path: Path) -> Self::Weights;
+
+    /// The cell's weights, which the sample-by-sample path reads unpacked.
+    fn kernels(&self) -> Kernels<'_, I, G, H>;
+
+    /// One step's GEMMs over a chunk of `n` samples: from the left operands `ops` (see
+    /// [`step_operands`]), the `G·H` sums of each sample's `work` row and whatever the layer
+    /// keeps in `second` (`[n, SECOND]`).
+    fn gemm_step(
+        &self,
+        n: usize,
+        w: &Self::Weights,
+        ops: [(&[f32], usize); 2],
+        work: &mut [f32],
+        second: &mut [f32],
+        path: Path,
+    );
+
+    /// One step of a sample run by sample: the recurrent product (`recurrent` is the
+    /// recurrent kernel's rows) into `s.row`, then the [`epilogue`](Self::epilogue). `second`
+    /// is the sample's second state, `extra` its `EXTRA_ROWS` work rows. The default is one
+    /// product over all `G·H` columns.
+    #[inline(always)]
+    fn sample_step(
+        &self,
+        s: SampleStep<'_, H>,
+        recurrent: &[[[f32; H]; G]; H],
+        second: &mut [f32],
+        _extra: &mut [f32],
+        avx: gates::Avx2,
+    ) {
+        crate::kernels::accumulate_columns_with::<Fma, f32, H, G, H>(recurrent, s.prev, 0, s.row);
+        self.epilogue(s.row, second, s.prev, s.y, Path::Packed(avx));
+    }
+
+    /// One sample's step from its sums `row`: the output `y` from `row`, its `second` state
+    /// and its previous output `prev`, updating `second` when it is a state of the cell.
+    fn epilogue(
+        &self,
+        row: &mut [f32],
+        second: &mut [f32],
+        prev: &[f32],
+        y: &mut [f32],
+        path: Path,
+    );
+}
+
+/// A layer's `forward_into`: checks and sizes the buffers of the call ([`begin`]; the outputs,
+/// the `S` states that are results, the scratch), then runs the batch in chunks on the
+/// layer's plan. A second state that is not a result (`S = 1` and `SECOND > 0`) lives in the
+/// scratch, after the work rows.
+#[allow(clippy::type_complexity)]
+fn forward_into<L, const I: usize, const G: usize, const H: usize, const S: usize>(
+    layer: &L,
+    (inputs, batch): (&[f32], usize),
+    initial: [(&'static str, Option<&[f32]>); S],
+    (outputs, mut states, scratch): (&mut Vec<f32>, [&mut Vec<f32>; S], &mut Vec<f32>),
+) -> Result<(), ShapeError>
+where
+    L: Layer<I, G, H>,
+{
+    let packed = layer.packed();
+    let by_sample = packed.by_sample(batch).is_some();
+    let kept = if S == 1 { L::SECOND } else { 0 };
+    let (t, widths) = begin(
+        (inputs, batch),
+        (I, H),
+        initial,
+        // Per sample, the work rows: one step's sums, or by sample every step's and the
+        // layer's extra rows (see `chunk_by_sample`).
+        |t| {
+            let work = if by_sample {
+                // `t + EXTRA_ROWS` does not wrap: `t ≤ inputs.len() ≤ isize::MAX`.
+                ShapeError::product(WORK, [t + L::EXTRA_ROWS, G * H], 0)?
+            } else {
+                G * H
+            };
+            Widths::new(t, (I, H), [H, L::SECOND], (work, kept))
+        },
+        (outputs, states.each_mut().map(|s| &mut **s), scratch),
+    )?;
+    if t == 0 {
+        return Ok(());
+    }
+    let path = packed.path;
+    let plan = packed.plan(batch, |path| layer.pack(path));
+    let (work, kept) = scratch.split_at_mut(Widths::of(batch, widths.work));
+    let [h, second] = match &mut states[..] {
+        [h] => [h.as_mut_slice(), kept],
+        [h, second] => [h.as_mut_slice(), second.as_mut_slice()],
+        _ => unreachable!("a layer has one state or two"),
+    };
+    let whole = Chunk {
+        n: batch,
+        x: inputs,
+        out: outputs,
+        states: [h, second],
+        work,
+    };
+    run_chunks(
+        whole,
+        &widths,
+        #[inline(always)]
+        |chunk| match &plan {
+            Plan::Gemm(w) => self::chunk(layer, t, w, path, chunk),
+            Plan::BySample(avx) => chunk_by_sample(layer, t, *avx, chunk),
+        },
+    );
+    Ok(())
+}
+
+/// The whole recurrence for one chunk of samples: per step the layer's GEMMs, then each
+/// sample's epilogue, whose output the next step's GEMMs read.
+#[inline(always)]
+fn chunk<L, const I: usize, const G: usize, const H: usize>(
+    layer: &L,
+    t_len: usize,
+    w: &L::Weights,
+    path: Path,
+    ch: Chunk<'_>,
+) where
+    L: Layer<I, G, H>,
+{
+    let Chunk {
+        n,
+        x,
+        out,
+        states: [h, second],
+        work,
+    } = ch;
+    let (gh, sw) = (G * H, L::SECOND);
+    for t in 0..t_len {
+        let ops = step_operands(x, I, out, h, H, (t, t_len));
+        layer.gemm_step(n, w, ops, work, second, path);
+        for b in 0..n {
+            let (prev, y) = prev_and_output(out, h, b, (t, t_len), H);
+            let row = &mut work[b * gh..(b + 1) * gh];
+            layer.epilogue(row, &mut second[b * sw..(b + 1) * sw], prev, y, path);
+        }
+    }
+    last_outputs(out, h, H, t_len);
+}
+
+/// The recurrence for a chunk of fewer than [`GEMM_ROWS`] samples, one sample at a time (see
+/// [the module](self)): its projection, then per step the layer's
+/// [`sample_step`](Layer::sample_step). The work rows hold each sample's extra rows, then
+/// every step's sums.
+#[inline(always)]
+fn chunk_by_sample<L, const I: usize, const G: usize, const H: usize>(
+    layer: &L,
+    t_len: usize,
+    avx: gates::Avx2,
+    ch: Chunk<'_>,
+) where
+    L: Layer<I, G, H>,
+{
+    let Chunk {
+        n,
+        x,
+        out,
+        states: [h, second],
+        work,
+    } = ch;
+    let (extra_w, sw) = (L::EXTRA_ROWS * G * H, L::SECOND);
+    let (extra, z) = work.split_at_mut(n * extra_w);
+    let (kernel, recurrent, bias) = layer.kernels();
+    let recurrent = recurrent.rows();
+    by_sample_steps(
+        (kernel, bias),
+        (n, t_len),
+        (x, out, h, z),
+        #[inline(always)]
+        |s| {
+            let b = s.b;
+            let second = &mut second[b * sw..(b + 1) * sw];
+            let extra = &mut extra[b * extra_w..(b + 1) * extra_w];
+            layer.sample_step(s, recurrent, second, extra, avx);
+        },
+    );
+}
+
 /// Deterministic test values in [-1.5, 1.5] (the fused modules' unit tests).
 #[cfg(test)]
 fn test_values(n: usize, seed: usize) -> Vec<f32> {

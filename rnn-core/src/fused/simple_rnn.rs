@@ -1,16 +1,10 @@
 //! The fused SimpleRNN layer.
 
-use alloc::vec::Vec;
-
-use super::gates::{self, tanh, Avx2, Lanes, Units};
-use super::packed::{Part, Path, Stacked};
-use super::{
-    begin, by_sample_steps, last_outputs, run_chunks, step_operands, Chunk, Fma, Output, Packed,
-    Plan, Widths, WORK,
-};
+use super::gates::{self, tanh, Lanes, Units};
+use super::packed::{Path, Stacked};
+use super::{Kernels, Layer, Output, Packed};
 use crate::cells::SimpleRnnCell;
 use crate::error::ShapeError;
-use crate::kernels::accumulate_columns_with;
 use crate::ops::Activation;
 
 /// [`SimpleRnnCell`] run over a batch of sequences with GEMMs (see [the module](super)):
@@ -66,116 +60,51 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
         initial: Option<&[f32]>,
         run: &mut Output,
     ) -> Result<(), ShapeError> {
-        let by_sample = self.packed.by_sample(batch).is_some();
-        let (t, widths) = begin(
+        super::forward_into(
+            self,
             (inputs, batch),
-            (I, H),
             [("initial h [B, H]", initial)],
-            // Per sample, the work rows: one step's pre-activations, or by sample every step's
-            // (see `chunk_by_sample`).
-            |t| {
-                let work = if by_sample {
-                    ShapeError::product(WORK, [t, H], 0)?
-                } else {
-                    H
-                };
-                Widths::new(t, (I, H), [H, 0], (work, 0))
-            },
             (&mut run.outputs, [&mut run.h], &mut run.scratch.0),
-        )?;
-        if t == 0 {
-            return Ok(());
-        }
-        let path = self.packed.path;
-        let plan = self.packed.plan(batch, |path| self.pack(path));
-        let whole = Chunk {
-            n: batch,
-            x: inputs,
-            out: &mut run.outputs,
-            states: [&mut run.h, &mut []],
-            work: &mut run.scratch.0,
-        };
-        run_chunks(
-            whole,
-            &widths,
-            #[inline(always)]
-            |chunk| match &plan {
-                Plan::Gemm(w) => self.chunk(t, w, path, chunk),
-                Plan::BySample(avx) => self.chunk_by_sample(t, *avx, chunk),
-            },
-        );
-        Ok(())
-    }
-
-    /// The step's weights: `[W; U]`, with the bias, packed for `path`.
-    fn pack(&self, path: Path) -> Stacked<'a> {
-        let bias: Option<Vec<f32>> = self.cell.bias.map(|b| b.iter().copied().collect());
-        let part = |b, k| Part {
-            b,
-            k,
-            rs: H,
-            col0: 0,
-        };
-        Stacked::new(
-            [
-                part(self.cell.kernel.as_slice(), I),
-                part(self.cell.recurrent_kernel.as_slice(), H),
-            ],
-            H,
-            bias.as_deref(),
-            path,
         )
     }
+}
 
-    /// The whole recurrence for one chunk of samples.
+impl<'a, const I: usize, const H: usize> Layer<I, 1, H> for SimpleRnn<'a, I, H> {
+    const SECOND: usize = 0;
+
+    type Weights = Stacked<'a>;
+
     #[inline(always)]
-    fn chunk(&self, t_len: usize, w: &Stacked<'_>, path: Path, ch: Chunk<'_>) {
-        let Chunk {
-            n,
-            x,
-            out,
-            states: [h, _],
-            work: z,
-        } = ch;
-        for t in 0..t_len {
-            w.product(n, step_operands(x, I, out, h, H, (t, t_len)), z, H);
-            for b in 0..n {
-                let (z, at) = (&mut z[b * H..(b + 1) * H], (b * t_len + t) * H);
-                self.activate(z, &mut out[at..at + H], path);
-            }
-        }
-        last_outputs(out, h, H, t_len);
+    fn packed(&self) -> &Packed<Stacked<'a>> {
+        &self.packed
     }
 
-    /// The recurrence for a chunk of fewer than [`GEMM_ROWS`](super::GEMM_ROWS) samples, one
-    /// sample at a time (see [the module](super)): its projection, then per step the
-    /// recurrent product and the activation.
+    fn pack(&self, path: Path) -> Stacked<'a> {
+        super::stacked(kernels(self.cell), path)
+    }
+
     #[inline(always)]
-    fn chunk_by_sample(&self, t_len: usize, avx: Avx2, ch: Chunk<'_>) {
-        let Chunk {
-            n,
-            x,
-            out,
-            states: [h, _],
-            work: z,
-        } = ch;
-        let recurrent = self.cell.recurrent_kernel.rows();
-        let bias = self.cell.bias.as_ref().map(core::array::from_ref);
-        by_sample_steps(
-            (&self.cell.kernel, bias),
-            (n, t_len),
-            (x, out, h, z),
-            #[inline(always)]
-            |s| {
-                accumulate_columns_with::<Fma, f32, H, 1, H>(recurrent, s.prev, 0, s.row);
-                self.activate(s.row, s.y, Path::Packed(avx));
-            },
-        );
+    fn kernels(&self) -> Kernels<'_, I, 1, H> {
+        kernels(self.cell)
+    }
+
+    /// One product: `[x h] · [W; U] + b` into the `H` pre-activations.
+    #[inline(always)]
+    fn gemm_step(
+        &self,
+        n: usize,
+        w: &Stacked<'a>,
+        ops: [(&[f32], usize); 2],
+        work: &mut [f32],
+        _: &mut [f32],
+        _: Path,
+    ) {
+        w.product(n, ops, work, H);
     }
 
     /// One sample's output `y = act(z)` (`z` is overwritten).
     #[inline(always)]
-    fn activate(&self, z: &mut [f32], y: &mut [f32], path: Path) {
+    fn epilogue(&self, z: &mut [f32], _: &mut [f32], _: &[f32], y: &mut [f32], path: Path) {
         if self.cell.activation == Activation::Tanh {
             gates::run(&mut Tanh { z, y }, H, path);
         } else {
@@ -183,6 +112,19 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             y.copy_from_slice(z);
         }
     }
+}
+
+/// The cell's weights, borrowed for as long as the cell: packed for the GEMMs, read as they are
+/// by sample.
+#[inline(always)]
+fn kernels<const I: usize, const H: usize>(
+    cell: &SimpleRnnCell<I, H, f32>,
+) -> Kernels<'_, I, 1, H> {
+    (
+        &cell.kernel,
+        &cell.recurrent_kernel,
+        cell.bias.as_ref().map(core::array::from_ref),
+    )
 }
 
 /// The epilogue with tanh, a vector of units at a time: `y = tanh(z)`.
