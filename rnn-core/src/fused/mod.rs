@@ -20,9 +20,8 @@
 //! CPUs with AVX2 and FMA): the input projection of all of a sample's steps first, as a
 //! product of four steps at a time sharing each weight read (`T × G·H` values, which stay in
 //! cache, unlike a large batch's), then each step's recurrent matrix-vector product and
-//! epilogue. The LSTM at batch 1, I = H = 32: 626 -> 275 ns per step, 25% faster than
-//! `Rnn::new(LstmCell)` at the same size, whose exact activations cost more than the
-//! epilogue's.
+//! epilogue. At batch 1 that is also faster than `Rnn::new(LstmCell)`, whose exact
+//! activations cost more than the epilogue's.
 //!
 //! The layers borrow a built-in cell's weights (Keras's `[I, G·H]` row-major kernels are the
 //! GEMM's right-hand matrices): `fused::Lstm::new(&cell)` computes what `Rnn::new(cell)`
@@ -33,9 +32,8 @@
 //! (`batch_first=True`) hold them; a buffer of the wrong size is a [`ShapeError`], never a
 //! panic, and so is a batch whose buffers no `usize` counts or no memory holds. `forward`
 //! returns new buffers; `forward_into` refills those of an earlier call and, once they have
-//! held as large a call, allocates nothing: a serving loop's form, 5% faster per step at
-//! batch 1, I = H = 32 (275 -> 260 ns), where `forward`'s allocations are a visible part of a
-//! call.
+//! held as large a call, allocates nothing: a serving loop's form, for small batches where
+//! `forward`'s allocations are a visible part of a call.
 //!
 //! ```
 //! use rnn::cells::LstmCell;
