@@ -425,7 +425,10 @@ fn check_drivers<C>(
     if given {
         batch = batch.initial_states(&drawn.states);
     }
-    let rnn = Rnn::new(cell).padding(padding).direction(direction);
+    let rnn = Rnn::new(cell)
+        .padding(padding)
+        .direction(direction)
+        .batched_kernel(false);
     let run = rnn.run_batch(&batch, &()).unwrap();
     assert_eq!(run.outputs.len(), drawn.sequences.len(), "{at}");
     let mut references = Vec::new();
@@ -451,6 +454,7 @@ fn check_drivers<C>(
         );
         references.push((ys, state));
     }
+    check_batched_kernel(cell, &batch, mode, &references, &at);
     // Buffers that held the sequences in reverse order.
     let reversed: Vec<Vec<C::Input>> = drawn.sequences.iter().rev().cloned().collect();
     let mut out: BatchRun<C::Output, C::State> =
@@ -460,6 +464,66 @@ fn check_drivers<C>(
     if direction == Direction::Forward {
         check_stateful(cell, drawn, mode, &references, v, &at);
     }
+}
+
+/// The batch on the cell's batched kernel, where it applies (every sequence's valid steps
+/// consecutive), against the per-sequence `references` within 1e-5; and into buffers that held
+/// that batch, the same bits again.
+fn check_batched_kernel<C, Q>(
+    cell: &C,
+    batch: &Batch<'_, Q, C::State>,
+    Mode {
+        masking,
+        padding,
+        direction,
+        ..
+    }: Mode,
+    references: &[(Vec<u32>, Vec<u32>)],
+    at: &str,
+) where
+    C: Cell<Constants = ()> + Sync,
+    C::State: Send + Sync + PartialEq,
+    C::Output: Send + Sync,
+    C::Input: Sync,
+    Q: AsRef<[C::Input]> + Sync,
+{
+    let rnn = Rnn::new(cell).padding(padding).direction(direction);
+    if !rnn.runs_on_batched_kernel(batch) {
+        // Only a step mask with holes (or an empty batch) keeps the loop.
+        assert!(
+            masking == Masking::Each || batch.is_empty(),
+            "{at}: the batched kernel should apply"
+        );
+        return;
+    }
+    let run = rnn.run_batch(batch, &()).unwrap();
+    let close = |got: Vec<u32>, want: &[u32], what: &str| {
+        assert_eq!(got.len(), want.len(), "{at}: {what}");
+        for (g, w) in got.iter().zip(want) {
+            let (g, w) = (f32::from_bits(*g), f32::from_bits(*w));
+            assert!((g - w).abs() <= 1e-5, "{at}: {what}: {g} vs {w}");
+        }
+    };
+    for (b, (ys, state)) in references.iter().enumerate() {
+        assert_eq!(
+            run.outputs[b].len() * C::Output::SIZE,
+            ys.len(),
+            "{at}: steps of {b}"
+        );
+        close(
+            bits(run.outputs[b].iter().cloned()),
+            ys,
+            &format!("outputs of {b}"),
+        );
+        close(
+            bits([run.states[b].clone()]),
+            state,
+            &format!("state of {b}"),
+        );
+    }
+    let mut again = run.clone();
+    rnn.run_batch_into(batch, &(), &mut again).unwrap();
+    assert!(again == run, "{at}: run_batch_into on the kernel");
 }
 
 /// A stateful batch fed the sequences in two chunks, cut at a random step, computes the

@@ -96,6 +96,16 @@ pub trait Cell {
         Self::State::zeros()
     }
 
+    /// A built-in cell's batched kernel, which [`Rnn::run_batch`](crate::Rnn::run_batch) runs
+    /// instead of a loop per sequence when the batch's masks allow: calls `run` with it and
+    /// returns `true`, or returns `false` (this default: every other cell).
+    #[doc(hidden)]
+    #[cfg(feature = "std")]
+    fn batched_kernel(&self, run: &mut dyn FnMut(&mut dyn crate::fused::BatchedKernel)) -> bool {
+        let _ = run;
+        false
+    }
+
     /// The state's shape, as Keras's `cell.state_size`.
     fn state_size(&self) -> ShapeOf<Self::State> {
         ShapeOf::new()
@@ -135,5 +145,10 @@ impl<C: Cell> Cell for &C {
 
     fn initial_state(&self, constants: &Self::Constants) -> Self::State {
         (**self).initial_state(constants)
+    }
+
+    #[cfg(feature = "std")]
+    fn batched_kernel(&self, run: &mut dyn FnMut(&mut dyn crate::fused::BatchedKernel)) -> bool {
+        (**self).batched_kernel(run)
     }
 }

@@ -179,6 +179,12 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
     fn step(&self, #[input] x: &SVector<T, I>, #[state] h: &mut SVector<T, H>) -> SVector<T, H> {
         crate::with_rounding!(R => self.step_with::<R>(x, h))
     }
+
+    /// The fused layer's kernel, for an `f32` cell.
+    #[cfg(feature = "std")]
+    fn batched_kernel(&self, run: &mut dyn FnMut(&mut dyn crate::fused::BatchedKernel)) -> bool {
+        crate::fused::lower(self, crate::fused::Gru::<I, H>::new, run)
+    }
 }
 
 impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {

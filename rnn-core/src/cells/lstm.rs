@@ -173,6 +173,12 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
     ) -> SVector<T, H> {
         crate::with_rounding!(R => self.step_with::<R>(x, h, c))
     }
+
+    /// The fused layer's kernel, for an `f32` cell.
+    #[cfg(feature = "std")]
+    fn batched_kernel(&self, run: &mut dyn FnMut(&mut dyn crate::fused::BatchedKernel)) -> bool {
+        crate::fused::lower(self, crate::fused::Lstm::<I, H>::new, run)
+    }
 }
 
 impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {

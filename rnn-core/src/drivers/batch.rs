@@ -80,7 +80,7 @@ impl<K> Copy for BatchConstants<'_, K> {}
 
 impl<'a, K> BatchConstants<'a, K> {
     /// The constants of sequence `b` (the count must have been checked).
-    fn get(&self, b: usize) -> &'a K {
+    pub(crate) fn get(&self, b: usize) -> &'a K {
         match *self {
             BatchConstants::Shared(k) => k,
             BatchConstants::PerSequence(ks) => &ks[b],
@@ -147,9 +147,9 @@ impl<'a, K> From<&'a Vec<K>> for BatchConstants<'a, K> {
 /// ```
 #[derive(Debug)]
 pub struct Batch<'a, Q, S> {
-    sequences: &'a [Q],
-    masks: BatchMasks<'a>,
-    initial_states: Option<&'a [S]>,
+    pub(crate) sequences: &'a [Q],
+    pub(crate) masks: BatchMasks<'a>,
+    pub(crate) initial_states: Option<&'a [S]>,
 }
 
 impl<Q, S> Clone for Batch<'_, Q, S> {
@@ -302,6 +302,9 @@ pub struct BatchRun<O, S> {
     pub outputs: Batched<O>,
     /// The state of each sequence after its last valid step.
     pub states: Vec<S>,
+    /// The buffers of a batch run on a built-in cell's batched kernel, kept for the next call.
+    #[cfg(feature = "std")]
+    pub(crate) lowered: super::lowering::Lowered,
 }
 
 /// No sequence: the buffers [`Rnn::run_batch_into`] fills (and grows on first use).
@@ -310,6 +313,8 @@ impl<O, S> Default for BatchRun<O, S> {
         BatchRun {
             outputs: Batched(Vec::new()),
             states: Vec::new(),
+            #[cfg(feature = "std")]
+            lowered: Default::default(),
         }
     }
 }
@@ -374,6 +379,31 @@ where
         Ok(run)
     }
 
+    /// Whether [`run_batch`](Rnn::run_batch) runs `batch` on the cell's batched kernel (see
+    /// [`batched_kernel`](Rnn::batched_kernel)) rather than a loop per sequence: a built-in
+    /// `f32` cell, allowed to, on a non-empty batch whose every sequence has its valid steps
+    /// consecutive.
+    ///
+    /// ```
+    /// use rnn::cells::GruCell;
+    /// use rnn::{Batch, Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// let sequences = vec![vec![SVector::<f32, 2>::zeros(); 3]; 4];
+    /// let rnn = Rnn::new(GruCell::<2, 3>::keras_init(0));
+    /// assert!(rnn.runs_on_batched_kernel(&Batch::new(&sequences).lengths(&[3, 1, 0, 2])));
+    /// let holes = [Mask::Steps(&[true, false, true]); 4];
+    /// assert!(!rnn.runs_on_batched_kernel(&Batch::new(&sequences).masks(&holes)));
+    /// assert!(!rnn.batched_kernel(false).runs_on_batched_kernel(&Batch::new(&sequences)));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn runs_on_batched_kernel<Q, X>(&self, batch: &Batch<'_, Q, C::State>) -> bool
+    where
+        Q: AsRef<[X]>,
+    {
+        self.batched_kernel && super::lowering::applies(self.cell(), self.direction, batch)
+    }
+
     /// [`run_batch`](Rnn::run_batch) into the buffers of an earlier run, for a serving loop:
     /// each sequence's outputs go into the storage `out` already has, so once `out` has held
     /// a batch as large (as many sequences, each as long), a call allocates nothing. The
@@ -413,6 +443,13 @@ where
         let constants = constants.into();
         batch.check()?;
         constants.check(batch.len())?;
+        #[cfg(feature = "std")]
+        if self.batched_kernel {
+            let config = (self.direction, self.padding);
+            if super::lowering::run_lowered(self.cell(), config, batch, constants, out) {
+                return Ok(());
+            }
+        }
         let sequences = &mut out.outputs.0;
         sequences.resize_with(batch.len(), || Sequence(Vec::new()));
         out.states.clear();

@@ -6,6 +6,8 @@ pub(crate) mod all_states;
 #[cfg(feature = "alloc")]
 pub(crate) mod batch;
 pub(crate) mod direction;
+#[cfg(feature = "std")]
+pub(crate) mod lowering;
 pub(crate) mod mask;
 #[cfg(feature = "alloc")]
 pub(crate) mod masked;

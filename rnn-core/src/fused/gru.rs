@@ -1,9 +1,7 @@
 //! The fused GRU layer, both variants.
 
-use alloc::vec::Vec;
-
 use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
-use super::packed::{Part, Path, Stacked};
+use super::packed::{Part, Path, Pool, Stacked};
 use super::{Fma, Kernels, Layer, Output, Packed, SampleStep};
 use crate::cells::GruCell;
 use crate::error::ShapeError;
@@ -69,7 +67,7 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
     ) -> Result<(), ShapeError> {
         super::forward_into(
             self,
-            (inputs, batch),
+            (inputs, batch, super::Lengths::All),
             [("initial h [B, H]", initial)],
             (&mut run.outputs, [&mut run.h], &mut run.scratch.0),
         )
@@ -100,8 +98,19 @@ impl<'a, const I: usize, const H: usize> Layer<I, 3, H> for Gru<'a, I, H> {
         &self.packed
     }
 
-    fn pack(&self, path: Path) -> Weights<'a> {
-        Weights::new(self.cell, path)
+    #[inline(always)]
+    fn packed_mut(&mut self) -> &mut Packed<Weights<'a>> {
+        &mut self.packed
+    }
+
+    fn pack(&self, path: Path, pool: &mut Pool) -> Weights<'a> {
+        Weights::new(self.cell, path, pool)
+    }
+
+    fn recycle(weights: Weights<'a>, pool: &mut Pool) {
+        weights.gates.recycle(pool);
+        weights.candidate.recycle(pool);
+        weights.candidate_h.recycle(pool);
     }
 
     #[inline(always)]
@@ -280,16 +289,13 @@ pub(super) struct Weights<'a> {
 }
 
 impl<'a> Weights<'a> {
-    fn new<const I: usize, const H: usize>(cell: &'a GruCell<I, H, f32>, path: Path) -> Self {
-        let flat = |b: &[nalgebra::SVector<f32, H>; 3]| -> Vec<f32> {
-            b.iter().flat_map(|g| g.iter().copied()).collect()
-        };
-        let bias = cell.bias.as_ref().map(flat);
-        let recurrent_bias = cell
-            .recurrent_bias
-            .as_ref()
-            .map(flat)
-            .filter(|_| cell.reset_after);
+    fn new<const I: usize, const H: usize>(
+        cell: &'a GruCell<I, H, f32>,
+        path: Path,
+        pool: &mut Pool,
+    ) -> Self {
+        let bias = cell.bias.as_ref();
+        let recurrent_bias = cell.recurrent_bias.as_ref().filter(|_| cell.reset_after);
         let kernel = |col0| Part {
             b: cell.kernel.as_slice(),
             k: I,
@@ -302,31 +308,39 @@ impl<'a> Weights<'a> {
             rs: 3 * H,
             col0,
         };
-        let gates_bias: Option<Vec<f32>> = match (&bias, &recurrent_bias) {
-            (Some(b), Some(r)) => Some(b.iter().zip(r).map(|(b, r)| b + r).collect()),
-            (b, r) => b.clone().or(r.clone()),
+        // Column `j` of a `[3H]` bias, from gate `from` on.
+        let at = |b: &[nalgebra::SVector<f32, H>; 3], from: usize, j: usize| {
+            let j = from * H + j;
+            b[j / H][j % H]
         };
-        let tail = |b: &Option<Vec<f32>>| b.as_ref().map(|b| b[2 * H..].to_vec());
+        // The `z r` columns: the bias and, with `reset_after`, the recurrent bias, which add to
+        // the same sums.
+        let gates_bias = |j| match (bias, recurrent_bias) {
+            (Some(b), Some(r)) => at(b, 0, j) + at(r, 0, j),
+            (Some(b), None) | (None, Some(b)) => at(b, 0, j),
+            (None, None) => 0.0,
+        };
+        let tail = |b: &'a [nalgebra::SVector<f32, H>; 3]| move |j| at(b, 2, j);
+        let (bias_tail, recurrent_tail) = (bias.map(tail), recurrent_bias.map(tail));
         let gates = Stacked::new(
             [kernel(0), recurrent(0)],
             2 * H,
-            gates_bias.as_deref(),
+            (bias.is_some() || recurrent_bias.is_some())
+                .then_some(&gates_bias as &dyn Fn(usize) -> f32),
             path,
+            pool,
         );
+        let bias_tail = bias_tail.as_ref().map(|f| f as &dyn Fn(usize) -> f32);
         if cell.reset_after {
             Weights {
                 gates,
-                candidate: Stacked::new(
-                    [kernel(2 * H), Part::NONE],
-                    H,
-                    tail(&bias).as_deref(),
-                    path,
-                ),
+                candidate: Stacked::new([kernel(2 * H), Part::NONE], H, bias_tail, path, pool),
                 candidate_h: Stacked::new(
                     [Part::NONE, recurrent(2 * H)],
                     H,
-                    tail(&recurrent_bias).as_deref(),
+                    recurrent_tail.as_ref().map(|f| f as &dyn Fn(usize) -> f32),
                     path,
+                    pool,
                 ),
             }
         } else {
@@ -335,10 +349,11 @@ impl<'a> Weights<'a> {
                 candidate: Stacked::new(
                     [kernel(2 * H), recurrent(2 * H)],
                     H,
-                    tail(&bias).as_deref(),
+                    bias_tail,
                     path,
+                    pool,
                 ),
-                candidate_h: Stacked::new([Part::NONE, Part::NONE], 0, None, path),
+                candidate_h: Stacked::new([Part::NONE, Part::NONE], 0, None, path, pool),
             }
         }
     }

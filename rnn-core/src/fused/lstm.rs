@@ -1,7 +1,7 @@
 //! The fused LSTM layer.
 
 use super::gates::{self, sigmoid, tanh, Lanes, Units};
-use super::packed::{Path, Stacked};
+use super::packed::{Path, Pool, Stacked};
 use super::{Kernels, Layer, Packed, Scratch};
 use crate::cells::LstmCell;
 use crate::error::ShapeError;
@@ -91,7 +91,7 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
     ) -> Result<(), ShapeError> {
         super::forward_into(
             self,
-            (inputs, batch),
+            (inputs, batch, super::Lengths::All),
             [
                 ("initial h [B, H]", initial.map(|s| s.0)),
                 ("initial c [B, H]", initial.map(|s| s.1)),
@@ -113,8 +113,17 @@ impl<'a, const I: usize, const H: usize> Layer<I, 4, H> for Lstm<'a, I, H> {
         &self.packed
     }
 
-    fn pack(&self, path: Path) -> Stacked<'a> {
-        super::stacked(kernels(self.cell), path)
+    #[inline(always)]
+    fn packed_mut(&mut self) -> &mut Packed<Stacked<'a>> {
+        &mut self.packed
+    }
+
+    fn pack(&self, path: Path, pool: &mut Pool) -> Stacked<'a> {
+        super::stacked(kernels(self.cell), path, pool)
+    }
+
+    fn recycle(weights: Stacked<'a>, pool: &mut Pool) {
+        weights.recycle(pool);
     }
 
     #[inline(always)]

@@ -50,11 +50,14 @@
 
 mod gates;
 mod gru;
+mod lowering;
 mod lstm;
 mod packed;
 mod simple_rnn;
 
 pub use gru::Gru;
+#[doc(hidden)]
+pub use lowering::{lower, BatchedKernel, Job, Workspace};
 pub use lstm::{Lstm, LstmOutput};
 pub use simple_rnn::SimpleRnn;
 
@@ -63,7 +66,7 @@ use nalgebra::SVector;
 
 use crate::error::ShapeError;
 use crate::weights::Kernel;
-use packed::Path;
+use packed::{Path, Pool};
 
 /// What [`Gru::forward`] and [`SimpleRnn::forward`] return, and the buffers their
 /// `forward_into` refills.
@@ -259,23 +262,87 @@ fn step_operands<'s>(
     [(&x[t * features..], t_len * features), prev]
 }
 
-/// Copies each sample's last output (`out` is `[n, T, H]`) into the final state `h`
-/// (`[n, H]`); with `T = 0` `h` keeps the initial state.
-fn last_outputs(out: &[f32], h: &mut [f32], hidden: usize, t_len: usize) {
+/// Copies each sample's last valid output (`out` is `[n, T, H]`; sample `b` ran
+/// `lengths.of(b)` steps) into its final state `h` (`[n, H]`); a sample that ran no step keeps
+/// its initial state.
+fn last_outputs(out: &[f32], h: &mut [f32], hidden: usize, t_len: usize, lengths: Lengths<'_>) {
     if t_len == 0 || hidden == 0 {
         return;
     }
-    for (h, seq) in h
+    for (b, (h, seq)) in h
         .chunks_exact_mut(hidden)
         .zip(out.chunks_exact(t_len * hidden))
+        .enumerate()
     {
-        h.copy_from_slice(&seq[(t_len - 1) * hidden..]);
+        if let Some(last) = lengths.of(b, t_len).checked_sub(1) {
+            h.copy_from_slice(&seq[last * hidden..(last + 1) * hidden]);
+        }
+    }
+}
+
+/// How many steps each sample of a call runs: all `T`, or its own length (right padding), the
+/// lengths in non-increasing order so that the samples still running at a step are the first
+/// rows of the batch and each step's GEMM shrinks to them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Lengths<'a> {
+    /// Every sample runs every step.
+    All,
+    /// Sample `b` runs its first `lengths[b]` steps; non-increasing, each at most `T`.
+    Sorted(&'a [usize]),
+}
+
+impl<'a> Lengths<'a> {
+    /// The steps sample `b` runs out of `t_len`.
+    #[inline]
+    fn of(self, b: usize, t_len: usize) -> usize {
+        match self {
+            Lengths::All => t_len,
+            Lengths::Sorted(lengths) => lengths[b],
+        }
+    }
+
+    /// How many of `n` samples still run at step `t`: a prefix, as the lengths are sorted.
+    #[inline]
+    fn running(self, n: usize, t: usize) -> usize {
+        match self {
+            Lengths::All => n,
+            Lengths::Sorted(lengths) => lengths.partition_point(|&len| len > t),
+        }
+    }
+
+    /// The first `n` samples' lengths, and the rest's.
+    fn split(self, n: usize) -> (Self, Self) {
+        match self {
+            Lengths::All => (Lengths::All, Lengths::All),
+            Lengths::Sorted(lengths) => {
+                let (a, b) = lengths.split_at(n);
+                (Lengths::Sorted(a), Lengths::Sorted(b))
+            }
+        }
+    }
+
+    /// `Ok` when there is one length per sample, each at most `t_len`, in non-increasing order.
+    fn check(self, batch: usize, t_len: usize) -> Result<(), ShapeError> {
+        let Lengths::Sorted(lengths) = self else {
+            return Ok(());
+        };
+        ShapeError::check_len("lengths [B]", batch, lengths.len())?;
+        if let Some(&longest) = lengths.first() {
+            ShapeError::check_len("lengths [B] (at most T)", t_len.max(longest), t_len)?;
+        }
+        // An internal invariant: the lowering sorts the samples before it calls.
+        assert!(
+            lengths.is_sorted_by(|a, b| a >= b),
+            "fused: lengths out of order"
+        );
+        Ok(())
     }
 }
 
 /// One chunk of the batch: `n` samples and their slices of every per-sample buffer.
 struct Chunk<'a> {
     n: usize,
+    lengths: Lengths<'a>,
     x: &'a [f32],
     out: &'a mut [f32],
     states: [&'a mut [f32]; 2],
@@ -316,6 +383,16 @@ impl<W> Packed<W> {
         }
     }
 
+    /// Packs nothing: `weights` are the packed weights.
+    fn set(&mut self, weights: W) {
+        self.weights = std::sync::OnceLock::from(weights);
+    }
+
+    /// The packed weights, if any, leaving none.
+    fn take(&mut self) -> Option<W> {
+        self.weights.take()
+    }
+
     /// Whether `batch` samples run sample by sample: below [`GEMM_ROWS`] samples on the
     /// packed path (the token), else with the GEMMs.
     fn by_sample(&self, batch: usize) -> Option<gates::Avx2> {
@@ -351,29 +428,31 @@ struct SampleStep<'s, const H: usize> {
     y: &'s mut [f32],
 }
 
-/// A chunk of `n` samples run one after the other: for each, the input projection of all of
-/// its steps (`x` is `[n, T, I]`) into its `T` rows of `z` (`[n, T, G·H]`), then `step` on
-/// each step in order, whose output `y` the next step reads as `prev`; at the end, the last
-/// outputs become the final states `h` (`[n, H]`, the initial states on entry).
+/// A chunk of `n` samples run one after the other: for each, the input projection of the
+/// steps it runs (`lengths`; `x` is `[n, T, I]`) into its rows of `z` (`[n, T, G·H]`), then
+/// `step` on each of those steps in order, whose output `y` the next step reads as `prev`; at
+/// the end, the last outputs become the final states `h` (`[n, H]`, the initial states on
+/// entry).
 #[inline(always)]
 fn by_sample_steps<const I: usize, const G: usize, const H: usize>(
     (kernel, bias): (&Kernel<f32, I, G, H>, Option<&[SVector<f32, H>; G]>),
-    (n, t_len): (usize, usize),
+    (n, t_len, lengths): (usize, usize, Lengths<'_>),
     (x, out, h, z): (&[f32], &mut [f32], &mut [f32], &mut [f32]),
     mut step: impl FnMut(SampleStep<'_, H>),
 ) {
     let gh = G * H;
     for b in 0..n {
-        let z = &mut z[b * t_len * gh..(b + 1) * t_len * gh];
-        let x = &x[b * t_len * I..(b + 1) * t_len * I];
-        project(kernel, bias, (x, t_len), z);
+        let steps = lengths.of(b, t_len);
+        let z = &mut z[b * t_len * gh..][..steps * gh];
+        let x = &x[b * t_len * I..][..steps * I];
+        project(kernel, bias, (x, steps), z);
         for (t, row) in z.chunks_exact_mut(gh).enumerate() {
             let (prev, y) = prev_and_output(out, h, b, (t, t_len), H);
             let prev = prev.try_into().expect("H values");
             step(SampleStep { b, row, prev, y });
         }
     }
-    last_outputs(out, h, H, t_len);
+    last_outputs(out, h, H, t_len, lengths);
 }
 
 /// One sample's input projection: each `G·H` row `t` of `z` becomes `bias + x_t · W` (`x` is
@@ -499,11 +578,13 @@ impl<'a> Chunk<'a> {
     fn split(self, n: usize, w: &Widths) -> (Chunk<'a>, Chunk<'a>) {
         let Chunk {
             n: all,
+            lengths,
             x,
             out,
             states: [s0, s1],
             work,
         } = self;
+        let (lengths, lengths_rest) = lengths.split(n);
         let (x, x_rest) = x.split_at(Widths::of(n, w.x));
         let (out, out_rest) = out.split_at_mut(Widths::of(n, w.out));
         let (s0, s0_rest) = s0.split_at_mut(Widths::of(n, w.states[0]));
@@ -511,6 +592,7 @@ impl<'a> Chunk<'a> {
         let (work, work_rest) = work.split_at_mut(Widths::of(n, w.work));
         let head = Chunk {
             n,
+            lengths,
             x,
             out,
             states: [s0, s1],
@@ -518,6 +600,7 @@ impl<'a> Chunk<'a> {
         };
         let rest = Chunk {
             n: all - n,
+            lengths: lengths_rest,
             x: x_rest,
             out: out_rest,
             states: [s0_rest, s1_rest],
@@ -580,19 +663,21 @@ type Kernels<'k, const I: usize, const G: usize, const H: usize> = (
 fn stacked<'a, const I: usize, const G: usize, const H: usize>(
     (kernel, recurrent, bias): Kernels<'a, I, G, H>,
     path: Path,
+    pool: &mut Pool,
 ) -> packed::Stacked<'a> {
-    let bias: Option<Vec<f32>> = bias.map(|b| b.iter().flat_map(|g| g.iter().copied()).collect());
     let part = |b, k| packed::Part {
         b,
         k,
         rs: G * H,
         col0: 0,
     };
+    let bias = bias.map(|b| move |j: usize| b[j / H][j % H]);
     packed::Stacked::new(
         [part(kernel.as_slice(), I), part(recurrent.as_slice(), H)],
         G * H,
-        bias.as_deref(),
+        bias.as_ref().map(|b| b as &dyn Fn(usize) -> f32),
         path,
+        pool,
     )
 }
 
@@ -615,8 +700,14 @@ trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
     /// The layer's path and its packed weights.
     fn packed(&self) -> &Packed<Self::Weights>;
 
-    /// The step weights packed for `path`.
-    fn pack(&self, path: Path) -> Self::Weights;
+    /// The same, to set or take the weights (a lowered batch packs into buffers it keeps).
+    fn packed_mut(&mut self) -> &mut Packed<Self::Weights>;
+
+    /// The step weights packed for `path`, in buffers from `pool`.
+    fn pack(&self, path: Path, pool: &mut Pool) -> Self::Weights;
+
+    /// Gives the buffers of `weights` back to `pool`.
+    fn recycle(weights: Self::Weights, pool: &mut Pool);
 
     /// The cell's weights, which the sample-by-sample path reads unpacked.
     fn kernels(&self) -> Kernels<'_, I, G, H>;
@@ -670,7 +761,7 @@ trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
 #[allow(clippy::type_complexity)]
 fn forward_into<L, const I: usize, const G: usize, const H: usize, const S: usize>(
     layer: &L,
-    (inputs, batch): (&[f32], usize),
+    (inputs, batch, lengths): (&[f32], usize, Lengths<'_>),
     initial: [(&'static str, Option<&[f32]>); S],
     (outputs, mut states, scratch): (&mut Vec<f32>, [&mut Vec<f32>; S], &mut Vec<f32>),
 ) -> Result<(), ShapeError>
@@ -697,11 +788,16 @@ where
         },
         (outputs, states.each_mut().map(|s| &mut **s), scratch),
     )?;
+    lengths.check(batch, t)?;
     if t == 0 {
         return Ok(());
     }
+    if let Lengths::Sorted(_) = lengths {
+        // The steps past a sample's length are never written: zeros, as PyTorch pads.
+        outputs.fill(0.0);
+    }
     let path = packed.path;
-    let plan = packed.plan(batch, |path| layer.pack(path));
+    let plan = packed.plan(batch, |path| layer.pack(path, &mut Pool::default()));
     let (work, kept) = scratch.split_at_mut(Widths::of(batch, widths.work));
     let [h, second] = match &mut states[..] {
         [h] => [h.as_mut_slice(), kept],
@@ -710,6 +806,7 @@ where
     };
     let whole = Chunk {
         n: batch,
+        lengths,
         x: inputs,
         out: outputs,
         states: [h, second],
@@ -741,6 +838,7 @@ fn chunk<L, const I: usize, const G: usize, const H: usize>(
 {
     let Chunk {
         n,
+        lengths,
         x,
         out,
         states: [h, second],
@@ -748,6 +846,11 @@ fn chunk<L, const I: usize, const G: usize, const H: usize>(
     } = ch;
     let (gh, sw) = (G * H, L::SECOND);
     for t in 0..t_len {
+        // The samples that still run: the first rows (their lengths are sorted).
+        let n = lengths.running(n, t);
+        if n == 0 {
+            break;
+        }
         let ops = step_operands(x, I, out, h, H, (t, t_len));
         layer.gemm_step(n, w, ops, work, second, path);
         for b in 0..n {
@@ -756,7 +859,7 @@ fn chunk<L, const I: usize, const G: usize, const H: usize>(
             layer.epilogue(row, &mut second[b * sw..(b + 1) * sw], prev, y, path);
         }
     }
-    last_outputs(out, h, H, t_len);
+    last_outputs(out, h, H, t_len, lengths);
 }
 
 /// The recurrence for a chunk of fewer than [`GEMM_ROWS`] samples, one sample at a time (see
@@ -774,6 +877,7 @@ fn chunk_by_sample<L, const I: usize, const G: usize, const H: usize>(
 {
     let Chunk {
         n,
+        lengths,
         x,
         out,
         states: [h, second],
@@ -785,7 +889,7 @@ fn chunk_by_sample<L, const I: usize, const G: usize, const H: usize>(
     let recurrent = recurrent.rows();
     by_sample_steps(
         (kernel, bias),
-        (n, t_len),
+        (n, t_len, lengths),
         (x, out, h, z),
         #[inline(always)]
         |s| {

@@ -94,19 +94,27 @@ impl core::fmt::Debug for Stacked<'_> {
 }
 
 impl<'a> Stacked<'a> {
-    /// Packs columns `col0 .. col0 + n` of both parts (each part's own `col0`), with `bias`
-    /// (`n` values, or none) for [`Stacked::product`] on `path`.
-    pub(super) fn new(parts: [Part<'a>; 2], n: usize, bias: Option<&[f32]>, path: Path) -> Self {
+    /// Packs columns `col0 .. col0 + n` of both parts (each part's own `col0`), with the bias
+    /// of column `j` from `bias(j)` (zeros with none), for [`Stacked::product`] on `path`; its
+    /// buffers come from `pool`.
+    pub(super) fn new(
+        parts: [Part<'a>; 2],
+        n: usize,
+        bias: Option<&dyn Fn(usize) -> f32>,
+        path: Path,
+        pool: &mut Pool,
+    ) -> Self {
         let k = parts[0].k + parts[1].k;
-        let count = n.div_ceil(NR);
-        let mut padded = alloc::vec![0.0; count * NR];
-        if let Some(b) = bias {
-            padded[..n].copy_from_slice(&b[..n]);
+        let mut padded = pool.take(n.div_ceil(NR) * NR);
+        if let Some(bias) = bias {
+            for (j, b) in padded[..n].iter_mut().enumerate() {
+                *b = bias(j);
+            }
         }
-        let panels = match path {
-            Path::Packed(_) => pack(&parts, k, n),
-            Path::Portable => Vec::new(),
-        };
+        let mut panels = pool.take(0);
+        if let Path::Packed(_) = path {
+            pack(&parts, k, n, &mut panels);
+        }
         Stacked {
             parts,
             k,
@@ -115,6 +123,12 @@ impl<'a> Stacked<'a> {
             panels,
             path,
         }
+    }
+
+    /// Gives the buffers back to `pool`, in the order [`Stacked::new`] took them.
+    pub(super) fn recycle(self, pool: &mut Pool) {
+        pool.give(self.bias);
+        pool.give(self.panels);
     }
 
     /// `c[i, :] = bias + a₁[i, :] · B₁ + a₂[i, :] · B₂` for `m` rows; `a` gives each part's
@@ -216,11 +230,11 @@ impl<'a> Stacked<'a> {
     }
 }
 
-/// The panels of `[B₁; B₂]`: panel `p` holds columns `16p .. 16p + 16` of all `k` rows,
-/// part 1's rows first.
-fn pack(parts: &[Part<'_>; 2], k: usize, n: usize) -> Vec<f32> {
+/// The panels of `[B₁; B₂]` into `panels`: panel `p` holds columns `16p .. 16p + 16` of all
+/// `k` rows, part 1's rows first.
+fn pack(parts: &[Part<'_>; 2], k: usize, n: usize, panels: &mut Vec<f32>) {
     let count = n.div_ceil(NR);
-    let mut panels = alloc::vec![0.0; count * k * NR];
+    panels.resize(count * k * NR, 0.0);
     for (p, panel) in panels
         .chunks_exact_mut((k * NR).max(1))
         .enumerate()
@@ -234,7 +248,31 @@ fn pack(parts: &[Part<'_>; 2], k: usize, n: usize) -> Vec<f32> {
             dst[..width].copy_from_slice(&row[p * NR..p * NR + width]);
         }
     }
-    panels
+}
+
+/// The buffers packing takes and gives back. A caller that keeps its pool between calls (a
+/// lowered `Rnn` batch, which packs on every call) allocates nothing once a call like the last
+/// has run: buffers come back in the order they were taken, so each finds the one it had.
+#[derive(Default)]
+pub(crate) struct Pool(Vec<Vec<f32>>);
+
+impl Pool {
+    /// `len` zeros, in the buffer given back longest ago.
+    fn take(&mut self, len: usize) -> Vec<f32> {
+        let mut buffer = if self.0.is_empty() {
+            Vec::new()
+        } else {
+            self.0.remove(0)
+        };
+        buffer.clear();
+        buffer.resize(len, 0.0);
+        buffer
+    }
+
+    /// Keeps `buffer` for a later [`take`](Pool::take).
+    fn give(&mut self, buffer: Vec<f32>) {
+        self.0.push(buffer);
+    }
 }
 
 /// `c[r, j] = bias[j] + Σ_s Σ_{l < k_s} a_s[r·rsa_s + l] · panel[(k₁·[s = 2] + l)·16 + j]`
@@ -387,7 +425,8 @@ mod tests {
                 let a1 = values(m * rsa1, 3);
                 let a2 = values(m * rsa2, 4);
                 let bias = values(n, 5);
-                let stacked = Stacked::new(parts, n, Some(&bias), path);
+                let column = |j: usize| bias[j];
+                let stacked = Stacked::new(parts, n, Some(&column), path, &mut Pool::default());
                 let rsc = n + 2;
                 let mut c = alloc::vec![f32::NAN; m * rsc];
                 stacked.product(m, [(&a1, rsa1), (&a2, rsa2)], &mut c, rsc);

@@ -1,7 +1,7 @@
 //! The fused SimpleRNN layer.
 
 use super::gates::{self, tanh, Lanes, Units};
-use super::packed::{Path, Stacked};
+use super::packed::{Path, Pool, Stacked};
 use super::{Kernels, Layer, Output, Packed};
 use crate::cells::SimpleRnnCell;
 use crate::error::ShapeError;
@@ -62,7 +62,7 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
     ) -> Result<(), ShapeError> {
         super::forward_into(
             self,
-            (inputs, batch),
+            (inputs, batch, super::Lengths::All),
             [("initial h [B, H]", initial)],
             (&mut run.outputs, [&mut run.h], &mut run.scratch.0),
         )
@@ -79,8 +79,17 @@ impl<'a, const I: usize, const H: usize> Layer<I, 1, H> for SimpleRnn<'a, I, H> 
         &self.packed
     }
 
-    fn pack(&self, path: Path) -> Stacked<'a> {
-        super::stacked(kernels(self.cell), path)
+    #[inline(always)]
+    fn packed_mut(&mut self) -> &mut Packed<Stacked<'a>> {
+        &mut self.packed
+    }
+
+    fn pack(&self, path: Path, pool: &mut Pool) -> Stacked<'a> {
+        super::stacked(kernels(self.cell), path, pool)
+    }
+
+    fn recycle(weights: Stacked<'a>, pool: &mut Pool) {
+        weights.recycle(pool);
     }
 
     #[inline(always)]

@@ -145,24 +145,24 @@ pub fn expand(cell: &Cell, body: Body) -> TokenStream {
         }
     };
 
-    let (step_attrs, item, step_block) = match &cell.origin {
-        Origin::Fn(f) => (Vec::new(), fn_cell_type(cell, f, &generics, body), None),
+    let (step_attrs, item, overrides) = match &cell.origin {
+        Origin::Fn(f) => (Vec::new(), fn_cell_type(cell, f, &generics, body), &[][..]),
         Origin::Impl {
             item,
             step_attrs,
-            step_block,
+            overrides,
         } => {
             let item = if item.items.is_empty() {
                 TokenStream::new()
             } else {
                 item.to_token_stream()
             };
-            (step_attrs.clone(), item, step_block.as_ref())
+            (step_attrs.clone(), item, &overrides[..])
         }
     };
-    let step_block = match body {
-        Body::User => step_block.map(ToTokens::to_token_stream),
-        Body::Placeholder => None,
+    let overrides = match body {
+        Body::User => overrides,
+        Body::Placeholder => &[],
     };
     let has_inline = step_attrs.iter().any(|a| a.path().is_ident("inline"));
     // Always inlined into the driver unless the user says otherwise: the drivers run their
@@ -194,7 +194,7 @@ pub fn expand(cell: &Cell, body: Body) -> TokenStream {
                 #step_body
             }
 
-            #step_block
+            #(#overrides)*
         }
     }
 }

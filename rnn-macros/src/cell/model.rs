@@ -56,10 +56,10 @@ pub enum Origin {
     Impl {
         item: ItemImpl,
         step_attrs: Vec<Attribute>,
-        /// A `fn step_block` written next to `step`: it overrides `Cell::step_block` (a step
-        /// over a block of samples that shares the weight reads), moved as written into the
+        /// Provided `Cell` methods written next to `step` (`fn step_block`, a step over a
+        /// block of samples that shares the weight reads), moved as written into the
         /// generated `Cell` impl.
-        step_block: Option<Box<syn::ImplItemFn>>,
+        overrides: Vec<syn::ImplItemFn>,
     },
 }
 

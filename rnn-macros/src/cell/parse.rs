@@ -73,6 +73,11 @@ fn from_fn(krate: syn::Path, mut f: syn::ItemFn, errors: &mut Errors) -> Cell {
     }
 }
 
+/// The provided methods of `Cell` that a `#[cell]` impl block may write beside `step`:
+/// `step_block` (a step over a block of samples that shares the weight reads) and the built-in
+/// cells' `batched_kernel`.
+const OVERRIDES: [&str; 2] = ["step_block", "batched_kernel"];
+
 fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> Option<Cell> {
     if let Some((_, path, _)) = &item.trait_ {
         errors.at(
@@ -94,14 +99,18 @@ fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> 
     };
     let declared = declared_lifetimes(&item.generics);
     let (params, roles_unread) = parse_params(&mut method.sig, &declared, errors);
-    let step_block = item
-        .items
-        .iter()
-        .position(|i| matches!(i, ImplItem::Fn(m) if m.sig.ident == "step_block"))
-        .and_then(|index| match item.items.remove(index) {
-            ImplItem::Fn(f) => Some(Box::new(f)),
+    // The `Cell` methods written beside `step` move into the generated impl.
+    let (overrides, rest) = core::mem::take(&mut item.items)
+        .into_iter()
+        .partition(|i| matches!(i, ImplItem::Fn(m) if OVERRIDES.iter().any(|o| m.sig.ident == o)));
+    item.items = rest;
+    let overrides = overrides
+        .into_iter()
+        .filter_map(|i| match i {
+            ImplItem::Fn(f) => Some(f),
             _ => None,
-        });
+        })
+        .collect();
     let cell_ident = match &*item.self_ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
         _ => None,
@@ -127,7 +136,7 @@ fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> 
         origin: Origin::Impl {
             step_attrs: method.attrs.clone(),
             item,
-            step_block,
+            overrides,
         },
     })
 }

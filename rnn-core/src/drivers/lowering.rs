@@ -1,0 +1,328 @@
+//! A batch of a built-in cell lowered to its batched kernel, as Keras runs an `LSTM` on cuDNN
+//! when its arguments allow: one GEMM per step over the whole batch instead of one loop per
+//! sequence, with the semantics of the masked driver.
+//!
+//! It applies when each sequence's valid steps are one run of consecutive timesteps (no mask,
+//! a length, or a step mask with padding only before and after), in any [`Direction`]. Then,
+//! in the order the driver processes steps, a sequence is `lead` padded steps (whose outputs
+//! are zeros: nothing came before them), its `valid` steps, and the trailing padding (whose
+//! outputs follow the [`Padding`] policy). The kernel runs the valid steps of every sequence,
+//! longest first, so each step's GEMM covers just the sequences still running; the outputs are
+//! then laid out as the masked driver lays them out.
+
+use alloc::vec::Vec;
+use core::borrow::Borrow;
+
+use super::batch::{Batch, BatchConstants, BatchRun};
+use super::direction::Direction;
+use super::mask::{Mask, Padding};
+use crate::cell::Cell;
+use crate::fused::{BatchedKernel, Job, Workspace};
+use crate::nested::Nested;
+use crate::sequence::Sequence;
+
+/// Where a sequence's valid steps are, in processing order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    /// Padded steps processed before the first valid one.
+    lead: usize,
+    /// Valid steps, processed one after the other.
+    valid: usize,
+    /// The timestep the first valid step reads.
+    first: usize,
+    /// Whether the valid steps read their timesteps last first.
+    backwards: bool,
+}
+
+impl Span {
+    /// The span of a sequence of `steps` timesteps under `mask`, read in `direction` (as
+    /// [`schedule`](super::masked::schedule) orders it), or `None` when its valid steps are not
+    /// one run of consecutive timesteps.
+    fn of(mask: Mask<'_>, steps: usize, direction: Direction) -> Option<Span> {
+        // The valid timesteps `start .. start + valid`.
+        let (start, valid) = match mask {
+            Mask::All => (0, steps),
+            Mask::Length(n) => (0, n),
+            Mask::Steps(mask) => {
+                let start = mask.iter().position(|&v| v).unwrap_or(0);
+                let valid = mask[start..].iter().take_while(|&&v| v).count();
+                if mask[start + valid..].iter().any(|&v| v) {
+                    return None;
+                }
+                (start, valid)
+            }
+        };
+        let last = (start + valid).saturating_sub(1);
+        Some(match (direction, mask) {
+            (Direction::Forward, _) => Span {
+                lead: start,
+                valid,
+                first: start,
+                backwards: false,
+            },
+            // tf.reverse_sequence: the valid prefix backwards, then the padding.
+            (Direction::GoBackwards, Mask::Length(_)) => Span {
+                lead: 0,
+                valid,
+                first: last,
+                backwards: true,
+            },
+            // The whole time axis backwards: the padding after the valid steps comes first.
+            (Direction::GoBackwards | Direction::Reversed, _) => Span {
+                lead: steps - start - valid,
+                valid,
+                first: last,
+                backwards: true,
+            },
+        })
+    }
+
+    /// The timestep the `k`-th valid step reads.
+    fn timestep(&self, k: usize) -> usize {
+        if self.backwards {
+            self.first - k
+        } else {
+            self.first + k
+        }
+    }
+}
+
+/// What a lowered batch keeps between calls: the kernel's workspace and the gathered inputs
+/// and states, so that a call like the last allocates nothing. Not a result: any two compare
+/// equal, and a clone starts empty.
+#[derive(Default)]
+pub(crate) struct Lowered {
+    work: Workspace,
+    spans: Vec<Span>,
+    /// The sequences, longest run first.
+    order: Vec<usize>,
+    lengths: Vec<usize>,
+    inputs: Vec<f32>,
+    initial: [Vec<f32>; 2],
+    /// One state or output, flat.
+    value: Vec<f32>,
+}
+
+impl Clone for Lowered {
+    fn clone(&self) -> Self {
+        Lowered::default()
+    }
+}
+
+impl PartialEq for Lowered {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl core::fmt::Debug for Lowered {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Lowered")
+    }
+}
+
+/// Runs `batch` (checked) on `cell`'s batched kernel into `out`, as the masked driver would run
+/// each sequence in `direction` with `padding`; `false`, with `out` untouched, when the cell has
+/// no kernel or the batch does not fit one (a mask with holes, sizes it cannot hold).
+pub(crate) fn run_lowered<C, Q, X>(
+    cell: &C,
+    (direction, padding): (Direction, Padding),
+    batch: &Batch<'_, Q, C::State>,
+    constants: BatchConstants<'_, C::Constants>,
+    out: &mut BatchRun<C::Output, C::State>,
+) -> bool
+where
+    C: Cell,
+    Q: AsRef<[X]>,
+    X: Borrow<C::Input>,
+{
+    let mut lowered = core::mem::take(&mut out.lowered);
+    let mut ran = false;
+    cell.batched_kernel(&mut |kernel| {
+        ran = lowered.run(cell, kernel, (direction, padding), batch, constants, out);
+    });
+    out.lowered = lowered;
+    ran
+}
+
+/// Whether [`run_lowered`] would run `batch` on `cell`'s batched kernel (sizes that no
+/// memory holds aside).
+pub(crate) fn applies<C, Q, X>(
+    cell: &C,
+    direction: Direction,
+    batch: &Batch<'_, Q, C::State>,
+) -> bool
+where
+    C: Cell,
+    Q: AsRef<[X]>,
+{
+    let mut fits = false;
+    let has_kernel = cell.batched_kernel(&mut |kernel| fits = sizes_fit::<C>(kernel.sizes()));
+    has_kernel
+        && fits
+        && !batch.sequences.is_empty()
+        && (0..batch.len()).all(|b| {
+            Span::of(
+                batch.masks.get(b),
+                batch.sequences[b].as_ref().len(),
+                direction,
+            )
+            .is_some()
+        })
+}
+
+/// Whether a kernel of `[I, H, states]` runs `C`'s values.
+fn sizes_fit<C: Cell>([features, hidden, states]: [usize; 3]) -> bool {
+    features > 0
+        && hidden > 0
+        && C::Input::SIZE == features
+        && C::Output::SIZE == hidden
+        && Some(C::State::SIZE) == hidden.checked_mul(states)
+}
+
+impl Lowered {
+    /// [`run_lowered`] with the kernel.
+    fn run<C, Q, X>(
+        &mut self,
+        cell: &C,
+        kernel: &mut dyn BatchedKernel,
+        (direction, padding): (Direction, Padding),
+        batch: &Batch<'_, Q, C::State>,
+        constants: BatchConstants<'_, C::Constants>,
+        out: &mut BatchRun<C::Output, C::State>,
+    ) -> bool
+    where
+        C: Cell,
+        Q: AsRef<[X]>,
+        X: Borrow<C::Input>,
+    {
+        let (sequences, initial_states) = (batch.sequences, batch.initial_states);
+        let [features, hidden, _] = kernel.sizes();
+        if !sizes_fit::<C>(kernel.sizes()) || sequences.is_empty() {
+            return false;
+        }
+        // Every sequence's span, or the generic loop.
+        self.spans.clear();
+        for (b, q) in sequences.iter().enumerate() {
+            match Span::of(batch.masks.get(b), q.as_ref().len(), direction) {
+                Some(span) => self.spans.push(span),
+                None => return false,
+            }
+        }
+        let spans = &self.spans;
+        self.order.clear();
+        self.order.extend(0..sequences.len());
+        self.order
+            .sort_unstable_by_key(|&b| (core::cmp::Reverse(spans[b].valid), b));
+        self.lengths.clear();
+        self.lengths
+            .extend(self.order.iter().map(|&b| spans[b].valid));
+        let longest = self.lengths[0];
+        // The gathered buffers: `[B, T, I]` inputs, `[B, H]` initial states. A batch whose
+        // padded inputs no `usize` counts or no memory holds runs the generic loop, which
+        // needs no padded copy.
+        let batch_len = sequences.len();
+        let Some(len) = batch_len
+            .checked_mul(longest)
+            .and_then(|n| n.checked_mul(features))
+        else {
+            return false;
+        };
+        if reserve(&mut self.inputs, len).is_err()
+            || reserve(&mut self.value, C::State::SIZE).is_err()
+        {
+            return false;
+        }
+        let Some(states_len) = batch_len.checked_mul(hidden) else {
+            return false;
+        };
+        for initial in &mut self.initial {
+            if reserve(initial, states_len).is_err() {
+                return false;
+            }
+        }
+        self.inputs.clear();
+        self.inputs.resize(len, 0.0);
+        for (rows, &b) in self
+            .inputs
+            .chunks_exact_mut((longest * features).max(1))
+            .zip(&self.order)
+        {
+            let (span, inputs) = (spans[b], sequences[b].as_ref());
+            for (k, row) in rows.chunks_exact_mut(features).take(span.valid).enumerate() {
+                inputs[span.timestep(k)].borrow().write_f32(row);
+            }
+        }
+        for initial in &mut self.initial {
+            initial.clear();
+        }
+        let value = &mut self.value;
+        value.resize(C::State::SIZE, 0.0);
+        for &b in &self.order {
+            match initial_states {
+                Some(states) => states[b].write_f32(value),
+                None => cell.initial_state(constants.get(b)).write_f32(value),
+            }
+            for (initial, state) in self.initial.iter_mut().zip(value.chunks_exact(hidden)) {
+                initial.extend_from_slice(state);
+            }
+        }
+        let job = Job {
+            inputs: &self.inputs,
+            lengths: &self.lengths,
+            initial: [&self.initial[0], &self.initial[1]],
+            work: &mut self.work,
+        };
+        if kernel.forward(job).is_err() {
+            return false;
+        }
+        self.scatter(out, sequences, (direction, padding), (longest, hidden));
+        true
+    }
+
+    /// Lays the kernel's results out as the masked driver does: each sequence's outputs in
+    /// processing order (zeros for the leading padding, the valid steps' outputs, then the
+    /// padding's), reversed for [`Direction::Reversed`], and its final state.
+    fn scatter<O: Nested, S: Nested, Q: AsRef<[X]>, X>(
+        &mut self,
+        out: &mut BatchRun<O, S>,
+        sequences: &[Q],
+        (direction, padding): (Direction, Padding),
+        (longest, hidden): (usize, usize),
+    ) {
+        let work = &self.work;
+        out.outputs
+            .0
+            .resize_with(sequences.len(), || Sequence(Vec::new()));
+        out.states.clear();
+        out.states.resize_with(sequences.len(), S::zeros);
+        for (j, &b) in self.order.iter().enumerate() {
+            let (span, steps) = (self.spans[b], sequences[b].as_ref().len());
+            let rows = &work.outputs[j * longest * hidden..][..span.valid * hidden];
+            let outputs = &mut out.outputs.0[b].0;
+            outputs.clear();
+            outputs.extend((0..span.lead).map(|_| O::zeros()));
+            outputs.extend(rows.chunks_exact(hidden).map(O::read_f32));
+            let last = match padding {
+                Padding::CarryLastOutput if span.valid > 0 => outputs.last().cloned(),
+                _ => None,
+            };
+            let tail = steps - span.lead - span.valid;
+            outputs.extend((0..tail).map(|_| last.clone().unwrap_or_else(O::zeros)));
+            if direction.aligned_to_time() {
+                outputs.reverse();
+            }
+            self.value.clear();
+            for state in work.states.iter().filter(|s| !s.is_empty()) {
+                self.value
+                    .extend_from_slice(&state[j * hidden..(j + 1) * hidden]);
+            }
+            out.states[b] = S::read_f32(&self.value);
+        }
+    }
+}
+
+/// Grows `buffer` to hold `len` values, or the allocator's refusal.
+fn reserve(buffer: &mut Vec<f32>, len: usize) -> Result<(), alloc::collections::TryReserveError> {
+    buffer.try_reserve_exact(len.saturating_sub(buffer.len()))
+}

@@ -1,0 +1,143 @@
+//! The batched kernel of a built-in cell as [`Rnn`](crate::Rnn) runs it: the fused layers'
+//! forward over samples sorted by their number of valid steps, with its packed weights and
+//! buffers in a [`Workspace`] the caller keeps, so that a call like the last allocates nothing.
+//!
+//! Nothing here is a stable interface: it is public only because the cells' hook
+//! (`Cell::batched_kernel`) names it.
+
+use alloc::vec::Vec;
+
+use super::packed::Pool;
+use super::{forward_into, Gru, Layer, Lengths, Lstm, SimpleRnn};
+use crate::error::ShapeError;
+
+/// One lowered batch: `inputs` is `[B, T, I]` in processing order, the samples sorted by
+/// `lengths` (their valid steps, the first of each sample's rows), longest first.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Job<'a> {
+    /// `[B, T, I]`.
+    pub inputs: &'a [f32],
+    /// The valid steps of each sample, non-increasing.
+    pub lengths: &'a [usize],
+    /// The initial states, `[B, H]` each: `h`, then the LSTM's `c` (empty for the others).
+    pub initial: [&'a [f32]; 2],
+    /// Where the results go, and the buffers reused from the last call.
+    pub work: &'a mut Workspace,
+}
+
+/// The buffers of a lowered batch: its results and what the kernel works in.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct Workspace {
+    /// Every step's output, `[B, T, H]`: zeros past a sample's length.
+    pub outputs: Vec<f32>,
+    /// The final states, `[B, H]` each (`h`, then the LSTM's `c`).
+    pub states: [Vec<f32>; 2],
+    scratch: Vec<f32>,
+    pool: Pool,
+}
+
+/// Its buffers' sizes, not their values.
+impl core::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Workspace({} outputs)", self.outputs.len())
+    }
+}
+
+/// A fused layer seen through what a lowered batch needs of it.
+#[doc(hidden)]
+pub trait BatchedKernel {
+    /// `[I, H, number of states]`.
+    fn sizes(&self) -> [usize; 3];
+
+    /// Runs `job`; its results are in `job.work`.
+    fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError>;
+}
+
+/// [`BatchedKernel::forward`] for a layer with `S` states that are results: packs the weights
+/// into the workspace's pool (unless the batch runs sample by sample), runs the layer's forward
+/// with the lengths, and gives the buffers back.
+fn lowered<L, const I: usize, const G: usize, const H: usize, const S: usize>(
+    layer: &mut L,
+    job: Job<'_>,
+) -> Result<(), ShapeError>
+where
+    L: Layer<I, G, H>,
+{
+    let Job {
+        inputs,
+        lengths,
+        initial,
+        work,
+    } = job;
+    let path = layer.packed().path;
+    if layer.packed().by_sample(lengths.len()).is_none() {
+        let weights = layer.pack(path, &mut work.pool);
+        layer.packed_mut().set(weights);
+    }
+    const NAMES: [&str; 2] = ["initial h [B, H]", "initial c [B, H]"];
+    let initial = core::array::from_fn(|s| (NAMES[s], Some(initial[s])));
+    let [h, c] = &mut work.states;
+    let mut states = [Some(h), Some(c)].into_iter().flatten();
+    let states = core::array::from_fn(|_| states.next().expect("two states"));
+    let result = forward_into::<L, I, G, H, S>(
+        layer,
+        (inputs, lengths.len(), Lengths::Sorted(lengths)),
+        initial,
+        (&mut work.outputs, states, &mut work.scratch),
+    );
+    if let Some(weights) = layer.packed_mut().take() {
+        L::recycle(weights, &mut work.pool);
+    }
+    result
+}
+
+impl<const I: usize, const H: usize> BatchedKernel for Lstm<'_, I, H> {
+    fn sizes(&self) -> [usize; 3] {
+        [I, H, 2]
+    }
+
+    fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError> {
+        lowered::<_, I, 4, H, 2>(self, job)
+    }
+}
+
+impl<const I: usize, const H: usize> BatchedKernel for Gru<'_, I, H> {
+    fn sizes(&self) -> [usize; 3] {
+        [I, H, 1]
+    }
+
+    fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError> {
+        lowered::<_, I, 3, H, 1>(self, job)
+    }
+}
+
+impl<const I: usize, const H: usize> BatchedKernel for SimpleRnn<'_, I, H> {
+    fn sizes(&self) -> [usize; 3] {
+        [I, H, 1]
+    }
+
+    fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError> {
+        lowered::<_, I, 1, H, 1>(self, job)
+    }
+}
+
+/// A built-in cell's `Cell::batched_kernel`: calls `run` with `layer(cell)` when `cell` is the
+/// `f32` cell `F` the layer runs (the batched kernels are `f32` only), and returns whether it
+/// was.
+#[doc(hidden)]
+pub fn lower<'c, C: core::any::Any, F: core::any::Any, K: BatchedKernel>(
+    cell: &'c C,
+    layer: impl FnOnce(&'c F) -> K,
+    run: &mut dyn FnMut(&mut dyn BatchedKernel),
+) -> bool {
+    let cell: &'c dyn core::any::Any = cell;
+    match cell.downcast_ref::<F>() {
+        Some(cell) => {
+            run(&mut layer(cell));
+            true
+        }
+        None => false,
+    }
+}
