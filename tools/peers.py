@@ -92,6 +92,10 @@ CONFIGS = [
          flops=2 * 3 * 32 * (32 + 32), peer="gru-b1-h32"),
     _lstm("lstm-b64-h128", 64, 128, 50),
     _lstm("lstm-b64-h256", 64, 256, 100),
+    # The same batches through `Rnn::run_batch` on the built-in cell, which lowers them onto
+    # the batched kernel.
+    dict(_lstm("lstm-rnn-b64-h128", 64, 128, 50), peer="lstm-b64-h128"),
+    dict(_lstm("lstm-rnn-b64-h256", 64, 256, 100), peer="lstm-b64-h256"),
     dict(name="seed-custom", kind="seed-custom", B=64, I=12, H=10, T=100,
          flops=_custom_flops(SEED_CUSTOM)),
     dict(name="seed-nested", kind="seed-nested", B=64, I="32 / 64x32", H="10 / 20x30", T=50,

@@ -9,6 +9,7 @@
 //! | gru-fused-b1-h32 | GRU (reset_after) | 1 | 32 | 32 | 32 | `fused::Gru::forward_into` (as the fused LSTM rows) |
 //! | lstm-b64-h128 | LSTM | 64 | 128 | 128 | 50 | `fused::Lstm::forward_into` (as above) |
 //! | lstm-b64-h256 | LSTM | 64 | 256 | 256 | 100 | `fused::Lstm::forward_into` (as above) |
+//! | lstm-rnn-b64-h{128,256} | LSTM | 64 | =H | H | 50, 100 | `Rnn::run_batch_into` on the built-in cell (lowered to the batched kernel; the previous call's buffers refilled) |
 //! | seed-custom | seed 000's cell | 64 | 12 | 10 | 100 | `Rnn::run_batch_into` (one sequence per task, over cores; the outputs go into the previous call's buffers, as in a serving loop; `seed-custom-run-batch` allocates them anew with `Rnn::run_batch`) |
 //! | seed-nested | seed 001's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll_into` over blocks of 16 sequences sharing each weight read, over cores, refilling the previous call's output buffers |
 #![allow(dead_code)]
@@ -30,7 +31,7 @@ pub struct Workload {
     pub run: Box<dyn FnMut()>,
 }
 
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 18] = [
     "lstm-b1-h8",
     "lstm-b1-h16",
     "lstm-b1-h32",
@@ -45,6 +46,8 @@ pub const NAMES: [&str; 16] = [
     "gru-fused-b1-h32",
     "lstm-b64-h128",
     "lstm-b64-h256",
+    "lstm-rnn-b64-h128",
+    "lstm-rnn-b64-h256",
     "seed-custom",
     "seed-nested",
 ];
@@ -65,6 +68,8 @@ pub fn build(name: &str) -> Option<Workload> {
         "gru-fused-b1-h32" => gru_fused_b1("gru-fused-b1-h32"),
         "lstm-b64-h128" => lstm_fused::<128>("lstm-b64-h128", 64, 50),
         "lstm-b64-h256" => lstm_fused::<256>("lstm-b64-h256", 64, 100),
+        "lstm-rnn-b64-h128" => lstm_rnn_batch::<128>("lstm-rnn-b64-h128", 64, 50),
+        "lstm-rnn-b64-h256" => lstm_rnn_batch::<256>("lstm-rnn-b64-h256", 64, 100),
         "seed-custom" => seed_custom("seed-custom", true),
         "seed-custom-run-batch" => seed_custom("seed-custom-run-batch", false),
         "seed-nested" => seed_nested("seed-nested", true),
@@ -162,6 +167,29 @@ fn lstm_fused<const H: usize>(name: &'static str, batch: usize, steps: usize) ->
         run: Box::new(move || {
             lstm.forward_into(black_box(&xs), batch, None, &mut out)
                 .expect("the inputs are [B, T, I]");
+            black_box(&out);
+        }),
+    }
+}
+
+/// The built-in cell through [`Rnn::run_batch_into`], as a user runs a batch: the `Rnn`
+/// lowers it onto the batched kernel (packing the weights on every call, into buffers the
+/// previous call left), and each call refills the previous call's outputs.
+fn lstm_rnn_batch<const H: usize>(name: &'static str, batch: usize, steps: usize) -> Workload {
+    let rnn = Rnn::new(LstmCell::<H, H>::keras_init(1));
+    let xs: Vec<Vec<SVector<f32, H>>> = values(batch * steps * H, 3)
+        .chunks_exact(steps * H)
+        .map(|x| x.chunks_exact(H).map(SVector::from_column_slice).collect())
+        .collect();
+    let mut out = rnn::BatchRun::default();
+    Workload {
+        name,
+        batch,
+        steps,
+        flops_per_step: (8 * H * (H + H)) as f64,
+        run: Box::new(move || {
+            rnn.run_batch_into(&rnn::Batch::new(black_box(&xs)), &(), &mut out)
+                .expect("one mask per sequence");
             black_box(&out);
         }),
     }

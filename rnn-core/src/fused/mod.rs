@@ -1,6 +1,11 @@
 //! Fused layers: the built-in LSTM, GRU and SimpleRNN over a whole batch at once, as cuDNN,
 //! PyTorch's `nn.LSTM` and tract run them.
 //!
+//! [`Rnn::run_batch`](crate::Rnn::run_batch) on a built-in `f32` cell runs this kernel itself
+//! whenever the batch's masks allow (lengths, or padding only around each sequence's valid
+//! steps; any direction), so most programs never name this module. The layers here are the
+//! same kernel seen over flat `[B, T, I]` buffers, as numpy and PyTorch hold a batch.
+//!
 //! A cell's step multiplies one sample's vectors by the weights; at batch 64 that reads every
 //! weight 64 times per step. A fused layer instead
 //! 1. at each step, multiplies the batch's inputs and previous outputs, side by side, by the
