@@ -9,8 +9,8 @@ use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell};
 use rnn::nalgebra::{self, RealField};
 use rnn::ops::Activation;
 use rnn::parameters::Parameters;
-use rnn::train::{zeros_like, Differentiable};
-use rnn::{Nested, ScalarOp};
+use rnn::train::{zeros_like, Differentiable, Tape};
+use rnn::{Cell, Direction, Mask, Nested, Padding, Rnn, ScalarOp, ShapeError, ShapeErrorKind};
 
 /// The central difference's step.
 const H: f64 = 1e-6;
@@ -404,4 +404,234 @@ fn step_forward_is_the_step_bit_for_bit() {
             .with_recurrent_activation(recurrent);
         check_step_bits(&format!("lstm {activation:?}/{recurrent:?}"), cell);
     }
+}
+
+// ------------------------------------------------------------------------------ sequences
+
+/// The sequences' length.
+const STEPS: usize = 5;
+
+/// The masks of the driver checks: none, a length, holes, leading padding, nothing valid.
+const MASKS: [Mask<'static>; 6] = [
+    Mask::All,
+    Mask::Length(3),
+    Mask::Steps(&[true, false, true, true, false]),
+    Mask::Steps(&[false, false, true, true, true]),
+    Mask::Steps(&[false; STEPS]),
+    Mask::Length(0),
+];
+
+const DIRECTIONS: [Direction; 3] = [
+    Direction::Forward,
+    Direction::GoBackwards,
+    Direction::Reversed,
+];
+const PADDINGS: [Padding; 2] = [Padding::CarryLastOutput, Padding::Zero];
+
+/// A run of `STEPS` steps from a random state, the loss a random weighting of every output
+/// and the final state: the driver's backward against central differences, for every mask,
+/// direction and padding. One tape serves every run.
+fn check_sequences<C>(name: &str, cell: C)
+where
+    C: Differentiable<Constants = ()> + Clone,
+{
+    let mut tape = Tape::new();
+    for mask in MASKS {
+        for direction in DIRECTIONS {
+            for padding in PADDINGS {
+                let case = format!("{name} {mask:?} {direction:?} {padding:?}");
+                let rnn = Rnn::new(cell.clone()).direction(direction).padding(padding);
+                check_sequence(&case, rnn, mask, &mut tape);
+            }
+        }
+    }
+}
+
+fn check_sequence<C>(case: &str, rnn: Rnn<C>, mask: Mask<'_>, tape: &mut Tape<C::Residual>)
+where
+    C: Differentiable<Constants = ()> + Clone,
+{
+    let mut rng = Rng::new(case);
+    let rnn = rng.parameters(rnn, 0.5);
+    let xs: Vec<C::Input> = (0..STEPS).map(|_| rng.value()).collect();
+    let initial: C::State = rng.value();
+    let w_outputs: Vec<C::Output> = (0..STEPS).map(|_| rng.value()).collect();
+    let w_state: C::State = rng.value();
+    let loss = |rnn: &Rnn<C>, xs: &[C::Input], initial: &C::State| {
+        let run = rnn.run_masked_from(xs, mask, initial.clone(), &()).unwrap();
+        let outputs: f64 = run
+            .outputs
+            .iter()
+            .zip(&w_outputs)
+            .map(|(y, w)| dot(y, w))
+            .sum();
+        outputs + dot(&run.state, &w_state)
+    };
+
+    let run = rnn
+        .run_taped(&xs, mask, initial.clone(), &(), tape)
+        .unwrap();
+    assert_eq!(
+        run,
+        rnn.run_masked_from(&xs, mask, initial.clone(), &())
+            .unwrap(),
+        "{case}: forward"
+    );
+    let grads = rnn
+        .backward(tape, &xs, &w_outputs, w_state.clone(), &())
+        .unwrap();
+
+    let mut check = Check { case, worst: 0.0 };
+    check.against(
+        "parameter",
+        &parameter_names(rnn.cell()),
+        &parameters(&rnn),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, p);
+            loss(&probe, &xs, &initial)
+        },
+    );
+    let split =
+        |flat: &[f64]| -> Vec<C::Input> { flat.chunks(C::Input::SIZE).map(unflat).collect() };
+    let flat_inputs = |xs: &[C::Input]| -> Vec<f64> { xs.iter().flat_map(flat).collect() };
+    let names: Vec<String> = (0..STEPS)
+        .flat_map(|t| (0..C::Input::SIZE).map(move |i| format!("x[{t}][{i}]")))
+        .collect();
+    check.against(
+        "input",
+        &names,
+        &flat_inputs(&xs),
+        &flat_inputs(&grads.inputs),
+        |v| loss(&rnn, &split(v), &initial),
+    );
+    check.against(
+        "initial state",
+        &indices(C::State::SIZE),
+        &flat(&initial),
+        &flat(&grads.initial_state),
+        |v| loss(&rnn, &xs, &unflat(v)),
+    );
+    println!("{case:<72} worst relative error {:.1e}", check.worst);
+}
+
+#[test]
+fn simple_rnn_sequences() {
+    check_sequences("simple_rnn", SimpleRnnCell::<3, 4, f64>::zeros());
+    check_sequences(
+        "simple_rnn relu",
+        SimpleRnnCell::<3, 4, f64>::zeros().with_activation(Activation::Relu),
+    );
+}
+
+#[test]
+fn gru_sequences() {
+    for reset_after in [true, false] {
+        let cell = GruCell::<3, 4, f64> {
+            reset_after,
+            ..GruCell::zeros()
+        }
+        .with_use_bias(true);
+        check_sequences(&format!("gru reset_after={reset_after}"), cell);
+    }
+}
+
+#[test]
+fn lstm_sequences() {
+    check_sequences("lstm", LstmCell::<3, 4, f64>::zeros());
+}
+
+#[test]
+fn dense_sequences() {
+    check_sequences(
+        "dense softmax",
+        Dense::<3, 4, f64>::zeros().with_activation(Activation::Softmax),
+    );
+}
+
+/// The taped forward computes `run_masked_from`'s bits (`f32`), whatever the tape held.
+#[test]
+fn taped_run_is_the_masked_run_bit_for_bit() {
+    fn check<C: Differentiable<Constants = ()> + Clone>(name: &str, cell: C) {
+        let mut tape = Tape::new();
+        for mask in MASKS {
+            for direction in DIRECTIONS {
+                for padding in PADDINGS {
+                    let case = format!("{name} {mask:?} {direction:?} {padding:?}");
+                    let mut rng = Rng::new(&case);
+                    let rnn = rng.parameters(Rnn::new(cell.clone()), 0.8);
+                    let rnn = rnn.direction(direction).padding(padding);
+                    let xs: Vec<C::Input> = (0..STEPS).map(|_| rng.value()).collect();
+                    let initial: C::State = rng.value();
+                    let taped = rnn
+                        .run_taped(&xs, mask, initial.clone(), &(), &mut tape)
+                        .unwrap();
+                    let run = rnn.run_masked_from(&xs, mask, initial, &()).unwrap();
+                    let all = |outputs: &[C::Output]| -> Vec<u32> {
+                        outputs.iter().flat_map(bits).collect()
+                    };
+                    assert_eq!(all(&taped.outputs), all(&run.outputs), "{case}: outputs");
+                    assert_eq!(bits(&taped.state), bits(&run.state), "{case}: state");
+                    assert_eq!(tape.len(), STEPS, "{case}: steps taped");
+                }
+            }
+        }
+    }
+    check("simple_rnn", SimpleRnnCell::<3, 4>::zeros());
+    check("gru", GruCell::<3, 4>::zeros());
+    check(
+        "gru reset_before",
+        GruCell::<3, 4> {
+            reset_after: false,
+            ..GruCell::zeros()
+        },
+    );
+    check("lstm", LstmCell::<3, 4>::zeros());
+    check(
+        "dense",
+        Dense::<3, 4>::zeros().with_activation(Activation::Tanh),
+    );
+}
+
+/// Adjoints that do not match the tape are an error naming both counts.
+#[test]
+fn backward_checks_its_lengths() {
+    let rnn = Rnn::new(LstmCell::<3, 4, f64>::keras_init(1));
+    let xs = vec![nalgebra::SVector::<f64, 3>::zeros(); STEPS];
+    let mut tape = Tape::new();
+    let state = rnn.cell().initial_state(&());
+    rnn.run_taped(&xs, Mask::Length(2), state.clone(), &(), &mut tape)
+        .unwrap();
+    assert_eq!((tape.len(), tape.valid_steps()), (STEPS, 2));
+    let d_outputs = vec![nalgebra::SVector::zeros(); STEPS - 1];
+    assert_eq!(
+        rnn.backward(&tape, &xs, &d_outputs, state.clone(), &())
+            .unwrap_err(),
+        ShapeError {
+            what: "output adjoints",
+            expected: STEPS,
+            found: STEPS - 1,
+            kind: ShapeErrorKind::Steps
+        },
+    );
+    assert_eq!(
+        rnn.backward(&tape, &xs[1..], &d_outputs, state, &())
+            .unwrap_err(),
+        ShapeError {
+            what: "inputs",
+            expected: STEPS,
+            found: STEPS - 1,
+            kind: ShapeErrorKind::Steps
+        },
+    );
+    // A mask that does not fit: the run's error, nothing taped.
+    let err = rnn.run_taped(
+        &xs,
+        Mask::Length(STEPS + 1),
+        rnn.cell().initial_state(&()),
+        &(),
+        &mut tape,
+    );
+    assert!(err.is_err());
 }

@@ -8,11 +8,17 @@
 //! a pytree of the same structure), so optimizers, clipping and checkpoints walk one structure
 //! through [`Parameters`](crate::Parameters); [`zeros_like`] starts one.
 //!
+//! [`Rnn::run_taped`](crate::Rnn::run_taped) runs a sequence as
+//! [`Rnn::run_masked_from`](crate::Rnn::run_masked_from) does, recording a [`Tape`];
+//! [`Rnn::backward`](crate::Rnn::backward) walks the tape last step first.
+//!
 //! The built-ins' backward passes are derived by hand, fused per step; they are checked against
 //! central differences in `f64`.
 
 mod cells;
 mod differentiable;
+mod sequence;
 
 pub use cells::{DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
 pub use differentiable::{zeros_like, Differentiable};
+pub use sequence::{Gradients, Tape};
