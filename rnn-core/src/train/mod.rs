@@ -13,8 +13,7 @@
 //! [`Rnn::backward`](crate::Rnn::backward) walks the tape last step first.
 //!
 //! The built-ins' backward passes are derived by hand, fused per step; they are checked against
-//! central differences in `f64` and against
-//! Keras's `tf.GradientTape` on masked batches.
+//! central differences in `f64` and against Keras's `tf.GradientTape` on masked batches.
 
 mod cells;
 mod differentiable;
