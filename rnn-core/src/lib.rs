@@ -10,7 +10,8 @@ extern crate alloc;
 extern crate self as rnn_core;
 
 // The modules are private: what a user needs is re-exported here, once, or lives in one of
-// the public namespaces below (cells, ops, parameters, init, weights, weight_file, fused).
+// the public namespaces below (cells, ops, parameters, init, weights, weight_file, fused,
+// train).
 mod cell;
 pub mod cells;
 mod drivers;
@@ -28,6 +29,8 @@ pub mod parameters;
 mod real;
 #[cfg(feature = "alloc")]
 mod sequence;
+#[cfg(feature = "alloc")]
+pub mod train;
 // The size tests' traits appear in the bounds of public methods, so they must be public; a
 // user names only `MatVec`, re-exported here.
 #[doc(hidden)]

@@ -191,10 +191,22 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
     /// The step with its rounding chosen (one entry into the vectorized code per step).
     #[inline(always)]
     fn step_with<R: Rounding>(&self, x: &SVector<T, I>, h: &mut SVector<T, H>) -> SVector<T, H> {
+        self.step_gates_with::<R>(x, h);
+        *h
+    }
+
+    /// The step, also returning what it computed on the way: training's forward
+    /// (`rnn::train`) keeps it for the backward, and shares the step's bits by calling this.
+    #[inline(always)]
+    pub(crate) fn step_gates_with<R: Rounding>(
+        &self,
+        x: &SVector<T, I>,
+        h: &mut SVector<T, H>,
+    ) -> GruGates<T, H> {
         let mut xs = self.bias.as_ref().map_or([SVector::zeros(); 3], |b| *b);
         self.kernel.accumulate_with::<R>(x, &mut xs);
         let [x_z, x_r, x_h] = xs;
-        let (mut z, candidate) = if self.reset_after {
+        let (mut z, r, recurrent_candidate, candidate) = if self.reset_after {
             let mut hs = self
                 .recurrent_bias
                 .as_ref()
@@ -203,7 +215,7 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
             let [h_z, h_r, h_h] = hs;
             let mut r = x_r + h_r;
             self.recurrent_activation.apply_with::<R, T, H>(&mut r);
-            (x_z + h_z, x_h + r.component_mul(&h_h))
+            (x_z + h_z, r, h_h, x_h + r.component_mul(&h_h))
         } else {
             let (mut z, mut r, mut candidate) = (x_z, x_r, x_h);
             self.recurrent_kernel
@@ -213,12 +225,28 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
             self.recurrent_activation.apply_with::<R, T, H>(&mut r);
             self.recurrent_kernel
                 .accumulate_gate_with::<R>(2, &r.component_mul(h), &mut candidate);
-            (z, candidate)
+            (z, r, SVector::zeros(), candidate)
         };
         self.recurrent_activation.apply_with::<R, T, H>(&mut z);
         let mut candidate = candidate;
         self.activation.apply_with::<R, T, H>(&mut candidate);
         *h = z.component_mul(h) + (SVector::repeat(T::one()) - z).component_mul(&candidate);
-        *h
+        GruGates {
+            update: z,
+            reset: r,
+            candidate,
+            recurrent_candidate,
+        }
     }
+}
+
+/// One GRU step's gates after their activations, and what the reset gate multiplied.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+pub(crate) struct GruGates<T: Real, const H: usize> {
+    pub(crate) update: SVector<T, H>,
+    pub(crate) reset: SVector<T, H>,
+    pub(crate) candidate: SVector<T, H>,
+    /// `h·U_h + b_h` with `reset_after` (the reset gate scales it); zeros without.
+    pub(crate) recurrent_candidate: SVector<T, H>,
 }

@@ -191,6 +191,19 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         h: &mut SVector<T, H>,
         c: &mut SVector<T, H>,
     ) -> SVector<T, H> {
+        self.step_gates_with::<R>(x, h, c);
+        *h
+    }
+
+    /// The step, also returning what it computed on the way: training's forward
+    /// (`rnn::train`) keeps it for the backward, and shares the step's bits by calling this.
+    #[inline(always)]
+    pub(crate) fn step_gates_with<R: Rounding>(
+        &self,
+        x: &SVector<T, I>,
+        h: &mut SVector<T, H>,
+        c: &mut SVector<T, H>,
+    ) -> LstmGates<T, H> {
         let mut z = self.bias.as_ref().map_or([SVector::zeros(); 4], |b| *b);
         self.kernel.accumulate_with::<R>(x, &mut z);
         self.recurrent_kernel.accumulate_with::<R>(h, &mut z);
@@ -203,6 +216,23 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         let mut activated = *c;
         self.activation.apply_with::<R, T, H>(&mut activated);
         *h = o.component_mul(&activated);
-        *h
+        LstmGates {
+            input: i,
+            forget: f,
+            candidate,
+            output: o,
+            activated_cell: activated,
+        }
     }
+}
+
+/// One LSTM step's gates after their activations, and `act(c')`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+pub(crate) struct LstmGates<T: Real, const H: usize> {
+    pub(crate) input: SVector<T, H>,
+    pub(crate) forget: SVector<T, H>,
+    pub(crate) candidate: SVector<T, H>,
+    pub(crate) output: SVector<T, H>,
+    pub(crate) activated_cell: SVector<T, H>,
 }

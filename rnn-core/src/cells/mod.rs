@@ -19,6 +19,11 @@ pub use dense::Dense;
 #[cfg(feature = "alloc")]
 pub use embedding::Embedding;
 pub use gru::GruCell;
+// What a step computes on the way, kept by training's residuals.
+#[cfg(feature = "alloc")]
+pub(crate) use gru::GruGates;
+#[cfg(feature = "alloc")]
+pub(crate) use lstm::LstmGates;
 pub use lstm::{LstmCell, LstmCellState, LstmState};
 pub use simple_rnn::SimpleRnnCell;
 pub use stacked::{FeedsInto, Stacked};

@@ -1,0 +1,124 @@
+//! The built-in cells' backward passes, derived by hand, and the adjoints of the operations
+//! their steps are made of (a kernel's product, a bias, an activation).
+
+mod dense;
+mod gru;
+mod lstm;
+mod simple_rnn;
+
+pub use dense::DenseResidual;
+pub use gru::GruResidual;
+pub use lstm::LstmResidual;
+pub use simple_rnn::SimpleRnnResidual;
+
+use nalgebra::SVector;
+
+use crate::ops::Activation;
+use crate::real::Real;
+use crate::weights::Kernel;
+
+/// The adjoint of `z` in `y = activation(z)`, from the output `y` and its adjoint `dy`.
+///
+/// The derivatives are taken from the outputs, as Keras's and PyTorch's autodiff take them:
+/// `tanh' = 1 − y²`, `σ' = y (1 − y)`, Keras 3's `hard_sigmoid' = 1/6` where `0 < y < 1` and `0`
+/// where it is clipped, `relu' = [y > 0]`, and softmax's full Jacobian
+/// `dz_i = y_i (dy_i − Σ_j y_j dy_j)`.
+pub(crate) fn activation_adjoint<T: Real, const N: usize>(
+    activation: Activation,
+    y: &SVector<T, N>,
+    dy: &SVector<T, N>,
+) -> SVector<T, N> {
+    let one = T::one();
+    match activation {
+        Activation::Tanh => dy.zip_map(y, |d, y| d * (one - y * y)),
+        Activation::Sigmoid => dy.zip_map(y, |d, y| d * y * (one - y)),
+        Activation::HardSigmoid => {
+            let sixth = nalgebra::convert::<f64, T>(1.0 / 6.0);
+            dy.zip_map(y, |d, y| {
+                if y > T::zero() && y < one {
+                    d * sixth
+                } else {
+                    T::zero()
+                }
+            })
+        }
+        Activation::Relu => dy.zip_map(y, |d, y| if y > T::zero() { d } else { T::zero() }),
+        Activation::Linear => *dy,
+        Activation::Softmax => {
+            let dot = y.dot(dy);
+            dy.zip_map(y, |d, y| y * (d - dot))
+        }
+    }
+}
+
+/// The weight gradient of `out[g] += x · W_g` for every gate: `grad[j][g] += x[j] · dz[g]`.
+pub(crate) fn add_kernel_gradient<T: Real, const IN: usize, const G: usize, const H: usize>(
+    grad: &mut Kernel<T, IN, G, H>,
+    x: &SVector<T, IN>,
+    dz: &[SVector<T, H>; G],
+) {
+    for (row, &x) in grad.rows_mut().iter_mut().zip(x.iter()) {
+        for (gate, dz) in row.iter_mut().zip(dz) {
+            for (w, &d) in gate.iter_mut().zip(dz.iter()) {
+                *w += x * d;
+            }
+        }
+    }
+}
+
+/// The weight gradient of `out += x · W_g` for the one gate `g`.
+pub(crate) fn add_gate_gradient<T: Real, const IN: usize, const G: usize, const H: usize>(
+    grad: &mut Kernel<T, IN, G, H>,
+    g: usize,
+    x: &SVector<T, IN>,
+    dz: &SVector<T, H>,
+) {
+    for (row, &x) in grad.rows_mut().iter_mut().zip(x.iter()) {
+        for (w, &d) in row[g].iter_mut().zip(dz.iter()) {
+            *w += x * d;
+        }
+    }
+}
+
+/// The input adjoint of `out[g] += x · W_g` for every gate: `Σ_g W_g · dz[g]`.
+pub(crate) fn kernel_input_adjoint<T: Real, const IN: usize, const G: usize, const H: usize>(
+    kernel: &Kernel<T, IN, G, H>,
+    dz: &[SVector<T, H>; G],
+) -> SVector<T, IN> {
+    SVector::from_fn(|j, _| {
+        kernel.rows()[j]
+            .iter()
+            .zip(dz)
+            .fold(T::zero(), |sum, (gate, dz)| {
+                gate.iter()
+                    .zip(dz.iter())
+                    .fold(sum, |sum, (&w, &d)| sum + w * d)
+            })
+    })
+}
+
+/// The input adjoint of `out += x · W_g` for the one gate `g`: `W_g · dz`.
+pub(crate) fn gate_input_adjoint<T: Real, const IN: usize, const G: usize, const H: usize>(
+    kernel: &Kernel<T, IN, G, H>,
+    g: usize,
+    dz: &SVector<T, H>,
+) -> SVector<T, IN> {
+    SVector::from_fn(|j, _| {
+        kernel.rows()[j][g]
+            .iter()
+            .zip(dz.iter())
+            .fold(T::zero(), |sum, (&w, &d)| sum + w * d)
+    })
+}
+
+/// Adds gate-block adjoints into an optional gate-block bias (none when the cell has none).
+pub(crate) fn add_bias_gradient<T: Real, const G: usize, const H: usize>(
+    grad: &mut Option<[SVector<T, H>; G]>,
+    dz: &[SVector<T, H>; G],
+) {
+    if let Some(grad) = grad {
+        for (b, d) in grad.iter_mut().zip(dz) {
+            *b += d;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! `SimpleRnnCell`'s backward: `h' = act(x·W + h·U + b)`.
+
+use nalgebra::SVector;
+
+use super::{activation_adjoint, add_kernel_gradient, kernel_input_adjoint};
+use crate::cell::Cell;
+use crate::cells::SimpleRnnCell;
+use crate::real::Real;
+use crate::train::Differentiable;
+
+/// What a [`SimpleRnnCell`] step keeps for its backward: the state before the step and the
+/// output (the activation's derivative is taken from it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimpleRnnResidual<const H: usize, T: Real = f32> {
+    previous: SVector<T, H>,
+    output: SVector<T, H>,
+}
+
+impl<const I: usize, const H: usize, T: Real> Differentiable for SimpleRnnCell<I, H, T> {
+    type Residual = SimpleRnnResidual<H, T>;
+
+    fn step_forward(
+        &self,
+        input: &SVector<T, I>,
+        state: &mut SVector<T, H>,
+        constants: &(),
+    ) -> (SVector<T, H>, Self::Residual) {
+        let previous = *state;
+        let output = self.step(input, state, constants);
+        (output, SimpleRnnResidual { previous, output })
+    }
+
+    fn step_backward(
+        &self,
+        input: &SVector<T, I>,
+        residual: &Self::Residual,
+        d_output: &SVector<T, H>,
+        d_state: &mut SVector<T, H>,
+        _: &(),
+        _: &mut (),
+        grads: &mut Self,
+    ) -> SVector<T, I> {
+        // The output is the new state: both adjoints reach `h'`.
+        let dz = [activation_adjoint(
+            self.activation,
+            &residual.output,
+            &(d_output + *d_state),
+        )];
+        if let Some(bias) = &mut grads.bias {
+            *bias += dz[0];
+        }
+        add_kernel_gradient(&mut grads.kernel, input, &dz);
+        add_kernel_gradient(&mut grads.recurrent_kernel, &residual.previous, &dz);
+        *d_state = kernel_input_adjoint(&self.recurrent_kernel, &dz);
+        kernel_input_adjoint(&self.kernel, &dz)
+    }
+}

@@ -1,0 +1,91 @@
+//! The contract of a cell whose step can be differentiated, and the gradient value it fills.
+
+use crate::cell::Cell;
+use crate::parameters::Parameters;
+
+/// A cell whose step can be differentiated: a forward that keeps what the backward needs,
+/// and the backward (the vector-Jacobian product of one step, JAX's `custom_vjp` shape).
+///
+/// The gradients of the parameters are a value of the cell's own type (the same paths as its
+/// [`Parameters`]), so that optimizers, clipping and checkpoints walk one structure; start one
+/// with [`zeros_like`]. A driver keeps one residual per step and calls the backward steps
+/// last to first.
+///
+/// ```
+/// use rnn::cells::LstmCell;
+/// use rnn::train::{zeros_like, Differentiable};
+/// use rnn::{Cell, Nested};
+/// use nalgebra::SVector;
+///
+/// let cell = LstmCell::<2, 3, f64>::keras_init(1);
+/// let x = SVector::from([0.5, -1.0]);
+/// // The loss: the sum of the step's output.
+/// let loss = |x: &SVector<f64, 2>| cell.step(x, &mut cell.initial_state(&()), &()).sum();
+///
+/// let mut state = cell.initial_state(&());
+/// let (y, residual) = cell.step_forward(&x, &mut state, &());
+/// assert_eq!(y.sum(), loss(&x)); // the step's own bits
+/// let mut d_state = Nested::zeros(); // the new state does not reach the loss
+/// let mut grads = zeros_like(&cell);
+/// let dx = cell.step_backward(
+///     &x, &residual, &SVector::repeat(1.0), &mut d_state, &(), &mut (), &mut grads,
+/// );
+///
+/// let h = 1e-6;
+/// let slope = (loss(&(x + SVector::from([h, 0.0]))) - loss(&(x - SVector::from([h, 0.0])))) / (2.0 * h);
+/// assert!((dx[0] - slope).abs() < 1e-8);
+/// ```
+pub trait Differentiable: Cell + Parameters {
+    /// What one step's backward needs (post-activation gates, the state before the step, ...),
+    /// typed, one per step.
+    type Residual: Clone + core::fmt::Debug;
+
+    /// The step, also returning its residual; its output and new state are exactly
+    /// [`step`](Cell::step)'s bits.
+    fn step_forward(
+        &self,
+        input: &Self::Input,
+        state: &mut Self::State,
+        constants: &Self::Constants,
+    ) -> (Self::Output, Self::Residual);
+
+    /// The adjoint of one step.
+    ///
+    /// Given the step's `input`, its `residual`, the adjoint of its output and, in `d_state`,
+    /// the adjoint of the state after the step: replaces `d_state` by the adjoint of the state
+    /// before the step, adds the parameters' gradients into `grads` (a value shaped like
+    /// `self`, as [`zeros_like`] makes it: a parameter `grads` lacks, such as a bias that is
+    /// `None` there, gets no gradient) and the constants' adjoint into `d_constants`, and
+    /// returns the input's adjoint.
+    #[allow(clippy::too_many_arguments)]
+    fn step_backward(
+        &self,
+        input: &Self::Input,
+        residual: &Self::Residual,
+        d_output: &Self::Output,
+        d_state: &mut Self::State,
+        constants: &Self::Constants,
+        d_constants: &mut Self::Constants,
+        grads: &mut Self,
+    ) -> Self::Input;
+}
+
+/// A gradient value for `parameters`: a copy with every parameter tensor zeroed (JAX's
+/// `zeros_like` on a pytree). The configuration (activations, flags) is kept, so the copy
+/// is also the cell it is the gradient of, in shape.
+///
+/// ```
+/// use rnn::cells::GruCell;
+/// use rnn::parameters::Parameters;
+/// use rnn::train::zeros_like;
+///
+/// let gru = GruCell::<3, 4>::keras_init(7);
+/// let grads = zeros_like(&gru);
+/// assert_eq!(grads.count_params(), gru.count_params());
+/// grads.for_each_parameter(|_, tensor| tensor.read(&mut |v| assert_eq!(v, 0.0)));
+/// ```
+pub fn zeros_like<P: Parameters + Clone>(parameters: &P) -> P {
+    let mut zeros = parameters.clone();
+    zeros.for_each_parameter_mut(|_, tensor, _| tensor.write(&mut || 0.0));
+    zeros
+}

@@ -1,0 +1,243 @@
+//! The sequence driver's backward: a forward that records a [`Tape`] and computes
+//! [`Rnn::run_masked_from`]'s bits, and the backward that walks the tape last step first.
+
+use alloc::vec::Vec;
+use core::borrow::Borrow;
+
+use super::differentiable::{zeros_like, Differentiable};
+use crate::cell::Cell;
+use crate::drivers::masked::schedule;
+use crate::error::{SequenceError, ShapeError};
+use crate::nested::{ops::Add, Nested};
+use crate::{Direction, Mask, Padding, Rnn, Run, Sequence};
+
+/// What [`Rnn::run_taped`] records for [`Rnn::backward`]: for each step in processing order,
+/// the timestep it read and the cell's residual (none for a masked step), and the run's
+/// direction and padding.
+///
+/// Keep one tape and pass it to every run: it is cleared, not reallocated, so a training loop
+/// allocates its steps once.
+#[derive(Clone, Debug)]
+pub struct Tape<R> {
+    steps: Vec<TapedStep<R>>,
+    direction: Direction,
+    padding: Padding,
+}
+
+/// One step of a [`Tape`].
+#[derive(Clone, Debug)]
+struct TapedStep<R> {
+    /// The timestep the step read (a masked step: the one it skipped).
+    time: usize,
+    /// The cell's residual; `None` when the step was masked (the cell was not called).
+    residual: Option<R>,
+}
+
+impl<R> Tape<R> {
+    /// An empty tape.
+    pub const fn new() -> Self {
+        Tape {
+            steps: Vec::new(),
+            direction: Direction::Forward,
+            padding: Padding::CarryLastOutput,
+        }
+    }
+
+    /// The number of steps recorded (the sequence's length, masked steps included).
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Whether no step is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// How many of the recorded steps called the cell.
+    pub fn valid_steps(&self) -> usize {
+        self.steps.iter().filter(|s| s.residual.is_some()).count()
+    }
+}
+
+impl<R> Default for Tape<R> {
+    fn default() -> Self {
+        Tape::new()
+    }
+}
+
+/// What [`Rnn::backward`] returns: the gradient of the loss with respect to everything the
+/// run read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients<C: Cell> {
+    /// The parameters' gradients: a value shaped like the cell (see
+    /// [`zeros_like`](super::zeros_like)).
+    pub parameters: C,
+    /// One adjoint per timestep, in time order as the inputs; zeros where a step was masked.
+    pub inputs: Vec<C::Input>,
+    /// The initial state's adjoint.
+    pub initial_state: C::State,
+    /// The constants' adjoint (summed over the steps that read them).
+    pub constants: C::Constants,
+}
+
+/// Training runs: a forward that records a [`Tape`], and its backward.
+impl<C: Differentiable> Rnn<C> {
+    /// [`run_masked_from`](Rnn::run_masked_from) (same outputs and state, bit for bit),
+    /// recording in `tape` what [`backward`](Rnn::backward) needs. `tape` is cleared first and
+    /// grows only when it has fewer steps of capacity than `inputs` has.
+    ///
+    /// An error, and nothing computed, when the mask does not fit the sequence.
+    ///
+    /// ```
+    /// use rnn::cells::GruCell;
+    /// use rnn::train::Tape;
+    /// use rnn::{Cell, Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// let rnn = Rnn::new(GruCell::<2, 3, f64>::keras_init(3));
+    /// let xs = [[1.0, 0.5], [0.0, -1.0], [0.0, 0.0]].map(SVector::from);
+    /// let s0 = rnn.cell().initial_state(&());
+    /// let mut tape = Tape::new();
+    /// let run = rnn.run_taped(&xs, Mask::Length(2), s0, &(), &mut tape).unwrap();
+    /// assert_eq!(run, rnn.run_masked_from(&xs, Mask::Length(2), s0, &()).unwrap());
+    /// assert_eq!((tape.len(), tape.valid_steps()), (3, 2));
+    ///
+    /// // The loss: the first unit of the final state.
+    /// let mut d_state = SVector::zeros();
+    /// d_state[0] = 1.0;
+    /// let d_outputs = vec![SVector::zeros(); xs.len()];
+    /// let grads = rnn.backward(&tape, &xs, &d_outputs, d_state, &()).unwrap();
+    /// assert_eq!(grads.inputs[2], SVector::<f64, 2>::zeros()); // a padded step reads nothing
+    /// let loss = |x: SVector<f64, 2>| {
+    ///     let xs = [x, xs[1], xs[2]];
+    ///     rnn.run_masked_from(&xs, Mask::Length(2), s0, &()).unwrap().state[0]
+    /// };
+    /// let h = SVector::from([1e-6, 0.0]);
+    /// let slope = (loss(xs[0] + h) - loss(xs[0] - h)) / 2e-6;
+    /// assert!((grads.inputs[0][0] - slope).abs() < 1e-8);
+    /// ```
+    pub fn run_taped<'m, X: Borrow<C::Input>>(
+        &self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        initial_state: C::State,
+        constants: &C::Constants,
+        tape: &mut Tape<C::Residual>,
+    ) -> Result<Run<C::Output, C::State>, SequenceError> {
+        let mask = mask.into();
+        mask.check(inputs.len())?;
+        let (cell, direction, padding) = (self.cell(), self.direction, self.padding);
+        let steps = inputs.len();
+        tape.steps.clear();
+        tape.steps.reserve(steps);
+        tape.direction = direction;
+        tape.padding = padding;
+        let mut state = initial_state;
+        let mut outputs = Vec::with_capacity(steps);
+        // The loop of the masked driver, step for step, keeping each step's residual.
+        crate::vectorized(
+            #[inline(always)]
+            || {
+                for k in 0..steps {
+                    let (time, valid) = schedule(direction, mask, steps, k);
+                    let (output, residual) = if valid {
+                        let (output, residual) =
+                            cell.step_forward(inputs[time].borrow(), &mut state, constants);
+                        (output, Some(residual))
+                    } else {
+                        (padding.masked_output(outputs.last()), None)
+                    };
+                    outputs.push(output);
+                    tape.steps.push(TapedStep { time, residual });
+                }
+            },
+        );
+        if direction.aligned_to_time() {
+            outputs.reverse();
+        }
+        Ok(Run {
+            outputs: Sequence::from(outputs),
+            state,
+        })
+    }
+
+    /// The backward of a [`run_taped`](Rnn::run_taped) run: given its `tape`, the same
+    /// `inputs` and `constants`, the adjoint of every output (`d_outputs`, in the order of the
+    /// run's outputs) and of the final state, the gradients of the parameters, inputs, initial
+    /// state and constants.
+    ///
+    /// The steps run last to first. A masked step never called the cell, so it passes the
+    /// state's adjoint through and adds no gradient; its output's adjoint follows the
+    /// [`Padding`] its output followed: [`Padding::Zero`] output a constant, so the adjoint is
+    /// dropped; [`Padding::CarryLastOutput`] copied the previous output, so the adjoint is
+    /// added to that output's (never to the state's), and dropped before the first valid step,
+    /// whose output was zeros.
+    ///
+    /// An error when `inputs` or `d_outputs` does not have one entry per recorded step. The
+    /// inputs must be those of the taped run: the tape keeps no copy of them.
+    pub fn backward<X: Borrow<C::Input>>(
+        &self,
+        tape: &Tape<C::Residual>,
+        inputs: &[X],
+        d_outputs: &[C::Output],
+        d_final_state: C::State,
+        constants: &C::Constants,
+    ) -> Result<Gradients<C>, ShapeError>
+    where
+        C: Clone,
+    {
+        let steps = tape.len();
+        ShapeError::check_steps("inputs", steps, inputs.len())?;
+        ShapeError::check_steps("output adjoints", steps, d_outputs.len())?;
+        let cell = self.cell();
+        let mut gradients = Gradients {
+            parameters: zeros_like(cell),
+            inputs: alloc::vec![C::Input::zeros(); steps],
+            initial_state: d_final_state,
+            constants: C::Constants::zeros(),
+        };
+        let Gradients {
+            parameters,
+            inputs: d_inputs,
+            initial_state: d_state,
+            constants: d_constants,
+        } = &mut gradients;
+        // The adjoint of an output that a later, masked step copied (`CarryLastOutput`).
+        let mut copied: Option<C::Output> = None;
+        crate::vectorized(
+            #[inline(always)]
+            || {
+                for (k, step) in tape.steps.iter().enumerate().rev() {
+                    let at = if tape.direction.aligned_to_time() {
+                        steps - 1 - k
+                    } else {
+                        k
+                    };
+                    let mut d_output = d_outputs[at].clone();
+                    if let Some(copied) = copied.take() {
+                        d_output.zip_apply(&copied, &Add);
+                    }
+                    match &step.residual {
+                        Some(residual) => {
+                            d_inputs[step.time] = cell.step_backward(
+                                inputs[step.time].borrow(),
+                                residual,
+                                &d_output,
+                                d_state,
+                                constants,
+                                d_constants,
+                                parameters,
+                            );
+                        }
+                        None if tape.padding == Padding::CarryLastOutput => {
+                            copied = Some(d_output);
+                        }
+                        // A zero output: its adjoint reaches nothing.
+                        None => {}
+                    }
+                }
+            },
+        );
+        Ok(gradients)
+    }
+}
