@@ -10,7 +10,8 @@ extern crate alloc;
 extern crate self as rnn_core;
 
 // The modules are private: what a user needs is re-exported here, once, or lives in one of
-// the public namespaces below (cells, ops, parameters, init, weights, weight_file, fused).
+// the public namespaces below (cells, ops, parameters, init, train, weights, weight_file,
+// fused).
 mod cell;
 pub mod cells;
 mod drivers;
@@ -32,6 +33,8 @@ mod sequence;
 // user names only `MatVec`, re-exported here.
 #[doc(hidden)]
 pub mod shape;
+#[cfg(feature = "alloc")]
+pub mod train;
 #[cfg(feature = "alloc")]
 pub mod weight_file;
 pub mod weights;
