@@ -150,7 +150,10 @@ fn run<R: Rule, S: Schedule>(fx: &Fixture, case: &str, optimizer: Optimizer<R, S
 /// f32 weights of magnitude about 1 after five steps computed in a different order.
 const TOLERANCE: f64 = 1e-6;
 
-fn cases() -> Vec<(&'static str, Box<dyn Fn(&Fixture) -> f64>)> {
+/// A fixture case run by one of our optimizers: the largest error.
+type Case = Box<dyn Fn(&Fixture) -> f64>;
+
+fn cases() -> Vec<(&'static str, Case)> {
     let sgd = |rule: Sgd, clip: Clip| move || Optimizer::new(rule, 0.1).with_clip(clip);
     vec![
         (

@@ -119,8 +119,12 @@ impl Clip {
                     .fold(T::zero(), |a, b| a + b)
                     .sqrt();
                 let (a, b) = (T::one() / norm, T::one() / limit);
-                // `norm − norm` is NaN when the norm is not finite: so is the scale.
-                let scale = limit * (if a < b { a } else { b }) + (norm - norm);
+                // A non-finite norm makes the scale NaN (Keras adds `norm − norm`): ∞·0 is.
+                let scale = if norm.is_finite() {
+                    limit * (if a < b { a } else { b })
+                } else {
+                    norm * T::zero()
+                };
                 for g in grads.iter_mut() {
                     *g *= scale;
                 }

@@ -158,6 +158,9 @@ fn real<T: Real>(x: f64) -> T {
     nalgebra::convert(x)
 }
 
+/// The adjoints of a batch of sequences: one per step of each.
+pub type Sequences<T, const N: usize> = Vec<Vec<SVector<T, N>>>;
+
 /// The loss of one sample, and its reductions over batches and sequences.
 pub trait Loss<T: Real, const N: usize> {
     /// What a prediction is compared with: a vector, or a class index.
@@ -244,7 +247,7 @@ pub trait Loss<T: Real, const N: usize> {
         masks: Option<&[Ms]>,
         sample_weights: Option<&[T]>,
         reduction: Reduction,
-    ) -> Result<Evaluated<T, Vec<Vec<SVector<T, N>>>>, LossError>
+    ) -> Result<Evaluated<T, Sequences<T, N>>, LossError>
     where
         Ts: AsRef<[Self::Target]>,
         Ps: AsRef<[SVector<T, N>]>,
@@ -315,7 +318,7 @@ pub trait Loss<T: Real, const N: usize> {
         lengths: Option<&[usize]>,
         sample_weights: Option<&[T]>,
         reduction: Reduction,
-    ) -> Result<Evaluated<T, Vec<Vec<SVector<T, N>>>>, LossError>
+    ) -> Result<Evaluated<T, Sequences<T, N>>, LossError>
     where
         Ps: AsRef<[SVector<T, N>]>,
     {
