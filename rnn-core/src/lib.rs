@@ -29,12 +29,12 @@ pub mod parameters;
 mod real;
 #[cfg(feature = "alloc")]
 mod sequence;
-#[cfg(feature = "alloc")]
-pub mod train;
 // The size tests' traits appear in the bounds of public methods, so they must be public; a
 // user names only `MatVec`, re-exported here.
 #[doc(hidden)]
 pub mod shape;
+#[cfg(feature = "alloc")]
+pub mod train;
 #[cfg(feature = "alloc")]
 pub mod weight_file;
 pub mod weights;

@@ -1,4 +1,5 @@
-//! Training: the backward passes of the built-in cells and of the sequence driver.
+//! Training: the backward passes of the built-in cells and of the sequence driver, losses with
+//! their adjoints, optimizers, gradient clipping and learning-rate schedules.
 //!
 //! A cell that can be trained implements [`Differentiable`]: a forward step that also returns
 //! what its backward needs (a typed *residual*, one per step), and the backward step, which
@@ -6,18 +7,27 @@
 //! and constants, and adds its parameters' gradients into a value of the cell's own type.
 //! Gradients are laid out as the parameters are (JAX's convention: the gradient of a pytree is
 //! a pytree of the same structure), so optimizers, clipping and checkpoints walk one structure
-//! through [`Parameters`](crate::Parameters); [`zeros_like`] starts one.
+//! through [`Parameters`](crate::Parameters); [`zeros_like`] starts one. The optimizer walks a
+//! model and its gradient in path order as flat buffers, which is also the layout its state is
+//! exported in for checkpoints.
 //!
 //! [`Rnn::run_taped`](crate::Rnn::run_taped) runs a sequence as
 //! [`Rnn::run_masked_from`](crate::Rnn::run_masked_from) does, recording a [`Tape`];
 //! [`Rnn::backward`](crate::Rnn::backward) walks the tape last step first.
 //!
 //! The built-ins' backward passes are derived by hand, fused per step; they are checked against
-//! central differences in `f64` and against Keras's `tf.GradientTape` on masked batches.
+//! central differences in `f64` and against Keras's `tf.GradientTape` on masked batches. The
+//! losses, optimizers and schedules follow Keras's definitions (and PyTorch's where they
+//! differ, named), checked against both.
 
 mod cells;
 mod differentiable;
 mod sequence;
+
+pub mod clip;
+pub mod loss;
+pub mod optim;
+pub mod schedule;
 
 pub use cells::{DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
 pub use differentiable::{zeros_like, Differentiable};
