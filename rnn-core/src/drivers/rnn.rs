@@ -140,6 +140,12 @@ impl<C: Cell> Rnn<C> {
         &self.cell
     }
 
+    /// The wrapped cell, to change (a gradient's, while it is summed).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn cell_mut(&mut self) -> &mut C {
+        &mut self.cell
+    }
+
     /// Unwraps the cell.
     pub fn into_cell(self) -> C {
         self.cell

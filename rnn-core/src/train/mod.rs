@@ -22,6 +22,9 @@
 
 mod cells;
 mod differentiable;
+#[cfg(feature = "std")]
+mod fit;
+mod layer;
 mod sequence;
 
 pub mod clip;
@@ -31,4 +34,7 @@ pub mod schedule;
 
 pub use cells::{DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
 pub use differentiable::{zeros_like, Differentiable};
+#[cfg(feature = "std")]
+pub use fit::{Class, Epoch, Fit, FitError, History, Metrics, Model, Verbosity};
+pub use layer::{ChainTape, DenseTape, Layer, RnnTape};
 pub use sequence::{Gradients, Tape};

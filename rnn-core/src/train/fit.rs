@@ -1,0 +1,471 @@
+//! Keras's `fit`, `evaluate` and `predict`: a [`Model`] (layers, a loss and an optimizer)
+//! trained on minibatches, shuffled from a seed, with validation data, a progress line per
+//! epoch, early stopping and checkpoints.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use std::io::{IsTerminal, Write};
+
+use nalgebra::SVector;
+
+use super::loss::{Loss, LossError, Reduction};
+use super::optim::{Optimizer, OptimizerError, Rule};
+use super::schedule::Schedule;
+use super::{zeros_like, Layer};
+
+/// A model to train: its layers (a [`Layer`], such as a tuple of layers), the loss its
+/// outputs are scored with and the optimizer that updates it (Keras's `model.compile`).
+///
+/// ```
+/// use rnn::cells::{Dense, LstmCell};
+/// use rnn::ops::Activation;
+/// use rnn::train::loss::SparseCategoricalCrossentropy;
+/// use rnn::train::optim::{Adam, Optimizer};
+/// use rnn::train::{Fit, Model, Verbosity};
+/// use rnn::Rnn;
+/// use nalgebra::SVector;
+///
+/// // Is the sum of a sequence positive? An LSTM's last output, classified.
+/// let sequence = |i: usize| -> Vec<SVector<f32, 1>> {
+///     (0..6).map(|t| SVector::from([((i * 7 + t * 3) % 11) as f32 / 5.0 - 1.0])).collect()
+/// };
+/// let x: Vec<_> = (0..64).map(sequence).collect();
+/// let y: Vec<usize> = x.iter().map(|s| usize::from(s.iter().map(|v| v[0]).sum::<f32>() > 0.0)).collect();
+///
+/// let layers = (
+///     Rnn::new(LstmCell::<1, 8>::keras_init(1)),
+///     Dense::<8, 2>::keras_init(2).with_activation(Activation::Softmax),
+/// );
+/// let mut model = Model::new(layers, SparseCategoricalCrossentropy::default(), Optimizer::new(Adam::keras(), 0.02));
+/// let history = model
+///     .fit(&x, &y, &Fit { epochs: 30, batch_size: 16, verbosity: Verbosity::Silent, ..Fit::default() })
+///     .unwrap();
+/// assert!(history.epochs.last().unwrap().loss < history.epochs[0].loss);
+/// assert!(model.evaluate(&x, &y).unwrap().accuracy.unwrap() > 0.85);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Model<L, F, R, S> {
+    /// The layers, as trained so far.
+    pub layers: L,
+    /// The loss.
+    pub loss: F,
+    /// The optimizer, with its state.
+    pub optimizer: Optimizer<R, S>,
+}
+
+/// How [`Model::fit`] runs (Keras's `fit` arguments).
+#[derive(Clone, Debug)]
+pub struct Fit {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Samples per optimizer step (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// The samples' order is shuffled every epoch from this seed (`None`: file order).
+    pub shuffle: Option<u64>,
+    /// What is printed.
+    pub verbosity: Verbosity,
+    /// Stop when the validation loss (or, without validation data, the loss) has not improved
+    /// for this many epochs, keeping the best epoch's weights (Keras's `EarlyStopping` with
+    /// `restore_best_weights=True`).
+    pub patience: Option<usize>,
+}
+
+impl Default for Fit {
+    /// One epoch of batches of 32, shuffled from seed 0, a progress line: Keras's defaults.
+    fn default() -> Self {
+        Fit {
+            epochs: 1,
+            batch_size: 32,
+            shuffle: Some(0),
+            verbosity: Verbosity::Progress,
+            patience: None,
+        }
+    }
+}
+
+/// What [`Model::fit`] prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Nothing.
+    Silent,
+    /// A progress bar updated every batch on a terminal, one line per epoch otherwise.
+    Progress,
+}
+
+/// The metrics of one epoch: loss and accuracy on the training batches (averaged over them as
+/// Keras does), and on the validation data when given.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Epoch {
+    /// The mean training loss.
+    pub loss: f64,
+    /// The training accuracy, for classification targets.
+    pub accuracy: Option<f64>,
+    /// The validation loss.
+    pub val_loss: Option<f64>,
+    /// The validation accuracy.
+    pub val_accuracy: Option<f64>,
+}
+
+/// What [`Model::fit`] returns: every epoch's metrics (Keras's `History`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    /// One entry per epoch run.
+    pub epochs: Vec<Epoch>,
+    /// The epoch whose weights the model kept, when early stopping restored them.
+    pub best_epoch: Option<usize>,
+}
+
+/// The loss and accuracy of a model on data ([`Model::evaluate`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Metrics {
+    /// The mean loss.
+    pub loss: f64,
+    /// The fraction of samples whose largest output is their class, for classification
+    /// targets.
+    pub accuracy: Option<f64>,
+}
+
+/// Why training stopped with an error.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FitError {
+    /// A loss could not be computed (a class out of range, sizes that differ).
+    Loss(LossError),
+    /// The optimizer refused the gradient.
+    Optimizer(OptimizerError),
+    /// The data: as many targets as inputs, at least one sample, a batch size above 0.
+    Data {
+        /// What was wrong.
+        what: &'static str,
+        /// What was expected.
+        expected: usize,
+        /// What was found.
+        found: usize,
+    },
+}
+
+impl core::fmt::Display for FitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FitError::Loss(e) => write!(f, "loss: {e}"),
+            FitError::Optimizer(e) => write!(f, "optimizer: {e}"),
+            FitError::Data {
+                what,
+                expected,
+                found,
+            } => write!(f, "{what}: expected {expected}, found {found}"),
+        }
+    }
+}
+
+impl std::error::Error for FitError {}
+
+impl From<LossError> for FitError {
+    fn from(e: LossError) -> Self {
+        FitError::Loss(e)
+    }
+}
+
+impl From<OptimizerError> for FitError {
+    fn from(e: OptimizerError) -> Self {
+        FitError::Optimizer(e)
+    }
+}
+
+/// A target that names a class, for accuracy: a class index, or a one-hot (or probability)
+/// vector whose largest entry is the class.
+pub trait Class {
+    /// The class, if this target names one.
+    fn class(&self) -> Option<usize>;
+}
+
+impl Class for usize {
+    fn class(&self) -> Option<usize> {
+        Some(*self)
+    }
+}
+
+impl<const N: usize> Class for SVector<f32, N> {
+    fn class(&self) -> Option<usize> {
+        (N > 1).then(|| argmax(self))
+    }
+}
+
+/// The index of the largest entry (the first of equal ones).
+fn argmax<const N: usize>(v: &SVector<f32, N>) -> usize {
+    (0..N).fold(0, |best, i| if v[i] > v[best] { i } else { best })
+}
+
+impl<L, F, R, S, const N: usize> Model<L, F, R, S>
+where
+    L: Layer<Output = SVector<f32, N>>,
+    F: Loss<f32, N>,
+    F::Target: Class + Clone,
+    R: Rule,
+    S: Schedule,
+{
+    /// The model of `layers`, scored by `loss`, updated by `optimizer`.
+    pub fn new(layers: L, loss: F, optimizer: Optimizer<R, S>) -> Self {
+        Model {
+            layers,
+            loss,
+            optimizer,
+        }
+    }
+
+    /// Trains on `x` with targets `y` as `fit` says, and returns every epoch's metrics.
+    /// An error, and the model as the last good step left it, when a loss or a step fails.
+    pub fn fit(&mut self, x: &[L::Input], y: &[F::Target], fit: &Fit) -> Result<History, FitError> {
+        self.fit_validated(x, y, None, fit)
+    }
+
+    /// [`fit`](Model::fit), scoring `validation` (inputs, targets) after every epoch.
+    #[allow(clippy::type_complexity)]
+    pub fn fit_validated(
+        &mut self,
+        x: &[L::Input],
+        y: &[F::Target],
+        validation: Option<(&[L::Input], &[F::Target])>,
+        fit: &Fit,
+    ) -> Result<History, FitError> {
+        check_data(x.len(), y.len())?;
+        if fit.batch_size == 0 {
+            return Err(FitError::Data {
+                what: "batch size (at least 1)",
+                expected: 1,
+                found: 0,
+            });
+        }
+        let mut order: Vec<usize> = (0..x.len()).collect();
+        let mut shuffler = fit.shuffle.map(SplitMix);
+        let (mut tape, mut outputs, mut adjoints) = (L::Tape::default(), Vec::new(), Vec::new());
+        let (mut batch_x, mut batch_y) = (Vec::new(), Vec::new());
+        let mut history = History::default();
+        let mut best: Option<(f64, usize, L)> = None;
+        let batches = x.len().div_ceil(fit.batch_size);
+        let mut progress = Progress::new(fit.verbosity, fit.epochs, batches);
+        for epoch in 0..fit.epochs {
+            if let Some(rng) = &mut shuffler {
+                rng.shuffle(&mut order);
+            }
+            let (mut loss_sum, mut correct, mut counted) = (0.0, 0usize, 0usize);
+            for (b, indices) in order.chunks(fit.batch_size).enumerate() {
+                batch_x.clear();
+                batch_y.clear();
+                batch_x.extend(indices.iter().map(|&i| &x[i]));
+                batch_y.extend(indices.iter().map(|&i| &y[i]));
+                let inputs = gather(&batch_x);
+                let targets = gather(&batch_y);
+                self.layers.forward(&inputs, &mut tape, &mut outputs);
+                adjoints.clear();
+                adjoints.resize(outputs.len(), SVector::zeros());
+                let loss = self.loss.batch_into(
+                    &targets,
+                    &outputs,
+                    None,
+                    Reduction::SumOverBatchSize,
+                    &mut adjoints,
+                )?;
+                let mut grads = zeros_like(&self.layers);
+                self.layers
+                    .backward(&inputs, &tape, &adjoints, &mut grads, None);
+                self.optimizer.step(&mut self.layers, &grads)?;
+                self.layers.update(&tape);
+                loss_sum += f64::from(loss);
+                for (o, t) in outputs.iter().zip(&targets) {
+                    if let Some(class) = t.class() {
+                        counted += 1;
+                        correct += usize::from(argmax(o) == class);
+                    }
+                }
+                let accuracy = (counted > 0).then(|| correct as f64 / counted as f64);
+                progress.batch(epoch, b + 1, loss_sum / (b + 1) as f64, accuracy);
+            }
+            let mut logs = Epoch {
+                loss: loss_sum / batches as f64,
+                accuracy: (counted > 0).then(|| correct as f64 / counted as f64),
+                ..Epoch::default()
+            };
+            if let Some((vx, vy)) = validation {
+                let m = self.evaluate(vx, vy)?;
+                logs.val_loss = Some(m.loss);
+                logs.val_accuracy = m.accuracy;
+            }
+            progress.epoch(epoch, &logs);
+            history.epochs.push(logs);
+            if let Some(patience) = fit.patience {
+                let monitored = logs.val_loss.unwrap_or(logs.loss);
+                match &best {
+                    Some((value, _, _)) if monitored >= *value => {}
+                    _ => best = Some((monitored, epoch, self.layers.clone())),
+                }
+                if best
+                    .as_ref()
+                    .is_some_and(|(_, at, _)| epoch - at >= patience)
+                {
+                    break;
+                }
+            }
+        }
+        if let Some((_, at, layers)) = best {
+            self.layers = layers;
+            history.best_epoch = Some(at);
+        }
+        Ok(history)
+    }
+
+    /// The mean loss and the accuracy of the model on `x` with targets `y` (inference mode).
+    pub fn evaluate(&self, x: &[L::Input], y: &[F::Target]) -> Result<Metrics, FitError> {
+        check_data(x.len(), y.len())?;
+        let predictions = self.predict(x);
+        let mut adjoints = alloc::vec![SVector::zeros(); x.len()];
+        let loss = self.loss.batch_into(
+            y,
+            &predictions,
+            None,
+            Reduction::SumOverBatchSize,
+            &mut adjoints,
+        )?;
+        let (mut correct, mut counted) = (0usize, 0usize);
+        for (p, t) in predictions.iter().zip(y) {
+            if let Some(class) = t.class() {
+                counted += 1;
+                correct += usize::from(argmax(p) == class);
+            }
+        }
+        Ok(Metrics {
+            loss: f64::from(loss),
+            accuracy: (counted > 0).then(|| correct as f64 / counted as f64),
+        })
+    }
+
+    /// The model's output for each input (inference mode), over the cores.
+    pub fn predict(&self, x: &[L::Input]) -> Vec<SVector<f32, N>> {
+        use rayon::prelude::*;
+        let layers = &self.layers;
+        x.par_iter().map(|input| layers.predict(input)).collect()
+    }
+}
+
+/// `Ok` when there are as many targets as inputs, and some.
+fn check_data(inputs: usize, targets: usize) -> Result<(), FitError> {
+    if inputs != targets {
+        return Err(FitError::Data {
+            what: "targets (one per input)",
+            expected: inputs,
+            found: targets,
+        });
+    }
+    if inputs == 0 {
+        return Err(FitError::Data {
+            what: "samples (at least one)",
+            expected: 1,
+            found: 0,
+        });
+    }
+    Ok(())
+}
+
+/// The samples of a batch, as the layers take them (a copy: a batch is a few dozen samples).
+fn gather<T: Clone>(refs: &[&T]) -> Vec<T> {
+    refs.iter().map(|&t| t.clone()).collect()
+}
+
+/// SplitMix64: the shuffles' random numbers, the same on every platform.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Fisher–Yates.
+    fn shuffle(&mut self, order: &mut [usize]) {
+        for i in (1..order.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+    }
+}
+
+/// The progress display: a bar redrawn every batch on a terminal, a line per epoch otherwise.
+struct Progress {
+    verbosity: Verbosity,
+    terminal: bool,
+    epochs: usize,
+    batches: usize,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(verbosity: Verbosity, epochs: usize, batches: usize) -> Self {
+        Progress {
+            verbosity,
+            terminal: std::io::stdout().is_terminal(),
+            epochs,
+            batches,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn batch(&mut self, epoch: usize, done: usize, loss: f64, accuracy: Option<f64>) {
+        if self.verbosity == Verbosity::Silent || !self.terminal {
+            return;
+        }
+        if done == 1 {
+            self.started = std::time::Instant::now();
+        }
+        const WIDTH: usize = 30;
+        let filled = done * WIDTH / self.batches.max(1);
+        let bar: String = (0..WIDTH)
+            .map(|i| match i.cmp(&filled) {
+                core::cmp::Ordering::Less => '=',
+                core::cmp::Ordering::Equal => '>',
+                core::cmp::Ordering::Greater => ' ',
+            })
+            .collect();
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "\rEpoch {}/{} [{bar}] {done}/{} - loss: {loss:.4}{}",
+            epoch + 1,
+            self.epochs,
+            self.batches,
+            accuracy.map_or(String::new(), |a| alloc::format!(" - accuracy: {a:.4}")),
+        );
+        let _ = out.flush();
+    }
+
+    fn epoch(&mut self, epoch: usize, logs: &Epoch) {
+        if self.verbosity == Verbosity::Silent {
+            return;
+        }
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let mut line = alloc::format!(
+            "Epoch {}/{} - {elapsed:.1}s - loss: {:.4}",
+            epoch + 1,
+            self.epochs,
+            logs.loss
+        );
+        let metrics = [
+            ("accuracy", logs.accuracy),
+            ("val_loss", logs.val_loss),
+            ("val_accuracy", logs.val_accuracy),
+        ];
+        for (name, value) in metrics {
+            if let Some(v) = value {
+                line.push_str(&alloc::format!(" - {name}: {v:.4}"));
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = if self.terminal {
+            writeln!(out, "\r{line:<100}")
+        } else {
+            writeln!(out, "{line}")
+        };
+        self.started = std::time::Instant::now();
+    }
+}

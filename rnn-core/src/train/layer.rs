@@ -1,0 +1,398 @@
+//! Layers of a model trained on minibatches, and their composition: a tuple of layers is the
+//! layer that runs them one after the other (Keras's `Sequential`).
+
+use alloc::vec::Vec;
+
+use super::{Differentiable, Tape};
+use crate::cell::Cell;
+use crate::cells::Dense;
+use crate::drivers::mask::Mask;
+use crate::drivers::rnn::Rnn;
+use crate::nested::Nested;
+use crate::parameters::Parameters;
+use crate::real::Real;
+
+/// A layer of a model trained on minibatches: a batch of samples in, one output per sample
+/// out, with a training forward that keeps what its backward needs.
+///
+/// The gradient of a layer is a value of the layer's own type (see
+/// [`zeros_like`](super::zeros_like)), so a model's gradient walks the same paths as the model.
+/// A tuple of layers whose outputs feed the next one's inputs is a layer too: the model.
+///
+/// ```
+/// use rnn::cells::{Dense, LstmCell};
+/// use rnn::train::{zeros_like, Layer};
+/// use rnn::Rnn;
+/// use nalgebra::SVector;
+///
+/// // An LSTM's last output, classified: Keras's `Sequential([LSTM(4), Dense(2)])`.
+/// let model = (Rnn::new(LstmCell::<3, 4>::keras_init(1)), Dense::<4, 2>::keras_init(2));
+/// let batch = vec![vec![SVector::from([0.5, -1.0, 0.25]); 5]; 2];
+/// let (mut tape, mut outputs) = (Default::default(), Vec::new());
+/// model.forward(&batch, &mut tape, &mut outputs);
+/// assert_eq!(outputs[0], model.predict(&batch[0]));
+///
+/// let mut grads = zeros_like(&model);
+/// let d_outputs = vec![SVector::from([1.0, 0.0]); 2];
+/// model.backward(&batch, &tape, &d_outputs, &mut grads, None);
+/// assert!(grads.1.kernel.as_slice().iter().any(|&g| g != 0.0));
+/// ```
+pub trait Layer: Parameters + Clone + Send + Sync {
+    /// One sample's input.
+    type Input: Clone + Send + Sync;
+    /// One sample's output.
+    type Output: Nested + Send + Sync;
+    /// What the training forward keeps for the backward; reused from batch to batch.
+    type Tape: Default + Send;
+
+    /// The training forward over a batch: `outputs` gets one output per input (it is cleared
+    /// first), `tape` what [`backward`](Layer::backward) needs.
+    fn forward(
+        &self,
+        inputs: &[Self::Input],
+        tape: &mut Self::Tape,
+        outputs: &mut Vec<Self::Output>,
+    );
+
+    /// The backward of the last [`forward`](Layer::forward) on `inputs`: adds the gradients
+    /// of the parameters, summed over the batch, into `grads`, and, when asked, writes the
+    /// inputs' adjoints into `d_inputs` (one per input).
+    fn backward(
+        &self,
+        inputs: &[Self::Input],
+        tape: &Self::Tape,
+        d_outputs: &[Self::Output],
+        grads: &mut Self,
+        d_inputs: Option<&mut Vec<Self::Input>>,
+    );
+
+    /// One sample at inference (a batch-coupled layer uses what training kept, as Keras's
+    /// `training=False`).
+    fn predict(&self, input: &Self::Input) -> Self::Output;
+
+    /// After an optimizer step: updates what training changes besides the gradients' target
+    /// (a batch normalisation's moving statistics) from the last forward's `tape`.
+    fn update(&mut self, tape: &Self::Tape) {
+        let _ = tape;
+    }
+}
+
+/// Adds `from`'s parameters into `into`'s (two values of the same type, same paths).
+pub(crate) fn add_parameters<P: Parameters>(into: &mut P, from: &P, scratch: &mut Vec<f64>) {
+    scratch.clear();
+    from.for_each_parameter(|_, tensor| tensor.read(&mut |v| scratch.push(v)));
+    let mut values = scratch.iter();
+    into.for_each_parameter_mut(|_, tensor, _| {
+        let mut sum = Vec::new();
+        tensor.read(&mut |v| sum.push(v));
+        let mut sum = sum.into_iter();
+        tensor.write(&mut || {
+            let (a, b) = (sum.next(), values.next());
+            a.unwrap_or(0.0) + b.copied().unwrap_or(0.0)
+        });
+    });
+}
+
+/// What an [`Rnn`] layer keeps from a batch: one tape per sequence.
+pub struct RnnTape<C: Differentiable> {
+    tapes: Vec<Tape<C::Residual>>,
+    /// Each sequence's length, and so where its last output is.
+    lengths: Vec<usize>,
+}
+
+impl<C: Differentiable> Default for RnnTape<C> {
+    fn default() -> Self {
+        RnnTape {
+            tapes: Vec::new(),
+            lengths: Vec::new(),
+        }
+    }
+}
+
+/// A recurrent layer returning each sequence's last output (Keras's `LSTM(H)`, whose
+/// `return_sequences` is `False`): a sample is a sequence of any length, each from the cell's
+/// initial state. A sequence of no step outputs zeros.
+impl<C> Layer for Rnn<C>
+where
+    C: Differentiable + Clone + Send + Sync,
+    C::Input: Clone + Send + Sync,
+    C::Output: Send + Sync,
+    C::Constants: Default,
+    C::Residual: Send,
+{
+    type Input = Vec<C::Input>;
+    type Output = C::Output;
+    type Tape = RnnTape<C>;
+
+    fn forward(
+        &self,
+        inputs: &[Vec<C::Input>],
+        tape: &mut RnnTape<C>,
+        outputs: &mut Vec<C::Output>,
+    ) {
+        let constants = C::Constants::default();
+        tape.tapes.resize_with(inputs.len(), Tape::new);
+        tape.lengths.clear();
+        outputs.clear();
+        for (xs, sequence_tape) in inputs.iter().zip(&mut tape.tapes) {
+            let initial = self.cell().initial_state(&constants);
+            let run = self
+                .run_taped(xs, Mask::All, initial, &constants, sequence_tape)
+                .expect("every step valid");
+            tape.lengths.push(xs.len());
+            outputs.push(run.outputs.last().cloned().unwrap_or_else(C::Output::zeros));
+        }
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Vec<C::Input>],
+        tape: &RnnTape<C>,
+        d_outputs: &[C::Output],
+        grads: &mut Self,
+        mut d_inputs: Option<&mut Vec<Vec<C::Input>>>,
+    ) {
+        let constants = C::Constants::default();
+        if let Some(d) = d_inputs.as_deref_mut() {
+            d.clear();
+        }
+        let mut scratch = Vec::new();
+        for (b, xs) in inputs.iter().enumerate() {
+            let steps = tape.lengths[b];
+            let mut d_sequence = alloc::vec![C::Output::zeros(); steps];
+            if let Some(last) = d_sequence.last_mut() {
+                *last = d_outputs[b].clone();
+            }
+            let g = self
+                .backward(
+                    &tape.tapes[b],
+                    xs,
+                    &d_sequence,
+                    C::State::zeros(),
+                    &constants,
+                )
+                .expect("the taped sequence");
+            add_parameters(grads.cell_mut(), &g.parameters, &mut scratch);
+            if let Some(d) = d_inputs.as_deref_mut() {
+                d.push(g.inputs);
+            }
+        }
+    }
+
+    fn predict(&self, input: &Vec<C::Input>) -> C::Output {
+        let run = self.run(input, &C::Constants::default());
+        run.outputs.last().cloned().unwrap_or_else(C::Output::zeros)
+    }
+}
+
+/// What a [`Dense`] layer keeps from a batch: each sample's output.
+pub struct DenseTape<const U: usize, T: Real> {
+    outputs: Vec<super::DenseResidual<U, T>>,
+}
+
+impl<const U: usize, T: Real> Default for DenseTape<U, T> {
+    fn default() -> Self {
+        DenseTape {
+            outputs: Vec::new(),
+        }
+    }
+}
+
+/// Keras's `Dense(U)` on each sample.
+impl<const I: usize, const U: usize, T: Real> Layer for Dense<I, U, T> {
+    type Input = nalgebra::SVector<T, I>;
+    type Output = nalgebra::SVector<T, U>;
+    type Tape = DenseTape<U, T>;
+
+    fn forward(
+        &self,
+        inputs: &[Self::Input],
+        tape: &mut DenseTape<U, T>,
+        outputs: &mut Vec<Self::Output>,
+    ) {
+        tape.outputs.clear();
+        outputs.clear();
+        for x in inputs {
+            let (y, residual) = self.step_forward(x, &mut (), &());
+            outputs.push(y);
+            tape.outputs.push(residual);
+        }
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Self::Input],
+        tape: &DenseTape<U, T>,
+        d_outputs: &[Self::Output],
+        grads: &mut Self,
+        mut d_inputs: Option<&mut Vec<Self::Input>>,
+    ) {
+        if let Some(d) = d_inputs.as_deref_mut() {
+            d.clear();
+        }
+        for ((x, residual), dy) in inputs.iter().zip(&tape.outputs).zip(d_outputs) {
+            let dx = self.step_backward(x, residual, dy, &mut (), &(), &mut (), grads);
+            if let Some(d) = d_inputs.as_deref_mut() {
+                d.push(dx);
+            }
+        }
+    }
+
+    fn predict(&self, input: &Self::Input) -> Self::Output {
+        self.step(input, &mut (), &())
+    }
+}
+
+/// What a chain of two layers keeps: each one's tape and the values between them.
+pub struct ChainTape<A: Layer, B: Layer> {
+    tapes: (A::Tape, B::Tape),
+    between: Vec<A::Output>,
+}
+
+impl<A: Layer, B: Layer> Default for ChainTape<A, B> {
+    fn default() -> Self {
+        ChainTape {
+            tapes: Default::default(),
+            between: Vec::new(),
+        }
+    }
+}
+
+/// `b` after `a`, forward.
+fn chain_forward<A, B>(
+    (a, b): (&A, &B),
+    inputs: &[A::Input],
+    tape: &mut ChainTape<A, B>,
+    outputs: &mut Vec<B::Output>,
+) where
+    A: Layer,
+    B: Layer<Input = A::Output>,
+{
+    a.forward(inputs, &mut tape.tapes.0, &mut tape.between);
+    b.forward(&tape.between, &mut tape.tapes.1, outputs);
+}
+
+/// `b` after `a`, backward: `b`'s, then `a`'s from the adjoints of the values between.
+fn chain_backward<A, B>(
+    (a, b): (&A, &B),
+    inputs: &[A::Input],
+    tape: &ChainTape<A, B>,
+    d_outputs: &[B::Output],
+    (grads_a, grads_b): (&mut A, &mut B),
+    d_inputs: Option<&mut Vec<A::Input>>,
+) where
+    A: Layer,
+    B: Layer<Input = A::Output>,
+{
+    let mut d_between = Vec::new();
+    b.backward(
+        &tape.between,
+        &tape.tapes.1,
+        d_outputs,
+        grads_b,
+        Some(&mut d_between),
+    );
+    a.backward(inputs, &tape.tapes.0, &d_between, grads_a, d_inputs);
+}
+
+/// Two layers, the first's outputs the second's inputs.
+impl<A, B> Layer for (A, B)
+where
+    A: Layer,
+    B: Layer<Input = A::Output>,
+{
+    type Input = A::Input;
+    type Output = B::Output;
+    type Tape = ChainTape<A, B>;
+
+    fn forward(
+        &self,
+        inputs: &[A::Input],
+        tape: &mut ChainTape<A, B>,
+        outputs: &mut Vec<B::Output>,
+    ) {
+        chain_forward((&self.0, &self.1), inputs, tape, outputs);
+    }
+
+    fn backward(
+        &self,
+        inputs: &[A::Input],
+        tape: &ChainTape<A, B>,
+        d_outputs: &[B::Output],
+        grads: &mut Self,
+        d_inputs: Option<&mut Vec<A::Input>>,
+    ) {
+        let (ga, gb) = grads;
+        chain_backward(
+            (&self.0, &self.1),
+            inputs,
+            tape,
+            d_outputs,
+            (ga, gb),
+            d_inputs,
+        );
+    }
+
+    fn predict(&self, input: &A::Input) -> B::Output {
+        self.1.predict(&self.0.predict(input))
+    }
+
+    fn update(&mut self, tape: &ChainTape<A, B>) {
+        self.0.update(&tape.tapes.0);
+        self.1.update(&tape.tapes.1);
+    }
+}
+
+/// Three layers in a row.
+impl<A, B, C> Layer for (A, B, C)
+where
+    A: Layer,
+    B: Layer<Input = A::Output>,
+    C: Layer<Input = B::Output>,
+{
+    type Input = A::Input;
+    type Output = C::Output;
+    type Tape = ChainTape<A, (B, C)>;
+
+    fn forward(&self, inputs: &[A::Input], tape: &mut Self::Tape, outputs: &mut Vec<C::Output>) {
+        self.0.forward(inputs, &mut tape.tapes.0, &mut tape.between);
+        chain_forward(
+            (&self.1, &self.2),
+            &tape.between,
+            &mut tape.tapes.1,
+            outputs,
+        );
+    }
+
+    fn backward(
+        &self,
+        inputs: &[A::Input],
+        tape: &Self::Tape,
+        d_outputs: &[C::Output],
+        grads: &mut Self,
+        d_inputs: Option<&mut Vec<A::Input>>,
+    ) {
+        let (ga, gb, gc) = grads;
+        let mut d_between = Vec::new();
+        chain_backward(
+            (&self.1, &self.2),
+            &tape.between,
+            &tape.tapes.1,
+            d_outputs,
+            (gb, gc),
+            Some(&mut d_between),
+        );
+        self.0
+            .backward(inputs, &tape.tapes.0, &d_between, ga, d_inputs);
+    }
+
+    fn predict(&self, input: &A::Input) -> C::Output {
+        self.2.predict(&self.1.predict(&self.0.predict(input)))
+    }
+
+    fn update(&mut self, tape: &Self::Tape) {
+        self.0.update(&tape.tapes.0);
+        self.1.update(&tape.tapes.1.tapes.0);
+        self.2.update(&tape.tapes.1.tapes.1);
+    }
+}
