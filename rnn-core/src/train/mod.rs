@@ -15,10 +15,14 @@
 //! The built-ins' backward passes are derived by hand, fused per step; they are checked against
 //! central differences in `f64` and against Keras's `tf.GradientTape` on masked batches.
 
+mod batch;
 mod cells;
 mod differentiable;
+mod error;
 mod sequence;
 
-pub use cells::{DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
+pub use batch::{BatchGradients, BatchTape};
+pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
 pub use differentiable::{zeros_like, Differentiable};
+pub use error::BackwardError;
 pub use sequence::{Gradients, Tape};
