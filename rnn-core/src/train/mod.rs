@@ -20,8 +20,10 @@
 //! losses, optimizers and schedules follow Keras's definitions (and PyTorch's where they
 //! differ, named), checked against both.
 
+mod batch;
 mod cells;
 mod differentiable;
+mod error;
 #[cfg(feature = "std")]
 mod fit;
 mod layer;
@@ -32,8 +34,10 @@ pub mod loss;
 pub mod optim;
 pub mod schedule;
 
-pub use cells::{DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
+pub use batch::{BatchGradients, BatchTape};
+pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
 pub use differentiable::{zeros_like, Differentiable};
+pub use error::BackwardError;
 #[cfg(feature = "std")]
 pub use fit::{Class, Epoch, Fit, FitError, History, Metrics, Model, Verbosity};
 pub use layer::{ChainTape, DenseTape, Layer, RnnTape};

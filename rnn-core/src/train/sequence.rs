@@ -126,35 +126,21 @@ impl<C: Differentiable> Rnn<C> {
     ) -> Result<Run<C::Output, C::State>, SequenceError> {
         let mask = mask.into();
         mask.check(inputs.len())?;
-        let (cell, direction, padding) = (self.cell(), self.direction, self.padding);
-        let steps = inputs.len();
-        tape.steps.clear();
-        tape.steps.reserve(steps);
-        tape.direction = direction;
-        tape.padding = padding;
         let mut state = initial_state;
-        let mut outputs = Vec::with_capacity(steps);
-        // The loop of the masked driver, step for step, keeping each step's residual.
-        crate::vectorized(
-            #[inline(always)]
-            || {
-                for k in 0..steps {
-                    let (time, valid) = schedule(direction, mask, steps, k);
-                    let (output, residual) = if valid {
-                        let (output, residual) =
-                            cell.step_forward(inputs[time].borrow(), &mut state, constants);
-                        (output, Some(residual))
-                    } else {
-                        (padding.masked_output(outputs.last()), None)
-                    };
-                    outputs.push(output);
-                    tape.steps.push(TapedStep { time, residual });
-                }
+        let mut outputs = Vec::new();
+        record(
+            self.cell(),
+            Recording {
+                inputs,
+                mask,
+                direction: self.direction,
+                padding: self.padding,
+                constants,
             },
+            (&mut state, &mut None),
+            tape,
+            &mut outputs,
         );
-        if direction.aligned_to_time() {
-            outputs.reverse();
-        }
         Ok(Run {
             outputs: Sequence::from(outputs),
             state,
@@ -189,55 +175,155 @@ impl<C: Differentiable> Rnn<C> {
         let steps = tape.len();
         ShapeError::check_steps("inputs", steps, inputs.len())?;
         ShapeError::check_steps("output adjoints", steps, d_outputs.len())?;
-        let cell = self.cell();
         let mut gradients = Gradients {
-            parameters: zeros_like(cell),
+            parameters: zeros_like(self.cell()),
             inputs: alloc::vec![C::Input::zeros(); steps],
             initial_state: d_final_state,
             constants: C::Constants::zeros(),
         };
-        let Gradients {
-            parameters,
-            inputs: d_inputs,
-            initial_state: d_state,
-            constants: d_constants,
-        } = &mut gradients;
-        // The adjoint of an output that a later, masked step copied (`CarryLastOutput`).
-        let mut copied: Option<C::Output> = None;
-        crate::vectorized(
-            #[inline(always)]
-            || {
-                for (k, step) in tape.steps.iter().enumerate().rev() {
-                    let at = if tape.direction.aligned_to_time() {
-                        steps - 1 - k
-                    } else {
-                        k
-                    };
-                    let mut d_output = d_outputs[at].clone();
-                    if let Some(copied) = copied.take() {
-                        d_output.zip_apply(&copied, &Add);
-                    }
-                    match &step.residual {
-                        Some(residual) => {
-                            d_inputs[step.time] = cell.step_backward(
-                                inputs[step.time].borrow(),
-                                residual,
-                                &d_output,
-                                d_state,
-                                constants,
-                                d_constants,
-                                parameters,
-                            );
-                        }
-                        None if tape.padding == Padding::CarryLastOutput => {
-                            copied = Some(d_output);
-                        }
-                        // A zero output: its adjoint reaches nothing.
-                        None => {}
-                    }
-                }
+        replay(
+            self.cell(),
+            tape,
+            inputs,
+            d_outputs,
+            constants,
+            Adjoints {
+                state: &mut gradients.initial_state,
+                constants: &mut gradients.constants,
+                parameters: &mut gradients.parameters,
+                inputs: &mut gradients.inputs,
             },
         );
         Ok(gradients)
     }
+}
+
+/// What [`record`] runs: a sequence, its mask, the direction and padding, the constants.
+pub(crate) struct Recording<'a, 'm, X, K> {
+    pub(crate) inputs: &'a [X],
+    pub(crate) mask: Mask<'m>,
+    pub(crate) direction: Direction,
+    pub(crate) padding: Padding,
+    pub(crate) constants: &'a K,
+}
+
+/// The masked driver's loop (`masked_unroll_into`), step for step, keeping each step's
+/// residual in `tape` (cleared first). `state` advances; `carried` is the output before the
+/// first step (a stateful stream's last output, for [`Padding::CarryLastOutput`]) and is left
+/// holding the last output. `outputs` is cleared and filled in the run's output order.
+///
+/// The mask must have been checked against the inputs.
+pub(crate) fn record<C: Differentiable, X: Borrow<C::Input>>(
+    cell: &C,
+    run: Recording<'_, '_, X, C::Constants>,
+    (state, carried): (&mut C::State, &mut Option<C::Output>),
+    tape: &mut Tape<C::Residual>,
+    outputs: &mut Vec<C::Output>,
+) {
+    let Recording {
+        inputs,
+        mask,
+        direction,
+        padding,
+        constants,
+    } = run;
+    let steps = inputs.len();
+    tape.steps.clear();
+    tape.steps.reserve(steps);
+    tape.direction = direction;
+    tape.padding = padding;
+    outputs.clear();
+    outputs.reserve(steps);
+    crate::vectorized(
+        #[inline(always)]
+        || {
+            for k in 0..steps {
+                let (time, valid) = schedule(direction, mask, steps, k);
+                let (output, residual) = if valid {
+                    let (output, residual) =
+                        cell.step_forward(inputs[time].borrow(), state, constants);
+                    (output, Some(residual))
+                } else {
+                    (
+                        padding.masked_output(outputs.last().or(carried.as_ref())),
+                        None,
+                    )
+                };
+                outputs.push(output);
+                tape.steps.push(TapedStep { time, residual });
+            }
+        },
+    );
+    if let Some(last) = outputs.last() {
+        *carried = Some(last.clone());
+    }
+    if direction.aligned_to_time() {
+        outputs.reverse();
+    }
+}
+
+/// Where [`replay`] accumulates: the state's adjoint (in: after the last step; out: before
+/// the first), and the constants', parameters' and inputs' adjoints, added into.
+pub(crate) struct Adjoints<'a, C: Cell> {
+    pub(crate) state: &'a mut C::State,
+    pub(crate) constants: &'a mut C::Constants,
+    pub(crate) parameters: &'a mut C,
+    /// One per timestep; a valid step's entry is overwritten, a masked step's left as it is.
+    pub(crate) inputs: &'a mut [C::Input],
+}
+
+/// The backward of a [`record`]ed run, last step first, into `adjoints`. The lengths of
+/// `inputs`, `d_outputs` and `adjoints.inputs` must be the tape's.
+pub(crate) fn replay<C: Differentiable, X: Borrow<C::Input>>(
+    cell: &C,
+    tape: &Tape<C::Residual>,
+    inputs: &[X],
+    d_outputs: &[C::Output],
+    constants: &C::Constants,
+    adjoints: Adjoints<'_, C>,
+) {
+    let steps = tape.len();
+    let Adjoints {
+        state: d_state,
+        constants: d_constants,
+        parameters,
+        inputs: d_inputs,
+    } = adjoints;
+    // The adjoint of an output that a later, masked step copied (`CarryLastOutput`).
+    let mut copied: Option<C::Output> = None;
+    crate::vectorized(
+        #[inline(always)]
+        || {
+            for (k, step) in tape.steps.iter().enumerate().rev() {
+                let at = if tape.direction.aligned_to_time() {
+                    steps - 1 - k
+                } else {
+                    k
+                };
+                let mut d_output = d_outputs[at].clone();
+                if let Some(copied) = copied.take() {
+                    d_output.zip_apply(&copied, &Add);
+                }
+                match &step.residual {
+                    Some(residual) => {
+                        d_inputs[step.time] = cell.step_backward(
+                            inputs[step.time].borrow(),
+                            residual,
+                            &d_output,
+                            d_state,
+                            constants,
+                            d_constants,
+                            parameters,
+                        );
+                    }
+                    None if tape.padding == Padding::CarryLastOutput => {
+                        copied = Some(d_output);
+                    }
+                    // A zero output (or one carried from before the run): its adjoint
+                    // reaches nothing here.
+                    None => {}
+                }
+            }
+        },
+    );
 }

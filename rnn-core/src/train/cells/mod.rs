@@ -1,11 +1,14 @@
 //! The built-in cells' backward passes, derived by hand, and the adjoints of the operations
 //! their steps are made of (a kernel's product, a bias, an activation).
 
+mod batch_norm;
 mod dense;
+mod embedding;
 mod gru;
 mod lstm;
 mod simple_rnn;
 
+pub use batch_norm::BatchNormResidual;
 pub use dense::DenseResidual;
 pub use gru::GruResidual;
 pub use lstm::LstmResidual;

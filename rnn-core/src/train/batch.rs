@@ -1,0 +1,314 @@
+//! The backward of a batch: one [`Tape`] per sequence, the sequences over the cores, and the
+//! parameters' gradients summed over the batch in a fixed order.
+
+use alloc::vec::Vec;
+use core::borrow::Borrow;
+
+use super::differentiable::{zeros_like, Differentiable};
+use super::error::BackwardError;
+use super::sequence::{record, replay, Adjoints, Recording, Tape};
+use crate::cell::Cell;
+use crate::error::{SequenceError, ShapeError};
+use crate::nested::Nested;
+use crate::parameters::Parameters;
+use crate::{Batch, BatchConstants, BatchRun, Rnn, Sequence};
+
+/// What [`Rnn::run_batch_taped`] records for [`Rnn::backward_batch`]: one [`Tape`] per
+/// sequence.
+///
+/// Keep one and pass it to every batch: its tapes are cleared, not reallocated, so a training
+/// loop allocates its steps once.
+#[derive(Clone, Debug)]
+pub struct BatchTape<R> {
+    // A batch lowered onto a fused kernel would keep that kernel's record here instead, behind
+    // this private field: the tape says which path ran, and the backward follows it.
+    tapes: Vec<Tape<R>>,
+}
+
+impl<R> BatchTape<R> {
+    /// An empty tape.
+    pub const fn new() -> Self {
+        BatchTape { tapes: Vec::new() }
+    }
+
+    /// The number of sequences recorded.
+    pub fn len(&self) -> usize {
+        self.tapes.len()
+    }
+
+    /// Whether no sequence is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.tapes.is_empty()
+    }
+
+    /// The tape of sequence `b`.
+    pub fn sequence(&self, b: usize) -> Option<&Tape<R>> {
+        self.tapes.get(b)
+    }
+}
+
+impl<R> Default for BatchTape<R> {
+    fn default() -> Self {
+        BatchTape::new()
+    }
+}
+
+/// What [`Rnn::backward_batch`] returns: the gradient of the loss with respect to everything
+/// the batch read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchGradients<C: Cell> {
+    /// The parameters' gradients summed over the batch, shaped like the cell.
+    pub parameters: C,
+    /// `inputs[b][t]`: the adjoint of each input, zeros where a step was masked.
+    pub inputs: Vec<Vec<C::Input>>,
+    /// The adjoint of each sequence's initial state.
+    pub initial_states: Vec<C::State>,
+    /// The adjoint of each sequence's constants (sum them for constants shared by the batch).
+    pub constants: Vec<C::Constants>,
+}
+
+/// Training on batches.
+impl<C> Rnn<C>
+where
+    C: Differentiable + Clone + Send + Sync,
+    C::Input: Send + Sync,
+    C::State: Send + Sync,
+    C::Output: Send + Sync,
+    C::Constants: Send + Sync,
+    C::Residual: Send + Sync,
+{
+    /// [`run_batch`](Rnn::run_batch) on the loop per sequence (the bits of
+    /// `.batched_kernel(false)`: each sequence's those of
+    /// [`run_masked_from`](Rnn::run_masked_from)), recording in `tape` what
+    /// [`backward_batch`](Rnn::backward_batch) needs, one [`Tape`] per sequence. Sequences run
+    /// in parallel with the `std` feature.
+    ///
+    /// This is the generic path, for any [`Differentiable`] cell. A built-in cell's batch could
+    /// later be lowered onto its fused kernel behind the same two calls: the tape's record is
+    /// private, so it can hold the fused layer's saved gates instead, and the backward follows
+    /// whichever the forward recorded.
+    ///
+    /// An error, and nothing computed, when a per-sequence argument does not match the batch
+    /// size or a mask does not fit its sequence.
+    ///
+    /// ```
+    /// use rnn::cells::GruCell;
+    /// use rnn::train::BatchTape;
+    /// use rnn::{Batch, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// let rnn = Rnn::new(GruCell::<2, 3, f64>::keras_init(3));
+    /// let sequences = vec![vec![SVector::from([1.0, -1.0]); 4], vec![SVector::from([0.5, 0.0]); 2]];
+    /// let batch = Batch::new(&sequences).lengths(&[4, 1]);
+    /// let mut tape = BatchTape::new();
+    /// let run = rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    /// assert_eq!(run, rnn.clone().batched_kernel(false).run_batch(&batch, &()).unwrap());
+    ///
+    /// // The loss: the sum of every final state.
+    /// let d_outputs = [vec![SVector::zeros(); 4], vec![SVector::zeros(); 2]];
+    /// let d_states = [SVector::repeat(1.0); 2];
+    /// let grads = rnn.backward_batch(&tape, &batch, &d_outputs, &d_states, &()).unwrap();
+    /// assert_eq!(grads.inputs[1][1], SVector::zeros()); // past the length: read nothing
+    ///
+    /// // The parameter gradients are the sum of the sequences' own.
+    /// let mut one = rnn::train::Tape::new();
+    /// let mut sum = 0.0;
+    /// for (b, length) in [4, 1].into_iter().enumerate() {
+    ///     let s0 = SVector::zeros();
+    ///     rnn.run_taped(&sequences[b], rnn::Mask::Length(length), s0, &(), &mut one).unwrap();
+    ///     let g = rnn.backward(&one, &sequences[b], &d_outputs[b], d_states[b], &()).unwrap();
+    ///     sum += g.parameters.kernel.rows()[0][0][0];
+    /// }
+    /// assert!((grads.parameters.kernel.rows()[0][0][0] - sum).abs() < 1e-15);
+    /// ```
+    pub fn run_batch_taped<'c, Q, X>(
+        &self,
+        batch: &Batch<'_, Q, C::State>,
+        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        tape: &mut BatchTape<C::Residual>,
+    ) -> Result<BatchRun<C::Output, C::State>, SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+        C::Constants: 'c,
+    {
+        let constants = constants.into();
+        batch.check()?;
+        constants.check(batch.len())?;
+        let cell = self.cell();
+        let mut run = BatchRun::default();
+        run.outputs
+            .0
+            .resize_with(batch.len(), || Sequence(Vec::new()));
+        run.states
+            .extend((0..batch.len()).map(|b| match batch.initial_states {
+                Some(states) => states[b].clone(),
+                None => cell.initial_state(constants.get(b)),
+            }));
+        tape.tapes.resize_with(batch.len(), Tape::new);
+        let mut sequences: Vec<_> = run
+            .outputs
+            .0
+            .iter_mut()
+            .zip(&mut run.states)
+            .zip(&mut tape.tapes)
+            .enumerate()
+            .collect();
+        for_each(&mut sequences, |(b, ((outputs, state), tape))| {
+            let b = *b;
+            let recording = Recording {
+                inputs: batch.sequences[b].as_ref(),
+                mask: batch.masks.get(b),
+                direction: self.direction,
+                padding: self.padding,
+                constants: constants.get(b),
+            };
+            record(cell, recording, (state, &mut None), tape, &mut outputs.0);
+        });
+        Ok(run)
+    }
+
+    /// The backward of a [`run_batch_taped`](Rnn::run_batch_taped) run: given its `tape`, the
+    /// same `batch` and `constants`, the adjoints of every output (`d_outputs[b]`, in the order
+    /// of the run's outputs) and of each final state, the gradients of the parameters (summed
+    /// over the batch), of each input, initial state and constants.
+    ///
+    /// Sequences run in parallel with the `std` feature: each thread's sequences add into a
+    /// partial gradient of their own (contiguous runs of the batch, one per thread of the
+    /// pool), and the partials are summed in order, so the gradients are the same bits from
+    /// run to run on a given number of threads. Each sequence's backward is
+    /// [`backward`](Rnn::backward)'s.
+    ///
+    /// An error, and nothing computed, when `batch`, `d_outputs` or `d_final_states` does not
+    /// have one entry per taped sequence, or a sequence's inputs or output adjoints one per
+    /// taped step.
+    pub fn backward_batch<'c, Q, X, D>(
+        &self,
+        tape: &BatchTape<C::Residual>,
+        batch: &Batch<'_, Q, C::State>,
+        d_outputs: &[D],
+        d_final_states: &[C::State],
+        constants: impl Into<BatchConstants<'c, C::Constants>>,
+    ) -> Result<BatchGradients<C>, BackwardError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+        D: AsRef<[C::Output]> + Sync,
+        C::Constants: 'c,
+    {
+        let constants = constants.into();
+        let sequences = tape.len();
+        SequenceError::check_batch("sequences", sequences, batch.len())?;
+        SequenceError::check_batch("output adjoints", sequences, d_outputs.len())?;
+        SequenceError::check_batch("final-state adjoints", sequences, d_final_states.len())?;
+        constants.check(sequences)?;
+        for (b, tape) in tape.tapes.iter().enumerate() {
+            let steps = tape.len();
+            let check = |what, found| {
+                ShapeError::check_steps(what, steps, found).map_err(BackwardError::from)
+            };
+            check("inputs", batch.sequences[b].as_ref().len())?;
+            check("output adjoints", d_outputs[b].as_ref().len())?;
+        }
+
+        let cell = self.cell();
+        let mut gradients = BatchGradients {
+            parameters: zeros_like(cell),
+            inputs: tape
+                .tapes
+                .iter()
+                .map(|t| alloc::vec![C::Input::zeros(); t.len()])
+                .collect(),
+            initial_states: d_final_states.to_vec(),
+            constants: alloc::vec![C::Constants::zeros(); sequences],
+        };
+        // One partial gradient per thread, over contiguous runs of sequences.
+        let per_partial = sequences.div_ceil(threads().clamp(1, sequences.max(1)));
+        let mut partials: Vec<C> = (0..sequences.div_ceil(per_partial.max(1)))
+            .map(|_| zeros_like(cell))
+            .collect();
+        let mut chunks: Vec<_> = partials
+            .iter_mut()
+            .zip(gradients.inputs.chunks_mut(per_partial.max(1)))
+            .zip(gradients.initial_states.chunks_mut(per_partial.max(1)))
+            .zip(gradients.constants.chunks_mut(per_partial.max(1)))
+            .enumerate()
+            .collect();
+        for_each(&mut chunks, |(k, (((partial, inputs), states), ks))| {
+            let first = *k * per_partial;
+            for (j, ((d_inputs, d_state), d_constants)) in inputs
+                .iter_mut()
+                .zip(states.iter_mut())
+                .zip(ks.iter_mut())
+                .enumerate()
+            {
+                let b = first + j;
+                replay(
+                    cell,
+                    &tape.tapes[b],
+                    batch.sequences[b].as_ref(),
+                    d_outputs[b].as_ref(),
+                    constants.get(b),
+                    Adjoints {
+                        state: d_state,
+                        constants: d_constants,
+                        parameters: partial,
+                        inputs: d_inputs,
+                    },
+                );
+            }
+        });
+        drop(chunks);
+        // The reduction, partial by partial in batch order: its bits do not depend on which
+        // thread finished first.
+        let mut scratch = Vec::new();
+        for partial in &partials {
+            add_parameters(&mut gradients.parameters, partial, &mut scratch);
+        }
+        Ok(gradients)
+    }
+}
+
+/// The number of threads sequences are spread over (one without `std`).
+fn threads() -> usize {
+    #[cfg(feature = "std")]
+    {
+        rayon::current_num_threads()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        1
+    }
+}
+
+/// `f` on every item, in parallel with the `std` feature.
+fn for_each<W: Send>(items: &mut [W], f: impl Fn(&mut W) + Sync + Send) {
+    #[cfg(feature = "std")]
+    {
+        use rayon::prelude::*;
+        items.par_iter_mut().for_each(f);
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        items.iter_mut().for_each(f);
+    }
+}
+
+/// `sum += term`, tensor by tensor in path order. The scalars are added in `f64` and
+/// rounded once to the tensor's type: for `f32` that is the `f32` sum's own bits (`f64` has
+/// more than twice `f32`'s precision, so the double rounding is harmless).
+pub(crate) fn add_parameters<P: Parameters>(sum: &mut P, term: &P, scratch: &mut Vec<f64>) {
+    scratch.clear();
+    term.for_each_parameter(|_, tensor| tensor.read(&mut |v| scratch.push(v)));
+    let mut terms = scratch.iter();
+    let mut current = Vec::new();
+    sum.for_each_parameter_mut(|_, tensor, _| {
+        current.clear();
+        tensor.read(&mut |v| current.push(v));
+        let mut values = current.iter();
+        tensor.write(&mut || {
+            let (a, b) = (values.next(), terms.next());
+            a.copied().unwrap_or(0.0) + b.copied().unwrap_or(0.0)
+        });
+    });
+}

@@ -1,0 +1,204 @@
+//! The drivers' backward passes against central differences in `f64`: batches (mixed masks,
+//! lengths and initial states), stacked cells, every merge of `Bidirectional`, and truncated
+//! backpropagation through a stateful stream; and the batch's gradients bit-reproducible on
+//! a given number of threads.
+
+mod gradcheck;
+
+use gradcheck::{
+    dot, flat, flat_all, indices, parameter_names, parameters, set_parameters, unflat, unflat_all,
+    Check, Rng,
+};
+use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
+use rnn::train::{BackwardError, BatchTape, Differentiable};
+use rnn::{nalgebra, Batch, Direction, Mask, Nested, Padding, Rnn, SequenceError};
+
+// ---------------------------------------------------------------------------------- batches
+
+/// Ragged sequences with every kind of mask: all valid, a length, a hole, leading padding,
+/// nothing valid.
+const LENGTHS: [usize; 5] = [5, 3, 4, 5, 2];
+const BATCH_MASKS: [Mask<'static>; 5] = [
+    Mask::All,
+    Mask::Length(2),
+    Mask::Steps(&[true, false, true, true]),
+    Mask::Steps(&[false, false, true, true, true]),
+    Mask::Length(0),
+];
+
+fn check_batch<C>(name: &str, cell: C)
+where
+    C: Differentiable<Constants = ()> + Clone + Send + Sync,
+    C::Input: Send + Sync,
+    C::State: Send + Sync,
+    C::Output: Send + Sync,
+    C::Residual: Send + Sync,
+{
+    let mut tape = BatchTape::new();
+    for (direction, padding) in [
+        (Direction::Forward, Padding::CarryLastOutput),
+        (Direction::GoBackwards, Padding::Zero),
+        (Direction::Reversed, Padding::CarryLastOutput),
+    ] {
+        let case = format!("batch {name} {direction:?} {padding:?}");
+        let mut rng = Rng::new(&case);
+        let rnn = rng.parameters(Rnn::new(cell.clone()), 0.5);
+        let rnn = rnn
+            .direction(direction)
+            .padding(padding)
+            .batched_kernel(false);
+        let xs: Vec<Vec<C::Input>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+        let initial: Vec<C::State> = rng.values(LENGTHS.len());
+        let w_outputs: Vec<Vec<C::Output>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+        let w_states: Vec<C::State> = rng.values(LENGTHS.len());
+        let loss = |rnn: &Rnn<C>, xs: &[Vec<C::Input>], initial: &[C::State]| {
+            let batch = Batch::new(xs).masks(&BATCH_MASKS).initial_states(initial);
+            let run = rnn.run_batch(&batch, &()).unwrap();
+            let mut loss = 0.0;
+            for b in 0..xs.len() {
+                loss += run.outputs[b]
+                    .iter()
+                    .zip(&w_outputs[b])
+                    .map(|(y, w)| dot(y, w))
+                    .sum::<f64>();
+                loss += dot(&run.states[b], &w_states[b]);
+            }
+            loss
+        };
+
+        let batch = Batch::new(&xs).masks(&BATCH_MASKS).initial_states(&initial);
+        let run = rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+        assert_eq!(run, rnn.run_batch(&batch, &()).unwrap(), "{case}: forward");
+        let grads = rnn
+            .backward_batch(&tape, &batch, &w_outputs, &w_states, &())
+            .unwrap();
+
+        let mut check = Check::new(&case);
+        check.against(
+            "parameter",
+            &parameter_names(rnn.cell()),
+            &parameters(&rnn),
+            &parameters(&grads.parameters),
+            |p| {
+                let mut probe = rnn.clone();
+                set_parameters(&mut probe, p);
+                loss(&probe, &xs, &initial)
+            },
+        );
+        let all_inputs: Vec<C::Input> = xs.concat();
+        let names: Vec<String> = LENGTHS
+            .iter()
+            .enumerate()
+            .flat_map(|(b, &t)| (0..t * C::Input::SIZE).map(move |i| format!("x[{b}] scalar {i}")))
+            .collect();
+        check.against(
+            "input",
+            &names,
+            &flat_all(&all_inputs),
+            &flat_all(&grads.inputs.concat()),
+            |v| {
+                let mut all = unflat_all::<C::Input>(v).into_iter();
+                let xs: Vec<Vec<C::Input>> = LENGTHS
+                    .iter()
+                    .map(|&t| all.by_ref().take(t).collect())
+                    .collect();
+                loss(&rnn, &xs, &initial)
+            },
+        );
+        check.against(
+            "initial state",
+            &indices("s0", initial.len() * C::State::SIZE),
+            &flat_all(&initial),
+            &flat_all(&grads.initial_states),
+            |v| loss(&rnn, &xs, &unflat_all(v)),
+        );
+        check.report();
+    }
+}
+
+#[test]
+fn batch_of_lstm() {
+    check_batch("lstm", LstmCell::<3, 4, f64>::zeros());
+}
+
+#[test]
+fn batch_of_gru() {
+    check_batch("gru", GruCell::<3, 4, f64>::zeros());
+}
+
+/// The batch's parameter gradients, as bits, from two runs in a pool of `threads` threads.
+fn batch_gradient_bits(threads: usize) -> [Vec<u64>; 2] {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let mut rng = Rng::new("reproducible batch");
+    let rnn = rng
+        .parameters(Rnn::new(LstmCell::<6, 8>::zeros()), 0.5)
+        .batched_kernel(false);
+    let lengths = [7, 3, 9, 1, 6, 8, 2, 5, 9, 4, 7];
+    let xs: Vec<Vec<nalgebra::SVector<f32, 6>>> = lengths.iter().map(|&t| rng.values(t)).collect();
+    let w_outputs: Vec<Vec<nalgebra::SVector<f32, 8>>> =
+        lengths.iter().map(|&t| rng.values(t)).collect();
+    let w_states: Vec<_> = rng.values(lengths.len());
+    let batch = Batch::new(&xs);
+    pool.install(|| {
+        [0, 1].map(|_| {
+            let mut tape = BatchTape::new();
+            rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+            let grads = rnn
+                .backward_batch(&tape, &batch, &w_outputs, &w_states, &())
+                .unwrap();
+            parameters(&grads.parameters)
+                .into_iter()
+                .map(f64::to_bits)
+                .collect()
+        })
+    })
+}
+
+/// The summed gradients are the same bits from run to run on a given number of threads.
+#[test]
+fn batch_gradients_are_reproducible_per_thread_count() {
+    for threads in [1, 2] {
+        let [first, second] = batch_gradient_bits(threads);
+        assert_eq!(first, second, "{threads} threads: two runs differ");
+        assert!(first.iter().any(|&b| b != 0), "a gradient that is not zero");
+    }
+}
+
+/// Adjoints that do not fit the tape are an error naming both counts, and nothing computed.
+#[test]
+fn backward_batch_checks_its_arguments() {
+    let rnn = Rnn::new(SimpleRnnCell::<2, 3, f64>::zeros());
+    let xs = vec![vec![nalgebra::SVector::<f64, 2>::zeros(); 3]; 2];
+    let batch = Batch::new(&xs);
+    let mut tape = BatchTape::new();
+    rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    let d_states = [nalgebra::SVector::zeros(); 2];
+    let d_outputs = vec![vec![nalgebra::SVector::zeros(); 3]; 1];
+    assert_eq!(
+        rnn.backward_batch(&tape, &batch, &d_outputs, &d_states, &())
+            .unwrap_err(),
+        BackwardError::Sequence(SequenceError::BatchSize {
+            what: "output adjoints",
+            expected: 2,
+            found: 1
+        })
+    );
+    let d_outputs = vec![
+        vec![nalgebra::SVector::zeros(); 3],
+        vec![nalgebra::SVector::zeros(); 2],
+    ];
+    let err = rnn
+        .backward_batch(&tape, &batch, &d_outputs, &d_states, &())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "output adjoints: expected 3 steps, found 2"
+    );
+    let masks = [Mask::Length(4), Mask::All];
+    assert!(rnn
+        .run_batch_taped(&Batch::new(&xs).masks(&masks), &(), &mut tape)
+        .is_err());
+}
