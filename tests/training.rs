@@ -2,7 +2,7 @@
 //! `fit`'s contract (it learns, it is reproducible from its seed, it refuses bad data, early
 //! stopping keeps the best epoch).
 
-use rnn::cells::{Dense, GruCell, LstmCell};
+use rnn::cells::{BatchNormalization, Dense, GruCell, LstmCell};
 use rnn::ops::Activation;
 use rnn::prelude::*;
 use rnn::train::loss::SparseCategoricalCrossentropy;
@@ -22,25 +22,29 @@ fn values(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-/// Every parameter's gradient of `loss(model) = Σ_b w_b · predict(x_b)`, from the layers'
-/// backward, against central differences; the relative error measure of `tests/gradients.rs`.
-fn check_layer_gradients<L, const N: usize>(model: &L, inputs: &[L::Input], at: &str)
-where
+/// Every parameter's gradient of `loss(model) = Σ_b w_b · y_b`, `y` the training forward's
+/// outputs on the batch, from the layers' backward, against central differences; the relative
+/// error measure of `tests/gradients.rs`. `inference` says whether training computes what
+/// inference does (no batch statistics).
+fn check_layer_gradients<L, const N: usize>(
+    model: &L,
+    inputs: &[L::Input],
+    inference: bool,
+    at: &str,
+) where
     L: Layer<Output = SVector<f64, N>>,
 {
     let weights: Vec<SVector<f64, N>> = (0..inputs.len())
         .map(|b| SVector::from_column_slice(&values(N, 100 + b as u64)))
         .collect();
     let loss = |m: &L| -> f64 {
-        inputs
-            .iter()
-            .zip(&weights)
-            .map(|(x, w)| m.predict(x).dot(w))
-            .sum()
+        let (mut tape, mut outputs) = (L::Tape::default(), Vec::new());
+        m.forward(inputs, &mut tape, &mut outputs);
+        outputs.iter().zip(&weights).map(|(y, w)| y.dot(w)).sum()
     };
     let (mut tape, mut outputs) = (L::Tape::default(), Vec::new());
     model.forward(inputs, &mut tape, &mut outputs);
-    for (x, y) in inputs.iter().zip(&outputs) {
+    for (x, y) in inputs.iter().zip(&outputs).filter(|_| inference) {
         assert_eq!(
             *y,
             model.predict(x),
@@ -105,13 +109,28 @@ fn a_chain_of_layers_has_the_gradient_of_its_predictions() {
         Rnn::new(LstmCell::<3, 4, f64>::keras_init(1)),
         Dense::<4, 3, f64>::keras_init(2).with_activation(Activation::Softmax),
     );
-    check_layer_gradients(&lstm_dense, &xs, "LSTM → Dense(softmax)");
+    check_layer_gradients(&lstm_dense, &xs, true, "LSTM → Dense(softmax)");
     let gru_dense_dense = (
         Rnn::new(GruCell::<3, 4, f64>::pytorch_init(3)),
         Dense::<4, 5, f64>::keras_init(4).with_activation(Activation::Tanh),
         Dense::<5, 2, f64>::keras_init(5),
     );
-    check_layer_gradients(&gru_dense_dense, &xs, "GRU → Dense(tanh) → Dense");
+    check_layer_gradients(&gru_dense_dense, &xs, true, "GRU → Dense(tanh) → Dense");
+    // The digits model's shape: batch statistics couple the samples.
+    let mut bn = BatchNormalization::<4, f64>::identity();
+    bn.gamma = SVector::<f64, 4>::from_column_slice(&values(4, 9)).map(|g| 1.0 + g / 2.0);
+    bn.beta = SVector::from_column_slice(&values(4, 10));
+    let lstm_bn_dense = (
+        Rnn::new(LstmCell::<3, 4, f64>::keras_init(6)),
+        bn,
+        Dense::<4, 3, f64>::keras_init(7).with_activation(Activation::Softmax),
+    );
+    check_layer_gradients(
+        &lstm_bn_dense,
+        &xs,
+        false,
+        "LSTM → BatchNormalization → Dense",
+    );
 }
 
 /// Sequences of 6 values; the class says whether their sum is positive.

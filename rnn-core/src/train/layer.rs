@@ -3,10 +3,12 @@
 
 use alloc::vec::Vec;
 
-use super::{Differentiable, Tape};
+use nalgebra::SVector;
+
+use super::{BatchTape, Differentiable};
 use crate::cell::Cell;
-use crate::cells::Dense;
-use crate::drivers::mask::Mask;
+use crate::cells::{BatchNormalization, Dense};
+use crate::drivers::batch::Batch;
 use crate::drivers::rnn::Rnn;
 use crate::nested::Nested;
 use crate::parameters::Parameters;
@@ -95,30 +97,29 @@ pub(crate) fn add_parameters<P: Parameters>(into: &mut P, from: &P, scratch: &mu
 
 /// What an [`Rnn`] layer keeps from a batch: one tape per sequence.
 pub struct RnnTape<C: Differentiable> {
-    tapes: Vec<Tape<C::Residual>>,
-    /// Each sequence's length, and so where its last output is.
-    lengths: Vec<usize>,
+    tapes: BatchTape<C::Residual>,
 }
 
 impl<C: Differentiable> Default for RnnTape<C> {
     fn default() -> Self {
         RnnTape {
-            tapes: Vec::new(),
-            lengths: Vec::new(),
+            tapes: BatchTape::new(),
         }
     }
 }
 
 /// A recurrent layer returning each sequence's last output (Keras's `LSTM(H)`, whose
 /// `return_sequences` is `False`): a sample is a sequence of any length, each from the cell's
-/// initial state. A sequence of no step outputs zeros.
+/// initial state; the batch runs over the cores, its gradient summed in a fixed order. A
+/// sequence of no step outputs zeros.
 impl<C> Layer for Rnn<C>
 where
     C: Differentiable + Clone + Send + Sync,
     C::Input: Clone + Send + Sync,
+    C::State: Send + Sync,
     C::Output: Send + Sync,
-    C::Constants: Default,
-    C::Residual: Send,
+    C::Constants: Default + Send + Sync,
+    C::Residual: Send + Sync,
 {
     type Input = Vec<C::Input>;
     type Output = C::Output;
@@ -131,17 +132,11 @@ where
         outputs: &mut Vec<C::Output>,
     ) {
         let constants = C::Constants::default();
-        tape.tapes.resize_with(inputs.len(), Tape::new);
-        tape.lengths.clear();
+        let run = self
+            .run_batch_taped(&Batch::new(inputs), &constants, &mut tape.tapes)
+            .expect("no mask: every sequence fits");
         outputs.clear();
-        for (xs, sequence_tape) in inputs.iter().zip(&mut tape.tapes) {
-            let initial = self.cell().initial_state(&constants);
-            let run = self
-                .run_taped(xs, Mask::All, initial, &constants, sequence_tape)
-                .expect("every step valid");
-            tape.lengths.push(xs.len());
-            outputs.push(run.outputs.last().cloned().unwrap_or_else(C::Output::zeros));
-        }
+        outputs.extend(run.outputs.iter().map(last_output));
     }
 
     fn backward(
@@ -150,38 +145,108 @@ where
         tape: &RnnTape<C>,
         d_outputs: &[C::Output],
         grads: &mut Self,
-        mut d_inputs: Option<&mut Vec<Vec<C::Input>>>,
+        d_inputs: Option<&mut Vec<Vec<C::Input>>>,
     ) {
         let constants = C::Constants::default();
-        if let Some(d) = d_inputs.as_deref_mut() {
-            d.clear();
-        }
-        let mut scratch = Vec::new();
-        for (b, xs) in inputs.iter().enumerate() {
-            let steps = tape.lengths[b];
-            let mut d_sequence = alloc::vec![C::Output::zeros(); steps];
-            if let Some(last) = d_sequence.last_mut() {
-                *last = d_outputs[b].clone();
-            }
-            let g = self
-                .backward(
-                    &tape.tapes[b],
-                    xs,
-                    &d_sequence,
-                    C::State::zeros(),
-                    &constants,
-                )
-                .expect("the taped sequence");
-            add_parameters(grads.cell_mut(), &g.parameters, &mut scratch);
-            if let Some(d) = d_inputs.as_deref_mut() {
-                d.push(g.inputs);
-            }
+        // Each sequence's last output is the layer's: its adjoint goes there.
+        let d_sequences: Vec<Vec<C::Output>> = inputs
+            .iter()
+            .zip(d_outputs)
+            .map(|(xs, dy)| {
+                let mut d = alloc::vec![C::Output::zeros(); xs.len()];
+                if let Some(last) = d.last_mut() {
+                    *last = dy.clone();
+                }
+                d
+            })
+            .collect();
+        let d_states = alloc::vec![C::State::zeros(); inputs.len()];
+        let g = self
+            .backward_batch(
+                &tape.tapes,
+                &Batch::new(inputs),
+                &d_sequences,
+                &d_states,
+                &constants,
+            )
+            .expect("the taped batch");
+        add_parameters(grads.cell_mut(), &g.parameters, &mut Vec::new());
+        if let Some(d) = d_inputs {
+            *d = g.inputs;
         }
     }
 
     fn predict(&self, input: &Vec<C::Input>) -> C::Output {
-        let run = self.run(input, &C::Constants::default());
-        run.outputs.last().cloned().unwrap_or_else(C::Output::zeros)
+        last_output(&self.run(input, &C::Constants::default()).outputs)
+    }
+}
+
+/// A sequence's last output, zeros when it has none.
+fn last_output<O: Nested>(outputs: &crate::Sequence<O>) -> O {
+    outputs.last().cloned().unwrap_or_else(O::zeros)
+}
+
+/// What a [`BatchNormalization`] layer keeps from a batch: the normalised values and the
+/// moving statistics the batch moved.
+pub struct BatchNormTape<const N: usize, T: Real> {
+    residual: super::BatchNormResidual<N, T>,
+    moved: Option<(SVector<T, N>, SVector<T, N>)>,
+}
+
+impl<const N: usize, T: Real> Default for BatchNormTape<N, T> {
+    fn default() -> Self {
+        BatchNormTape {
+            residual: Default::default(),
+            moved: None,
+        }
+    }
+}
+
+/// Keras's `BatchNormalization()` between layers: in training, each batch normalised with
+/// its own statistics, which move the moving averages (momentum 0.99) once the step is taken;
+/// at inference, the moving averages.
+impl<const N: usize, T: Real> Layer for BatchNormalization<N, T> {
+    type Input = SVector<T, N>;
+    type Output = SVector<T, N>;
+    type Tape = BatchNormTape<N, T>;
+
+    fn forward(
+        &self,
+        inputs: &[SVector<T, N>],
+        tape: &mut BatchNormTape<N, T>,
+        outputs: &mut Vec<SVector<T, N>>,
+    ) {
+        let mut moving = self.clone();
+        let momentum = nalgebra::convert(Self::KERAS_MOMENTUM);
+        *outputs = moving.forward_training(inputs, momentum, &mut tape.residual);
+        tape.moved = Some((moving.moving_mean, moving.moving_variance));
+    }
+
+    fn backward(
+        &self,
+        _: &[SVector<T, N>],
+        tape: &BatchNormTape<N, T>,
+        d_outputs: &[SVector<T, N>],
+        grads: &mut Self,
+        d_inputs: Option<&mut Vec<SVector<T, N>>>,
+    ) {
+        let d = self
+            .backward_training(&tape.residual, d_outputs, grads)
+            .expect("one adjoint per output");
+        if let Some(d_inputs) = d_inputs {
+            *d_inputs = d;
+        }
+    }
+
+    fn predict(&self, input: &SVector<T, N>) -> SVector<T, N> {
+        BatchNormalization::forward(self, input)
+    }
+
+    fn update(&mut self, tape: &BatchNormTape<N, T>) {
+        if let Some((mean, variance)) = tape.moved {
+            self.moving_mean = mean;
+            self.moving_variance = variance;
+        }
     }
 }
 
@@ -200,8 +265,8 @@ impl<const U: usize, T: Real> Default for DenseTape<U, T> {
 
 /// Keras's `Dense(U)` on each sample.
 impl<const I: usize, const U: usize, T: Real> Layer for Dense<I, U, T> {
-    type Input = nalgebra::SVector<T, I>;
-    type Output = nalgebra::SVector<T, U>;
+    type Input = SVector<T, I>;
+    type Output = SVector<T, U>;
     type Tape = DenseTape<U, T>;
 
     fn forward(

@@ -40,5 +40,5 @@ pub use differentiable::{zeros_like, Differentiable};
 pub use error::BackwardError;
 #[cfg(feature = "std")]
 pub use fit::{Class, Epoch, Fit, FitError, History, Metrics, Model, Verbosity};
-pub use layer::{ChainTape, DenseTape, Layer, RnnTape};
+pub use layer::{BatchNormTape, ChainTape, DenseTape, Layer, RnnTape};
 pub use sequence::{Gradients, Tape};
