@@ -263,3 +263,50 @@ fn early_stopping_keeps_the_best_epoch() {
         losses[best]
     );
 }
+
+#[test]
+fn a_run_resumed_from_a_checkpoint_takes_the_same_steps() {
+    let (x, y) = sign_task(48, 5);
+    let dir = std::env::temp_dir().join(format!("rnn-checkpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+
+    let mut straight = sign_model();
+    straight.fit(&x, &y, &quiet(4)).unwrap();
+
+    let mut first = sign_model();
+    first.fit(&x, &y, &quiet(2)).unwrap();
+    first.save_checkpoint(&path).unwrap();
+    let mut resumed = sign_model();
+    resumed.load_checkpoint(&path).unwrap();
+    assert_eq!(resumed.optimizer.iterations(), first.optimizer.iterations());
+    let rest = Fit {
+        initial_epoch: 2,
+        ..quiet(4)
+    };
+    resumed.fit(&x, &y, &rest).unwrap();
+    assert_eq!(resumed.layers.0.cell(), straight.layers.0.cell());
+    assert_eq!(resumed.layers.1, straight.layers.1);
+
+    // `fit` writes the best epoch's; a model of other shapes cannot load it.
+    let best = Fit {
+        checkpoint: Some(path.clone()),
+        ..quiet(2)
+    };
+    sign_model().fit(&x, &y, &best).unwrap();
+    let mut other = Model::new(
+        (
+            Rnn::new(LstmCell::<1, 4>::keras_init(1)),
+            Dense::<4, 2>::keras_init(2),
+        ),
+        SparseCategoricalCrossentropy::default(),
+        Optimizer::new(Adam::keras(), 0.02),
+    );
+    let before = other.layers.1.clone();
+    assert!(matches!(
+        other.load_checkpoint(&path),
+        Err(FitError::Checkpoint(_))
+    ));
+    assert_eq!(other.layers.1, before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -8,10 +8,12 @@ use std::io::{IsTerminal, Write};
 
 use nalgebra::SVector;
 
+use super::checkpoint::{Checkpoint, Flat, OptimizerState};
 use super::loss::{Loss, LossError, Reduction};
 use super::optim::{Optimizer, OptimizerError, Rule};
 use super::schedule::Schedule;
 use super::{zeros_like, Layer};
+use crate::weight_file::{self, WeightFileError};
 
 /// A model to train: its layers (a [`Layer`], such as a tuple of layers), the loss its
 /// outputs are scored with and the optimizer that updates it (Keras's `model.compile`).
@@ -56,11 +58,15 @@ pub struct Model<L, F, R, S> {
 /// How [`Model::fit`] runs (Keras's `fit` arguments).
 #[derive(Clone, Debug)]
 pub struct Fit {
-    /// Passes over the training data.
+    /// The epoch to stop before: training runs epochs `initial_epoch .. epochs`.
     pub epochs: usize,
+    /// The first epoch (Keras's `initial_epoch`): a run resumed from a checkpoint taken after
+    /// epoch `k` passes `k + 1` to shuffle and count as the uninterrupted run would.
+    pub initial_epoch: usize,
     /// Samples per optimizer step (the last batch of an epoch may be smaller).
     pub batch_size: usize,
-    /// The samples' order is shuffled every epoch from this seed (`None`: file order).
+    /// The samples' order is shuffled every epoch from this seed and the epoch's number
+    /// (`None`: file order).
     pub shuffle: Option<u64>,
     /// What is printed.
     pub verbosity: Verbosity,
@@ -68,6 +74,10 @@ pub struct Fit {
     /// for this many epochs, keeping the best epoch's weights (Keras's `EarlyStopping` with
     /// `restore_best_weights=True`).
     pub patience: Option<usize>,
+    /// After every epoch that improves the validation loss (or, without validation data, the
+    /// loss), the model and its optimizer's state are saved to this weight file (Keras's
+    /// `ModelCheckpoint(save_best_only=True)`); [`Model::load_checkpoint`] resumes from it.
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 impl Default for Fit {
@@ -75,10 +85,12 @@ impl Default for Fit {
     fn default() -> Self {
         Fit {
             epochs: 1,
+            initial_epoch: 0,
             batch_size: 32,
             shuffle: Some(0),
             verbosity: Verbosity::Progress,
             patience: None,
+            checkpoint: None,
         }
     }
 }
@@ -130,8 +142,10 @@ pub struct Metrics {
 pub enum FitError {
     /// A loss could not be computed (a class out of range, sizes that differ).
     Loss(LossError),
-    /// The optimizer refused the gradient.
+    /// The optimizer refused the gradient, or a checkpoint's state.
     Optimizer(OptimizerError),
+    /// A checkpoint could not be written or read.
+    Checkpoint(alloc::boxed::Box<WeightFileError>),
     /// The data: as many targets as inputs, at least one sample, a batch size above 0.
     Data {
         /// What was wrong.
@@ -148,6 +162,7 @@ impl core::fmt::Display for FitError {
         match self {
             FitError::Loss(e) => write!(f, "loss: {e}"),
             FitError::Optimizer(e) => write!(f, "optimizer: {e}"),
+            FitError::Checkpoint(e) => write!(f, "checkpoint: {e}"),
             FitError::Data {
                 what,
                 expected,
@@ -162,6 +177,12 @@ impl std::error::Error for FitError {}
 impl From<LossError> for FitError {
     fn from(e: LossError) -> Self {
         FitError::Loss(e)
+    }
+}
+
+impl From<WeightFileError> for FitError {
+    fn from(e: WeightFileError) -> Self {
+        FitError::Checkpoint(alloc::boxed::Box::new(e))
     }
 }
 
@@ -235,17 +256,21 @@ where
                 found: 0,
             });
         }
-        let mut order: Vec<usize> = (0..x.len()).collect();
-        let mut shuffler = fit.shuffle.map(SplitMix);
+        let mut order: Vec<usize> = Vec::with_capacity(x.len());
         let (mut tape, mut outputs, mut adjoints) = (L::Tape::default(), Vec::new(), Vec::new());
         let (mut batch_x, mut batch_y) = (Vec::new(), Vec::new());
         let mut history = History::default();
-        let mut best: Option<(f64, usize, L)> = None;
+        // The best monitored value and its epoch, and (for early stopping) its weights.
+        let mut best: Option<(f64, usize)> = None;
+        let mut best_layers = None;
         let batches = x.len().div_ceil(fit.batch_size);
         let mut progress = Progress::new(fit.verbosity, fit.epochs, batches);
-        for epoch in 0..fit.epochs {
-            if let Some(rng) = &mut shuffler {
-                rng.shuffle(&mut order);
+        for epoch in fit.initial_epoch..fit.epochs {
+            order.clear();
+            order.extend(0..x.len());
+            if let Some(seed) = fit.shuffle {
+                let epoch_seed = seed ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+                SplitMix(epoch_seed).shuffle(&mut order);
             }
             let (mut loss_sum, mut correct, mut counted) = (0.0, 0usize, 0usize);
             for (b, indices) in order.chunks(fit.batch_size).enumerate() {
@@ -292,25 +317,65 @@ where
             }
             progress.epoch(epoch, &logs);
             history.epochs.push(logs);
-            if let Some(patience) = fit.patience {
-                let monitored = logs.val_loss.unwrap_or(logs.loss);
-                match &best {
-                    Some((value, _, _)) if monitored >= *value => {}
-                    _ => best = Some((monitored, epoch, self.layers.clone())),
+            let monitored = logs.val_loss.unwrap_or(logs.loss);
+            if best.as_ref().is_none_or(|(value, _)| monitored < *value) {
+                best = Some((monitored, epoch));
+                if fit.patience.is_some() {
+                    best_layers = Some(self.layers.clone());
                 }
-                if best
-                    .as_ref()
-                    .is_some_and(|(_, at, _)| epoch - at >= patience)
-                {
-                    break;
+                if let Some(path) = &fit.checkpoint {
+                    self.save_checkpoint(path)?;
                 }
             }
+            let stalled = best.as_ref().map_or(0, |(_, at)| epoch - at);
+            if fit.patience.is_some_and(|patience| stalled >= patience) {
+                break;
+            }
         }
-        if let Some((_, at, layers)) = best {
+        if let (Some((_, at)), Some(layers)) = (best, best_layers) {
             self.layers = layers;
             history.best_epoch = Some(at);
         }
         Ok(history)
+    }
+
+    /// Saves the model and its optimizer's state (steps taken, the rule's buffers) to the
+    /// weight file at `path`: the model's parameters under `model/…`, the state under
+    /// `optimizer/…`.
+    pub fn save_checkpoint(&mut self, path: &std::path::Path) -> Result<(), FitError> {
+        let mut state = OptimizerState {
+            iterations: Flat(alloc::vec![self.optimizer.iterations() as f64]),
+            state: Flat(self.optimizer.state_buffer().to_vec()),
+        };
+        let checkpoint = Checkpoint {
+            model: &mut self.layers,
+            optimizer: &mut state,
+        };
+        weight_file::save_file(&checkpoint, path)?;
+        Ok(())
+    }
+
+    /// Resumes from a checkpoint [`save_checkpoint`](Model::save_checkpoint) or `fit` wrote:
+    /// the model's parameters and the optimizer's state, so that the steps that follow are
+    /// those the run would have taken. An error, and nothing changed, when the file does not
+    /// hold this model's shapes.
+    pub fn load_checkpoint(&mut self, path: &std::path::Path) -> Result<(), FitError> {
+        let slots = self.optimizer.rule().slots().len();
+        let mut layers = self.layers.clone();
+        let mut state = OptimizerState {
+            iterations: Flat(alloc::vec![0.0]),
+            state: Flat(alloc::vec![0.0; layers.count_params().saturating_mul(slots)]),
+        };
+        let mut checkpoint = Checkpoint {
+            model: &mut layers,
+            optimizer: &mut state,
+        };
+        weight_file::load_file(&mut checkpoint, path)?;
+        let iterations = state.iterations.0[0] as u64;
+        self.optimizer
+            .load_state(&layers, iterations, &state.state.0)?;
+        self.layers = layers;
+        Ok(())
     }
 
     /// The mean loss and the accuracy of the model on `x` with targets `y` (inference mode).

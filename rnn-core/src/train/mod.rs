@@ -22,6 +22,8 @@
 
 mod batch;
 mod cells;
+#[cfg(feature = "std")]
+mod checkpoint;
 mod differentiable;
 mod error;
 #[cfg(feature = "std")]
