@@ -202,3 +202,108 @@ fn backward_batch_checks_its_arguments() {
         .run_batch_taped(&Batch::new(&xs).masks(&masks), &(), &mut tape)
         .is_err());
 }
+
+// ---------------------------------------------------------------------------------- stacks
+
+/// A sequence through `run_taped`/`backward` against central differences of
+/// `run_masked_from`, the loss a weighting of every output and of the final state.
+fn check_sequence<C>(case: &str, rnn: Rnn<C>, mask: Mask<'_>, steps: usize)
+where
+    C: Differentiable<Constants = ()> + Clone,
+{
+    let mut rng = Rng::new(case);
+    let rnn = rng.parameters(rnn, 0.5);
+    let xs: Vec<C::Input> = rng.values(steps);
+    let initial: C::State = rng.value();
+    let w_outputs: Vec<C::Output> = rng.values(steps);
+    let w_state: C::State = rng.value();
+    let loss = |rnn: &Rnn<C>, xs: &[C::Input], initial: &C::State| {
+        let run = rnn.run_masked_from(xs, mask, initial.clone(), &()).unwrap();
+        let outputs: f64 = run
+            .outputs
+            .iter()
+            .zip(&w_outputs)
+            .map(|(y, w)| dot(y, w))
+            .sum();
+        outputs + dot(&run.state, &w_state)
+    };
+    let mut tape = rnn::train::Tape::new();
+    let run = rnn
+        .run_taped(&xs, mask, initial.clone(), &(), &mut tape)
+        .unwrap();
+    assert_eq!(
+        run,
+        rnn.run_masked_from(&xs, mask, initial.clone(), &())
+            .unwrap(),
+        "{case}: forward"
+    );
+    let grads = rnn
+        .backward(&tape, &xs, &w_outputs, w_state.clone(), &())
+        .unwrap();
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(rnn.cell()),
+        &parameters(&rnn),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, p);
+            loss(&probe, &xs, &initial)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", steps * C::Input::SIZE),
+        &flat_all(&xs),
+        &flat_all(&grads.inputs),
+        |v| loss(&rnn, &unflat_all(v), &initial),
+    );
+    check.against(
+        "initial state",
+        &indices("s0", C::State::SIZE),
+        &flat(&initial),
+        &flat(&grads.initial_state),
+        |v| loss(&rnn, &xs, &unflat(v)),
+    );
+    check.report();
+}
+
+const STACK_MASKS: [Mask<'static>; 3] = [
+    Mask::All,
+    Mask::Steps(&[true, false, true, true, false]),
+    Mask::Length(3),
+];
+
+/// An LSTM under a GRU, and three layers with a SimpleRNN on top: every layer's parameters,
+/// the inputs and every layer's initial state.
+#[test]
+fn stacked_cells() {
+    use rnn::cells::Stacked;
+    for mask in STACK_MASKS {
+        for direction in [Direction::Forward, Direction::GoBackwards] {
+            let stack = Stacked((
+                LstmCell::<3, 4, f64>::zeros(),
+                GruCell::<4, 3, f64>::zeros(),
+            ));
+            let rnn = Rnn::new(stack).direction(direction);
+            check_sequence(
+                &format!("stacked lstm+gru {mask:?} {direction:?}"),
+                rnn,
+                mask,
+                5,
+            );
+        }
+        let stack = Stacked((
+            GruCell::<3, 4, f64>::zeros(),
+            LstmCell::<4, 2, f64>::zeros(),
+            SimpleRnnCell::<2, 3, f64>::zeros(),
+        ));
+        check_sequence(
+            &format!("stacked gru+lstm+simple_rnn {mask:?}"),
+            Rnn::new(stack),
+            mask,
+            5,
+        );
+    }
+}

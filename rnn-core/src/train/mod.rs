@@ -20,6 +20,7 @@ mod cells;
 mod differentiable;
 mod error;
 mod sequence;
+mod stacked;
 
 pub use batch::{BatchGradients, BatchTape};
 pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
