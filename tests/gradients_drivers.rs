@@ -10,8 +10,11 @@ use gradcheck::{
     Check, Rng,
 };
 use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
-use rnn::train::{BackwardError, BatchTape, Differentiable};
-use rnn::{nalgebra, Batch, Direction, Mask, Nested, Padding, Rnn, SequenceError};
+use rnn::train::{BackwardError, BatchTape, BidirectionalTape, Differentiable, MergeAdjoint};
+use rnn::{
+    nalgebra, Ave, Batch, Bidirectional, Both, Direction, Mask, Mul, Nested, NoMerge, Padding, Rnn,
+    SequenceError, Sum,
+};
 
 // ---------------------------------------------------------------------------------- batches
 
@@ -305,5 +308,131 @@ fn stacked_cells() {
             mask,
             5,
         );
+    }
+}
+
+// ---------------------------------------------------------------------------- bidirectional
+
+/// A bidirectional run against central differences, the loss a weighting of every merged
+/// output and of both final states: both halves' parameters, the inputs, both initial states.
+fn check_bidirectional<F, B, M, Y>(case: &str, bi: Bidirectional<F, B, M>, mask: Mask<'_>)
+where
+    F: Differentiable<Constants = ()> + Clone,
+    B: Differentiable<Constants = (), Input = F::Input> + Clone,
+    M: MergeAdjoint<F::Output, B::Output, Y> + Clone,
+    Y: Nested,
+{
+    const STEPS: usize = 5;
+    let mut rng = Rng::new(case);
+    let bi = rng.parameters(bi, 0.5);
+    let xs: Vec<F::Input> = rng.values(STEPS);
+    let initial = Both::new(rng.value::<F::State>(), rng.value::<B::State>());
+    let w_outputs: Vec<Y> = rng.values(STEPS);
+    let w_state = Both::new(rng.value::<F::State>(), rng.value::<B::State>());
+    let k = Both::new(&(), &());
+    let loss =
+        |bi: &Bidirectional<F, B, M>, xs: &[F::Input], initial: &Both<F::State, B::State>| {
+            let run = bi.run_masked_from(xs, mask, initial.clone(), k).unwrap();
+            let outputs: f64 = run
+                .outputs
+                .iter()
+                .zip(&w_outputs)
+                .map(|(y, w)| dot(y, w))
+                .sum();
+            outputs
+                + dot(&run.state.forward, &w_state.forward)
+                + dot(&run.state.backward, &w_state.backward)
+        };
+
+    let mut tape = BidirectionalTape::new();
+    let run = bi
+        .run_taped(&xs, mask, initial.clone(), k, &mut tape)
+        .unwrap();
+    assert_eq!(
+        run,
+        bi.run_masked_from(&xs, mask, initial.clone(), k).unwrap(),
+        "{case}: forward"
+    );
+    let grads = bi
+        .backward(&tape, &xs, &w_outputs, w_state.clone(), k)
+        .unwrap();
+
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(&bi),
+        &parameters(&bi),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = bi.clone();
+            set_parameters(&mut probe, p);
+            loss(&probe, &xs, &initial)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", STEPS * F::Input::SIZE),
+        &flat_all(&xs),
+        &flat_all(&grads.inputs),
+        |v| loss(&bi, &unflat_all(v), &initial),
+    );
+    let both = |s: &Both<F::State, B::State>| [flat(&s.forward), flat(&s.backward)].concat();
+    check.against(
+        "initial state",
+        &indices("s0", F::State::SIZE + B::State::SIZE),
+        &both(&initial),
+        &both(&grads.initial_state),
+        |v| {
+            let (f, b) = v.split_at(F::State::SIZE);
+            loss(&bi, &xs, &Both::new(unflat(f), unflat(b)))
+        },
+    );
+    check.report();
+}
+
+const BIDIRECTIONAL_MASKS: [Mask<'static>; 4] = [
+    Mask::All,
+    Mask::Length(3),
+    Mask::Steps(&[false, true, true, false, true]),
+    Mask::Length(0),
+];
+
+/// Every merge mode, an LSTM forward and a GRU backward, both paddings.
+#[test]
+fn bidirectional_every_merge() {
+    let halves = || {
+        (
+            LstmCell::<3, 4, f64>::zeros(),
+            GruCell::<3, 4, f64> {
+                reset_after: false,
+                ..GruCell::zeros()
+            },
+        )
+    };
+    for mask in BIDIRECTIONAL_MASKS {
+        for padding in [Padding::CarryLastOutput, Padding::Zero] {
+            let name = |merge: &str| format!("bidirectional {merge} {mask:?} {padding:?}");
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding);
+            check_bidirectional::<_, _, _, nalgebra::SVector<f64, 8>>(&name("concat"), bi, mask);
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding).merge_mode(Sum);
+            check_bidirectional::<_, _, _, nalgebra::SVector<f64, 4>>(&name("sum"), bi, mask);
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding).merge_mode(Mul);
+            check_bidirectional::<_, _, _, nalgebra::SVector<f64, 4>>(&name("mul"), bi, mask);
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding).merge_mode(Ave);
+            check_bidirectional::<_, _, _, nalgebra::SVector<f64, 4>>(&name("ave"), bi, mask);
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b)
+                .padding(padding)
+                .merge_mode(NoMerge);
+            check_bidirectional::<_, _, _, (nalgebra::SVector<f64, 4>, nalgebra::SVector<f64, 4>)>(
+                &name("none"),
+                bi,
+                mask,
+            );
+        }
     }
 }

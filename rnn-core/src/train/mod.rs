@@ -16,6 +16,7 @@
 //! central differences in `f64` and against Keras's `tf.GradientTape` on masked batches.
 
 mod batch;
+mod bidirectional;
 mod cells;
 mod differentiable;
 mod error;
@@ -23,6 +24,7 @@ mod sequence;
 mod stacked;
 
 pub use batch::{BatchGradients, BatchTape};
+pub use bidirectional::{BidirectionalGradients, BidirectionalTape, MergeAdjoint};
 pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
 pub use differentiable::{zeros_like, Differentiable};
 pub use error::BackwardError;
