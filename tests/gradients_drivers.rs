@@ -436,3 +436,118 @@ fn bidirectional_every_merge() {
         }
     }
 }
+
+// ------------------------------------------------------------------------- truncated BPTT
+
+/// Two chunks of a stream: the second chunk's backward against central differences of the
+/// loss with the first chunk held constant (its final state and last output detached), the
+/// carried state and output as in inference, and the cut real (the untruncated gradient
+/// differs).
+#[test]
+fn truncated_backpropagation_over_two_chunks() {
+    let case = "tbptt lstm";
+    let mut rng = Rng::new(case);
+    let rnn = rng
+        .parameters(Rnn::new(LstmCell::<2, 3, f64>::zeros()), 0.6)
+        .padding(Padding::CarryLastOutput);
+    let first: Vec<nalgebra::SVector<f64, 2>> = rng.values(4);
+    let second: Vec<nalgebra::SVector<f64, 2>> = rng.values(4);
+    // The second chunk starts masked: its first output is the first chunk's last, carried.
+    let mask = [false, true, false, true];
+    let w_outputs: Vec<nalgebra::SVector<f64, 3>> = rng.values(4);
+    let w_state: rnn::cells::LstmState<3, f64> = rng.value();
+    let weigh = |outputs: &[nalgebra::SVector<f64, 3>], state: &rnn::cells::LstmState<3, f64>| {
+        outputs
+            .iter()
+            .zip(&w_outputs)
+            .map(|(y, w)| dot(y, w))
+            .sum::<f64>()
+            + dot(state, &w_state)
+    };
+
+    let mut stream = rnn.clone().stateful(());
+    let mut inference = rnn.clone().stateful(());
+    let mut tape = rnn::train::Tape::new();
+    let ys = stream.feed_taped(&first, Mask::All, &mut tape).unwrap();
+    assert_eq!(ys, inference.feed_masked(&first, Mask::All).unwrap());
+    let carried_state = stream.state().clone();
+    let ys = stream.feed_taped(&second, &mask[..], &mut tape).unwrap();
+    assert_eq!(ys, inference.feed_masked(&second, &mask[..]).unwrap());
+    assert_eq!(
+        stream.state(),
+        inference.state(),
+        "the state carried as in inference"
+    );
+    let grads = stream
+        .backward_chunk(&tape, &second, &w_outputs, w_state.clone())
+        .unwrap();
+    assert_eq!(
+        grads.inputs[0],
+        nalgebra::SVector::<f64, 2>::zeros(),
+        "a masked step"
+    );
+
+    // Truncated: the second chunk from the carried state, a constant. (The carried output
+    // at its first step is a constant too: `run_masked_from` outputs zeros there instead,
+    // which changes the loss by a constant only.)
+    let truncated = |rnn: &Rnn<LstmCell<2, 3, f64>>, xs: &[_], start: &_| {
+        let run = rnn
+            .run_masked_from(xs, &mask[..], Clone::clone(start), &())
+            .unwrap();
+        weigh(&run.outputs, &run.state)
+    };
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(rnn.cell()),
+        &parameters(&rnn),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, p);
+            truncated(&probe, &second, &carried_state)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", 8),
+        &flat_all(&second),
+        &flat_all(&grads.inputs),
+        |v| truncated(&rnn, &unflat_all(v), &carried_state),
+    );
+    check.against(
+        "carried state",
+        &indices("s", 6),
+        &flat(&carried_state),
+        &flat(&grads.initial_state),
+        |v| truncated(&rnn, &second, &unflat(v)),
+    );
+    check.report();
+
+    // Untruncated, the gradient also flows into the first chunk: it differs.
+    let whole = |rnn: &Rnn<LstmCell<2, 3, f64>>| {
+        let mut stream = rnn.clone().stateful(());
+        stream.feed_masked(&first, Mask::All).unwrap();
+        let ys = stream.feed_masked(&second, &mask[..]).unwrap();
+        weigh(&ys, stream.state())
+    };
+    let point = parameters(&rnn);
+    let truncated_gradient = parameters(&grads.parameters);
+    let largest_difference = (0..point.len())
+        .map(|i| {
+            let mut probe = point.clone();
+            let mut at = |v: f64| {
+                probe[i] = v;
+                let mut rnn = rnn.clone();
+                set_parameters(&mut rnn, &probe);
+                whole(&rnn)
+            };
+            let full = (at(point[i] + 1e-6) - at(point[i] - 1e-6)) / 2e-6;
+            (full - truncated_gradient[i]).abs()
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        largest_difference > 1e-2,
+        "the untruncated gradient should differ: {largest_difference:e}"
+    );
+}

@@ -22,6 +22,7 @@ mod differentiable;
 mod error;
 mod sequence;
 mod stacked;
+mod stateful;
 
 pub use batch::{BatchGradients, BatchTape};
 pub use bidirectional::{BidirectionalGradients, BidirectionalTape, MergeAdjoint};
