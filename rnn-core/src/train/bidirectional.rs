@@ -167,8 +167,8 @@ where
     /// let d_states = Both::new(rnn::Nested::zeros(), SVector::zeros());
     /// let grads = bi.backward(&tape, &xs, &d_outputs, d_states, k).unwrap();
     /// // The backward direction read x[1] before it output at step 0; the forward did not.
-    /// assert_ne!(grads.inputs[1], SVector::zeros());
-    /// assert_eq!(grads.inputs[2], SVector::zeros()); // padding
+    /// assert_ne!(grads.inputs[1], SVector::<f64, 2>::zeros());
+    /// assert_eq!(grads.inputs[2], SVector::<f64, 2>::zeros()); // padding
     /// ```
     pub fn run_taped<'m, Y, X: Borrow<F::Input>>(
         &self,

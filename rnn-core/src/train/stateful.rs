@@ -35,7 +35,7 @@ impl<C: Differentiable> Stateful<C> {
     ///     let d_outputs = [SVector::zeros(), SVector::repeat(1.0)];
     ///     let grads = stream.backward_chunk(&tape, chunk, &d_outputs, SVector::zeros()).unwrap();
     ///     // `grads.initial_state` is the carried state's adjoint: truncated, it goes no further.
-    ///     assert_ne!(grads.initial_state, SVector::zeros());
+    ///     assert_ne!(grads.initial_state, SVector::<f64, 2>::zeros());
     /// }
     /// let whole = rnn.run(chunks.concat(), &());
     /// assert_eq!(stream.state(), &whole.state); // the state carried as in inference
