@@ -10,8 +10,11 @@ use gradcheck::{
     Check, Rng,
 };
 use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
-use rnn::train::{BackwardError, BatchTape, Differentiable};
-use rnn::{nalgebra, Batch, Direction, Mask, Nested, Padding, Rnn, SequenceError};
+use rnn::train::{BackwardError, BatchTape, BidirectionalTape, Differentiable, MergeAdjoint};
+use rnn::{
+    nalgebra, Ave, Batch, Bidirectional, Both, Direction, Mask, Mul, Nested, NoMerge, Padding, Rnn,
+    SequenceError, Sum,
+};
 
 // ---------------------------------------------------------------------------------- batches
 
@@ -201,4 +204,350 @@ fn backward_batch_checks_its_arguments() {
     assert!(rnn
         .run_batch_taped(&Batch::new(&xs).masks(&masks), &(), &mut tape)
         .is_err());
+}
+
+// ---------------------------------------------------------------------------------- stacks
+
+/// A sequence through `run_taped`/`backward` against central differences of
+/// `run_masked_from`, the loss a weighting of every output and of the final state.
+fn check_sequence<C>(case: &str, rnn: Rnn<C>, mask: Mask<'_>, steps: usize)
+where
+    C: Differentiable<Constants = ()> + Clone,
+{
+    let mut rng = Rng::new(case);
+    let rnn = rng.parameters(rnn, 0.5);
+    let xs: Vec<C::Input> = rng.values(steps);
+    let initial: C::State = rng.value();
+    let w_outputs: Vec<C::Output> = rng.values(steps);
+    let w_state: C::State = rng.value();
+    let loss = |rnn: &Rnn<C>, xs: &[C::Input], initial: &C::State| {
+        let run = rnn.run_masked_from(xs, mask, initial.clone(), &()).unwrap();
+        let outputs: f64 = run
+            .outputs
+            .iter()
+            .zip(&w_outputs)
+            .map(|(y, w)| dot(y, w))
+            .sum();
+        outputs + dot(&run.state, &w_state)
+    };
+    let mut tape = rnn::train::Tape::new();
+    let run = rnn
+        .run_taped(&xs, mask, initial.clone(), &(), &mut tape)
+        .unwrap();
+    assert_eq!(
+        run,
+        rnn.run_masked_from(&xs, mask, initial.clone(), &())
+            .unwrap(),
+        "{case}: forward"
+    );
+    let grads = rnn
+        .backward(&tape, &xs, &w_outputs, w_state.clone(), &())
+        .unwrap();
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(rnn.cell()),
+        &parameters(&rnn),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, p);
+            loss(&probe, &xs, &initial)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", steps * C::Input::SIZE),
+        &flat_all(&xs),
+        &flat_all(&grads.inputs),
+        |v| loss(&rnn, &unflat_all(v), &initial),
+    );
+    check.against(
+        "initial state",
+        &indices("s0", C::State::SIZE),
+        &flat(&initial),
+        &flat(&grads.initial_state),
+        |v| loss(&rnn, &xs, &unflat(v)),
+    );
+    check.report();
+}
+
+const STACK_MASKS: [Mask<'static>; 3] = [
+    Mask::All,
+    Mask::Steps(&[true, false, true, true, false]),
+    Mask::Length(3),
+];
+
+/// An LSTM under a GRU, and three layers with a SimpleRNN on top: every layer's parameters,
+/// the inputs and every layer's initial state.
+#[test]
+fn stacked_cells() {
+    use rnn::cells::Stacked;
+    for mask in STACK_MASKS {
+        for direction in [Direction::Forward, Direction::GoBackwards] {
+            let stack = Stacked((
+                LstmCell::<3, 4, f64>::zeros(),
+                GruCell::<4, 3, f64>::zeros(),
+            ));
+            let rnn = Rnn::new(stack).direction(direction);
+            check_sequence(
+                &format!("stacked lstm+gru {mask:?} {direction:?}"),
+                rnn,
+                mask,
+                5,
+            );
+        }
+        let stack = Stacked((
+            GruCell::<3, 4, f64>::zeros(),
+            LstmCell::<4, 2, f64>::zeros(),
+            SimpleRnnCell::<2, 3, f64>::zeros(),
+        ));
+        check_sequence(
+            &format!("stacked gru+lstm+simple_rnn {mask:?}"),
+            Rnn::new(stack),
+            mask,
+            5,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------- bidirectional
+
+/// A bidirectional run against central differences, the loss a weighting of every merged
+/// output and of both final states: both halves' parameters, the inputs, both initial states.
+fn check_bidirectional<F, B, M, Y>(case: &str, bi: Bidirectional<F, B, M>, mask: Mask<'_>)
+where
+    F: Differentiable<Constants = ()> + Clone,
+    B: Differentiable<Constants = (), Input = F::Input> + Clone,
+    M: MergeAdjoint<F::Output, B::Output, Y> + Clone,
+    Y: Nested,
+{
+    const STEPS: usize = 5;
+    let mut rng = Rng::new(case);
+    let bi = rng.parameters(bi, 0.5);
+    let xs: Vec<F::Input> = rng.values(STEPS);
+    let initial = Both::new(rng.value::<F::State>(), rng.value::<B::State>());
+    let w_outputs: Vec<Y> = rng.values(STEPS);
+    let w_state = Both::new(rng.value::<F::State>(), rng.value::<B::State>());
+    let k = Both::new(&(), &());
+    let loss =
+        |bi: &Bidirectional<F, B, M>, xs: &[F::Input], initial: &Both<F::State, B::State>| {
+            let run = bi.run_masked_from(xs, mask, initial.clone(), k).unwrap();
+            let outputs: f64 = run
+                .outputs
+                .iter()
+                .zip(&w_outputs)
+                .map(|(y, w)| dot(y, w))
+                .sum();
+            outputs
+                + dot(&run.state.forward, &w_state.forward)
+                + dot(&run.state.backward, &w_state.backward)
+        };
+
+    let mut tape = BidirectionalTape::new();
+    let run = bi
+        .run_taped(&xs, mask, initial.clone(), k, &mut tape)
+        .unwrap();
+    assert_eq!(
+        run,
+        bi.run_masked_from(&xs, mask, initial.clone(), k).unwrap(),
+        "{case}: forward"
+    );
+    let grads = bi
+        .backward(&tape, &xs, &w_outputs, w_state.clone(), k)
+        .unwrap();
+
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(&bi),
+        &parameters(&bi),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = bi.clone();
+            set_parameters(&mut probe, p);
+            loss(&probe, &xs, &initial)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", STEPS * F::Input::SIZE),
+        &flat_all(&xs),
+        &flat_all(&grads.inputs),
+        |v| loss(&bi, &unflat_all(v), &initial),
+    );
+    let both = |s: &Both<F::State, B::State>| [flat(&s.forward), flat(&s.backward)].concat();
+    check.against(
+        "initial state",
+        &indices("s0", F::State::SIZE + B::State::SIZE),
+        &both(&initial),
+        &both(&grads.initial_state),
+        |v| {
+            let (f, b) = v.split_at(F::State::SIZE);
+            loss(&bi, &xs, &Both::new(unflat(f), unflat(b)))
+        },
+    );
+    check.report();
+}
+
+const BIDIRECTIONAL_MASKS: [Mask<'static>; 4] = [
+    Mask::All,
+    Mask::Length(3),
+    Mask::Steps(&[false, true, true, false, true]),
+    Mask::Length(0),
+];
+
+/// Every merge mode, an LSTM forward and a GRU backward, both paddings.
+#[test]
+fn bidirectional_every_merge() {
+    let halves = || {
+        (
+            LstmCell::<3, 4, f64>::zeros(),
+            GruCell::<3, 4, f64> {
+                reset_after: false,
+                ..GruCell::zeros()
+            },
+        )
+    };
+    for mask in BIDIRECTIONAL_MASKS {
+        for padding in [Padding::CarryLastOutput, Padding::Zero] {
+            let name = |merge: &str| format!("bidirectional {merge} {mask:?} {padding:?}");
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding);
+            check_bidirectional::<_, _, _, nalgebra::SVector<f64, 8>>(&name("concat"), bi, mask);
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding).merge_mode(Sum);
+            check_bidirectional::<_, _, _, nalgebra::SVector<f64, 4>>(&name("sum"), bi, mask);
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding).merge_mode(Mul);
+            check_bidirectional::<_, _, _, nalgebra::SVector<f64, 4>>(&name("mul"), bi, mask);
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding).merge_mode(Ave);
+            check_bidirectional::<_, _, _, nalgebra::SVector<f64, 4>>(&name("ave"), bi, mask);
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b)
+                .padding(padding)
+                .merge_mode(NoMerge);
+            check_bidirectional::<_, _, _, (nalgebra::SVector<f64, 4>, nalgebra::SVector<f64, 4>)>(
+                &name("none"),
+                bi,
+                mask,
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------------- truncated BPTT
+
+/// Two chunks of a stream: the second chunk's backward against central differences of the
+/// loss with the first chunk held constant (its final state and last output detached), the
+/// carried state and output as in inference, and the cut real (the untruncated gradient
+/// differs).
+#[test]
+fn truncated_backpropagation_over_two_chunks() {
+    let case = "tbptt lstm";
+    let mut rng = Rng::new(case);
+    let rnn = rng
+        .parameters(Rnn::new(LstmCell::<2, 3, f64>::zeros()), 0.6)
+        .padding(Padding::CarryLastOutput);
+    let first: Vec<nalgebra::SVector<f64, 2>> = rng.values(4);
+    let second: Vec<nalgebra::SVector<f64, 2>> = rng.values(4);
+    // The second chunk starts masked: its first output is the first chunk's last, carried.
+    let mask = [false, true, false, true];
+    let w_outputs: Vec<nalgebra::SVector<f64, 3>> = rng.values(4);
+    let w_state: rnn::cells::LstmState<3, f64> = rng.value();
+    let weigh = |outputs: &[nalgebra::SVector<f64, 3>], state: &rnn::cells::LstmState<3, f64>| {
+        outputs
+            .iter()
+            .zip(&w_outputs)
+            .map(|(y, w)| dot(y, w))
+            .sum::<f64>()
+            + dot(state, &w_state)
+    };
+
+    let mut stream = rnn.clone().stateful(());
+    let mut inference = rnn.clone().stateful(());
+    let mut tape = rnn::train::Tape::new();
+    let ys = stream.feed_taped(&first, Mask::All, &mut tape).unwrap();
+    assert_eq!(ys, inference.feed_masked(&first, Mask::All).unwrap());
+    let carried_state = stream.state().clone();
+    let ys = stream.feed_taped(&second, &mask[..], &mut tape).unwrap();
+    assert_eq!(ys, inference.feed_masked(&second, &mask[..]).unwrap());
+    assert_eq!(
+        stream.state(),
+        inference.state(),
+        "the state carried as in inference"
+    );
+    let grads = stream
+        .backward_chunk(&tape, &second, &w_outputs, w_state.clone())
+        .unwrap();
+    assert_eq!(
+        grads.inputs[0],
+        nalgebra::SVector::<f64, 2>::zeros(),
+        "a masked step"
+    );
+
+    // Truncated: the second chunk from the carried state, a constant. (The carried output
+    // at its first step is a constant too: `run_masked_from` outputs zeros there instead,
+    // which changes the loss by a constant only.)
+    let truncated = |rnn: &Rnn<LstmCell<2, 3, f64>>, xs: &[_], start: &_| {
+        let run = rnn
+            .run_masked_from(xs, &mask[..], Clone::clone(start), &())
+            .unwrap();
+        weigh(&run.outputs, &run.state)
+    };
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(rnn.cell()),
+        &parameters(&rnn),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, p);
+            truncated(&probe, &second, &carried_state)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", 8),
+        &flat_all(&second),
+        &flat_all(&grads.inputs),
+        |v| truncated(&rnn, &unflat_all(v), &carried_state),
+    );
+    check.against(
+        "carried state",
+        &indices("s", 6),
+        &flat(&carried_state),
+        &flat(&grads.initial_state),
+        |v| truncated(&rnn, &second, &unflat(v)),
+    );
+    check.report();
+
+    // Untruncated, the gradient also flows into the first chunk: it differs.
+    let whole = |rnn: &Rnn<LstmCell<2, 3, f64>>| {
+        let mut stream = rnn.clone().stateful(());
+        stream.feed_masked(&first, Mask::All).unwrap();
+        let ys = stream.feed_masked(&second, &mask[..]).unwrap();
+        weigh(&ys, stream.state())
+    };
+    let point = parameters(&rnn);
+    let truncated_gradient = parameters(&grads.parameters);
+    let largest_difference = (0..point.len())
+        .map(|i| {
+            let mut probe = point.clone();
+            let mut at = |v: f64| {
+                probe[i] = v;
+                let mut rnn = rnn.clone();
+                set_parameters(&mut rnn, &probe);
+                whole(&rnn)
+            };
+            let full = (at(point[i] + 1e-6) - at(point[i] - 1e-6)) / 2e-6;
+            (full - truncated_gradient[i]).abs()
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        largest_difference > 1e-2,
+        "the untruncated gradient should differ: {largest_difference:e}"
+    );
 }

@@ -38,14 +38,14 @@ use crate::drivers::mask::Padding;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Stateful<C: Cell> {
-    cell: C,
-    constants: C::Constants,
+    pub(crate) cell: C,
+    pub(crate) constants: C::Constants,
     initial: C::State,
-    state: C::State,
-    padding: Padding,
-    direction: Direction,
+    pub(crate) state: C::State,
+    pub(crate) padding: Padding,
+    pub(crate) direction: Direction,
     // The last output, for `Padding::CarryLastOutput` at the start of the next chunk.
-    carried: Option<C::Output>,
+    pub(crate) carried: Option<C::Output>,
 }
 
 impl<C: Cell> Stateful<C> {

@@ -108,7 +108,7 @@ where
     /// let d_outputs = [vec![SVector::zeros(); 4], vec![SVector::zeros(); 2]];
     /// let d_states = [SVector::repeat(1.0); 2];
     /// let grads = rnn.backward_batch(&tape, &batch, &d_outputs, &d_states, &()).unwrap();
-    /// assert_eq!(grads.inputs[1][1], SVector::zeros()); // past the length: read nothing
+    /// assert_eq!(grads.inputs[1][1], SVector::<f64, 2>::zeros()); // past the length: read nothing
     ///
     /// // The parameter gradients are the sum of the sequences' own.
     /// let mut one = rnn::train::Tape::new();

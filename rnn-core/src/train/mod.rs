@@ -14,6 +14,16 @@
 //! [`Rnn::run_taped`](crate::Rnn::run_taped) runs a sequence as
 //! [`Rnn::run_masked_from`](crate::Rnn::run_masked_from) does, recording a [`Tape`];
 //! [`Rnn::backward`](crate::Rnn::backward) walks the tape last step first.
+//! The other drivers follow the same pattern, each with its tape: batches over the cores
+//! ([`Rnn::run_batch_taped`](crate::Rnn::run_batch_taped), [`BatchTape`]),
+//! [`Bidirectional`](crate::Bidirectional) for every merge with an adjoint ([`MergeAdjoint`]),
+//! and a stateful stream chunk by chunk, truncated at each chunk's start
+//! ([`Stateful::feed_taped`](crate::Stateful::feed_taped)).
+//! [`Stacked`](crate::cells::Stacked) cells are differentiable when their layers are.
+//! `BatchNormalization` trains with its batch's statistics
+//! ([`forward_training`](crate::cells::BatchNormalization::forward_training)), and an
+//! `Embedding` adds its outputs' adjoints into the rows it looked up
+//! ([`Embedding::backward`](crate::cells::Embedding::backward)).
 //!
 //! The built-ins' backward passes are derived by hand, fused per step; they are checked against
 //! central differences in `f64` and against Keras's `tf.GradientTape` on masked batches. The
@@ -21,6 +31,7 @@
 //! differ, named), checked against both.
 
 mod batch;
+mod bidirectional;
 mod cells;
 #[cfg(feature = "std")]
 mod checkpoint;
@@ -30,6 +41,8 @@ mod error;
 mod fit;
 mod layer;
 mod sequence;
+mod stacked;
+mod stateful;
 
 pub mod clip;
 pub mod loss;
@@ -37,6 +50,7 @@ pub mod optim;
 pub mod schedule;
 
 pub use batch::{BatchGradients, BatchTape};
+pub use bidirectional::{BidirectionalGradients, BidirectionalTape, MergeAdjoint};
 pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
 pub use differentiable::{zeros_like, Differentiable};
 pub use error::BackwardError;

@@ -215,13 +215,13 @@ impl<F, B, Y, G: Fn(&F, &B) -> Y> Merge<F, B, Y> for MergeFn<G> {
 #[derive(Clone, Debug, Default, crate::Parameters)]
 #[parameters(crate = crate)]
 pub struct Bidirectional<F, B, M = Concat> {
-    forward: F,
-    backward: B,
+    pub(crate) forward: F,
+    pub(crate) backward: B,
     #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     #[parameters(skip)]
-    merge: M,
+    pub(crate) merge: M,
     #[parameters(skip)]
-    padding: Padding,
+    pub(crate) padding: Padding,
 }
 
 impl<F: Cell, B: Cell<Input = F::Input>> Bidirectional<F, B, Concat> {
