@@ -298,7 +298,9 @@ fn lstm_backward_equals_the_per_sequence_backward() {
     // H = 19: 16 units in vectors, 3 one at a time.
     check_lstm(&LstmCell::<5, 19>::pytorch_init(1));
     // The general path.
-    check_lstm(&LstmCell::<5, 19>::keras_init(2).with_recurrent_activation(Activation::HardSigmoid));
+    check_lstm(
+        &LstmCell::<5, 19>::keras_init(2).with_recurrent_activation(Activation::HardSigmoid),
+    );
 }
 
 #[test]
@@ -332,18 +334,25 @@ fn the_training_forward_is_the_inference_forward() {
     for batch in [1, 3, 8] {
         let x = values(batch * STEPS * 6, 11);
         let lstm_x = &x[..batch * STEPS * 5];
-        let run = fused::Lstm::new(&lstm).forward(lstm_x, batch, None).unwrap();
+        let run = fused::Lstm::new(&lstm)
+            .forward(lstm_x, batch, None)
+            .unwrap();
         fused::Lstm::new(&lstm)
             .forward_train_into(lstm_x, batch, None, None, &mut trace)
             .unwrap();
-        assert_eq!((&trace.outputs, &trace.h, &trace.c), (&run.outputs, &run.h, &run.c));
+        assert_eq!(
+            (&trace.outputs, &trace.h, &trace.c),
+            (&run.outputs, &run.h, &run.c)
+        );
         let run = fused::Gru::new(&gru).forward(&x, batch, None).unwrap();
         fused::Gru::new(&gru)
             .forward_train_into(&x, batch, None, None, &mut trace)
             .unwrap();
         assert_eq!((&trace.outputs, &trace.h), (&run.outputs, &run.h));
         let rnn_x = &x[..batch * STEPS * 4];
-        let run = fused::SimpleRnn::new(&rnn).forward(rnn_x, batch, None).unwrap();
+        let run = fused::SimpleRnn::new(&rnn)
+            .forward(rnn_x, batch, None)
+            .unwrap();
         fused::SimpleRnn::new(&rnn)
             .forward_train_into(rnn_x, batch, None, None, &mut trace)
             .unwrap();
@@ -426,5 +435,7 @@ fn bad_sizes_are_errors() {
     fused::Lstm::new(&lstm)
         .forward_train_into(&x, 4, None, None, &mut trace)
         .unwrap();
-    assert!(layer.backward_into(&trace, &x, &dy, None, &mut grads).is_err());
+    assert!(layer
+        .backward_into(&trace, &x, &dy, None, &mut grads)
+        .is_err());
 }

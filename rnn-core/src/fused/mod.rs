@@ -61,13 +61,13 @@ mod lstm;
 mod packed;
 mod simple_rnn;
 
+#[doc(hidden)]
+pub use backward::{Gradients, Trace};
 pub use gru::Gru;
 #[doc(hidden)]
 pub use lowering::{lower, BatchedKernel, Job, Workspace};
 pub use lstm::{Lstm, LstmOutput};
 pub use simple_rnn::SimpleRnn;
-#[doc(hidden)]
-pub use backward::{Gradients, Trace};
 
 use alloc::vec::Vec;
 use nalgebra::SVector;
@@ -250,8 +250,14 @@ fn gemm(
     // These bounds make the raw-pointer call below sound; they are internal invariants (every
     // caller sizes its buffers from the checked shapes), so a failure is a bug, not bad input.
     // `holds` computes them without wrapping.
-    assert!(k == 0 || holds(a.len(), m, k, rsa, csa), "gemm: a too short");
-    assert!(k == 0 || holds(b.len(), k, n, rsb, csb), "gemm: b too short");
+    assert!(
+        k == 0 || holds(a.len(), m, k, rsa, csa),
+        "gemm: a too short"
+    );
+    assert!(
+        k == 0 || holds(b.len(), k, n, rsb, csb),
+        "gemm: b too short"
+    );
     assert!(holds(c.len(), m, n, rsc, 1), "gemm: c too short");
     let stride = |s: usize| isize::try_from(s).expect("gemm: a stride above isize::MAX");
     let (rsa, csa, rsb, csb, rsc) = (
@@ -877,7 +883,11 @@ where
     widths.tape = tape_width;
     let tape = match tape {
         Some(tape) => {
-            tape.clear();
+            if let Lengths::Sorted(_) = lengths {
+                // The steps past a sample's length are never recorded: zeros, which the
+                // backward's products may read.
+                tape.clear();
+            }
             tape.resize(Widths::of(batch, tape_width), 0.0);
             tape.as_mut_slice()
         }

@@ -473,17 +473,12 @@ where
         tmp,
         partial: partials,
     };
-    in_parts(
-        whole,
-        parts,
-        &widths,
-        &|c: Back<'_>| {
-            crate::kernels::dispatch::vectorized(
-                #[inline(always)]
-                || chunk(layer, &w, t_len, path, c),
-            )
-        },
-    );
+    in_parts(whole, parts, &widths, &|c: Back<'_>| {
+        crate::kernels::dispatch::vectorized(
+            #[inline(always)]
+            || chunk(layer, &w, t_len, path, c),
+        )
+    });
     for stacked in w {
         stacked.recycle(pool);
     }
