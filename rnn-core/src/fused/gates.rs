@@ -256,6 +256,12 @@ pub(super) fn sigmoid<L: Lanes>(l: L, x: L::V) -> L::V {
     l.div(l.mul_add(x, p, q), l.add(q, q))
 }
 
+/// The sigmoid's derivative from its output `s`: `s·(1 − s)`, what a backward multiplies by.
+#[inline(always)]
+pub(super) fn sigmoid_slope<L: Lanes>(l: L, s: L::V) -> L::V {
+    l.mul(s, l.sub(l.splat(1.0), s))
+}
+
 /// The coefficients of `scale · c((x / 2)²)` as a polynomial in `x²`, for `c` in `x²`
 /// (coefficients highest power first).
 const fn at_half_x<const N: usize>(c: [f32; N], scale: f32) -> [f32; N] {

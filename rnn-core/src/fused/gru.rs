@@ -37,6 +37,11 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
         }
     }
 
+    /// The cell the layer runs.
+    pub(super) fn cell(&self) -> &'a GruCell<I, H, f32> {
+        self.cell
+    }
+
     /// Runs `batch` sequences: `inputs` is `[B, T, I]` row-major (any `T`, including 0);
     /// `initial` is `h`, `[B, H]`, zeros when `None`.
     ///
@@ -70,6 +75,7 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
             (inputs, batch, super::Lengths::All),
             [("initial h [B, H]", initial)],
             (&mut run.outputs, [&mut run.h], &mut run.scratch.0),
+            None,
         )
     }
 
@@ -90,6 +96,9 @@ impl<'a, const I: usize, const H: usize> Gru<'a, I, H> {
 
 impl<'a, const I: usize, const H: usize> Layer<I, 3, H> for Gru<'a, I, H> {
     const EXTRA_ROWS: usize = 1;
+    /// `[z r h̃]` after their activations, then with `reset_after` `h·U_h + b'_h` (what the
+    /// reset gate scaled), without `r ⊙ h` (what `U_h` multiplied).
+    const SAVED: usize = 4 * H;
 
     type Weights = Weights<'a>;
 
@@ -193,6 +202,19 @@ impl<'a, const I: usize, const H: usize> Layer<I, 3, H> for Gru<'a, I, H> {
         }
     }
 
+    /// On the sample-by-sample path with `reset_after`, `h·U_h + b'_h` is the last third of
+    /// the extra row; everywhere else it is the second state.
+    #[inline(always)]
+    fn record(&self, row: &[f32], second: &[f32], extra: &[f32], slot: &mut [f32]) {
+        let kept = match extra {
+            [] => &second[..H],
+            _ if self.cell.reset_after => &extra[2 * H..3 * H],
+            _ => &second[..H],
+        };
+        slot[..3 * H].copy_from_slice(row);
+        slot[3 * H..].copy_from_slice(kept);
+    }
+
     /// One sample's output from its row `[x_z x_r x_h]` (with `reset_after`, `x_h + σ(x_r) ⊙
     /// hh` is the candidate's sum; without, `x_h` alone): `y = z ⊙ prev + (1 − z) ⊙ h̃`.
     #[inline(always)]
@@ -201,7 +223,6 @@ impl<'a, const I: usize, const H: usize> Layer<I, 3, H> for Gru<'a, I, H> {
         let (act, rec) = (self.cell.activation, self.cell.recurrent_activation);
         let reset_after = self.cell.reset_after;
         if (act, rec) == (Activation::Tanh, Activation::Sigmoid) {
-            let row = &*row;
             return gates::run(
                 &mut Blend {
                     row,
@@ -232,7 +253,8 @@ impl<'a, const I: usize, const H: usize> Layer<I, 3, H> for Gru<'a, I, H> {
 
 /// [`Gru::reset`] with the sigmoid, a vector of units at a time.
 struct Reset<'r> {
-    r: &'r [f32],
+    /// The reset gate's sums, then the gate.
+    r: &'r mut [f32],
     prev: &'r [f32],
     rh: &'r mut [f32],
 }
@@ -241,14 +263,16 @@ impl Units for Reset<'_> {
     #[inline(always)]
     fn units<L: Lanes>(&mut self, l: L, k: usize) {
         let r = sigmoid(l, l.load(&self.r[k..]));
+        l.store(r, &mut self.r[k..]);
         l.store(l.mul(r, l.load(&self.prev[k..])), &mut self.rh[k..]);
     }
 }
 
-/// [`Gru::epilogue`](Layer::epilogue) with tanh and the sigmoid, in one pass: 8 units' gates and output at once.
+/// [`Gru::epilogue`](Layer::epilogue) with tanh and the sigmoid, in one pass: 8 units' gates
+/// and output at once. The gates go back into the row, for a training forward to record.
 struct Blend<'r> {
-    /// `[x_z x_r x_h]`.
-    row: &'r [f32],
+    /// `[x_z x_r x_h]`: the sums, then the gates (without `reset_after` `r` is already one).
+    row: &'r mut [f32],
     hh: &'r [f32],
     prev: &'r [f32],
     y: &'r mut [f32],
@@ -260,12 +284,15 @@ impl Units for Blend<'_> {
     fn units<L: Lanes>(&mut self, l: L, k: usize) {
         let h = self.y.len();
         let gate = |g: usize| l.load(&self.row[g * h + k..]);
-        let mut sum = gate(2);
+        let (z_sum, r_sum, mut sum) = (gate(0), gate(1), gate(2));
         if self.reset_after {
-            let r = sigmoid(l, gate(1));
+            let r = sigmoid(l, r_sum);
             sum = l.mul_add(r, l.load(&self.hh[k..]), sum);
+            l.store(r, &mut self.row[h + k..]);
         }
-        let (z, candidate) = (sigmoid(l, gate(0)), tanh(l, sum));
+        let (z, candidate) = (sigmoid(l, z_sum), tanh(l, sum));
+        l.store(z, &mut self.row[k..]);
+        l.store(candidate, &mut self.row[2 * h + k..]);
         // z ⊙ prev + (1 − z) ⊙ h̃, as h̃ + z ⊙ (prev − h̃).
         let prev = l.load(&self.prev[k..]);
         l.store(

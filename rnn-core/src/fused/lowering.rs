@@ -86,6 +86,7 @@ where
         (inputs, lengths.len(), Lengths::Sorted(lengths)),
         initial,
         (&mut work.outputs, states, &mut work.scratch),
+        None,
     );
     if let Some(weights) = layer.packed_mut().take() {
         L::recycle(weights, &mut work.pool);

@@ -45,6 +45,11 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
         }
     }
 
+    /// The cell the layer runs.
+    pub(super) fn cell(&self) -> &'a LstmCell<I, H, f32> {
+        self.cell
+    }
+
     /// Runs `batch` sequences: `inputs` is `[B, T, I]` row-major (any `T`, including 0);
     /// `initial` is `(h, c)`, each `[B, H]`, zeros when `None`.
     ///
@@ -101,11 +106,15 @@ impl<'a, const I: usize, const H: usize> Lstm<'a, I, H> {
                 [&mut run.h, &mut run.c],
                 &mut run.scratch.0,
             ),
+            None,
         )
     }
 }
 
 impl<'a, const I: usize, const H: usize> Layer<I, 4, H> for Lstm<'a, I, H> {
+    /// `[i f g o]` after their activations, then the new `c`.
+    const SAVED: usize = 5 * H;
+
     type Weights = Stacked<'a>;
 
     #[inline(always)]
@@ -162,10 +171,11 @@ impl<'a, const I: usize, const H: usize> Layer<I, 4, H> for Lstm<'a, I, H> {
         for k in 0..H {
             c[k] = f[k] * c[k] + i[k] * g[k];
         }
-        g.copy_from_slice(c);
-        act.apply_slice(g);
-        for (y, (&o, &a)) in y.iter_mut().zip(o.iter().zip(g.iter())) {
-            *y = o * a;
+        // `act(c)` in `y`, so that the row keeps the gates.
+        y.copy_from_slice(c);
+        act.apply_slice(y);
+        for (y, &o) in y.iter_mut().zip(o.iter()) {
+            *y *= o;
         }
     }
 }
@@ -178,11 +188,12 @@ fn kernels<const I: usize, const H: usize>(cell: &LstmCell<I, H, f32>) -> Kernel
 }
 
 /// The epilogue of the usual LSTM (tanh, sigmoid) in one pass: each unit's four gates, cell
-/// state and output together, so nothing is written back and re-read between the
-/// activations (the general path takes five passes over the row).
+/// state and output together, so nothing is re-read between the activations (the general
+/// path takes five passes over the row). The gates go back into the row, for a training
+/// forward to record.
 struct Standard<'r> {
-    /// `[i f g o]`, `4H`.
-    z: &'r [f32],
+    /// `[i f g o]`, `4H`: the sums, then the gates.
+    z: &'r mut [f32],
     c: &'r mut [f32],
     y: &'r mut [f32],
 }
@@ -194,6 +205,9 @@ impl Units for Standard<'_> {
         let gate = |g: usize| l.load(&self.z[g * h + k..]);
         let (i, f) = (sigmoid(l, gate(0)), sigmoid(l, gate(1)));
         let (g, o) = (tanh(l, gate(2)), sigmoid(l, gate(3)));
+        for (gate, v) in [i, f, g, o].into_iter().enumerate() {
+            l.store(v, &mut self.z[gate * h + k..]);
+        }
         let c = l.mul_add(f, l.load(&self.c[k..]), l.mul(i, g));
         l.store(c, &mut self.c[k..]);
         l.store(l.mul(o, tanh(l, c)), &mut self.y[k..]);

@@ -53,6 +53,7 @@
 //! assert!(fused::Lstm::new(&cell).forward(&inputs[1..], batch, None).is_err());
 //! ```
 
+mod backward;
 mod gates;
 mod gru;
 mod lowering;
@@ -60,6 +61,8 @@ mod lstm;
 mod packed;
 mod simple_rnn;
 
+#[doc(hidden)]
+pub use backward::{Gradients, Trace};
 pub use gru::Gru;
 #[doc(hidden)]
 pub use lowering::{lower, BatchedKernel, Job, Workspace};
@@ -106,6 +109,7 @@ const INPUTS: &str = "inputs [B, T, I] (a whole number of timesteps)";
 const STATES: &str = "states [B, H]";
 const OUTPUTS: &str = "outputs [B, T, H]";
 const WORK: &str = "work rows (gate sums per sample)";
+const TAPE: &str = "recorded steps [B, T, saved values per step]";
 
 /// The number of timesteps in a `[B, T, I]` input buffer, or the error (also when a timestep's
 /// `B × I` scalars overflow `usize`).
@@ -210,23 +214,65 @@ fn gemm_acc(
     c: &mut [f32],
     rsc: usize,
 ) {
+    gemm((m, k, n), (a, rsa, 1), (b, rsb, 1), 1.0, (c, rsc));
+}
+
+/// A matrix operand of [`gemm`]: its values, row stride and column stride (a transposed
+/// matrix is the same values with the strides swapped, so no copy is made).
+type Strided<'a> = (&'a [f32], usize, usize);
+
+/// Whether `len` values hold every element `i·rs + j·cs` of a `rows × cols` matrix; computed
+/// without wrapping, so it is a bound an `unsafe` block can rest on.
+fn holds(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        return true;
+    }
+    (rows - 1)
+        .checked_mul(rs)
+        .zip((cols - 1).checked_mul(cs))
+        .and_then(|(r, c)| r.checked_add(c))
+        .is_some_and(|last| last < len)
+}
+
+/// `c = a · b + beta · c` over an `m × k` `a`, a `k × n` `b` and an `m × n` `c` (row stride
+/// `rsc`, column stride 1), any strides for `a` and `b`; with `beta = 0` the old `c` is not
+/// read. The fused layers' one call into matrixmultiply.
+fn gemm(
+    (m, k, n): (usize, usize, usize),
+    (a, rsa, csa): Strided<'_>,
+    (b, rsb, csb): Strided<'_>,
+    beta: f32,
+    (c, rsc): (&mut [f32], usize),
+) {
     if m == 0 || n == 0 {
         return;
     }
     // These bounds make the raw-pointer call below sound; they are internal invariants (every
     // caller sizes its buffers from the checked shapes), so a failure is a bug, not bad input.
-    // `spans` computes them without wrapping.
-    assert!(k == 0 || spans(a.len(), m, rsa, k), "gemm: a too short");
-    assert!(k == 0 || spans(b.len(), k, rsb, n), "gemm: b too short");
-    assert!(spans(c.len(), m, rsc, n), "gemm: c too short");
+    // `holds` computes them without wrapping.
+    assert!(
+        k == 0 || holds(a.len(), m, k, rsa, csa),
+        "gemm: a too short"
+    );
+    assert!(
+        k == 0 || holds(b.len(), k, n, rsb, csb),
+        "gemm: b too short"
+    );
+    assert!(holds(c.len(), m, n, rsc, 1), "gemm: c too short");
     let stride = |s: usize| isize::try_from(s).expect("gemm: a stride above isize::MAX");
-    let (rsa, rsb, rsc) = (stride(rsa), stride(rsb), stride(rsc));
-    // SAFETY: matrixmultiply reads `a[i·rsa + l]` (i < m, l < k) and `b[l·rsb + j]`
-    // (l < k, j < n), and reads and writes `c[i·rsc + j]` (i < m, j < n). The asserts above
-    // put every such index inside its slice: the largest is `(m − 1)·rsa + k − 1` for `a`
-    // (likewise `b`, `c`), and `spans` checked it without wrapping (with `k = 0` nothing of
-    // `a` or `b` is read). `c` is a `&mut` borrow, so it aliases neither `a` nor `b`. The
-    // strides were converted to `isize` without loss.
+    let (rsa, csa, rsb, csb, rsc) = (
+        stride(rsa),
+        stride(csa),
+        stride(rsb),
+        stride(csb),
+        stride(rsc),
+    );
+    // SAFETY: matrixmultiply reads `a[i·rsa + l·csa]` (i < m, l < k) and `b[l·rsb + j·csb]`
+    // (l < k, j < n), and reads (unless `beta = 0`) and writes `c[i·rsc + j]` (i < m, j < n).
+    // The asserts above put every such index inside its slice: `holds` checked the largest,
+    // `(m − 1)·rsa + (k − 1)·csa` for `a` (likewise `b`, `c`), without wrapping (with `k = 0`
+    // nothing of `a` or `b` is read). `c` is a `&mut` borrow, so it aliases neither `a` nor
+    // `b`. The strides were converted to `isize` without loss.
     unsafe {
         matrixmultiply::sgemm(
             m,
@@ -235,11 +281,11 @@ fn gemm_acc(
             1.0,
             a.as_ptr(),
             rsa,
-            1,
+            csa,
             b.as_ptr(),
             rsb,
-            1,
-            1.0,
+            csb,
+            beta,
             c.as_mut_ptr(),
             rsc,
             1,
@@ -352,6 +398,8 @@ struct Chunk<'a> {
     out: &'a mut [f32],
     states: [&'a mut [f32]; 2],
     work: &'a mut [f32],
+    /// What a training forward records for the backward, `[n, T, SAVED]`; empty otherwise.
+    tape: &'a mut [f32],
 }
 
 /// The fewest samples whose step GEMM pays: the batch is split into chunks of at least this
@@ -425,6 +473,8 @@ type Fma = crate::kernels::Fused;
 struct SampleStep<'s, const H: usize> {
     /// The sample's index in its chunk.
     b: usize,
+    /// The step's timestep.
+    t: usize,
     /// The step's `G·H` pre-activations: `bias + x_t · W` so far.
     row: &'s mut [f32],
     /// The state the step reads: the sample's initial state, then its previous output.
@@ -454,7 +504,7 @@ fn by_sample_steps<const I: usize, const G: usize, const H: usize>(
         for (t, row) in z.chunks_exact_mut(gh).enumerate() {
             let (prev, y) = prev_and_output(out, h, b, (t, t_len), H);
             let prev = prev.try_into().expect("H values");
-            step(SampleStep { b, row, prev, y });
+            step(SampleStep { b, t, row, prev, y });
         }
     }
     last_outputs(out, h, H, t_len, lengths);
@@ -534,6 +584,8 @@ struct Widths {
     /// The scratch per sample: the work rows, and a state the layer keeps there (the GRU's
     /// second).
     scratch: usize,
+    /// The recorded steps of a training forward (`T·SAVED`), 0 otherwise.
+    tape: usize,
 }
 
 impl Widths {
@@ -553,6 +605,7 @@ impl Widths {
             scratch: work
                 .checked_add(kept)
                 .ok_or(ShapeError::allocation(WORK, usize::MAX, 0))?,
+            tape: 0,
         })
     }
 
@@ -564,6 +617,7 @@ impl Widths {
             (OUTPUTS, self.out),
             (STATES, self.states[0]),
             (STATES, self.states[1]),
+            (TAPE, self.tape),
         ];
         for (what, width) in widths {
             ShapeError::product(what, [batch, width], 0)?;
@@ -588,6 +642,7 @@ impl<'a> Chunk<'a> {
             out,
             states: [s0, s1],
             work,
+            tape,
         } = self;
         let (lengths, lengths_rest) = lengths.split(n);
         let (x, x_rest) = x.split_at(Widths::of(n, w.x));
@@ -595,6 +650,7 @@ impl<'a> Chunk<'a> {
         let (s0, s0_rest) = s0.split_at_mut(Widths::of(n, w.states[0]));
         let (s1, s1_rest) = s1.split_at_mut(Widths::of(n, w.states[1]));
         let (work, work_rest) = work.split_at_mut(Widths::of(n, w.work));
+        let (tape, tape_rest) = tape.split_at_mut(Widths::of(n, w.tape));
         let head = Chunk {
             n,
             lengths,
@@ -602,6 +658,7 @@ impl<'a> Chunk<'a> {
             out,
             states: [s0, s1],
             work,
+            tape,
         };
         let rest = Chunk {
             n: all - n,
@@ -610,6 +667,7 @@ impl<'a> Chunk<'a> {
             out: out_rest,
             states: [s0_rest, s1_rest],
             work: work_rest,
+            tape: tape_rest,
         };
         (head, rest)
     }
@@ -698,6 +756,9 @@ trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
     const SECOND: usize = H;
     /// By sample, work rows of `G·H` values per sample beside one per step: the GRU's `h_s`.
     const EXTRA_ROWS: usize = 0;
+    /// Per sample-step, the values a training forward records for the backward (see
+    /// [`record`](Self::record)); 0 when the outputs are all the backward reads.
+    const SAVED: usize = 0;
 
     /// The step weights of the GEMM path, packed once per layer.
     type Weights: Sync;
@@ -747,8 +808,21 @@ trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
         self.epilogue(s.row, second, s.prev, s.y, Path::Packed(avx));
     }
 
+    /// Writes into `slot` (`SAVED` values) what the backward of a step needs, right after the
+    /// step: its `row`, which the epilogue leaves holding the gates after their activations,
+    /// then the start of `second` (the LSTM's new `c`). `extra` is the sample's extra work
+    /// rows on the sample-by-sample path, empty on the GEMM path.
+    #[inline(always)]
+    fn record(&self, row: &[f32], second: &[f32], _extra: &[f32], slot: &mut [f32]) {
+        let (gates, rest) = slot.split_at_mut(row.len());
+        gates.copy_from_slice(row);
+        rest.copy_from_slice(&second[..rest.len()]);
+    }
+
     /// One sample's step from its sums `row`: the output `y` from `row`, its `second` state
-    /// and its previous output `prev`, updating `second` when it is a state of the cell.
+    /// and its previous output `prev`, updating `second` when it is a state of the cell. The
+    /// row is left holding the gates after their activations (what [`record`](Self::record)
+    /// keeps).
     fn epilogue(
         &self,
         row: &mut [f32],
@@ -762,13 +836,15 @@ trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
 /// A layer's `forward_into`: checks and sizes the buffers of the call ([`begin`]; the outputs,
 /// the `S` states that are results, the scratch), then runs the batch in chunks on the
 /// layer's plan. A second state that is not a result (`S = 1` and `SECOND > 0`) lives in the
-/// scratch, after the work rows.
+/// scratch, after the work rows. With a `tape` (a training forward) each step's
+/// [`record`](Layer::record) goes into it, `[B, T, SAVED]`, zeros past a sample's length.
 #[allow(clippy::type_complexity)]
 fn forward_into<L, const I: usize, const G: usize, const H: usize, const S: usize>(
     layer: &L,
     (inputs, batch, lengths): (&[f32], usize, Lengths<'_>),
     initial: [(&'static str, Option<&[f32]>); S],
     (outputs, mut states, scratch): (&mut Vec<f32>, [&mut Vec<f32>; S], &mut Vec<f32>),
+    mut tape: Option<&mut Vec<f32>>,
 ) -> Result<(), ShapeError>
 where
     L: Layer<I, G, H>,
@@ -776,7 +852,17 @@ where
     let packed = layer.packed();
     let by_sample = packed.by_sample(batch).is_some();
     let kept = if S == 1 { L::SECOND } else { 0 };
-    let (t, widths) = begin(
+    // The tape's size, and its capacity, before anything is written.
+    let tape_width = match &mut tape {
+        Some(tape) => {
+            let per_sample = ShapeError::product(TAPE, [steps(inputs, batch, I)?, L::SAVED], 0)?;
+            let len = ShapeError::product(TAPE, [batch, per_sample], tape.len())?;
+            reserve(TAPE, tape, len)?;
+            per_sample
+        }
+        None => 0,
+    };
+    let (t, mut widths) = begin(
         (inputs, batch),
         (I, H),
         initial,
@@ -794,6 +880,19 @@ where
         (outputs, states.each_mut().map(|s| &mut **s), scratch),
     )?;
     lengths.check(batch, t)?;
+    widths.tape = tape_width;
+    let tape = match tape {
+        Some(tape) => {
+            if let Lengths::Sorted(_) = lengths {
+                // The steps past a sample's length are never recorded: zeros, which the
+                // backward's products may read.
+                tape.clear();
+            }
+            tape.resize(Widths::of(batch, tape_width), 0.0);
+            tape.as_mut_slice()
+        }
+        None => &mut [],
+    };
     if t == 0 {
         return Ok(());
     }
@@ -816,6 +915,7 @@ where
         out: outputs,
         states: [h, second],
         work,
+        tape,
     };
     run_chunks(
         whole,
@@ -848,8 +948,9 @@ fn chunk<L, const I: usize, const G: usize, const H: usize>(
         out,
         states: [h, second],
         work,
+        tape,
     } = ch;
-    let (gh, sw) = (G * H, L::SECOND);
+    let (gh, sw, saved) = (G * H, L::SECOND, L::SAVED);
     for t in 0..t_len {
         // The samples that still run: the first rows (their lengths are sorted).
         let n = lengths.running(n, t);
@@ -861,7 +962,12 @@ fn chunk<L, const I: usize, const G: usize, const H: usize>(
         for b in 0..n {
             let (prev, y) = prev_and_output(out, h, b, (t, t_len), H);
             let row = &mut work[b * gh..(b + 1) * gh];
-            layer.epilogue(row, &mut second[b * sw..(b + 1) * sw], prev, y, path);
+            let second = &mut second[b * sw..(b + 1) * sw];
+            layer.epilogue(row, second, prev, y, path);
+            if !tape.is_empty() {
+                let slot = &mut tape[(b * t_len + t) * saved..][..saved];
+                layer.record(row, second, &[], slot);
+            }
         }
     }
     last_outputs(out, h, H, t_len, lengths);
@@ -887,8 +993,9 @@ fn chunk_by_sample<L, const I: usize, const G: usize, const H: usize>(
         out,
         states: [h, second],
         work,
+        tape,
     } = ch;
-    let (extra_w, sw) = (L::EXTRA_ROWS * G * H, L::SECOND);
+    let (extra_w, sw, saved) = (L::EXTRA_ROWS * G * H, L::SECOND, L::SAVED);
     let (extra, z) = work.split_at_mut(n * extra_w);
     let (kernel, recurrent, bias) = layer.kernels();
     let recurrent = recurrent.rows();
@@ -898,10 +1005,21 @@ fn chunk_by_sample<L, const I: usize, const G: usize, const H: usize>(
         (x, out, h, z),
         #[inline(always)]
         |s| {
-            let b = s.b;
+            let SampleStep { b, t, row, prev, y } = s;
             let second = &mut second[b * sw..(b + 1) * sw];
             let extra = &mut extra[b * extra_w..(b + 1) * extra_w];
+            let s = SampleStep {
+                b,
+                t,
+                row: &mut *row,
+                prev,
+                y,
+            };
             layer.sample_step(s, recurrent, second, extra, avx);
+            if !tape.is_empty() {
+                let slot = &mut tape[(b * t_len + t) * saved..][..saved];
+                layer.record(row, second, extra, slot);
+            }
         },
     );
 }

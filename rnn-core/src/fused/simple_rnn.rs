@@ -32,6 +32,11 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
         }
     }
 
+    /// The cell the layer runs.
+    pub(super) fn cell(&self) -> &'a SimpleRnnCell<I, H, f32> {
+        self.cell
+    }
+
     /// Runs `batch` sequences: `inputs` is `[B, T, I]` row-major (any `T`, including 0);
     /// `initial` is `h`, `[B, H]`, zeros when `None`.
     ///
@@ -65,6 +70,7 @@ impl<'a, const I: usize, const H: usize> SimpleRnn<'a, I, H> {
             (inputs, batch, super::Lengths::All),
             [("initial h [B, H]", initial)],
             (&mut run.outputs, [&mut run.h], &mut run.scratch.0),
+            None,
         )
     }
 }
