@@ -13,6 +13,8 @@
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
+use rayon::prelude::*;
+
 use super::batch::{Batch, BatchConstants, BatchRun};
 use super::direction::Direction;
 use super::mask::{Mask, Padding};
@@ -96,6 +98,8 @@ pub(crate) struct Lowered {
     spans: Vec<Span>,
     /// The sequences, longest run first.
     order: Vec<usize>,
+    /// Each sequence's place in `order`.
+    rank: Vec<usize>,
     lengths: Vec<usize>,
     inputs: Vec<f32>,
     initial: [Vec<f32>; 2],
@@ -133,8 +137,9 @@ pub(crate) fn run_lowered<C, Q, X>(
 ) -> bool
 where
     C: Cell,
-    Q: AsRef<[X]>,
-    X: Borrow<C::Input>,
+    C::Output: Send,
+    Q: AsRef<[X]> + Sync,
+    X: Borrow<C::Input> + Sync,
 {
     let mut lowered = core::mem::take(&mut out.lowered);
     let mut ran = false;
@@ -193,8 +198,9 @@ impl Lowered {
     ) -> bool
     where
         C: Cell,
-        Q: AsRef<[X]>,
-        X: Borrow<C::Input>,
+        C::Output: Send,
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
     {
         let (sequences, initial_states) = (batch.sequences, batch.initial_states);
         let [features, hidden, _] = kernel.sizes();
@@ -243,16 +249,15 @@ impl Lowered {
         }
         self.inputs.clear();
         self.inputs.resize(len, 0.0);
-        for (rows, &b) in self
-            .inputs
-            .chunks_exact_mut((longest * features).max(1))
-            .zip(&self.order)
-        {
-            let (span, inputs) = (spans[b], sequences[b].as_ref());
-            for (k, row) in rows.chunks_exact_mut(features).take(span.valid).enumerate() {
-                inputs[span.timestep(k)].borrow().write_f32(row);
-            }
-        }
+        self.inputs
+            .par_chunks_exact_mut((longest * features).max(1))
+            .zip(self.order.par_iter())
+            .for_each(|(rows, &b)| {
+                let (span, inputs) = (spans[b], sequences[b].as_ref());
+                for (k, row) in rows.chunks_exact_mut(features).take(span.valid).enumerate() {
+                    inputs[span.timestep(k)].borrow().write_f32(row);
+                }
+            });
         for initial in &mut self.initial {
             initial.clear();
         }
@@ -283,7 +288,7 @@ impl Lowered {
     /// Lays the kernel's results out as the masked driver does: each sequence's outputs in
     /// processing order (zeros for the leading padding, the valid steps' outputs, then the
     /// padding's), reversed for [`Direction::Reversed`], and its final state.
-    fn scatter<O: Nested, S: Nested, Q: AsRef<[X]>, X>(
+    fn scatter<O: Nested + Send, S: Nested, Q: AsRef<[X]> + Sync, X>(
         &mut self,
         out: &mut BatchRun<O, S>,
         sequences: &[Q],
@@ -294,30 +299,42 @@ impl Lowered {
         out.outputs
             .0
             .resize_with(sequences.len(), || Sequence(Vec::new()));
-        out.states.clear();
-        out.states.resize_with(sequences.len(), S::zeros);
+        // Where each sequence's results are in the kernel's (sorted) rows.
+        self.rank.clear();
+        self.rank.resize(sequences.len(), 0);
         for (j, &b) in self.order.iter().enumerate() {
-            let (span, steps) = (self.spans[b], sequences[b].as_ref().len());
-            let rows = &work.outputs[j * longest * hidden..][..span.valid * hidden];
-            let outputs = &mut out.outputs.0[b].0;
-            outputs.clear();
-            outputs.extend((0..span.lead).map(|_| O::zeros()));
-            outputs.extend(rows.chunks_exact(hidden).map(O::read_f32));
-            let last = match padding {
-                Padding::CarryLastOutput if span.valid > 0 => outputs.last().cloned(),
-                _ => None,
-            };
-            let tail = steps - span.lead - span.valid;
-            outputs.extend((0..tail).map(|_| last.clone().unwrap_or_else(O::zeros)));
-            if direction.aligned_to_time() {
-                outputs.reverse();
-            }
+            self.rank[b] = j;
+        }
+        let (rank, spans) = (&self.rank, &self.spans);
+        out.outputs
+            .0
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(b, outputs)| {
+                let (j, span, steps) = (rank[b], spans[b], sequences[b].as_ref().len());
+                let rows = &work.outputs[j * longest * hidden..][..span.valid * hidden];
+                let outputs = &mut outputs.0;
+                outputs.clear();
+                outputs.extend((0..span.lead).map(|_| O::zeros()));
+                outputs.extend(rows.chunks_exact(hidden).map(O::read_f32));
+                let last = match padding {
+                    Padding::CarryLastOutput if span.valid > 0 => outputs.last().cloned(),
+                    _ => None,
+                };
+                let tail = steps - span.lead - span.valid;
+                outputs.extend((0..tail).map(|_| last.clone().unwrap_or_else(O::zeros)));
+                if direction.aligned_to_time() {
+                    outputs.reverse();
+                }
+            });
+        out.states.clear();
+        for &j in &self.rank {
             self.value.clear();
             for state in work.states.iter().filter(|s| !s.is_empty()) {
                 self.value
                     .extend_from_slice(&state[j * hidden..(j + 1) * hidden]);
             }
-            out.states[b] = S::read_f32(&self.value);
+            out.states.push(S::read_f32(&self.value));
         }
     }
 }

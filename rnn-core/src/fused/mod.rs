@@ -896,9 +896,11 @@ where
     if t == 0 {
         return Ok(());
     }
-    if let Lengths::Sorted(_) = lengths {
+    if let Lengths::Sorted(lengths) = lengths {
         // The steps past a sample's length are never written: zeros, as PyTorch pads.
-        outputs.fill(0.0);
+        for (sample, &length) in outputs.chunks_exact_mut(t * H).zip(lengths) {
+            sample[length * H..].fill(0.0);
+        }
     }
     let path = packed.path;
     let plan = packed.plan(batch, |path| layer.pack(path, &mut Pool::default()));
