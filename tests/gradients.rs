@@ -3,166 +3,15 @@
 //! through the driver (lengths, step masks with holes, leading padding, both paddings, all
 //! three directions); and the training forwards against the inference bits in `f32`.
 
-use std::cell::RefCell;
 
+mod gradcheck;
+
+use gradcheck::{dot, flat, indices, parameter_names, parameters, set_parameters, unflat, Check, Rng};
 use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell};
-use rnn::nalgebra::{self, RealField};
+use rnn::nalgebra;
 use rnn::ops::Activation;
-use rnn::parameters::Parameters;
 use rnn::train::{zeros_like, Differentiable, Tape};
-use rnn::{Cell, Direction, Mask, Nested, Padding, Rnn, ScalarOp, ShapeError, ShapeErrorKind};
-
-/// The central difference's step.
-const H: f64 = 1e-6;
-/// The largest relative error allowed between the backward and the central difference.
-const TOLERANCE: f64 = 1e-6;
-/// The denominator's floor: a gradient smaller than this is compared in absolute terms (the
-/// difference quotient's own rounding error is about `1e-16 · loss / H`, near 1e-9 here).
-const FLOOR: f64 = 1e-2;
-
-// ------------------------------------------------------------------------------ flattening
-
-/// Reads every scalar of a value, in `zip_apply`'s order.
-struct Read(RefCell<Vec<f64>>);
-
-impl ScalarOp for Read {
-    fn apply<T: RealField>(&self, a: T, _: T) -> T {
-        self.0
-            .borrow_mut()
-            .push(a.to_subset().expect("a real scalar"));
-        a
-    }
-}
-
-/// Writes every scalar of a value, in `zip_apply`'s order.
-struct Write<'a>(RefCell<std::slice::Iter<'a, f64>>);
-
-impl ScalarOp for Write<'_> {
-    fn apply<T: RealField>(&self, _: T, _: T) -> T {
-        T::from_subset(self.0.borrow_mut().next().expect("enough values"))
-    }
-}
-
-fn flat<N: Nested>(value: &N) -> Vec<f64> {
-    let read = Read(RefCell::new(Vec::new()));
-    value.clone().zip_apply(value, &read);
-    read.0.into_inner()
-}
-
-fn unflat<N: Nested>(values: &[f64]) -> N {
-    assert_eq!(values.len(), N::SIZE);
-    let mut value = N::zeros();
-    let zeros = N::zeros();
-    value.zip_apply(&zeros, &Write(RefCell::new(values.iter())));
-    value
-}
-
-fn dot<N: Nested>(a: &N, b: &N) -> f64 {
-    flat(a).iter().zip(flat(b)).map(|(a, b)| a * b).sum()
-}
-
-fn parameters<P: Parameters>(p: &P) -> Vec<f64> {
-    let mut values = Vec::new();
-    p.for_each_parameter(|_, tensor| tensor.read(&mut |v| values.push(v)));
-    values
-}
-
-fn set_parameters<P: Parameters>(p: &mut P, values: &[f64]) {
-    let mut values = values.iter();
-    p.for_each_parameter_mut(|_, tensor, _| tensor.write(&mut || *values.next().unwrap()));
-    assert!(values.next().is_none(), "every value written");
-}
-
-/// Where each parameter scalar lives, for the failure messages.
-fn parameter_names<P: Parameters>(p: &P) -> Vec<String> {
-    let mut names = Vec::new();
-    p.for_each_parameter(|path, tensor| {
-        for i in 0..tensor.len() {
-            names.push(format!("{path}[{i}]"));
-        }
-    });
-    names
-}
-
-// --------------------------------------------------------------------------------- values
-
-/// A small deterministic generator (xorshift), seeded by the case's name.
-struct Rng(u64);
-
-impl Rng {
-    fn new(name: &str) -> Self {
-        Rng(name.bytes().fold(0x9e37_79b9_7f4a_7c15, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        }) | 1)
-    }
-
-    /// Uniform in `[-1, 1)`.
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-
-    fn value<N: Nested>(&mut self) -> N {
-        unflat(&(0..N::SIZE).map(|_| self.next()).collect::<Vec<_>>())
-    }
-
-    /// Every parameter of `cell` uniform in `[-scale, scale)`.
-    fn parameters<P: Parameters>(&mut self, mut cell: P, scale: f64) -> P {
-        let values: Vec<f64> = (0..cell.count_params())
-            .map(|_| scale * self.next())
-            .collect();
-        set_parameters(&mut cell, &values);
-        cell
-    }
-}
-
-// ----------------------------------------------------------------------------- comparison
-
-/// Compares analytic gradients with central differences of `loss` along each coordinate.
-struct Check<'a> {
-    case: &'a str,
-    worst: f64,
-}
-
-impl Check<'_> {
-    /// `analytic[i]` against `(loss(v + h e_i) − loss(v − h e_i)) / 2h` around `point`.
-    fn against(
-        &mut self,
-        what: &str,
-        names: &[String],
-        point: &[f64],
-        analytic: &[f64],
-        loss: impl Fn(&[f64]) -> f64,
-    ) {
-        assert_eq!(point.len(), analytic.len(), "{}: {what} sizes", self.case);
-        let mut probe = point.to_vec();
-        for i in 0..point.len() {
-            probe[i] = point[i] + H;
-            let up = loss(&probe);
-            probe[i] = point[i] - H;
-            let down = loss(&probe);
-            probe[i] = point[i];
-            let numeric = (up - down) / (2.0 * H);
-            let error =
-                (analytic[i] - numeric).abs() / analytic[i].abs().max(numeric.abs()).max(FLOOR);
-            self.worst = self.worst.max(error);
-            assert!(
-                error < TOLERANCE,
-                "{}: d loss / d {what} {}: backward {:e}, central difference {:e} (relative error {error:e})",
-                self.case,
-                names.get(i).cloned().unwrap_or_else(|| i.to_string()),
-                analytic[i],
-                numeric,
-            );
-        }
-    }
-}
-
-fn indices(n: usize) -> Vec<String> {
-    (0..n).map(|i| i.to_string()).collect()
-}
+use rnn::{Cell, Direction, Mask, Nested, Padding, Rnn, ShapeError, ShapeErrorKind};
 
 // ------------------------------------------------------------------------------- one step
 
@@ -211,14 +60,14 @@ where
     );
     check.against(
         "input",
-        &indices(C::Input::SIZE),
+        &indices("input", C::Input::SIZE),
         &flat(&x),
         &flat(&dx),
         |v| loss(&cell, &unflat(v), &state),
     );
     check.against(
         "state",
-        &indices(C::State::SIZE),
+        &indices("state", C::State::SIZE),
         &flat(&state),
         &flat(&d_state),
         |v| loss(&cell, &x, &unflat(v)),
@@ -508,7 +357,7 @@ where
     );
     check.against(
         "initial state",
-        &indices(C::State::SIZE),
+        &indices("state", C::State::SIZE),
         &flat(&initial),
         &flat(&grads.initial_state),
         |v| loss(&rnn, &xs, &unflat(v)),

@@ -1,5 +1,9 @@
-//! Training: the backward passes of the built-in cells and of the sequence driver, losses with
-//! their adjoints, optimizers, gradient clipping and learning-rate schedules.
+//! Training: the backward passes of the built-in cells and of the drivers, losses with their
+//! adjoints, optimizers, gradient clipping, learning-rate schedules, and Keras's `fit`.
+//!
+//! Most programs build a [`Model`] from a tuple of [`Layer`]s (an `Rnn` of a built-in cell,
+//! `BatchNormalization`, `Dense`), a loss and an optimizer, and call [`Model::fit`]; the rest of
+//! this module is what `fit` is made of, for training loops of one's own.
 //!
 //! A cell that can be trained implements [`Differentiable`]: a forward step that also returns
 //! what its backward needs (a typed *residual*, one per step), and the backward step, which
