@@ -3,10 +3,11 @@
 //! through the driver (lengths, step masks with holes, leading padding, both paddings, all
 //! three directions); and the training forwards against the inference bits in `f32`.
 
-
 mod gradcheck;
 
-use gradcheck::{dot, flat, indices, parameter_names, parameters, set_parameters, unflat, Check, Rng};
+use gradcheck::{
+    dot, flat, indices, parameter_names, parameters, set_parameters, unflat, Check, Rng,
+};
 use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell};
 use rnn::nalgebra;
 use rnn::ops::Activation;
