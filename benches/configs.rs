@@ -1,4 +1,4 @@
-//! Every configuration of issue 6's table, one criterion benchmark each (one iteration = one
+//! Every configuration of the performance table, one criterion benchmark each (one iteration = one
 //! forward of the whole batch over the sequence). `examples/perf_table.rs` times the same
 //! workloads and prints ns per sample-step.
 

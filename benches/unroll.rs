@@ -1,4 +1,4 @@
-//! Static unroll against the dynamic loop (issue 6: the static unroll is never slower), and a
+//! Static unroll against the dynamic loop (the static unroll is never slower), and a
 //! partially unrolled loop (as `lax.scan(unroll=k)`) against the same loop not unrolled,
 //! measured to decide whether the library should offer one.
 

@@ -1,4 +1,4 @@
-//! The end-to-end task: handwritten digit classification with seed 001's model
+//! The end-to-end task: handwritten digit classification with the Keras RNN guide's model
 //! (`LSTM(64) → BatchNormalization → Dense(10, softmax)`), each 8×8 image read as 8 timesteps
 //! of 8 pixels. Keras trains it (`tools/train_digits.py`); this program loads the weights,
 //! classifies the 360 held-out images and prints the accuracy and the latency per sequence.

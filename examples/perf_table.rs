@@ -1,4 +1,4 @@
-//! The performance table of issue 6: for every configuration, ns per sample-step, GFLOP/s
+//! The performance table: for every configuration, ns per sample-step, GFLOP/s
 //! (matrix products only, 2 FLOPs per multiply-add, as `tools/peers.py` counts) and peak RSS.
 //!
 //! ```text

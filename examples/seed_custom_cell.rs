@@ -1,4 +1,4 @@
-//! Seed 000: a custom GRU cell that tracks a second output at every timestep, with a constant.
+//! A custom GRU cell that tracks a second output at every timestep, with a constant.
 //!
 //! The Keras original (`CustomMultiTimeStepGRUCell`) re-projects the GRU's state from
 //! `[h; z_enc]` with a dense layer at each step, `z_enc` being an encoder's latent passed as

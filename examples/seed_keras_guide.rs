@@ -1,4 +1,4 @@
-//! Seed 001, the Keras RNN guide: its programs, one section each, printing the shapes Keras
+//! The Keras RNN guide: its programs, one section each, printing the shapes Keras
 //! prints (`(batch, timesteps, units)`) and, where the guide states an equality, checking it.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! Seed 002: `tf.nn.dynamic_rnn` against Keras masking, ported.
+//! `tf.nn.dynamic_rnn` against Keras masking, ported.
 //!
 //! A GRU (units 1, linear activations, kernel ones, recurrent kernel zeros, bias ones,
 //! `reset_after=False`) reads two embedded token sequences three ways: with no mask (padding

@@ -1,4 +1,4 @@
-//! Seed 001, section 7: an RNN over nested inputs and states with the seed's custom
+//! The Keras RNN guide, section 7: an RNN over nested inputs and states with the guide's custom
 //! `NestedCell`, at the seed's sizes (batch 64, 50 timesteps, inputs `[32]` and `[64, 32]`,
 //! states `[10]` and `[20, 30]`, a 1.2 M-float kernel). Prints the model summary and the
 //! shapes of `rnn(NestedInput(feature1=inp_1, feature2=inp_2))`, the last step's outputs.

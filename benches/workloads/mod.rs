@@ -1,4 +1,4 @@
-//! The configurations of issue 6's table, shared by the criterion benches and
+//! The configurations of the performance table, shared by the criterion benches and
 //! `examples/perf_table.rs` (included from both with `#[path]`), so both time the same code.
 //!
 //! | name | cell | batch | I | H | T | path |
@@ -10,8 +10,8 @@
 //! | lstm-b64-h128 | LSTM | 64 | 128 | 128 | 50 | `fused::Lstm::forward_into` (as above) |
 //! | lstm-b64-h256 | LSTM | 64 | 256 | 256 | 100 | `fused::Lstm::forward_into` (as above) |
 //! | lstm-rnn-b64-h{128,256} | LSTM | 64 | =H | H | 50, 100 | `Rnn::run_batch_into` on the built-in cell (lowered to the batched kernel; the previous call's buffers refilled) |
-//! | seed-custom | seed 000's cell | 64 | 12 | 10 | 100 | `Rnn::run_batch_into` (one sequence per task, over cores; the outputs go into the previous call's buffers, as in a serving loop; `seed-custom-run-batch` allocates them anew with `Rnn::run_batch`) |
-//! | seed-nested | seed 001's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll_into` over blocks of 16 sequences sharing each weight read, over cores, refilling the previous call's output buffers |
+//! | seed-custom | the custom decoder cell | 64 | 12 | 10 | 100 | `Rnn::run_batch_into` (one sequence per task, over cores; the outputs go into the previous call's buffers, as in a serving loop; `seed-custom-run-batch` allocates them anew with `Rnn::run_batch`) |
+//! | seed-nested | the guide's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll_into` over blocks of 16 sequences sharing each weight read, over cores, refilling the previous call's output buffers |
 #![allow(dead_code)]
 
 use std::hint::black_box;
@@ -195,9 +195,9 @@ fn lstm_rnn_batch<const H: usize>(name: &'static str, batch: usize, steps: usize
     }
 }
 
-// ---- seed 000 ---------------------------------------------------------------------------
+// ---- the custom decoder ---------------------------------------------------------------------------
 
-/// Seed 000's cell, the one `examples/seed_custom_cell.rs` runs.
+/// The custom decoder cell, the one `examples/seed_custom_cell.rs` runs.
 #[path = "../../examples/common/custom_cell.rs"]
 mod custom_cell;
 
@@ -233,9 +233,9 @@ fn seed_custom(name: &'static str, reuse: bool) -> Workload {
     }
 }
 
-// ---- seed 001 ---------------------------------------------------------------------------
+// ---- the nested cell -----------------------------------------------------------------------------
 
-/// Seed 001's `NestedCell`, the one `examples/seed_nested_cell.rs` runs (with its block step).
+/// The guide's `NestedCell`, the one `examples/seed_nested_cell.rs` runs (with its block step).
 #[path = "../../examples/common/nested_cell.rs"]
 mod nested_cell;
 

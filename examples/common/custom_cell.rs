@@ -1,4 +1,4 @@
-//! Seed 000's cell (`CustomMultiTimeStepGRUCell`) at the seed's sizes: a GRU whose state is
+//! A custom decoder cell (`CustomMultiTimeStepGRUCell`) at its original sizes: a GRU whose state is
 //! re-projected from `[h; z_enc]` by a dense layer at each step, `z_enc` a constant, plus a
 //! second per-step output from another dense layer on the input.
 //!

@@ -1,4 +1,4 @@
-//! Seed 001's classifier (`LSTM(64) → BatchNormalization → Dense(10, softmax)`) on 8×8 digit
+//! The Keras RNN guide's classifier (`LSTM(64) → BatchNormalization → Dense(10, softmax)`) on 8×8 digit
 //! images read row by row: 8 timesteps of 8 features. Shared by `examples/digits.rs` and
 //! `tests/digits.rs`.
 

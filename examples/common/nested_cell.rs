@@ -1,4 +1,4 @@
-//! Seed 001's `NestedCell` (TensorFlow's RNN guide, section 7) at the seed's sizes: nested
+//! The Keras RNN guide's `NestedCell` (section 7) at the guide's sizes: nested
 //! inputs `feature1 [32]`, `feature2 [64, 32]`; nested states `[10]`, `[20, 30]`; weights
 //! `kernel_1 [32, 10]` and `kernel_2_3 [64, 32, 20, 30]` (1.2 M floats, 4.9 MB), both
 //! initialised with Keras's `"uniform"` (`RandomUniform(-0.05, 0.05)`).
