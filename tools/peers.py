@@ -100,6 +100,15 @@ CONFIGS = [
          flops=_custom_flops(SEED_CUSTOM)),
     dict(name="seed-nested", kind="seed-nested", B=64, I="32 / 64x32", H="10 / 20x30", T=50,
          flops=_nested_flops(SEED_NESTED)),
+    # Training: one step (forward, backward, Adam) per call; the last output against zeros
+    # (mean squared error), or the digits model on its classes. FLOPs: three times the
+    # forward's products (the backward runs two per forward product).
+    *[dict(name=f"train-{k}-b{B}-h{H}", kind=f"train-{k}", B=B, I=H, H=H, T=T,
+           flops=3 * 2 * (4 if k == "lstm" else 3) * H * (2 * H))
+      for k, B, H, T in (("lstm", 1, 32, 32), ("lstm", 32, 64, 32), ("lstm", 64, 128, 50),
+                         ("gru", 32, 64, 32))],
+    dict(name="train-digits-b32", kind="train-digits", B=32, I=8, H=64, T=8,
+         flops=3 * 2 * 4 * 64 * (8 + 64)),
 ]
 BY_NAME = {c["name"]: c for c in CONFIGS}
 B1_SWEEP = ["lstm-b1-h8", "lstm-b1-h16", "lstm-b1-h32", "lstm-b1-h64", "lstm-b1-h128"]
@@ -259,6 +268,30 @@ def torch_worker(configs, budget, rounds):
                 s2 = s2 + o23
             return o1, o23, s1, s2
 
+    def torch_training_step(c):
+        """One training step (forward, loss, backward, Adam) on the configuration's batch."""
+        B, T, I, H = c["B"], c["T"], c["I"], c["H"]
+        x = torch.randn(B, T, I)
+        if c["kind"] == "train-digits":
+            rnn = nn.LSTM(I, H, batch_first=True)
+            head = nn.Sequential(nn.BatchNorm1d(H, momentum=0.01, eps=1e-3), nn.Linear(H, 10))
+            params = list(rnn.parameters()) + list(head.parameters())
+            labels = torch.arange(B) % 10
+            loss_fn = nn.CrossEntropyLoss()
+            loss_of = lambda out: loss_fn(head(out[:, -1]), labels)
+        else:
+            rnn = (nn.LSTM if c["kind"] == "train-lstm" else nn.GRU)(I, H, batch_first=True)
+            params = list(rnn.parameters())
+            loss_of = lambda out: (out[:, -1] ** 2).mean()
+        opt = torch.optim.Adam(params, lr=1e-3, eps=1e-7)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            out, _ = rnn(x)
+            loss_of(out).backward()
+            opt.step()
+        return step
+
     def script(m, name):
         import warnings
         try:
@@ -277,6 +310,8 @@ def torch_worker(configs, budget, rounds):
             m = cls(c["I"], c["H"], batch_first=True).eval()
             x = torch.randn(B, T, c["I"])
             variants.append((c["name"] + "|fused", (lambda m=m, x=x: m(x)), c, "fused"))
+        elif c["kind"].startswith("train-"):
+            variants.append((c["name"] + "|eager", torch_training_step(c), c, "eager"))
         elif c["kind"] == "seed-custom":
             p = SEED_CUSTOM
             m = SeedCustom(p["I"], p["H"], p["Z"], p["A"]).eval()
@@ -305,8 +340,11 @@ def torch_worker(configs, budget, rounds):
                                  (lambda j=j, a=x1, b=x2, c1=s1, c2=s2: j(a, b, c1, c2)),
                                  c, "jit"))
 
+    inference = [v for v in variants if not v[2]["kind"].startswith("train-")]
     with torch.inference_mode():
-        samples = measure_all([(k, f) for k, f, _, _ in variants], budget, rounds)
+        samples = measure_all([(k, f) for k, f, _, _ in inference], budget, rounds)
+    training = [v for v in variants if v[2]["kind"].startswith("train-")]
+    samples.update(measure_all([(k, f) for k, f, _, _ in training], budget, rounds))
 
     ns, detail = {}, {}
     for key, _, c, label in variants:
@@ -436,6 +474,8 @@ def tf_worker(configs, budget, rounds):
 
     variants = []
     for c in configs:
+        if c["kind"].startswith("train-"):
+            continue  # training is compared with PyTorch only
         B, T = c["B"], c["T"]
         rnd = lambda *s: tf.constant(np.random.standard_normal(s).astype(np.float32))
         if c["kind"] in ("lstm", "gru"):
@@ -619,6 +659,11 @@ TARGETS = [  # (configuration, label, ratio to PyTorch needed, ns/step bound or 
     ("lstm-b64-h256", "batch 64, I=H=256: >= 1.0x PyTorch", 1.0, None),
     ("seed-custom", "seed-custom: >= 10x PyTorch (eager or TorchScript, the faster)", 10.0, None),
     ("seed-nested", "seed-nested: >= 1.0x PyTorch (eager or TorchScript, the faster)", 1.0, None),
+    ("train-lstm-b1-h32", "training, LSTM batch 1, I=H=32: >= 20x PyTorch", 20.0, None),
+    ("train-lstm-b32-h64", "training, LSTM batch 32, I=H=64: >= 1.5x PyTorch", 1.5, None),
+    ("train-lstm-b64-h128", "training, LSTM batch 64, I=H=128: >= 1.0x PyTorch", 1.0, None),
+    ("train-gru-b32-h64", "training, GRU batch 32, I=H=64: >= 3x PyTorch", 3.0, None),
+    ("train-digits-b32", "training, the digits model at batch 32: >= 4x PyTorch", 4.0, None),
 ]
 
 
@@ -690,7 +735,9 @@ def write_doc(rows, peers, rust_src, budget, rounds):
     if peers.get("source"):
         L.append(f"- Peer numbers: {peers['source']}")
     L.append("")
-    L.append("## Results (inference, float32, ns per sample-step, median)\n")
+    L.append("## Results (float32, ns per sample-step, median)\n")
+    L.append("Inference, but for the `train-*` rows: one training step each (forward, backward "
+             "and an Adam update), compared with PyTorch only.\n")
     L.append("Ratios > 1 mean `rnn` is faster than the peer.\n")
     L.append("| name | cell | B | I | H | T | FLOP/step | rnn ns | torch ns | tf ns "
              "| torch/rnn | tf/rnn | rnn GF/s | torch GF/s | tf GF/s | rnn RSS MB |")

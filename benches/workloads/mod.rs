@@ -9,6 +9,9 @@
 //! | gru-fused-b1-h32 | GRU (reset_after) | 1 | 32 | 32 | 32 | `fused::Gru::forward_into` (as the fused LSTM rows) |
 //! | lstm-b64-h128 | LSTM | 64 | 128 | 128 | 50 | `fused::Lstm::forward_into` (as above) |
 //! | lstm-b64-h256 | LSTM | 64 | 256 | 256 | 100 | `fused::Lstm::forward_into` (as above) |
+//! | train-lstm-b1-h32, -b32-h64, -b64-h128 | LSTM | 1, 32, 64 | =H | 32, 64, 128 | 32, 32, 50 | one training step through `train::Layer` (forward, backward, Adam): the last output against zeros, mean squared error |
+//! | train-gru-b32-h64 | GRU | 32 | 64 | 64 | 32 | as the LSTM training rows |
+//! | train-digits-b32 | LSTM(64) → BatchNormalization → Dense(10, softmax) | 32 | 8 | 64 | 8 | one training step of the digits model, sparse categorical cross-entropy |
 //! | lstm-rnn-b64-h{128,256} | LSTM | 64 | =H | H | 50, 100 | `Rnn::run_batch_into` on the built-in cell (lowered to the batched kernel; the previous call's buffers refilled) |
 //! | seed-custom | the custom decoder cell | 64 | 12 | 10 | 100 | `Rnn::run_batch_into` (one sequence per task, over cores; the outputs go into the previous call's buffers, as in a serving loop; `seed-custom-run-batch` allocates them anew with `Rnn::run_batch`) |
 //! | seed-nested | the guide's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll_into` over blocks of 16 sequences sharing each weight read, over cores, refilling the previous call's output buffers |
@@ -31,7 +34,7 @@ pub struct Workload {
     pub run: Box<dyn FnMut()>,
 }
 
-pub const NAMES: [&str; 18] = [
+pub const NAMES: [&str; 23] = [
     "lstm-b1-h8",
     "lstm-b1-h16",
     "lstm-b1-h32",
@@ -50,6 +53,11 @@ pub const NAMES: [&str; 18] = [
     "lstm-rnn-b64-h256",
     "seed-custom",
     "seed-nested",
+    "train-lstm-b1-h32",
+    "train-lstm-b32-h64",
+    "train-lstm-b64-h128",
+    "train-gru-b32-h64",
+    "train-digits-b32",
 ];
 
 pub fn build(name: &str) -> Option<Workload> {
@@ -74,6 +82,19 @@ pub fn build(name: &str) -> Option<Workload> {
         "seed-custom-run-batch" => seed_custom("seed-custom-run-batch", false),
         "seed-nested" => seed_nested("seed-nested", true),
         "seed-nested-per-sample" => seed_nested("seed-nested-per-sample", false),
+        "train-lstm-b1-h32" => {
+            train_rnn::<_, 32, 32>("train-lstm-b1-h32", LstmCell::keras_init(1), 1, 32)
+        }
+        "train-lstm-b32-h64" => {
+            train_rnn::<_, 64, 64>("train-lstm-b32-h64", LstmCell::keras_init(1), 32, 32)
+        }
+        "train-lstm-b64-h128" => {
+            train_rnn::<_, 128, 128>("train-lstm-b64-h128", LstmCell::keras_init(1), 64, 50)
+        }
+        "train-gru-b32-h64" => {
+            train_rnn::<_, 64, 64>("train-gru-b32-h64", GruCell::keras_init(1), 32, 32)
+        }
+        "train-digits-b32" => train_digits("train-digits-b32"),
         _ => return None,
     })
 }
@@ -191,6 +212,126 @@ fn lstm_rnn_batch<const H: usize>(name: &'static str, batch: usize, steps: usize
             rnn.run_batch_into(&rnn::Batch::new(black_box(&xs)), &(), &mut out)
                 .expect("one mask per sequence");
             black_box(&out);
+        }),
+    }
+}
+
+// ---- training ------------------------------------------------------------------------------
+
+/// One training step of `layers` on `batch` (forward, the loss's adjoints, backward, an Adam
+/// step), as `Model::fit` runs each batch.
+fn train_step<L, F, const N: usize>(
+    layers: &mut L,
+    (inputs, targets): (&[L::Input], &[F::Target]),
+    loss: &F,
+    optimizer: &mut rnn::train::optim::Optimizer<rnn::train::optim::Adam>,
+    (tape, outputs, adjoints): (
+        &mut L::Tape,
+        &mut Vec<SVector<f32, N>>,
+        &mut Vec<SVector<f32, N>>,
+    ),
+) where
+    L: rnn::train::Layer<Output = SVector<f32, N>>,
+    F: rnn::train::loss::Loss<f32, N>,
+{
+    use rnn::train::loss::Reduction;
+    layers.forward(inputs, tape, outputs);
+    adjoints.clear();
+    adjoints.resize(outputs.len(), SVector::zeros());
+    loss.batch_into(
+        targets,
+        outputs,
+        None,
+        Reduction::SumOverBatchSize,
+        adjoints,
+    )
+    .expect("one target per output");
+    let mut grads = rnn::train::zeros_like(layers);
+    layers.backward(inputs, tape, adjoints, &mut grads, None);
+    optimizer
+        .step(layers, &grads)
+        .expect("a gradient of the model's shape");
+    layers.update(tape);
+}
+
+/// Training an `Rnn` of `cell` (its last output against zeros, mean squared error) on `batch`
+/// sequences of `steps`: PyTorch's `nn.LSTM`/`nn.GRU` forward, `loss.backward()` and
+/// `Adam.step()` on the same shapes.
+fn train_rnn<C, const I: usize, const H: usize>(
+    name: &'static str,
+    cell: C,
+    batch: usize,
+    steps: usize,
+) -> Workload
+where
+    C: rnn::train::Differentiable<
+            Input = SVector<f32, I>,
+            Output = SVector<f32, H>,
+            Constants = (),
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    C::State: Send + Sync,
+    C::Residual: Send + Sync,
+{
+    use rnn::train::loss::MeanSquaredError;
+    use rnn::train::optim::{Adam, Optimizer};
+    let mut layers = Rnn::new(cell);
+    let x: Vec<Vec<SVector<f32, I>>> = (0..batch).map(|b| sequence(steps, 20 + b as u64)).collect();
+    let y = vec![SVector::<f32, H>::zeros(); batch];
+    let mut optimizer = Optimizer::new(Adam::keras(), 1e-3);
+    let (mut tape, mut outputs, mut adjoints) = (Default::default(), Vec::new(), Vec::new());
+    let gates = if name.contains("gru") { 3 } else { 4 };
+    Workload {
+        name,
+        batch,
+        steps,
+        // Forward, then the backward's two products per forward product.
+        flops_per_step: (3 * 2 * gates * H * (I + H)) as f64,
+        run: Box::new(move || {
+            train_step(
+                &mut layers,
+                (&x, &y),
+                &MeanSquaredError,
+                &mut optimizer,
+                (&mut tape, &mut outputs, &mut adjoints),
+            );
+        }),
+    }
+}
+
+/// The digits model (`LSTM(64) → BatchNormalization → Dense(10, softmax)`) trained on a batch
+/// of 32 images of 8 rows.
+fn train_digits(name: &'static str) -> Workload {
+    use rnn::cells::{BatchNormalization, Dense};
+    use rnn::ops::Activation;
+    use rnn::train::loss::SparseCategoricalCrossentropy;
+    use rnn::train::optim::{Adam, Optimizer};
+    let (batch, steps) = (32, 8);
+    let mut layers = (
+        Rnn::new(LstmCell::<8, 64>::keras_init(1)),
+        BatchNormalization::<64>::identity(),
+        Dense::<64, 10>::keras_init(2).with_activation(Activation::Softmax),
+    );
+    let x: Vec<Vec<SVector<f32, 8>>> = (0..batch).map(|b| sequence(steps, 40 + b as u64)).collect();
+    let y: Vec<usize> = (0..batch).map(|b| b % 10).collect();
+    let loss = SparseCategoricalCrossentropy::default();
+    let mut optimizer = Optimizer::new(Adam::keras(), 1e-3);
+    let (mut tape, mut outputs, mut adjoints) = (Default::default(), Vec::new(), Vec::new());
+    Workload {
+        name,
+        batch,
+        steps,
+        flops_per_step: (3 * 2 * 4 * 64 * (8 + 64)) as f64,
+        run: Box::new(move || {
+            train_step(
+                &mut layers,
+                (&x, &y),
+                &loss,
+                &mut optimizer,
+                (&mut tape, &mut outputs, &mut adjoints),
+            );
         }),
     }
 }

@@ -89,14 +89,8 @@ pub(crate) fn kernel_input_adjoint<T: Real, const IN: usize, const G: usize, con
     dz: &[SVector<T, H>; G],
 ) -> SVector<T, IN> {
     SVector::from_fn(|j, _| {
-        kernel.rows()[j]
-            .iter()
-            .zip(dz)
-            .fold(T::zero(), |sum, (gate, dz)| {
-                gate.iter()
-                    .zip(dz.iter())
-                    .fold(sum, |sum, (&w, &d)| sum + w * d)
-            })
+        let row = kernel.rows()[j].iter().zip(dz);
+        dot_lanes(row.map(|(gate, dz)| (&gate[..], dz.as_slice())))
     })
 }
 
@@ -106,12 +100,29 @@ pub(crate) fn gate_input_adjoint<T: Real, const IN: usize, const G: usize, const
     g: usize,
     dz: &SVector<T, H>,
 ) -> SVector<T, IN> {
-    SVector::from_fn(|j, _| {
-        kernel.rows()[j][g]
-            .iter()
-            .zip(dz.iter())
-            .fold(T::zero(), |sum, (&w, &d)| sum + w * d)
-    })
+    SVector::from_fn(|j, _| dot_lanes([(&kernel.rows()[j][g][..], dz.as_slice())].into_iter()))
+}
+
+/// `Σ w·d` over pairs of equally long slices, in eight interleaved partial sums: one running
+/// sum is a chain of dependent additions that runs at the adder's latency, eight keep the
+/// vector units busy (the backward's input and recurrent adjoints are such sums).
+#[inline(always)]
+fn dot_lanes<'a, T: Real>(pairs: impl Iterator<Item = (&'a [T], &'a [T])>) -> T {
+    let mut lanes = [T::zero(); 8];
+    let mut rest = T::zero();
+    for (w, d) in pairs {
+        let ((w8, w_rest), (d8, d_rest)) = (w.as_chunks::<8>(), d.as_chunks::<8>());
+        for (w, d) in w8.iter().zip(d8) {
+            for k in 0..8 {
+                lanes[k] += w[k] * d[k];
+            }
+        }
+        for (&w, &d) in w_rest.iter().zip(d_rest) {
+            rest += w * d;
+        }
+    }
+    let [a, b, c, d, e, f, g, h] = lanes;
+    ((a + b) + (c + d)) + ((e + f) + (g + h)) + rest
 }
 
 /// Adds gate-block adjoints into an optional gate-block bias (none when the cell has none).
