@@ -63,7 +63,11 @@ fn flat<C: Differentiable>(g: &BatchGradients<C>) -> Vec<(String, f64)> {
     };
     for (b, inputs) in g.inputs.iter().enumerate() {
         for (t, x) in inputs.iter().enumerate() {
-            push(format!("inputs[{b}][{t}]"), &|o| x.write_f32(o), C::Input::SIZE);
+            push(
+                format!("inputs[{b}][{t}]"),
+                &|o| x.write_f32(o),
+                C::Input::SIZE,
+            );
         }
     }
     for (b, s) in g.initial_states.iter().enumerate() {
@@ -195,7 +199,9 @@ fn holes_fall_back() {
         .unwrap();
     let generic = rnn.clone().batched_kernel(false);
     let mut reference = BatchTape::new();
-    generic.run_batch_taped(&batch, &(), &mut reference).unwrap();
+    generic
+        .run_batch_taped(&batch, &(), &mut reference)
+        .unwrap();
     let want = generic
         .backward_batch(&reference, &batch, &d_outputs, &d_states, &())
         .unwrap();

@@ -154,7 +154,10 @@ where
     let mut lowered = core::mem::take(&mut out.lowered);
     let mut ran = false;
     cell.batched_kernel(&mut |kernel| {
-        let Lowered { work, batch: gathered } = &mut lowered;
+        let Lowered {
+            work,
+            batch: gathered,
+        } = &mut lowered;
         ran = gathered.gather(cell, kernel.sizes(), config.0, batch, constants)
             && kernel.forward(gathered.job(work)).is_ok();
         if ran {

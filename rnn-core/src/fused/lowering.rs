@@ -99,7 +99,6 @@ where
     result
 }
 
-
 /// [`BatchedKernel::forward`] for a layer with `S` states that are results: packs the weights
 /// into the workspace's pool (unless the batch runs sample by sample), runs the layer's forward
 /// with the lengths, and gives the buffers back.

@@ -244,13 +244,13 @@ where
         SequenceError::check_batch("output adjoints", sequences, d_outputs.len())?;
         SequenceError::check_batch("final-state adjoints", sequences, d_final_states.len())?;
         constants.check(sequences)?;
-        for b in 0..sequences {
+        for (b, (inputs, d)) in batch.sequences.iter().zip(d_outputs).enumerate() {
             let steps = tape.steps(b);
             let check = |what, found| {
                 ShapeError::check_steps(what, steps, found).map_err(BackwardError::from)
             };
-            check("inputs", batch.sequences[b].as_ref().len())?;
-            check("output adjoints", d_outputs[b].as_ref().len())?;
+            check("inputs", inputs.as_ref().len())?;
+            check("output adjoints", d.as_ref().len())?;
         }
 
         let cell = self.cell();

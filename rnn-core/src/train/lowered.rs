@@ -233,9 +233,8 @@ fn parameters<C: Parameters + Clone>(
                 let present = || rows.iter().zip(biases).filter(|(_, has)| *has);
                 let len = present().map(|(row, _)| row.len()).sum();
                 let mut values = present().flat_map(|(row, _)| row.iter());
-                ShapeError::check_len("bias", tensor.len(), len).map(|()| {
-                    tensor.write(&mut || values.next().map_or(0.0, |&v| f64::from(v)))
-                })
+                ShapeError::check_len("bias", tensor.len(), len)
+                    .map(|()| tensor.write(&mut || values.next().map_or(0.0, |&v| f64::from(v))))
             }
             _ => Ok(()),
         };
