@@ -215,11 +215,12 @@ where
     /// of the run's outputs) and of each final state, the gradients of the parameters (summed
     /// over the batch), of each input, initial state and constants.
     ///
-    /// Sequences run in parallel with the `std` feature: each thread's sequences add into a
-    /// partial gradient of their own (contiguous runs of the batch, one per thread of the
-    /// pool), and the partials are summed in order, so the gradients are the same bits from
-    /// run to run on a given number of threads. Each sequence's backward is
-    /// [`backward`](Rnn::backward)'s.
+    /// A batch that ran on the cell's batched kernel runs the fused backward on the whole
+    /// batch, within 1e-5 of the loop per sequence. On the loop, sequences run in parallel
+    /// with the `std` feature: each thread's sequences add into a partial gradient of their
+    /// own (contiguous runs of the batch, one per thread of the pool), and the partials are
+    /// summed in order; each sequence's backward is [`backward`](Rnn::backward)'s. Either
+    /// way the gradients are the same bits from run to run on a given number of threads.
     ///
     /// An error, and nothing computed, when `batch`, `d_outputs` or `d_final_states` does not
     /// have one entry per taped sequence, or a sequence's inputs or output adjoints one per

@@ -95,7 +95,8 @@ pub(crate) fn add_parameters<P: Parameters>(into: &mut P, from: &P, scratch: &mu
     });
 }
 
-/// What an [`Rnn`] layer keeps from a batch: one tape per sequence.
+/// What an [`Rnn`] layer keeps from a batch: its [`BatchTape`] (one tape per sequence, or
+/// the batched kernel's record).
 pub struct RnnTape<C: Differentiable> {
     tapes: BatchTape<C::Residual>,
 }
