@@ -9,8 +9,8 @@
 
 use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
 use rnn::nalgebra::SVector;
-use rnn::train::{BatchGradients, BatchTape, Differentiable};
-use rnn::{Batch, Direction, Mask, Nested, Padding, Rnn};
+use rnn::train::{BackwardError, BatchGradients, BatchTape, Differentiable};
+use rnn::{Batch, Direction, Mask, Nested, Padding, Rnn, ShapeError, ShapeErrorKind};
 
 /// The largest error allowed, relative to `1 + |reference|`.
 const TOLERANCE: f64 = 1e-5;
@@ -123,6 +123,11 @@ where
                 let lowered = rnn
                     .backward_batch(&tape, &batch, &d_outputs, &d_states, &())
                     .unwrap();
+                // A clone keeps the record.
+                let copy = tape.clone();
+                let again = rnn.backward_batch(&copy, &batch, &d_outputs, &d_states, &());
+                let same = flat(&again.unwrap()) == flat(&lowered);
+                assert!(same, "{case}: cloned tape");
 
                 let rnn = rnn.batched_kernel(false);
                 rnn.run_batch_taped(&batch, &(), &mut generic).unwrap();
@@ -174,6 +179,36 @@ fn simple_rnn() {
     for n in BATCHES {
         check("simple rnn", SimpleRnnCell::<3, 4>::keras_init(5), n);
     }
+}
+
+/// Adjoints that do not match the lowered batch's steps are an error naming them.
+#[test]
+fn mismatched_adjoints_are_errors() {
+    let rnn = Rnn::new(GruCell::<3, 4>::keras_init(7));
+    let xs: Vec<Vec<SVector<f32, 3>>> = (0..4).map(|b| nested(5, b)).collect();
+    let batch = Batch::new(&xs).lengths(&[5, 2, 3, 0]);
+    let mut tape = BatchTape::new();
+    rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    assert!(tape.sequence(0).is_none());
+    let mut d_outputs: Vec<Vec<SVector<f32, 4>>> = (0..4).map(|b| nested(5, 20 + b)).collect();
+    d_outputs[2].pop();
+    let d_states = nested(4, 30);
+    let err = rnn
+        .backward_batch(&tape, &batch, &d_outputs, &d_states, &())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        BackwardError::Shape(ShapeError {
+            what: "output adjoints",
+            expected: 5,
+            found: 4,
+            kind: ShapeErrorKind::Steps,
+        })
+    );
+    let err = rnn
+        .backward_batch(&tape, &batch, &d_outputs[..3], &d_states, &())
+        .unwrap_err();
+    assert!(matches!(err, BackwardError::Sequence(_)), "{err:?}");
 }
 
 /// A mask with a hole does not fit the kernel: the loop per sequence runs, the same bits as
