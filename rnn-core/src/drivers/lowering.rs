@@ -19,17 +19,17 @@ use super::batch::{Batch, BatchConstants, BatchRun};
 use super::direction::Direction;
 use super::mask::{Mask, Padding};
 use crate::cell::Cell;
-use crate::fused::{BatchedKernel, Job, Workspace};
+use crate::fused::{Job, Workspace};
 use crate::nested::Nested;
 use crate::sequence::Sequence;
 
 /// Where a sequence's valid steps are, in processing order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Span {
+pub(crate) struct Span {
     /// Padded steps processed before the first valid one.
-    lead: usize,
+    pub(crate) lead: usize,
     /// Valid steps, processed one after the other.
-    valid: usize,
+    pub(crate) valid: usize,
     /// The timestep the first valid step reads.
     first: usize,
     /// Whether the valid steps read their timesteps last first.
@@ -80,7 +80,7 @@ impl Span {
     }
 
     /// The timestep the `k`-th valid step reads.
-    fn timestep(&self, k: usize) -> usize {
+    pub(crate) fn timestep(&self, k: usize) -> usize {
         if self.backwards {
             self.first - k
         } else {
@@ -89,22 +89,32 @@ impl Span {
     }
 }
 
-/// What a lowered batch keeps between calls: the kernel's workspace and the gathered inputs
-/// and states, so that a call like the last allocates nothing. Not a result: any two compare
-/// equal, and a clone starts empty.
+/// A batch laid out for its kernel: each sequence's span, the order the kernel runs the
+/// sequences in (longest run first), and the gathered inputs and initial states. Kept between
+/// calls so that a call like the last allocates nothing.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Gathered {
+    pub(crate) spans: Vec<Span>,
+    /// The sequences, longest run first.
+    pub(crate) order: Vec<usize>,
+    /// Each sequence's place in `order`.
+    pub(crate) rank: Vec<usize>,
+    /// The valid steps of each sequence, in `order`.
+    pub(crate) lengths: Vec<usize>,
+    /// `[B, T, I]`, in `order`, zeros past a sequence's valid steps.
+    pub(crate) inputs: Vec<f32>,
+    /// `[B, H]` each, in `order`: `h`, then the LSTM's `c`.
+    pub(crate) initial: [Vec<f32>; 2],
+    /// One state or output, flat.
+    value: Vec<f32>,
+}
+
+/// What a lowered batch keeps between calls: the kernel's workspace and the gathered batch.
+/// Not a result: any two compare equal, and a clone starts empty.
 #[derive(Default)]
 pub(crate) struct Lowered {
     work: Workspace,
-    spans: Vec<Span>,
-    /// The sequences, longest run first.
-    order: Vec<usize>,
-    /// Each sequence's place in `order`.
-    rank: Vec<usize>,
-    lengths: Vec<usize>,
-    inputs: Vec<f32>,
-    initial: [Vec<f32>; 2],
-    /// One state or output, flat.
-    value: Vec<f32>,
+    batch: Gathered,
 }
 
 impl Clone for Lowered {
@@ -130,7 +140,7 @@ impl core::fmt::Debug for Lowered {
 /// no kernel or the batch does not fit one (a mask with holes, sizes it cannot hold).
 pub(crate) fn run_lowered<C, Q, X>(
     cell: &C,
-    (direction, padding): (Direction, Padding),
+    config: (Direction, Padding),
     batch: &Batch<'_, Q, C::State>,
     constants: BatchConstants<'_, C::Constants>,
     out: &mut BatchRun<C::Output, C::State>,
@@ -144,7 +154,16 @@ where
     let mut lowered = core::mem::take(&mut out.lowered);
     let mut ran = false;
     cell.batched_kernel(&mut |kernel| {
-        ran = lowered.run(cell, kernel, (direction, padding), batch, constants, out);
+        let Lowered {
+            work,
+            batch: gathered,
+        } = &mut lowered;
+        ran = gathered.gather(cell, kernel.sizes(), config.0, batch, constants)
+            && kernel.forward(gathered.job(work)).is_ok();
+        if ran {
+            let states = [&work.states[0][..], &work.states[1][..]];
+            gathered.scatter((&work.outputs, states), out, batch.sequences, config);
+        }
     });
     out.lowered = lowered;
     ran
@@ -185,26 +204,26 @@ fn sizes_fit<C: Cell>([features, hidden, states]: [usize; 3]) -> bool {
         && Some(C::State::SIZE) == hidden.checked_mul(states)
 }
 
-impl Lowered {
-    /// [`run_lowered`] with the kernel.
-    fn run<C, Q, X>(
+impl Gathered {
+    /// Lays `batch` (checked) out for a kernel of `sizes` running `cell`'s values in
+    /// `direction`: `false` when it does not fit one (a mask with holes, sizes no memory
+    /// holds).
+    pub(crate) fn gather<C, Q, X>(
         &mut self,
         cell: &C,
-        kernel: &mut dyn BatchedKernel,
-        (direction, padding): (Direction, Padding),
+        sizes: [usize; 3],
+        direction: Direction,
         batch: &Batch<'_, Q, C::State>,
         constants: BatchConstants<'_, C::Constants>,
-        out: &mut BatchRun<C::Output, C::State>,
     ) -> bool
     where
         C: Cell,
-        C::Output: Send,
         Q: AsRef<[X]> + Sync,
         X: Borrow<C::Input> + Sync,
     {
         let (sequences, initial_states) = (batch.sequences, batch.initial_states);
-        let [features, hidden, _] = kernel.sizes();
-        if !sizes_fit::<C>(kernel.sizes()) || sequences.is_empty() {
+        let [features, hidden, _] = sizes;
+        if !sizes_fit::<C>(sizes) || sequences.is_empty() {
             return false;
         }
         // Every sequence's span, or the generic loop.
@@ -220,10 +239,15 @@ impl Lowered {
         self.order.extend(0..sequences.len());
         self.order
             .sort_unstable_by_key(|&b| (core::cmp::Reverse(spans[b].valid), b));
+        self.rank.clear();
+        self.rank.resize(sequences.len(), 0);
+        for (j, &b) in self.order.iter().enumerate() {
+            self.rank[b] = j;
+        }
         self.lengths.clear();
         self.lengths
             .extend(self.order.iter().map(|&b| spans[b].valid));
-        let longest = self.lengths[0];
+        let longest = self.longest();
         // The gathered buffers: `[B, T, I]` inputs, `[B, H]` initial states. A batch whose
         // padded inputs no `usize` counts or no memory holds runs the generic loop, which
         // needs no padded copy.
@@ -272,65 +296,65 @@ impl Lowered {
                 initial.extend_from_slice(state);
             }
         }
-        let job = Job {
-            inputs: &self.inputs,
-            lengths: &self.lengths,
-            initial: [&self.initial[0], &self.initial[1]],
-            work: &mut self.work,
-        };
-        if kernel.forward(job).is_err() {
-            return false;
-        }
-        self.scatter(out, sequences, (direction, padding), (longest, hidden));
         true
     }
 
-    /// Lays the kernel's results out as the masked driver does: each sequence's outputs in
+    /// The most valid steps of a sequence: the kernel's `T`.
+    pub(crate) fn longest(&self) -> usize {
+        self.lengths.first().copied().unwrap_or(0)
+    }
+
+    /// The kernel's job on the gathered batch, its results into `work`.
+    pub(crate) fn job<'a>(&'a self, work: &'a mut Workspace) -> Job<'a> {
+        Job {
+            inputs: &self.inputs,
+            lengths: &self.lengths,
+            initial: [&self.initial[0], &self.initial[1]],
+            work,
+        }
+    }
+
+    /// Lays the kernel's results (`[B, T, H]` outputs, `[B, H]` final states, the second
+    /// empty but for the LSTM) out as the masked driver does: each sequence's outputs in
     /// processing order (zeros for the leading padding, the valid steps' outputs, then the
     /// padding's), reversed for [`Direction::Reversed`], and its final state.
-    fn scatter<O: Nested + Send, S: Nested, Q: AsRef<[X]> + Sync, X>(
+    pub(crate) fn scatter<O: Nested + Send, S: Nested, Q: AsRef<[X]> + Sync, X>(
         &mut self,
+        (outputs, states): (&[f32], [&[f32]; 2]),
         out: &mut BatchRun<O, S>,
         sequences: &[Q],
         (direction, padding): (Direction, Padding),
-        (longest, hidden): (usize, usize),
     ) {
-        let work = &self.work;
+        let (longest, hidden) = (self.longest(), O::SIZE);
         out.outputs
             .0
             .resize_with(sequences.len(), || Sequence(Vec::new()));
-        // Where each sequence's results are in the kernel's (sorted) rows.
-        self.rank.clear();
-        self.rank.resize(sequences.len(), 0);
-        for (j, &b) in self.order.iter().enumerate() {
-            self.rank[b] = j;
-        }
         let (rank, spans) = (&self.rank, &self.spans);
         out.outputs
             .0
             .par_iter_mut()
             .enumerate()
-            .for_each(|(b, outputs)| {
+            .for_each(|(b, sequence)| {
                 let (j, span, steps) = (rank[b], spans[b], sequences[b].as_ref().len());
-                let rows = &work.outputs[j * longest * hidden..][..span.valid * hidden];
-                let outputs = &mut outputs.0;
-                outputs.clear();
-                outputs.extend((0..span.lead).map(|_| O::zeros()));
-                outputs.extend(rows.chunks_exact(hidden).map(O::read_f32));
+                let rows = &outputs[j * longest * hidden..][..span.valid * hidden];
+                let sequence = &mut sequence.0;
+                sequence.clear();
+                sequence.extend((0..span.lead).map(|_| O::zeros()));
+                sequence.extend(rows.chunks_exact(hidden).map(O::read_f32));
                 let last = match padding {
-                    Padding::CarryLastOutput if span.valid > 0 => outputs.last().cloned(),
+                    Padding::CarryLastOutput if span.valid > 0 => sequence.last().cloned(),
                     _ => None,
                 };
                 let tail = steps - span.lead - span.valid;
-                outputs.extend((0..tail).map(|_| last.clone().unwrap_or_else(O::zeros)));
+                sequence.extend((0..tail).map(|_| last.clone().unwrap_or_else(O::zeros)));
                 if direction.aligned_to_time() {
-                    outputs.reverse();
+                    sequence.reverse();
                 }
             });
         out.states.clear();
         for &j in &self.rank {
             self.value.clear();
-            for state in work.states.iter().filter(|s| !s.is_empty()) {
+            for state in states.iter().filter(|s| !s.is_empty()) {
                 self.value
                     .extend_from_slice(&state[j * hidden..(j + 1) * hidden]);
             }

@@ -106,7 +106,10 @@ impl<C: Cell> Rnn<C> {
     /// step and agrees with the loop per sequence within 1e-5 (it sums in another order);
     /// `false` keeps the loop, whose results are those of [`run`](Rnn::run) bit for bit. It
     /// applies when each sequence's valid steps are consecutive (no mask, a length, or padding
-    /// only before and after them); other masks and cells always take the loop.
+    /// only before and after them); other masks and cells always take the loop. Training on
+    /// batches follows the same choice: [`run_batch_taped`](Rnn::run_batch_taped) and
+    /// [`backward_batch`](Rnn::backward_batch) run the fused layer's training forward and
+    /// backward where `run_batch` runs its kernel.
     ///
     /// [`LstmCell`]: crate::cells::LstmCell
     /// [`GruCell`]: crate::cells::GruCell

@@ -7,6 +7,7 @@
 
 use alloc::vec::Vec;
 
+use super::backward::{Gradients, Trace};
 use super::packed::Pool;
 use super::{forward_into, Gru, Layer, Lengths, Lstm, SimpleRnn};
 use crate::error::ShapeError;
@@ -53,6 +54,49 @@ pub trait BatchedKernel {
 
     /// Runs `job`; its results are in `job.work`.
     fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError>;
+
+    /// Runs `job` as [`forward`](Self::forward) does (the same bits), recording in `trace` what
+    /// [`backward`](Self::backward) needs; the results are in `trace` (`job.work` lends its
+    /// buffers for the packed weights).
+    fn forward_train(&mut self, job: Job<'_>, trace: &mut Trace) -> Result<(), ShapeError>;
+
+    /// The backward of the run `trace` recorded from `inputs` (`[B, T, I]`, the job's): from
+    /// the adjoints of every output (`[B, T, H]`) and of the final states (`[B, H]` each: `h`,
+    /// then the LSTM's `c`, empty for the others), the gradients in `grads`.
+    fn backward(
+        &self,
+        trace: &Trace,
+        inputs_and_d_outputs: (&[f32], &[f32]),
+        d_final: [&[f32]; 2],
+        grads: &mut Gradients,
+    ) -> Result<(), ShapeError>;
+
+    /// Which biases the cell has: its `bias`, and its recurrent bias (the GRU's), whose
+    /// gradients are the rows of the cell's `bias` tensor.
+    fn biases(&self) -> [bool; 2];
+}
+
+/// `run` on `layer` with its step weights packed in buffers from `pool` (unless `batch`
+/// samples run sample by sample), which get the buffers back afterwards.
+fn packed<L, R, const I: usize, const G: usize, const H: usize>(
+    layer: &mut L,
+    batch: usize,
+    pool: &mut Pool,
+    run: impl FnOnce(&L) -> R,
+) -> R
+where
+    L: Layer<I, G, H>,
+{
+    let path = layer.packed().path;
+    if layer.packed().by_sample(batch).is_none() {
+        let weights = layer.pack(path, pool);
+        layer.packed_mut().set(weights);
+    }
+    let result = run(layer);
+    if let Some(weights) = layer.packed_mut().take() {
+        L::recycle(weights, pool);
+    }
+    result
 }
 
 /// [`BatchedKernel::forward`] for a layer with `S` states that are results: packs the weights
@@ -71,27 +115,25 @@ where
         initial,
         work,
     } = job;
-    let path = layer.packed().path;
-    if layer.packed().by_sample(lengths.len()).is_none() {
-        let weights = layer.pack(path, &mut work.pool);
-        layer.packed_mut().set(weights);
-    }
     const NAMES: [&str; 2] = ["initial h [B, H]", "initial c [B, H]"];
     let initial = core::array::from_fn(|s| (NAMES[s], Some(initial[s])));
-    let [h, c] = &mut work.states;
+    let Workspace {
+        outputs,
+        states: [h, c],
+        scratch,
+        pool,
+    } = work;
     let mut states = [Some(h), Some(c)].into_iter().flatten();
     let states = core::array::from_fn(|_| states.next().expect("two states"));
-    let result = forward_into::<L, I, G, H, S>(
-        layer,
-        (inputs, lengths.len(), Lengths::Sorted(lengths)),
-        initial,
-        (&mut work.outputs, states, &mut work.scratch),
-        None,
-    );
-    if let Some(weights) = layer.packed_mut().take() {
-        L::recycle(weights, &mut work.pool);
-    }
-    result
+    packed(layer, lengths.len(), pool, |layer| {
+        forward_into::<L, I, G, H, S>(
+            layer,
+            (inputs, lengths.len(), Lengths::Sorted(lengths)),
+            initial,
+            (outputs, states, scratch),
+            None,
+        )
+    })
 }
 
 impl<const I: usize, const H: usize> BatchedKernel for Lstm<'_, I, H> {
@@ -101,6 +143,28 @@ impl<const I: usize, const H: usize> BatchedKernel for Lstm<'_, I, H> {
 
     fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError> {
         lowered::<_, I, 4, H, 2>(self, job)
+    }
+
+    fn forward_train(&mut self, job: Job<'_>, trace: &mut Trace) -> Result<(), ShapeError> {
+        let [h, c] = job.initial;
+        packed(self, job.lengths.len(), &mut job.work.pool, |layer| {
+            let batch = job.lengths.len();
+            layer.forward_train_into(job.inputs, batch, Some(job.lengths), Some((h, c)), trace)
+        })
+    }
+
+    fn backward(
+        &self,
+        trace: &Trace,
+        (inputs, d_outputs): (&[f32], &[f32]),
+        [h, c]: [&[f32]; 2],
+        grads: &mut Gradients,
+    ) -> Result<(), ShapeError> {
+        self.backward_into(trace, inputs, d_outputs, Some((h, c)), grads)
+    }
+
+    fn biases(&self) -> [bool; 2] {
+        [self.cell().bias.is_some(), false]
     }
 }
 
@@ -112,6 +176,29 @@ impl<const I: usize, const H: usize> BatchedKernel for Gru<'_, I, H> {
     fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError> {
         lowered::<_, I, 3, H, 1>(self, job)
     }
+
+    fn forward_train(&mut self, job: Job<'_>, trace: &mut Trace) -> Result<(), ShapeError> {
+        packed(self, job.lengths.len(), &mut job.work.pool, |layer| {
+            let batch = job.lengths.len();
+            let h = Some(job.initial[0]);
+            layer.forward_train_into(job.inputs, batch, Some(job.lengths), h, trace)
+        })
+    }
+
+    fn backward(
+        &self,
+        trace: &Trace,
+        (inputs, d_outputs): (&[f32], &[f32]),
+        [h, _]: [&[f32]; 2],
+        grads: &mut Gradients,
+    ) -> Result<(), ShapeError> {
+        self.backward_into(trace, inputs, d_outputs, Some(h), grads)
+    }
+
+    fn biases(&self) -> [bool; 2] {
+        let cell = self.cell();
+        [cell.bias.is_some(), cell.recurrent_bias.is_some()]
+    }
 }
 
 impl<const I: usize, const H: usize> BatchedKernel for SimpleRnn<'_, I, H> {
@@ -121,6 +208,28 @@ impl<const I: usize, const H: usize> BatchedKernel for SimpleRnn<'_, I, H> {
 
     fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError> {
         lowered::<_, I, 1, H, 1>(self, job)
+    }
+
+    fn forward_train(&mut self, job: Job<'_>, trace: &mut Trace) -> Result<(), ShapeError> {
+        packed(self, job.lengths.len(), &mut job.work.pool, |layer| {
+            let batch = job.lengths.len();
+            let h = Some(job.initial[0]);
+            layer.forward_train_into(job.inputs, batch, Some(job.lengths), h, trace)
+        })
+    }
+
+    fn backward(
+        &self,
+        trace: &Trace,
+        (inputs, d_outputs): (&[f32], &[f32]),
+        [h, _]: [&[f32]; 2],
+        grads: &mut Gradients,
+    ) -> Result<(), ShapeError> {
+        self.backward_into(trace, inputs, d_outputs, Some(h), grads)
+    }
+
+    fn biases(&self) -> [bool; 2] {
+        [self.cell().bias.is_some(), false]
     }
 }
 

@@ -1,11 +1,14 @@
 //! The backward of a batch: one [`Tape`] per sequence, the sequences over the cores, and the
-//! parameters' gradients summed over the batch in a fixed order.
+//! parameters' gradients summed over the batch in a fixed order; or, for a built-in cell's
+//! batch that its fused kernel runs, that kernel's record (see `lowered`).
 
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
 use super::differentiable::{zeros_like, Differentiable};
 use super::error::BackwardError;
+#[cfg(feature = "std")]
+use super::lowered::{self, LoweredTape};
 use super::sequence::{record, replay, Adjoints, Recording, Tape};
 use crate::cell::Cell;
 use crate::error::{SequenceError, ShapeError};
@@ -14,36 +17,62 @@ use crate::parameters::Parameters;
 use crate::{Batch, BatchConstants, BatchRun, Rnn, Sequence};
 
 /// What [`Rnn::run_batch_taped`] records for [`Rnn::backward_batch`]: one [`Tape`] per
-/// sequence.
+/// sequence, or, for a batch that ran on a built-in cell's batched kernel, the kernel's record
+/// of the whole batch.
 ///
-/// Keep one and pass it to every batch: its tapes are cleared, not reallocated, so a training
-/// loop allocates its steps once.
+/// Keep one and pass it to every batch: its buffers are cleared, not reallocated, so a
+/// training loop allocates its steps once.
 #[derive(Clone, Debug)]
 pub struct BatchTape<R> {
-    // A batch lowered onto a fused kernel would keep that kernel's record here instead, behind
-    // this private field: the tape says which path ran, and the backward follows it.
+    /// One per sequence, when the batch ran the loop per sequence.
     tapes: Vec<Tape<R>>,
+    /// The kernel's record, when the batch ran on the cell's batched kernel: the backward
+    /// follows it.
+    #[cfg(feature = "std")]
+    lowered: Option<alloc::boxed::Box<LoweredTape>>,
 }
 
 impl<R> BatchTape<R> {
     /// An empty tape.
     pub const fn new() -> Self {
-        BatchTape { tapes: Vec::new() }
+        BatchTape {
+            tapes: Vec::new(),
+            #[cfg(feature = "std")]
+            lowered: None,
+        }
     }
 
     /// The number of sequences recorded.
     pub fn len(&self) -> usize {
+        #[cfg(feature = "std")]
+        if let Some(lowered) = &self.lowered {
+            return lowered.len();
+        }
         self.tapes.len()
     }
 
     /// Whether no sequence is recorded.
     pub fn is_empty(&self) -> bool {
-        self.tapes.is_empty()
+        self.len() == 0
     }
 
-    /// The tape of sequence `b`.
+    /// The tape of sequence `b`; `None` past the batch, or when the batch ran on a batched
+    /// kernel, which records the batch as a whole.
     pub fn sequence(&self, b: usize) -> Option<&Tape<R>> {
+        #[cfg(feature = "std")]
+        if self.lowered.is_some() {
+            return None;
+        }
         self.tapes.get(b)
+    }
+
+    /// The number of steps sequence `b` was recorded with (`b` below [`len`](Self::len)).
+    fn steps(&self, b: usize) -> usize {
+        #[cfg(feature = "std")]
+        if let Some(lowered) = &self.lowered {
+            return lowered.steps(b);
+        }
+        self.tapes[b].len()
     }
 }
 
@@ -77,16 +106,16 @@ where
     C::Constants: Send + Sync,
     C::Residual: Send + Sync,
 {
-    /// [`run_batch`](Rnn::run_batch) on the loop per sequence (the bits of
-    /// `.batched_kernel(false)`: each sequence's those of
-    /// [`run_masked_from`](Rnn::run_masked_from)), recording in `tape` what
-    /// [`backward_batch`](Rnn::backward_batch) needs, one [`Tape`] per sequence. Sequences run
-    /// in parallel with the `std` feature.
+    /// [`run_batch`](Rnn::run_batch) (the same bits), recording in `tape` what
+    /// [`backward_batch`](Rnn::backward_batch) needs.
     ///
-    /// This is the generic path, for any [`Differentiable`] cell. A built-in cell's batch could
-    /// later be lowered onto its fused kernel behind the same two calls: the tape's record is
-    /// private, so it can hold the fused layer's saved gates instead, and the backward follows
-    /// whichever the forward recorded.
+    /// Where `run_batch` runs a built-in cell's batched kernel (see
+    /// [`runs_on_batched_kernel`](Rnn::runs_on_batched_kernel)), so does this: the fused
+    /// layer's training forward records its gates for the whole batch, and the backward runs
+    /// the batch at once, as cuDNN trains Keras's `LSTM`. Otherwise, the generic path for any
+    /// [`Differentiable`] cell: the loop per sequence (each sequence's bits those of
+    /// [`run_masked_from`](Rnn::run_masked_from)), one [`Tape`] per sequence, the sequences in
+    /// parallel with the `std` feature. The backward follows whichever the forward recorded.
     ///
     /// An error, and nothing computed, when a per-sequence argument does not match the batch
     /// size or a mask does not fit its sequence.
@@ -137,6 +166,19 @@ where
         constants.check(batch.len())?;
         let cell = self.cell();
         let mut run = BatchRun::default();
+        #[cfg(feature = "std")]
+        {
+            if self.batched_kernel {
+                let kept = tape.lowered.get_or_insert_with(Default::default);
+                let config = (self.direction, self.padding);
+                if lowered::record(cell, config, batch, constants, kept, &mut run) {
+                    tape.tapes.clear();
+                    return Ok(run);
+                }
+            }
+            tape.lowered = None;
+        }
+        let tapes = &mut tape.tapes;
         run.outputs
             .0
             .resize_with(batch.len(), || Sequence(Vec::new()));
@@ -145,13 +187,13 @@ where
                 Some(states) => states[b].clone(),
                 None => cell.initial_state(constants.get(b)),
             }));
-        tape.tapes.resize_with(batch.len(), Tape::new);
+        tapes.resize_with(batch.len(), Tape::new);
         let mut sequences: Vec<_> = run
             .outputs
             .0
             .iter_mut()
             .zip(&mut run.states)
-            .zip(&mut tape.tapes)
+            .zip(tapes.iter_mut())
             .enumerate()
             .collect();
         for_each(&mut sequences, |(b, ((outputs, state), tape))| {
@@ -173,11 +215,12 @@ where
     /// of the run's outputs) and of each final state, the gradients of the parameters (summed
     /// over the batch), of each input, initial state and constants.
     ///
-    /// Sequences run in parallel with the `std` feature: each thread's sequences add into a
-    /// partial gradient of their own (contiguous runs of the batch, one per thread of the
-    /// pool), and the partials are summed in order, so the gradients are the same bits from
-    /// run to run on a given number of threads. Each sequence's backward is
-    /// [`backward`](Rnn::backward)'s.
+    /// A batch that ran on the cell's batched kernel runs the fused backward on the whole
+    /// batch, within 1e-5 of the loop per sequence. On the loop, sequences run in parallel
+    /// with the `std` feature: each thread's sequences add into a partial gradient of their
+    /// own (contiguous runs of the batch, one per thread of the pool), and the partials are
+    /// summed in order; each sequence's backward is [`backward`](Rnn::backward)'s. Either
+    /// way the gradients are the same bits from run to run on a given number of threads.
     ///
     /// An error, and nothing computed, when `batch`, `d_outputs` or `d_final_states` does not
     /// have one entry per taped sequence, or a sequence's inputs or output adjoints one per
@@ -202,20 +245,25 @@ where
         SequenceError::check_batch("output adjoints", sequences, d_outputs.len())?;
         SequenceError::check_batch("final-state adjoints", sequences, d_final_states.len())?;
         constants.check(sequences)?;
-        for (b, tape) in tape.tapes.iter().enumerate() {
-            let steps = tape.len();
+        for (b, (inputs, d)) in batch.sequences.iter().zip(d_outputs).enumerate() {
+            let steps = tape.steps(b);
             let check = |what, found| {
                 ShapeError::check_steps(what, steps, found).map_err(BackwardError::from)
             };
-            check("inputs", batch.sequences[b].as_ref().len())?;
-            check("output adjoints", d_outputs[b].as_ref().len())?;
+            check("inputs", inputs.as_ref().len())?;
+            check("output adjoints", d.as_ref().len())?;
         }
 
         let cell = self.cell();
+        #[cfg(feature = "std")]
+        if let Some(kept) = &tape.lowered {
+            let config = (self.direction, self.padding);
+            return lowered::backward(cell, kept, config, d_outputs, d_final_states);
+        }
+        let tapes = &tape.tapes;
         let mut gradients = BatchGradients {
             parameters: zeros_like(cell),
-            inputs: tape
-                .tapes
+            inputs: tapes
                 .iter()
                 .map(|t| alloc::vec![C::Input::zeros(); t.len()])
                 .collect(),
@@ -245,7 +293,7 @@ where
                 let b = first + j;
                 replay(
                     cell,
-                    &tape.tapes[b],
+                    &tapes[b],
                     batch.sequences[b].as_ref(),
                     d_outputs[b].as_ref(),
                     constants.get(b),

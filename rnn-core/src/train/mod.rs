@@ -44,6 +44,8 @@ mod error;
 #[cfg(feature = "std")]
 mod fit;
 mod layer;
+#[cfg(feature = "std")]
+mod lowered;
 mod sequence;
 mod stacked;
 mod stateful;
