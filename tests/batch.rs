@@ -398,3 +398,31 @@ fn stateful_batch_chunk_after_chunk_equals_one_run_and_resets() {
         }
     );
 }
+
+/// The batched kernel reads only each sequence's valid steps: what an earlier batch left in
+/// its buffers (here NaN everywhere) cannot reach a later batch's results.
+#[test]
+fn a_lowered_batch_reads_nothing_an_earlier_batch_left() {
+    use rnn::cells::LstmCell;
+    let rnn = Rnn::new(LstmCell::<3, 4>::keras_init(5));
+    let nan = vec![vec![SVector::<f32, 3>::repeat(f32::NAN); 6]; 5];
+    let mut out = rnn::BatchRun::default();
+    rnn.run_batch_into(&Batch::new(&nan), &(), &mut out)
+        .unwrap();
+    let sequences: Vec<Vec<SVector<f32, 3>>> = (0..5)
+        .map(|b| {
+            (0..6)
+                .map(|t| SVector::repeat((b * 6 + t) as f32 / 30.0))
+                .collect()
+        })
+        .collect();
+    let batch = Batch::new(&sequences).lengths(&[6, 2, 0, 4, 1]);
+    assert!(rnn.runs_on_batched_kernel(&batch));
+    rnn.run_batch_into(&batch, &(), &mut out).unwrap();
+    assert_eq!(out, rnn.run_batch(&batch, &()).unwrap());
+    assert!(out
+        .outputs
+        .iter()
+        .flatten()
+        .all(|y| y.iter().all(|v| v.is_finite())));
+}

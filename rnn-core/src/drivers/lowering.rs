@@ -271,7 +271,9 @@ impl Gathered {
                 return false;
             }
         }
-        self.inputs.clear();
+        // Only each sample's valid rows are written, and only those are read (the kernel's
+        // products cover the samples still running): the padding keeps whatever it held,
+        // rather than being zeroed on every call.
         self.inputs.resize(len, 0.0);
         self.inputs
             .par_chunks_exact_mut((longest * features).max(1))
