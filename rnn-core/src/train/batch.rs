@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
-use super::differentiable::{zeros_like, Differentiable};
+use super::differentiable::{add_parameters, zeros_like, Differentiable};
 use super::error::BackwardError;
 #[cfg(feature = "std")]
 use super::lowered::{self, LoweredTape};
@@ -13,7 +13,6 @@ use super::sequence::{record, replay, Adjoints, Recording, Tape};
 use crate::cell::Cell;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::Nested;
-use crate::parameters::Parameters;
 use crate::{Batch, BatchConstants, BatchRun, Rnn, Sequence};
 
 /// What [`Rnn::run_batch_taped`] records for [`Rnn::backward_batch`]: one [`Tape`] per
@@ -340,23 +339,4 @@ fn for_each<W: Send>(items: &mut [W], f: impl Fn(&mut W) + Sync + Send) {
     {
         items.iter_mut().for_each(f);
     }
-}
-
-/// `sum += term`, tensor by tensor in path order. The scalars are added in `f64` and
-/// rounded once to the tensor's type: for `f32` that is the `f32` sum's own bits (`f64` has
-/// more than twice `f32`'s precision, so the double rounding is harmless).
-pub(crate) fn add_parameters<P: Parameters>(sum: &mut P, term: &P, scratch: &mut Vec<f64>) {
-    scratch.clear();
-    term.for_each_parameter(|_, tensor| tensor.read(&mut |v| scratch.push(v)));
-    let mut terms = scratch.iter();
-    let mut current = Vec::new();
-    sum.for_each_parameter_mut(|_, tensor, _| {
-        current.clear();
-        tensor.read(&mut |v| current.push(v));
-        let mut values = current.iter();
-        tensor.write(&mut || {
-            let (a, b) = (values.next(), terms.next());
-            a.copied().unwrap_or(0.0) + b.copied().unwrap_or(0.0)
-        });
-    });
 }

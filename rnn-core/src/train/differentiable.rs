@@ -89,3 +89,26 @@ pub fn zeros_like<P: Parameters + Clone>(parameters: &P) -> P {
     zeros.for_each_parameter_mut(|_, tensor, _| tensor.write(&mut || 0.0));
     zeros
 }
+
+/// `sum += term`, tensor by tensor in path order. The scalars are added in `f64` and
+/// rounded once to the tensor's type: for `f32` that is the `f32` sum's own bits (`f64` has
+/// more than twice `f32`'s precision, so the double rounding is harmless).
+pub(crate) fn add_parameters<P: Parameters>(
+    sum: &mut P,
+    term: &P,
+    scratch: &mut alloc::vec::Vec<f64>,
+) {
+    scratch.clear();
+    term.for_each_parameter(|_, tensor| tensor.read(&mut |v| scratch.push(v)));
+    let mut terms = scratch.iter();
+    let mut current = alloc::vec::Vec::new();
+    sum.for_each_parameter_mut(|_, tensor, _| {
+        current.clear();
+        tensor.read(&mut |v| current.push(v));
+        let mut values = current.iter();
+        tensor.write(&mut || {
+            let (a, b) = (values.next(), terms.next());
+            a.copied().unwrap_or(0.0) + b.copied().unwrap_or(0.0)
+        });
+    });
+}

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use nalgebra::SVector;
 
+use super::differentiable::add_parameters;
 use super::{BatchTape, Differentiable};
 use crate::cell::Cell;
 use crate::cells::{BatchNormalization, Dense};
@@ -79,22 +80,6 @@ pub trait Layer: Parameters + Clone + Send + Sync {
     fn update(&mut self, tape: &Self::Tape) {
         let _ = tape;
     }
-}
-
-/// Adds `from`'s parameters into `into`'s (two values of the same type, same paths).
-pub(crate) fn add_parameters<P: Parameters>(into: &mut P, from: &P, scratch: &mut Vec<f64>) {
-    scratch.clear();
-    from.for_each_parameter(|_, tensor| tensor.read(&mut |v| scratch.push(v)));
-    let mut values = scratch.iter();
-    into.for_each_parameter_mut(|_, tensor, _| {
-        let mut sum = Vec::new();
-        tensor.read(&mut |v| sum.push(v));
-        let mut sum = sum.into_iter();
-        tensor.write(&mut || {
-            let (a, b) = (sum.next(), values.next());
-            a.unwrap_or(0.0) + b.copied().unwrap_or(0.0)
-        });
-    });
 }
 
 /// What an [`Rnn`] layer keeps from a batch: its [`BatchTape`] (one tape per sequence, or
