@@ -168,70 +168,50 @@ impl<const I: usize, const H: usize> BatchedKernel for Lstm<'_, I, H> {
     }
 }
 
-impl<const I: usize, const H: usize> BatchedKernel for Gru<'_, I, H> {
-    fn sizes(&self) -> [usize; 3] {
-        [I, H, 1]
-    }
+/// The batched kernel of a fused layer with one state, `h` (the GRU, with `G = 3` gates,
+/// and the SimpleRNN, with one), whose biases are `$biases` of its cell.
+macro_rules! one_state_kernel {
+    ($layer:ident, $gates:literal, |$cell:ident| $biases:expr) => {
+        impl<const I: usize, const H: usize> BatchedKernel for $layer<'_, I, H> {
+            fn sizes(&self) -> [usize; 3] {
+                [I, H, 1]
+            }
 
-    fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError> {
-        lowered::<_, I, 3, H, 1>(self, job)
-    }
+            fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError> {
+                lowered::<_, I, $gates, H, 1>(self, job)
+            }
 
-    fn forward_train(&mut self, job: Job<'_>, trace: &mut Trace) -> Result<(), ShapeError> {
-        packed(self, job.lengths.len(), &mut job.work.pool, |layer| {
-            let batch = job.lengths.len();
-            let h = Some(job.initial[0]);
-            layer.forward_train_into(job.inputs, batch, Some(job.lengths), h, trace)
-        })
-    }
+            fn forward_train(&mut self, job: Job<'_>, trace: &mut Trace) -> Result<(), ShapeError> {
+                packed(self, job.lengths.len(), &mut job.work.pool, |layer| {
+                    let batch = job.lengths.len();
+                    let h = Some(job.initial[0]);
+                    layer.forward_train_into(job.inputs, batch, Some(job.lengths), h, trace)
+                })
+            }
 
-    fn backward(
-        &self,
-        trace: &Trace,
-        (inputs, d_outputs): (&[f32], &[f32]),
-        [h, _]: [&[f32]; 2],
-        grads: &mut Gradients,
-    ) -> Result<(), ShapeError> {
-        self.backward_into(trace, inputs, d_outputs, Some(h), grads)
-    }
+            fn backward(
+                &self,
+                trace: &Trace,
+                (inputs, d_outputs): (&[f32], &[f32]),
+                [h, _]: [&[f32]; 2],
+                grads: &mut Gradients,
+            ) -> Result<(), ShapeError> {
+                self.backward_into(trace, inputs, d_outputs, Some(h), grads)
+            }
 
-    fn biases(&self) -> [bool; 2] {
-        let cell = self.cell();
-        [cell.bias.is_some(), cell.recurrent_bias.is_some()]
-    }
+            fn biases(&self) -> [bool; 2] {
+                let $cell = self.cell();
+                $biases
+            }
+        }
+    };
 }
 
-impl<const I: usize, const H: usize> BatchedKernel for SimpleRnn<'_, I, H> {
-    fn sizes(&self) -> [usize; 3] {
-        [I, H, 1]
-    }
-
-    fn forward(&mut self, job: Job<'_>) -> Result<(), ShapeError> {
-        lowered::<_, I, 1, H, 1>(self, job)
-    }
-
-    fn forward_train(&mut self, job: Job<'_>, trace: &mut Trace) -> Result<(), ShapeError> {
-        packed(self, job.lengths.len(), &mut job.work.pool, |layer| {
-            let batch = job.lengths.len();
-            let h = Some(job.initial[0]);
-            layer.forward_train_into(job.inputs, batch, Some(job.lengths), h, trace)
-        })
-    }
-
-    fn backward(
-        &self,
-        trace: &Trace,
-        (inputs, d_outputs): (&[f32], &[f32]),
-        [h, _]: [&[f32]; 2],
-        grads: &mut Gradients,
-    ) -> Result<(), ShapeError> {
-        self.backward_into(trace, inputs, d_outputs, Some(h), grads)
-    }
-
-    fn biases(&self) -> [bool; 2] {
-        [self.cell().bias.is_some(), false]
-    }
-}
+one_state_kernel!(Gru, 3, |cell| [
+    cell.bias.is_some(),
+    cell.recurrent_bias.is_some()
+]);
+one_state_kernel!(SimpleRnn, 1, |cell| [cell.bias.is_some(), false]);
 
 /// A built-in cell's `Cell::batched_kernel`: calls `run` with `layer(cell)` when `cell` is the
 /// `f32` cell `F` the layer runs (the batched kernels are `f32` only), and returns whether it
