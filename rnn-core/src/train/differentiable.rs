@@ -86,8 +86,14 @@ pub trait Differentiable: Cell + Parameters {
 /// ```
 pub fn zeros_like<P: Parameters + Clone>(parameters: &P) -> P {
     let mut zeros = parameters.clone();
-    zeros.for_each_parameter_mut(|_, tensor, _| tensor.write(&mut || 0.0));
+    set_to_zero(&mut zeros);
     zeros
+}
+
+/// Every parameter of `gradient` set to zero, in place: a gradient value reused from one
+/// batch to the next.
+pub(crate) fn set_to_zero<P: Parameters>(gradient: &mut P) {
+    gradient.for_each_parameter_mut(|_, tensor, _| tensor.write(&mut || 0.0));
 }
 
 /// `sum += term`, tensor by tensor in path order. The scalars are added in `f64` and

@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use nalgebra::SVector;
 
 use super::checkpoint::{Checkpoint, Flat, OptimizerState};
+use super::differentiable::set_to_zero;
 use super::loss::{Loss, LossError, Reduction};
 use super::optim::{Optimizer, OptimizerError, Rule};
 use super::schedule::Schedule;
@@ -259,6 +260,8 @@ where
         let mut order: Vec<usize> = Vec::with_capacity(x.len());
         let (mut tape, mut outputs, mut adjoints) = (L::Tape::default(), Vec::new(), Vec::new());
         let (mut batch_x, mut batch_y) = (Vec::new(), Vec::new());
+        // The gradient of a batch, zeroed and refilled for every batch.
+        let mut grads = zeros_like(&self.layers);
         let mut history = History::default();
         // The best monitored value and its epoch, and (for early stopping) its weights.
         let mut best: Option<(f64, usize)> = None;
@@ -290,7 +293,7 @@ where
                     Reduction::SumOverBatchSize,
                     &mut adjoints,
                 )?;
-                let mut grads = zeros_like(&self.layers);
+                set_to_zero(&mut grads);
                 self.layers
                     .backward(&inputs, &tape, &adjoints, &mut grads, None);
                 self.optimizer.step(&mut self.layers, &grads)?;
