@@ -219,7 +219,7 @@ fn lstm_rnn_batch<const H: usize>(name: &'static str, batch: usize, steps: usize
 // ---- training ------------------------------------------------------------------------------
 
 /// One training step of `layers` on `batch` (forward, the loss's adjoints, backward, an Adam
-/// step), as `Model::fit` runs each batch.
+/// step), as `Model::fit` runs each batch (but for the gradient value, see below).
 fn train_step<L, F, const N: usize>(
     layers: &mut L,
     (inputs, targets): (&[L::Input], &[F::Target]),
@@ -246,6 +246,7 @@ fn train_step<L, F, const N: usize>(
         adjoints,
     )
     .expect("one target per output");
+    // A fresh gradient value per step; `fit` zeroes one in place, which these rows do not see.
     let mut grads = rnn::train::zeros_like(layers);
     layers.backward(inputs, tape, adjoints, &mut grads, None);
     optimizer
