@@ -225,10 +225,11 @@ fn train_step<L, F, const N: usize>(
     (inputs, targets): (&[L::Input], &[F::Target]),
     loss: &F,
     optimizer: &mut rnn::train::optim::Optimizer<rnn::train::optim::Adam>,
-    (tape, outputs, adjoints): (
+    (tape, outputs, adjoints, grads): (
         &mut L::Tape,
         &mut Vec<SVector<f32, N>>,
         &mut Vec<SVector<f32, N>>,
+        &mut L,
     ),
 ) where
     L: rnn::train::Layer<Output = SVector<f32, N>>,
@@ -246,11 +247,11 @@ fn train_step<L, F, const N: usize>(
         adjoints,
     )
     .expect("one target per output");
-    // A fresh gradient value per step; `fit` zeroes one in place, which these rows do not see.
-    let mut grads = rnn::train::zeros_like(layers);
-    layers.backward(inputs, tape, adjoints, &mut grads, None);
+    // The gradient value zeroed in place, as `fit` does.
+    rnn::train::set_to_zero(grads);
+    layers.backward(inputs, tape, adjoints, grads, None);
     optimizer
-        .step(layers, &grads)
+        .step(layers, grads)
         .expect("a gradient of the model's shape");
     layers.update(tape);
 }
@@ -283,6 +284,7 @@ where
     let y = vec![SVector::<f32, H>::zeros(); batch];
     let mut optimizer = Optimizer::new(Adam::keras(), 1e-3);
     let (mut tape, mut outputs, mut adjoints) = (Default::default(), Vec::new(), Vec::new());
+    let mut grads = rnn::train::zeros_like(&layers);
     let gates = if name.contains("gru") { 3 } else { 4 };
     Workload {
         name,
@@ -296,7 +298,7 @@ where
                 (&x, &y),
                 &MeanSquaredError,
                 &mut optimizer,
-                (&mut tape, &mut outputs, &mut adjoints),
+                (&mut tape, &mut outputs, &mut adjoints, &mut grads),
             );
         }),
     }
@@ -320,6 +322,7 @@ fn train_digits(name: &'static str) -> Workload {
     let loss = SparseCategoricalCrossentropy::default();
     let mut optimizer = Optimizer::new(Adam::keras(), 1e-3);
     let (mut tape, mut outputs, mut adjoints) = (Default::default(), Vec::new(), Vec::new());
+    let mut grads = rnn::train::zeros_like(&layers);
     Workload {
         name,
         batch,
@@ -331,7 +334,7 @@ fn train_digits(name: &'static str) -> Workload {
                 (&x, &y),
                 &loss,
                 &mut optimizer,
-                (&mut tape, &mut outputs, &mut adjoints),
+                (&mut tape, &mut outputs, &mut adjoints, &mut grads),
             );
         }),
     }

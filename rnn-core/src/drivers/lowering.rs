@@ -21,7 +21,6 @@ use super::mask::{Mask, Padding};
 use crate::cell::Cell;
 use crate::fused::{Job, Workspace};
 use crate::nested::Nested;
-use crate::sequence::Sequence;
 
 /// Where a sequence's valid steps are, in processing order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -328,12 +327,8 @@ impl Gathered {
         (direction, padding): (Direction, Padding),
     ) {
         let (longest, hidden) = (self.longest(), O::SIZE);
-        out.outputs
-            .0
-            .resize_with(sequences.len(), || Sequence(Vec::new()));
         let (rank, spans) = (&self.rank, &self.spans);
-        out.outputs
-            .0
+        out.sequences(sequences.len())
             .par_iter_mut()
             .enumerate()
             .for_each(|(b, sequence)| {
