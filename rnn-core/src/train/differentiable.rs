@@ -1,7 +1,7 @@
 //! The contract of a cell whose step can be differentiated, and the gradient value it fills.
 
 use crate::cell::Cell;
-use crate::parameters::Parameters;
+use crate::parameters::{Parameters, Values, ValuesMut};
 
 /// A cell whose step can be differentiated: a forward that keeps what the backward needs,
 /// and the backward (the vector-Jacobian product of one step, JAX's `custom_vjp` shape).
@@ -105,7 +105,11 @@ pub fn zeros_like<P: Parameters + Clone>(parameters: &P) -> P {
 /// assert_eq!(grads.count_params(), dense.count_params());
 /// ```
 pub fn set_to_zero<P: Parameters>(gradient: &mut P) {
-    gradient.for_each_parameter_mut(|_, tensor, _| tensor.write(&mut || 0.0));
+    gradient.for_each_parameter_mut(|_, tensor, _| match tensor.values_mut() {
+        Some(ValuesMut::F32(values)) => values.fill(0.0),
+        Some(ValuesMut::F64(values)) => values.fill(0.0),
+        None => tensor.write(&mut || 0.0),
+    });
 }
 
 /// `sum += term`, tensor by tensor in path order, through `scratch` (`term`'s values, flat).
@@ -118,20 +122,47 @@ pub(crate) fn add_parameters<P: Parameters>(
     scratch: &mut alloc::vec::Vec<f64>,
 ) {
     scratch.clear();
-    term.for_each_parameter(|_, tensor| tensor.read(&mut |v| scratch.push(v)));
-    // Each tensor's values added into its stretch of `scratch`, then written back.
+    term.for_each_parameter(|_, tensor| match tensor.values() {
+        Some(Values::F32(values)) => scratch.extend(values.iter().map(|&v| f64::from(v))),
+        Some(Values::F64(values)) => scratch.extend_from_slice(values),
+        None => tensor.read(&mut |v| scratch.push(v)),
+    });
+    // Each tensor's values added to its stretch of `scratch`; past `term`'s values (a tensor
+    // `term` lacks), the sum keeps its own.
     let mut at = 0;
     sum.for_each_parameter_mut(|_, tensor, _| {
-        let start = at;
-        tensor.read(&mut |v| {
-            // Past `term`'s values (a tensor `term` lacks): the sum keeps its own.
-            match scratch.get_mut(at) {
-                Some(term) => *term += v,
-                None => scratch.push(v),
+        let terms = scratch.get(at..).unwrap_or(&[]);
+        match tensor.values_mut() {
+            Some(ValuesMut::F32(values)) => {
+                for (v, t) in values.iter_mut().zip(terms) {
+                    *v = (f64::from(*v) + t) as f32;
+                }
+                at += values.len();
             }
-            at += 1;
-        });
-        let mut values = scratch.get(start..at).unwrap_or(&[]).iter();
-        tensor.write(&mut || values.next().copied().unwrap_or(0.0));
+            Some(ValuesMut::F64(values)) => {
+                for (v, t) in values.iter_mut().zip(terms) {
+                    *v += t;
+                }
+                at += values.len();
+            }
+            None => {
+                let len = tensor.len();
+                if at < scratch.len() {
+                    // Read into `scratch` (term + value), then written back from it.
+                    let start = at;
+                    tensor.read(&mut |v| {
+                        match scratch.get_mut(at) {
+                            Some(term) => *term += v,
+                            None => scratch.push(v),
+                        }
+                        at += 1;
+                    });
+                    let mut sums = scratch.get(start..at).unwrap_or(&[]).iter();
+                    tensor.write(&mut || sums.next().copied().unwrap_or(0.0));
+                } else {
+                    at += len;
+                }
+            }
+        }
     });
 }
