@@ -410,13 +410,7 @@ where
         while partials.len() < parts {
             partials.push(zeros_like(cell));
         }
-        let each = |k: usize,
-                    partial: &mut C,
-                    (inputs, states, ks): (
-            &mut [Vec<C::Input>],
-            &mut [C::State],
-            &mut [C::Constants],
-        )| {
+        let each = |k: usize, partial: &mut C, (inputs, states, ks): Adjointed<'_, C>| {
             let first = k * per_partial;
             for (j, ((d_inputs, d_state), d_constants)) in inputs
                 .iter_mut()
@@ -470,6 +464,13 @@ where
         Ok(())
     }
 }
+
+/// A run of sequences' adjoints: their inputs', initial states' and constants'.
+type Adjointed<'a, C> = (
+    &'a mut [Vec<<C as Cell>::Input>],
+    &'a mut [<C as Cell>::State],
+    &'a mut [<C as Cell>::Constants],
+);
 
 /// The number of threads sequences are spread over (one without `std`).
 fn threads() -> usize {
