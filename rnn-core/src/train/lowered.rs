@@ -14,7 +14,7 @@ use super::batch::BatchGradients;
 use super::differentiable::Differentiable;
 use super::error::BackwardError;
 use crate::cell::Cell;
-use crate::drivers::lowering::Gathered;
+use crate::drivers::lowering::{sequences_per_task, Gathered};
 use crate::error::ShapeError;
 use crate::fused::{Gradients, Trace, Workspace};
 use crate::nested::Nested;
@@ -166,6 +166,7 @@ where
     dy.par_chunks_exact_mut(row)
         .zip(g.order.par_iter())
         .zip(staging.par_chunks_exact_mut(hidden.max(1)))
+        .with_min_len(sequences_per_task(row))
         .for_each(|((rows, &b), staged)| {
             let (span, d) = (g.spans[b], d_outputs[b].as_ref());
             let steps = d.len();
@@ -219,15 +220,20 @@ where
     result?;
     parameters(grads, biases, d_parameters)?;
     scratch.spare.resize(inputs, sequences, Vec::new);
-    inputs.par_iter_mut().enumerate().for_each(|(b, d)| {
-        let (j, span, features) = (g.rank[b], g.spans[b], C::Input::SIZE);
-        d.clear();
-        d.resize(tape.steps(b), C::Input::zeros());
-        let rows = &grads.inputs[j * longest * features..];
-        for (k, x) in rows.chunks_exact(features).take(span.valid).enumerate() {
-            d[span.timestep(k)] = C::Input::read_f32(x);
-        }
-    });
+    let per_task = sequences_per_task(longest * C::Input::SIZE);
+    inputs
+        .par_iter_mut()
+        .enumerate()
+        .with_min_len(per_task)
+        .for_each(|(b, d)| {
+            let (j, span, features) = (g.rank[b], g.spans[b], C::Input::SIZE);
+            d.clear();
+            d.resize(tape.steps(b), C::Input::zeros());
+            let rows = &grads.inputs[j * longest * features..];
+            for (k, x) in rows.chunks_exact(features).take(span.valid).enumerate() {
+                d[span.timestep(k)] = C::Input::read_f32(x);
+            }
+        });
     initial_states.clear();
     initial_states.extend((0..sequences).map(|b| {
         let j = g.rank[b];
