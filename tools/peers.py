@@ -527,7 +527,9 @@ def tf_worker(configs, budget, rounds):
 REFS_DIR = os.path.join(ROOT, "target", "peer_reference")
 RTNEURAL_OUT = os.path.join(ROOT, "target", "rtneural")
 RTNEURAL_BUILD = os.path.join(ROOT, "tools", "rtneural", "build.sh")
-RTNEURAL_BACKENDS = ("eigen", "xsimd", "stl")
+# The builds of tools/rtneural/build.sh: each backend at -march=native, and Eigen and xsimd
+# without AVX-512.
+RTNEURAL_BUILDS = ("eigen", "xsimd", "stl", "eigen_avx2", "xsimd_avx2")
 CANDLE_DIR = os.path.join(ROOT, "tools", "candle_bench")
 # The configurations each covers (RTNeural sizes its layers at compile time and runs one
 # sequence at a time: batch 1 only).
@@ -584,7 +586,7 @@ def build_native_peers(frameworks, names, rtneural_dir):
             skip["rtneural"] = ("skipped: no RTNeural checkout given (RTNEURAL_DIR or "
                                 "--rtneural-dir; tools/README.md has the recipe)")
         elif subprocess.run([RTNEURAL_BUILD, rtneural_dir, RTNEURAL_OUT]).returncode != 0:
-            skip["rtneural"] = "no backend built"
+            skip["rtneural"] = "no build compiled"
     if "candle" in native:
         build = ["nice", "cargo", "build", "--release", "--quiet"]
         if subprocess.run(build, cwd=CANDLE_DIR).returncode != 0:
@@ -593,22 +595,22 @@ def build_native_peers(frameworks, names, rtneural_dir):
 
 
 def measure_rtneural(names, budget, rtneural_dir):
-    """RTNeural's ModelT<LSTMLayerT>/<GRULayerT>, one build per backend; the fastest build
-    per configuration is its figure."""
+    """RTNeural's ModelT<LSTMLayerT>/<GRULayerT>, one binary per build (backend and
+    instruction set); the fastest build per configuration is its figure."""
     names = [n for n in names if n in RTNEURAL_CONFIGS]
     notes, detail = [], {}
-    for backend in RTNEURAL_BACKENDS:
-        exe = os.path.join(RTNEURAL_OUT, f"rtneural_bench_{backend}")
+    for build in RTNEURAL_BUILDS:
+        exe = os.path.join(RTNEURAL_OUT, f"rtneural_bench_{build}")
         if not os.path.exists(exe):
-            notes.append(f"the {backend} backend did not build")
+            notes.append(f"the {build} build failed to compile")
             continue
         lines = run_json_lines([exe, "--refs", REFS_DIR, "--configs", ",".join(names),
                                 "--seconds", str(budget)])
         if lines is None:
-            notes.append(f"the {backend} backend failed")
+            notes.append(f"the {build} build failed to run")
             continue
         for ln in lines:
-            detail.setdefault(ln["name"], {})[backend] = native_stats(ln)
+            detail.setdefault(ln["name"], {})[build] = native_stats(ln)
     ns = {}
     for name, d in detail.items():
         d["best"] = min(d, key=lambda b: d[b]["ns"])
@@ -1019,11 +1021,11 @@ def native_doc_section(rows, peers):
     v = peers.get("versions", {})
     detail = peers.get("detail", {}).get("rtneural", {})
     builds = lambda n: " / ".join(fmt(detail[n].get(b, {}).get("ns"))
-                                  for b in RTNEURAL_BACKENDS) if n in detail else "—"
+                                  for b in RTNEURAL_BUILDS) if n in detail else "—"
     L = ["## RTNeural and candle (float32, ns per sample-step, median)\n",
          "Ratios > 1 mean `rnn` is faster than the peer.\n",
          "| name | B | H | T | rnn ns | RTNeural ns | candle ns | RTNeural/rnn | candle/rnn "
-         "| RTNeural build | RTNeural " + " / ".join(RTNEURAL_BACKENDS) + " ns |",
+         "| RTNeural build | RTNeural " + " / ".join(RTNEURAL_BUILDS) + " ns |",
          "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|"]
     for r in nrows:
         c = r["cfg"]
@@ -1037,7 +1039,8 @@ def native_doc_section(rows, peers):
         "`ModelT<float, I, H, LSTMLayerT<float, I, H>>` (`GRULayerT` for the GRU), sized at "
         "compile time, one sequence of T steps per call from the reset state, every step's "
         "output copied out (`tools/rtneural/bench.cpp`). Built once per backend (Eigen, "
-        "xsimd, STL); the fastest build is its figure, all three are listed. One thread.")
+        "xsimd, STL) with `-march=native`, and Eigen and xsimd again with `-mno-avx512f` "
+        "(`_avx2`); the fastest build is its figure, all are listed. One thread.")
     L.append(
         f"- candle-nn {v.get('candle-nn', '(not measured)')}: `candle_nn::rnn::lstm`/`gru` "
         f"on the CPU, `RNN::seq` over the batch, {THREADS} rayon threads "

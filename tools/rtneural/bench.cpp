@@ -1,12 +1,13 @@
 // RTNeural's compile-time LSTM and GRU (`ModelT<float, I, H, LSTMLayerT<float, I, H>>`,
 // `GRULayerT`), timed for `tools/peers.py` on the reference cases of
 // `examples/peer_reference.rs`: the same weights as ours, and the outputs checked against
-// ours (within 1e-4) before anything is timed. Built once per RTNeural backend by `build.sh`.
+// ours (within 1e-4) before anything is timed. Built once per backend (and instruction set)
+// by `build.sh`.
 //
 //   rtneural_bench --refs DIR [--configs lstm-b1-h8,gru-b1-h32] [--seconds S]
 //
 // prints one JSON object per configuration and line:
-//   {"name", "backend", "ns_per_step", "best_ns_per_step", "calls", "max_abs_diff"}
+//   {"name", "backend" (the build), "ns_per_step", "best_ns_per_step", "calls", "max_abs_diff"}
 // ns_per_step is the median wall time of one call (reset, then T steps, each step's output
 // copied out) divided by T; best_ns_per_step the fastest call. Exits with status 1 when an
 // output differs from ours by more than the tolerance.
@@ -28,7 +29,10 @@
 #include <string>
 #include <vector>
 
-#if RTNEURAL_USE_EIGEN
+// The build's name: build.sh passes it (the backend, and the instruction set if not native).
+#ifdef RTNEURAL_BENCH_BUILD
+static const char* const BACKEND = RTNEURAL_BENCH_BUILD;
+#elif RTNEURAL_USE_EIGEN
 static const char* const BACKEND = "eigen";
 #elif RTNEURAL_USE_XSIMD
 static const char* const BACKEND = "xsimd";
