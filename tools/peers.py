@@ -890,6 +890,47 @@ def write_plot(rows):
     plt.close(fig)
 
 
+def native_doc_section(rows, peers):
+    """PERFORMANCE.md's RTNeural and candle table (empty when neither was measured)."""
+    nrows = native_rows(rows)
+    if not nrows:
+        return []
+    v = peers.get("versions", {})
+    detail = peers.get("detail", {}).get("rtneural", {})
+    builds = lambda n: " / ".join(fmt(detail[n].get(b, {}).get("ns"))
+                                  for b in RTNEURAL_BUILDS) if n in detail else "—"
+    L = ["## RTNeural and candle (float32, ns per sample-step, median)\n",
+         "Ratios > 1 mean `rnn` is faster than the peer.\n",
+         "| name | B | H | T | rnn ns | RTNeural ns | candle ns | RTNeural/rnn | candle/rnn "
+         "| RTNeural build | RTNeural " + " / ".join(RTNEURAL_BUILDS) + " ns |",
+         "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|"]
+    for r in nrows:
+        c = r["cfg"]
+        L.append(f"| {r['name']} | {c['B']} | {c['H']} | {c['T']} | {fmt(r['rnn'])} "
+                 f"| {fmt(r['rtneural'])} | {fmt(r['candle'])} | {fmt(r['rtneural_ratio'], 2)} "
+                 f"| {fmt(r['candle_ratio'], 2)} | {r['rtneural_variant'] or '—'} "
+                 f"| {builds(peer_name(r['name']))} |")
+    L.append("")
+    L.append(
+        f"- RTNeural {v.get('RTNeural', '(not measured)')}: "
+        "`ModelT<float, I, H, LSTMLayerT<float, I, H>>` (`GRULayerT` for the GRU), sized at "
+        "compile time, one sequence of T steps per call from the reset state, every step's "
+        "output copied out (`tools/rtneural/bench.cpp`). Built once per backend (Eigen, "
+        "xsimd, STL) with `-march=native`, and Eigen and xsimd again with `-mno-avx512f` "
+        "(`_avx2`); the fastest build is its figure, all are listed. One thread.")
+    L.append(
+        f"- candle-nn {v.get('candle-nn', '(not measured)')}: `candle_nn::rnn::lstm`/`gru` "
+        f"on the CPU, `RNN::seq` over the batch, {THREADS} rayon threads "
+        "(`tools/candle_bench`).")
+    L.append(
+        "- Both load the weights `examples/peer_reference.rs` writes (PyTorch's "
+        "initialisation, in Keras's layout) and check every output against `rnn`'s within "
+        "1e-4 before timing. They time their calls back to back for the budget (one round, "
+        "not interleaved), after a 0.3 s warm-up.")
+    L.append("")
+    return L
+
+
 def write_doc(rows, peers, rust_src, budget, rounds):
     m = peers["machine"]
     v = dict(peers["versions"])
@@ -1011,47 +1052,6 @@ def measure_framework(fw, names, budget, rounds, max_wait, rtneural_dir):
     if fw == "candle":
         return measure_candle(names, budget)
     return run_worker(fw, names, budget, rounds, max_wait)
-
-
-def native_doc_section(rows, peers):
-    """PERFORMANCE.md's RTNeural and candle table (empty when neither was measured)."""
-    nrows = native_rows(rows)
-    if not nrows:
-        return []
-    v = peers.get("versions", {})
-    detail = peers.get("detail", {}).get("rtneural", {})
-    builds = lambda n: " / ".join(fmt(detail[n].get(b, {}).get("ns"))
-                                  for b in RTNEURAL_BUILDS) if n in detail else "—"
-    L = ["## RTNeural and candle (float32, ns per sample-step, median)\n",
-         "Ratios > 1 mean `rnn` is faster than the peer.\n",
-         "| name | B | H | T | rnn ns | RTNeural ns | candle ns | RTNeural/rnn | candle/rnn "
-         "| RTNeural build | RTNeural " + " / ".join(RTNEURAL_BUILDS) + " ns |",
-         "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|"]
-    for r in nrows:
-        c = r["cfg"]
-        L.append(f"| {r['name']} | {c['B']} | {c['H']} | {c['T']} | {fmt(r['rnn'])} "
-                 f"| {fmt(r['rtneural'])} | {fmt(r['candle'])} | {fmt(r['rtneural_ratio'], 2)} "
-                 f"| {fmt(r['candle_ratio'], 2)} | {r['rtneural_variant'] or '—'} "
-                 f"| {builds(peer_name(r['name']))} |")
-    L.append("")
-    L.append(
-        f"- RTNeural {v.get('RTNeural', '(not measured)')}: "
-        "`ModelT<float, I, H, LSTMLayerT<float, I, H>>` (`GRULayerT` for the GRU), sized at "
-        "compile time, one sequence of T steps per call from the reset state, every step's "
-        "output copied out (`tools/rtneural/bench.cpp`). Built once per backend (Eigen, "
-        "xsimd, STL) with `-march=native`, and Eigen and xsimd again with `-mno-avx512f` "
-        "(`_avx2`); the fastest build is its figure, all are listed. One thread.")
-    L.append(
-        f"- candle-nn {v.get('candle-nn', '(not measured)')}: `candle_nn::rnn::lstm`/`gru` "
-        f"on the CPU, `RNN::seq` over the batch, {THREADS} rayon threads "
-        "(`tools/candle_bench`).")
-    L.append(
-        "- Both load the weights `examples/peer_reference.rs` writes (PyTorch's "
-        "initialisation, in Keras's layout) and check every output against `rnn`'s within "
-        "1e-4 before timing. They time their calls back to back for the budget (one round, "
-        "not interleaved), after a 0.3 s warm-up.")
-    L.append("")
-    return L
 
 
 def measure_peers(names, budget, rounds, max_wait, frameworks=PEERS, rtneural_dir=None):

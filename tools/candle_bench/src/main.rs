@@ -91,7 +91,7 @@ fn run_config(name: &str, case: &HashMap<String, Tensor>, seconds: f64) -> Resul
         .flatten_all()?
         .max(0)?
         .to_scalar::<f32>()?;
-    if !(max_diff <= TOLERANCE) {
+    if max_diff.is_nan() || max_diff > TOLERANCE {
         fail(&format!(
             "{name}: outputs differ from rnn's by {max_diff} > {TOLERANCE}"
         ));
