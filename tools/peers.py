@@ -868,7 +868,7 @@ def write_plot(rows):
             ("rnn", "rnn fused::Lstm", "D-", True),
             ("torch", "PyTorch nn.LSTM", "s-", False),
             ("tf", "TensorFlow/Keras 3 LSTM (XLA)", "^-", False),
-            ("rtneural", "RTNeural LSTMLayerT (best build)", "v-", False),
+            ("rtneural", "RTNeural LSTMLayerT (best build, 1 thread)", "v-", False),
             ("candle", "candle-nn LSTM", "x-", False)):
         sweep = [B1_FUSED[n] for n in B1_SWEEP] if fused else B1_SWEEP
         pts = [(BY_NAME[n]["H"], by[n][key]) for n in sweep
