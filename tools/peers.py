@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Peer benchmark: `rnn` (Rust) vs PyTorch vs TensorFlow/Keras 3, inference, float32.
+"""Peer benchmark: `rnn` (Rust) vs PyTorch, TensorFlow/Keras 3, RTNeural and candle,
+inference, float32.
 
 Usage (run from anywhere; paths are relative to the repository root):
 
     python tools/peers.py --peers-only
-        Measure PyTorch and TensorFlow only; write tools/peers_results.json.
+        Measure the peers only; write tools/peers_results.json.
 
     python tools/peers.py
         Run `cargo run --release --example perf_table -- --json` (the Rust table), measure
@@ -16,7 +17,10 @@ Usage (run from anywhere; paths are relative to the repository root):
                                                 (e.g. tools/peers_results.json)
 
 Other options: --budget SECONDS (measurement time per config per variant, default 2),
---rounds N (the budget is split into N interleaved rounds, default 6), --configs a,b,c,
+--rounds N (the budget is split into N interleaved rounds, default 6), --configs a,b,c
+(also passed to the Rust table), --peers torch,tf,rtneural,candle (a subset of the peers),
+--rtneural-dir DIR (an RTNeural checkout, default $RTNEURAL_DIR; without one the RTNeural
+column is skipped with a note),
 --wait-idle SECONDS (wait up to this long for a quiet machine before each framework, and
 up to min(this, 20 s) before each round; default 60; the CPU load seen is recorded under
 "conditions" in the results).
@@ -29,7 +33,13 @@ so that a burst of machine noise does not hit one configuration only, and before
 the worker waits (bounded) for the other processes on the machine to go quiet. The reported figure
 is the median wall time of one full forward divided by (batch * T): ns per sample-step.
 
-Needs torch, tensorflow (>= 2.16, Keras 3) and numpy; matplotlib for the plot.
+RTNeural (batch-1 rows) and candle-nn (batch-1 and batch-64 LSTM/GRU rows) are native
+programs of ours, `tools/rtneural/` and `tools/candle_bench/`, built here and fed the
+weights, inputs and outputs of `examples/peer_reference.rs`: each checks its outputs against
+ours before timing.
+
+Needs torch, tensorflow (>= 2.16, Keras 3) and numpy; matplotlib for the plot; g++ and an
+RTNeural checkout for RTNeural (tools/README.md).
 """
 
 import argparse
@@ -508,6 +518,135 @@ def tf_worker(configs, budget, rounds):
 
 
 # ----------------------------------------------------------------------------------------
+# RTNeural and candle: native programs of our own (tools/rtneural, tools/candle_bench), fed
+# the reference cases of `examples/peer_reference.rs` (our weights in Keras's layout, inputs
+# and our outputs): each checks its outputs against ours before timing and fails on a
+# mismatch. Each prints one JSON line per configuration: median and best ns per sample-step.
+# ----------------------------------------------------------------------------------------
+
+REFS_DIR = os.path.join(ROOT, "target", "peer_reference")
+RTNEURAL_OUT = os.path.join(ROOT, "target", "rtneural")
+RTNEURAL_BUILD = os.path.join(ROOT, "tools", "rtneural", "build.sh")
+# The builds of tools/rtneural/build.sh: each backend at -march=native, and Eigen and xsimd
+# without AVX-512.
+RTNEURAL_BUILDS = ("eigen", "xsimd", "stl", "eigen_avx2", "xsimd_avx2")
+CANDLE_DIR = os.path.join(ROOT, "tools", "candle_bench")
+# The configurations each covers (RTNeural sizes its layers at compile time and runs one
+# sequence at a time: batch 1 only).
+RTNEURAL_CONFIGS = ["lstm-b1-h8", "lstm-b1-h16", "lstm-b1-h32", "lstm-b1-h64", "lstm-b1-h128",
+                    "gru-b1-h32"]
+CANDLE_CONFIGS = RTNEURAL_CONFIGS + ["lstm-b64-h128", "lstm-b64-h256"]
+NATIVE_CONFIGS = {"rtneural": RTNEURAL_CONFIGS, "candle": CANDLE_CONFIGS}
+
+
+def write_reference_cases(names):
+    """Writes REFS_DIR/NAME.safetensors for `names`; False (and a message) if it fails."""
+    cmd = ["cargo", "run", "--release", "--quiet", "--example", "peer_reference", "--",
+           "--out", REFS_DIR, "--configs", ",".join(names)]
+    p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        print("[peers] the reference cases failed:\n" + "\n".join(p.stderr.splitlines()[-15:]),
+              file=sys.stderr)
+    return p.returncode == 0
+
+
+def run_json_lines(cmd, env=None):
+    """Runs a native harness; its JSON lines, or None (and its error) if it fails."""
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    if p.returncode != 0:
+        print(f"[peers] {os.path.basename(cmd[0])} failed (exit {p.returncode}):\n"
+              + "\n".join(p.stderr.splitlines()[-15:]), file=sys.stderr)
+        return None
+    return [json.loads(ln) for ln in p.stdout.splitlines() if ln.startswith("{")]
+
+
+def native_stats(line):
+    return dict(ns=line["ns_per_step"], min=line["best_ns_per_step"], calls=line["calls"],
+                max_abs_diff=line["max_abs_diff"])
+
+
+def git_head(path):
+    p = subprocess.run(["git", "-C", path, "rev-parse", "--short=12", "HEAD"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return p.stdout.strip() if p.returncode == 0 else "unknown commit"
+
+
+def build_native_peers(frameworks, names, rtneural_dir):
+    """Writes the reference cases and builds the native harnesses before anything is timed
+    (a build would disturb the timing). Returns {peer: why} for the peers that cannot run."""
+    native = [fw for fw in frameworks
+              if fw in NATIVE_CONFIGS and any(n in NATIVE_CONFIGS[fw] for n in names)]
+    if not native:
+        return {}
+    if not write_reference_cases([n for n in names if n in CANDLE_CONFIGS]):
+        return {fw: "the reference cases failed" for fw in native}
+    skip = {}
+    if "rtneural" in native:
+        if not rtneural_dir:
+            skip["rtneural"] = ("skipped: no RTNeural checkout given (RTNEURAL_DIR or "
+                                "--rtneural-dir; tools/README.md has the recipe)")
+        elif subprocess.run([RTNEURAL_BUILD, rtneural_dir, RTNEURAL_OUT]).returncode != 0:
+            skip["rtneural"] = "no build compiled"
+    if "candle" in native:
+        build = ["nice", "cargo", "build", "--release", "--quiet"]
+        if subprocess.run(build, cwd=CANDLE_DIR).returncode != 0:
+            skip["candle"] = "candle_bench did not build"
+    return skip
+
+
+def measure_rtneural(names, budget, rtneural_dir):
+    """RTNeural's ModelT<LSTMLayerT>/<GRULayerT>, one binary per build (backend and
+    instruction set); the fastest build per configuration is its figure."""
+    names = [n for n in names if n in RTNEURAL_CONFIGS]
+    notes, detail = [], {}
+    for build in RTNEURAL_BUILDS:
+        exe = os.path.join(RTNEURAL_OUT, f"rtneural_bench_{build}")
+        if not os.path.exists(exe):
+            notes.append(f"the {build} build failed to compile")
+            continue
+        lines = run_json_lines([exe, "--refs", REFS_DIR, "--configs", ",".join(names),
+                                "--seconds", str(budget)])
+        if lines is None:
+            notes.append(f"the {build} build failed to run")
+            continue
+        for ln in lines:
+            detail.setdefault(ln["name"], {})[build] = native_stats(ln)
+    ns = {}
+    for name, d in detail.items():
+        d["best"] = min(d, key=lambda b: d[b]["ns"])
+        ns[name] = d[d["best"]]["ns"]
+    sub = os.path.join(rtneural_dir, "modules", "xsimd")
+    versions = {"RTNeural": f"{git_head(rtneural_dir)} (xsimd {git_head(sub)}; "
+                            "g++ -O3 -march=native)"}
+    return dict(ns=ns, detail=detail, versions=versions, notes=notes)
+
+
+def candle_version():
+    """candle-nn's version in tools/candle_bench/Cargo.lock."""
+    try:
+        with open(os.path.join(CANDLE_DIR, "Cargo.lock")) as f:
+            lock = f.read()
+    except OSError:
+        return "?"
+    after = lock.split('name = "candle-nn"\nversion = "', 1)
+    return after[1].split('"', 1)[0] if len(after) == 2 else "?"
+
+
+def measure_candle(names, budget):
+    """candle-nn's LSTM/GRU (`RNN::seq`) on the CPU, with THREADS rayon threads."""
+    names = [n for n in names if n in CANDLE_CONFIGS]
+    exe = os.path.join(CANDLE_DIR, "target", "release", "candle_bench")
+    env = dict(os.environ, RAYON_NUM_THREADS=str(THREADS))
+    lines = run_json_lines([exe, "--refs", REFS_DIR, "--configs", ",".join(names),
+                            "--seconds", str(budget)], env=env)
+    if lines is None:
+        return dict(ns={}, detail={}, versions={}, notes=["candle_bench failed"])
+    detail = {ln["name"]: {"seq": native_stats(ln), "best": "seq"} for ln in lines}
+    ns = {name: d["seq"]["ns"] for name, d in detail.items()}
+    return dict(ns=ns, detail=detail, versions={"candle-nn": candle_version()}, notes=[])
+
+
+# ----------------------------------------------------------------------------------------
 # Orchestration
 # ----------------------------------------------------------------------------------------
 
@@ -565,14 +704,20 @@ def machine_info():
             "python": platform.python_version()}
 
 
-def run_rust(rust_json):
-    """Returns (list of rows or None, description of the source)."""
+def run_rust(rust_json, names=None, seconds=None):
+    """Returns (list of rows or None, description of the source). `names` (a subset of the
+    configurations) and `seconds` (per configuration) go to perf_table when given."""
     if rust_json:
         with open(rust_json) as f:
             return json.load(f), f"saved table {rust_json}"
-    print("[peers] running: " + " ".join(RUST_CMD), file=sys.stderr, flush=True)
+    cmd = list(RUST_CMD)
+    if names:
+        cmd += ["--configs", ",".join(names)]
+    if seconds:
+        cmd += ["--seconds", str(seconds)]
+    print("[peers] running: " + " ".join(cmd), file=sys.stderr, flush=True)
     try:
-        p = subprocess.run(RUST_CMD, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=3600)
     except (OSError, subprocess.TimeoutExpired) as e:
         print(f"[peers] Rust table unavailable ({e}); peers only", file=sys.stderr)
@@ -595,7 +740,7 @@ def run_rust(rust_json):
     if not isinstance(rows, list):
         print("[peers] could not parse the Rust JSON table; peers only", file=sys.stderr)
         return None, None
-    return rows, "`" + " ".join(RUST_CMD) + "`"
+    return rows, "`" + " ".join(cmd) + "`"
 
 
 def fmt(x, nd=1):
@@ -619,8 +764,36 @@ def build_rows(names, rust, peers):
                          torch_gflops=ratio(c["flops"], tn), tf_gflops=ratio(c["flops"], fn),
                          torch_ratio=ratio(tn, rn), tf_ratio=ratio(fn, rn),
                          torch_variant=peers.get("torch_variant", {}).get(peer_name(n)),
-                         tf_variant=peers.get("tf_variant", {}).get(peer_name(n))))
+                         tf_variant=peers.get("tf_variant", {}).get(peer_name(n)),
+                         **native_peer_columns(n, rn, peers)))
     return rows
+
+
+def native_peer_columns(n, rn, peers):
+    """The RTNeural and candle entries of row `n` (None where not measured)."""
+    out = {}
+    for fw in NATIVE_CONFIGS:
+        ns = peers.get(fw, {}).get(peer_name(n))
+        out[fw] = ns
+        out[fw + "_ratio"] = ratio(ns, rn)
+        out[fw + "_variant"] = peers.get(fw + "_variant", {}).get(peer_name(n))
+    return out
+
+
+def native_rows(rows):
+    """The rows RTNeural or candle has a figure for."""
+    return [r for r in rows if r["rtneural"] is not None or r["candle"] is not None]
+
+
+def print_native_table(rows):
+    hdr = (f"{'name':<20}{'rnn ns/step':>13}{'RTNeural ns':>13}{'candle ns':>12}"
+           f"{'RTNeural/rnn':>14}{'candle/rnn':>12}  RTNeural build")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in native_rows(rows):
+        print(f"{r['name']:<20}{fmt(r['rnn']):>13}{fmt(r['rtneural']):>13}{fmt(r['candle']):>12}"
+              f"{fmt(r['rtneural_ratio'], 2):>14}{fmt(r['candle_ratio'], 2):>12}"
+              f"  {r['rtneural_variant'] or ''}")
 
 
 def print_table(rows):
@@ -694,7 +867,9 @@ def write_plot(rows):
             ("rnn", "rnn Rnn::run (#[cell])", "o-", False),
             ("rnn", "rnn fused::Lstm", "D-", True),
             ("torch", "PyTorch nn.LSTM", "s-", False),
-            ("tf", "TensorFlow/Keras 3 LSTM (XLA)", "^-", False)):
+            ("tf", "TensorFlow/Keras 3 LSTM (XLA)", "^-", False),
+            ("rtneural", "RTNeural LSTMLayerT (best build, 1 thread)", "v-", False),
+            ("candle", "candle-nn LSTM", "x-", False)):
         sweep = [B1_FUSED[n] for n in B1_SWEEP] if fused else B1_SWEEP
         pts = [(BY_NAME[n]["H"], by[n][key]) for n in sweep
                if n in by and by[n][key] is not None]
@@ -715,6 +890,47 @@ def write_plot(rows):
     plt.close(fig)
 
 
+def native_doc_section(rows, peers):
+    """PERFORMANCE.md's RTNeural and candle table (empty when neither was measured)."""
+    nrows = native_rows(rows)
+    if not nrows:
+        return []
+    v = peers.get("versions", {})
+    detail = peers.get("detail", {}).get("rtneural", {})
+    builds = lambda n: " / ".join(fmt(detail[n].get(b, {}).get("ns"))
+                                  for b in RTNEURAL_BUILDS) if n in detail else "—"
+    L = ["## RTNeural and candle (float32, ns per sample-step, median)\n",
+         "Ratios > 1 mean `rnn` is faster than the peer.\n",
+         "| name | B | H | T | rnn ns | RTNeural ns | candle ns | RTNeural/rnn | candle/rnn "
+         "| RTNeural build | RTNeural " + " / ".join(RTNEURAL_BUILDS) + " ns |",
+         "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|"]
+    for r in nrows:
+        c = r["cfg"]
+        L.append(f"| {r['name']} | {c['B']} | {c['H']} | {c['T']} | {fmt(r['rnn'])} "
+                 f"| {fmt(r['rtneural'])} | {fmt(r['candle'])} | {fmt(r['rtneural_ratio'], 2)} "
+                 f"| {fmt(r['candle_ratio'], 2)} | {r['rtneural_variant'] or '—'} "
+                 f"| {builds(peer_name(r['name']))} |")
+    L.append("")
+    L.append(
+        f"- RTNeural {v.get('RTNeural', '(not measured)')}: "
+        "`ModelT<float, I, H, LSTMLayerT<float, I, H>>` (`GRULayerT` for the GRU), sized at "
+        "compile time, one sequence of T steps per call from the reset state, every step's "
+        "output copied out (`tools/rtneural/bench.cpp`). Built once per backend (Eigen, "
+        "xsimd, STL) with `-march=native`, and Eigen and xsimd again with `-mno-avx512f` "
+        "(`_avx2`); the fastest build is its figure, all are listed. One thread.")
+    L.append(
+        f"- candle-nn {v.get('candle-nn', '(not measured)')}: `candle_nn::rnn::lstm`/`gru` "
+        f"on the CPU, `RNN::seq` over the batch, {THREADS} rayon threads "
+        "(`tools/candle_bench`).")
+    L.append(
+        "- Both load the weights `examples/peer_reference.rs` writes (PyTorch's "
+        "initialisation, in Keras's layout) and check every output against `rnn`'s within "
+        "1e-4 before timing. They time their calls back to back for the budget (one round, "
+        "not interleaved), after a 0.3 s warm-up.")
+    L.append("")
+    return L
+
+
 def write_doc(rows, peers, rust_src, budget, rounds):
     m = peers["machine"]
     v = dict(peers["versions"])
@@ -725,7 +941,7 @@ def write_doc(rows, peers, rust_src, budget, rounds):
     except OSError:
         pass
     L = []
-    L.append("# Performance: rnn vs PyTorch vs TensorFlow\n")
+    L.append("# Performance: rnn vs PyTorch, TensorFlow, RTNeural and candle\n")
     L.append("Generated by `python tools/peers.py` — do not edit by hand.\n")
     L.append(f"- Date: {peers['date']}")
     L.append(f"- Machine: {m['cpu']}, {m['nproc']} cores (nproc), {m['mem_gb']} GB, {m['os']}")
@@ -752,6 +968,7 @@ def write_doc(rows, peers, rust_src, budget, rounds):
                  f"| {fmt(r['tf_gflops'], 2)} | {fmt(r['rss'], 1)} |")
     L.append("")
     L.append("![ns per step vs H at batch 1](perf_b1.png)\n")
+    L.extend(native_doc_section(rows, peers))
     L.append("## Method\n")
     L.append(
         f"- Every framework runs in its own process with {THREADS} threads "
@@ -825,26 +1042,47 @@ def write_doc(rows, peers, rust_src, budget, rounds):
         f.write("\n".join(L) + "\n")
 
 
-def measure_peers(names, budget, rounds, max_wait):
+PEERS = ("torch", "tf", "rtneural", "candle")
+
+
+def measure_framework(fw, names, budget, rounds, max_wait, rtneural_dir):
+    """One peer's figures: {ns, detail, versions, notes[, round_busy]}, or None if it failed."""
+    if fw == "rtneural":
+        return measure_rtneural(names, budget, rtneural_dir)
+    if fw == "candle":
+        return measure_candle(names, budget)
+    return run_worker(fw, names, budget, rounds, max_wait)
+
+
+def measure_peers(names, budget, rounds, max_wait, frameworks=PEERS, rtneural_dir=None):
     peers = {"machine": machine_info(),
              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-             "torch": {}, "tf": {}, "versions": {"python": platform.python_version()},
-             "torch_variant": {}, "tf_variant": {}, "detail": {}, "notes": [],
+             **{fw: {} for fw in PEERS}, "versions": {"python": platform.python_version()},
+             **{fw + "_variant": {} for fw in PEERS}, "detail": {}, "notes": [],
              "flops_per_step": {n: BY_NAME[n]["flops"] for n in names},
              "method": f"median of per-call wall time / (batch*T), {THREADS} threads, "
-                       f"~{budget:g} s per config per variant in {rounds} interleaved rounds"}
+                       f"~{budget:g} s per config per variant in {rounds} interleaved rounds "
+                       "(RTNeural, candle: in one round)"}
     peers["conditions"] = {}
-    for fw in ("torch", "tf"):
+    skip = build_native_peers(frameworks, names, rtneural_dir)
+    for fw in frameworks:
+        if fw in skip:
+            print(f"[peers] {fw}: {skip[fw]}", file=sys.stderr)
+            peers["notes"].append(f"{fw}: {skip[fw]}")
+            continue
+        if fw in NATIVE_CONFIGS and not any(n in NATIVE_CONFIGS[fw] for n in names):
+            continue
         busy = wait_idle(max_wait) if max_wait > 0 else cpu_busy(2.0)
         peers["conditions"][fw] = {
             "cpu_busy_before": None if busy is None else round(busy, 3),
             "loadavg_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
-        res = run_worker(fw, names, budget, rounds, max_wait)
+        res = measure_framework(fw, names, budget, rounds, max_wait, rtneural_dir)
         if res is None:
             peers["notes"].append(f"{fw}: worker failed")
             continue
         peers[fw] = res["ns"]
-        peers["conditions"][fw]["cpu_busy_before_each_round"] = res.get("round_busy")
+        if "round_busy" in res:
+            peers["conditions"][fw]["cpu_busy_before_each_round"] = res["round_busy"]
         peers["versions"].update(res["versions"])
         peers["detail"][fw] = res["detail"]
         peers[fw + "_variant"] = {n: d["best"] for n, d in res["detail"].items()}
@@ -856,7 +1094,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--peers-only", action="store_true",
-                    help="measure PyTorch and TF only; write tools/peers_results.json")
+                    help="measure the peers only; write tools/peers_results.json")
     ap.add_argument("--rust-json", metavar="FILE", help="saved Rust table (instead of cargo)")
     ap.add_argument("--peers-json", metavar="FILE",
                     help="saved peer results (instead of measuring)")
@@ -867,6 +1105,12 @@ def main():
                     help="before each framework, wait up to this long for the other "
                          "processes to leave the CPUs idle (default 60; 0 = don't wait)")
     ap.add_argument("--configs", help="comma-separated subset of configuration names")
+    ap.add_argument("--peers", default=",".join(PEERS),
+                    help=f"comma-separated subset of the peers to measure (default "
+                         f"{','.join(PEERS)})")
+    ap.add_argument("--rtneural-dir", metavar="DIR", default=os.environ.get("RTNEURAL_DIR"),
+                    help="RTNeural checkout with its xsimd submodule (default: $RTNEURAL_DIR; "
+                         "without one the RTNeural column is skipped)")
     ap.add_argument("--_worker", choices=["torch", "tf"], help=argparse.SUPPRESS)
     ap.add_argument("--_out", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -877,6 +1121,9 @@ def main():
         bad = [n for n in names if n not in BY_NAME]
         if bad:
             ap.error(f"unknown configurations {bad}; known: {list(BY_NAME)}")
+    frameworks = [p.strip() for p in a.peers.split(",") if p.strip()]
+    if any(p not in PEERS for p in frameworks):
+        ap.error(f"unknown peers in {frameworks}; known: {list(PEERS)}")
     # The peers run each configuration once, under the name its figures are filed under.
     peer_names = list(dict.fromkeys(peer_name(n) for n in names))
 
@@ -898,7 +1145,9 @@ def main():
                            stdout=subprocess.DEVNULL)
             if a.wait_idle > 0:
                 wait_idle(a.wait_idle)
-        rows, rust_src = run_rust(a.rust_json)
+        subset = names if a.configs else None
+        budget = a.budget if a.budget != ap.get_default("budget") else None
+        rows, rust_src = run_rust(a.rust_json, subset, budget)
         if rows:
             rust = {r["name"]: r for r in rows if isinstance(r, dict) and "name" in r}
             unknown = sorted(set(rust) - set(BY_NAME))
@@ -908,11 +1157,13 @@ def main():
     if a.peers_json:
         with open(a.peers_json) as f:
             peers = json.load(f)
-        for k in ("torch_variant", "tf_variant"):
-            peers.setdefault(k, {})
+        for fw in PEERS:  # results saved before a peer was added lack its keys
+            peers.setdefault(fw, {})
+            peers.setdefault(fw + "_variant", {})
         peers["source"] = f"saved results {a.peers_json} (measured {peers.get('date')})"
     else:
-        peers = measure_peers(peer_names, a.budget, a.rounds, a.wait_idle)
+        peers = measure_peers(peer_names, a.budget, a.rounds, a.wait_idle, frameworks,
+                              a.rtneural_dir)
         out = dict(peers)
         with open(RESULTS, "w") as f:
             json.dump(out, f, indent=1, ensure_ascii=False)
@@ -922,6 +1173,9 @@ def main():
     rows = build_rows(names, rust, peers)
     print_table(rows)
     print()
+    if native_rows(rows):
+        print_native_table(rows)
+        print()
     for label, value, ok in targets(rows):
         print(f"target {label}: {value} -> met: {ok}")
     print()
