@@ -53,6 +53,9 @@ pub struct Rnn<C> {
     /// Whether batches of a built-in cell may run its batched kernel.
     #[parameters(skip)]
     pub(crate) batched_kernel: bool,
+    /// What training runs drop (Keras's `dropout`, `recurrent_dropout`, `seed`).
+    #[parameters(skip)]
+    pub(crate) dropout: super::dropout::Dropout,
 }
 
 /// The default cell, wrapped with the default configuration (as [`Rnn::new`]).
@@ -63,6 +66,7 @@ impl<C: Default> Default for Rnn<C> {
             padding: Padding::default(),
             direction: Direction::default(),
             batched_kernel: true,
+            dropout: Default::default(),
         }
     }
 }
@@ -75,6 +79,7 @@ impl<C: Cell> Rnn<C> {
             padding: Padding::default(),
             direction: Direction::default(),
             batched_kernel: true,
+            dropout: Default::default(),
         }
     }
 
@@ -136,6 +141,11 @@ impl<C: Cell> Rnn<C> {
     pub fn batched_kernel(mut self, allow: bool) -> Self {
         self.batched_kernel = allow;
         self
+    }
+
+    /// The dropout training runs apply (see [`dropout`](Rnn::dropout)); none by default.
+    pub fn dropout_config(&self) -> super::dropout::Dropout {
+        self.dropout
     }
 
     /// The wrapped cell.

@@ -29,6 +29,8 @@ pub struct BatchTape<R> {
     /// follows it.
     #[cfg(feature = "std")]
     lowered: Option<alloc::boxed::Box<LoweredTape>>,
+    /// How many batches with dropout this tape recorded: the next batch's draw.
+    draws: u64,
 }
 
 impl<R> BatchTape<R> {
@@ -38,6 +40,7 @@ impl<R> BatchTape<R> {
             tapes: Vec::new(),
             #[cfg(feature = "std")]
             lowered: None,
+            draws: 0,
         }
     }
 
@@ -111,10 +114,14 @@ where
     /// Where `run_batch` runs a built-in cell's batched kernel (see
     /// [`runs_on_batched_kernel`](Rnn::runs_on_batched_kernel)), so does this: the fused
     /// layer's training forward records its gates for the whole batch, and the backward runs
-    /// the batch at once, as cuDNN trains Keras's `LSTM`. Otherwise, the generic path for any
+    /// the batch at once, as cuDNN trains Keras's `LSTM` (unless [`dropout`](Rnn::dropout)
+    /// is configured: the kernel does not drop units). Otherwise, the generic path for any
     /// [`Differentiable`] cell: the loop per sequence (each sequence's bits those of
     /// [`run_masked_from`](Rnn::run_masked_from)), one [`Tape`] per sequence, the sequences in
     /// parallel with the `std` feature. The backward follows whichever the forward recorded.
+    ///
+    /// With [`dropout`](Rnn::dropout), sequence `b` drops units with masks drawn from the
+    /// seed, the number of batches `tape` recorded before, and `b`.
     ///
     /// An error, and nothing computed, when a per-sequence argument does not match the batch
     /// size or a mask does not fit its sequence.
@@ -167,7 +174,8 @@ where
         let mut run = BatchRun::default();
         #[cfg(feature = "std")]
         {
-            if self.batched_kernel {
+            // The batched kernel does not drop units: a batch with dropout takes the loop.
+            if self.batched_kernel && !self.dropout.is_active() {
                 let kept = tape.lowered.get_or_insert_with(Default::default);
                 let config = (self.direction, self.padding);
                 if lowered::record(cell, config, batch, constants, kept, &mut run) {
@@ -187,6 +195,12 @@ where
                 None => cell.initial_state(constants.get(b)),
             }));
         tapes.resize_with(batch.len(), Tape::new);
+        // Sequence `b` of the batch draws its masks from the seed, the batch's draw and `b`:
+        // the same masks on any number of threads.
+        let draw = tape.draws;
+        if self.dropout.is_active() {
+            tape.draws += 1;
+        }
         let mut sequences: Vec<_> = run
             .outputs
             .0
@@ -203,6 +217,10 @@ where
                 direction: self.direction,
                 padding: self.padding,
                 constants: constants.get(b),
+                dropout: self
+                    .dropout
+                    .is_active()
+                    .then(|| self.dropout.masks(draw, b)),
             };
             record(cell, recording, (state, &mut None), tape, &mut outputs.0);
         });

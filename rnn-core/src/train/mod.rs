@@ -55,6 +55,7 @@ pub mod loss;
 pub mod optim;
 pub mod schedule;
 
+pub use crate::drivers::dropout::DropoutMasks;
 pub use batch::{BatchGradients, BatchTape};
 pub use bidirectional::{BidirectionalGradients, BidirectionalTape, MergeAdjoint};
 pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
