@@ -120,17 +120,28 @@ where
                         "input" => ours.input_kept(g, j),
                         _ => ours.recurrent_kept(g, j),
                     };
-                    assert_eq!(mine, theirs, "{}: {which} mask {g} of {b}, unit {j}", fx.name);
+                    assert_eq!(
+                        mine, theirs,
+                        "{}: {which} mask {g} of {b}, unit {j}",
+                        fx.name
+                    );
                 }
             }
         }
     }
 
-    let outputs: Vec<f64> = run.outputs.iter().flat_map(|s| s.iter().flat_map(flat)).collect();
+    let outputs: Vec<f64> = run
+        .outputs
+        .iter()
+        .flat_map(|s| s.iter().flat_map(flat))
+        .collect();
     let states: Vec<f64> = (0..batch).flat_map(|b| flat(&run.states[b])).collect();
     let keras_states: Vec<f64> = (0..batch).flat_map(|b| fx.final_state_of(b)).collect();
     let mut diffs = vec![
-        ("outputs".to_string(), max_diff(&outputs, &fx.outputs.as_ref().unwrap().data)),
+        (
+            "outputs".to_string(),
+            max_diff(&outputs, &fx.outputs.as_ref().unwrap().data),
+        ),
         ("final states".to_string(), max_diff(&states, &keras_states)),
     ];
 
@@ -153,7 +164,11 @@ where
 
     let keras: HashMap<String, Tensor> =
         serde_json::from_value(fx.extra["gradients"].clone()).unwrap();
-    let d_inputs: Vec<f64> = grads.inputs.iter().flat_map(|s| s.iter().flat_map(flat)).collect();
+    let d_inputs: Vec<f64> = grads
+        .inputs
+        .iter()
+        .flat_map(|s| s.iter().flat_map(flat))
+        .collect();
     diffs.push(("inputs".into(), max_diff(&d_inputs, &keras["inputs"].data)));
     // The initial states' adjoints, split into Keras's state tensors (LSTM: h then c).
     for k in 0..w_states.len() {
@@ -177,7 +192,12 @@ where
         diffs.push((name.clone(), max_diff(&ours, &keras[&name].data)));
         seen += 1;
     });
-    assert_eq!(seen, keras.len() - 1 - w_states.len(), "{}: every weight", fx.name);
+    assert_eq!(
+        seen,
+        keras.len() - 1 - w_states.len(),
+        "{}: every weight",
+        fx.name
+    );
     diffs
 }
 
