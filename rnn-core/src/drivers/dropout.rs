@@ -51,6 +51,7 @@ impl Dropout {
     }
 
     /// The rates checked: each in `[0, 1)`.
+    #[cfg(feature = "alloc")]
     pub(crate) fn check(&self) -> Result<(), DropoutError> {
         for (which, found) in [("rate", self.rate), ("recurrent_rate", self.recurrent_rate)] {
             // `!(..)` so that NaN is refused too.
@@ -62,6 +63,7 @@ impl Dropout {
     }
 
     /// The masks of sequence `sequence` in the training run numbered `draw`.
+    #[cfg(feature = "alloc")]
     pub(crate) fn masks(&self, draw: u64, sequence: usize) -> DropoutMasks {
         DropoutMasks {
             rate: self.rate,
@@ -111,6 +113,7 @@ impl core::error::Error for DropoutError {}
 ///
 /// The masks are drawn unit by unit from a key (a counter-based stream), so they take no
 /// memory and read the same on any thread.
+#[cfg(feature = "alloc")]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DropoutMasks {
     rate: f64,
@@ -118,6 +121,7 @@ pub struct DropoutMasks {
     key: u64,
 }
 
+#[cfg(feature = "alloc")]
 impl DropoutMasks {
     /// Whether gate `gate` reads input unit `unit`. Without a recurrent rate, every gate shares
     /// gate 0's mask (Keras draws one input mask then).
@@ -149,6 +153,7 @@ impl DropoutMasks {
 }
 
 /// `1/(1 − rate)` or `0`.
+#[cfg(feature = "alloc")]
 fn scale<T: nalgebra::RealField>(kept: bool, rate: f64) -> T {
     if kept {
         T::one() / (T::one() - nalgebra::convert::<f64, T>(rate))
@@ -159,6 +164,7 @@ fn scale<T: nalgebra::RealField>(kept: bool, rate: f64) -> T {
 
 /// Whether a unit is kept: a uniform draw in `[0, 1)` at or above the rate (TensorFlow's
 /// convention), the draw hashed from the sequence's key and the unit's coordinates.
+#[cfg(feature = "alloc")]
 fn kept(key: u64, which: u64, gate: usize, unit: usize, rate: f64) -> bool {
     if rate <= 0.0 {
         return true;
@@ -171,6 +177,7 @@ fn kept(key: u64, which: u64, gate: usize, unit: usize, rate: f64) -> bool {
 
 /// SplitMix64's step and finaliser: a bijection of `u64` whose outputs pass statistical tests
 /// for consecutive inputs, so hashing coordinates gives independent-looking draws.
+#[cfg(feature = "alloc")]
 fn mix(z: u64) -> u64 {
     let mut z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
