@@ -42,6 +42,18 @@ struct TapedStep<R> {
 }
 
 impl<R> Tape<R> {
+    /// The bytes one recorded step holds: its residual, and which timestep it read. A run
+    /// of `T` steps records `T · STEP_BYTES` (the inputs are the caller's, not copied), so
+    /// this sizes a training run's activation memory.
+    ///
+    /// ```
+    /// use rnn::train::{LstmResidual, Tape};
+    ///
+    /// // An LSTM of 64 units keeps 7 · 64 floats a step, and which step it was.
+    /// assert!(Tape::<LstmResidual<64>>::STEP_BYTES >= 7 * 64 * 4);
+    /// ```
+    pub const STEP_BYTES: usize = core::mem::size_of::<TapedStep<R>>();
+
     /// An empty tape.
     pub const fn new() -> Self {
         Tape {
