@@ -99,7 +99,9 @@ impl<C: Differentiable> Default for RnnTape<C> {
 /// A recurrent layer returning each sequence's last output (Keras's `LSTM(H)`, whose
 /// `return_sequences` is `False`): a sample is a sequence of any length, each from the cell's
 /// initial state; the batch runs over the cores, its gradient summed in a fixed order. A
-/// sequence of no step outputs zeros.
+/// sequence of no step outputs zeros. Its [`dropout`](Rnn::dropout) applies in
+/// [`forward`](Layer::forward), each batch drawing new masks, and never in
+/// [`predict`](Layer::predict).
 impl<C> Layer for Rnn<C>
 where
     C: Differentiable + Clone + Send + Sync,
