@@ -442,11 +442,11 @@ fn same_seed_same_masks_on_any_thread_count() {
     assert!(states != dropped_batch_bits(1, 12)[0], "another seed");
 }
 
-/// `fit` with dropout: the same model, data and seeds train to the same weights; the
-/// dropout changes them.
+/// `fit` with dropout: the same model, data and seeds train to the same weights, and so does
+/// a run resumed at an epoch (Keras's `initial_epoch`); the dropout and its seed change them.
 #[test]
 fn fit_with_dropout_is_reproducible() {
-    let train = |dropout: Dropout| {
+    let train = |dropout: Dropout, epochs: usize, resume_at: Option<usize>| {
         let layers = (
             Rnn::new(GruCell::<2, 6>::keras_init(1))
                 .dropout(dropout)
@@ -462,24 +462,33 @@ fn fit_with_dropout_is_reproducible() {
         let x: Vec<Vec<SVector<f32, 2>>> = (0..24).map(|i| rng.values(3 + i % 4)).collect();
         let y: Vec<SVector<f32, 1>> = rng.values(24);
         let fit = Fit {
-            epochs: 3,
+            epochs,
             batch_size: 8,
             verbosity: Verbosity::Silent,
             ..Fit::default()
         };
         model.fit(&x, &y, &fit).unwrap();
+        if let Some(initial_epoch) = resume_at {
+            let resumed = Fit {
+                epochs: initial_epoch + 1,
+                initial_epoch,
+                ..fit
+            };
+            model.fit(&x, &y, &resumed).unwrap();
+        }
         parameters(&model.layers)
     };
-    let a = train(DROPOUT);
-    assert_eq!(a, train(DROPOUT));
-    assert_ne!(a, train(Dropout::default()));
-    assert_ne!(
-        a,
-        train(Dropout {
-            seed: 12,
-            ..DROPOUT
-        })
-    );
+    let a = train(DROPOUT, 3, None);
+    assert_eq!(a, train(DROPOUT, 3, None));
+    // Two epochs, then the third resumed: the same masks as the uninterrupted run (plain SGD
+    // keeps no state to carry).
+    assert_eq!(a, train(DROPOUT, 2, Some(2)));
+    assert_ne!(a, train(Dropout::default(), 3, None));
+    let other_seed = Dropout {
+        seed: 12,
+        ..DROPOUT
+    };
+    assert_ne!(a, train(other_seed, 3, None));
 }
 
 // ---------------------------------------------------------------------- refusals

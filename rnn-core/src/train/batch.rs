@@ -68,6 +68,11 @@ impl<R> BatchTape<R> {
         self.tapes.get(b)
     }
 
+    /// The next batch with dropout draws as the `draws`-th batch of a fresh tape.
+    pub(crate) fn set_draws(&mut self, draws: u64) {
+        self.draws = draws;
+    }
+
     /// The number of steps sequence `b` was recorded with (`b` below [`len`](Self::len)).
     fn steps(&self, b: usize) -> usize {
         #[cfg(feature = "std")]

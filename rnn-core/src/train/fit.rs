@@ -283,6 +283,9 @@ where
                 batch_y.extend(indices.iter().map(|&i| &y[i]));
                 let inputs = gather(&batch_x);
                 let targets = gather(&batch_y);
+                // Dropout draws from the step's number, as an uninterrupted run would.
+                let step = (epoch * batches + b) as u64;
+                self.layers.start_step(&mut tape, step);
                 self.layers.forward(&inputs, &mut tape, &mut outputs);
                 adjoints.clear();
                 adjoints.resize(outputs.len(), SVector::zeros());

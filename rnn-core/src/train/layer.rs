@@ -75,6 +75,14 @@ pub trait Layer: Parameters + Clone + Send + Sync {
     /// `training=False`).
     fn predict(&self, input: &Self::Input) -> Self::Output;
 
+    /// Before the forward of the optimizer step numbered `step` (counted from the first
+    /// epoch's first batch): sets where what the layer draws at random (its dropout masks)
+    /// continues from, so that a run resumed at an epoch draws as the uninterrupted run did.
+    /// Nothing by default.
+    fn start_step(&self, tape: &mut Self::Tape, step: u64) {
+        let _ = (tape, step);
+    }
+
     /// After an optimizer step: updates what training changes besides the gradients' target
     /// (a batch normalisation's moving statistics) from the last forward's `tape`.
     fn update(&mut self, tape: &Self::Tape) {
@@ -168,6 +176,11 @@ where
 
     fn predict(&self, input: &Vec<C::Input>) -> C::Output {
         last_output(&self.run(input, &C::Constants::default()).outputs)
+    }
+
+    /// The step's batch draws its dropout masks as the `step`-th batch of a fresh tape.
+    fn start_step(&self, tape: &mut RnnTape<C>, step: u64) {
+        tape.tapes.set_draws(step);
     }
 }
 
@@ -392,6 +405,11 @@ where
         self.1.predict(&self.0.predict(input))
     }
 
+    fn start_step(&self, tape: &mut ChainTape<A, B>, step: u64) {
+        self.0.start_step(&mut tape.tapes.0, step);
+        self.1.start_step(&mut tape.tapes.1, step);
+    }
+
     fn update(&mut self, tape: &ChainTape<A, B>) {
         self.0.update(&tape.tapes.0);
         self.1.update(&tape.tapes.1);
@@ -443,6 +461,12 @@ where
 
     fn predict(&self, input: &A::Input) -> C::Output {
         self.2.predict(&self.1.predict(&self.0.predict(input)))
+    }
+
+    fn start_step(&self, tape: &mut Self::Tape, step: u64) {
+        self.0.start_step(&mut tape.tapes.0, step);
+        self.1.start_step(&mut tape.tapes.1.tapes.0, step);
+        self.2.start_step(&mut tape.tapes.1.tapes.1, step);
     }
 
     fn update(&mut self, tape: &Self::Tape) {
