@@ -96,7 +96,7 @@ fn rnn_layer<const I: usize, const N: usize>(
         |b| {
             b.iter(|| {
                 Layer::forward(&rnn, &inputs, &mut tape, &mut outputs);
-                Layer::backward(&rnn, &inputs, &tape, &dy, &mut grads, None);
+                Layer::backward(&rnn, &inputs, &mut tape, &dy, &mut grads, None);
             })
         },
     );

@@ -339,3 +339,49 @@ fn wrappers_report_their_cells_parameters() {
     let v = values(&emb);
     assert!(v.iter().all(|x| x.abs() <= 0.05) && v.iter().any(|&x| x != 0.0));
 }
+
+#[test]
+fn a_tensor_in_place_is_its_values_row_major() {
+    use rnn::parameters::{Tensor, Values, ValuesMut};
+    /// `Some` only where the view lists the values in `read`'s row-major order.
+    fn view_agrees(tensor: &mut dyn Tensor) -> bool {
+        let mut read = Vec::new();
+        tensor.read(&mut |v| read.push(v));
+        let viewed: Option<Vec<f64>> = tensor.values().map(|values| match values {
+            Values::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Values::F64(v) => v.to_vec(),
+        });
+        let writable = match tensor.values_mut() {
+            Some(ValuesMut::F32(v)) => Some(v.len()),
+            Some(ValuesMut::F64(v)) => Some(v.len()),
+            None => None,
+        };
+        assert_eq!(viewed.as_ref().map(Vec::len), writable);
+        match viewed {
+            Some(viewed) => {
+                assert_eq!(viewed, read);
+                true
+            }
+            None => false,
+        }
+    }
+    let mut counter = 0.0f32;
+    let mut next = || {
+        counter += 1.0;
+        counter
+    };
+    let mut kernel = Kernel::<f32, 3, 2, 2>::zeros();
+    kernel.as_mut_slice().iter_mut().for_each(|v| *v = next());
+    assert!(view_agrees(&mut kernel));
+    assert!(view_agrees(
+        &mut SVector::<f64, 4>::from_fn(|i, _| i as f64)
+    ));
+    assert!(view_agrees(&mut SMatrix::<f32, 1, 3>::from_fn(
+        |_, j| j as f32
+    )));
+    assert!(view_agrees(&mut 2.5f32));
+    // A matrix's column-major storage is not its row-major order: no view.
+    assert!(!view_agrees(&mut SMatrix::<f32, 2, 3>::from_fn(
+        |i, j| (3 * i + j) as f32
+    )));
+}

@@ -52,7 +52,7 @@ fn check_layer_gradients<L, const N: usize>(
         );
     }
     let mut grads = zeros_like(model);
-    model.backward(inputs, &tape, &weights, &mut grads, None);
+    model.backward(inputs, &mut tape, &weights, &mut grads, None);
     let mut analytic = Vec::new();
     grads.for_each_parameter(|_, t| t.read(&mut |v| analytic.push(v)));
     assert!(!analytic.is_empty(), "{at}: no parameter");

@@ -218,6 +218,15 @@ fn lstm_rnn_batch<const H: usize>(name: &'static str, batch: usize, steps: usize
 
 // ---- training ------------------------------------------------------------------------------
 
+/// What a training step writes into, kept from step to step: the tape, the outputs, their
+/// adjoints and the gradient value.
+type StepBuffers<'a, L, const N: usize> = (
+    &'a mut <L as rnn::train::Layer>::Tape,
+    &'a mut Vec<SVector<f32, N>>,
+    &'a mut Vec<SVector<f32, N>>,
+    &'a mut L,
+);
+
 /// One training step of `layers` on `batch` (forward, the loss's adjoints, backward, an Adam
 /// step), as `Model::fit` runs each batch (but for the gradient value, see below).
 fn train_step<L, F, const N: usize>(
@@ -225,11 +234,7 @@ fn train_step<L, F, const N: usize>(
     (inputs, targets): (&[L::Input], &[F::Target]),
     loss: &F,
     optimizer: &mut rnn::train::optim::Optimizer<rnn::train::optim::Adam>,
-    (tape, outputs, adjoints): (
-        &mut L::Tape,
-        &mut Vec<SVector<f32, N>>,
-        &mut Vec<SVector<f32, N>>,
-    ),
+    (tape, outputs, adjoints, grads): StepBuffers<'_, L, N>,
 ) where
     L: rnn::train::Layer<Output = SVector<f32, N>>,
     F: rnn::train::loss::Loss<f32, N>,
@@ -246,11 +251,11 @@ fn train_step<L, F, const N: usize>(
         adjoints,
     )
     .expect("one target per output");
-    // A fresh gradient value per step; `fit` zeroes one in place, which these rows do not see.
-    let mut grads = rnn::train::zeros_like(layers);
-    layers.backward(inputs, tape, adjoints, &mut grads, None);
+    // The gradient value zeroed in place, as `fit` does.
+    rnn::train::set_to_zero(grads);
+    layers.backward(inputs, tape, adjoints, grads, None);
     optimizer
-        .step(layers, &grads)
+        .step(layers, grads)
         .expect("a gradient of the model's shape");
     layers.update(tape);
 }
@@ -283,6 +288,7 @@ where
     let y = vec![SVector::<f32, H>::zeros(); batch];
     let mut optimizer = Optimizer::new(Adam::keras(), 1e-3);
     let (mut tape, mut outputs, mut adjoints) = (Default::default(), Vec::new(), Vec::new());
+    let mut grads = rnn::train::zeros_like(&layers);
     let gates = if name.contains("gru") { 3 } else { 4 };
     Workload {
         name,
@@ -296,7 +302,7 @@ where
                 (&x, &y),
                 &MeanSquaredError,
                 &mut optimizer,
-                (&mut tape, &mut outputs, &mut adjoints),
+                (&mut tape, &mut outputs, &mut adjoints, &mut grads),
             );
         }),
     }
@@ -320,6 +326,7 @@ fn train_digits(name: &'static str) -> Workload {
     let loss = SparseCategoricalCrossentropy::default();
     let mut optimizer = Optimizer::new(Adam::keras(), 1e-3);
     let (mut tape, mut outputs, mut adjoints) = (Default::default(), Vec::new(), Vec::new());
+    let mut grads = rnn::train::zeros_like(&layers);
     Workload {
         name,
         batch,
@@ -331,7 +338,7 @@ fn train_digits(name: &'static str) -> Workload {
                 (&x, &y),
                 &loss,
                 &mut optimizer,
-                (&mut tape, &mut outputs, &mut adjoints),
+                (&mut tape, &mut outputs, &mut adjoints, &mut grads),
             );
         }),
     }

@@ -3,6 +3,7 @@
 use nalgebra::{ComplexField, RealField};
 
 use crate::kernels::{self, Rounding};
+use crate::parameters::{Values, ValuesMut};
 
 /// A real scalar the built-in cells and kernels support: `f32` (the default) or `f64`.
 ///
@@ -22,9 +23,28 @@ pub trait Real: RealField + Copy + private::Sealed {
     fn tanh_with<R: Rounding>(self) -> Self;
     /// `self · a + b` with one rounding.
     fn fused_mul_add(self, a: Self, b: Self) -> Self;
+
+    /// `values` as a tensor's view of them, in its element type (`None` for a scalar type
+    /// that is neither `f32` nor `f64`).
+    #[doc(hidden)]
+    fn values(values: &[Self]) -> Option<Values<'_>>;
+
+    /// [`values`](Real::values), writable.
+    #[doc(hidden)]
+    fn values_mut(values: &mut [Self]) -> Option<ValuesMut<'_>>;
 }
 
 impl Real for f32 {
+    #[inline(always)]
+    fn values(values: &[f32]) -> Option<Values<'_>> {
+        Some(Values::F32(values))
+    }
+
+    #[inline(always)]
+    fn values_mut(values: &mut [f32]) -> Option<ValuesMut<'_>> {
+        Some(ValuesMut::F32(values))
+    }
+
     #[inline(always)]
     fn exp_with<R: Rounding>(self) -> f32 {
         kernels::exp_f32_with::<R>(self)
@@ -59,6 +79,16 @@ impl Real for f32 {
 // in f64 are checked to 1e-12.
 impl Real for f64 {
     #[inline(always)]
+    fn values(values: &[f64]) -> Option<Values<'_>> {
+        Some(Values::F64(values))
+    }
+
+    #[inline(always)]
+    fn values_mut(values: &mut [f64]) -> Option<ValuesMut<'_>> {
+        Some(ValuesMut::F64(values))
+    }
+
+    #[inline(always)]
     fn exp_with<R: Rounding>(self) -> f64 {
         ComplexField::exp(self)
     }
@@ -92,6 +122,18 @@ impl Real for f64 {
 #[cfg(feature = "dual")]
 #[doc(hidden)]
 impl Real for num_dual::Dual64 {
+    /// No view: a dual is not a tensor element type, so bulk operations take the value by
+    /// value path.
+    #[inline(always)]
+    fn values(_: &[Self]) -> Option<Values<'_>> {
+        None
+    }
+
+    #[inline(always)]
+    fn values_mut(_: &mut [Self]) -> Option<ValuesMut<'_>> {
+        None
+    }
+
     #[inline(always)]
     fn exp_with<R: Rounding>(self) -> Self {
         ComplexField::exp(self)

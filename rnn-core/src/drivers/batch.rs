@@ -307,6 +307,71 @@ pub struct BatchRun<O, S> {
     /// The buffers of a batch run on a built-in cell's batched kernel, kept for the next call.
     #[cfg(feature = "std")]
     pub(crate) lowered: super::lowering::Lowered,
+    /// The sequences of a larger earlier batch, kept so that the next larger batch reuses
+    /// their buffers.
+    pub(crate) spare: Spare<Sequence<O>>,
+}
+
+impl<O, S> BatchRun<O, S> {
+    /// `outputs` resized to `len` sequences: the ones past `len` are set aside, and new ones
+    /// are taken from those set aside before any is allocated.
+    pub(crate) fn sequences(&mut self, len: usize) -> &mut Vec<Sequence<O>> {
+        self.spare
+            .resize(&mut self.outputs.0, len, || Sequence(Vec::new()));
+        &mut self.outputs.0
+    }
+}
+
+/// Values set aside by a buffer that shrank, for it to grow back into without allocating:
+/// a batch's last, smaller minibatch followed by a full one reuses the full one's buffers.
+/// Not a result: any two compare equal, and a clone starts empty.
+pub(crate) struct Spare<T>(Vec<T>);
+
+impl<T> Spare<T> {
+    /// Nothing set aside.
+    pub(crate) const fn new() -> Self {
+        Spare(Vec::new())
+    }
+
+    /// Resizes `values` to `len`: moves the values past `len` here, or takes values from here
+    /// (else from `new`) up to `len`.
+    pub(crate) fn resize(&mut self, values: &mut Vec<T>, len: usize, mut new: impl FnMut() -> T) {
+        while values.len() > len {
+            if let Some(value) = values.pop() {
+                self.0.push(value);
+            }
+        }
+        while values.len() < len {
+            values.push(self.0.pop().unwrap_or_else(&mut new));
+        }
+        // Room to set every value aside, taken while `values` grows (an allocating call
+        // anyway), so that setting them aside later allocates nothing.
+        self.0.reserve(values.len().saturating_sub(self.0.len()));
+    }
+}
+
+impl<T> Default for Spare<T> {
+    fn default() -> Self {
+        Spare::new()
+    }
+}
+
+impl<T> Clone for Spare<T> {
+    fn clone(&self) -> Self {
+        Spare::default()
+    }
+}
+
+impl<T> PartialEq for Spare<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> core::fmt::Debug for Spare<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Spare({})", self.0.len())
+    }
 }
 
 /// No sequence: the buffers [`Rnn::run_batch_into`] fills (and grows on first use).
@@ -317,6 +382,7 @@ impl<O, S> Default for BatchRun<O, S> {
             states: Vec::new(),
             #[cfg(feature = "std")]
             lowered: Default::default(),
+            spare: Spare::default(),
         }
     }
 }
@@ -453,15 +519,14 @@ where
                 return Ok(());
             }
         }
-        let sequences = &mut out.outputs.0;
-        sequences.resize_with(batch.len(), || Sequence(Vec::new()));
+        out.sequences(batch.len());
         out.states.clear();
         out.states
             .extend((0..batch.len()).map(|b| match batch.initial_states {
                 Some(states) => states[b].clone(),
                 None => self.cell().initial_state(constants.get(b)),
             }));
-        for_each_pair_mut(sequences, &mut out.states, |b, outputs, state| {
+        for_each_pair_mut(&mut out.outputs.0, &mut out.states, |b, outputs, state| {
             crate::drivers::masked::masked_unroll_into(
                 self.cell(),
                 batch.sequences[b].as_ref(),

@@ -21,7 +21,6 @@ use super::mask::{Mask, Padding};
 use crate::cell::Cell;
 use crate::fused::{Job, Workspace};
 use crate::nested::Nested;
-use crate::sequence::Sequence;
 
 /// Where a sequence's valid steps are, in processing order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,6 +277,7 @@ impl Gathered {
         self.inputs
             .par_chunks_exact_mut((longest * features).max(1))
             .zip(self.order.par_iter())
+            .with_min_len(sequences_per_task(longest * features))
             .for_each(|(rows, &b)| {
                 let (span, inputs) = (spans[b], sequences[b].as_ref());
                 for (k, row) in rows.chunks_exact_mut(features).take(span.valid).enumerate() {
@@ -328,14 +328,11 @@ impl Gathered {
         (direction, padding): (Direction, Padding),
     ) {
         let (longest, hidden) = (self.longest(), O::SIZE);
-        out.outputs
-            .0
-            .resize_with(sequences.len(), || Sequence(Vec::new()));
         let (rank, spans) = (&self.rank, &self.spans);
-        out.outputs
-            .0
+        out.sequences(sequences.len())
             .par_iter_mut()
             .enumerate()
+            .with_min_len(sequences_per_task(longest * hidden))
             .for_each(|(b, sequence)| {
                 let (j, span, steps) = (rank[b], spans[b], sequences[b].as_ref().len());
                 let rows = &outputs[j * longest * hidden..][..span.valid * hidden];
@@ -363,6 +360,13 @@ impl Gathered {
             out.states.push(S::read_f32(&self.value));
         }
     }
+}
+
+/// The fewest sequences of `values` each that a parallel copy hands one thread: enough that
+/// the copy outweighs waking the thread, so a small batch's copies run on the caller's.
+pub(crate) fn sequences_per_task(values: usize) -> usize {
+    const VALUES_PER_TASK: usize = 1 << 15;
+    VALUES_PER_TASK.div_ceil(values.max(1))
 }
 
 /// Grows `buffer` to hold `len` values, or the allocator's refusal.

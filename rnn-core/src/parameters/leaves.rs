@@ -3,7 +3,10 @@
 
 use nalgebra::SMatrix;
 
-use super::{Dtype, Fill, Init, Leaf, Parameters, Path, Shape, Tensor, Visitor, VisitorMut};
+use super::{
+    Dtype, Fill, Init, Leaf, Parameters, Path, Shape, Tensor, Values, ValuesMut, Visitor,
+    VisitorMut,
+};
 use crate::init::InitRng;
 use crate::real::Real;
 use crate::weights::Kernel;
@@ -79,6 +82,12 @@ macro_rules! scalar_leaf {
             fn read(&self, f: &mut dyn FnMut(f64)) {
                 f(f64::from(*self))
             }
+            fn values(&self) -> Option<Values<'_>> {
+                <$t as Real>::values(core::slice::from_ref(self))
+            }
+            fn values_mut(&mut self) -> Option<ValuesMut<'_>> {
+                <$t as Real>::values_mut(core::slice::from_mut(self))
+            }
             fn write(&mut self, f: &mut dyn FnMut() -> f64) {
                 *self = f() as $t;
             }
@@ -115,6 +124,17 @@ impl<T: Real, const R: usize, const C: usize> Tensor for SMatrix<T, R, C> {
                 f(to_f64(self[(r, c)]));
             }
         }
+    }
+    /// A vector's column-major storage is row-major too; a matrix's is not.
+    fn values(&self) -> Option<Values<'_>> {
+        (R == 1 || C == 1)
+            .then(|| T::values(self.as_slice()))
+            .flatten()
+    }
+    fn values_mut(&mut self) -> Option<ValuesMut<'_>> {
+        (R == 1 || C == 1)
+            .then(|| T::values_mut(self.as_mut_slice()))
+            .flatten()
     }
     fn write(&mut self, f: &mut dyn FnMut() -> f64) {
         for r in 0..R {
@@ -205,6 +225,12 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Tensor for Kernel
         for &v in self.as_slice() {
             f(to_f64(v));
         }
+    }
+    fn values(&self) -> Option<Values<'_>> {
+        T::values(self.as_slice())
+    }
+    fn values_mut(&mut self) -> Option<ValuesMut<'_>> {
+        T::values_mut(self.as_mut_slice())
     }
     fn write(&mut self, f: &mut dyn FnMut() -> f64) {
         for v in self.as_mut_slice() {

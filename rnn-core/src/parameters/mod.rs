@@ -100,7 +100,7 @@ pub use path::Path;
 pub use rnn_macros::Parameters;
 pub use shape::{Shape, MAX_RANK};
 pub use summary::Summary;
-pub use tensor::{Leaf, Tensor};
+pub use tensor::{Leaf, Tensor, Values, ValuesMut};
 
 use crate::init::InitRng;
 

@@ -35,6 +35,36 @@ pub trait Tensor {
     /// matrix of `H` columns [`Init::kernel(H)`](Init::kernel), a vector or gate-block bias of
     /// `H` units [`Init::bias(H)`](Init::bias).
     fn default_init(&self) -> Init;
+
+    /// The values in place, row-major, when the storage holds them in that order (a kernel,
+    /// a vector, a scalar); `None` otherwise. Bulk operations (zeroing a gradient, summing
+    /// two, an optimizer's step) go through it rather than through a call per value.
+    fn values(&self) -> Option<Values<'_>> {
+        None
+    }
+
+    /// [`values`](Tensor::values), writable.
+    fn values_mut(&mut self) -> Option<ValuesMut<'_>> {
+        None
+    }
+}
+
+/// A tensor's values in place, row-major, in its element type (see [`Tensor::values`]).
+#[derive(Debug)]
+pub enum Values<'a> {
+    /// `f32` values.
+    F32(&'a [f32]),
+    /// `f64` values.
+    F64(&'a [f64]),
+}
+
+/// A tensor's values in place, writable (see [`Tensor::values_mut`]).
+#[derive(Debug)]
+pub enum ValuesMut<'a> {
+    /// `f32` values.
+    F32(&'a mut [f32]),
+    /// `f64` values.
+    F64(&'a mut [f64]),
 }
 
 impl dyn Tensor + '_ {
@@ -51,6 +81,10 @@ impl dyn Tensor + '_ {
     /// Copies the values, row-major, into `out`, which must hold `len()` values.
     pub fn copy_to_f32(&self, out: &mut [f32]) -> Result<(), ShapeError> {
         ShapeError::check_len("parameter buffer", self.len(), out.len())?;
+        if let Some(Values::F32(values)) = self.values() {
+            out.copy_from_slice(values);
+            return Ok(());
+        }
         let mut slots = out.iter_mut();
         self.read(&mut |v| {
             if let Some(slot) = slots.next() {
@@ -63,6 +97,10 @@ impl dyn Tensor + '_ {
     /// Sets the values, row-major, from `src`, which must hold `len()` values.
     pub fn copy_from_f32(&mut self, src: &[f32]) -> Result<(), ShapeError> {
         ShapeError::check_len("parameter buffer", self.len(), src.len())?;
+        if let Some(ValuesMut::F32(values)) = self.values_mut() {
+            values.copy_from_slice(src);
+            return Ok(());
+        }
         let mut values = src.iter();
         self.write(&mut || values.next().map_or(0.0, |&v| f64::from(v)));
         Ok(())

@@ -5,15 +5,18 @@
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
-use super::differentiable::{add_parameters, zeros_like, Differentiable};
+use super::differentiable::{add_parameters, set_to_zero, zeros_like, Differentiable};
 use super::error::BackwardError;
 #[cfg(feature = "std")]
 use super::lowered::{self, LoweredTape};
 use super::sequence::{record, replay, Adjoints, Recording, Tape};
 use crate::cell::Cell;
+use crate::drivers::batch::Spare;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::Nested;
-use crate::{Batch, BatchConstants, BatchRun, Rnn, Sequence};
+use crate::parameters::Parameters;
+use crate::sequence::Sequence;
+use crate::{Batch, BatchConstants, BatchRun, Rnn};
 
 /// What [`Rnn::run_batch_taped`] records for [`Rnn::backward_batch`]: one [`Tape`] per
 /// sequence, or, for a batch that ran on a built-in cell's batched kernel, the kernel's record
@@ -25,6 +28,8 @@ use crate::{Batch, BatchConstants, BatchRun, Rnn, Sequence};
 pub struct BatchTape<R> {
     /// One per sequence, when the batch ran the loop per sequence.
     tapes: Vec<Tape<R>>,
+    /// The tapes of a larger earlier batch, for the next larger batch to reuse.
+    spare: Spare<Tape<R>>,
     /// The kernel's record, when the batch ran on the cell's batched kernel: the backward
     /// follows it.
     #[cfg(feature = "std")]
@@ -38,6 +43,7 @@ impl<R> BatchTape<R> {
     pub const fn new() -> Self {
         BatchTape {
             tapes: Vec::new(),
+            spare: Spare::new(),
             #[cfg(feature = "std")]
             lowered: None,
             draws: 0,
@@ -101,6 +107,67 @@ pub struct BatchGradients<C: Cell> {
     pub initial_states: Vec<C::State>,
     /// The adjoint of each sequence's constants (sum them for constants shared by the batch).
     pub constants: Vec<C::Constants>,
+    /// The backward's working buffers, kept for the next call.
+    pub(crate) scratch: Scratch<C>,
+}
+
+impl<C: Cell + Parameters + Clone> BatchGradients<C> {
+    /// Gradients for batches of `cell`, empty until
+    /// [`backward_batch_into`](Rnn::backward_batch_into) fills them; keep one and pass it to
+    /// every batch, so that a training loop allocates its buffers once.
+    pub fn new(cell: &C) -> Self {
+        BatchGradients {
+            parameters: zeros_like(cell),
+            inputs: Vec::new(),
+            initial_states: Vec::new(),
+            constants: Vec::new(),
+            scratch: Scratch::default(),
+        }
+    }
+}
+
+/// What the backward of a batch works in, besides its results. Not a result: any two compare
+/// equal, and a clone starts empty.
+pub(crate) struct Scratch<C: Cell> {
+    /// One partial gradient per thread (the loop per sequence).
+    partials: Vec<C>,
+    /// The flat values [`add_parameters`] sums through.
+    sum: Vec<f64>,
+    /// The inputs' adjoints of a larger earlier batch.
+    pub(crate) spare: Spare<Vec<C::Input>>,
+    /// The batched kernel's buffers.
+    #[cfg(feature = "std")]
+    pub(crate) lowered: lowered::Scratch,
+}
+
+impl<C: Cell> Default for Scratch<C> {
+    fn default() -> Self {
+        Scratch {
+            partials: Vec::new(),
+            sum: Vec::new(),
+            spare: Spare::default(),
+            #[cfg(feature = "std")]
+            lowered: Default::default(),
+        }
+    }
+}
+
+impl<C: Cell> Clone for Scratch<C> {
+    fn clone(&self) -> Self {
+        Scratch::default()
+    }
+}
+
+impl<C: Cell> PartialEq for Scratch<C> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<C: Cell> core::fmt::Debug for Scratch<C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Scratch")
+    }
 }
 
 /// Training on batches.
@@ -172,50 +239,65 @@ where
         X: Borrow<C::Input> + Sync,
         C::Constants: 'c,
     {
+        let mut run = BatchRun::default();
+        self.run_batch_taped_into(batch, constants, tape, &mut run)?;
+        Ok(run)
+    }
+
+    /// [`run_batch_taped`](Rnn::run_batch_taped) into `out`, reusing its buffers and the
+    /// tape's: once they have held as large a batch, a call on the batched kernel allocates
+    /// nothing.
+    pub fn run_batch_taped_into<'c, Q, X>(
+        &self,
+        batch: &Batch<'_, Q, C::State>,
+        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        tape: &mut BatchTape<C::Residual>,
+        out: &mut BatchRun<C::Output, C::State>,
+    ) -> Result<(), SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+        C::Constants: 'c,
+    {
         let constants = constants.into();
         batch.check()?;
         constants.check(batch.len())?;
         let cell = self.cell();
-        let mut run = BatchRun::default();
         #[cfg(feature = "std")]
         {
             // The batched kernel does not drop units: a batch with dropout takes the loop.
             if self.batched_kernel && !self.dropout.is_active() {
                 let kept = tape.lowered.get_or_insert_with(Default::default);
                 let config = (self.direction, self.padding);
-                if lowered::record(cell, config, batch, constants, kept, &mut run) {
-                    tape.tapes.clear();
-                    return Ok(run);
+                if lowered::record(cell, config, batch, constants, kept, out) {
+                    let BatchTape { tapes, spare, .. } = tape;
+                    spare.resize(tapes, 0, Tape::new);
+                    return Ok(());
                 }
             }
             tape.lowered = None;
         }
-        let tapes = &mut tape.tapes;
-        run.outputs
-            .0
-            .resize_with(batch.len(), || Sequence(Vec::new()));
-        run.states
+        let BatchTape {
+            tapes,
+            spare,
+            draws,
+            ..
+        } = tape;
+        out.sequences(batch.len());
+        out.states.clear();
+        out.states
             .extend((0..batch.len()).map(|b| match batch.initial_states {
                 Some(states) => states[b].clone(),
                 None => cell.initial_state(constants.get(b)),
             }));
-        tapes.resize_with(batch.len(), Tape::new);
+        spare.resize(tapes, batch.len(), Tape::new);
         // Sequence `b` of the batch draws its masks from the seed, the batch's draw and `b`:
         // the same masks on any number of threads.
-        let draw = tape.draws;
+        let draw = *draws;
         if self.dropout.is_active() {
-            tape.draws += 1;
+            *draws += 1;
         }
-        let mut sequences: Vec<_> = run
-            .outputs
-            .0
-            .iter_mut()
-            .zip(&mut run.states)
-            .zip(tapes.iter_mut())
-            .enumerate()
-            .collect();
-        for_each(&mut sequences, |(b, ((outputs, state), tape))| {
-            let b = *b;
+        let each = |b: usize, outputs: &mut Sequence<C::Output>, state: &mut C::State, tape| {
             let recording = Recording {
                 inputs: batch.sequences[b].as_ref(),
                 mask: batch.masks.get(b),
@@ -228,8 +310,28 @@ where
                     .then(|| self.dropout.masks(draw, b)),
             };
             record(cell, recording, (state, &mut None), tape, &mut outputs.0);
-        });
-        Ok(run)
+        };
+        let (outputs, states) = (&mut out.outputs.0, &mut out.states);
+        #[cfg(feature = "std")]
+        {
+            use rayon::prelude::*;
+            outputs
+                .par_iter_mut()
+                .zip(states.par_iter_mut())
+                .zip(tapes.par_iter_mut())
+                .enumerate()
+                .for_each(|(b, ((outputs, state), tape))| each(b, outputs, state, tape));
+        }
+        #[cfg(not(feature = "std"))]
+        for (b, ((outputs, state), tape)) in outputs
+            .iter_mut()
+            .zip(states.iter_mut())
+            .zip(tapes.iter_mut())
+            .enumerate()
+        {
+            each(b, outputs, state, tape);
+        }
+        Ok(())
     }
 
     /// The backward of a [`run_batch_taped`](Rnn::run_batch_taped) run: given its `tape`, the
@@ -261,6 +363,30 @@ where
         D: AsRef<[C::Output]> + Sync,
         C::Constants: 'c,
     {
+        let mut gradients = BatchGradients::new(self.cell());
+        let adjoints = (d_outputs, d_final_states);
+        self.backward_batch_into(tape, batch, adjoints, constants, &mut gradients)?;
+        Ok(gradients)
+    }
+
+    /// [`backward_batch`](Rnn::backward_batch) into `gradients` (see [`BatchGradients::new`]),
+    /// reusing its buffers: once they have held as large a batch, a call on the batched
+    /// kernel allocates nothing. `adjoints` are the outputs' and the final states'. On an
+    /// error, `gradients` is left as it was.
+    pub fn backward_batch_into<'c, Q, X, D>(
+        &self,
+        tape: &BatchTape<C::Residual>,
+        batch: &Batch<'_, Q, C::State>,
+        (d_outputs, d_final_states): (&[D], &[C::State]),
+        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        gradients: &mut BatchGradients<C>,
+    ) -> Result<(), BackwardError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+        D: AsRef<[C::Output]> + Sync,
+        C::Constants: 'c,
+    {
         let constants = constants.into();
         let sequences = tape.len();
         SequenceError::check_batch("sequences", sequences, batch.len())?;
@@ -280,32 +406,40 @@ where
         #[cfg(feature = "std")]
         if let Some(kept) = &tape.lowered {
             let config = (self.direction, self.padding);
-            return lowered::backward(cell, kept, config, d_outputs, d_final_states);
+            let adjoints = (d_outputs, d_final_states);
+            return lowered::backward(cell, kept, config, adjoints, gradients);
         }
         let tapes = &tape.tapes;
-        let mut gradients = BatchGradients {
-            parameters: zeros_like(cell),
-            inputs: tapes
-                .iter()
-                .map(|t| alloc::vec![C::Input::zeros(); t.len()])
-                .collect(),
-            initial_states: d_final_states.to_vec(),
-            constants: alloc::vec![C::Constants::zeros(); sequences],
-        };
+        let BatchGradients {
+            parameters,
+            inputs,
+            initial_states,
+            constants: d_constants,
+            scratch,
+        } = gradients;
+        set_to_zero(parameters);
+        scratch.spare.resize(inputs, sequences, Vec::new);
+        for (d, t) in inputs.iter_mut().zip(tapes) {
+            d.clear();
+            d.resize(t.len(), C::Input::zeros());
+        }
+        initial_states.clear();
+        initial_states.extend_from_slice(d_final_states);
+        d_constants.clear();
+        d_constants.resize(sequences, C::Constants::zeros());
         // One partial gradient per thread, over contiguous runs of sequences.
         let per_partial = sequences.div_ceil(threads().clamp(1, sequences.max(1)));
-        let mut partials: Vec<C> = (0..sequences.div_ceil(per_partial.max(1)))
-            .map(|_| zeros_like(cell))
-            .collect();
-        let mut chunks: Vec<_> = partials
-            .iter_mut()
-            .zip(gradients.inputs.chunks_mut(per_partial.max(1)))
-            .zip(gradients.initial_states.chunks_mut(per_partial.max(1)))
-            .zip(gradients.constants.chunks_mut(per_partial.max(1)))
-            .enumerate()
-            .collect();
-        for_each(&mut chunks, |(k, (((partial, inputs), states), ks))| {
-            let first = *k * per_partial;
+        let parts = sequences.div_ceil(per_partial.max(1));
+        let partials = &mut scratch.partials;
+        partials.truncate(parts);
+        for partial in partials.iter_mut() {
+            set_to_zero(partial);
+        }
+        while partials.len() < parts {
+            partials.push(zeros_like(cell));
+        }
+        let each = |k: usize, partial: &mut C, (inputs, states, ks): Adjointed<'_, C>| {
+            let first = k * per_partial;
             for (j, ((d_inputs, d_state), d_constants)) in inputs
                 .iter_mut()
                 .zip(states.iter_mut())
@@ -327,17 +461,44 @@ where
                     },
                 );
             }
-        });
-        drop(chunks);
+        };
+        let per = per_partial.max(1);
+        #[cfg(feature = "std")]
+        {
+            use rayon::prelude::*;
+            partials
+                .par_iter_mut()
+                .zip(inputs.par_chunks_mut(per))
+                .zip(initial_states.par_chunks_mut(per))
+                .zip(d_constants.par_chunks_mut(per))
+                .enumerate()
+                .for_each(|(k, (((partial, i), s), c))| each(k, partial, (i, s, c)));
+        }
+        #[cfg(not(feature = "std"))]
+        for (k, (((partial, i), s), c)) in partials
+            .iter_mut()
+            .zip(inputs.chunks_mut(per))
+            .zip(initial_states.chunks_mut(per))
+            .zip(d_constants.chunks_mut(per))
+            .enumerate()
+        {
+            each(k, partial, (i, s, c));
+        }
         // The reduction, partial by partial in batch order: its bits do not depend on which
         // thread finished first.
-        let mut scratch = Vec::new();
-        for partial in &partials {
-            add_parameters(&mut gradients.parameters, partial, &mut scratch);
+        for partial in partials.iter() {
+            add_parameters(parameters, partial, &mut scratch.sum);
         }
-        Ok(gradients)
+        Ok(())
     }
 }
+
+/// A run of sequences' adjoints: their inputs', initial states' and constants'.
+type Adjointed<'a, C> = (
+    &'a mut [Vec<<C as Cell>::Input>],
+    &'a mut [<C as Cell>::State],
+    &'a mut [<C as Cell>::Constants],
+);
 
 /// The number of threads sequences are spread over (one without `std`).
 fn threads() -> usize {
@@ -348,18 +509,5 @@ fn threads() -> usize {
     #[cfg(not(feature = "std"))]
     {
         1
-    }
-}
-
-/// `f` on every item, in parallel with the `std` feature.
-fn for_each<W: Send>(items: &mut [W], f: impl Fn(&mut W) + Sync + Send) {
-    #[cfg(feature = "std")]
-    {
-        use rayon::prelude::*;
-        items.par_iter_mut().for_each(f);
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        items.iter_mut().for_each(f);
     }
 }

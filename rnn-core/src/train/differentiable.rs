@@ -2,7 +2,7 @@
 
 use crate::cell::Cell;
 use crate::drivers::dropout::DropoutMasks;
-use crate::parameters::Parameters;
+use crate::parameters::{Parameters, Values, ValuesMut};
 
 /// A cell whose step can be differentiated: a forward that keeps what the backward needs,
 /// and the backward (the vector-Jacobian product of one step, JAX's `custom_vjp` shape).
@@ -107,30 +107,78 @@ pub fn zeros_like<P: Parameters + Clone>(parameters: &P) -> P {
 }
 
 /// Every parameter of `gradient` set to zero, in place: a gradient value reused from one
-/// batch to the next.
-pub(crate) fn set_to_zero<P: Parameters>(gradient: &mut P) {
-    gradient.for_each_parameter_mut(|_, tensor, _| tensor.write(&mut || 0.0));
+/// batch to the next, as [`Layer::backward`](super::Layer::backward) adds into it.
+///
+/// ```
+/// use rnn::cells::Dense;
+/// use rnn::parameters::Parameters;
+/// use rnn::train::{set_to_zero, zeros_like};
+///
+/// let dense = Dense::<3, 2>::keras_init(1);
+/// let mut grads = dense.clone();
+/// set_to_zero(&mut grads);
+/// assert_eq!(grads.kernel, zeros_like(&dense).kernel);
+/// assert_eq!(grads.count_params(), dense.count_params());
+/// ```
+pub fn set_to_zero<P: Parameters>(gradient: &mut P) {
+    gradient.for_each_parameter_mut(|_, tensor, _| match tensor.values_mut() {
+        Some(ValuesMut::F32(values)) => values.fill(0.0),
+        Some(ValuesMut::F64(values)) => values.fill(0.0),
+        None => tensor.write(&mut || 0.0),
+    });
 }
 
-/// `sum += term`, tensor by tensor in path order. The scalars are added in `f64` and
-/// rounded once to the tensor's type: for `f32` that is the `f32` sum's own bits (`f64` has
-/// more than twice `f32`'s precision, so the double rounding is harmless).
+/// `sum += term`, tensor by tensor in path order, through `scratch` (`term`'s values, flat).
+/// The scalars are added in `f64` and rounded once to the tensor's type: for `f32` that is
+/// the `f32` sum's own bits (`f64` has more than twice `f32`'s precision, so the double
+/// rounding is harmless).
 pub(crate) fn add_parameters<P: Parameters>(
     sum: &mut P,
     term: &P,
     scratch: &mut alloc::vec::Vec<f64>,
 ) {
     scratch.clear();
-    term.for_each_parameter(|_, tensor| tensor.read(&mut |v| scratch.push(v)));
-    let mut terms = scratch.iter();
-    let mut current = alloc::vec::Vec::new();
+    term.for_each_parameter(|_, tensor| match tensor.values() {
+        Some(Values::F32(values)) => scratch.extend(values.iter().map(|&v| f64::from(v))),
+        Some(Values::F64(values)) => scratch.extend_from_slice(values),
+        None => tensor.read(&mut |v| scratch.push(v)),
+    });
+    // Each tensor's values added to its stretch of `scratch`; past `term`'s values (a tensor
+    // `term` lacks), the sum keeps its own.
+    let mut at = 0;
     sum.for_each_parameter_mut(|_, tensor, _| {
-        current.clear();
-        tensor.read(&mut |v| current.push(v));
-        let mut values = current.iter();
-        tensor.write(&mut || {
-            let (a, b) = (values.next(), terms.next());
-            a.copied().unwrap_or(0.0) + b.copied().unwrap_or(0.0)
-        });
+        let terms = scratch.get(at..).unwrap_or(&[]);
+        match tensor.values_mut() {
+            Some(ValuesMut::F32(values)) => {
+                for (v, t) in values.iter_mut().zip(terms) {
+                    *v = (f64::from(*v) + t) as f32;
+                }
+                at += values.len();
+            }
+            Some(ValuesMut::F64(values)) => {
+                for (v, t) in values.iter_mut().zip(terms) {
+                    *v += t;
+                }
+                at += values.len();
+            }
+            None => {
+                let len = tensor.len();
+                if at < scratch.len() {
+                    // Read into `scratch` (term + value), then written back from it.
+                    let start = at;
+                    tensor.read(&mut |v| {
+                        match scratch.get_mut(at) {
+                            Some(term) => *term += v,
+                            None => scratch.push(v),
+                        }
+                        at += 1;
+                    });
+                    let mut sums = scratch.get(start..at).unwrap_or(&[]).iter();
+                    tensor.write(&mut || sums.next().copied().unwrap_or(0.0));
+                } else {
+                    at += len;
+                }
+            }
+        }
     });
 }

@@ -14,6 +14,7 @@ use super::loss::{Loss, LossError, Reduction};
 use super::optim::{Optimizer, OptimizerError, Rule};
 use super::schedule::Schedule;
 use super::{zeros_like, Layer};
+use crate::drivers::batch::Spare;
 use crate::weight_file::{self, WeightFileError};
 
 /// A model to train: its layers (a [`Layer`], such as a tuple of layers), the loss its
@@ -259,10 +260,15 @@ where
         }
         let mut order: Vec<usize> = Vec::with_capacity(x.len());
         let (mut tape, mut outputs, mut adjoints) = (L::Tape::default(), Vec::new(), Vec::new());
-        let (mut batch_x, mut batch_y) = (Vec::new(), Vec::new());
+        // A batch's samples, copied into the buffers of the last batch's.
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        let (mut spare_inputs, mut spare_targets) = (Spare::new(), Spare::new());
         // The gradient of a batch, zeroed and refilled for every batch.
         let mut grads = zeros_like(&self.layers);
         let mut history = History::default();
+        history
+            .epochs
+            .reserve(fit.epochs.saturating_sub(fit.initial_epoch));
         // The best monitored value and its epoch, and (for early stopping) its weights.
         let mut best: Option<(f64, usize)> = None;
         let mut best_layers = None;
@@ -277,12 +283,8 @@ where
             }
             let (mut loss_sum, mut correct, mut counted) = (0.0, 0usize, 0usize);
             for (b, indices) in order.chunks(fit.batch_size).enumerate() {
-                batch_x.clear();
-                batch_y.clear();
-                batch_x.extend(indices.iter().map(|&i| &x[i]));
-                batch_y.extend(indices.iter().map(|&i| &y[i]));
-                let inputs = gather(&batch_x);
-                let targets = gather(&batch_y);
+                gather((&mut inputs, &mut spare_inputs), x, indices);
+                gather((&mut targets, &mut spare_targets), y, indices);
                 // Dropout draws from the step's number, as an uninterrupted run would.
                 let step = (epoch * batches + b) as u64;
                 self.layers.start_step(&mut tape, step);
@@ -298,7 +300,7 @@ where
                 )?;
                 set_to_zero(&mut grads);
                 self.layers
-                    .backward(&inputs, &tape, &adjoints, &mut grads, None);
+                    .backward(&inputs, &mut tape, &adjoints, &mut grads, None);
                 self.optimizer.step(&mut self.layers, &grads)?;
                 self.layers.update(&tape);
                 loss_sum += f64::from(loss);
@@ -437,8 +439,20 @@ fn check_data(inputs: usize, targets: usize) -> Result<(), FitError> {
 }
 
 /// The samples of a batch, as the layers take them (a copy: a batch is a few dozen samples).
-fn gather<T: Clone>(refs: &[&T]) -> Vec<T> {
-    refs.iter().map(|&t| t.clone()).collect()
+/// A larger batch's samples set aside in `spare` are reused before any is allocated.
+fn gather<T: Clone>(
+    (batch, spare): (&mut Vec<T>, &mut Spare<T>),
+    samples: &[T],
+    indices: &[usize],
+) {
+    if let Some(&first) = indices.first() {
+        spare.resize(batch, indices.len(), || samples[first].clone());
+    } else {
+        batch.clear();
+    }
+    for (slot, &i) in batch.iter_mut().zip(indices) {
+        slot.clone_from(&samples[i]);
+    }
 }
 
 /// SplitMix64: the shuffles' random numbers, the same on every platform.

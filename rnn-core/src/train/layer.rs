@@ -6,10 +6,10 @@ use alloc::vec::Vec;
 use nalgebra::SVector;
 
 use super::differentiable::add_parameters;
-use super::{BatchTape, Differentiable};
+use super::{BatchGradients, BatchTape, Differentiable};
 use crate::cell::Cell;
 use crate::cells::{BatchNormalization, Dense};
-use crate::drivers::batch::Batch;
+use crate::drivers::batch::{Batch, BatchRun, Spare};
 use crate::drivers::rnn::Rnn;
 use crate::nested::Nested;
 use crate::parameters::Parameters;
@@ -39,7 +39,7 @@ use crate::real::Real;
 ///
 /// let mut grads = zeros_like(&model);
 /// let d_outputs = vec![SVector::from([1.0, 0.0]); 2];
-/// model.backward(&batch, &tape, &d_outputs, &mut grads, None);
+/// model.backward(&batch, &mut tape, &d_outputs, &mut grads, None);
 /// assert!(grads.1.kernel.as_slice().iter().any(|&g| g != 0.0));
 /// ```
 pub trait Layer: Parameters + Clone + Send + Sync {
@@ -61,11 +61,12 @@ pub trait Layer: Parameters + Clone + Send + Sync {
 
     /// The backward of the last [`forward`](Layer::forward) on `inputs`: adds the gradients
     /// of the parameters, summed over the batch, into `grads`, and, when asked, writes the
-    /// inputs' adjoints into `d_inputs` (one per input).
+    /// inputs' adjoints into `d_inputs` (one per input). The tape keeps the backward's
+    /// buffers too, so that a training step like the last allocates nothing.
     fn backward(
         &self,
         inputs: &[Self::Input],
-        tape: &Self::Tape,
+        tape: &mut Self::Tape,
         d_outputs: &[Self::Output],
         grads: &mut Self,
         d_inputs: Option<&mut Vec<Self::Input>>,
@@ -91,15 +92,28 @@ pub trait Layer: Parameters + Clone + Send + Sync {
 }
 
 /// What an [`Rnn`] layer keeps from a batch: its [`BatchTape`] (one tape per sequence, or
-/// the batched kernel's record).
+/// the batched kernel's record), and the buffers of its runs and backward passes.
 pub struct RnnTape<C: Differentiable> {
     tapes: BatchTape<C::Residual>,
+    run: BatchRun<C::Output, C::State>,
+    /// Each sequence's output adjoints: zeros but for the last step's.
+    d_sequences: Vec<Vec<C::Output>>,
+    spare: Spare<Vec<C::Output>>,
+    d_states: Vec<C::State>,
+    gradients: Option<BatchGradients<C>>,
+    sum: Vec<f64>,
 }
 
 impl<C: Differentiable> Default for RnnTape<C> {
     fn default() -> Self {
         RnnTape {
             tapes: BatchTape::new(),
+            run: BatchRun::default(),
+            d_sequences: Vec::new(),
+            spare: Spare::new(),
+            d_states: Vec::new(),
+            gradients: None,
+            sum: Vec::new(),
         }
     }
 }
@@ -130,8 +144,8 @@ where
         outputs: &mut Vec<C::Output>,
     ) {
         let constants = C::Constants::default();
-        let run = self
-            .run_batch_taped(&Batch::new(inputs), &constants, &mut tape.tapes)
+        let RnnTape { tapes, run, .. } = tape;
+        self.run_batch_taped_into(&Batch::new(inputs), &constants, tapes, run)
             .expect("no mask: every sequence fits");
         outputs.clear();
         outputs.extend(run.outputs.iter().map(last_output));
@@ -140,37 +154,44 @@ where
     fn backward(
         &self,
         inputs: &[Vec<C::Input>],
-        tape: &RnnTape<C>,
+        tape: &mut RnnTape<C>,
         d_outputs: &[C::Output],
         grads: &mut Self,
         d_inputs: Option<&mut Vec<Vec<C::Input>>>,
     ) {
         let constants = C::Constants::default();
+        let RnnTape {
+            tapes,
+            d_sequences,
+            spare,
+            d_states,
+            gradients,
+            sum,
+            ..
+        } = tape;
         // Each sequence's last output is the layer's: its adjoint goes there.
-        let d_sequences: Vec<Vec<C::Output>> = inputs
-            .iter()
-            .zip(d_outputs)
-            .map(|(xs, dy)| {
-                let mut d = alloc::vec![C::Output::zeros(); xs.len()];
-                if let Some(last) = d.last_mut() {
-                    *last = dy.clone();
-                }
-                d
-            })
-            .collect();
-        let d_states = alloc::vec![C::State::zeros(); inputs.len()];
-        let g = self
-            .backward_batch(
-                &tape.tapes,
-                &Batch::new(inputs),
-                &d_sequences,
-                &d_states,
-                &constants,
-            )
-            .expect("the taped batch");
-        add_parameters(grads.cell_mut(), &g.parameters, &mut Vec::new());
+        spare.resize(d_sequences, inputs.len(), Vec::new);
+        for ((d, xs), dy) in d_sequences.iter_mut().zip(inputs).zip(d_outputs) {
+            d.clear();
+            d.resize(xs.len(), C::Output::zeros());
+            if let Some(last) = d.last_mut() {
+                *last = dy.clone();
+            }
+        }
+        d_states.clear();
+        d_states.resize(inputs.len(), C::State::zeros());
+        let g = gradients.get_or_insert_with(|| BatchGradients::new(self.cell()));
+        self.backward_batch_into(
+            tapes,
+            &Batch::new(inputs),
+            (&d_sequences[..], &d_states[..]),
+            &constants,
+            g,
+        )
+        .expect("the taped batch");
+        add_parameters(grads.cell_mut(), &g.parameters, sum);
         if let Some(d) = d_inputs {
-            *d = g.inputs;
+            d.clone_from(&g.inputs);
         }
     }
 
@@ -194,6 +215,9 @@ fn last_output<O: Nested>(outputs: &crate::Sequence<O>) -> O {
 pub struct BatchNormTape<const N: usize, T: Real> {
     residual: super::BatchNormResidual<N, T>,
     moved: Option<(SVector<T, N>, SVector<T, N>)>,
+    /// The inputs' adjoints when the caller does not ask for them (the backward computes them
+    /// on its way to the parameters' gradients).
+    d_inputs: Vec<SVector<T, N>>,
 }
 
 impl<const N: usize, T: Real> Default for BatchNormTape<N, T> {
@@ -201,6 +225,7 @@ impl<const N: usize, T: Real> Default for BatchNormTape<N, T> {
         BatchNormTape {
             residual: Default::default(),
             moved: None,
+            d_inputs: Vec::new(),
         }
     }
 }
@@ -221,24 +246,26 @@ impl<const N: usize, T: Real> Layer for BatchNormalization<N, T> {
     ) {
         let mut moving = self.clone();
         let momentum = nalgebra::convert(Self::KERAS_MOMENTUM);
-        *outputs = moving.forward_training(inputs, momentum, &mut tape.residual);
+        moving.forward_training_into(inputs, momentum, &mut tape.residual, outputs);
         tape.moved = Some((moving.moving_mean, moving.moving_variance));
     }
 
     fn backward(
         &self,
         _: &[SVector<T, N>],
-        tape: &BatchNormTape<N, T>,
+        tape: &mut BatchNormTape<N, T>,
         d_outputs: &[SVector<T, N>],
         grads: &mut Self,
         d_inputs: Option<&mut Vec<SVector<T, N>>>,
     ) {
-        let d = self
-            .backward_training(&tape.residual, d_outputs, grads)
+        let BatchNormTape {
+            residual,
+            d_inputs: kept,
+            ..
+        } = tape;
+        let d = d_inputs.unwrap_or(kept);
+        self.backward_training_into(residual, d_outputs, grads, d)
             .expect("one adjoint per output");
-        if let Some(d_inputs) = d_inputs {
-            *d_inputs = d;
-        }
     }
 
     fn predict(&self, input: &SVector<T, N>) -> SVector<T, N> {
@@ -290,7 +317,7 @@ impl<const I: usize, const U: usize, T: Real> Layer for Dense<I, U, T> {
     fn backward(
         &self,
         inputs: &[Self::Input],
-        tape: &DenseTape<U, T>,
+        tape: &mut DenseTape<U, T>,
         d_outputs: &[Self::Output],
         grads: &mut Self,
         mut d_inputs: Option<&mut Vec<Self::Input>>,
@@ -315,6 +342,8 @@ impl<const I: usize, const U: usize, T: Real> Layer for Dense<I, U, T> {
 pub struct ChainTape<A: Layer, B: Layer> {
     tapes: (A::Tape, B::Tape),
     between: Vec<A::Output>,
+    /// The adjoints of the values between.
+    d_between: Vec<A::Output>,
 }
 
 impl<A: Layer, B: Layer> Default for ChainTape<A, B> {
@@ -322,6 +351,7 @@ impl<A: Layer, B: Layer> Default for ChainTape<A, B> {
         ChainTape {
             tapes: Default::default(),
             between: Vec::new(),
+            d_between: Vec::new(),
         }
     }
 }
@@ -344,7 +374,7 @@ fn chain_forward<A, B>(
 fn chain_backward<A, B>(
     (a, b): (&A, &B),
     inputs: &[A::Input],
-    tape: &ChainTape<A, B>,
+    tape: &mut ChainTape<A, B>,
     d_outputs: &[B::Output],
     (grads_a, grads_b): (&mut A, &mut B),
     d_inputs: Option<&mut Vec<A::Input>>,
@@ -352,15 +382,13 @@ fn chain_backward<A, B>(
     A: Layer,
     B: Layer<Input = A::Output>,
 {
-    let mut d_between = Vec::new();
-    b.backward(
-        &tape.between,
-        &tape.tapes.1,
-        d_outputs,
-        grads_b,
-        Some(&mut d_between),
-    );
-    a.backward(inputs, &tape.tapes.0, &d_between, grads_a, d_inputs);
+    let ChainTape {
+        tapes: (tape_a, tape_b),
+        between,
+        d_between,
+    } = tape;
+    b.backward(between, tape_b, d_outputs, grads_b, Some(d_between));
+    a.backward(inputs, tape_a, d_between, grads_a, d_inputs);
 }
 
 /// Two layers, the first's outputs the second's inputs.
@@ -385,7 +413,7 @@ where
     fn backward(
         &self,
         inputs: &[A::Input],
-        tape: &ChainTape<A, B>,
+        tape: &mut ChainTape<A, B>,
         d_outputs: &[B::Output],
         grads: &mut Self,
         d_inputs: Option<&mut Vec<A::Input>>,
@@ -440,23 +468,26 @@ where
     fn backward(
         &self,
         inputs: &[A::Input],
-        tape: &Self::Tape,
+        tape: &mut Self::Tape,
         d_outputs: &[C::Output],
         grads: &mut Self,
         d_inputs: Option<&mut Vec<A::Input>>,
     ) {
         let (ga, gb, gc) = grads;
-        let mut d_between = Vec::new();
+        let ChainTape {
+            tapes: (tape_a, tape_bc),
+            between,
+            d_between,
+        } = tape;
         chain_backward(
             (&self.1, &self.2),
-            &tape.between,
-            &tape.tapes.1,
+            between,
+            tape_bc,
             d_outputs,
             (gb, gc),
-            Some(&mut d_between),
+            Some(d_between),
         );
-        self.0
-            .backward(inputs, &tape.tapes.0, &d_between, ga, d_inputs);
+        self.0.backward(inputs, tape_a, d_between, ga, d_inputs);
     }
 
     fn predict(&self, input: &A::Input) -> C::Output {

@@ -11,10 +11,10 @@ use core::borrow::Borrow;
 use rayon::prelude::*;
 
 use super::batch::BatchGradients;
-use super::differentiable::{zeros_like, Differentiable};
+use super::differentiable::Differentiable;
 use super::error::BackwardError;
 use crate::cell::Cell;
-use crate::drivers::lowering::Gathered;
+use crate::drivers::lowering::{sequences_per_task, Gathered};
 use crate::error::ShapeError;
 use crate::fused::{Gradients, Trace, Workspace};
 use crate::nested::Nested;
@@ -23,6 +23,9 @@ use crate::{Batch, BatchConstants, BatchRun, Direction, Padding};
 
 /// What a tape of a lowered batch names in its errors.
 const TAPE: &str = "batch tape (from a batch lowered onto this cell's kernel)";
+
+/// What a parameter gradient of the wrong size is named in errors.
+const PARAMETER: &str = "parameter gradient of the batched kernel";
 
 /// The record of a lowered batch: the batch as the kernel ran it and the kernel's trace.
 #[derive(Default)]
@@ -102,15 +105,31 @@ where
     ran
 }
 
+/// The backward's buffers, kept between calls: the adjoints laid out for the kernel, and the
+/// kernel's gradients and work.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// The outputs' adjoints, `[B, T, H]`.
+    dy: Vec<f32>,
+    /// The final states' adjoints, `[B, H]` each: `h`, then the LSTM's `c`.
+    d_final: [Vec<f32>; 2],
+    /// One state, flat.
+    value: Vec<f32>,
+    /// One output adjoint per sequence, flat, on its way into `dy`.
+    staging: Vec<f32>,
+    grads: Gradients,
+}
+
 /// The backward of the batch `tape` recorded, whose sizes the caller checked against
-/// `d_outputs` (one per sequence, one adjoint per step) and `d_final_states`.
+/// `d_outputs` (one per sequence, one adjoint per step) and `d_final_states`, into
+/// `gradients`, which it leaves as they were on an error.
 pub(crate) fn backward<C, D>(
     cell: &C,
     tape: &LoweredTape,
     (direction, padding): (Direction, Padding),
-    d_outputs: &[D],
-    d_final_states: &[C::State],
-) -> Result<BatchGradients<C>, BackwardError>
+    (d_outputs, d_final_states): (&[D], &[C::State]),
+    gradients: &mut BatchGradients<C>,
+) -> Result<(), BackwardError>
 where
     C: Differentiable + Clone,
     C::Input: Send,
@@ -120,125 +139,156 @@ where
     let g = &tape.batch;
     let (hidden, longest) = (C::Output::SIZE, g.longest());
     let row = (longest * hidden).max(1);
+    let BatchGradients {
+        parameters: d_parameters,
+        inputs,
+        initial_states,
+        constants,
+        scratch,
+    } = gradients;
+    let Scratch {
+        dy,
+        d_final,
+        value,
+        staging,
+        grads,
+    } = &mut scratch.lowered;
     // The outputs' adjoints in the kernel's layout, `[B, T, H]`: each valid step's own, plus,
     // with `CarryLastOutput`, those of the trailing padding, which repeated the last valid
     // output. The leading padding's outputs were zeros, and `Zero` padding's: they read
     // nothing.
-    let mut dy = alloc::vec![0.0f32; tape.trace.outputs.len()];
+    dy.clear();
+    dy.resize(tape.trace.outputs.len(), 0.0);
+    value.clear();
+    value.resize(C::State::SIZE.max(hidden), 0.0);
+    staging.clear();
+    staging.resize(g.order.len() * hidden, 0.0);
     dy.par_chunks_exact_mut(row)
         .zip(g.order.par_iter())
-        .for_each_init(
-            || alloc::vec![0.0f32; hidden],
-            |value, (rows, &b)| {
-                let (span, d) = (g.spans[b], d_outputs[b].as_ref());
-                let steps = d.len();
-                for p in 0..steps {
-                    let k = match p.checked_sub(span.lead) {
-                        Some(k) if k < span.valid => k,
-                        Some(_) if padding == Padding::CarryLastOutput && span.valid > 0 => {
-                            span.valid - 1
-                        }
-                        _ => continue,
-                    };
-                    // The run's outputs are in processing order, or reversed to sit at
-                    // their time.
-                    let at = if direction.aligned_to_time() {
-                        steps - 1 - p
-                    } else {
-                        p
-                    };
-                    d[at].write_f32(value);
-                    for (y, v) in rows[k * hidden..][..hidden].iter_mut().zip(value.iter()) {
-                        *y += v;
+        .zip(staging.par_chunks_exact_mut(hidden.max(1)))
+        .with_min_len(sequences_per_task(row))
+        .for_each(|((rows, &b), staged)| {
+            let (span, d) = (g.spans[b], d_outputs[b].as_ref());
+            let steps = d.len();
+            for p in 0..steps {
+                let k = match p.checked_sub(span.lead) {
+                    Some(k) if k < span.valid => k,
+                    Some(_) if padding == Padding::CarryLastOutput && span.valid > 0 => {
+                        span.valid - 1
                     }
+                    _ => continue,
+                };
+                // The run's outputs are in processing order, or reversed to sit at their
+                // time.
+                let at = if direction.aligned_to_time() {
+                    steps - 1 - p
+                } else {
+                    p
+                };
+                d[at].write_f32(staged);
+                for (y, v) in rows[k * hidden..][..hidden].iter_mut().zip(staged.iter()) {
+                    *y += v;
                 }
-            },
-        );
+            }
+        });
     // The final states' adjoints, `[B, H]` each: `h`, then the LSTM's `c`.
     let sequences = tape.len();
-    let mut value = alloc::vec![0.0f32; C::State::SIZE];
     let second = if C::State::SIZE > hidden { hidden } else { 0 };
-    let mut d_final = [
-        alloc::vec![0.0f32; sequences * hidden],
-        alloc::vec![0.0f32; sequences * second],
-    ];
+    for (state, len) in d_final.iter_mut().zip([hidden, second]) {
+        state.clear();
+        state.resize(sequences * len, 0.0);
+    }
     for (b, d) in d_final_states.iter().enumerate() {
-        d.write_f32(&mut value);
+        d.write_f32(&mut value[..C::State::SIZE]);
         let j = g.rank[b];
         for (state, part) in d_final.iter_mut().zip(value.chunks_exact(hidden)) {
             state[j * hidden..][..hidden].copy_from_slice(part);
         }
     }
 
-    let mut grads = Gradients::default();
     let mut biases = [false; 2];
     let mut result = Ok(());
     let lowered = cell.batched_kernel(&mut |kernel| {
         biases = kernel.biases();
         let adjoints = (&g.inputs[..], &dy[..]);
         let d_final = [&d_final[0][..], &d_final[1][..]];
-        result = kernel.backward(&tape.trace, adjoints, d_final, &mut grads);
+        result = kernel.backward(&tape.trace, adjoints, d_final, grads);
     });
     if !lowered {
         ShapeError::check_len(TAPE, sequences, 0)?;
     }
     result?;
-
-    Ok(BatchGradients {
-        parameters: parameters(cell, &grads, biases)?,
-        inputs: (0..sequences)
-            .into_par_iter()
-            .map(|b| {
-                let (j, span, features) = (g.rank[b], g.spans[b], C::Input::SIZE);
-                let mut d = alloc::vec![C::Input::zeros(); tape.steps(b)];
-                let rows = &grads.inputs[j * longest * features..];
-                for (k, x) in rows.chunks_exact(features).take(span.valid).enumerate() {
-                    d[span.timestep(k)] = C::Input::read_f32(x);
-                }
-                d
-            })
-            .collect(),
-        initial_states: (0..sequences)
-            .map(|b| {
-                let j = g.rank[b];
-                value.clear();
-                for state in [&grads.initial_h, &grads.initial_c] {
-                    if !state.is_empty() {
-                        value.extend_from_slice(&state[j * hidden..][..hidden]);
-                    }
-                }
-                C::State::read_f32(&value)
-            })
-            .collect(),
-        constants: alloc::vec![C::Constants::zeros(); sequences],
-    })
+    parameters(grads, biases, d_parameters)?;
+    scratch.spare.resize(inputs, sequences, Vec::new);
+    let per_task = sequences_per_task(longest * C::Input::SIZE);
+    inputs
+        .par_iter_mut()
+        .enumerate()
+        .with_min_len(per_task)
+        .for_each(|(b, d)| {
+            let (j, span, features) = (g.rank[b], g.spans[b], C::Input::SIZE);
+            d.clear();
+            d.resize(tape.steps(b), C::Input::zeros());
+            let rows = &grads.inputs[j * longest * features..];
+            for (k, x) in rows.chunks_exact(features).take(span.valid).enumerate() {
+                d[span.timestep(k)] = C::Input::read_f32(x);
+            }
+        });
+    initial_states.clear();
+    initial_states.extend((0..sequences).map(|b| {
+        let j = g.rank[b];
+        value.clear();
+        for state in [&grads.initial_h, &grads.initial_c] {
+            if !state.is_empty() {
+                value.extend_from_slice(&state[j * hidden..][..hidden]);
+            }
+        }
+        C::State::read_f32(&value[..])
+    }));
+    constants.clear();
+    constants.resize(sequences, C::Constants::zeros());
+    Ok(())
 }
 
-/// The kernel's parameter gradients in a value shaped like `cell`: its `kernel` and
-/// `recurrent_kernel`, and its `bias` tensor, whose rows are the biases the cell has
-/// (`biases`: its `bias`, its recurrent bias).
-fn parameters<C: Parameters + Clone>(
-    cell: &C,
+/// The kernel's parameter gradients written into `parameters`, a value shaped like the cell:
+/// its `kernel` and `recurrent_kernel`, and its `bias` tensor, whose rows are the biases the
+/// cell has (`biases`: its `bias`, its recurrent bias). The sizes are checked before anything
+/// is written.
+fn parameters<C: Parameters>(
     grads: &Gradients,
     biases: [bool; 2],
-) -> Result<C, ShapeError> {
-    let mut parameters = zeros_like(cell);
+    parameters: &mut C,
+) -> Result<(), ShapeError> {
+    let rows = [&grads.bias, &grads.recurrent_bias];
+    let present = || rows.iter().zip(biases).filter(|(_, has)| *has);
+    let bias_len: usize = present().map(|(row, _)| row.len()).sum();
     let mut result = Ok(());
+    parameters.for_each_parameter(|path, tensor| {
+        let expected = match path.last() {
+            "kernel" => grads.kernel.len(),
+            "recurrent_kernel" => grads.recurrent_kernel.len(),
+            "bias" => bias_len,
+            _ => return,
+        };
+        let checked = ShapeError::check_len(PARAMETER, tensor.len(), expected);
+        result = result.clone().and(checked);
+    });
+    result?;
     parameters.for_each_parameter_mut(|path, tensor, _| {
         let written = match path.last() {
             "kernel" => tensor.copy_from_f32(&grads.kernel),
             "recurrent_kernel" => tensor.copy_from_f32(&grads.recurrent_kernel),
             "bias" => {
-                let rows = [&grads.bias, &grads.recurrent_bias];
-                let present = || rows.iter().zip(biases).filter(|(_, has)| *has);
-                let len = present().map(|(row, _)| row.len()).sum();
                 let mut values = present().flat_map(|(row, _)| row.iter());
-                ShapeError::check_len("bias", tensor.len(), len)
-                    .map(|()| tensor.write(&mut || values.next().map_or(0.0, |&v| f64::from(v))))
+                tensor.write(&mut || values.next().map_or(0.0, |&v| f64::from(v)));
+                Ok(())
             }
-            _ => Ok(()),
+            _ => {
+                tensor.write(&mut || 0.0);
+                Ok(())
+            }
         };
-        result = result.clone().and(written);
+        debug_assert!(written.is_ok(), "sizes checked above");
     });
-    result.map(|()| parameters)
+    Ok(())
 }

@@ -62,7 +62,7 @@ pub use crate::drivers::dropout::DropoutMasks;
 pub use batch::{BatchGradients, BatchTape};
 pub use bidirectional::{BidirectionalGradients, BidirectionalTape, MergeAdjoint};
 pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
-pub use differentiable::{zeros_like, Differentiable};
+pub use differentiable::{set_to_zero, zeros_like, Differentiable};
 pub use error::BackwardError;
 #[cfg(feature = "std")]
 pub use fit::{Class, Epoch, Fit, FitError, History, Metrics, Model, Verbosity};

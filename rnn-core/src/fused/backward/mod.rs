@@ -137,7 +137,11 @@ where
     }
     trace
         .lengths
-        .try_reserve_exact(lengths.map_or(0, <[usize]>::len))
+        .try_reserve_exact(
+            lengths
+                .map_or(0, <[usize]>::len)
+                .saturating_sub(trace.lengths.len()),
+        )
         .map_err(|_| ShapeError::allocation(LENGTHS, batch, 0))?;
     let Trace {
         outputs,

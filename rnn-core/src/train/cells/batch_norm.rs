@@ -80,9 +80,23 @@ impl<const N: usize, T: Real> BatchNormalization<N, T> {
         momentum: T,
         residual: &mut BatchNormResidual<N, T>,
     ) -> Vec<SVector<T, N>> {
+        let mut outputs = Vec::new();
+        self.forward_training_into(inputs, momentum, residual, &mut outputs);
+        outputs
+    }
+
+    /// [`forward_training`](Self::forward_training) into `outputs` (cleared first).
+    pub(crate) fn forward_training_into(
+        &mut self,
+        inputs: &[SVector<T, N>],
+        momentum: T,
+        residual: &mut BatchNormResidual<N, T>,
+        outputs: &mut Vec<SVector<T, N>>,
+    ) {
         residual.normalized.clear();
+        outputs.clear();
         if inputs.is_empty() {
-            return Vec::new();
+            return;
         }
         let count: T = nalgebra::convert(inputs.len() as f64);
         let mean = inputs.iter().fold(SVector::zeros(), |sum, x| sum + x) / count;
@@ -101,11 +115,12 @@ impl<const N: usize, T: Real> BatchNormalization<N, T> {
         let keep = T::one() - momentum;
         self.moving_mean = self.moving_mean * momentum + mean * keep;
         self.moving_variance = self.moving_variance * momentum + variance * keep;
-        residual
-            .normalized
-            .iter()
-            .map(|x_hat| x_hat.component_mul(&self.gamma) + self.beta)
-            .collect()
+        outputs.extend(
+            residual
+                .normalized
+                .iter()
+                .map(|x_hat| x_hat.component_mul(&self.gamma) + self.beta),
+        );
     }
 
     /// The backward of [`forward_training`](Self::forward_training), through the batch's
@@ -122,10 +137,25 @@ impl<const N: usize, T: Real> BatchNormalization<N, T> {
         d_outputs: &[SVector<T, N>],
         grads: &mut Self,
     ) -> Result<Vec<SVector<T, N>>, BackwardError> {
+        let mut d_inputs = Vec::new();
+        self.backward_training_into(residual, d_outputs, grads, &mut d_inputs)?;
+        Ok(d_inputs)
+    }
+
+    /// [`backward_training`](Self::backward_training) into `d_inputs` (cleared first; left as
+    /// it was on an error).
+    pub(crate) fn backward_training_into(
+        &self,
+        residual: &BatchNormResidual<N, T>,
+        d_outputs: &[SVector<T, N>],
+        grads: &mut Self,
+        d_inputs: &mut Vec<SVector<T, N>>,
+    ) -> Result<(), BackwardError> {
         let normalized = &residual.normalized;
         SequenceError::check_batch("output adjoints", normalized.len(), d_outputs.len())?;
+        d_inputs.clear();
         if normalized.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let count: T = nalgebra::convert(normalized.len() as f64);
         let (mut sum_d, mut sum_d_x_hat) = (SVector::<T, N>::zeros(), SVector::<T, N>::zeros());
@@ -141,13 +171,10 @@ impl<const N: usize, T: Real> BatchNormalization<N, T> {
             sum_d_x_hat.component_mul(&self.gamma),
         );
         let scale = residual.inverse_deviation / count;
-        Ok(d_outputs
-            .iter()
-            .zip(normalized)
-            .map(|(dy, x_hat)| {
-                let dn = dy.component_mul(&self.gamma);
-                (dn * count - sum_dn - x_hat.component_mul(&sum_dn_x_hat)).component_mul(&scale)
-            })
-            .collect())
+        d_inputs.extend(d_outputs.iter().zip(normalized).map(|(dy, x_hat)| {
+            let dn = dy.component_mul(&self.gamma);
+            (dn * count - sum_dn - x_hat.component_mul(&sum_dn_x_hat)).component_mul(&scale)
+        }));
+        Ok(())
     }
 }

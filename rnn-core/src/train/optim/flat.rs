@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use super::OptimizerError;
 use crate::error::ShapeError;
-use crate::parameters::{Dtype, Parameters};
+use crate::parameters::{Dtype, Parameters, Values, ValuesMut};
 use crate::real::Real;
 
 /// Where each tensor ends in the flat buffers, in path order.
@@ -71,9 +71,17 @@ impl Layout {
             }
             let start = self.start(index);
             match self.ends.get(index) {
-                Some(&end) if end - start == tensor.len() => {
-                    tensor.read(&mut |v| out.push(nalgebra::convert::<f64, T>(v)));
-                }
+                Some(&end) if end - start == tensor.len() => match tensor.values() {
+                    Some(Values::F32(values)) => out.extend(
+                        values
+                            .iter()
+                            .map(|&v| nalgebra::convert::<f64, T>(f64::from(v))),
+                    ),
+                    Some(Values::F64(values)) => {
+                        out.extend(values.iter().map(|&v| nalgebra::convert::<f64, T>(v)))
+                    }
+                    None => tensor.read(&mut |v| out.push(nalgebra::convert::<f64, T>(v))),
+                },
                 Some(&end) => {
                     error = Some(ShapeError::check_len(what, end - start, tensor.len()));
                 }
@@ -98,12 +106,24 @@ impl Layout {
                 self.start(index),
                 self.ends.get(index).copied().unwrap_or(0),
             );
-            let mut slots = values.get(start..end).unwrap_or(&[]).iter();
-            tensor.write(&mut || {
-                slots
-                    .next()
-                    .map_or(f64::NAN, |&v| nalgebra::try_convert(v).unwrap_or(f64::NAN))
-            });
+            let slots = values.get(start..end).unwrap_or(&[]);
+            let value = |v: &T| nalgebra::try_convert(*v).unwrap_or(f64::NAN);
+            match tensor.values_mut() {
+                Some(ValuesMut::F32(out)) if out.len() == slots.len() => {
+                    for (o, v) in out.iter_mut().zip(slots) {
+                        *o = value(v) as f32;
+                    }
+                }
+                Some(ValuesMut::F64(out)) if out.len() == slots.len() => {
+                    for (o, v) in out.iter_mut().zip(slots) {
+                        *o = value(v);
+                    }
+                }
+                _ => {
+                    let mut slots = slots.iter();
+                    tensor.write(&mut || slots.next().map_or(f64::NAN, value));
+                }
+            }
             index += 1;
         });
     }

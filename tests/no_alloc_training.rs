@@ -1,0 +1,175 @@
+//! A training step after the first allocates nothing: the layers' forward and backward, the
+//! loss, the optimizer's step and `fit`'s epochs reuse the buffers of the step before, on the
+//! batched kernel and on the loop per sequence. One binary of its own, so the process-wide
+//! count sees no other test's allocations.
+//!
+//! The one exception is counted apart: the GEMM library behind the batched backward's weight
+//! gradients (`matrixmultiply`) allocates its packing buffers on every call, aligned for its
+//! vector registers (16 bytes or more), where every buffer of this crate is aligned for its
+//! scalars.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rnn::cells::{BatchNormalization, Dense, LstmCell};
+use rnn::ops::Activation;
+use rnn::prelude::*;
+use rnn::train::loss::{Loss, Reduction, SparseCategoricalCrossentropy};
+use rnn::train::optim::{Adam, Optimizer};
+use rnn::train::{set_to_zero, zeros_like, Fit, Layer, Model, Verbosity};
+
+/// Counts every allocation of the process.
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+/// Allocations aligned for vector registers: the GEMM library's packing buffers.
+static PACKING: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// allocator contract holds exactly as it does for `System`; the counter is an atomic, which
+// never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let counter = if layout.align() >= 16 {
+            &PACKING
+        } else {
+            &ALLOCATIONS
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged (see above).
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout (via `alloc` above).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `System.alloc` with `layout`, and the caller upholds
+        // `realloc`'s contract for `new_size`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made, on any thread, while `f` runs: this crate's and the rest's, then the
+/// GEMM library's packing buffers.
+fn allocations_in(f: impl FnOnce()) -> [usize; 2] {
+    let before = [&ALLOCATIONS, &PACKING].map(|c| c.load(Ordering::SeqCst));
+    f();
+    let after = [&ALLOCATIONS, &PACKING].map(|c| c.load(Ordering::SeqCst));
+    [after[0] - before[0], after[1] - before[1]]
+}
+
+/// The digits model's shape: an LSTM's last output, batch-normalised, classified.
+type Classifier = (Rnn<LstmCell<4, 8>>, BatchNormalization<8>, Dense<8, 3>);
+
+fn classifier(batched_kernel: bool) -> Classifier {
+    (
+        Rnn::new(LstmCell::keras_init(1)).batched_kernel(batched_kernel),
+        BatchNormalization::identity(),
+        Dense::keras_init(2).with_activation(Activation::Softmax),
+    )
+}
+
+/// `count` sequences of 6 steps and their classes.
+fn data(count: usize) -> (Vec<Vec<SVector<f32, 4>>>, Vec<usize>) {
+    let x = (0..count)
+        .map(|b| {
+            (0..6)
+                .map(|t| SVector::from_fn(|i, _| ((b * 6 + t) as f32 * 0.37 + i as f32).sin()))
+                .collect()
+        })
+        .collect();
+    (x, (0..count).map(|b| b % 3).collect())
+}
+
+/// Forward, loss, backward and an Adam step, as a hand-written training loop does them.
+fn steps_allocate(batched_kernel: bool) -> [[usize; 2]; 3] {
+    let mut model = classifier(batched_kernel);
+    let (x, y) = data(24);
+    let loss = SparseCategoricalCrossentropy::default();
+    let mut optimizer = Optimizer::new(Adam::keras(), 1e-2);
+    let (mut tape, mut outputs, mut adjoints) = (Default::default(), Vec::new(), Vec::new());
+    let mut grads = zeros_like(&model);
+    let mut step = |batch: std::ops::Range<usize>| {
+        let (inputs, targets) = (&x[batch.clone()], &y[batch]);
+        model.forward(inputs, &mut tape, &mut outputs);
+        adjoints.clear();
+        adjoints.resize(outputs.len(), SVector::zeros());
+        loss.batch_into(
+            targets,
+            &outputs,
+            None,
+            Reduction::SumOverBatchSize,
+            &mut adjoints,
+        )
+        .unwrap();
+        set_to_zero(&mut grads);
+        model.backward(inputs, &mut tape, &adjoints, &mut grads, None);
+        optimizer.step(&mut model, &grads).unwrap();
+        model.update(&tape);
+    };
+    let first = allocations_in(|| step(0..16));
+    // A smaller batch, then a full one again: the last minibatch of an epoch, then the next
+    // epoch's first.
+    let smaller = allocations_in(|| step(16..24));
+    let again = allocations_in(|| {
+        step(0..16);
+        step(8..24);
+    });
+    [first, smaller, again]
+}
+
+#[test]
+fn a_training_step_after_the_first_allocates_nothing() {
+    // Every rayon worker started first (a starting thread allocates into the process-wide
+    // count on its own time).
+    rayon::broadcast(|_| ());
+    for batched_kernel in [true, false] {
+        let [first, smaller, again] = steps_allocate(batched_kernel);
+        println!(
+            "batched kernel {batched_kernel}: [ours, GEMM packing] first step {first:?}, \
+             a smaller batch {smaller:?}, two steps after {again:?}"
+        );
+        assert!(first[0] > 0, "the count must see the first step's buffers");
+        assert_eq!(
+            smaller[0], 0,
+            "a smaller batch (batched kernel {batched_kernel})"
+        );
+        assert_eq!(
+            again[0], 0,
+            "steps after the first (batched kernel {batched_kernel})"
+        );
+        // The loop per sequence multiplies no matrix through the GEMM library.
+        if !batched_kernel {
+            assert_eq!(again[1], 0);
+        }
+    }
+
+    // `fit`: an epoch more costs no allocation (26 samples in batches of 8: the last is 2).
+    let (x, y) = data(26);
+    let fit = |epochs| {
+        let model = Model::new(
+            classifier(true),
+            SparseCategoricalCrossentropy::default(),
+            Optimizer::new(Adam::keras(), 1e-2),
+        );
+        let options = Fit {
+            epochs,
+            batch_size: 8,
+            shuffle: Some(3),
+            verbosity: Verbosity::Silent,
+            ..Fit::default()
+        };
+        allocations_in(|| {
+            let mut model = model;
+            model.fit(&x, &y, &options).unwrap();
+        })
+    };
+    let (two, three) = (fit(2), fit(3));
+    println!("fit: [ours, GEMM packing] 2 epochs {two:?}, 3 epochs {three:?}");
+    assert_eq!(three[0], two[0], "the third epoch allocated");
+}
