@@ -218,6 +218,15 @@ fn lstm_rnn_batch<const H: usize>(name: &'static str, batch: usize, steps: usize
 
 // ---- training ------------------------------------------------------------------------------
 
+/// What a training step writes into, kept from step to step: the tape, the outputs, their
+/// adjoints and the gradient value.
+type StepBuffers<'a, L, const N: usize> = (
+    &'a mut <L as rnn::train::Layer>::Tape,
+    &'a mut Vec<SVector<f32, N>>,
+    &'a mut Vec<SVector<f32, N>>,
+    &'a mut L,
+);
+
 /// One training step of `layers` on `batch` (forward, the loss's adjoints, backward, an Adam
 /// step), as `Model::fit` runs each batch (but for the gradient value, see below).
 fn train_step<L, F, const N: usize>(
@@ -225,12 +234,7 @@ fn train_step<L, F, const N: usize>(
     (inputs, targets): (&[L::Input], &[F::Target]),
     loss: &F,
     optimizer: &mut rnn::train::optim::Optimizer<rnn::train::optim::Adam>,
-    (tape, outputs, adjoints, grads): (
-        &mut L::Tape,
-        &mut Vec<SVector<f32, N>>,
-        &mut Vec<SVector<f32, N>>,
-        &mut L,
-    ),
+    (tape, outputs, adjoints, grads): StepBuffers<'_, L, N>,
 ) where
     L: rnn::train::Layer<Output = SVector<f32, N>>,
     F: rnn::train::loss::Loss<f32, N>,

@@ -45,6 +45,7 @@ pub use drivers::all_states::AllStates;
 #[cfg(feature = "alloc")]
 pub use drivers::batch::{Batch, BatchConstants, BatchMasks, BatchRun, Batched};
 pub use drivers::direction::Direction;
+pub use drivers::dropout::{Dropout, DropoutError};
 pub use drivers::mask::{Mask, Masking, Padding};
 pub use drivers::rnn::Rnn;
 pub use drivers::stateful::Stateful;

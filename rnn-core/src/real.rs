@@ -7,9 +7,12 @@ use crate::parameters::{Values, ValuesMut};
 
 /// A real scalar the built-in cells and kernels support: `f32` (the default) or `f64`.
 ///
+/// It asks for no `Default`: a zero is `T::zero()`, and the test-only dual numbers, which the
+/// built-ins also run on, have none.
+///
 /// Sealed: the kernels have a tuned implementation for each. User cells that use no built-in
 /// may be generic over any `nalgebra::RealField` instead.
-pub trait Real: RealField + Copy + Default + private::Sealed {
+pub trait Real: RealField + Copy + private::Sealed {
     /// `e^x`: for `f32` the branch-free [`exp_f32_with`](kernels::exp_f32_with) (a loop of
     /// them vectorizes), for `f64` libm.
     fn exp_with<R: Rounding>(self) -> Self;
@@ -113,8 +116,50 @@ impl Real for f64 {
     }
 }
 
+/// Forward-mode dual numbers, for the tests only: a built-in cell run on `Dual64` carries a
+/// directional derivative through its step, the oracle its hand-derived backward is checked
+/// against. The operations are `f64`'s, through nalgebra's `ComplexField`.
+#[cfg(feature = "dual")]
+#[doc(hidden)]
+impl Real for num_dual::Dual64 {
+    /// No view: a dual is not a tensor element type, so bulk operations take the value by
+    /// value path.
+    #[inline(always)]
+    fn values(_: &[Self]) -> Option<Values<'_>> {
+        None
+    }
+
+    #[inline(always)]
+    fn values_mut(_: &mut [Self]) -> Option<ValuesMut<'_>> {
+        None
+    }
+
+    #[inline(always)]
+    fn exp_with<R: Rounding>(self) -> Self {
+        ComplexField::exp(self)
+    }
+
+    #[inline(always)]
+    fn sigmoid_with<R: Rounding>(self) -> Self {
+        let one = Self::from(1.0);
+        one / (one + ComplexField::exp(-self))
+    }
+
+    #[inline(always)]
+    fn tanh_with<R: Rounding>(self) -> Self {
+        ComplexField::tanh(self)
+    }
+
+    #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
+}
+
 mod private {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
+    #[cfg(feature = "dual")]
+    impl Sealed for num_dual::Dual64 {}
 }

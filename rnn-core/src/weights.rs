@@ -222,10 +222,10 @@ mod aligned {
         len: usize,
     }
 
-    impl<T: Copy + Default> Aligned<T> {
+    impl<T: crate::real::Real> Aligned<T> {
         pub(super) fn zeros(len: usize) -> Self {
             let pad = ALIGN / core::mem::size_of::<T>().max(1);
-            let buf = alloc::vec![T::default(); len + pad].into_boxed_slice();
+            let buf = alloc::vec![T::zero(); len + pad].into_boxed_slice();
             // The offset, in values, of the first line boundary; a T-aligned buffer of f32 or
             // f64 always has one within `pad` values (else stay unaligned, still correct).
             let start = buf.as_ptr().align_offset(ALIGN);

@@ -6,6 +6,7 @@ pub(crate) mod all_states;
 #[cfg(feature = "alloc")]
 pub(crate) mod batch;
 pub(crate) mod direction;
+pub(crate) mod dropout;
 #[cfg(feature = "std")]
 pub(crate) mod lowering;
 pub(crate) mod mask;

@@ -19,8 +19,9 @@ use crate::error::SequenceError;
 /// between chunks. All three compute the same bits.
 ///
 /// Configuration, as Keras's layer arguments: [`padding`](Rnn::padding) (what a masked step
-/// outputs), [`go_backwards`](Rnn::go_backwards) / [`direction`](Rnn::direction); masked runs
-/// are [`run_masked`](Rnn::run_masked), batches [`run_batch`](Rnn::run_batch).
+/// outputs), [`go_backwards`](Rnn::go_backwards) / [`direction`](Rnn::direction), and, for
+/// training, `dropout` (`Rnn::dropout`, with the `alloc` feature); masked runs are
+/// [`run_masked`](Rnn::run_masked), batches [`run_batch`](Rnn::run_batch).
 ///
 /// ```
 /// use rnn::{cell, Rnn};
@@ -53,6 +54,9 @@ pub struct Rnn<C> {
     /// Whether batches of a built-in cell may run its batched kernel.
     #[parameters(skip)]
     pub(crate) batched_kernel: bool,
+    /// What training runs drop (Keras's `dropout`, `recurrent_dropout`, `seed`).
+    #[parameters(skip)]
+    pub(crate) dropout: super::dropout::Dropout,
 }
 
 /// The default cell, wrapped with the default configuration (as [`Rnn::new`]).
@@ -63,6 +67,7 @@ impl<C: Default> Default for Rnn<C> {
             padding: Padding::default(),
             direction: Direction::default(),
             batched_kernel: true,
+            dropout: Default::default(),
         }
     }
 }
@@ -75,6 +80,7 @@ impl<C: Cell> Rnn<C> {
             padding: Padding::default(),
             direction: Direction::default(),
             batched_kernel: true,
+            dropout: Default::default(),
         }
     }
 
@@ -109,7 +115,8 @@ impl<C: Cell> Rnn<C> {
     /// only before and after them); other masks and cells always take the loop. Training on
     /// batches follows the same choice: [`run_batch_taped`](Rnn::run_batch_taped) and
     /// [`backward_batch`](Rnn::backward_batch) run the fused layer's training forward and
-    /// backward where `run_batch` runs its kernel.
+    /// backward where `run_batch` runs its kernel, except with [`dropout`](Rnn::dropout),
+    /// which the kernel does not apply: those batches train on the loop.
     ///
     /// [`LstmCell`]: crate::cells::LstmCell
     /// [`GruCell`]: crate::cells::GruCell
@@ -136,6 +143,11 @@ impl<C: Cell> Rnn<C> {
     pub fn batched_kernel(mut self, allow: bool) -> Self {
         self.batched_kernel = allow;
         self
+    }
+
+    /// The dropout training runs apply (see [`dropout`](Rnn::dropout)); none by default.
+    pub fn dropout_config(&self) -> super::dropout::Dropout {
+        self.dropout
     }
 
     /// The wrapped cell.

@@ -34,6 +34,8 @@ pub struct BatchTape<R> {
     /// follows it.
     #[cfg(feature = "std")]
     lowered: Option<alloc::boxed::Box<LoweredTape>>,
+    /// How many batches with dropout this tape recorded: the next batch's draw.
+    draws: u64,
 }
 
 impl<R> BatchTape<R> {
@@ -44,6 +46,7 @@ impl<R> BatchTape<R> {
             spare: Spare::new(),
             #[cfg(feature = "std")]
             lowered: None,
+            draws: 0,
         }
     }
 
@@ -69,6 +72,11 @@ impl<R> BatchTape<R> {
             return None;
         }
         self.tapes.get(b)
+    }
+
+    /// The next batch with dropout draws as the `draws`-th batch of a fresh tape.
+    pub(crate) fn set_draws(&mut self, draws: u64) {
+        self.draws = draws;
     }
 
     /// The number of steps sequence `b` was recorded with (`b` below [`len`](Self::len)).
@@ -178,10 +186,14 @@ where
     /// Where `run_batch` runs a built-in cell's batched kernel (see
     /// [`runs_on_batched_kernel`](Rnn::runs_on_batched_kernel)), so does this: the fused
     /// layer's training forward records its gates for the whole batch, and the backward runs
-    /// the batch at once, as cuDNN trains Keras's `LSTM`. Otherwise, the generic path for any
+    /// the batch at once, as cuDNN trains Keras's `LSTM` (unless [`dropout`](Rnn::dropout)
+    /// is configured: the kernel does not drop units). Otherwise, the generic path for any
     /// [`Differentiable`] cell: the loop per sequence (each sequence's bits those of
     /// [`run_masked_from`](Rnn::run_masked_from)), one [`Tape`] per sequence, the sequences in
     /// parallel with the `std` feature. The backward follows whichever the forward recorded.
+    ///
+    /// With [`dropout`](Rnn::dropout), sequence `b` drops units with masks drawn from the
+    /// seed, the number of batches `tape` recorded before, and `b`.
     ///
     /// An error, and nothing computed, when a per-sequence argument does not match the batch
     /// size or a mask does not fit its sequence.
@@ -253,7 +265,8 @@ where
         let cell = self.cell();
         #[cfg(feature = "std")]
         {
-            if self.batched_kernel {
+            // The batched kernel does not drop units: a batch with dropout takes the loop.
+            if self.batched_kernel && !self.dropout.is_active() {
                 let kept = tape.lowered.get_or_insert_with(Default::default);
                 let config = (self.direction, self.padding);
                 if lowered::record(cell, config, batch, constants, kept, out) {
@@ -264,7 +277,12 @@ where
             }
             tape.lowered = None;
         }
-        let BatchTape { tapes, spare, .. } = tape;
+        let BatchTape {
+            tapes,
+            spare,
+            draws,
+            ..
+        } = tape;
         out.sequences(batch.len());
         out.states.clear();
         out.states
@@ -273,6 +291,12 @@ where
                 None => cell.initial_state(constants.get(b)),
             }));
         spare.resize(tapes, batch.len(), Tape::new);
+        // Sequence `b` of the batch draws its masks from the seed, the batch's draw and `b`:
+        // the same masks on any number of threads.
+        let draw = *draws;
+        if self.dropout.is_active() {
+            *draws += 1;
+        }
         let each = |b: usize, outputs: &mut Sequence<C::Output>, state: &mut C::State, tape| {
             let recording = Recording {
                 inputs: batch.sequences[b].as_ref(),
@@ -280,6 +304,10 @@ where
                 direction: self.direction,
                 padding: self.padding,
                 constants: constants.get(b),
+                dropout: self
+                    .dropout
+                    .is_active()
+                    .then(|| self.dropout.masks(draw, b)),
             };
             record(cell, recording, (state, &mut None), tape, &mut outputs.0);
         };

@@ -1,6 +1,7 @@
 //! The contract of a cell whose step can be differentiated, and the gradient value it fills.
 
 use crate::cell::Cell;
+use crate::drivers::dropout::DropoutMasks;
 use crate::parameters::{Parameters, Values, ValuesMut};
 
 /// A cell whose step can be differentiated: a forward that keeps what the backward needs,
@@ -68,6 +69,21 @@ pub trait Differentiable: Cell + Parameters {
         d_constants: &mut Self::Constants,
         grads: &mut Self,
     ) -> Self::Input;
+
+    /// This cell with Keras's dropout `masks` folded into its kernels: each row of a gate's
+    /// kernel scaled by that gate's mask on the input unit (or state unit, for the recurrent
+    /// kernel) the row reads, so that a step of the copy is a step on dropped inputs and
+    /// states. Applied to a gradient of the copy, it gives the gradient of the cell.
+    ///
+    /// The built-in recurrent cells implement it; the default, `None`, says the cell has no
+    /// dropout, and [`Rnn::dropout`](crate::Rnn::dropout) then refuses to configure one.
+    fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        let _ = masks;
+        None
+    }
 }
 
 /// A gradient value for `parameters`: a copy with every parameter tensor zeroed (JAX's

@@ -285,6 +285,9 @@ where
             for (b, indices) in order.chunks(fit.batch_size).enumerate() {
                 gather((&mut inputs, &mut spare_inputs), x, indices);
                 gather((&mut targets, &mut spare_targets), y, indices);
+                // Dropout draws from the step's number, as an uninterrupted run would.
+                let step = (epoch * batches + b) as u64;
+                self.layers.start_step(&mut tape, step);
                 self.layers.forward(&inputs, &mut tape, &mut outputs);
                 adjoints.clear();
                 adjoints.resize(outputs.len(), SVector::zeros());

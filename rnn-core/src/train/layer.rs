@@ -76,6 +76,14 @@ pub trait Layer: Parameters + Clone + Send + Sync {
     /// `training=False`).
     fn predict(&self, input: &Self::Input) -> Self::Output;
 
+    /// Before the forward of the optimizer step numbered `step` (counted from the first
+    /// epoch's first batch): sets where what the layer draws at random (its dropout masks)
+    /// continues from, so that a run resumed at an epoch draws as the uninterrupted run did.
+    /// Nothing by default.
+    fn start_step(&self, tape: &mut Self::Tape, step: u64) {
+        let _ = (tape, step);
+    }
+
     /// After an optimizer step: updates what training changes besides the gradients' target
     /// (a batch normalisation's moving statistics) from the last forward's `tape`.
     fn update(&mut self, tape: &Self::Tape) {
@@ -113,7 +121,9 @@ impl<C: Differentiable> Default for RnnTape<C> {
 /// A recurrent layer returning each sequence's last output (Keras's `LSTM(H)`, whose
 /// `return_sequences` is `False`): a sample is a sequence of any length, each from the cell's
 /// initial state; the batch runs over the cores, its gradient summed in a fixed order. A
-/// sequence of no step outputs zeros.
+/// sequence of no step outputs zeros. Its [`dropout`](Rnn::dropout) applies in
+/// [`forward`](Layer::forward), each batch drawing new masks, and never in
+/// [`predict`](Layer::predict).
 impl<C> Layer for Rnn<C>
 where
     C: Differentiable + Clone + Send + Sync,
@@ -187,6 +197,11 @@ where
 
     fn predict(&self, input: &Vec<C::Input>) -> C::Output {
         last_output(&self.run(input, &C::Constants::default()).outputs)
+    }
+
+    /// The step's batch draws its dropout masks as the `step`-th batch of a fresh tape.
+    fn start_step(&self, tape: &mut RnnTape<C>, step: u64) {
+        tape.tapes.set_draws(step);
     }
 }
 
@@ -418,6 +433,11 @@ where
         self.1.predict(&self.0.predict(input))
     }
 
+    fn start_step(&self, tape: &mut ChainTape<A, B>, step: u64) {
+        self.0.start_step(&mut tape.tapes.0, step);
+        self.1.start_step(&mut tape.tapes.1, step);
+    }
+
     fn update(&mut self, tape: &ChainTape<A, B>) {
         self.0.update(&tape.tapes.0);
         self.1.update(&tape.tapes.1);
@@ -472,6 +492,12 @@ where
 
     fn predict(&self, input: &A::Input) -> C::Output {
         self.2.predict(&self.1.predict(&self.0.predict(input)))
+    }
+
+    fn start_step(&self, tape: &mut Self::Tape, step: u64) {
+        self.0.start_step(&mut tape.tapes.0, step);
+        self.1.start_step(&mut tape.tapes.1.tapes.0, step);
+        self.2.start_step(&mut tape.tapes.1.tapes.1, step);
     }
 
     fn update(&mut self, tape: &Self::Tape) {

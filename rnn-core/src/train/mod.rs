@@ -24,6 +24,9 @@
 //! and a stateful stream chunk by chunk, truncated at each chunk's start
 //! ([`Stateful::feed_taped`](crate::Stateful::feed_taped)).
 //! [`Stacked`](crate::cells::Stacked) cells are differentiable when their layers are.
+//! Keras's `dropout` and `recurrent_dropout` are [`Rnn::dropout`](crate::Rnn::dropout): the
+//! training drivers draw one set of [`DropoutMasks`] per sequence from its seed and fold them
+//! into a copy of the cell's kernels ([`Differentiable::with_dropout`]); inference ignores it.
 //! `BatchNormalization` trains with its batch's statistics
 //! ([`forward_training`](crate::cells::BatchNormalization::forward_training)), and an
 //! `Embedding` adds its outputs' adjoints into the rows it looked up
@@ -55,6 +58,7 @@ pub mod loss;
 pub mod optim;
 pub mod schedule;
 
+pub use crate::drivers::dropout::DropoutMasks;
 pub use batch::{BatchGradients, BatchTape};
 pub use bidirectional::{BidirectionalGradients, BidirectionalTape, MergeAdjoint};
 pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};

@@ -4,16 +4,20 @@
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
-use super::differentiable::{zeros_like, Differentiable};
+use super::differentiable::{add_parameters, set_to_zero, zeros_like, Differentiable};
 use crate::cell::Cell;
+use crate::drivers::dropout::{Dropout, DropoutError, DropoutMasks};
 use crate::drivers::masked::schedule;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::{ops::Add, Nested};
 use crate::{Direction, Mask, Padding, Rnn, Run, Sequence};
 
 /// What [`Rnn::run_taped`] records for [`Rnn::backward`]: for each step in processing order,
-/// the timestep it read and the cell's residual (none for a masked step), and the run's
-/// direction and padding.
+/// the timestep it read and the cell's residual (none for a masked step), the run's
+/// direction and padding, and the dropout masks it used.
+///
+/// With [`Rnn::dropout`] configured, the tape also counts the runs it recorded: each run
+/// draws its masks from the seed and that count, so a fresh tape replays the same masks.
 ///
 /// Keep one tape and pass it to every run: it is cleared, not reallocated, so a training loop
 /// allocates its steps once.
@@ -22,6 +26,10 @@ pub struct Tape<R> {
     steps: Vec<TapedStep<R>>,
     direction: Direction,
     padding: Padding,
+    /// The masks the run dropped with; `None` without dropout.
+    dropout: Option<DropoutMasks>,
+    /// How many runs with dropout this tape recorded: the next run's draw.
+    draws: u64,
 }
 
 /// One step of a [`Tape`].
@@ -34,12 +42,26 @@ struct TapedStep<R> {
 }
 
 impl<R> Tape<R> {
+    /// The bytes one recorded step holds: its residual, and which timestep it read. A run
+    /// of `T` steps records `T · STEP_BYTES` (the inputs are the caller's, not copied), so
+    /// this sizes a training run's activation memory.
+    ///
+    /// ```
+    /// use rnn::train::{LstmResidual, Tape};
+    ///
+    /// // An LSTM of 64 units keeps 7 · 64 floats a step, and which step it was.
+    /// assert!(Tape::<LstmResidual<64>>::STEP_BYTES >= 7 * 64 * 4);
+    /// ```
+    pub const STEP_BYTES: usize = core::mem::size_of::<TapedStep<R>>();
+
     /// An empty tape.
     pub const fn new() -> Self {
         Tape {
             steps: Vec::new(),
             direction: Direction::Forward,
             padding: Padding::CarryLastOutput,
+            dropout: None,
+            draws: 0,
         }
     }
 
@@ -56,6 +78,20 @@ impl<R> Tape<R> {
     /// How many of the recorded steps called the cell.
     pub fn valid_steps(&self) -> usize {
         self.steps.iter().filter(|s| s.residual.is_some()).count()
+    }
+
+    /// The dropout masks the recorded run used at every step; `None` when it dropped nothing.
+    pub fn dropout_masks(&self) -> Option<&DropoutMasks> {
+        self.dropout.as_ref()
+    }
+
+    /// The masks of the next run with `dropout`, counted: runs after the first draw anew,
+    /// as Keras's seed generator advances from call to call.
+    pub(crate) fn draw(&mut self, dropout: &Dropout, sequence: usize) -> Option<DropoutMasks> {
+        dropout.is_active().then(|| {
+            self.draws += 1;
+            dropout.masks(self.draws - 1, sequence)
+        })
     }
 }
 
@@ -82,9 +118,56 @@ pub struct Gradients<C: Cell> {
 
 /// Training runs: a forward that records a [`Tape`], and its backward.
 impl<C: Differentiable> Rnn<C> {
+    /// Keras's `dropout`, `recurrent_dropout` and `seed` on `LSTM`, `GRU` and `SimpleRNN`:
+    /// what training runs ([`run_taped`](Rnn::run_taped),
+    /// [`run_batch_taped`](Rnn::run_batch_taped), the [`Layer`](crate::train::Layer) and so
+    /// [`Model::fit`](crate::train::Model::fit)) drop, with one input mask and one recurrent
+    /// mask per sequence, reused at every step, kept units scaled by `1/(1 − rate)`.
+    /// Inference never drops: [`run`](Rnn::run) and the other inference drivers ignore it.
+    ///
+    /// A batch with dropout trains on the loop per sequence, not on the cell's batched kernel
+    /// (see [`batched_kernel`](Rnn::batched_kernel)).
+    ///
+    /// An error when a rate is outside `[0, 1)`, or the cell has no dropout (only the
+    /// built-in recurrent cells have; see [`Differentiable::with_dropout`]).
+    ///
+    /// ```
+    /// use rnn::cells::GruCell;
+    /// use rnn::train::Tape;
+    /// use rnn::{Cell, Dropout, Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// let plain = Rnn::new(GruCell::<2, 3, f64>::keras_init(3));
+    /// let dropped = plain.clone().dropout(Dropout { rate: 0.5, recurrent_rate: 0.5, seed: 1 }).unwrap();
+    /// let xs = [[1.0, 0.5], [0.0, -1.0]].map(SVector::from);
+    /// // Inference drops nothing.
+    /// assert_eq!(dropped.run(&xs, &()), plain.run(&xs, &()));
+    ///
+    /// // Training drops; a fresh tape draws the same masks again.
+    /// let s0 = plain.cell().initial_state(&());
+    /// let train = |tape: &mut Tape<_>| dropped.run_taped(&xs, Mask::All, s0, &(), tape).unwrap();
+    /// let (mut a, mut b) = (Tape::new(), Tape::new());
+    /// assert_eq!(train(&mut a), train(&mut b));
+    /// assert_ne!(train(&mut a), plain.run(&xs, &()));
+    /// assert!(a.dropout_masks().is_some());
+    /// ```
+    pub fn dropout(mut self, dropout: Dropout) -> Result<Self, DropoutError> {
+        dropout.check()?;
+        let probe = dropout.masks(0, 0);
+        if dropout.is_active() && self.cell().with_dropout(&probe).is_none() {
+            return Err(DropoutError::Unsupported);
+        }
+        self.dropout = dropout;
+        Ok(self)
+    }
+
     /// [`run_masked_from`](Rnn::run_masked_from) (same outputs and state, bit for bit),
     /// recording in `tape` what [`backward`](Rnn::backward) needs. `tape` is cleared first and
     /// grows only when it has fewer steps of capacity than `inputs` has.
+    ///
+    /// With [`dropout`](Rnn::dropout), the run drops units with masks drawn from the seed and
+    /// the number of runs `tape` recorded before; the outputs are then those of the cell
+    /// with the masks folded into its kernels.
     ///
     /// An error, and nothing computed, when the mask does not fit the sequence.
     ///
@@ -128,6 +211,7 @@ impl<C: Differentiable> Rnn<C> {
         mask.check(inputs.len())?;
         let mut state = initial_state;
         let mut outputs = Vec::new();
+        let dropout = tape.draw(&self.dropout, 0);
         record(
             self.cell(),
             Recording {
@@ -136,6 +220,7 @@ impl<C: Differentiable> Rnn<C> {
                 direction: self.direction,
                 padding: self.padding,
                 constants,
+                dropout,
             },
             (&mut state, &mut None),
             tape,
@@ -205,6 +290,8 @@ pub(crate) struct Recording<'a, 'm, X, K> {
     pub(crate) direction: Direction,
     pub(crate) padding: Padding,
     pub(crate) constants: &'a K,
+    /// The masks to drop with, for a cell that has dropout.
+    pub(crate) dropout: Option<DropoutMasks>,
 }
 
 /// The masked driver's loop (`masked_unroll_into`), step for step, keeping each step's
@@ -226,12 +313,17 @@ pub(crate) fn record<C: Differentiable, X: Borrow<C::Input>>(
         direction,
         padding,
         constants,
+        dropout,
     } = run;
     let steps = inputs.len();
     tape.steps.clear();
     tape.steps.reserve(steps);
     tape.direction = direction;
     tape.padding = padding;
+    // The masks stay the same at every step: folded into a copy of the cell once.
+    let dropped = dropout.and_then(|masks| cell.with_dropout(&masks));
+    tape.dropout = dropout.filter(|_| dropped.is_some());
+    let cell = dropped.as_ref().unwrap_or(cell);
     outputs.clear();
     outputs.reserve(steps);
     crate::vectorized(
@@ -275,6 +367,44 @@ pub(crate) struct Adjoints<'a, C: Cell> {
 /// The backward of a [`record`]ed run, last step first, into `adjoints`. The lengths of
 /// `inputs`, `d_outputs` and `adjoints.inputs` must be the tape's.
 pub(crate) fn replay<C: Differentiable, X: Borrow<C::Input>>(
+    cell: &C,
+    tape: &Tape<C::Residual>,
+    inputs: &[X],
+    d_outputs: &[C::Output],
+    constants: &C::Constants,
+    adjoints: Adjoints<'_, C>,
+) {
+    // With dropout, the run was the masked copy's: its backward goes into a gradient of the
+    // copy, which the masks then turn into the cell's (`W' = M ⊙ W`, so `dW = M ⊙ dW'`).
+    let dropped = tape.dropout.and_then(|masks| {
+        let copy = cell.with_dropout(&masks)?;
+        let mut gradient = cell.with_dropout(&masks)?;
+        set_to_zero(&mut gradient);
+        Some((copy, gradient, masks))
+    });
+    let Some((copy, mut gradient, masks)) = dropped else {
+        return replay_steps(cell, tape, inputs, d_outputs, constants, adjoints);
+    };
+    let Adjoints {
+        state,
+        constants: d_constants,
+        parameters,
+        inputs: d_inputs,
+    } = adjoints;
+    let into_copy = Adjoints {
+        state,
+        constants: d_constants,
+        parameters: &mut gradient,
+        inputs: d_inputs,
+    };
+    replay_steps(&copy, tape, inputs, d_outputs, constants, into_copy);
+    if let Some(gradient) = gradient.with_dropout(&masks) {
+        add_parameters(parameters, &gradient, &mut Vec::new());
+    }
+}
+
+/// [`replay`]'s loop: the steps' backward, last first, for the cell the run stepped.
+fn replay_steps<C: Differentiable, X: Borrow<C::Input>>(
     cell: &C,
     tape: &Tape<C::Residual>,
     inputs: &[X],

@@ -57,6 +57,7 @@ impl<C: Differentiable> Stateful<C> {
                 direction: self.direction,
                 padding: self.padding,
                 constants: &self.constants,
+                dropout: None,
             },
             (&mut self.state, &mut self.carried),
             tape,

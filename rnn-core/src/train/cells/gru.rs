@@ -4,9 +4,10 @@ use nalgebra::SVector;
 
 use super::{
     activation_adjoint, add_bias_gradient, add_gate_gradient, add_kernel_gradient,
-    gate_input_adjoint, kernel_input_adjoint,
+    gate_input_adjoint, kernel_input_adjoint, scale_rows,
 };
 use crate::cells::{GruCell, GruGates};
+use crate::drivers::dropout::DropoutMasks;
 use crate::real::Real;
 use crate::train::Differentiable;
 
@@ -89,5 +90,14 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for GruCell<I, H, T
         *d_state = d_previous;
         add_kernel_gradient(&mut grads.kernel, input, &dx);
         kernel_input_adjoint(&self.kernel, &dx)
+    }
+
+    fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self> {
+        let mut cell = self.clone();
+        scale_rows(&mut cell.kernel, |g, j| masks.input_scale(g, j));
+        scale_rows(&mut cell.recurrent_kernel, |g, j| {
+            masks.recurrent_scale(g, j)
+        });
+        Some(cell)
     }
 }

@@ -2,8 +2,11 @@
 
 use nalgebra::SVector;
 
-use super::{activation_adjoint, add_bias_gradient, add_kernel_gradient, kernel_input_adjoint};
+use super::{
+    activation_adjoint, add_bias_gradient, add_kernel_gradient, kernel_input_adjoint, scale_rows,
+};
 use crate::cells::{LstmCell, LstmGates, LstmState};
+use crate::drivers::dropout::DropoutMasks;
 use crate::real::Real;
 use crate::train::Differentiable;
 
@@ -63,5 +66,14 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for LstmCell<I, H, 
         d_state.c = dc.component_mul(f);
         d_state.h = kernel_input_adjoint(&self.recurrent_kernel, &dz);
         kernel_input_adjoint(&self.kernel, &dz)
+    }
+
+    fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self> {
+        let mut cell = self.clone();
+        scale_rows(&mut cell.kernel, |g, j| masks.input_scale(g, j));
+        scale_rows(&mut cell.recurrent_kernel, |g, j| {
+            masks.recurrent_scale(g, j)
+        });
+        Some(cell)
     }
 }

@@ -125,6 +125,20 @@ fn dot_lanes<'a, T: Real>(pairs: impl Iterator<Item = (&'a [T], &'a [T])>) -> T 
     ((a + b) + (c + d)) + ((e + f) + (g + h)) + rest
 }
 
+/// `kernel` with row `j` of gate `g` scaled by `scale(g, j)`: dropout's masks folded in
+/// (see [`Differentiable::with_dropout`](crate::train::Differentiable::with_dropout)).
+pub(crate) fn scale_rows<T: Real, const IN: usize, const G: usize, const H: usize>(
+    kernel: &mut Kernel<T, IN, G, H>,
+    scale: impl Fn(usize, usize) -> T,
+) {
+    for (j, row) in kernel.rows_mut().iter_mut().enumerate() {
+        for (g, gate) in row.iter_mut().enumerate() {
+            let s = scale(g, j);
+            gate.iter_mut().for_each(|w| *w *= s);
+        }
+    }
+}
+
 /// Adds gate-block adjoints into an optional gate-block bias (none when the cell has none).
 pub(crate) fn add_bias_gradient<T: Real, const G: usize, const H: usize>(
     grad: &mut Option<[SVector<T, H>; G]>,

@@ -2,9 +2,10 @@
 
 use nalgebra::SVector;
 
-use super::{activation_adjoint, add_kernel_gradient, kernel_input_adjoint};
+use super::{activation_adjoint, add_kernel_gradient, kernel_input_adjoint, scale_rows};
 use crate::cell::Cell;
 use crate::cells::SimpleRnnCell;
+use crate::drivers::dropout::DropoutMasks;
 use crate::real::Real;
 use crate::train::Differentiable;
 
@@ -53,5 +54,14 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for SimpleRnnCell<I
         add_kernel_gradient(&mut grads.recurrent_kernel, &residual.previous, &dz);
         *d_state = kernel_input_adjoint(&self.recurrent_kernel, &dz);
         kernel_input_adjoint(&self.kernel, &dz)
+    }
+
+    fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self> {
+        let mut cell = self.clone();
+        scale_rows(&mut cell.kernel, |g, j| masks.input_scale(g, j));
+        scale_rows(&mut cell.recurrent_kernel, |g, j| {
+            masks.recurrent_scale(g, j)
+        });
+        Some(cell)
     }
 }
