@@ -6,8 +6,8 @@
 mod gradcheck;
 
 use gradcheck::{
-    dot, flat, flat_all, indices, parameter_names, parameters, set_parameters, unflat, unflat_all,
-    Check, Rng,
+    check_sequence_gradients, dot, flat_all, indices, parameter_names, parameters, set_parameters,
+    unflat_all, Check, Rng,
 };
 use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell};
 use rnn::ops::Activation;
@@ -84,33 +84,7 @@ where
     let grads = rnn
         .backward(&tape, &xs, &w_outputs, w_state.clone(), &())
         .unwrap();
-    let mut check = Check::new(case);
-    check.against(
-        "parameter",
-        &parameter_names(rnn.cell()),
-        &parameters(&rnn),
-        &parameters(&grads.parameters),
-        |p| {
-            let mut probe = rnn.clone();
-            set_parameters(&mut probe, p);
-            loss(&probe, &xs, &initial)
-        },
-    );
-    check.against(
-        "input",
-        &indices("x", steps * C::Input::SIZE),
-        &flat_all(&xs),
-        &flat_all(&grads.inputs),
-        |v| loss(&rnn, &unflat_all(v), &initial),
-    );
-    check.against(
-        "initial state",
-        &indices("s0", C::State::SIZE),
-        &flat(&initial),
-        &flat(&grads.initial_state),
-        |v| loss(&rnn, &xs, &unflat(v)),
-    );
-    check.report();
+    check_sequence_gradients(case, (&rnn, &xs, &initial), &grads, loss);
 }
 
 /// Every rate combination (input only, whose single mask every gate shares; recurrent only;

@@ -175,3 +175,42 @@ impl<'a> Check<'a> {
         println!("{:<72} worst relative error {:.1e}", self.case, self.worst);
     }
 }
+
+/// Checks one sequence's gradients, of the parameters, the inputs and the initial state,
+/// against central differences of `loss(rnn, inputs, initial state)`, and reports.
+pub fn check_sequence_gradients<C>(
+    case: &str,
+    (rnn, xs, initial): (&rnn::Rnn<C>, &[C::Input], &C::State),
+    grads: &rnn::train::Gradients<C>,
+    loss: impl Fn(&rnn::Rnn<C>, &[C::Input], &C::State) -> f64,
+) where
+    C: rnn::Cell + Parameters + Clone,
+{
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(rnn.cell()),
+        &parameters(rnn),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, p);
+            loss(&probe, xs, initial)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", xs.len() * C::Input::SIZE),
+        &flat_all(xs),
+        &flat_all(&grads.inputs),
+        |v| loss(rnn, &unflat_all(v), initial),
+    );
+    check.against(
+        "initial state",
+        &indices("s0", C::State::SIZE),
+        &flat(initial),
+        &flat(&grads.initial_state),
+        |v| loss(rnn, xs, &unflat(v)),
+    );
+    check.report();
+}

@@ -4,7 +4,7 @@ use nalgebra::SVector;
 
 use super::{
     activation_adjoint, add_bias_gradient, add_gate_gradient, add_kernel_gradient,
-    gate_input_adjoint, kernel_input_adjoint, scale_rows,
+    gate_input_adjoint, kernel_input_adjoint, mask_kernels,
 };
 use crate::cells::{GruCell, GruGates};
 use crate::drivers::dropout::DropoutMasks;
@@ -94,10 +94,7 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for GruCell<I, H, T
 
     fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self> {
         let mut cell = self.clone();
-        scale_rows(&mut cell.kernel, |g, j| masks.input_scale(g, j));
-        scale_rows(&mut cell.recurrent_kernel, |g, j| {
-            masks.recurrent_scale(g, j)
-        });
+        mask_kernels((&mut cell.kernel, &mut cell.recurrent_kernel), masks);
         Some(cell)
     }
 }

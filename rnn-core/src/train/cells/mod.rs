@@ -18,6 +18,7 @@ use nalgebra::SVector;
 
 use crate::ops::Activation;
 use crate::real::Real;
+use crate::train::DropoutMasks;
 use crate::weights::Kernel;
 
 /// The adjoint of `z` in `y = activation(z)`, from the output `y` and its adjoint `dy`.
@@ -125,9 +126,18 @@ fn dot_lanes<'a, T: Real>(pairs: impl Iterator<Item = (&'a [T], &'a [T])>) -> T 
     ((a + b) + (c + d)) + ((e + f) + (g + h)) + rest
 }
 
-/// `kernel` with row `j` of gate `g` scaled by `scale(g, j)`: dropout's masks folded in
-/// (see [`Differentiable::with_dropout`](crate::train::Differentiable::with_dropout)).
-pub(crate) fn scale_rows<T: Real, const IN: usize, const G: usize, const H: usize>(
+/// Both kernels' rows scaled by the dropout masks, `(x ⊙ m_g)·W_g = x·(m_g ⊙ W_g)`: the
+/// inputs' masks on `kernel`, the state's on `recurrent_kernel`, gate by gate.
+pub(crate) fn mask_kernels<T: Real, const I: usize, const G: usize, const H: usize>(
+    (kernel, recurrent_kernel): (&mut Kernel<T, I, G, H>, &mut Kernel<T, H, G, H>),
+    masks: &DropoutMasks,
+) {
+    scale_rows(kernel, |g, j| masks.input_scale(g, j));
+    scale_rows(recurrent_kernel, |g, j| masks.recurrent_scale(g, j));
+}
+
+/// Row `j` of gate `g` of `kernel` scaled by `scale(g, j)`.
+fn scale_rows<T: Real, const IN: usize, const G: usize, const H: usize>(
     kernel: &mut Kernel<T, IN, G, H>,
     scale: impl Fn(usize, usize) -> T,
 ) {

@@ -2,7 +2,7 @@
 
 use nalgebra::SVector;
 
-use super::{activation_adjoint, add_kernel_gradient, kernel_input_adjoint, scale_rows};
+use super::{activation_adjoint, add_kernel_gradient, kernel_input_adjoint, mask_kernels};
 use crate::cell::Cell;
 use crate::cells::SimpleRnnCell;
 use crate::drivers::dropout::DropoutMasks;
@@ -58,10 +58,7 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for SimpleRnnCell<I
 
     fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self> {
         let mut cell = self.clone();
-        scale_rows(&mut cell.kernel, |g, j| masks.input_scale(g, j));
-        scale_rows(&mut cell.recurrent_kernel, |g, j| {
-            masks.recurrent_scale(g, j)
-        });
+        mask_kernels((&mut cell.kernel, &mut cell.recurrent_kernel), masks);
         Some(cell)
     }
 }
