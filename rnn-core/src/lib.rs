@@ -70,5 +70,15 @@ pub use wrappers::bidirectional::{
 
 pub use rnn_macros::{cell, Nested};
 
+/// What the code `#[cell]` generates names; not a public interface.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::parameters::{Init, Parameters, Path, Visitor, VisitorMut};
+    #[cfg(feature = "alloc")]
+    pub use crate::train::adjoint;
+    #[cfg(feature = "alloc")]
+    pub use crate::train::Differentiable;
+}
+
 /// nalgebra, re-exported so that generated code and users name the same version.
 pub use nalgebra;

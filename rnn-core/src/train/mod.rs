@@ -34,6 +34,10 @@
 //! losses, optimizers and schedules follow Keras's definitions (and PyTorch's where they
 //! differ, named), checked against both.
 
+// The runtime of the backward `#[cell]` generates; generated code reaches it through
+// `__private`.
+#[doc(hidden)]
+pub mod adjoint;
 mod batch;
 mod bidirectional;
 mod cells;

@@ -12,7 +12,7 @@ use crate::errors::{default_crate, parse_crate_arg, tidy, Errors};
 const PASS_THROUGH_ATTRS: [&str; 6] = ["allow", "warn", "deny", "expect", "forbid", "cfg"];
 
 pub fn parse(args: TokenStream, item: TokenStream, errors: &mut Errors) -> Option<Cell> {
-    let krate = parse_args(args, errors);
+    let (krate, differentiable) = parse_args(args, errors);
     let item: Item = match syn::parse2(item) {
         Ok(item) => item,
         Err(e) => {
@@ -20,7 +20,7 @@ pub fn parse(args: TokenStream, item: TokenStream, errors: &mut Errors) -> Optio
             return None;
         }
     };
-    match item {
+    let cell = match item {
         Item::Fn(f) => Some(from_fn(krate, f, errors)),
         Item::Impl(i) => from_impl(krate, i, errors),
         other => {
@@ -30,22 +30,36 @@ pub fn parse(args: TokenStream, item: TokenStream, errors: &mut Errors) -> Optio
             );
             None
         }
-    }
+    };
+    cell.map(|cell| Cell {
+        differentiable,
+        ..cell
+    })
 }
 
-fn parse_args(args: TokenStream, errors: &mut Errors) -> syn::Path {
+/// `crate = path`, and `inference` (generate no backward).
+fn parse_args(args: TokenStream, errors: &mut Errors) -> (syn::Path, bool) {
     let mut krate = default_crate();
-    let parser = syn::meta::parser(|meta| match parse_crate_arg(&meta)? {
-        Some(path) => {
-            krate = path;
-            Ok(())
+    let mut differentiable = true;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("inference") {
+            differentiable = false;
+            return Ok(());
         }
-        None => Err(meta.error("unknown `#[cell]` argument: the only one is `crate = path`")),
+        match parse_crate_arg(&meta)? {
+            Some(path) => {
+                krate = path;
+                Ok(())
+            }
+            None => Err(meta.error(
+                "unknown `#[cell]` argument: the arguments are `crate = path` and `inference`",
+            )),
+        }
     });
     if let Err(e) = syn::parse::Parser::parse2(parser, args) {
         errors.push(e);
     }
-    krate
+    (krate, differentiable)
 }
 
 fn from_fn(krate: syn::Path, mut f: syn::ItemFn, errors: &mut Errors) -> Cell {
@@ -70,6 +84,7 @@ fn from_fn(krate: syn::Path, mut f: syn::ItemFn, errors: &mut Errors) -> Cell {
         body: (*f.block).clone(),
         sig: f.sig.clone(),
         origin: Origin::Fn(f),
+        differentiable: true,
     }
 }
 
@@ -133,6 +148,7 @@ fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> 
         output: output_type(&method.sig),
         body: method.block.clone(),
         sig: method.sig.clone(),
+        differentiable: true,
         origin: Origin::Impl {
             step_attrs: method.attrs.clone(),
             item,

@@ -1,0 +1,453 @@
+//! [`lower::Program`] → `impl Differentiable`: a forward in single-assignment form, every
+//! operation a call into `__private::adjoint` chosen by its operands' types, and a backward
+//! closure that runs the statements in reverse, each calling the same operation's pull.
+//!
+//! Names in the generated code: `__rnn_vK` is value `K`, `__rnn_dK` its adjoint, `__rnn_tK`
+//! the witness of its type, `__rnn_sK_i` a clone of node `K`'s operand `i` that its pull reads,
+//! `__rnn_rK` a sub-cell's residual, `__rnn_aK` a chosen activation.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::lower::{Act, Node, Op, Operand, Program};
+use super::model::{Cell, Role};
+
+fn value(k: usize) -> syn::Ident {
+    format_ident!("__rnn_v{k}")
+}
+fn adjoint(k: usize) -> syn::Ident {
+    format_ident!("__rnn_d{k}")
+}
+fn witness(k: usize) -> syn::Ident {
+    format_ident!("__rnn_t{k}")
+}
+fn saved(k: usize, i: usize) -> syn::Ident {
+    format_ident!("__rnn_s{k}_{i}")
+}
+
+struct Emit<'a> {
+    cell: &'a Cell,
+    rt: TokenStream,
+    forward: TokenStream,
+    backward: Vec<TokenStream>,
+    /// The names the backward closure captures.
+    captures: Vec<syn::Ident>,
+}
+
+impl Emit<'_> {
+    fn several(&self, role: Role) -> bool {
+        self.cell.params_of(role).count() > 1
+    }
+
+    /// The operand's value in the forward, as a reference.
+    fn primal(&self, o: &Operand) -> TokenStream {
+        match o {
+            Operand::Value(k) => {
+                let v = value(*k);
+                quote!(&#v)
+            }
+            Operand::Role { param, path } => {
+                let name = &self.cell.params[*param].name;
+                quote!(&(*#name) #(#path)*)
+            }
+            Operand::Param { path } => quote!(&self #(#path)*),
+            Operand::Const(e) => quote!(&(#e)),
+        }
+    }
+
+    /// Where the operand's adjoint adds up in the backward; `None` for a constant.
+    fn target(&self, o: &Operand) -> Option<TokenStream> {
+        match o {
+            Operand::Value(k) => {
+                let d = adjoint(*k);
+                Some(quote!(&mut #d))
+            }
+            Operand::Role { param, path } => {
+                let p = &self.cell.params[*param];
+                let name = &p.name;
+                let field = self.several(p.role).then(|| quote!(.#name));
+                Some(match p.role {
+                    Role::Input => quote!(&mut __rnn_d_input #field #(#path)*),
+                    Role::State => quote!(&mut (*__rnn_d_state) #field #(#path)*),
+                    Role::Constant => quote!(&mut (*__rnn_d_constants) #field #(#path)*),
+                })
+            }
+            Operand::Param { path } => Some(quote!(&mut __rnn_grads #(#path)*)),
+            Operand::Const(_) => None,
+        }
+    }
+
+    /// `acc(target, term)` for the operand, nothing for a constant.
+    fn acc(&self, o: &Operand, term: TokenStream) -> TokenStream {
+        let rt = &self.rt;
+        match self.target(o) {
+            Some(t) => quote!(#rt::acc(#t, #term);),
+            None => TokenStream::new(),
+        }
+    }
+
+    /// The operand's value in the backward, as a reference: re-read where the backward has
+    /// it (an input, a constant, a parameter), else a clone kept by the forward.
+    fn keep(&mut self, k: usize, i: usize, o: &Operand) -> TokenStream {
+        match o {
+            Operand::Role { param, path } if self.cell.params[*param].role != Role::State => {
+                let p = &self.cell.params[*param];
+                let name = &p.name;
+                let field = self.several(p.role).then(|| quote!(.#name));
+                match p.role {
+                    Role::Input => quote!(&(*__rnn_input) #field #(#path)*),
+                    _ => quote!(&(*__rnn_constants) #field #(#path)*),
+                }
+            }
+            Operand::Param { path } => quote!(&__rnn_self #(#path)*),
+            _ => {
+                let s = saved(k, i);
+                let primal = self.primal(o);
+                self.forward
+                    .extend(quote!(let #s = ::core::clone::Clone::clone(#primal);));
+                self.captures.push(s.clone());
+                quote!(#s)
+            }
+        }
+    }
+
+    fn node(&mut self, node: &Node) {
+        let rt = self.rt.clone();
+        let k = node.out;
+        let (v, d) = (value(k), adjoint(k));
+        let ty = node.ty.as_ref().map(|t| quote!(: #t));
+        let p = |e: &Self, o: &Operand| e.primal(o);
+        let (forward, backward) = match &node.op {
+            Op::Add(a, b) | Op::Sub(a, b) => {
+                let (f, pull) = match &node.op {
+                    Op::Add(..) => (quote!(add), quote!(pull_add)),
+                    _ => (quote!(sub), quote!(pull_sub)),
+                };
+                let (pa, pb) = (p(self, a), p(self, b));
+                let (ga, gb) = (
+                    self.acc(a, quote!(&__rnn_g.0)),
+                    self.acc(b, quote!(&__rnn_g.1)),
+                );
+                (
+                    quote!(let #v #ty = #rt::Summable::#f(#pa, #pb);),
+                    quote!({ let __rnn_g = #rt::#pull(&#d); #ga #gb }),
+                )
+            }
+            Op::Neg(a) => {
+                let pa = p(self, a);
+                let ga = self.acc(a, quote!(&__rnn_g));
+                (
+                    quote!(let #v #ty = #rt::Negate::neg(#pa);),
+                    quote!({ let __rnn_g = #rt::pull_neg(&#d); #ga }),
+                )
+            }
+            Op::Mul(a, b) | Op::Div(a, b) | Op::Hadamard(a, b) | Op::Dot(a, b) => {
+                let (f, pull) = match &node.op {
+                    Op::Mul(..) => (quote!(#rt::Product::mul), quote!(#rt::Product::pull)),
+                    Op::Div(..) => (quote!(#rt::Quotient::div), quote!(#rt::Quotient::pull)),
+                    Op::Hadamard(..) => (
+                        quote!(#rt::Hadamard::component_mul),
+                        quote!(#rt::Hadamard::pull),
+                    ),
+                    _ => (quote!(#rt::dot), quote!(#rt::pull_dot)),
+                };
+                let (pa, pb) = (p(self, a), p(self, b));
+                let (ka, kb) = (self.keep(k, 0, a), self.keep(k, 1, b));
+                let (ga, gb) = (
+                    self.acc(a, quote!(&__rnn_g.0)),
+                    self.acc(b, quote!(&__rnn_g.1)),
+                );
+                (
+                    quote!(let #v #ty = #f(#pa, #pb);),
+                    quote!({ let __rnn_g = #pull(#ka, #kb, &#d); #ga #gb }),
+                )
+            }
+            Op::Sum(a) | Op::Transpose(a) | Op::Exp(a) | Op::Split(a) => {
+                let (f, pull) = match &node.op {
+                    Op::Sum(_) => (quote!(sum), quote!(pull_sum(&#d))),
+                    Op::Transpose(_) => (quote!(transpose), quote!(pull_transpose(&#d))),
+                    Op::Split(_) => (quote!(split), quote!(pull_split(&#d))),
+                    _ => {
+                        let y = format_ident!("__rnn_y{k}");
+                        (quote!(exp), quote!(pull_exp(#y, &#d)))
+                    }
+                };
+                let pa = p(self, a);
+                let ga = self.acc(a, quote!(&__rnn_g));
+                let f = quote!(let #v #ty = #rt::#f(#pa););
+                let f = if matches!(node.op, Op::Exp(_)) {
+                    self.keep_after(k, f);
+                    TokenStream::new()
+                } else {
+                    f
+                };
+                (f, quote!({ let __rnn_g = #rt::#pull; #ga }))
+            }
+            Op::Reshape(out_ty, a) => {
+                let pa = p(self, a);
+                let ga = self.acc(a, quote!(&__rnn_g));
+                (
+                    quote!(let #v: #out_ty = #rt::reshape(#pa);),
+                    quote!({ let __rnn_g = #rt::reshape(&#d); #ga }),
+                )
+            }
+            Op::Activation(act, a) => {
+                let pa = p(self, a);
+                let krate = &self.cell.krate;
+                let chosen = format_ident!("__rnn_a{k}");
+                let act = match act {
+                    Act::Named(variant) => quote!(#krate::ops::Activation::#variant),
+                    Act::Runtime(e) => quote!(#e),
+                };
+                self.forward.extend(quote!(let #chosen = #act;));
+                self.captures.push(chosen.clone());
+                let f = quote!(let #v #ty = #rt::activation(#chosen, #pa););
+                let y = self.keep_after(k, f);
+                let ga = self.acc(a, quote!(&__rnn_g));
+                (
+                    TokenStream::new(),
+                    quote!({ let __rnn_g = #rt::pull_activation(*#chosen, #y, &#d); #ga }),
+                )
+            }
+            Op::Concat(a, b) => {
+                let (pa, pb) = (p(self, a), p(self, b));
+                let (ga, gb) = (
+                    self.acc(a, quote!(&__rnn_g.0)),
+                    self.acc(b, quote!(&__rnn_g.1)),
+                );
+                (
+                    quote!(let #v #ty = #rt::concat(#pa, #pb);),
+                    quote!({ let __rnn_g = #rt::pull_concat(&#d); #ga #gb }),
+                )
+            }
+            Op::Forward(layer, x) => {
+                let px = p(self, x);
+                let kx = self.keep(k, 0, x);
+                let f = quote!(let #v #ty = #rt::Forward::forward(&self #(#layer)*, #px););
+                let y = self.keep_after(k, f);
+                let gx = self.acc(x, quote!(&__rnn_g));
+                (
+                    TokenStream::new(),
+                    quote!({
+                        let __rnn_g = #rt::Forward::pull(
+                            &__rnn_self #(#layer)*, &mut __rnn_grads #(#layer)*, #kx, #y, &#d,
+                        );
+                        #gx
+                    }),
+                )
+            }
+            Op::Apply(kernel, x) => {
+                let px = p(self, x);
+                let kx = self.keep(k, 0, x);
+                let gx = self.acc(x, quote!(&__rnn_g));
+                (
+                    quote!(let #v #ty = #rt::Apply::apply(&self #(#kernel)*, #px);),
+                    quote!({
+                        let __rnn_g = #rt::Apply::pull(
+                            &__rnn_self #(#kernel)*, &mut __rnn_grads #(#kernel)*, #kx, &#d,
+                        );
+                        #gx
+                    }),
+                )
+            }
+            Op::Step {
+                cell,
+                input,
+                state,
+                constants,
+                new_state,
+            } => {
+                let (pi, ps, pc) = (p(self, input), p(self, state), p(self, constants));
+                let (ki, kc) = (self.keep(k, 0, input), self.keep(k, 1, constants));
+                let (s, ds, r) = (
+                    value(*new_state),
+                    adjoint(*new_state),
+                    format_ident!("__rnn_r{k}"),
+                );
+                self.captures.push(r.clone());
+                let (gs, gi, gc) = (
+                    self.acc(state, quote!(&__rnn_ds)),
+                    self.acc(input, quote!(&__rnn_g.0)),
+                    self.acc(constants, quote!(&__rnn_g.1)),
+                );
+                (
+                    quote! {
+                        let mut #s = ::core::clone::Clone::clone(#ps);
+                        let (#v, #r) = #rt::step(&self #(#cell)*, #pi, &mut #s, #pc);
+                        let #v #ty = #v;
+                    },
+                    quote!({
+                        let mut __rnn_ds = #rt::take(&mut #ds);
+                        let __rnn_g = #rt::pull_step(
+                            &__rnn_self #(#cell)*, &mut __rnn_grads #(#cell)*, #ki, #r, &#d,
+                            &mut __rnn_ds, #kc,
+                        );
+                        #gs #gi #gc
+                    }),
+                )
+            }
+            Op::Tuple(parts) => {
+                let primals: Vec<TokenStream> = parts
+                    .iter()
+                    .map(|o| {
+                        let po = p(self, o);
+                        quote!(::core::clone::Clone::clone(#po))
+                    })
+                    .collect();
+                let accs: Vec<TokenStream> = parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let i = syn::Index::from(i);
+                        self.acc(o, quote!(&#d.#i))
+                    })
+                    .collect();
+                (quote!(let #v #ty = (#(#primals,)*);), quote!({ #(#accs)* }))
+            }
+            Op::Project(of, member) => {
+                let (base, dbase) = (value(*of), adjoint(*of));
+                (
+                    quote!(let #v #ty = ::core::clone::Clone::clone(&#base #member);),
+                    quote!(#rt::acc(&mut #dbase #member, &#d);),
+                )
+            }
+        };
+        self.forward.extend(forward);
+        self.witness(k);
+        if let Op::Step { new_state, .. } = &node.op {
+            self.witness(*new_state);
+        }
+        self.backward.push(backward);
+    }
+
+    /// Emits a forward statement defining value `k`, then keeps a clone of it for the pull
+    /// (an activation's adjoint is taken from its output).
+    fn keep_after(&mut self, k: usize, forward: TokenStream) -> TokenStream {
+        self.forward.extend(forward);
+        let (v, y) = (value(k), format_ident!("__rnn_y{k}"));
+        self.forward
+            .extend(quote!(let #y = ::core::clone::Clone::clone(&#v);));
+        self.captures.push(y.clone());
+        quote!(#y)
+    }
+
+    fn witness(&mut self, k: usize) {
+        let (rt, v, t) = (&self.rt, value(k), witness(k));
+        self.forward.extend(quote!(let #t = #rt::witness(&#v);));
+        self.captures.push(t);
+    }
+}
+
+/// The `Differentiable` impl of the cell, from its body in single-assignment form.
+pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStream {
+    let krate = &cell.krate;
+    let rt = quote!(#krate::__private::adjoint);
+    let mut emit = Emit {
+        cell,
+        rt: rt.clone(),
+        forward: TokenStream::new(),
+        backward: Vec::new(),
+        captures: Vec::new(),
+    };
+    for node in &program.nodes {
+        emit.node(node);
+    }
+    let output = emit.primal(&program.output);
+    let output_acc = emit.acc(&program.output, quote!(__rnn_d_output));
+    let mut writes = TokenStream::new();
+    let mut write_accs = TokenStream::new();
+    for (param, path, operand) in &program.writes {
+        let p = &cell.params[*param];
+        let name = &p.name;
+        let field = emit.several(Role::State).then(|| quote!(.#name));
+        let primal = emit.primal(operand);
+        writes.extend(quote!((*#name) #(#path)* = ::core::clone::Clone::clone(#primal);));
+        let term = emit.acc(operand, quote!(&__rnn_g));
+        write_accs.extend(quote!({
+            let __rnn_g = #rt::take(&mut (*__rnn_d_state) #field #(#path)*);
+            #term
+        }));
+    }
+    let Emit {
+        forward,
+        backward,
+        captures,
+        ..
+    } = emit;
+    let backward = backward.into_iter().rev();
+    let zeros = (0..program.values).map(|k| {
+        let (d, t) = (adjoint(k), witness(k));
+        quote!(let mut #d = #t.zero();)
+    });
+    let bindings = super::expand::bindings(cell);
+    let (impl_generics, _, where_clause) = cell.generics.split_for_impl();
+
+    quote! {
+        impl #impl_generics #krate::__private::Differentiable for #cell_ty #where_clause {
+            type Residual = #rt::Pullback<Self>;
+
+            #[allow(
+                unused_variables, unused_mut, unused_braces, non_snake_case,
+                clippy::all, clippy::pedantic
+            )]
+            #[inline]
+            fn step_forward(
+                &self,
+                __rnn_input: &Self::Input,
+                __rnn_state: &mut Self::State,
+                __rnn_constants: &Self::Constants,
+            ) -> (Self::Output, Self::Residual) {
+                #bindings
+                #forward
+                let __rnn_output = ::core::clone::Clone::clone(#output);
+                #writes
+                let __rnn_pullback = #rt::Pullback::new(
+                    move |__rnn_self: &Self,
+                          __rnn_input: &Self::Input,
+                          __rnn_d_output: &Self::Output,
+                          __rnn_d_state: &mut Self::State,
+                          __rnn_constants: &Self::Constants,
+                          __rnn_d_constants: &mut Self::Constants,
+                          __rnn_grads: &mut Self|
+                          -> Self::Input {
+                        #(let #captures = &#captures;)*
+                        let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
+                        #(#zeros)*
+                        #output_acc
+                        #write_accs
+                        #(#backward)*
+                        __rnn_d_input
+                    },
+                );
+                (__rnn_output, __rnn_pullback)
+            }
+
+            #[inline]
+            fn step_backward(
+                &self,
+                input: &Self::Input,
+                residual: &Self::Residual,
+                d_output: &Self::Output,
+                d_state: &mut Self::State,
+                constants: &Self::Constants,
+                d_constants: &mut Self::Constants,
+                grads: &mut Self,
+            ) -> Self::Input {
+                residual.pull(self, input, d_output, d_state, constants, d_constants, grads)
+            }
+        }
+    }
+}
+
+/// `Parameters` for the unit type generated for a free step function: it has none.
+pub fn fn_parameters(cell: &Cell, cell_ty: &syn::Type) -> TokenStream {
+    let krate = &cell.krate;
+    let (impl_generics, _, where_clause) = cell.generics.split_for_impl();
+    let p = quote!(#krate::__private);
+    quote! {
+        impl #impl_generics #p::Parameters for #cell_ty #where_clause {
+            fn visit(&self, _: &#p::Path<'_>, _: &mut #p::Visitor<'_>) {}
+            fn visit_mut(&mut self, _: &#p::Path<'_>, _: ::core::option::Option<#p::Init>, _: &mut #p::VisitorMut<'_>) {}
+        }
+    }
+}

@@ -1,0 +1,793 @@
+//! The step's body → single-assignment form: a list of operations over numbered values,
+//! each operand a value, a place of a parameter (an input, state or constant field, or one of
+//! the cell's own parameters through `self`), or an expression that reads none of them (a
+//! constant of the computation, which has no adjoint).
+//!
+//! This is an analysis of the same model the `Cell` impl is expanded from; anything it cannot
+//! differentiate is recorded as a mistake on the user's tokens, saying what to write instead.
+
+use std::collections::HashMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{BinOp, Expr, Pat, Stmt, Type, UnOp};
+
+use super::model::{Cell, Role};
+use crate::errors::Errors;
+
+/// One step of a path into a value: a field (`.c`, `.0`) or a constant index (`[0]`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Member {
+    Field(syn::Member),
+    Index(syn::Expr),
+}
+
+impl ToTokens for Member {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Member::Field(m) => tokens.extend(quote!(.#m)),
+            Member::Index(i) => tokens.extend(quote!([#i])),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Operand {
+    /// A value computed by the step.
+    Value(usize),
+    /// A place of the step's parameter `params[param]` as it was when the step started.
+    Role { param: usize, path: Vec<Member> },
+    /// One of the cell's parameters (`self.path`): its adjoint is a gradient.
+    Param { path: Vec<Member> },
+    /// An expression that reads no value of the step: no adjoint.
+    Const(Expr),
+}
+
+/// How an activation is chosen: by the `ops` function's name, or by an `Activation` value.
+#[derive(Clone, Debug)]
+pub enum Act {
+    Named(syn::Ident),
+    Runtime(Expr),
+}
+
+#[derive(Clone, Debug)]
+pub enum Op {
+    Add(Operand, Operand),
+    Sub(Operand, Operand),
+    Neg(Operand),
+    Mul(Operand, Operand),
+    Div(Operand, Operand),
+    Hadamard(Operand, Operand),
+    Dot(Operand, Operand),
+    Sum(Operand),
+    Transpose(Operand),
+    /// `Ty::from_column_slice(a.as_slice())`.
+    Reshape(Type, Operand),
+    Activation(Act, Operand),
+    Exp(Operand),
+    Concat(Operand, Operand),
+    Split(Operand),
+    /// `self.path.forward(&x)`.
+    Forward(Vec<Member>, Operand),
+    /// `self.path.apply(&x)`.
+    Apply(Vec<Member>, Operand),
+    /// `self.path.step(input, &mut state, constants)`; the new state is value `new_state`.
+    Step {
+        cell: Vec<Member>,
+        input: Operand,
+        state: Operand,
+        constants: Operand,
+        new_state: usize,
+    },
+    Tuple(Vec<Operand>),
+    Project(usize, Member),
+}
+
+pub struct Node {
+    /// The value it defines.
+    pub out: usize,
+    pub op: Op,
+    /// The type the user wrote on the `let` that binds it.
+    pub ty: Option<Type>,
+}
+
+/// The body in single-assignment form.
+pub struct Program {
+    pub nodes: Vec<Node>,
+    /// The number of values (nodes, plus each sub-step's new state).
+    pub values: usize,
+    pub output: Operand,
+    /// The state places the step writes, with their final values, in the order first written.
+    pub writes: Vec<(usize, Vec<Member>, Operand)>,
+}
+
+const NAMED_ACTIVATIONS: [(&str, &str); 5] = [
+    ("sigmoid", "Sigmoid"),
+    ("tanh", "Tanh"),
+    ("relu", "Relu"),
+    ("hard_sigmoid", "HardSigmoid"),
+    ("softmax", "Softmax"),
+];
+
+const SET: &str = "the operations with an adjoint are `+`, `-`, `*`, `/` by a scalar, \
+     `component_mul`, `dot`, `sum`, `transpose`, `rnn::ops` (activations, `exp`, `concat`, \
+     `split`), `Activation::of`, `Dense::forward`, `Kernel::apply`, `MatVec::forward` and a \
+     sub-cell's `step`";
+
+fn opt_out() -> &'static str {
+    "or mark the cell `#[cell(inference)]` to generate no backward"
+}
+
+struct Lower<'a> {
+    cell: &'a Cell,
+    errors: &'a mut Errors,
+    nodes: Vec<Node>,
+    values: usize,
+    scopes: Vec<HashMap<String, Operand>>,
+    /// State places written so far.
+    writes: Vec<(usize, Vec<Member>, Operand)>,
+}
+
+pub fn lower(cell: &Cell, errors: &mut Errors) -> Option<Program> {
+    let before = errors_len(errors);
+    let mut lower = Lower {
+        cell,
+        errors,
+        nodes: Vec::new(),
+        values: 0,
+        scopes: vec![HashMap::new()],
+        writes: Vec::new(),
+    };
+    let output = lower.block(&cell.body.stmts, cell.sig.output.span());
+    let Lower {
+        nodes,
+        values,
+        writes,
+        errors,
+        ..
+    } = lower;
+    if errors_len(errors) != before {
+        return None;
+    }
+    Some(Program {
+        nodes,
+        values,
+        output: output?,
+        writes,
+    })
+}
+
+fn errors_len(errors: &Errors) -> usize {
+    errors.len()
+}
+
+impl Lower<'_> {
+    fn fresh(&mut self) -> usize {
+        self.values += 1;
+        self.values - 1
+    }
+
+    fn push(&mut self, op: Op) -> Operand {
+        let out = self.fresh();
+        self.nodes.push(Node { out, op, ty: None });
+        Operand::Value(out)
+    }
+
+    fn lookup(&self, name: &str) -> Option<Operand> {
+        self.scopes.iter().rev().find_map(|s| s.get(name).cloned())
+    }
+
+    fn param_index(&self, name: &str) -> Option<usize> {
+        self.cell.params.iter().position(|p| p.name == name)
+    }
+
+    /// Whether `e` reads a value of the step (a local, a parameter of the step, `self`).
+    fn reads_values(&self, e: &Expr) -> bool {
+        struct Reads<'l, 'a>(&'l Lower<'a>, bool);
+        impl<'ast> Visit<'ast> for Reads<'_, '_> {
+            fn visit_ident(&mut self, i: &'ast syn::Ident) {
+                let name = i.to_string();
+                if name == "self"
+                    || self.0.lookup(&name).is_some()
+                    || self.0.param_index(&name).is_some()
+                {
+                    self.1 = true;
+                }
+            }
+            fn visit_expr_macro(&mut self, _: &'ast syn::ExprMacro) {
+                // A macro's tokens may read anything.
+                self.1 = true;
+            }
+        }
+        let mut reads = Reads(self, false);
+        reads.visit_expr(e);
+        reads.1
+    }
+
+    fn block(&mut self, stmts: &[Stmt], end: Span) -> Option<Operand> {
+        let mut output = None;
+        for (i, stmt) in stmts.iter().enumerate() {
+            let last = i + 1 == stmts.len();
+            match stmt {
+                Stmt::Local(local) => self.local(local),
+                Stmt::Expr(e, None) if last => output = self.expr(e),
+                Stmt::Expr(e, _) => {
+                    self.statement(e);
+                }
+                Stmt::Item(item) => self.errors.at(
+                    item,
+                    format!(
+                        "an item inside a differentiated step: move it out of the step, {}",
+                        opt_out()
+                    ),
+                ),
+                Stmt::Macro(m) => self.errors.at(
+                    m,
+                    format!(
+                        "a macro call in a differentiated step has no adjoint: remove it from the \
+                         step, {}",
+                        opt_out()
+                    ),
+                ),
+            }
+        }
+        if output.is_none() && !matches!(stmts.last(), Some(Stmt::Expr(_, None))) {
+            self.errors.at(
+                quote::quote_spanned!(end=> step),
+                "a differentiated step ends with its output as the last expression",
+            );
+        }
+        output
+    }
+
+    fn bind(&mut self, name: String, operand: Operand) {
+        self.scopes
+            .last_mut()
+            .expect("a scope")
+            .insert(name, operand);
+    }
+
+    fn local(&mut self, local: &syn::Local) {
+        let Some(init) = &local.init else {
+            self.errors.at(
+                local,
+                "a `let` without a value cannot be differentiated: give it its value where it is \
+                 declared",
+            );
+            return;
+        };
+        if let Some((_, diverge)) = &init.diverge {
+            self.errors.at(
+                diverge,
+                format!("`let .. else` has no adjoint, {}", opt_out()),
+            );
+            return;
+        }
+        let (pat, ty) = match &local.pat {
+            Pat::Type(t) => (&*t.pat, Some((*t.ty).clone())),
+            other => (other, None),
+        };
+        let Some(value) = self.expr(&init.expr) else {
+            return;
+        };
+        let value = match (value, ty) {
+            (Operand::Value(v), Some(ty)) => {
+                if let Some(node) = self.nodes.iter_mut().find(|n| n.out == v) {
+                    if node.ty.is_none() {
+                        node.ty = Some(ty);
+                    }
+                }
+                Operand::Value(v)
+            }
+            (Operand::Const(e), Some(ty)) => {
+                Operand::Const(syn::parse_quote!({ let __rnn_c: #ty = #e; __rnn_c }))
+            }
+            (other, _) => other,
+        };
+        self.pattern(pat, value);
+    }
+
+    fn pattern(&mut self, pat: &Pat, value: Operand) {
+        match pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                self.bind(p.ident.to_string(), value)
+            }
+            Pat::Wild(_) => {}
+            Pat::Tuple(t) => {
+                for (i, elem) in t.elems.iter().enumerate() {
+                    let member = Member::Field(syn::Member::Unnamed(syn::Index::from(i)));
+                    if let Some(part) = self.project(&value, member, elem) {
+                        self.pattern(elem, part);
+                    }
+                }
+            }
+            Pat::Slice(s) => {
+                for (i, elem) in s.elems.iter().enumerate() {
+                    let index: syn::Expr = syn::parse_quote!(#i);
+                    if let Some(part) = self.project(&value, Member::Index(index), elem) {
+                        self.pattern(elem, part);
+                    }
+                }
+            }
+            Pat::Paren(p) => self.pattern(&p.pat, value),
+            other => self.errors.at(
+                other,
+                "this pattern cannot be differentiated: bind a name, a tuple or an array of names",
+            ),
+        }
+    }
+
+    /// `value.member`.
+    fn project(&mut self, value: &Operand, member: Member, at: impl ToTokens) -> Option<Operand> {
+        match value {
+            Operand::Value(v) => Some(self.push(Op::Project(*v, member))),
+            Operand::Role { param, path } => {
+                let mut path = path.clone();
+                path.push(member);
+                Some(Operand::Role {
+                    param: *param,
+                    path,
+                })
+            }
+            Operand::Param { path } => {
+                let mut path = path.clone();
+                path.push(member);
+                Some(Operand::Param { path })
+            }
+            Operand::Const(e) => Some(Operand::Const(syn::parse_quote!((#e)#member))),
+        }
+        .or_else(|| {
+            self.errors.at(at, "cannot take a part of this value");
+            None
+        })
+    }
+
+    /// An expression statement: an assignment, or a call whose result is dropped.
+    fn statement(&mut self, e: &Expr) {
+        match e {
+            Expr::Assign(a) => {
+                if let Some(value) = self.expr(&a.right) {
+                    self.assign(&a.left, value);
+                }
+            }
+            Expr::Binary(b) if is_compound(&b.op) => {
+                let (Some(old), Some(rhs)) = (self.expr(&b.left), self.expr(&b.right)) else {
+                    return;
+                };
+                let op = match b.op {
+                    BinOp::AddAssign(_) => Op::Add(old, rhs),
+                    BinOp::SubAssign(_) => Op::Sub(old, rhs),
+                    BinOp::MulAssign(_) => Op::Mul(old, rhs),
+                    BinOp::DivAssign(_) => Op::Div(old, rhs),
+                    _ => {
+                        self.errors.at(
+                            &b.op,
+                            format!("this compound assignment has no adjoint: {SET}"),
+                        );
+                        return;
+                    }
+                };
+                let value = self.push(op);
+                self.assign(&b.left, value);
+            }
+            other => {
+                self.expr(other);
+            }
+        }
+    }
+
+    /// `target = value`: a local rebound, or a place of a state written.
+    fn assign(&mut self, target: &Expr, value: Operand) {
+        let Some((root, path)) = place(target) else {
+            self.errors.at(
+                target,
+                "a differentiated step assigns to a local (`x = ..`), a state (`*h = ..`) or a \
+                 state's field (`state.c = ..`)",
+            );
+            return;
+        };
+        let name = root.to_string();
+        if self.lookup(&name).is_some() {
+            if !path.is_empty() {
+                self.errors.at(
+                    target,
+                    "assigning to a part of a local cannot be differentiated: build the whole \
+                     value (`ops::concat`, a tuple) and bind it",
+                );
+                return;
+            }
+            for scope in self.scopes.iter_mut().rev() {
+                if let Some(slot) = scope.get_mut(&name) {
+                    *slot = value;
+                    return;
+                }
+            }
+        }
+        match self.param_index(&name) {
+            Some(param) if self.cell.params[param].role == Role::State => {
+                let clash = self.writes.iter().any(|(p, w, _)| {
+                    *p == param && w != &path && (w.starts_with(&path) || path.starts_with(w))
+                });
+                if clash {
+                    self.errors.at(
+                        target,
+                        "this state is written both whole and by field: write it one way",
+                    );
+                    return;
+                }
+                match self
+                    .writes
+                    .iter_mut()
+                    .find(|(p, w, _)| *p == param && *w == path)
+                {
+                    Some(slot) => slot.2 = value,
+                    None => self.writes.push((param, path, value)),
+                }
+            }
+            _ => self.errors.at(
+                target,
+                "only a `#[state]` or a local can be assigned in a differentiated step",
+            ),
+        }
+    }
+
+    /// A place rooted at a parameter of the step, as it is now.
+    fn role_place(&mut self, param: usize, path: Vec<Member>, at: &Expr) -> Option<Operand> {
+        let written: Vec<(Vec<Member>, Operand)> = self
+            .writes
+            .iter()
+            .filter(|(p, _, _)| *p == param)
+            .map(|(_, w, v)| (w.clone(), v.clone()))
+            .collect();
+        for (w, v) in &written {
+            if path.starts_with(w) {
+                let mut value = v.clone();
+                for m in &path[w.len()..] {
+                    value = self.project(&value, m.clone(), at)?;
+                }
+                return Some(value);
+            }
+            if w.starts_with(&path) {
+                self.errors.at(
+                    at,
+                    "this reads a whole state after one of its fields was written: read the \
+                     fields",
+                );
+                return None;
+            }
+        }
+        Some(Operand::Role { param, path })
+    }
+
+    fn expr(&mut self, e: &Expr) -> Option<Operand> {
+        if !self.reads_values(e) {
+            return Some(Operand::Const(e.clone()));
+        }
+        match e {
+            Expr::Paren(p) => self.expr(&p.expr),
+            Expr::Group(g) => self.expr(&g.expr),
+            Expr::Reference(r) if r.mutability.is_none() => self.expr(&r.expr),
+            Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => self.expr(&u.expr),
+            Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => {
+                let a = self.expr(&u.expr)?;
+                Some(self.push(Op::Neg(a)))
+            }
+            Expr::Path(_) | Expr::Field(_) | Expr::Index(_) => self.read(e),
+            Expr::Binary(b) => {
+                let (a, c) = (self.expr(&b.left), self.expr(&b.right));
+                let (a, c) = (a?, c?);
+                let op = match b.op {
+                    BinOp::Add(_) => Op::Add(a, c),
+                    BinOp::Sub(_) => Op::Sub(a, c),
+                    BinOp::Mul(_) => Op::Mul(a, c),
+                    BinOp::Div(_) => Op::Div(a, c),
+                    _ => {
+                        self.errors.at(
+                            &b.op,
+                            format!(
+                                "`{}` on the step's values has no adjoint: {SET}; {}",
+                                b.op.to_token_stream(),
+                                opt_out()
+                            ),
+                        );
+                        return None;
+                    }
+                };
+                Some(self.push(op))
+            }
+            Expr::MethodCall(m) => self.method(m),
+            Expr::Call(c) => self.call(c),
+            Expr::Tuple(t) => {
+                let parts: Vec<Option<Operand>> = t.elems.iter().map(|e| self.expr(e)).collect();
+                let parts: Option<Vec<Operand>> = parts.into_iter().collect();
+                Some(self.push(Op::Tuple(parts?)))
+            }
+            Expr::Block(b) if b.label.is_none() => {
+                self.scopes.push(HashMap::new());
+                let out = self.block(&b.block.stmts, b.span());
+                self.scopes.pop();
+                out
+            }
+            other => {
+                self.errors.at(other, unsupported(other));
+                None
+            }
+        }
+    }
+
+    /// A path, field or constant index: a local, a parameter's place, `self`'s parameter.
+    fn read(&mut self, e: &Expr) -> Option<Operand> {
+        let Some((root, path)) = place(e) else {
+            self.errors.at(
+                e,
+                "indexing by a computed position has no adjoint here: index with a constant, \
+                 or use `ops::split`",
+            );
+            return None;
+        };
+        let name = root.to_string();
+        if name == "self" {
+            return Some(Operand::Param { path });
+        }
+        if let Some(value) = self.lookup(&name) {
+            let mut value = value;
+            for m in path {
+                value = self.project(&value, m, e)?;
+            }
+            return Some(value);
+        }
+        match self.param_index(&name) {
+            Some(param) => self.role_place(param, path, e),
+            None => Some(Operand::Const(e.clone())),
+        }
+    }
+
+    fn method(&mut self, m: &syn::ExprMethodCall) -> Option<Operand> {
+        let name = m.method.to_string();
+        let args: Vec<&Expr> = m.args.iter().collect();
+        let receiver_param = |l: &mut Self| match l.expr(&m.receiver) {
+            Some(Operand::Param { path }) => Some(path),
+            Some(_) => {
+                l.errors.at(
+                    &m.receiver,
+                    format!(
+                        "`.{name}(..)` is differentiated on the cell's own parameters \
+                         (`self.layer.{name}(..)`); for a computed matrix write `m * x`"
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
+        match (name.as_str(), args.as_slice()) {
+            ("clone", []) => self.expr(&m.receiver),
+            ("component_mul", [b]) => {
+                let (a, b) = (self.expr(&m.receiver), self.expr(b));
+                Some(self.push(Op::Hadamard(a?, b?)))
+            }
+            ("dot", [b]) => {
+                let (a, b) = (self.expr(&m.receiver), self.expr(b));
+                Some(self.push(Op::Dot(a?, b?)))
+            }
+            ("sum", []) => {
+                let a = self.expr(&m.receiver)?;
+                Some(self.push(Op::Sum(a)))
+            }
+            ("transpose", []) => {
+                let a = self.expr(&m.receiver)?;
+                Some(self.push(Op::Transpose(a)))
+            }
+            ("forward", [x]) => {
+                let (layer, x) = (receiver_param(self), self.expr(x));
+                Some(self.push(Op::Forward(layer?, x?)))
+            }
+            ("apply", [x]) => {
+                let (kernel, x) = (receiver_param(self), self.expr(x));
+                Some(self.push(Op::Apply(kernel?, x?)))
+            }
+            ("of", [x]) if !self.reads_values(&m.receiver) => {
+                let x = self.expr(x)?;
+                Some(self.push(Op::Activation(Act::Runtime((*m.receiver).clone()), x)))
+            }
+            ("of", [_]) if matches!(self.expr_kind(&m.receiver), Some(Operand::Param { .. })) => {
+                let x = self.expr(args[0])?;
+                Some(self.push(Op::Activation(Act::Runtime((*m.receiver).clone()), x)))
+            }
+            ("step", [input, state, constants]) => {
+                let cell = receiver_param(self);
+                let input = self.expr(input);
+                let constants = self.expr(constants);
+                let Expr::Reference(r) = state else {
+                    self.errors
+                        .at(state, "a sub-cell's state is passed as `&mut state`");
+                    return None;
+                };
+                if r.mutability.is_none() {
+                    self.errors
+                        .at(state, "a sub-cell's state is passed as `&mut state`");
+                    return None;
+                }
+                let old = self.expr(&r.expr);
+                let (cell, input, constants, old) = (cell?, input?, constants?, old?);
+                let new_state = self.fresh();
+                let out = self.push(Op::Step {
+                    cell,
+                    input,
+                    state: old,
+                    constants,
+                    new_state,
+                });
+                self.assign(&r.expr, Operand::Value(new_state));
+                Some(out)
+            }
+            _ => {
+                self.errors.at(
+                    &m.method,
+                    format!(
+                        "`.{name}(..)` has no adjoint: {SET}; write it with those, or put it in a \
+                         helper marked `#[differentiable]` with its adjoint written by hand, {}",
+                        opt_out()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// What `e` is as an operand, without recording anything.
+    fn expr_kind(&self, e: &Expr) -> Option<Operand> {
+        let (root, path) = place(e)?;
+        (root == "self").then_some(Operand::Param { path })
+    }
+
+    fn call(&mut self, c: &syn::ExprCall) -> Option<Operand> {
+        let Expr::Path(f) = &*c.func else {
+            self.errors.at(&c.func, unsupported(&c.func));
+            return None;
+        };
+        let segments: Vec<String> = f
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        let last = segments.last().map(String::as_str).unwrap_or("");
+        let in_ops = segments.len() >= 2 && segments[segments.len() - 2] == "ops";
+        let args: Vec<&Expr> = c.args.iter().collect();
+        if in_ops {
+            if let Some((_, variant)) = NAMED_ACTIVATIONS.iter().find(|(n, _)| *n == last) {
+                if let [x] = args.as_slice() {
+                    let x = self.expr(x)?;
+                    let variant = syn::Ident::new(variant, f.span());
+                    return Some(self.push(Op::Activation(Act::Named(variant), x)));
+                }
+            }
+            match (last, args.as_slice()) {
+                ("exp", [x]) => {
+                    let x = self.expr(x)?;
+                    return Some(self.push(Op::Exp(x)));
+                }
+                ("concat", [a, b]) => {
+                    let (a, b) = (self.expr(a), self.expr(b));
+                    return Some(self.push(Op::Concat(a?, b?)));
+                }
+                ("split", [v]) => {
+                    let v = self.expr(v)?;
+                    return Some(self.push(Op::Split(v)));
+                }
+                _ => {}
+            }
+        }
+        if last == "from_column_slice" {
+            if let [Expr::MethodCall(s)] = args.as_slice() {
+                if s.method == "as_slice" && s.args.is_empty() {
+                    let mut ty = f.path.clone();
+                    ty.segments.pop();
+                    ty.segments.pop_punct();
+                    let ty: Type = syn::parse_quote!(#ty);
+                    let x = self.expr(&s.receiver)?;
+                    return Some(self.push(Op::Reshape(ty, x)));
+                }
+            }
+        }
+        self.errors.at(
+            c,
+            format!(
+                "`{}` has no adjoint the macro knows: mark the helper `#[differentiable]` or give \
+                 it a hand-written adjoint, or use {SET}; {}",
+                crate::errors::tidy(&f.path),
+                opt_out()
+            ),
+        );
+        None
+    }
+}
+
+fn is_compound(op: &BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::AddAssign(_)
+            | BinOp::SubAssign(_)
+            | BinOp::MulAssign(_)
+            | BinOp::DivAssign(_)
+            | BinOp::RemAssign(_)
+            | BinOp::BitXorAssign(_)
+            | BinOp::BitAndAssign(_)
+            | BinOp::BitOrAssign(_)
+            | BinOp::ShlAssign(_)
+            | BinOp::ShrAssign(_)
+    )
+}
+
+/// `root.a.b[0]` (through `*`, `&` and parentheses) as its root and members; `None` when an
+/// index is not a literal.
+fn place(e: &Expr) -> Option<(syn::Ident, Vec<Member>)> {
+    match e {
+        Expr::Path(p) if p.qself.is_none() => {
+            let ident = p.path.get_ident()?.clone();
+            Some((ident, Vec::new()))
+        }
+        Expr::Field(f) => {
+            let (root, mut path) = place(&f.base)?;
+            path.push(Member::Field(f.member.clone()));
+            Some((root, path))
+        }
+        Expr::Index(i) => {
+            let Expr::Lit(_) = &*i.index else {
+                return None;
+            };
+            let (root, mut path) = place(&i.expr)?;
+            path.push(Member::Index((*i.index).clone()));
+            Some((root, path))
+        }
+        Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => place(&u.expr),
+        Expr::Paren(p) => place(&p.expr),
+        Expr::Group(g) => place(&g.expr),
+        _ => None,
+    }
+}
+
+/// What to write instead of an expression the macro cannot differentiate.
+fn unsupported(e: &Expr) -> String {
+    let what = match e {
+        Expr::Closure(_) => {
+            "a closure over elements has no adjoint: use the vectorized `rnn::ops` \
+             (`ops::tanh(&x)` rather than `x.map(..)`)"
+                .to_string()
+        }
+        Expr::If(_) => "`if` is not differentiated yet: compute both sides and blend them \
+             with `component_mul`"
+            .to_string(),
+        Expr::Match(_) => "`match` is not differentiated yet".to_string(),
+        Expr::ForLoop(_) => "`for` is not differentiated yet: write the steps out".to_string(),
+        Expr::While(_) => "a `while` loop has no fixed number of steps to differentiate: \
+             use a `for` over a constant range"
+            .to_string(),
+        Expr::Loop(_) => "a `loop` has no fixed number of steps to differentiate: use a `for` \
+             over a constant range"
+            .to_string(),
+        Expr::Return(_) => "an early `return` cannot be differentiated: end the step with its \
+             output"
+            .to_string(),
+        Expr::Cast(_) => {
+            "an `as` cast has no adjoint: keep the step in one scalar type".to_string()
+        }
+        Expr::Unsafe(_) => "an `unsafe` block cannot be differentiated".to_string(),
+        Expr::Macro(_) => "a macro call has no adjoint: write the expression out".to_string(),
+        Expr::Reference(_) => "a `&mut` borrow outside a sub-cell's state cannot be \
+             differentiated: bind the new value instead of writing through a reference"
+            .to_string(),
+        Expr::Array(_) => "an array literal of values has no adjoint: use `ops::concat` or a \
+             tuple"
+            .to_string(),
+        Expr::Struct(_) => {
+            "a struct literal of values has no adjoint yet: return a tuple".to_string()
+        }
+        Expr::Unary(_) => "this operator has no adjoint".to_string(),
+        Expr::Try(_) => "`?` cannot be differentiated".to_string(),
+        _ => format!("this expression has no adjoint: {SET}"),
+    };
+    format!("{what}; {}", opt_out())
+}
