@@ -11,7 +11,8 @@ use rnn::nalgebra::{SMatrix, SVector};
 use rnn::ops;
 use rnn::parameters::Parameters;
 use rnn::train::{Differentiable, Tape};
-use rnn::{cell, Cell, Mask, Nested, Real, Rnn};
+use rnn::weights::{Kernel, Weights};
+use rnn::{cell, Cell, Mask, MatVec, Nested, Real, Rnn};
 
 // ------------------------------------------------------------------------------- the cells
 
@@ -57,6 +58,122 @@ impl<T: Real> Decoder<T> {
         let output = self.gru.step(x, &mut special_state, &());
         *h = special_state;
         (output, self.other_output.forward(x))
+    }
+}
+
+/// A peephole LSTM (Gers & Schmidhuber): the gates also read the cell state, `i` and `f` the
+/// old one, `o` the new one; one stacked kernel for the four gates.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Peephole<T: Real> {
+    kernel: Kernel<T, 5, 4, 3>,
+    bias: SVector<T, 3>,
+    peep_i: SVector<T, 3>,
+    peep_f: SVector<T, 3>,
+    peep_o: SVector<T, 3>,
+}
+
+#[derive(Clone, Debug, PartialEq, Nested)]
+struct PeepState<T: Real> {
+    h: SVector<T, 3>,
+    c: SVector<T, 3>,
+}
+
+#[cell]
+impl<T: Real> Peephole<T> {
+    fn step(&self, #[input] x: &SVector<T, 2>, #[state] s: &mut PeepState<T>) -> SVector<T, 3> {
+        let xh: SVector<T, 5> = ops::concat(x, &s.h);
+        let [zi, zf, zg, zo] = self.kernel.apply(&xh);
+        let i = ops::sigmoid(&(zi + self.bias + self.peep_i.component_mul(&s.c)));
+        let f = ops::sigmoid(&(zf + self.peep_f.component_mul(&s.c)));
+        let g = ops::tanh(&zg);
+        let c = f.component_mul(&s.c) + i.component_mul(&g);
+        let o = ops::sigmoid(&(zo + self.peep_o.component_mul(&c)));
+        s.h = o.component_mul(&ops::tanh(&c));
+        s.c = c;
+        s.h
+    }
+}
+
+/// Attention over a constant memory (an encoder's outputs): a query from the state, softmax
+/// weights over the memory's rows, the context their weighted sum; two outputs, the new state
+/// and the attention weights.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Attention<T: Real> {
+    query: Dense<3, 4, T>,
+    out: Dense<6, 3, T>,
+}
+
+#[cell]
+impl<T: Real> Attention<T> {
+    fn step(
+        &self,
+        #[input] x: &SVector<T, 2>,
+        #[state] h: &mut SVector<T, 3>,
+        #[constant] memory: &SMatrix<T, 5, 4>,
+    ) -> (SVector<T, 3>, SVector<T, 5>) {
+        let q = self.query.forward(h);
+        let scale = rnn::nalgebra::convert::<f64, T>(0.5);
+        let weights = ops::softmax(&(memory * q * scale));
+        let context = memory.transpose() * weights;
+        let cx: SVector<T, 6> = ops::concat(&context, x);
+        *h = ops::tanh(&self.out.forward(&cx)) - h.component_mul(h) / rnn::nalgebra::convert::<f64, T>(4.0);
+        (*h, weights)
+    }
+}
+
+/// An Elman cell generic over its sizes and scalar, its weights plain matrices:
+/// `h' = tanh(W x + U h + b)`, `U h` through `MatVec::forward`.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Elman<const I: usize, const H: usize, T: Real> {
+    w: SMatrix<T, H, I>,
+    u: SMatrix<T, H, H>,
+    b: SVector<T, H>,
+}
+
+#[cell]
+impl<const I: usize, const H: usize, T: Real> Elman<I, H, T> {
+    fn step(&self, #[input] x: &SVector<T, I>, #[state] h: &mut SVector<T, H>) -> SVector<T, H> {
+        let mut z = self.w * x;
+        z += self.u.forward(h);
+        *h = ops::tanh(&(z + self.b));
+        -(-*h)
+    }
+}
+
+/// The Keras guide's `NestedCell` at small sizes: nested inputs and states, `Kernel::apply`,
+/// `+=` on the state's fields, a row-major flattening and a reshape.
+#[derive(Clone, Debug, PartialEq, Nested)]
+struct NestedInput<T: Real> {
+    feature1: SVector<T, 3>,
+    feature2: SMatrix<T, 4, 3>,
+}
+
+#[derive(Clone, Debug, PartialEq, Nested)]
+struct NestedState<T: Real> {
+    state1: SVector<T, 2>,
+    state2: SMatrix<T, 2, 3>,
+}
+
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct SmallNestedCell<T: Real> {
+    kernel_1: Weights<T, 3, 2>,
+    kernel_2_3: Weights<T, 12, 6>,
+}
+
+#[cell]
+impl<T: Real> SmallNestedCell<T> {
+    fn step(
+        &self,
+        #[input] inputs: &NestedInput<T>,
+        #[state] states: &mut NestedState<T>,
+    ) -> (SVector<T, 2>, SMatrix<T, 2, 3>) {
+        let [output_1] = self.kernel_1.apply(&inputs.feature1);
+        let input_2 = SVector::<T, 12>::from_column_slice(inputs.feature2.transpose().as_slice());
+        let [flat] = self.kernel_2_3.apply(&input_2);
+        let output_2_3 = SMatrix::<T, 3, 2>::from_column_slice(flat.as_slice()).transpose();
+        states.state1 += output_1;
+        states.state2 += output_2_3;
+        (output_1, output_2_3)
     }
 }
 
@@ -179,6 +296,88 @@ fn decoder_with_constant_and_sub_cell() {
             dense_proj: dense(),
             other_output: dense(),
         },
+    );
+}
+
+#[test]
+fn peephole_lstm() {
+    check_masks(
+        "peephole",
+        Peephole::<f64> {
+            kernel: Kernel::zeros(),
+            bias: SVector::zeros(),
+            peep_i: SVector::zeros(),
+            peep_f: SVector::zeros(),
+            peep_o: SVector::zeros(),
+        },
+    );
+}
+
+#[test]
+fn attention_over_a_constant_memory() {
+    check_masks(
+        "attention",
+        Attention {
+            query: dense(),
+            out: dense(),
+        },
+    );
+}
+
+#[test]
+fn generic_sizes() {
+    check_masks(
+        "elman<3, 4>",
+        Elman::<3, 4, f64> {
+            w: SMatrix::zeros(),
+            u: SMatrix::zeros(),
+            b: SVector::zeros(),
+        },
+    );
+    check_masks(
+        "elman<1, 2>",
+        Elman::<1, 2, f64> {
+            w: SMatrix::zeros(),
+            u: SMatrix::zeros(),
+            b: SVector::zeros(),
+        },
+    );
+}
+
+#[test]
+fn nested_cell() {
+    check_masks(
+        "nested",
+        SmallNestedCell::<f64> {
+            kernel_1: Weights::zeros(),
+            kernel_2_3: Weights::zeros(),
+        },
+    );
+}
+
+#[test]
+fn stacked_with_a_built_in() {
+    use rnn::cells::Stacked;
+    check_masks(
+        "stacked elman+gru",
+        Stacked((
+            Elman::<3, 4, f64> {
+                w: SMatrix::zeros(),
+                u: SMatrix::zeros(),
+                b: SVector::zeros(),
+            },
+            GruCell::<4, 2, f64>::zeros(),
+        )),
+    );
+    check_masks(
+        "stacked gru+mgu",
+        Stacked((
+            GruCell::<2, 3, f64>::zeros(),
+            Mgu {
+                forget: dense(),
+                candidate: dense(),
+            },
+        )),
     );
 }
 

@@ -380,7 +380,16 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         quote!(let mut #d = #t.zero();)
     });
     let bindings = super::expand::bindings(cell);
-    let (impl_generics, _, where_clause) = cell.generics.split_for_impl();
+    let (impl_generics, _, _) = cell.generics.split_for_impl();
+    // The cell's weights are its `Parameters`, which the macro cannot see: a cell without them
+    // is not `Differentiable` (the bound under `for<'a>` is checked where the impl is used, not
+    // here), and a use of its backward says `Parameters` is missing.
+    let mut generics = cell.generics.clone();
+    generics
+        .make_where_clause()
+        .predicates
+        .push(syn::parse_quote!(for<'__rnn> #cell_ty: #krate::__private::Parameters));
+    let where_clause = &generics.where_clause;
 
     quote! {
         impl #impl_generics #krate::__private::Differentiable for #cell_ty #where_clause {
