@@ -116,7 +116,8 @@ impl<T: Real> Attention<T> {
         let weights = ops::softmax(&(memory * q * scale));
         let context = memory.transpose() * weights;
         let cx: SVector<T, 6> = ops::concat(&context, x);
-        *h = ops::tanh(&self.out.forward(&cx)) - h.component_mul(h) / rnn::nalgebra::convert::<f64, T>(4.0);
+        *h = ops::tanh(&self.out.forward(&cx))
+            - h.component_mul(h) / rnn::nalgebra::convert::<f64, T>(4.0);
         (*h, weights)
     }
 }
@@ -174,6 +175,40 @@ impl<T: Real> SmallNestedCell<T> {
         states.state1 += output_1;
         states.state2 += output_2_3;
         (output_1, output_2_3)
+    }
+}
+
+/// Control flow: a `for` that refines a local three times, an `if` on the input, a `for` that
+/// updates the state in place, a `match` on a setting of the cell.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Refine<T: Real> {
+    w: SMatrix<T, 3, 3>,
+    u: SMatrix<T, 3, 2>,
+    #[parameters(skip)]
+    mode: u8,
+}
+
+#[cell]
+impl<T: Real> Refine<T> {
+    fn step(&self, #[input] x: &SVector<T, 2>, #[state] h: &mut SVector<T, 3>) -> SVector<T, 3> {
+        let half = rnn::nalgebra::convert::<f64, T>(0.5);
+        let mut z = self.u * x;
+        for _ in 0..3 {
+            z = ops::tanh(&(self.w * z + self.u * x));
+        }
+        let gate = if x[0] > T::zero() {
+            ops::sigmoid(&z)
+        } else {
+            ops::relu(&z) * half
+        };
+        for _ in 0..2 {
+            *h = h.component_mul(&gate) * half + z;
+        }
+        match self.mode {
+            0 => *h,
+            1 => h.component_mul(h),
+            _ => -z,
+        }
     }
 }
 
@@ -379,6 +414,20 @@ fn stacked_with_a_built_in() {
             },
         )),
     );
+}
+
+#[test]
+fn if_match_and_for() {
+    for mode in 0..3 {
+        check_masks(
+            &format!("refine mode {mode}"),
+            Refine::<f64> {
+                w: SMatrix::zeros(),
+                u: SMatrix::zeros(),
+                mode,
+            },
+        );
+    }
 }
 
 /// `step_forward` returns exactly `step`'s bits, in `f32`.

@@ -9,7 +9,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::lower::{Act, Node, Op, Operand, Program};
+use super::lower::{Act, Arm, Node, Op, Operand, Program};
 use super::model::{Cell, Role};
 
 fn value(k: usize) -> syn::Ident {
@@ -30,11 +30,59 @@ struct Emit<'a> {
     rt: TokenStream,
     forward: TokenStream,
     backward: Vec<TokenStream>,
-    /// The names the backward closure captures.
+    /// The names the backward closure (or the enclosing arm's residual) captures.
     captures: Vec<syn::Ident>,
+    /// The values defined in the block being emitted: their adjoints start at zero there.
+    defined: Vec<usize>,
+}
+
+/// What one block (the body, an arm, a loop's body) emitted.
+struct Block {
+    forward: TokenStream,
+    backward: Vec<TokenStream>,
+    captures: Vec<syn::Ident>,
+    defined: Vec<usize>,
+}
+
+impl Block {
+    /// The adjoints of the block's values, at zero.
+    fn zeros(&self) -> TokenStream {
+        self.defined
+            .iter()
+            .map(|&k| {
+                let (d, t) = (adjoint(k), witness(k));
+                quote!(let mut #d = #t.zero();)
+            })
+            .collect()
+    }
+
+    /// The block's backward statements, last first.
+    fn reversed(&self) -> TokenStream {
+        self.backward.iter().rev().cloned().collect()
+    }
 }
 
 impl Emit<'_> {
+    /// Emits `nodes` as a block of their own.
+    fn block(&mut self, nodes: &[Node]) -> Block {
+        let saved = (
+            std::mem::take(&mut self.forward),
+            std::mem::take(&mut self.backward),
+            std::mem::take(&mut self.captures),
+            std::mem::take(&mut self.defined),
+        );
+        for node in nodes {
+            self.node(node);
+        }
+        let block = Block {
+            forward: std::mem::replace(&mut self.forward, saved.0),
+            backward: std::mem::replace(&mut self.backward, saved.1),
+            captures: std::mem::replace(&mut self.captures, saved.2),
+            defined: std::mem::replace(&mut self.defined, saved.3),
+        };
+        block
+    }
+
     fn several(&self, role: Role) -> bool {
         self.cell.params_of(role).count() > 1
     }
@@ -304,6 +352,24 @@ impl Emit<'_> {
                     .collect();
                 (quote!(let #v #ty = (#(#primals,)*);), quote!({ #(#accs)* }))
             }
+            Op::Branch {
+                bindings,
+                selector,
+                arms,
+                phis,
+            } => {
+                self.branch(k, bindings, selector, arms, phis);
+                return;
+            }
+            Op::Loop {
+                pat,
+                len,
+                slots,
+                body,
+            } => {
+                self.for_loop(k, pat, len, slots, body);
+                return;
+            }
             Op::Project(of, member) => {
                 let (base, dbase) = (value(*of), adjoint(*of));
                 (
@@ -335,6 +401,148 @@ impl Emit<'_> {
         let (rt, v, t) = (&self.rt, value(k), witness(k));
         self.forward.extend(quote!(let #t = #rt::witness(&#v);));
         self.captures.push(t);
+        self.defined.push(k);
+    }
+
+    /// `if`/`match`: the selector picks an arm; the arm's residual is one variant of a nested
+    /// `Either` (arm `i` of `n` is `R` `i` times, then `L`, the last arm `R` `n - 1` times).
+    fn branch(
+        &mut self,
+        k: usize,
+        bindings: &[(syn::Ident, Operand)],
+        selector: &TokenStream,
+        arms: &[Arm],
+        phis: &[usize],
+    ) {
+        let rt = self.rt.clone();
+        let (sel, b) = (format_ident!("__rnn_sel{k}"), format_ident!("__rnn_b{k}"));
+        let binds: Vec<TokenStream> = bindings
+            .iter()
+            .map(|(name, o)| {
+                let p = self.primal(o);
+                quote!(let #name = #p;)
+            })
+            .collect();
+        let phi_values: Vec<syn::Ident> = phis.iter().map(|&p| value(p)).collect();
+        let mut forward_arms = Vec::new();
+        let mut backward_arms = Vec::new();
+        for (i, arm) in arms.iter().enumerate() {
+            let block = self.block(&arm.nodes);
+            let results: Vec<TokenStream> = arm
+                .results
+                .iter()
+                .map(|o| {
+                    let p = self.primal(o);
+                    quote!(::core::clone::Clone::clone(#p))
+                })
+                .collect();
+            let caps = &block.captures;
+            let mut variant = if i + 1 == arms.len() && i > 0 {
+                quote!((#(#caps,)*))
+            } else {
+                quote!(#rt::Either::L((#(#caps,)*)))
+            };
+            for _ in 0..i.min(arms.len().saturating_sub(1)) {
+                variant = quote!(#rt::Either::R(#variant));
+            }
+            let forward = &block.forward;
+            let pat = if i + 1 == arms.len() {
+                quote!(_)
+            } else {
+                quote!(#i)
+            };
+            let wrapped = variant.clone();
+            forward_arms.push(quote!(#pat => { #forward (#(#results,)* #wrapped) }));
+            let accs: Vec<TokenStream> = arm
+                .results
+                .iter()
+                .zip(phis)
+                .map(|(o, &p)| {
+                    let d = adjoint(p);
+                    self.acc(o, quote!(&#d))
+                })
+                .collect();
+            let (zeros, reversed) = (block.zeros(), block.reversed());
+            backward_arms.push(quote!(#variant => { #zeros #(#accs)* #reversed }));
+        }
+        self.forward.extend(quote! {
+            let #sel: usize = { #(#binds)* #selector };
+            let (#(#phi_values,)* #b) = match #sel { #(#forward_arms)* };
+        });
+        self.captures.push(b.clone());
+        for &p in phis {
+            self.witness(p);
+        }
+        self.backward.push(quote!(match #b { #(#backward_arms)* }));
+    }
+
+    /// `for pat in 0..len`: each carried value has a slot; each iteration's residual is one
+    /// element of an array of `len`.
+    fn for_loop(
+        &mut self,
+        k: usize,
+        pat: &syn::Pat,
+        len: &syn::Expr,
+        slots: &[(usize, Operand)],
+        body: &Arm,
+    ) {
+        let rt = self.rt.clone();
+        let l = format_ident!("__rnn_l{k}");
+        for (slot, init) in slots {
+            let (v, p) = (value(*slot), self.primal(init));
+            self.forward
+                .extend(quote!(let mut #v = ::core::clone::Clone::clone(#p);));
+            self.witness(*slot);
+        }
+        let block = self.block(&body.nodes);
+        let results: Vec<TokenStream> = body
+            .results
+            .iter()
+            .map(|o| {
+                let p = self.primal(o);
+                quote!(::core::clone::Clone::clone(#p))
+            })
+            .collect();
+        let assigns = slots.iter().enumerate().map(|(i, (slot, _))| {
+            let (v, i) = (value(*slot), syn::Index::from(i));
+            quote!(#v = __rnn_next.#i;)
+        });
+        let caps = &block.captures;
+        let forward = &block.forward;
+        self.forward.extend(quote! {
+            let mut #l: [::core::option::Option<_>; #len] = [(); #len].map(|_| ::core::option::Option::None);
+            for (__rnn_iter, #pat) in (0..#len).enumerate() {
+                #forward
+                let __rnn_next = (#(#results,)*);
+                #l[__rnn_iter] = ::core::option::Option::Some((#(#caps,)*));
+                #(#assigns)*
+            }
+        });
+        self.captures.push(l.clone());
+        let into_results = body.results.iter().zip(slots).map(|(o, (slot, _))| {
+            let d = adjoint(*slot);
+            let term = self.acc(o, quote!(&__rnn_g));
+            quote!({ let __rnn_g = #rt::take(&mut #d); #term })
+        });
+        let into_inits: Vec<TokenStream> = slots
+            .iter()
+            .map(|(slot, init)| {
+                let d = adjoint(*slot);
+                let term = self.acc(init, quote!(&__rnn_g));
+                quote!({ let __rnn_g = #rt::take(&mut #d); #term })
+            })
+            .collect();
+        let (zeros, reversed) = (block.zeros(), block.reversed());
+        self.backward.push(quote! {
+            for (__rnn_iter, #pat) in (0..#len).enumerate().rev() {
+                if let ::core::option::Option::Some((#(#caps,)*)) = &#l[__rnn_iter] {
+                    #zeros
+                    #(#into_results)*
+                    #reversed
+                }
+            }
+            #(#into_inits)*
+        });
     }
 }
 
@@ -348,6 +556,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         forward: TokenStream::new(),
         backward: Vec::new(),
         captures: Vec::new(),
+        defined: Vec::new(),
     };
     for node in &program.nodes {
         emit.node(node);
@@ -368,17 +577,14 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
             #term
         }));
     }
-    let Emit {
-        forward,
-        backward,
-        captures,
-        ..
-    } = emit;
-    let backward = backward.into_iter().rev();
-    let zeros = (0..program.values).map(|k| {
-        let (d, t) = (adjoint(k), witness(k));
-        quote!(let mut #d = #t.zero();)
-    });
+    let block = Block {
+        forward: emit.forward,
+        backward: emit.backward,
+        captures: emit.captures,
+        defined: emit.defined,
+    };
+    let (forward, captures) = (&block.forward, &block.captures);
+    let (zeros, backward) = (block.zeros(), block.reversed());
     let bindings = super::expand::bindings(cell);
     let (impl_generics, _, _) = cell.generics.split_for_impl();
     // The cell's weights are its `Parameters`, which the macro cannot see: a cell without them
@@ -421,10 +627,10 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                           -> Self::Input {
                         #(let #captures = &#captures;)*
                         let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
-                        #(#zeros)*
+                        #zeros
                         #output_acc
                         #write_accs
-                        #(#backward)*
+                        #backward
                         __rnn_d_input
                     },
                 );

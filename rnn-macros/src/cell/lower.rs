@@ -33,7 +33,7 @@ impl ToTokens for Member {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Operand {
     /// A value computed by the step.
     Value(usize),
@@ -83,8 +83,32 @@ pub enum Op {
     },
     Tuple(Vec<Operand>),
     Project(usize, Member),
+    /// `if`/`match`: `selector` (evaluated with `bindings` in scope) picks an arm; each arm
+    /// ends with one result per `phis` value (what the arms assign, and their value).
+    Branch {
+        bindings: Vec<(syn::Ident, Operand)>,
+        selector: TokenStream,
+        arms: Vec<Arm>,
+        phis: Vec<usize>,
+    },
+    /// `for pat in 0..len`: the values the body assigns are carried in `slots` (value, initial
+    /// operand), the body ends with one result per slot.
+    Loop {
+        pat: Pat,
+        len: Expr,
+        slots: Vec<(usize, Operand)>,
+        body: Arm,
+    },
 }
 
+/// A block of a branch or loop: its operations and the results it ends with.
+#[derive(Clone, Debug)]
+pub struct Arm {
+    pub nodes: Vec<Node>,
+    pub results: Vec<Operand>,
+}
+
+#[derive(Clone, Debug)]
 pub struct Node {
     /// The value it defines.
     pub out: usize,
@@ -96,8 +120,6 @@ pub struct Node {
 /// The body in single-assignment form.
 pub struct Program {
     pub nodes: Vec<Node>,
-    /// The number of values (nodes, plus each sub-step's new state).
-    pub values: usize,
     pub output: Operand,
     /// The state places the step writes, with their final values, in the order first written.
     pub writes: Vec<(usize, Vec<Member>, Operand)>,
@@ -140,10 +162,15 @@ pub fn lower(cell: &Cell, errors: &mut Errors) -> Option<Program> {
         scopes: vec![HashMap::new()],
         writes: Vec::new(),
     };
-    let output = lower.block(&cell.body.stmts, cell.sig.output.span());
+    let output = lower.block(&cell.body.stmts);
+    if output.is_none() && !matches!(cell.body.stmts.last(), Some(Stmt::Expr(_, None))) {
+        lower.errors.at(
+            &cell.sig.ident,
+            "a differentiated step ends with its output as the last expression",
+        );
+    }
     let Lower {
         nodes,
-        values,
         writes,
         errors,
         ..
@@ -153,7 +180,6 @@ pub fn lower(cell: &Cell, errors: &mut Errors) -> Option<Program> {
     }
     Some(Program {
         nodes,
-        values,
         output: output?,
         writes,
     })
@@ -206,13 +232,13 @@ impl Lower<'_> {
         reads.1
     }
 
-    fn block(&mut self, stmts: &[Stmt], end: Span) -> Option<Operand> {
+    fn block(&mut self, stmts: &[Stmt]) -> Option<Operand> {
         let mut output = None;
         for (i, stmt) in stmts.iter().enumerate() {
             let last = i + 1 == stmts.len();
             match stmt {
                 Stmt::Local(local) => self.local(local),
-                Stmt::Expr(e, None) if last => output = self.expr(e),
+                Stmt::Expr(e, None) if last && !is_statement_like(e) => output = self.expr(e),
                 Stmt::Expr(e, _) => {
                     self.statement(e);
                 }
@@ -232,12 +258,6 @@ impl Lower<'_> {
                     ),
                 ),
             }
-        }
-        if output.is_none() && !matches!(stmts.last(), Some(Stmt::Expr(_, None))) {
-            self.errors.at(
-                quote::quote_spanned!(end=> step),
-                "a differentiated step ends with its output as the last expression",
-            );
         }
         output
     }
@@ -378,6 +398,324 @@ impl Lower<'_> {
         }
     }
 
+    /// The selector's bindings: every local in scope, under its name, as it is now. A state
+    /// written before the selector would be read as it was: that is a mistake.
+    fn selector_bindings(&mut self, selector: &TokenStream) -> Option<Vec<(syn::Ident, Operand)>> {
+        let text = selector.to_string();
+        let mentions = |name: &str| {
+            text.split(|c: char| !c.is_alphanumeric() && c != '_')
+                .any(|w| w == name)
+        };
+        for (param, _, _) in &self.writes {
+            let name = self.cell.params[*param].name.clone();
+            if mentions(&name.to_string()) {
+                self.errors.at(
+                    selector,
+                    format!(
+                        "this reads the state `{name}` after the step wrote it: bind the new \
+                         value to a local and read that"
+                    ),
+                );
+                return None;
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for scope in self.scopes.iter().rev() {
+            for (name, operand) in scope {
+                if seen.insert(name.clone()) && mentions(name) {
+                    out.push((syn::Ident::new(name, Span::call_site()), operand.clone()));
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn if_expr(&mut self, i: &syn::ExprIf) -> Option<Operand> {
+        let cond = &i.cond;
+        if let Expr::Let(l) = &**cond {
+            self.errors.at(
+                l,
+                "`if let` is not differentiated: use `match` on a value the step does not \
+                 differentiate, or `if` on a condition",
+            );
+            return None;
+        }
+        let selector = quote!(if #cond { 0usize } else { 1usize });
+        let bindings = self.selector_bindings(&selector)?;
+        let else_stmts: Vec<Stmt> = match &i.else_branch {
+            None => Vec::new(),
+            Some((_, e)) => match &**e {
+                Expr::Block(b) => b.block.stmts.clone(),
+                other => vec![Stmt::Expr(other.clone(), None)],
+            },
+        };
+        self.branches(
+            bindings,
+            selector,
+            vec![i.then_branch.stmts.clone(), else_stmts],
+            i,
+        )
+    }
+
+    fn match_expr(&mut self, m: &syn::ExprMatch) -> Option<Operand> {
+        let scrutinee = &m.expr;
+        let arms = m.arms.iter().enumerate().map(|(k, arm)| {
+            let (pat, guard) = (&arm.pat, arm.guard.as_ref().map(|(i, g)| quote!(#i #g)));
+            quote!(#pat #guard => #k,)
+        });
+        let selector = quote!(match #scrutinee { #(#arms)* });
+        let bindings = self.selector_bindings(&selector)?;
+        let bodies = m
+            .arms
+            .iter()
+            .map(|arm| match &*arm.body {
+                Expr::Block(b) if b.label.is_none() => b.block.stmts.clone(),
+                other => vec![Stmt::Expr(other.clone(), None)],
+            })
+            .collect();
+        self.branches(bindings, selector, bodies, m)
+    }
+
+    /// Lowers each arm from the same starting point, then joins what they assign (and their
+    /// values) into new values.
+    fn branches(
+        &mut self,
+        bindings: Vec<(syn::Ident, Operand)>,
+        selector: TokenStream,
+        bodies: Vec<Vec<Stmt>>,
+        at: &dyn ToTokens,
+    ) -> Option<Operand> {
+        let (scopes, writes) = (self.scopes.clone(), self.writes.clone());
+        let outer = std::mem::take(&mut self.nodes);
+        let before = self.errors.len();
+        let mut lowered = Vec::new();
+        for body in &bodies {
+            self.scopes = scopes.clone();
+            self.writes = writes.clone();
+            self.scopes.push(HashMap::new());
+            let tail = self.block(body);
+            self.scopes.pop();
+            lowered.push((
+                std::mem::take(&mut self.nodes),
+                self.scopes.clone(),
+                self.writes.clone(),
+                tail,
+            ));
+        }
+        self.nodes = outer;
+        self.scopes = scopes.clone();
+        self.writes = writes.clone();
+        if self.errors.len() != before {
+            return None;
+        }
+        // What some arm changed: locals by name, state places by path.
+        let mut locals: Vec<(usize, String)> = Vec::new();
+        for (depth, scope) in scopes.iter().enumerate() {
+            for name in scope.keys() {
+                let changed = lowered
+                    .iter()
+                    .any(|(_, s, _, _)| s[depth].get(name) != scope.get(name));
+                if changed {
+                    locals.push((depth, name.clone()));
+                }
+            }
+        }
+        let mut places: Vec<(usize, Vec<Member>)> = Vec::new();
+        for (_, _, w, _) in &lowered {
+            for (param, path, value) in w {
+                let old = writes.iter().find(|(p, q, _)| p == param && q == path);
+                let changed = old.is_none_or(|(_, _, v)| v != value);
+                if changed && !places.iter().any(|(p, q)| p == param && q == path) {
+                    places.push((*param, path.clone()));
+                }
+            }
+        }
+        let has_value = lowered.iter().all(|(_, _, _, tail)| tail.is_some());
+        let current_place = |w: &[(usize, Vec<Member>, Operand)], param: usize, path: &[Member]| {
+            w.iter()
+                .find(|(p, q, _)| *p == param && q == path)
+                .map(|(_, _, v)| v.clone())
+                .unwrap_or(Operand::Role {
+                    param,
+                    path: path.to_vec(),
+                })
+        };
+        let mut arms = Vec::new();
+        for (nodes, s, w, tail) in lowered {
+            let mut results: Vec<Operand> = locals
+                .iter()
+                .map(|(depth, name)| s[*depth][name].clone())
+                .collect();
+            results.extend(places.iter().map(|(p, q)| current_place(&w, *p, q)));
+            if has_value {
+                results.extend(tail);
+            }
+            arms.push(Arm { nodes, results });
+        }
+        let count = locals.len() + places.len() + usize::from(has_value);
+        let phis: Vec<usize> = (0..count).map(|_| self.fresh()).collect();
+        for ((depth, name), phi) in locals.iter().zip(&phis) {
+            self.scopes[*depth].insert(name.clone(), Operand::Value(*phi));
+        }
+        for ((param, path), phi) in places.iter().zip(&phis[locals.len()..]) {
+            let value = Operand::Value(*phi);
+            match self
+                .writes
+                .iter_mut()
+                .find(|(p, q, _)| p == param && q == path)
+            {
+                Some(slot) => slot.2 = value,
+                None => self.writes.push((*param, path.clone(), value)),
+            }
+        }
+        let out = self.fresh();
+        self.nodes.push(Node {
+            out,
+            op: Op::Branch {
+                bindings,
+                selector,
+                arms,
+                phis: phis.clone(),
+            },
+            ty: None,
+        });
+        let _ = at;
+        if has_value {
+            phis.last().map(|v| Operand::Value(*v))
+        } else {
+            Some(Operand::Const(syn::parse_quote!(())))
+        }
+    }
+
+    fn for_loop(&mut self, f: &syn::ExprForLoop) -> Option<Operand> {
+        let len = match &*f.expr {
+            Expr::Range(r) => match (&r.start, &r.limits, &r.end) {
+                (Some(start), syn::RangeLimits::HalfOpen(_), Some(end)) if matches!(&**start, Expr::Lit(l) if l.lit.to_token_stream().to_string() == "0") => {
+                    (**end).clone()
+                }
+                _ => {
+                    self.errors.at(
+                        &f.expr,
+                        "a differentiated `for` runs over a constant range from zero: `0..N`",
+                    );
+                    return None;
+                }
+            },
+            other => {
+                self.errors.at(
+                    other,
+                    "a differentiated `for` runs over a constant range (`0..N`), not over an \
+                     iterator",
+                );
+                return None;
+            }
+        };
+        if !matches!(&*f.pat, Pat::Ident(_) | Pat::Wild(_)) || self.reads_values(&len) {
+            self.errors.at(
+                &f.pat,
+                "a differentiated `for` binds one name to a constant range: `for i in 0..N`",
+            );
+            return None;
+        }
+        // The places the body assigns are carried from one iteration to the next.
+        let mut slots = Vec::new();
+        let mut carried_locals = Vec::new();
+        let mut carried_places = Vec::new();
+        for (root, path) in assigned_places(&f.body.stmts) {
+            let name = root.to_string();
+            if let Some(value) = self.lookup(&name) {
+                if carried_locals.contains(&name) {
+                    continue;
+                }
+                let slot = self.fresh();
+                slots.push((slot, value));
+                carried_locals.push(name.clone());
+                for scope in self.scopes.iter_mut().rev() {
+                    if let Some(v) = scope.get_mut(&name) {
+                        *v = Operand::Value(slot);
+                        break;
+                    }
+                }
+            } else if let Some(param) = self.param_index(&name) {
+                if self.cell.params[param].role != Role::State
+                    || carried_places.contains(&(param, path.clone()))
+                {
+                    continue;
+                }
+                let current = self
+                    .writes
+                    .iter()
+                    .find(|(p, q, _)| *p == param && *q == path)
+                    .map(|(_, _, v)| v.clone())
+                    .unwrap_or(Operand::Role {
+                        param,
+                        path: path.clone(),
+                    });
+                let slot = self.fresh();
+                slots.push((slot, current));
+                carried_places.push((param, path.clone()));
+                match self
+                    .writes
+                    .iter_mut()
+                    .find(|(p, q, _)| *p == param && *q == path)
+                {
+                    Some(w) => w.2 = Operand::Value(slot),
+                    None => self.writes.push((param, path, Operand::Value(slot))),
+                }
+            }
+        }
+        let outer = std::mem::take(&mut self.nodes);
+        self.scopes.push(HashMap::new());
+        self.block(&f.body.stmts);
+        self.scopes.pop();
+        let nodes = std::mem::replace(&mut self.nodes, outer);
+        let mut results = Vec::new();
+        for name in &carried_locals {
+            results.push(self.lookup(name).expect("a carried local"));
+        }
+        for (param, path) in &carried_places {
+            let value = self
+                .writes
+                .iter()
+                .find(|(p, q, _)| p == param && q == path)
+                .map(|(_, _, v)| v.clone())
+                .expect("a carried state");
+            results.push(value);
+        }
+        // After the loop, each carried place is its slot (which holds the last iteration's).
+        for (name, (slot, _)) in carried_locals.iter().zip(&slots) {
+            for scope in self.scopes.iter_mut().rev() {
+                if let Some(v) = scope.get_mut(name) {
+                    *v = Operand::Value(*slot);
+                    break;
+                }
+            }
+        }
+        for ((param, path), (slot, _)) in carried_places.iter().zip(&slots[carried_locals.len()..])
+        {
+            if let Some(w) = self
+                .writes
+                .iter_mut()
+                .find(|(p, q, _)| p == param && q == path)
+            {
+                w.2 = Operand::Value(*slot);
+            }
+        }
+        let out = self.fresh();
+        self.nodes.push(Node {
+            out,
+            op: Op::Loop {
+                pat: (*f.pat).clone(),
+                len,
+                slots,
+                body: Arm { nodes, results },
+            },
+            ty: None,
+        });
+        Some(Operand::Const(syn::parse_quote!(())))
+    }
+
     /// `target = value`: a local rebound, or a place of a state written.
     fn assign(&mut self, target: &Expr, value: Operand) {
         let Some((root, path)) = place(target) else {
@@ -506,10 +844,13 @@ impl Lower<'_> {
             }
             Expr::Block(b) if b.label.is_none() => {
                 self.scopes.push(HashMap::new());
-                let out = self.block(&b.block.stmts, b.span());
+                let out = self.block(&b.block.stmts);
                 self.scopes.pop();
                 out
             }
+            Expr::If(i) => self.if_expr(i),
+            Expr::Match(m) => self.match_expr(m),
+            Expr::ForLoop(f) => self.for_loop(f),
             other => {
                 self.errors.at(other, unsupported(other));
                 None
@@ -705,6 +1046,44 @@ impl Lower<'_> {
     }
 }
 
+/// Control flow written as the last expression of a block for its effects (`for`, an `if`
+/// without `else`): a statement, not the block's value.
+fn is_statement_like(e: &Expr) -> bool {
+    match e {
+        Expr::ForLoop(_) => true,
+        Expr::If(i) => i.else_branch.is_none(),
+        _ => false,
+    }
+}
+
+/// The places a block assigns (`x = ..`, `x += ..`, `*h = ..`, `s.c = ..`, `&mut x`).
+fn assigned_places(stmts: &[Stmt]) -> Vec<(syn::Ident, Vec<Member>)> {
+    struct Assigned(Vec<(syn::Ident, Vec<Member>)>);
+    impl<'ast> Visit<'ast> for Assigned {
+        fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
+            self.0.extend(place(&a.left));
+            syn::visit::visit_expr_assign(self, a);
+        }
+        fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {
+            if is_compound(&b.op) {
+                self.0.extend(place(&b.left));
+            }
+            syn::visit::visit_expr_binary(self, b);
+        }
+        fn visit_expr_reference(&mut self, r: &'ast syn::ExprReference) {
+            if r.mutability.is_some() {
+                self.0.extend(place(&r.expr));
+            }
+            syn::visit::visit_expr_reference(self, r);
+        }
+    }
+    let mut assigned = Assigned(Vec::new());
+    for stmt in stmts {
+        assigned.visit_stmt(stmt);
+    }
+    assigned.0
+}
+
 fn is_compound(op: &BinOp) -> bool {
     matches!(
         op,
@@ -757,11 +1136,6 @@ fn unsupported(e: &Expr) -> String {
              (`ops::tanh(&x)` rather than `x.map(..)`)"
                 .to_string()
         }
-        Expr::If(_) => "`if` is not differentiated yet: compute both sides and blend them \
-             with `component_mul`"
-            .to_string(),
-        Expr::Match(_) => "`match` is not differentiated yet".to_string(),
-        Expr::ForLoop(_) => "`for` is not differentiated yet: write the steps out".to_string(),
         Expr::While(_) => "a `while` loop has no fixed number of steps to differentiate: \
              use a `for` over a constant range"
             .to_string(),

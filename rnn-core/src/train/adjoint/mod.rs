@@ -134,6 +134,17 @@ impl<T: Nested> Witness<T> {
     }
 }
 
+/// The residual of an `if` or `match`: arm `i` of `n` is `R` `i` times then `L`, the last
+/// arm `R` `n − 1` times (a nested pair of variants has one type per arm, and the compiler
+/// infers each from the arm that builds it).
+#[derive(Clone, Debug)]
+pub enum Either<A, B> {
+    /// This arm.
+    L(A),
+    /// One of the arms after it.
+    R(B),
+}
+
 /// A zero value of `like`'s type.
 #[inline(always)]
 pub fn zeros_as<T: Nested>(_: &T) -> T {
