@@ -378,7 +378,7 @@ impl Emit<'_> {
                 )
             }
         };
-        self.forward.extend(forward);
+        self.forward.extend(respan(forward, node.span));
         self.witness(k);
         if let Op::Step { new_state, .. } = &node.op {
             self.witness(*new_state);
@@ -544,6 +544,26 @@ impl Emit<'_> {
             #(#into_inits)*
         });
     }
+}
+
+/// The tokens with the user's expression's location (their names resolve as before): a type
+/// error in the generated forward points at what the user wrote.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    tokens
+        .into_iter()
+        .map(|tt| match tt {
+            TokenTree::Group(g) => {
+                let mut group = Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(g.span().located_at(span));
+                TokenTree::Group(group)
+            }
+            mut other => {
+                other.set_span(other.span().located_at(span));
+                other
+            }
+        })
+        .collect()
 }
 
 /// The `Differentiable` impl of the cell, from its body in single-assignment form.

@@ -115,6 +115,8 @@ pub struct Node {
     pub op: Op,
     /// The type the user wrote on the `let` that binds it.
     pub ty: Option<Type>,
+    /// The user's expression, where type errors in the generated forward point.
+    pub span: Span,
 }
 
 /// The body in single-assignment form.
@@ -150,6 +152,8 @@ struct Lower<'a> {
     scopes: Vec<HashMap<String, Operand>>,
     /// State places written so far.
     writes: Vec<(usize, Vec<Member>, Operand)>,
+    /// The expression being lowered.
+    span: Span,
 }
 
 pub fn lower(cell: &Cell, errors: &mut Errors) -> Option<Program> {
@@ -161,6 +165,7 @@ pub fn lower(cell: &Cell, errors: &mut Errors) -> Option<Program> {
         values: 0,
         scopes: vec![HashMap::new()],
         writes: Vec::new(),
+        span: Span::call_site(),
     };
     let output = lower.block(&cell.body.stmts);
     if output.is_none() && !matches!(cell.body.stmts.last(), Some(Stmt::Expr(_, None))) {
@@ -197,7 +202,12 @@ impl Lower<'_> {
 
     fn push(&mut self, op: Op) -> Operand {
         let out = self.fresh();
-        self.nodes.push(Node { out, op, ty: None });
+        self.nodes.push(Node {
+            out,
+            op,
+            ty: None,
+            span: self.span,
+        });
         Operand::Value(out)
     }
 
@@ -579,6 +589,7 @@ impl Lower<'_> {
                 phis: phis.clone(),
             },
             ty: None,
+            span: self.span,
         });
         let _ = at;
         if has_value {
@@ -712,6 +723,7 @@ impl Lower<'_> {
                 body: Arm { nodes, results },
             },
             ty: None,
+            span: self.span,
         });
         Some(Operand::Const(syn::parse_quote!(())))
     }
@@ -803,6 +815,13 @@ impl Lower<'_> {
         if !self.reads_values(e) {
             return Some(Operand::Const(e.clone()));
         }
+        let outer = std::mem::replace(&mut self.span, e.span());
+        let out = self.expr_here(e);
+        self.span = outer;
+        out
+    }
+
+    fn expr_here(&mut self, e: &Expr) -> Option<Operand> {
         match e {
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),

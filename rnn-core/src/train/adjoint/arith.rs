@@ -8,6 +8,11 @@ use nalgebra::SMatrix;
 use crate::real::Real;
 
 /// `a + b` and `a - b` of two values of one type (scalars, or matrices of one shape).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no adjoint for `+` and `-`",
+    label = "the generated backward differentiates this",
+    note = "the backward `#[cell]` generates works on real scalars (`f32`, `f64`, a `T: rnn::Real`) and their static vectors and matrices, both operands of one type; mark the cell `#[cell(inference)]` to generate no backward"
+)]
 pub trait Summable: Sized + Clone {
     /// `self + rhs`.
     fn add(&self, rhs: &Self) -> Self;
@@ -50,6 +55,11 @@ pub fn pull_sub<Y: Negate>(dy: &Y) -> (Y, Y) {
 }
 
 /// Unary `-`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no adjoint for unary `-`",
+    label = "the generated backward differentiates this",
+    note = "the backward `#[cell]` generates works on real scalars (`f32`, `f64`, a `T: rnn::Real`) and their static vectors and matrices; mark the cell `#[cell(inference)]` to generate no backward"
+)]
 pub trait Negate: Sized + Clone {
     /// `-self`.
     fn neg(&self) -> Self;
@@ -77,6 +87,11 @@ pub fn pull_neg<Y: Negate>(dy: &Y) -> Y {
 
 /// `a * b`: scalar × scalar, scalar × matrix, matrix × scalar, matrix × matrix (a
 /// matrix-vector product is the last with one column).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no adjoint for `*` by `{Rhs}`",
+    label = "the generated backward differentiates this",
+    note = "the backward `#[cell]` generates works on real scalars (`f32`, `f64`, a `T: rnn::Real`) and their static vectors and matrices: scalar or matrix products; mark the cell `#[cell(inference)]` to generate no backward"
+)]
 pub trait Product<Rhs>: Sized {
     /// The product's type.
     type Output;
@@ -141,6 +156,11 @@ impl<T: Real, const R: usize, const K: usize, const C: usize> Product<SMatrix<T,
 }
 
 /// `a / b` with `b` a scalar.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no adjoint for `/` by `{Rhs}`",
+    label = "the generated backward differentiates this",
+    note = "the backward `#[cell]` generates works on real scalars (`f32`, `f64`, a `T: rnn::Real`) and their static vectors and matrices: division by a scalar; mark the cell `#[cell(inference)]` to generate no backward"
+)]
 pub trait Quotient<Rhs>: Sized {
     /// `self / rhs`.
     fn div(&self, rhs: &Rhs) -> Self;
@@ -171,6 +191,11 @@ impl<T: Real, const R: usize, const C: usize> Quotient<T> for SMatrix<T, R, C> {
 }
 
 /// `a.component_mul(&b)`, elementwise.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no adjoint for `component_mul`",
+    label = "the generated backward differentiates this",
+    note = "the backward `#[cell]` generates works on real scalars (`f32`, `f64`, a `T: rnn::Real`) and their static vectors and matrices; mark the cell `#[cell(inference)]` to generate no backward"
+)]
 pub trait Hadamard: Sized {
     /// `self ⊙ rhs`.
     fn component_mul(&self, rhs: &Self) -> Self;

@@ -11,6 +11,10 @@ use crate::train::Differentiable;
 use crate::weights::Kernel;
 
 /// `layer.forward(&x)`: a layer applied to a vector.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}.forward(..)` of `{X}` has no adjoint",
+    note = "the generated backward differentiates `Dense::forward` and `MatVec::forward` of an `SMatrix` on a vector of the layer's input size; mark the cell `#[cell(inference)]` to generate no backward"
+)]
 pub trait Forward<X>: Sized {
     /// The layer's output.
     type Output;
@@ -64,6 +68,10 @@ impl<T: Real, const R: usize, const C: usize> Forward<SVector<T, C>> for SMatrix
 }
 
 /// `kernel.apply(&x)`: `x · W_g` for every gate of a stacked kernel.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}.apply(..)` of `{X}` has no adjoint",
+    note = "the generated backward differentiates `Kernel::apply` on a vector of the kernel's input size; mark the cell `#[cell(inference)]` to generate no backward"
+)]
 pub trait Apply<X>: Sized {
     /// One vector per gate.
     type Output;
