@@ -10,9 +10,9 @@ use rnn::cells::{Dense, GruCell};
 use rnn::nalgebra::{SMatrix, SVector};
 use rnn::ops;
 use rnn::parameters::Parameters;
-use rnn::train::{Differentiable, Tape};
+use rnn::train::{BatchTape, Differentiable, Tape};
 use rnn::weights::{Kernel, Weights};
-use rnn::{cell, Cell, Mask, MatVec, Nested, Real, Rnn};
+use rnn::{cell, Batch, Cell, Mask, MatVec, Nested, Real, Rnn};
 
 // ------------------------------------------------------------------------------- the cells
 
@@ -428,6 +428,117 @@ fn if_match_and_for() {
             },
         );
     }
+}
+
+// -------------------------------------------------------------------------------- batches
+
+/// Ragged sequences, a hole and leading padding, through `run_batch_taped`/`backward_batch`
+/// (the batch driver over the cores): parameters and initial states against central
+/// differences.
+fn check_batch<C>(name: &str, cell: C)
+where
+    C: Differentiable<Constants = ()> + Clone + Send + Sync,
+    C::Input: Send + Sync,
+    C::State: Send + Sync,
+    C::Output: Send + Sync,
+    C::Residual: Send + Sync,
+{
+    const LENGTHS: [usize; 4] = [4, 2, 4, 3];
+    const BATCH_MASKS: [Mask<'static>; 4] = [
+        Mask::All,
+        Mask::All,
+        Mask::Steps(&[true, false, true, true]),
+        Mask::Steps(&[false, true, true]),
+    ];
+    let case = format!("batch {name}");
+    let mut rng = Rng::new(&case);
+    let rnn = rng.parameters(Rnn::new(cell), 0.5).batched_kernel(false);
+    let xs: Vec<Vec<C::Input>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+    let initial: Vec<C::State> = rng.values(LENGTHS.len());
+    let w_outputs: Vec<Vec<C::Output>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+    let w_states: Vec<C::State> = rng.values(LENGTHS.len());
+    let loss = |rnn: &Rnn<C>, initial: &[C::State]| {
+        let batch = Batch::new(&xs).masks(&BATCH_MASKS).initial_states(initial);
+        let run = rnn.run_batch(&batch, &()).unwrap();
+        let mut loss = 0.0;
+        for b in 0..xs.len() {
+            loss += run.outputs[b]
+                .iter()
+                .zip(&w_outputs[b])
+                .map(|(y, w)| dot(y, w))
+                .sum::<f64>();
+            loss += dot(&run.states[b], &w_states[b]);
+        }
+        loss
+    };
+    let batch = Batch::new(&xs).masks(&BATCH_MASKS).initial_states(&initial);
+    let mut tape = BatchTape::new();
+    let run = rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    assert_eq!(run, rnn.run_batch(&batch, &()).unwrap(), "{case}: forward");
+    let grads = rnn
+        .backward_batch(&tape, &batch, &w_outputs, &w_states, &())
+        .unwrap();
+    let mut check = Check::new(&case);
+    check.against(
+        "parameter",
+        &parameter_names(rnn.cell()),
+        &parameters(&rnn),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, p);
+            loss(&probe, &initial)
+        },
+    );
+    let flat_initial: Vec<f64> = initial.iter().flat_map(flat).collect();
+    let flat_grads: Vec<f64> = grads.initial_states.iter().flat_map(flat).collect();
+    check.against(
+        "initial state",
+        &gradcheck::indices("s0", flat_initial.len()),
+        &flat_initial,
+        &flat_grads,
+        |v| {
+            let states: Vec<C::State> = v.chunks(C::State::SIZE).map(unflat).collect();
+            loss(&rnn, &states)
+        },
+    );
+    check.report();
+}
+
+#[test]
+fn masked_batches() {
+    check_batch(
+        "mgu",
+        Mgu {
+            forget: dense(),
+            candidate: dense(),
+        },
+    );
+    check_batch(
+        "peephole",
+        Peephole::<f64> {
+            kernel: Kernel::zeros(),
+            bias: SVector::zeros(),
+            peep_i: SVector::zeros(),
+            peep_f: SVector::zeros(),
+            peep_o: SVector::zeros(),
+        },
+    );
+    check_batch(
+        "refine",
+        Refine::<f64> {
+            w: SMatrix::zeros(),
+            u: SMatrix::zeros(),
+            mode: 1,
+        },
+    );
+    check_batch(
+        "nested",
+        SmallNestedCell::<f64> {
+            kernel_1: Weights::zeros(),
+            kernel_2_3: Weights::zeros(),
+        },
+    );
 }
 
 /// `step_forward` returns exactly `step`'s bits, in `f32`.
