@@ -212,6 +212,45 @@ impl<T: Real> Refine<T> {
     }
 }
 
+/// `σ(a) ⊙ tanh(b)`: a helper whose adjoint the macro generates from its body.
+#[rnn::differentiable]
+fn gated<T: Real, const N: usize>(a: &SVector<T, N>, b: &SVector<T, N>) -> SVector<T, N> {
+    ops::sigmoid(a).component_mul(&ops::tanh(b))
+}
+
+/// Softsign, `x / (1 + |x|)`: a closure over elements, so the helper gets a hand-written
+/// adjoint.
+#[rnn::differentiable(adjoint = softsign_adjoint)]
+fn softsign<T: Real, const N: usize>(x: &SVector<T, N>) -> SVector<T, N> {
+    x.map(|v| v / (T::one() + v.abs()))
+}
+
+/// Softsign's adjoint: `dy / (1 + |x|)²`.
+fn softsign_adjoint<T: Real, const N: usize>(
+    x: &SVector<T, N>,
+    _: &SVector<T, N>,
+    dy: &SVector<T, N>,
+) -> (SVector<T, N>,) {
+    (dy.zip_map(x, |d, v| d / ((T::one() + v.abs()) * (T::one() + v.abs()))),)
+}
+
+/// A cell calling both helpers.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Helped<T: Real> {
+    w: SMatrix<T, 3, 2>,
+    u: SMatrix<T, 3, 3>,
+}
+
+#[cell]
+impl<T: Real> Helped<T> {
+    fn step(&self, #[input] x: &SVector<T, 2>, #[state] h: &mut SVector<T, 3>) -> SVector<T, 3> {
+        let z = self.w * x + self.u * *h;
+        let g = gated(&z, h);
+        *h = softsign(&(g + z));
+        *h
+    }
+}
+
 // ------------------------------------------------------------------------------ the check
 
 const STEPS: usize = 4;
@@ -537,6 +576,17 @@ fn masked_batches() {
         SmallNestedCell::<f64> {
             kernel_1: Weights::zeros(),
             kernel_2_3: Weights::zeros(),
+        },
+    );
+}
+
+#[test]
+fn differentiable_helpers() {
+    check_masks(
+        "helpers",
+        Helped::<f64> {
+            w: SMatrix::zeros(),
+            u: SMatrix::zeros(),
         },
     );
 }

@@ -68,7 +68,7 @@ pub use wrappers::bidirectional::{
     Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum,
 };
 
-pub use rnn_macros::{cell, Nested};
+pub use rnn_macros::{cell, differentiable, Nested};
 
 /// What the code `#[cell]` generates names; not a public interface.
 #[doc(hidden)]

@@ -34,6 +34,19 @@ pub fn cell(args: TokenStream, item: TokenStream) -> TokenStream {
     cell::expand(args.into(), item.into()).into()
 }
 
+/// Marks a helper function that a `#[cell]` step calls as differentiable.
+///
+/// `#[differentiable]` differentiates the helper's body as a step's body is (the same
+/// operations, the same rules); `#[differentiable(adjoint = path)]` gives it a hand-written
+/// adjoint instead (JAX's `custom_vjp`): `path` is a function taking the helper's arguments,
+/// then its result and the result's adjoint, all by reference, and returning the tuple of the
+/// arguments' adjoints. The helper itself is unchanged. `crate = path` names the `rnn` crate
+/// when it is not `::rnn`.
+#[proc_macro_attribute]
+pub fn differentiable(args: TokenStream, item: TokenStream) -> TokenStream {
+    cell::helper(args.into(), item.into()).into()
+}
+
 /// Makes a struct a `Nested` value: it can then be an input, state, constant or output of a
 /// cell. Every field must itself be `Nested`; the struct must also be `Clone`, `Debug` and
 /// `PartialEq` (derive them alongside).

@@ -34,6 +34,9 @@ struct Emit<'a> {
     captures: Vec<syn::Ident>,
     /// The values defined in the block being emitted: their adjoints start at zero there.
     defined: Vec<usize>,
+    /// Emitting a helper's adjoint: its parameters are the `Args` tuple's fields, and the
+    /// backward keeps clones of those it reads.
+    helper: bool,
 }
 
 /// What one block (the body, an arm, a loop's body) emitted.
@@ -110,6 +113,10 @@ impl Emit<'_> {
                 let d = adjoint(*k);
                 Some(quote!(&mut #d))
             }
+            Operand::Role { param, path } if self.helper => {
+                let i = syn::Index::from(*param);
+                Some(quote!(&mut __rnn_d_input.#i #(#path)*))
+            }
             Operand::Role { param, path } => {
                 let p = &self.cell.params[*param];
                 let name = &p.name;
@@ -138,7 +145,9 @@ impl Emit<'_> {
     /// it (an input, a constant, a parameter), else a clone kept by the forward.
     fn keep(&mut self, k: usize, i: usize, o: &Operand) -> TokenStream {
         match o {
-            Operand::Role { param, path } if self.cell.params[*param].role != Role::State => {
+            Operand::Role { param, path }
+                if !self.helper && self.cell.params[*param].role != Role::State =>
+            {
                 let p = &self.cell.params[*param];
                 let name = &p.name;
                 let field = self.several(p.role).then(|| quote!(.#name));
@@ -165,6 +174,8 @@ impl Emit<'_> {
         let (v, d) = (value(k), adjoint(k));
         let ty = node.ty.as_ref().map(|t| quote!(: #t));
         let p = |e: &Self, o: &Operand| e.primal(o);
+        // What this node emits into the forward is respanned at the user's expression.
+        let start = std::mem::take(&mut self.forward);
         let (forward, backward) = match &node.op {
             Op::Add(a, b) | Op::Sub(a, b) => {
                 let (f, pull) = match &node.op {
@@ -358,6 +369,7 @@ impl Emit<'_> {
                 arms,
                 phis,
             } => {
+                self.forward = start;
                 self.branch(k, bindings, selector, arms, phis);
                 return;
             }
@@ -367,8 +379,30 @@ impl Emit<'_> {
                 slots,
                 body,
             } => {
+                self.forward = start;
                 self.for_loop(k, pat, len, slots, body);
                 return;
+            }
+            Op::Call(path, args) => {
+                let h = format_ident!("__rnn_h{k}");
+                let clones = args.iter().map(|o| {
+                    let p = self.primal(o);
+                    quote!(::core::clone::Clone::clone(#p))
+                });
+                let forward = quote! {
+                    let (#v, #h) = <#path as #rt::Helper<_>>::vjp((#(#clones,)*));
+                    let #v #ty = #v;
+                };
+                self.captures.push(h.clone());
+                let accs: Vec<TokenStream> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let i = syn::Index::from(i);
+                        self.acc(o, quote!(&__rnn_g.#i))
+                    })
+                    .collect();
+                (forward, quote!({ let __rnn_g = #h.pull(&#d); #(#accs)* }))
             }
             Op::Project(of, member) => {
                 let (base, dbase) = (value(*of), adjoint(*of));
@@ -378,12 +412,15 @@ impl Emit<'_> {
                 )
             }
         };
-        self.forward.extend(respan(forward, node.span));
+        self.forward.extend(forward);
         self.witness(k);
         if let Op::Step { new_state, .. } = &node.op {
             self.witness(*new_state);
         }
-        self.backward.push(backward);
+        self.backward.push(respan(backward, node.span));
+        let emitted = std::mem::take(&mut self.forward);
+        self.forward = start;
+        self.forward.extend(respan(emitted, node.span));
     }
 
     /// Emits a forward statement defining value `k`, then keeps a clone of it for the pull
@@ -577,6 +614,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         backward: Vec::new(),
         captures: Vec::new(),
         defined: Vec::new(),
+        helper: false,
     };
     for node in &program.nodes {
         emit.node(node);
@@ -683,6 +721,101 @@ pub fn fn_parameters(cell: &Cell, cell_ty: &syn::Type) -> TokenStream {
         impl #impl_generics #p::Parameters for #cell_ty #where_clause {
             fn visit(&self, _: &#p::Path<'_>, _: &mut #p::Visitor<'_>) {}
             fn visit_mut(&mut self, _: &#p::Path<'_>, _: ::core::option::Option<#p::Init>, _: &mut #p::VisitorMut<'_>) {}
+        }
+    }
+}
+
+/// `Helper` for a function marked `#[differentiable]`: its body in single-assignment form
+/// (`program`), or its hand-written adjoint `custom`.
+pub fn expand_helper(
+    cell: &Cell,
+    program: Option<&Program>,
+    custom: Option<&syn::Path>,
+) -> TokenStream {
+    let krate = &cell.krate;
+    let rt = quote!(#krate::__private::adjoint);
+    let f = &cell.sig.ident;
+    let arg_types: Vec<&syn::Type> = cell.params.iter().map(|p| &p.ty).collect();
+    let args_ty = quote!((#(#arg_types,)*));
+    let output_ty = match &cell.output {
+        Some(ty) => quote!(#ty),
+        None => quote!(()),
+    };
+    let names: Vec<&syn::Ident> = cell.params.iter().map(|p| &p.name).collect();
+    let indices: Vec<syn::Index> = (0..names.len()).map(syn::Index::from).collect();
+    let bind = quote!(#(let #names: &#arg_types = &__rnn_args.#indices;)*);
+    let (impl_generics, _, where_clause) = cell.generics.split_for_impl();
+    let (_, fn_generics, _) = cell.sig.generics.split_for_impl();
+    let turbofish = fn_generics.as_turbofish();
+    let body = match (program, custom) {
+        (_, Some(adjoint)) => quote! {
+            #bind
+            let __rnn_output = #f #turbofish (#(#names),*);
+            let __rnn_y = ::core::clone::Clone::clone(&__rnn_output);
+            let __rnn_pullback = #rt::HelperPullback::new(move |__rnn_dy: &#output_ty| {
+                let (#(#names,)*) = (#(&__rnn_args.#indices,)*);
+                #adjoint(#(#names,)* &__rnn_y, __rnn_dy)
+            });
+            (__rnn_output, __rnn_pullback)
+        },
+        (Some(program), None) => {
+            let mut emit = Emit {
+                cell,
+                rt: rt.clone(),
+                forward: TokenStream::new(),
+                backward: Vec::new(),
+                captures: Vec::new(),
+                defined: Vec::new(),
+                helper: true,
+            };
+            for node in &program.nodes {
+                emit.node(node);
+            }
+            let output = emit.primal(&program.output);
+            let output_acc = emit.acc(&program.output, quote!(__rnn_d_output));
+            let block = Block {
+                forward: emit.forward,
+                backward: emit.backward,
+                captures: emit.captures,
+                defined: emit.defined,
+            };
+            let (forward, captures) = (&block.forward, &block.captures);
+            let (zeros, backward) = (block.zeros(), block.reversed());
+            quote! {
+                #bind
+                #forward
+                let __rnn_output = ::core::clone::Clone::clone(#output);
+                let __rnn_pullback = #rt::HelperPullback::new(
+                    move |__rnn_d_output: &#output_ty| -> #args_ty {
+                        #(let #captures = &#captures;)*
+                        let mut __rnn_d_input: #args_ty = #rt::Nested::zeros();
+                        #zeros
+                        #output_acc
+                        #backward
+                        __rnn_d_input
+                    },
+                );
+                (__rnn_output, __rnn_pullback)
+            }
+        }
+        (None, None) => return TokenStream::new(),
+    };
+    let vis = &cell.vis;
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #f {}
+
+        impl #impl_generics #rt::Helper<#args_ty> for #f #where_clause {
+            type Output = #output_ty;
+            #[allow(
+                unused_variables, unused_mut, unused_braces, non_snake_case,
+                clippy::all, clippy::pedantic
+            )]
+            #[inline]
+            fn vjp(__rnn_args: #args_ty) -> (#output_ty, #rt::HelperPullback<#output_ty, #args_ty>) {
+                #body
+            }
         }
     }
 }

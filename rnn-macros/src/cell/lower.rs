@@ -83,6 +83,8 @@ pub enum Op {
     },
     Tuple(Vec<Operand>),
     Project(usize, Member),
+    /// A call of a helper function (`#[differentiable]`), by its path.
+    Call(syn::Path, Vec<Operand>),
     /// `if`/`match`: `selector` (evaluated with `bindings` in scope) picks an arm; each arm
     /// ends with one result per `phis` value (what the arms assign, and their value).
     Branch {
@@ -286,6 +288,7 @@ impl Lower<'_> {
                 "a `let` without a value cannot be differentiated: give it its value where it is \
                  declared",
             );
+            self.bind_unknown(&local.pat);
             return;
         };
         if let Some((_, diverge)) = &init.diverge {
@@ -300,6 +303,8 @@ impl Lower<'_> {
             other => (other, None),
         };
         let Some(value) = self.expr(&init.expr) else {
+            // Reported: the names still bind, so their uses add no mistakes of their own.
+            self.bind_unknown(pat);
             return;
         };
         let value = match (value, ty) {
@@ -317,6 +322,21 @@ impl Lower<'_> {
             (other, _) => other,
         };
         self.pattern(pat, value);
+    }
+
+    /// Binds every name of a pattern whose value was a reported mistake.
+    fn bind_unknown(&mut self, pat: &Pat) {
+        struct Names(Vec<syn::Ident>);
+        impl<'ast> Visit<'ast> for Names {
+            fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+                self.0.push(p.ident.clone());
+            }
+        }
+        let mut names = Names(Vec::new());
+        names.visit_pat(pat);
+        for name in names.0 {
+            self.bind(name.to_string(), Operand::Const(syn::parse_quote!(#name)));
+        }
     }
 
     fn pattern(&mut self, pat: &Pat, value: Operand) {
@@ -410,7 +430,11 @@ impl Lower<'_> {
 
     /// The selector's bindings: every local in scope, under its name, as it is now. A state
     /// written before the selector would be read as it was: that is a mistake.
-    fn selector_bindings(&mut self, selector: &TokenStream) -> Option<Vec<(syn::Ident, Operand)>> {
+    fn selector_bindings(
+        &mut self,
+        selector: &TokenStream,
+        at: &dyn ToTokens,
+    ) -> Option<Vec<(syn::Ident, Operand)>> {
         let text = selector.to_string();
         let mentions = |name: &str| {
             text.split(|c: char| !c.is_alphanumeric() && c != '_')
@@ -420,7 +444,7 @@ impl Lower<'_> {
             let name = self.cell.params[*param].name.clone();
             if mentions(&name.to_string()) {
                 self.errors.at(
-                    selector,
+                    at,
                     format!(
                         "this reads the state `{name}` after the step wrote it: bind the new \
                          value to a local and read that"
@@ -452,7 +476,7 @@ impl Lower<'_> {
             return None;
         }
         let selector = quote!(if #cond { 0usize } else { 1usize });
-        let bindings = self.selector_bindings(&selector)?;
+        let bindings = self.selector_bindings(&selector, cond)?;
         let else_stmts: Vec<Stmt> = match &i.else_branch {
             None => Vec::new(),
             Some((_, e)) => match &**e {
@@ -475,7 +499,7 @@ impl Lower<'_> {
             quote!(#pat #guard => #k,)
         });
         let selector = quote!(match #scrutinee { #(#arms)* });
-        let bindings = self.selector_bindings(&selector)?;
+        let bindings = self.selector_bindings(&selector, scrutinee)?;
         let bodies = m
             .arms
             .iter()
@@ -1052,17 +1076,36 @@ impl Lower<'_> {
                 }
             }
         }
+        // A function of a module (`squash`, `util::squash`), not an associated one
+        // (`SVector::from`): a helper, differentiated if it is marked `#[differentiable]`
+        // (else the trait it would implement says so, at this call).
+        let is_helper = f.qself.is_none()
+            && f.path
+                .segments
+                .iter()
+                .all(|s| s.arguments.is_empty() && !starts_upper(&s.ident));
+        if is_helper {
+            let args: Vec<Option<Operand>> = args.iter().map(|a| self.expr(a)).collect();
+            let args: Option<Vec<Operand>> = args.into_iter().collect();
+            return Some(self.push(Op::Call(f.path.clone(), args?)));
+        }
         self.errors.at(
             c,
             format!(
-                "`{}` has no adjoint the macro knows: mark the helper `#[differentiable]` or give \
-                 it a hand-written adjoint, or use {SET}; {}",
+                "`{}` has no adjoint the macro knows: use {SET}; or a helper function marked \
+                 `#[differentiable]`; {}",
                 crate::errors::tidy(&f.path),
                 opt_out()
             ),
         );
         None
     }
+}
+
+fn starts_upper(ident: &syn::Ident) -> bool {
+    ident
+        .to_string()
+        .starts_with(|c: char| c.is_ascii_uppercase())
 }
 
 /// Control flow written as the last expression of a block for its effects (`for`, an `if`

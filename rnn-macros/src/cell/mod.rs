@@ -51,3 +51,21 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         quote!(#generated #errors)
     }
 }
+
+/// `#[differentiable]` on a helper function: the function as it is, and its `Helper` impl.
+pub fn helper(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let Some((model, custom)) = parse::parse_helper(args, item.clone(), &mut errors) else {
+        let errors = errors.to_compile_errors();
+        return quote!(#item #errors);
+    };
+    let generated = match &custom {
+        Some(path) => adjoint::expand_helper(&model, None, Some(path)),
+        None => match lower::lower(&model, &mut errors) {
+            Some(program) => adjoint::expand_helper(&model, Some(&program), None),
+            None => TokenStream::new(),
+        },
+    };
+    let errors = errors.to_compile_errors();
+    quote!(#item #generated #errors)
+}

@@ -437,3 +437,102 @@ mod tests {
         assert_eq!(closest_role("weights"), None);
     }
 }
+
+/// `#[differentiable]`'s item: the helper as a model whose parameters are all inputs (taken
+/// by reference), and its hand-written adjoint if `adjoint = path` names one.
+pub fn parse_helper(
+    args: TokenStream,
+    item: TokenStream,
+    errors: &mut Errors,
+) -> Option<(Cell, Option<syn::Path>)> {
+    let mut krate = default_crate();
+    let mut custom = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("adjoint") {
+            custom = Some(meta.value()?.parse::<syn::Path>()?);
+            return Ok(());
+        }
+        match parse_crate_arg(&meta)? {
+            Some(path) => {
+                krate = path;
+                Ok(())
+            }
+            None => Err(meta.error(
+                "unknown `#[differentiable]` argument: the arguments are `adjoint = path` and \
+                 `crate = path`",
+            )),
+        }
+    });
+    if let Err(e) = syn::parse::Parser::parse2(parser, args) {
+        errors.push(e);
+    }
+    let f: syn::ItemFn = match syn::parse2(item) {
+        Ok(f) => f,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    if let Some(receiver) = f.sig.receiver() {
+        errors.at(
+            receiver,
+            "a differentiable helper is a free function: pass what it reads as arguments",
+        );
+        return None;
+    }
+    let mut params = Vec::new();
+    for arg in &f.sig.inputs {
+        let FnArg::Typed(arg) = arg else { continue };
+        let name = match &*arg.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
+            other => {
+                errors.at(
+                    other,
+                    "a differentiable helper's argument needs a plain name",
+                );
+                continue;
+            }
+        };
+        let ty = match &*arg.ty {
+            Type::Reference(r) if r.mutability.is_none() => (*r.elem).clone(),
+            other => {
+                errors.at(
+                    other,
+                    format!(
+                        "a differentiable helper takes its arguments by reference: `&{}`",
+                        tidy(other)
+                    ),
+                );
+                continue;
+            }
+        };
+        params.push(Param {
+            role: Role::Input,
+            name,
+            pat: (*arg.pat).clone(),
+            full_ty: (*arg.ty).clone(),
+            ty,
+        });
+    }
+    if !errors.is_empty() {
+        return None;
+    }
+    let ident = f.sig.ident.clone();
+    Some((
+        Cell {
+            krate,
+            cell_ident: ident.clone(),
+            cell_ty: syn::parse_quote!(#ident),
+            generics: f.sig.generics.clone(),
+            vis: f.vis.clone(),
+            params,
+            roles_unread: false,
+            output: output_type(&f.sig),
+            body: (*f.block).clone(),
+            sig: f.sig.clone(),
+            origin: Origin::Fn(f),
+            differentiable: true,
+        },
+        custom,
+    ))
+}

@@ -29,7 +29,8 @@ use core::marker::PhantomData;
 use nalgebra::{RealField, SVector};
 
 use crate::cell::Cell;
-use crate::nested::{Nested, ScalarOp};
+pub use crate::nested::Nested;
+use crate::nested::ScalarOp;
 use crate::ops::Activation;
 use crate::real::Real;
 
@@ -202,4 +203,36 @@ pub fn exp<T: Real, const N: usize>(x: &SVector<T, N>) -> SVector<T, N> {
 #[inline(always)]
 pub fn pull_exp<T: Real, const N: usize>(y: &SVector<T, N>, dy: &SVector<T, N>) -> SVector<T, N> {
     dy.component_mul(y)
+}
+
+/// A helper function a differentiated step may call: `#[differentiable]` implements it for a
+/// hidden brace-struct of the helper's own name (types and functions have separate
+/// namespaces, so the step names both by the path it calls), for the tuple of its arguments'
+/// values.
+#[diagnostic::on_unimplemented(
+    message = "this helper has no adjoint for these arguments",
+    label = "called from a differentiated step",
+    note = "mark the helper `#[rnn::differentiable]` (its body is differentiated as a step's is), give it a hand-written adjoint with `#[rnn::differentiable(adjoint = path)]`, or mark the cell `#[cell(inference)]` to generate no backward"
+)]
+pub trait Helper<Args> {
+    /// The helper's result.
+    type Output;
+    /// The helper's result and its pullback.
+    fn vjp(args: Args) -> (Self::Output, HelperPullback<Self::Output, Args>);
+}
+
+/// The adjoint of one call of a helper: the adjoints of its arguments from its result's.
+pub struct HelperPullback<Y, A>(alloc::boxed::Box<dyn Fn(&Y) -> A + Send + Sync>);
+
+impl<Y, A> HelperPullback<Y, A> {
+    /// Wraps one call's backward closure.
+    pub fn new(f: impl Fn(&Y) -> A + Send + Sync + 'static) -> Self {
+        HelperPullback(alloc::boxed::Box::new(f))
+    }
+
+    /// The arguments' adjoints.
+    #[inline]
+    pub fn pull(&self, dy: &Y) -> A {
+        (self.0)(dy)
+    }
 }
