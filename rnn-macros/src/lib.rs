@@ -28,6 +28,11 @@ use proc_macro::TokenStream;
 /// several, a generated struct `{Cell}Input`/`{Cell}State`/`{Cell}Constants` whose fields are
 /// the parameters' names; with none, `()`. The return type is the cell's `Output`.
 ///
+/// When the cell's type has `Parameters`, `#[cell]` also generates the backward of the step
+/// (`rnn::train::Differentiable`) from its body, so a custom cell trains like a built-in; a
+/// body it cannot differentiate is a compile error on the expression that says what to write
+/// instead. `#[cell(inference)]` generates no backward (a cell that only runs).
+///
 /// `#[cell(crate = path)]` names the `rnn` crate when it is not `::rnn` (inside `rnn-core`).
 #[proc_macro_attribute]
 pub fn cell(args: TokenStream, item: TokenStream) -> TokenStream {

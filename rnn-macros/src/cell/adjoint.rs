@@ -77,13 +77,12 @@ impl Emit<'_> {
         for node in nodes {
             self.node(node);
         }
-        let block = Block {
+        Block {
             forward: std::mem::replace(&mut self.forward, saved.0),
             backward: std::mem::replace(&mut self.backward, saved.1),
             captures: std::mem::replace(&mut self.captures, saved.2),
             defined: std::mem::replace(&mut self.defined, saved.3),
-        };
-        block
+        }
     }
 
     fn several(&self, role: Role) -> bool {

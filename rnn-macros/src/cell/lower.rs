@@ -413,7 +413,7 @@ impl Lower<'_> {
                     BinOp::DivAssign(_) => Op::Div(old, rhs),
                     _ => {
                         self.errors.at(
-                            &b.op,
+                            b.op,
                             format!("this compound assignment has no adjoint: {SET}"),
                         );
                         return;
@@ -866,7 +866,7 @@ impl Lower<'_> {
                     BinOp::Div(_) => Op::Div(a, c),
                     _ => {
                         self.errors.at(
-                            &b.op,
+                            b.op,
                             format!(
                                 "`{}` on the step's values has no adjoint: {SET}; {}",
                                 b.op.to_token_stream(),
