@@ -156,6 +156,8 @@ struct Lower<'a> {
     writes: Vec<(usize, Vec<Member>, Operand)>,
     /// The expression being lowered.
     span: Span,
+    /// Names whose value was a reported mistake: what reads them is not reported again.
+    poisoned: std::collections::HashSet<String>,
 }
 
 pub fn lower(cell: &Cell, errors: &mut Errors) -> Option<Program> {
@@ -168,6 +170,7 @@ pub fn lower(cell: &Cell, errors: &mut Errors) -> Option<Program> {
         scopes: vec![HashMap::new()],
         writes: Vec::new(),
         span: Span::call_site(),
+        poisoned: Default::default(),
     };
     let output = lower.block(&cell.body.stmts);
     if output.is_none() && !matches!(cell.body.stmts.last(), Some(Stmt::Expr(_, None))) {
@@ -336,6 +339,7 @@ impl Lower<'_> {
         names.visit_pat(pat);
         for name in names.0 {
             self.bind(name.to_string(), Operand::Const(syn::parse_quote!(#name)));
+            self.poisoned.insert(name.to_string());
         }
     }
 
@@ -754,6 +758,9 @@ impl Lower<'_> {
 
     /// `target = value`: a local rebound, or a place of a state written.
     fn assign(&mut self, target: &Expr, value: Operand) {
+        if self.poisoned(target) {
+            return;
+        }
         let Some((root, path)) = place(target) else {
             self.errors.at(
                 target,
@@ -835,7 +842,28 @@ impl Lower<'_> {
         Some(Operand::Role { param, path })
     }
 
+    /// Whether `e` names a value whose definition was a reported mistake.
+    fn poisoned(&self, e: &dyn ToTokens) -> bool {
+        !self.poisoned.is_empty()
+            && e.to_token_stream()
+                .into_iter()
+                .any(|tt| self.poisoned_token(tt))
+    }
+
+    fn poisoned_token(&self, tt: proc_macro2::TokenTree) -> bool {
+        match tt {
+            proc_macro2::TokenTree::Ident(i) => self.poisoned.contains(&i.to_string()),
+            proc_macro2::TokenTree::Group(g) => {
+                g.stream().into_iter().any(|t| self.poisoned_token(t))
+            }
+            _ => false,
+        }
+    }
+
     fn expr(&mut self, e: &Expr) -> Option<Operand> {
+        if self.poisoned(e) {
+            return None;
+        }
         if !self.reads_values(e) {
             return Some(Operand::Const(e.clone()));
         }
