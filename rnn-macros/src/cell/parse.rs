@@ -417,27 +417,6 @@ pub fn strip_role_attrs(item: TokenStream) -> TokenStream {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn camel_case_names_the_generated_cell() {
-        assert_eq!(super::camel_case("accumulate"), "Accumulate");
-        assert_eq!(super::camel_case("my_gru_cell"), "MyGruCell");
-        assert_eq!(super::camel_case("_x__y"), "XY");
-    }
-
-    #[test]
-    fn misspelt_roles_are_read_as_the_closest_role() {
-        use super::{closest_role, Role};
-        assert_eq!(closest_role("inputs"), Some(Role::Input));
-        assert_eq!(closest_role("State"), Some(Role::State));
-        assert_eq!(closest_role("constnt"), Some(Role::Constant));
-        assert_eq!(closest_role("const"), Some(Role::Constant));
-        assert_eq!(closest_role("in"), None);
-        assert_eq!(closest_role("weights"), None);
-    }
-}
-
 /// `#[differentiable]`'s item: the helper as a model whose parameters are all inputs (taken
 /// by reference), and its hand-written adjoint if `adjoint = path` names one.
 pub fn parse_helper(
@@ -535,4 +514,25 @@ pub fn parse_helper(
         },
         custom,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn camel_case_names_the_generated_cell() {
+        assert_eq!(super::camel_case("accumulate"), "Accumulate");
+        assert_eq!(super::camel_case("my_gru_cell"), "MyGruCell");
+        assert_eq!(super::camel_case("_x__y"), "XY");
+    }
+
+    #[test]
+    fn misspelt_roles_are_read_as_the_closest_role() {
+        use super::{closest_role, Role};
+        assert_eq!(closest_role("inputs"), Some(Role::Input));
+        assert_eq!(closest_role("State"), Some(Role::State));
+        assert_eq!(closest_role("constnt"), Some(Role::Constant));
+        assert_eq!(closest_role("const"), Some(Role::Constant));
+        assert_eq!(closest_role("in"), None);
+        assert_eq!(closest_role("weights"), None);
+    }
 }
