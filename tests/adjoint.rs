@@ -12,7 +12,7 @@ use rnn::ops;
 use rnn::parameters::Parameters;
 use rnn::train::{BatchTape, Differentiable, Tape};
 use rnn::weights::{Kernel, Weights};
-use rnn::{cell, Batch, Cell, Mask, MatVec, Nested, Real, Rnn};
+use rnn::{cell, Batch, Mask, MatVec, Nested, Real, Rnn};
 
 // ------------------------------------------------------------------------------- the cells
 
@@ -591,24 +591,82 @@ fn differentiable_helpers() {
     );
 }
 
+/// One step of `cell` and of its training forward from the same random state: the same bits.
+fn same_bits<C: Differentiable + Clone>(name: &str, cell: C) {
+    let mut rng = Rng::new(name);
+    let cell = rng.parameters(cell, 0.7);
+    for _ in 0..4 {
+        let (x, s, k): (C::Input, C::State, C::Constants) = (rng.value(), rng.value(), rng.value());
+        let (mut a, mut b) = (s.clone(), s);
+        let y = cell.step(&x, &mut a, &k);
+        let (y_taped, _) = cell.step_forward(&x, &mut b, &k);
+        assert_eq!(y, y_taped, "{name}: output");
+        assert_eq!(a, b, "{name}: state");
+    }
+}
+
 /// `step_forward` returns exactly `step`'s bits, in `f32`.
 #[test]
 fn training_forward_is_the_inference_step() {
-    let mut rng = Rng::new("bits");
-    let cell = rng.parameters(
+    let dense = || Dense::<5, 2, f32>::zeros().with_use_bias(true);
+    same_bits(
+        "decoder",
         Decoder::<f32> {
             gru: GruCell::keras_init(1),
             dense_proj: Dense::keras_init(2),
             other_output: Dense::keras_init(3),
         },
-        0.7,
     );
-    let (x, h, z): (SVector<f32, 3>, SVector<f32, 4>, SVector<f32, 2>) =
-        (rng.value(), rng.value(), rng.value());
-    let (mut a, mut b) = (h, h);
-    let y = cell.step(&x, &mut a, &z);
-    let (y_taped, _) = cell.step_forward(&x, &mut b, &z);
-    assert_eq!(y, y_taped);
-    assert_eq!(a, b);
-    let _ = SMatrix::<f32, 1, 1>::zeros();
+    same_bits(
+        "mgu",
+        Mgu {
+            forget: dense(),
+            candidate: dense(),
+        },
+    );
+    same_bits(
+        "peephole",
+        Peephole::<f32> {
+            kernel: Kernel::zeros(),
+            bias: SVector::zeros(),
+            peep_i: SVector::zeros(),
+            peep_f: SVector::zeros(),
+            peep_o: SVector::zeros(),
+        },
+    );
+    same_bits(
+        "attention",
+        Attention::<f32> {
+            query: Dense::zeros().with_use_bias(true),
+            out: Dense::zeros().with_use_bias(true),
+        },
+    );
+    for mode in 0..3 {
+        same_bits(
+            "refine",
+            Refine::<f32> {
+                w: SMatrix::zeros(),
+                u: SMatrix::zeros(),
+                mode,
+            },
+        );
+    }
+    same_bits(
+        "helpers",
+        Helped::<f32> {
+            w: SMatrix::zeros(),
+            u: SMatrix::zeros(),
+        },
+    );
+    same_bits(
+        "nested",
+        SmallNestedCell::<f32> {
+            kernel_1: Weights::zeros(),
+            kernel_2_3: Weights::zeros(),
+        },
+    );
+    same_bits("seed nested cell", seed_nested::NestedCell::new(1));
 }
+
+#[path = "../examples/common/nested_cell.rs"]
+mod seed_nested;
