@@ -251,6 +251,38 @@ impl<T: Real> Helped<T> {
     }
 }
 
+/// A cell whose output is the state before the step (a one-step delay): the output's adjoint
+/// belongs to the old state, the new state's to what was written.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Delay<T: Real> {
+    w: SMatrix<T, 2, 2>,
+}
+
+#[cell]
+impl<T: Real> Delay<T> {
+    fn step(&self, #[input] x: &SVector<T, 2>, #[state] h: &mut SVector<T, 2>) -> SVector<T, 2> {
+        let old = *h;
+        *h = ops::tanh(&(self.w * *h + x));
+        old
+    }
+}
+
+/// A built-in cell stepped on the cell's own state as it came (`h`, already `&mut`), then a
+/// readout.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Wrapped<T: Real> {
+    gru: GruCell<2, 3, T>,
+    out: Dense<3, 2, T>,
+}
+
+#[cell]
+impl<T: Real> Wrapped<T> {
+    fn step(&self, #[input] x: &SVector<T, 2>, #[state] h: &mut SVector<T, 3>) -> SVector<T, 2> {
+        let y = self.gru.step(x, h, &());
+        self.out.forward(&y)
+    }
+}
+
 // ------------------------------------------------------------------------------ the check
 
 const STEPS: usize = 4;
@@ -587,6 +619,27 @@ fn differentiable_helpers() {
         Helped::<f64> {
             w: SMatrix::zeros(),
             u: SMatrix::zeros(),
+        },
+    );
+}
+
+#[test]
+fn output_is_the_old_state() {
+    check_masks(
+        "delay",
+        Delay::<f64> {
+            w: SMatrix::zeros(),
+        },
+    );
+}
+
+#[test]
+fn sub_cell_on_the_cells_own_state() {
+    check_masks(
+        "wrapped gru",
+        Wrapped::<f64> {
+            gru: GruCell::zeros(),
+            out: dense(),
         },
     );
 }

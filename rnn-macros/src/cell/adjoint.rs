@@ -685,8 +685,11 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                         #(let #captures = &#captures;)*
                         let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
                         #zeros
-                        #output_acc
+                        // First the written states' adjoints move to what was written (the
+                        // adjoint left in `d_state` is then the old state's), then the output's
+                        // adds to what it is (possibly the old state).
                         #write_accs
+                        #output_acc
                         #backward
                         __rnn_d_input
                     },

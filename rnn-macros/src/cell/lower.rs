@@ -1011,17 +1011,17 @@ impl Lower<'_> {
                 let cell = receiver_param(self);
                 let input = self.expr(input);
                 let constants = self.expr(constants);
-                let Expr::Reference(r) = state else {
-                    self.errors
-                        .at(state, "a sub-cell's state is passed as `&mut state`");
-                    return None;
+                // `&mut s`, or the step's own state as it came (`h`, already `&mut`).
+                let target: &Expr = match state {
+                    Expr::Reference(r) if r.mutability.is_some() => &r.expr,
+                    Expr::Path(_) | Expr::Field(_) if place(state).is_some() => state,
+                    _ => {
+                        self.errors
+                            .at(state, "a sub-cell's state is passed as `&mut state`");
+                        return None;
+                    }
                 };
-                if r.mutability.is_none() {
-                    self.errors
-                        .at(state, "a sub-cell's state is passed as `&mut state`");
-                    return None;
-                }
-                let old = self.expr(&r.expr);
+                let old = self.expr(target);
                 let (cell, input, constants, old) = (cell?, input?, constants?, old?);
                 let new_state = self.fresh();
                 let out = self.push(Op::Step {
@@ -1031,7 +1031,7 @@ impl Lower<'_> {
                     constants,
                     new_state,
                 });
-                self.assign(&r.expr, Operand::Value(new_state));
+                self.assign(target, Operand::Value(new_state));
                 Some(out)
             }
             _ => {
