@@ -8,7 +8,7 @@ mod gradcheck;
 use gradcheck::{dot, flat, parameter_names, parameters, set_parameters, unflat, Check, Rng};
 use rnn::cells::{Dense, GruCell};
 use rnn::nalgebra::{SMatrix, SVector};
-use rnn::ops;
+use rnn::ops::{self, Activation};
 use rnn::parameters::Parameters;
 use rnn::train::{BatchTape, Differentiable, Tape};
 use rnn::weights::{Kernel, Weights};
@@ -280,6 +280,38 @@ impl<T: Real> Wrapped<T> {
     fn step(&self, #[input] x: &SVector<T, 2>, #[state] h: &mut SVector<T, 3>) -> SVector<T, 2> {
         let y = self.gru.step(x, h, &());
         self.out.forward(&y)
+    }
+}
+
+/// The rest of the operation set: `split`, `exp`, `dot`, `sum`, `hard_sigmoid`, an
+/// `Activation` chosen at run time, scalar `/` and `*`, a matrix-matrix product, `transpose`,
+/// the compound assignments, scalar values of a generic scalar type.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Kitchen<T: Real> {
+    w: SMatrix<T, 4, 2>,
+    m: SMatrix<T, 2, 2>,
+    #[parameters(skip)]
+    act: Activation,
+}
+
+#[cell]
+impl<T: Real> Kitchen<T> {
+    fn step(
+        &self,
+        #[input] x: &SVector<T, 2>,
+        #[state] h: &mut SVector<T, 2>,
+    ) -> (SVector<T, 2>, SVector<T, 2>) {
+        let tenth = rnn::nalgebra::convert::<f64, T>(0.1);
+        let z: SVector<T, 4> = self.w * x;
+        let (a, b): (SVector<T, 2>, SVector<T, 2>) = ops::split(&z);
+        let e = ops::exp(&(a * tenth));
+        let s = b.dot(h) / (T::one() + e.sum());
+        let mut g = ops::hard_sigmoid(&(e * rnn::nalgebra::convert::<f64, T>(3.0) - b)) * s;
+        g += self.act.of(h);
+        g -= (self.m * self.m.transpose()) * *h * tenth;
+        g *= rnn::nalgebra::convert::<f64, T>(0.9);
+        *h = g;
+        (g, x * (s * s))
     }
 }
 
@@ -640,6 +672,33 @@ fn sub_cell_on_the_cells_own_state() {
         Wrapped::<f64> {
             gru: GruCell::zeros(),
             out: dense(),
+        },
+    );
+}
+
+#[test]
+fn the_rest_of_the_operations() {
+    for act in [
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Softmax,
+        Activation::Sigmoid,
+    ] {
+        check_masks(
+            &format!("kitchen {act:?}"),
+            Kitchen::<f64> {
+                w: SMatrix::zeros(),
+                m: SMatrix::zeros(),
+                act,
+            },
+        );
+    }
+    same_bits(
+        "kitchen",
+        Kitchen::<f32> {
+            w: SMatrix::zeros(),
+            m: SMatrix::zeros(),
+            act: Activation::Tanh,
         },
     );
 }

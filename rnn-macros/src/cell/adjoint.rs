@@ -135,7 +135,7 @@ impl Emit<'_> {
     fn acc(&self, o: &Operand, term: TokenStream) -> TokenStream {
         let rt = &self.rt;
         match self.target(o) {
-            Some(t) => quote!(#rt::acc(#t, #term);),
+            Some(t) => acc(rt, t, term),
             None => TokenStream::new(),
         }
     }
@@ -323,6 +323,7 @@ impl Emit<'_> {
                     format_ident!("__rnn_r{k}"),
                 );
                 self.captures.push(r.clone());
+                let take_ds = take(&rt, quote!(&mut #ds));
                 let (gs, gi, gc) = (
                     self.acc(state, quote!(&__rnn_ds)),
                     self.acc(input, quote!(&__rnn_g.0)),
@@ -335,7 +336,7 @@ impl Emit<'_> {
                         let #v #ty = #v;
                     },
                     quote!({
-                        let mut __rnn_ds = #rt::take(&mut #ds);
+                        let mut __rnn_ds = #take_ds;
                         let __rnn_g = #rt::pull_step(
                             &__rnn_self #(#cell)*, &mut __rnn_grads #(#cell)*, #ki, #r, &#d,
                             &mut __rnn_ds, #kc,
@@ -407,7 +408,7 @@ impl Emit<'_> {
                 let (base, dbase) = (value(*of), adjoint(*of));
                 (
                     quote!(let #v #ty = ::core::clone::Clone::clone(&#base #member);),
-                    quote!(#rt::acc(&mut #dbase #member, &#d);),
+                    acc(&rt, quote!(&mut #dbase #member), quote!(&#d)),
                 )
             }
         };
@@ -558,14 +559,16 @@ impl Emit<'_> {
         let into_results = body.results.iter().zip(slots).map(|(o, (slot, _))| {
             let d = adjoint(*slot);
             let term = self.acc(o, quote!(&__rnn_g));
-            quote!({ let __rnn_g = #rt::take(&mut #d); #term })
+            let taken = take(&rt, quote!(&mut #d));
+            quote!({ let __rnn_g = #taken; #term })
         });
         let into_inits: Vec<TokenStream> = slots
             .iter()
             .map(|(slot, init)| {
                 let d = adjoint(*slot);
                 let term = self.acc(init, quote!(&__rnn_g));
-                quote!({ let __rnn_g = #rt::take(&mut #d); #term })
+                let taken = take(&rt, quote!(&mut #d));
+                quote!({ let __rnn_g = #taken; #term })
             })
             .collect();
         let (zeros, reversed) = (block.zeros(), block.reversed());
@@ -580,6 +583,24 @@ impl Emit<'_> {
             #(#into_inits)*
         });
     }
+}
+
+/// `*target += term`, for a `Nested` value or a generic scalar alike (see `ByNested`).
+fn acc(rt: &TokenStream, target: TokenStream, term: TokenStream) -> TokenStream {
+    quote!({
+        let __rnn_a = #target;
+        (&#rt::witness(&*__rnn_a)).add_to(__rnn_a, #term);
+    })
+}
+
+/// The adjoint at `target`, leaving zero there (a value overwritten by the step passes no
+/// adjoint to the step's start).
+fn take(rt: &TokenStream, target: TokenStream) -> TokenStream {
+    quote!({
+        let __rnn_a = #target;
+        let __rnn_zero = (&#rt::witness(&*__rnn_a)).zero();
+        ::core::mem::replace(__rnn_a, __rnn_zero)
+    })
 }
 
 /// The tokens with the user's expression's location (their names resolve as before): a type
@@ -629,8 +650,9 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         let primal = emit.primal(operand);
         writes.extend(quote!((*#name) #(#path)* = ::core::clone::Clone::clone(#primal);));
         let term = emit.acc(operand, quote!(&__rnn_g));
+        let taken = take(&rt, quote!(&mut (*__rnn_d_state) #field #(#path)*));
         write_accs.extend(quote!({
-            let __rnn_g = #rt::take(&mut (*__rnn_d_state) #field #(#path)*);
+            let __rnn_g = #taken;
             #term
         }));
     }
@@ -669,6 +691,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                 __rnn_state: &mut Self::State,
                 __rnn_constants: &Self::Constants,
             ) -> (Self::Output, Self::Residual) {
+                use #rt::{ByNested as _, ByReal as _};
                 #bindings
                 #forward
                 let __rnn_output = ::core::clone::Clone::clone(#output);
@@ -816,6 +839,7 @@ pub fn expand_helper(
             )]
             #[inline]
             fn vjp(__rnn_args: #args_ty) -> (#output_ty, #rt::HelperPullback<#output_ty, #args_ty>) {
+                use #rt::{ByNested as _, ByReal as _};
                 #body
             }
         }

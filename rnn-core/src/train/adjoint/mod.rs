@@ -127,11 +127,45 @@ pub fn witness<T>(_: &T) -> Witness<T> {
     Witness(PhantomData)
 }
 
-impl<T: Nested> Witness<T> {
-    /// A zero adjoint for a value of the witnessed type.
+/// Adjoints of `Nested` values (vectors, matrices, tuples, structs, `f32`, `f64`): the
+/// first choice of the generated code's method calls, which take `&Witness` or `&Slot`.
+pub trait ByNested<T> {
+    /// A zero adjoint.
+    fn zero(self) -> T;
+    /// `a += b`, elementwise.
+    fn add_to(self, a: &mut T, b: &T);
+}
+
+/// Adjoints of a generic cell's scalar `T: Real` (not `Nested`, which is implemented for the
+/// concrete `f32` and `f64`): the second choice of the same method calls. Method lookup tries
+/// the receiver `&W` (`ByNested`) before `W` (`ByReal`), and a bound that cannot hold rules an
+/// impl out, so a value is accumulated as `Nested` whenever it is one.
+pub trait ByReal<T> {
+    /// A zero adjoint.
+    fn zero(self) -> T;
+    /// `a += b`.
+    fn add_to(self, a: &mut T, b: &T);
+}
+
+impl<T: Nested> ByNested<T> for &Witness<T> {
     #[inline(always)]
-    pub fn zero(self) -> T {
+    fn zero(self) -> T {
         T::zeros()
+    }
+    #[inline(always)]
+    fn add_to(self, a: &mut T, b: &T) {
+        a.zip_apply(b, &Plus);
+    }
+}
+
+impl<T: Real> ByReal<T> for Witness<T> {
+    #[inline(always)]
+    fn zero(self) -> T {
+        T::zero()
+    }
+    #[inline(always)]
+    fn add_to(self, a: &mut T, b: &T) {
+        *a += *b;
     }
 }
 
@@ -159,19 +193,6 @@ impl ScalarOp for Plus {
     fn apply<T: RealField>(&self, a: T, b: T) -> T {
         a + b
     }
-}
-
-/// `sum += term`: adjoints add up where a value is used more than once.
-#[inline(always)]
-pub fn acc<N: Nested>(sum: &mut N, term: &N) {
-    sum.zip_apply(term, &Plus);
-}
-
-/// The adjoint in `slot`, leaving zero there (a value overwritten by the step passes no
-/// adjoint to the step's start).
-#[inline(always)]
-pub fn take<N: Nested>(slot: &mut N) -> N {
-    core::mem::replace(slot, N::zeros())
 }
 
 /// `activation.of(x)`: the crate's vectorized activations, one function per name.
