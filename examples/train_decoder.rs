@@ -12,7 +12,6 @@
 //! cargo run --release --example train_decoder [-- --freeze-encoder]
 //! ```
 
-#[allow(dead_code)]
 #[path = "common/custom_cell.rs"]
 mod custom_cell;
 
