@@ -703,6 +703,97 @@ fn the_rest_of_the_operations() {
     );
 }
 
+// -------------------------------------------------------------------------- bidirectional
+
+/// A custom cell forward and a built-in backward under `Bidirectional` (concatenated
+/// outputs): parameters, inputs and both initial states against central differences.
+#[test]
+fn bidirectional_with_a_custom_cell() {
+    use rnn::train::BidirectionalTape;
+    use rnn::{Bidirectional, Both};
+    const T: usize = 4;
+    for mask in MASKS {
+        let case = format!("bidirectional mgu+gru {mask:?}");
+        let mut rng = Rng::new(&case);
+        let bi = Bidirectional::new(
+            Mgu {
+                forget: dense(),
+                candidate: dense(),
+            },
+            GruCell::<3, 2, f64>::zeros(),
+        );
+        let bi = rng.parameters(bi, 0.5);
+        let xs: Vec<SVector<f64, 3>> = rng.values(T);
+        let initial = Both::new(
+            rng.value::<SVector<f64, 2>>(),
+            rng.value::<SVector<f64, 2>>(),
+        );
+        let w_outputs: Vec<SVector<f64, 4>> = rng.values(T);
+        let w_state = Both::new(
+            rng.value::<SVector<f64, 2>>(),
+            rng.value::<SVector<f64, 2>>(),
+        );
+        let k = Both::new(&(), &());
+        let loss = |bi: &Bidirectional<Mgu<f64>, GruCell<3, 2, f64>>,
+                    xs: &[SVector<f64, 3>],
+                    initial: &Both<SVector<f64, 2>, SVector<f64, 2>>| {
+            let run = bi.run_masked_from(xs, mask, initial.clone(), k).unwrap();
+            let outputs: f64 = run
+                .outputs
+                .iter()
+                .zip(&w_outputs)
+                .map(|(y, w)| dot(y, w))
+                .sum();
+            outputs
+                + dot(&run.state.forward, &w_state.forward)
+                + dot(&run.state.backward, &w_state.backward)
+        };
+        let mut tape = BidirectionalTape::new();
+        let run = bi
+            .run_taped(&xs, mask, initial.clone(), k, &mut tape)
+            .unwrap();
+        let _: &rnn::Sequence<SVector<f64, 4>> = &run.outputs;
+        let grads = bi
+            .backward(&tape, &xs, &w_outputs, w_state.clone(), k)
+            .unwrap();
+        let mut check = Check::new(&case);
+        check.against(
+            "parameter",
+            &parameter_names(&bi),
+            &parameters(&bi),
+            &parameters(&grads.parameters),
+            |p| {
+                let mut probe = bi.clone();
+                set_parameters(&mut probe, p);
+                loss(&probe, &xs, &initial)
+            },
+        );
+        let flat_xs: Vec<f64> = xs.iter().flat_map(flat).collect();
+        let flat_dxs: Vec<f64> = grads.inputs.iter().flat_map(flat).collect();
+        check.against(
+            "input",
+            &gradcheck::indices("x", flat_xs.len()),
+            &flat_xs,
+            &flat_dxs,
+            |v| {
+                let xs: Vec<SVector<f64, 3>> = v.chunks(3).map(unflat).collect();
+                loss(&bi, &xs, &initial)
+            },
+        );
+        let both = |s: &Both<SVector<f64, 2>, SVector<f64, 2>>| {
+            [flat(&s.forward), flat(&s.backward)].concat()
+        };
+        check.against(
+            "initial state",
+            &gradcheck::indices("s0", 4),
+            &both(&initial),
+            &both(&grads.initial_state),
+            |v| loss(&bi, &xs, &Both::new(unflat(&v[..2]), unflat(&v[2..]))),
+        );
+        check.report();
+    }
+}
+
 /// One step of `cell` and of its training forward from the same random state: the same bits.
 fn same_bits<C: Differentiable + Clone>(name: &str, cell: C) {
     let mut rng = Rng::new(name);
