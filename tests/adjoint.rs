@@ -794,6 +794,73 @@ fn bidirectional_with_a_custom_cell() {
     }
 }
 
+// ------------------------------------------------------------------------- truncated BPTT
+
+/// A custom cell on a stateful stream, two chunks: the second chunk's backward against
+/// central differences of its loss from the carried state (a constant: the cut is real).
+#[test]
+fn truncated_backpropagation_of_a_custom_cell() {
+    let case = "tbptt mgu";
+    let mut rng = Rng::new(case);
+    let rnn = rng.parameters(
+        Rnn::new(Mgu {
+            forget: dense(),
+            candidate: dense(),
+        }),
+        0.6,
+    );
+    let first: Vec<SVector<f64, 3>> = rng.values(4);
+    let second: Vec<SVector<f64, 3>> = rng.values(4);
+    let w_outputs: Vec<SVector<f64, 2>> = rng.values(4);
+    let w_state: SVector<f64, 2> = rng.value();
+    let mut stream = rnn.clone().stateful(());
+    let mut tape = Tape::new();
+    stream.feed_taped(&first, Mask::All, &mut tape).unwrap();
+    let carried = *stream.state();
+    stream.feed_taped(&second, Mask::All, &mut tape).unwrap();
+    let grads = stream
+        .backward_chunk(&tape, &second, &w_outputs, w_state)
+        .unwrap();
+    let truncated = |rnn: &Rnn<Mgu<f64>>, xs: &[SVector<f64, 3>]| {
+        let run = rnn.run_masked_from(xs, Mask::All, carried, &()).unwrap();
+        run.outputs
+            .iter()
+            .zip(&w_outputs)
+            .map(|(y, w)| dot(y, w))
+            .sum::<f64>()
+            + dot(&run.state, &w_state)
+    };
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(rnn.cell()),
+        &parameters(&rnn),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, p);
+            truncated(&probe, &second)
+        },
+    );
+    check.against(
+        "carried state",
+        &gradcheck::indices("s", 2),
+        &flat(&carried),
+        &flat(&grads.initial_state),
+        |v| {
+            let start: SVector<f64, 2> = unflat(v);
+            let run = rnn.run_masked_from(&second, Mask::All, start, &()).unwrap();
+            run.outputs
+                .iter()
+                .zip(&w_outputs)
+                .map(|(y, w)| dot(y, w))
+                .sum::<f64>()
+                + dot(&run.state, &w_state)
+        },
+    );
+    check.report();
+}
+
 /// One step of `cell` and of its training forward from the same random state: the same bits.
 fn same_bits<C: Differentiable + Clone>(name: &str, cell: C) {
     let mut rng = Rng::new(name);
