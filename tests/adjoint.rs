@@ -737,7 +737,7 @@ fn bidirectional_with_a_custom_cell() {
         let loss = |bi: &Bidirectional<Mgu<f64>, GruCell<3, 2, f64>>,
                     xs: &[SVector<f64, 3>],
                     initial: &Both<SVector<f64, 2>, SVector<f64, 2>>| {
-            let run = bi.run_masked_from(xs, mask, initial.clone(), k).unwrap();
+            let run = bi.run_masked_from(xs, mask, *initial, k).unwrap();
             let outputs: f64 = run
                 .outputs
                 .iter()
@@ -749,13 +749,9 @@ fn bidirectional_with_a_custom_cell() {
                 + dot(&run.state.backward, &w_state.backward)
         };
         let mut tape = BidirectionalTape::new();
-        let run = bi
-            .run_taped(&xs, mask, initial.clone(), k, &mut tape)
-            .unwrap();
+        let run = bi.run_taped(&xs, mask, initial, k, &mut tape).unwrap();
         let _: &rnn::Sequence<SVector<f64, 4>> = &run.outputs;
-        let grads = bi
-            .backward(&tape, &xs, &w_outputs, w_state.clone(), k)
-            .unwrap();
+        let grads = bi.backward(&tape, &xs, &w_outputs, w_state, k).unwrap();
         let mut check = Check::new(&case);
         check.against(
             "parameter",
