@@ -498,6 +498,17 @@ impl Lower<'_> {
 
     fn match_expr(&mut self, m: &syn::ExprMatch) -> Option<Operand> {
         let scrutinee = &m.expr;
+        // The arms run apart from the patterns that chose them: a pattern may not bind.
+        for arm in &m.arms {
+            if let Some(binding) = binding_in(&arm.pat) {
+                self.errors.at(
+                    binding,
+                    "a differentiated `match` chooses an arm by its pattern but binds no names: \
+                     match on the value, and read what the arm needs from the step's values",
+                );
+                return None;
+            }
+        }
         let arms = m.arms.iter().enumerate().map(|(k, arm)| {
             let (pat, guard) = (&arm.pat, arm.guard.as_ref().map(|(i, g)| quote!(#i #g)));
             quote!(#pat #guard => #k,)
@@ -1128,6 +1139,23 @@ impl Lower<'_> {
         );
         None
     }
+}
+
+/// A name the pattern binds (`Some(k)`, `k @ ..`, `v`); a capitalised name is read as a
+/// unit variant or constant.
+fn binding_in(pat: &Pat) -> Option<syn::Ident> {
+    struct Bindings(Option<syn::Ident>);
+    impl<'ast> Visit<'ast> for Bindings {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            if !starts_upper(&p.ident) && self.0.is_none() {
+                self.0 = Some(p.ident.clone());
+            }
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut bindings = Bindings(None);
+    bindings.visit_pat(pat);
+    bindings.0
 }
 
 fn starts_upper(ident: &syn::Ident) -> bool {
