@@ -676,7 +676,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         .push(syn::parse_quote!(for<'__rnn> #cell_ty: #krate::__private::Parameters));
     let where_clause = &generics.where_clause;
 
-    quote! {
+    quote! { #krate::__private::if_alloc! {
         impl #impl_generics #krate::__private::Differentiable for #cell_ty #where_clause {
             type Residual = #rt::Pullback<Self>;
 
@@ -734,7 +734,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                 residual.pull(self, input, d_output, d_state, constants, d_constants, grads)
             }
         }
-    }
+    }}
 }
 
 /// `Parameters` for the unit type generated for a free step function: it has none.
@@ -826,7 +826,7 @@ pub fn expand_helper(
         (None, None) => return TokenStream::new(),
     };
     let vis = &cell.vis;
-    quote! {
+    quote! { #krate::__private::if_alloc! {
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #f {}
@@ -843,5 +843,5 @@ pub fn expand_helper(
                 #body
             }
         }
-    }
+    }}
 }
