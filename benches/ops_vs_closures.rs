@@ -32,7 +32,7 @@ impl Peephole {
 struct WithClosures(Peephole);
 struct WithOps(Peephole);
 
-#[cell]
+#[cell(inference)]
 impl WithClosures {
     fn step(
         &self,

@@ -14,7 +14,7 @@ struct Elman {
     b: SVector<f32, 4>,
 }
 
-#[cell]
+#[cell(inference)]
 impl Elman {
     fn step(
         &self,
@@ -171,7 +171,7 @@ fn results_do_not_depend_on_the_number_of_threads() {
 
 #[test]
 fn outputs_come_per_output_as_b_t_sequences_and_flat_row_major_buffers() {
-    #[cell]
+    #[cell(inference)]
     fn two(#[input] x: &f32, #[state] s: &mut f32) -> (f32, SVector<f32, 2>) {
         *s += x;
         (*s, SVector::from([*x, -*x]))
@@ -233,7 +233,7 @@ struct Counting {
     calls: AtomicUsize,
 }
 
-#[cell]
+#[cell(inference)]
 impl Counting {
     fn step(&self, #[input] x: &f32, #[state] s: &mut f32) -> f32 {
         self.calls.fetch_add(1, Ordering::Relaxed);

@@ -11,7 +11,7 @@ struct Elman<const H: usize> {
     b: SVector<f32, H>,
 }
 
-#[cell]
+#[cell(inference)]
 impl<const H: usize> Elman<H> {
     fn step(
         &self,

@@ -27,7 +27,7 @@ struct Wide {
     u: Weights<f32, 24, 24>,
 }
 
-#[cell]
+#[cell(inference)]
 impl Wide {
     fn step(
         &self,

@@ -106,7 +106,7 @@ struct Leaky<T: RealField, const N: usize> {
 }
 use rnn::nalgebra::RealField;
 
-#[cell]
+#[cell(inference)]
 impl<T: RealField + Copy, const N: usize> Leaky<T, N> {
     fn step(&self, #[input] x: &SVector<T, N>, #[state] h: &mut SVector<T, N>) -> SVector<T, N> {
         *h = *h * self.decay + x;
@@ -114,7 +114,7 @@ impl<T: RealField + Copy, const N: usize> Leaky<T, N> {
     }
 }
 
-#[cell]
+#[cell(inference)]
 fn scaled<T: RealField + Copy, const N: usize>(
     #[input] x: &SVector<T, N>,
     #[state] h: &mut SVector<T, N>,
@@ -139,7 +139,7 @@ fn generic_cells_work_for_f32_and_f64() {
 }
 
 /// Const generics only: the cell type is a unit struct usable as a value.
-#[cell]
+#[cell(inference)]
 fn running_max<const N: usize>(
     #[input] x: &SVector<f32, N>,
     #[state] m: &mut SVector<f32, N>,

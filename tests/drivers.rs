@@ -65,7 +65,7 @@ fn constants_reach_every_step_and_initial_state_is_given_or_zero() {
 
 #[test]
 fn several_outputs_unzip_into_one_sequence_each() {
-    #[cell]
+    #[cell(inference)]
     fn two(#[input] x: &f32, #[state] s: &mut f32) -> (f32, SVector<f32, 2>) {
         *s += x;
         (*s, SVector::from([*x, -*x]))
@@ -144,7 +144,7 @@ struct Elman<const I: usize, const H: usize> {
     b: SVector<f32, H>,
 }
 
-#[cell]
+#[cell(inference)]
 impl<const I: usize, const H: usize> Elman<I, H> {
     fn step(
         &self,

@@ -42,7 +42,7 @@ struct Elman {
     u: SMatrix<f32, 8, 8>,
 }
 
-#[cell]
+#[cell(inference)]
 impl Elman {
     fn step(
         &self,

@@ -42,7 +42,7 @@ struct Counting {
     calls: Counter<usize>,
 }
 
-#[cell]
+#[cell(inference)]
 impl Counting {
     fn step(
         &self,
@@ -239,7 +239,7 @@ struct Elman {
     b: SVector<f32, 4>,
 }
 
-#[cell]
+#[cell(inference)]
 impl Elman {
     fn step(
         &self,

@@ -47,5 +47,6 @@ fn ui() {
     t.compile_fail("tests/ui/shape/*.rs");
     t.compile_fail("tests/ui/driver/*.rs");
     t.compile_fail("tests/ui/weights/*.rs");
+    t.compile_fail("tests/ui/adjoint/*.rs");
     t.pass("tests/ui/pass/*.rs");
 }

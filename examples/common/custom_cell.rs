@@ -15,6 +15,8 @@ pub const HIDDEN: usize = 10;
 pub const ARBITRARY: usize = 15;
 
 /// The seed's cell: `gru`, the projection `dense_proj` of `[h; z_enc]`, and `other_output`.
+/// Its weights are its `Parameters`, so `#[cell]`'s generated backward trains it.
+#[derive(Clone, Debug, PartialEq, Parameters)]
 pub struct CustomMultiTimeStepGruCell {
     pub gru: GruCell<FEATURES, HIDDEN>,
     pub dense_proj: Dense<{ HIDDEN + LATENT }, HIDDEN>,

@@ -72,9 +72,10 @@ impl NestedCell {
         // output_1 = tf.matmul(input_1, self.kernel_1)
         let [output_1] = self.kernel_1.apply(&inputs.feature1);
         // output_2_3 = tf.einsum('bij,ijkl->bkl', input_2, self.kernel_2_3): `feature2`
-        // flattened row-major, as the einsum reads it, times the [2048, 600] kernel.
-        let mut input_2 = SVector::<f32, 2048>::zeros();
-        row_major(&inputs.feature2, input_2.as_mut_slice());
+        // flattened row-major, as the einsum reads it (the column-major scalars of its
+        // transpose), times the [2048, 600] kernel.
+        let input_2 =
+            SVector::<f32, 2048>::from_column_slice(inputs.feature2.transpose().as_slice());
         let [flat] = self.kernel_2_3.apply(&input_2);
         // [600] row-major as [20, 30].
         let output_2_3 =

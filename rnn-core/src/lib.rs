@@ -69,7 +69,36 @@ pub use wrappers::bidirectional::{
     Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum,
 };
 
-pub use rnn_macros::{cell, Nested};
+pub use rnn_macros::{cell, differentiable, Nested};
+
+/// Its input where the crate has an allocator (the generated backward keeps each step's
+/// residual on the heap), nothing without one: a `#[cell]` in a `no_std` build without
+/// `alloc` stays an inference-only cell. Not a public interface.
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rnn_if_alloc {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// See the `alloc` variant.
+#[cfg(not(feature = "alloc"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rnn_if_alloc {
+    ($($item:tt)*) => {};
+}
+
+/// What the code `#[cell]` generates names; not a public interface.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::__rnn_if_alloc as if_alloc;
+    pub use crate::parameters::{Init, Parameters, Path, Visitor, VisitorMut};
+    #[cfg(feature = "alloc")]
+    pub use crate::train::adjoint;
+    #[cfg(feature = "alloc")]
+    pub use crate::train::Differentiable;
+}
 
 /// nalgebra, re-exported so that generated code and users name the same version.
 pub use nalgebra;

@@ -19,6 +19,11 @@ impl Errors {
         self.0.push(error);
     }
 
+    /// How many mistakes were found.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Whether any mistake was found.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

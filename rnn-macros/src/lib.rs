@@ -28,10 +28,28 @@ use proc_macro::TokenStream;
 /// several, a generated struct `{Cell}Input`/`{Cell}State`/`{Cell}Constants` whose fields are
 /// the parameters' names; with none, `()`. The return type is the cell's `Output`.
 ///
+/// When the cell's type has `Parameters`, `#[cell]` also generates the backward of the step
+/// (`rnn::train::Differentiable`) from its body, so a custom cell trains like a built-in; a
+/// body it cannot differentiate is a compile error on the expression that says what to write
+/// instead. `#[cell(inference)]` generates no backward (a cell that only runs).
+///
 /// `#[cell(crate = path)]` names the `rnn` crate when it is not `::rnn` (inside `rnn-core`).
 #[proc_macro_attribute]
 pub fn cell(args: TokenStream, item: TokenStream) -> TokenStream {
     cell::expand(args.into(), item.into()).into()
+}
+
+/// Marks a helper function that a `#[cell]` step calls as differentiable.
+///
+/// `#[differentiable]` differentiates the helper's body as a step's body is (the same
+/// operations, the same rules); `#[differentiable(adjoint = path)]` gives it a hand-written
+/// adjoint instead (JAX's `custom_vjp`): `path` is a function taking the helper's arguments,
+/// then its result and the result's adjoint, all by reference, and returning the tuple of the
+/// arguments' adjoints. The helper itself is unchanged. `crate = path` names the `rnn` crate
+/// when it is not `::rnn`.
+#[proc_macro_attribute]
+pub fn differentiable(args: TokenStream, item: TokenStream) -> TokenStream {
+    cell::helper(args.into(), item.into()).into()
 }
 
 /// Makes a struct a `Nested` value: it can then be an input, state, constant or output of a

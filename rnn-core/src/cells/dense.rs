@@ -137,7 +137,8 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
     }
 }
 
-#[crate::cell(crate = crate)]
+// Inference only: its backward is derived by hand in `train::cells`.
+#[crate::cell(crate = crate, inference)]
 impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
     /// A dense layer applied at each timestep (Keras's `TimeDistributed(Dense)`).
     fn step(&self, #[input] x: &SVector<T, I>) -> SVector<T, U> {

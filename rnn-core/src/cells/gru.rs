@@ -174,7 +174,8 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
     }
 }
 
-#[crate::cell(crate = crate)]
+// Inference only: its backward is derived by hand in `train::cells`.
+#[crate::cell(crate = crate, inference)]
 impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
     fn step(&self, #[input] x: &SVector<T, I>, #[state] h: &mut SVector<T, H>) -> SVector<T, H> {
         crate::with_rounding!(R => self.step_with::<R>(x, h))

@@ -163,7 +163,8 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
     }
 }
 
-#[crate::cell(crate = crate)]
+// Inference only: its backward is derived by hand in `train::cells`.
+#[crate::cell(crate = crate, inference)]
 impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
     fn step(
         &self,

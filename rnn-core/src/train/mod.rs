@@ -32,11 +32,67 @@
 //! `Embedding` adds its outputs' adjoints into the rows it looked up
 //! ([`Embedding::backward`](crate::cells::Embedding::backward)).
 //!
+//! A custom cell is differentiable too: `#[cell]` generates its backward from the step's body
+//! when the cell's type has [`Parameters`](crate::Parameters) (derive them). The step is
+//! lowered into single-assignment form, every operation (`+`, `-`, `*`, `component_mul`,
+//! `dot`, `sum`, `transpose`, the `ops` activations, `concat`, `split`, `Dense::forward`,
+//! `Kernel::apply`, `MatVec::forward`, a sub-cell's `step`, helpers marked
+//! [`#[differentiable]`](crate::differentiable)) paired with its adjoint, and the backward runs
+//! the statements in reverse; `if`, `match` and `for` over a constant range are allowed. The
+//! training forward computes exactly the step's bits. What cannot be differentiated is a
+//! compile error on the expression, saying what to write instead; `#[cell(inference)]` keeps
+//! a cell inference-only.
+//!
+//! ```
+//! use rnn::cells::Dense;
+//! use rnn::ops;
+//! use rnn::prelude::*;
+//! use rnn::train::{Differentiable, Tape};
+//!
+//! /// A minimal gated unit; its backward is generated.
+//! #[derive(Clone, Debug, PartialEq, Parameters)]
+//! struct Mgu {
+//!     forget: Dense<5, 2, f64>,
+//!     candidate: Dense<5, 2, f64>,
+//! }
+//!
+//! #[cell]
+//! impl Mgu {
+//!     fn step(&self, #[input] x: &SVector<f64, 3>, #[state] h: &mut SVector<f64, 2>) -> SVector<f64, 2> {
+//!         let hx: SVector<f64, 5> = ops::concat(h, x);
+//!         let f = ops::sigmoid(&self.forget.forward(&hx));
+//!         let fhx: SVector<f64, 5> = ops::concat(&f.component_mul(h), x);
+//!         let candidate = ops::tanh(&self.candidate.forward(&fhx));
+//!         *h = (SVector::repeat(1.0) - f).component_mul(h) + f.component_mul(&candidate);
+//!         *h
+//!     }
+//! }
+//!
+//! let rnn = Rnn::new(Mgu { forget: Dense::keras_init(1), candidate: Dense::keras_init(2) });
+//! let xs = [SVector::from([0.5, -1.0, 0.25]); 3];
+//! // The loss: the sum of the last output.
+//! let loss = |x0: f64| {
+//!     let mut xs = xs;
+//!     xs[0][0] = x0;
+//!     rnn.run(&xs, &()).state.sum()
+//! };
+//! let mut tape = Tape::new();
+//! rnn.run_taped(&xs, Mask::All, SVector::zeros(), &(), &mut tape).unwrap();
+//! let d_outputs = [SVector::zeros(); 3];
+//! let grads = rnn.backward(&tape, &xs, &d_outputs, SVector::repeat(1.0), &()).unwrap();
+//! let slope = (loss(0.5 + 1e-6) - loss(0.5 - 1e-6)) / 2e-6;
+//! assert!((grads.inputs[0][0] - slope).abs() < 1e-8);
+//! ```
+//!
 //! The built-ins' backward passes are derived by hand, fused per step; they are checked against
 //! central differences in `f64` and against Keras's `tf.GradientTape` on masked batches. The
 //! losses, optimizers and schedules follow Keras's definitions (and PyTorch's where they
 //! differ, named), checked against both.
 
+// The runtime of the backward `#[cell]` generates; generated code reaches it through
+// `__private`.
+#[doc(hidden)]
+pub mod adjoint;
 mod batch;
 mod bidirectional;
 mod cells;

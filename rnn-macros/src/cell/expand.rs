@@ -64,7 +64,7 @@ fn role_type(cell: &Cell, role: Role) -> (Type, TokenStream) {
 }
 
 /// `let x: &X = __rnn_input;` (one parameter of the role) or `= &__rnn_input.x;` (several).
-fn bindings(cell: &Cell) -> TokenStream {
+pub(super) fn bindings(cell: &Cell) -> TokenStream {
     let mut out = TokenStream::new();
     for role in Role::ALL {
         let params: Vec<&Param> = cell.params_of(role).collect();

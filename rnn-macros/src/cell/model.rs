@@ -83,6 +83,8 @@ pub struct Cell {
     pub body: Block,
     /// The function's signature, where whole-function mistakes are reported.
     pub sig: syn::Signature,
+    /// Whether to generate the backward of the step (`#[cell(inference)]` says not to).
+    pub differentiable: bool,
 }
 
 impl Cell {

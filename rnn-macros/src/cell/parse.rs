@@ -12,7 +12,7 @@ use crate::errors::{default_crate, parse_crate_arg, tidy, Errors};
 const PASS_THROUGH_ATTRS: [&str; 6] = ["allow", "warn", "deny", "expect", "forbid", "cfg"];
 
 pub fn parse(args: TokenStream, item: TokenStream, errors: &mut Errors) -> Option<Cell> {
-    let krate = parse_args(args, errors);
+    let (krate, differentiable) = parse_args(args, errors);
     let item: Item = match syn::parse2(item) {
         Ok(item) => item,
         Err(e) => {
@@ -20,7 +20,7 @@ pub fn parse(args: TokenStream, item: TokenStream, errors: &mut Errors) -> Optio
             return None;
         }
     };
-    match item {
+    let cell = match item {
         Item::Fn(f) => Some(from_fn(krate, f, errors)),
         Item::Impl(i) => from_impl(krate, i, errors),
         other => {
@@ -30,22 +30,36 @@ pub fn parse(args: TokenStream, item: TokenStream, errors: &mut Errors) -> Optio
             );
             None
         }
-    }
+    };
+    cell.map(|cell| Cell {
+        differentiable,
+        ..cell
+    })
 }
 
-fn parse_args(args: TokenStream, errors: &mut Errors) -> syn::Path {
+/// `crate = path`, and `inference` (generate no backward).
+fn parse_args(args: TokenStream, errors: &mut Errors) -> (syn::Path, bool) {
     let mut krate = default_crate();
-    let parser = syn::meta::parser(|meta| match parse_crate_arg(&meta)? {
-        Some(path) => {
-            krate = path;
-            Ok(())
+    let mut differentiable = true;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("inference") {
+            differentiable = false;
+            return Ok(());
         }
-        None => Err(meta.error("unknown `#[cell]` argument: the only one is `crate = path`")),
+        match parse_crate_arg(&meta)? {
+            Some(path) => {
+                krate = path;
+                Ok(())
+            }
+            None => Err(meta.error(
+                "unknown `#[cell]` argument: the arguments are `crate = path` and `inference`",
+            )),
+        }
     });
     if let Err(e) = syn::parse::Parser::parse2(parser, args) {
         errors.push(e);
     }
-    krate
+    (krate, differentiable)
 }
 
 fn from_fn(krate: syn::Path, mut f: syn::ItemFn, errors: &mut Errors) -> Cell {
@@ -70,6 +84,7 @@ fn from_fn(krate: syn::Path, mut f: syn::ItemFn, errors: &mut Errors) -> Cell {
         body: (*f.block).clone(),
         sig: f.sig.clone(),
         origin: Origin::Fn(f),
+        differentiable: true,
     }
 }
 
@@ -133,6 +148,7 @@ fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> 
         output: output_type(&method.sig),
         body: method.block.clone(),
         sig: method.sig.clone(),
+        differentiable: true,
         origin: Origin::Impl {
             step_attrs: method.attrs.clone(),
             item,
@@ -399,6 +415,105 @@ pub fn strip_role_attrs(item: TokenStream) -> TokenStream {
         }
         _ => item,
     }
+}
+
+/// `#[differentiable]`'s item: the helper as a model whose parameters are all inputs (taken
+/// by reference), and its hand-written adjoint if `adjoint = path` names one.
+pub fn parse_helper(
+    args: TokenStream,
+    item: TokenStream,
+    errors: &mut Errors,
+) -> Option<(Cell, Option<syn::Path>)> {
+    let mut krate = default_crate();
+    let mut custom = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("adjoint") {
+            custom = Some(meta.value()?.parse::<syn::Path>()?);
+            return Ok(());
+        }
+        match parse_crate_arg(&meta)? {
+            Some(path) => {
+                krate = path;
+                Ok(())
+            }
+            None => Err(meta.error(
+                "unknown `#[differentiable]` argument: the arguments are `adjoint = path` and \
+                 `crate = path`",
+            )),
+        }
+    });
+    if let Err(e) = syn::parse::Parser::parse2(parser, args) {
+        errors.push(e);
+    }
+    let f: syn::ItemFn = match syn::parse2(item) {
+        Ok(f) => f,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    if let Some(receiver) = f.sig.receiver() {
+        errors.at(
+            receiver,
+            "a differentiable helper is a free function: pass what it reads as arguments",
+        );
+        return None;
+    }
+    let mut params = Vec::new();
+    for arg in &f.sig.inputs {
+        let FnArg::Typed(arg) = arg else { continue };
+        let name = match &*arg.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
+            other => {
+                errors.at(
+                    other,
+                    "a differentiable helper's argument needs a plain name",
+                );
+                continue;
+            }
+        };
+        let ty = match &*arg.ty {
+            Type::Reference(r) if r.mutability.is_none() => (*r.elem).clone(),
+            other => {
+                errors.at(
+                    other,
+                    format!(
+                        "a differentiable helper takes its arguments by reference: `&{}`",
+                        tidy(other)
+                    ),
+                );
+                continue;
+            }
+        };
+        params.push(Param {
+            role: Role::Input,
+            name,
+            pat: (*arg.pat).clone(),
+            full_ty: (*arg.ty).clone(),
+            ty,
+        });
+    }
+    if !errors.is_empty() {
+        return None;
+    }
+    let ident = f.sig.ident.clone();
+    Some((
+        Cell {
+            krate,
+            cell_ident: ident.clone(),
+            cell_ty: syn::parse_quote!(#ident),
+            generics: f.sig.generics.clone(),
+            vis: f.vis.clone(),
+            params,
+            roles_unread: false,
+            output: output_type(&f.sig),
+            body: (*f.block).clone(),
+            sig: f.sig.clone(),
+            origin: Origin::Fn(f),
+            differentiable: true,
+        },
+        custom,
+    ))
 }
 
 #[cfg(test)]

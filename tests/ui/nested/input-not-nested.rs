@@ -5,7 +5,7 @@ struct Features {
     dense: SVector<f32, 2>,
 }
 
-#[cell]
+#[cell(inference)]
 fn accumulate(#[input] x: &Features, #[state] s: &mut SVector<f32, 2>) -> SVector<f32, 2> {
     *s += x.dense;
     *s

@@ -1,6 +1,6 @@
 use rnn::prelude::*;
 
-#[cell]
+#[cell(inference)]
 fn accumulate(#[input] x: &SVector<f32, 3>, #[state] s: &mut SVector<f32, 3>) -> SVector<f32, 4> {
     *s += x;
     *s

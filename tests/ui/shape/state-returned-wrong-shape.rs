@@ -1,6 +1,6 @@
 use rnn::prelude::*;
 
-#[cell]
+#[cell(inference)]
 fn lstm_like(
     #[input] x: &SVector<f32, 3>,
     #[state] h: &mut SVector<f32, 3>,

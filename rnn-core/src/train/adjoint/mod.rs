@@ -1,0 +1,259 @@
+//! The runtime of the backward that `#[cell]` generates: one small family of operations per
+//! file, each a forward that computes exactly what the user's expression computes and a
+//! *pull* (the operation's adjoint) chosen by the same operand types.
+//!
+//! The macro sees tokens, not types. It lowers the step's body into single-assignment form
+//! and calls these items with the operands; the trait impls (chosen by the operands' types)
+//! decide what each operation is, so the macro never names a type. What one step keeps for
+//! its backward (clones of the operands a pull reads, the sub-cells' residuals, a witness of
+//! each value's type) is captured by the backward closure, whose environment the compiler
+//! generates: that closure is the step's [`Pullback`].
+//!
+//! Not a public interface: the generated code names it through `__private`.
+
+mod arith;
+mod join;
+mod product;
+
+pub use arith::{
+    dot, pull_add, pull_dot, pull_neg, pull_sub, pull_sum, pull_transpose, reshape, sum, transpose,
+    Hadamard, Negate, Product, Quotient, Summable,
+};
+pub use join::{concat, pull_concat, pull_split, split};
+pub use product::{pull_step, step, Apply, Forward};
+
+use alloc::sync::Arc;
+use core::fmt;
+use core::marker::PhantomData;
+
+use nalgebra::{RealField, SVector};
+
+use crate::cell::Cell;
+pub use crate::nested::Nested;
+use crate::nested::ScalarOp;
+use crate::ops::Activation;
+use crate::real::Real;
+
+/// The signature of one step's backward, as [`Differentiable::step_backward`] has it with the
+/// cell passed in (the closure must not borrow the cell it is stored beside).
+///
+/// [`Differentiable::step_backward`]: crate::train::Differentiable::step_backward
+pub type PullbackFn<C> = dyn Fn(
+        &C,
+        &<C as Cell>::Input,
+        &<C as Cell>::Output,
+        &mut <C as Cell>::State,
+        &<C as Cell>::Constants,
+        &mut <C as Cell>::Constants,
+        &mut C,
+    ) -> <C as Cell>::Input
+    + Send
+    + Sync;
+
+/// The residual of a generated backward: the backward closure of one step, holding what the
+/// step kept (JAX's `vjp` returns the same kind of closure).
+pub struct Pullback<C: Cell>(Arc<PullbackFn<C>>);
+
+impl<C: Cell> Pullback<C> {
+    /// Wraps one step's backward closure.
+    pub fn new(
+        f: impl Fn(
+                &C,
+                &C::Input,
+                &C::Output,
+                &mut C::State,
+                &C::Constants,
+                &mut C::Constants,
+                &mut C,
+            ) -> C::Input
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        Pullback(Arc::new(f))
+    }
+
+    /// Runs the step's backward (the arguments of `step_backward`, in its order).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn pull(
+        &self,
+        cell: &C,
+        input: &C::Input,
+        d_output: &C::Output,
+        d_state: &mut C::State,
+        constants: &C::Constants,
+        d_constants: &mut C::Constants,
+        grads: &mut C,
+    ) -> C::Input {
+        (self.0)(
+            cell,
+            input,
+            d_output,
+            d_state,
+            constants,
+            d_constants,
+            grads,
+        )
+    }
+}
+
+impl<C: Cell> Clone for Pullback<C> {
+    fn clone(&self) -> Self {
+        Pullback(Arc::clone(&self.0))
+    }
+}
+
+impl<C: Cell> fmt::Debug for Pullback<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pullback")
+    }
+}
+
+/// The type of a value of the forward, kept (at no cost: it is zero-sized) so that the
+/// backward can start that value's adjoint at zero without the macro naming the type.
+pub struct Witness<T>(PhantomData<fn() -> T>);
+
+impl<T> Clone for Witness<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Witness<T> {}
+
+/// The witness of `value`'s type.
+#[inline(always)]
+pub fn witness<T>(_: &T) -> Witness<T> {
+    Witness(PhantomData)
+}
+
+/// Adjoints of `Nested` values (vectors, matrices, tuples, structs, `f32`, `f64`): the
+/// first choice of the generated code's method calls, which take `&Witness` or `&Slot`.
+pub trait ByNested<T> {
+    /// A zero adjoint.
+    fn zero(self) -> T;
+    /// `a += b`, elementwise.
+    fn add_to(self, a: &mut T, b: &T);
+}
+
+/// Adjoints of a generic cell's scalar `T: Real` (not `Nested`, which is implemented for the
+/// concrete `f32` and `f64`): the second choice of the same method calls. Method lookup tries
+/// the receiver `&W` (`ByNested`) before `W` (`ByReal`), and a bound that cannot hold rules an
+/// impl out, so a value is accumulated as `Nested` whenever it is one.
+pub trait ByReal<T> {
+    /// A zero adjoint.
+    fn zero(self) -> T;
+    /// `a += b`.
+    fn add_to(self, a: &mut T, b: &T);
+}
+
+impl<T: Nested> ByNested<T> for &Witness<T> {
+    #[inline(always)]
+    fn zero(self) -> T {
+        T::zeros()
+    }
+    #[inline(always)]
+    fn add_to(self, a: &mut T, b: &T) {
+        a.zip_apply(b, &Plus);
+    }
+}
+
+impl<T: Real> ByReal<T> for Witness<T> {
+    #[inline(always)]
+    fn zero(self) -> T {
+        T::zero()
+    }
+    #[inline(always)]
+    fn add_to(self, a: &mut T, b: &T) {
+        *a += *b;
+    }
+}
+
+/// The residual of an `if` or `match`: arm `i` of `n` is `R` `i` times then `L`, the last
+/// arm `R` `n − 1` times (a nested pair of variants has one type per arm, and the compiler
+/// infers each from the arm that builds it).
+#[derive(Clone, Debug)]
+pub enum Either<A, B> {
+    /// This arm.
+    L(A),
+    /// One of the arms after it.
+    R(B),
+}
+
+/// A zero value of `like`'s type.
+#[inline(always)]
+pub fn zeros_as<T: Nested>(_: &T) -> T {
+    T::zeros()
+}
+
+struct Plus;
+
+impl ScalarOp for Plus {
+    #[inline(always)]
+    fn apply<T: RealField>(&self, a: T, b: T) -> T {
+        a + b
+    }
+}
+
+/// `activation.of(x)`: the crate's vectorized activations, one function per name.
+#[inline(always)]
+pub fn activation<T: Real, const N: usize>(
+    activation: Activation,
+    x: &SVector<T, N>,
+) -> SVector<T, N> {
+    activation.of(x)
+}
+
+/// The adjoint of `x` in `y = activation.of(x)`, from the output `y`.
+#[inline(always)]
+pub fn pull_activation<T: Real, const N: usize>(
+    activation: Activation,
+    y: &SVector<T, N>,
+    dy: &SVector<T, N>,
+) -> SVector<T, N> {
+    crate::train::cells::activation_adjoint(activation, y, dy)
+}
+
+/// `ops::exp(x)`.
+#[inline(always)]
+pub fn exp<T: Real, const N: usize>(x: &SVector<T, N>) -> SVector<T, N> {
+    crate::ops::exp(x)
+}
+
+/// The adjoint of `x` in `y = exp(x)`: `dy ⊙ y`.
+#[inline(always)]
+pub fn pull_exp<T: Real, const N: usize>(y: &SVector<T, N>, dy: &SVector<T, N>) -> SVector<T, N> {
+    dy.component_mul(y)
+}
+
+/// A helper function a differentiated step may call: `#[differentiable]` implements it for a
+/// hidden brace-struct of the helper's own name (types and functions have separate
+/// namespaces, so the step names both by the path it calls), for the tuple of its arguments'
+/// values.
+#[diagnostic::on_unimplemented(
+    message = "this helper has no adjoint for these arguments",
+    label = "called from a differentiated step",
+    note = "mark the helper `#[rnn::differentiable]` (its body is differentiated as a step's is), give it a hand-written adjoint with `#[rnn::differentiable(adjoint = path)]`, or mark the cell `#[cell(inference)]` to generate no backward"
+)]
+pub trait Helper<Args> {
+    /// The helper's result.
+    type Output;
+    /// The helper's result and its pullback.
+    fn vjp(args: Args) -> (Self::Output, HelperPullback<Self::Output, Args>);
+}
+
+/// The adjoint of one call of a helper: the adjoints of its arguments from its result's.
+pub struct HelperPullback<Y, A>(alloc::boxed::Box<dyn Fn(&Y) -> A + Send + Sync>);
+
+impl<Y, A> HelperPullback<Y, A> {
+    /// Wraps one call's backward closure.
+    pub fn new(f: impl Fn(&Y) -> A + Send + Sync + 'static) -> Self {
+        HelperPullback(alloc::boxed::Box::new(f))
+    }
+
+    /// The arguments' adjoints.
+    #[inline]
+    pub fn pull(&self, dy: &Y) -> A {
+        (self.0)(dy)
+    }
+}

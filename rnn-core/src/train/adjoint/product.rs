@@ -1,0 +1,140 @@
+//! Products with the cell's parameters (`Dense::forward`, `MatVec::forward` of an `SMatrix`,
+//! `Kernel::apply`) and a sub-cell's step: each pull adds the parameters' gradients into the
+//! matching part of the gradient value and returns the input's adjoint.
+
+use nalgebra::{SMatrix, SVector};
+
+use crate::cells::Dense;
+use crate::real::Real;
+use crate::train::cells::{activation_adjoint, add_kernel_gradient, kernel_input_adjoint};
+use crate::train::Differentiable;
+use crate::weights::Kernel;
+
+/// `layer.forward(&x)`: a layer applied to a vector.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}.forward(..)` of `{X}` has no adjoint",
+    note = "the generated backward differentiates `Dense::forward` and `MatVec::forward` of an `SMatrix` on a vector of the layer's input size; mark the cell `#[cell(inference)]` to generate no backward"
+)]
+pub trait Forward<X>: Sized {
+    /// The layer's output.
+    type Output;
+    /// What the user's `forward` computes, bit for bit.
+    fn forward(&self, x: &X) -> Self::Output;
+    /// Adds the layer's gradients into `grads` and returns `x`'s adjoint, from the input, the
+    /// output and the output's adjoint.
+    fn pull(&self, grads: &mut Self, x: &X, y: &Self::Output, dy: &Self::Output) -> X;
+}
+
+impl<const I: usize, const U: usize, T: Real> Forward<SVector<T, I>> for Dense<I, U, T> {
+    type Output = SVector<T, U>;
+    #[inline(always)]
+    fn forward(&self, x: &SVector<T, I>) -> SVector<T, U> {
+        Dense::forward(self, x)
+    }
+    #[inline(always)]
+    fn pull(
+        &self,
+        grads: &mut Self,
+        x: &SVector<T, I>,
+        y: &SVector<T, U>,
+        dy: &SVector<T, U>,
+    ) -> SVector<T, I> {
+        let dz = [activation_adjoint(self.activation, y, dy)];
+        if let Some(bias) = &mut grads.bias {
+            *bias += dz[0];
+        }
+        add_kernel_gradient(&mut grads.kernel, x, &dz);
+        kernel_input_adjoint(&self.kernel, &dz)
+    }
+}
+
+impl<T: Real, const R: usize, const C: usize> Forward<SVector<T, C>> for SMatrix<T, R, C> {
+    type Output = SVector<T, R>;
+    #[inline(always)]
+    fn forward(&self, x: &SVector<T, C>) -> SVector<T, R> {
+        crate::shape::MatVec::forward(self, x)
+    }
+    #[inline(always)]
+    fn pull(
+        &self,
+        grads: &mut Self,
+        x: &SVector<T, C>,
+        _: &SVector<T, R>,
+        dy: &SVector<T, R>,
+    ) -> SVector<T, C> {
+        *grads += dy * x.transpose();
+        self.tr_mul(dy)
+    }
+}
+
+/// `kernel.apply(&x)`: `x · W_g` for every gate of a stacked kernel.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}.apply(..)` of `{X}` has no adjoint",
+    note = "the generated backward differentiates `Kernel::apply` on a vector of the kernel's input size; mark the cell `#[cell(inference)]` to generate no backward"
+)]
+pub trait Apply<X>: Sized {
+    /// One vector per gate.
+    type Output;
+    /// What the user's `apply` computes, bit for bit.
+    fn apply(&self, x: &X) -> Self::Output;
+    /// Adds the kernel's gradient into `grads` and returns `x`'s adjoint.
+    fn pull(&self, grads: &mut Self, x: &X, dy: &Self::Output) -> X;
+}
+
+impl<T: Real, const IN: usize, const G: usize, const H: usize> Apply<SVector<T, IN>>
+    for Kernel<T, IN, G, H>
+{
+    type Output = [SVector<T, H>; G];
+    #[inline(always)]
+    fn apply(&self, x: &SVector<T, IN>) -> [SVector<T, H>; G] {
+        Kernel::apply(self, x)
+    }
+    #[inline(always)]
+    fn pull(
+        &self,
+        grads: &mut Self,
+        x: &SVector<T, IN>,
+        dy: &[SVector<T, H>; G],
+    ) -> SVector<T, IN> {
+        add_kernel_gradient(grads, x, dy);
+        kernel_input_adjoint(self, dy)
+    }
+}
+
+/// A sub-cell's `step`, through its [`Differentiable`] forward: the same bits, and its
+/// residual.
+#[inline(always)]
+pub fn step<C: Differentiable>(
+    cell: &C,
+    input: &C::Input,
+    state: &mut C::State,
+    constants: &C::Constants,
+) -> (C::Output, C::Residual) {
+    cell.step_forward(input, state, constants)
+}
+
+/// The sub-cell's backward: `d_state` holds the adjoint of its state after the step and is
+/// left holding the adjoint before it; returns the adjoints of its input and constants.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn pull_step<C: Differentiable>(
+    cell: &C,
+    grads: &mut C,
+    input: &C::Input,
+    residual: &C::Residual,
+    dy: &C::Output,
+    d_state: &mut C::State,
+    constants: &C::Constants,
+) -> (C::Input, C::Constants) {
+    let mut d_constants = crate::Nested::zeros();
+    let dx = cell.step_backward(
+        input,
+        residual,
+        dy,
+        d_state,
+        constants,
+        &mut d_constants,
+        grads,
+    );
+    (dx, d_constants)
+}

@@ -1,0 +1,847 @@
+//! [`lower::Program`] → `impl Differentiable`: a forward in single-assignment form, every
+//! operation a call into `__private::adjoint` chosen by its operands' types, and a backward
+//! closure that runs the statements in reverse, each calling the same operation's pull.
+//!
+//! Names in the generated code: `__rnn_vK` is value `K`, `__rnn_dK` its adjoint, `__rnn_tK`
+//! the witness of its type, `__rnn_sK_i` a clone of node `K`'s operand `i` that its pull reads,
+//! `__rnn_rK` a sub-cell's residual, `__rnn_aK` a chosen activation.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::lower::{Act, Arm, Node, Op, Operand, Program};
+use super::model::{Cell, Role};
+
+fn value(k: usize) -> syn::Ident {
+    format_ident!("__rnn_v{k}")
+}
+fn adjoint(k: usize) -> syn::Ident {
+    format_ident!("__rnn_d{k}")
+}
+fn witness(k: usize) -> syn::Ident {
+    format_ident!("__rnn_t{k}")
+}
+fn saved(k: usize, i: usize) -> syn::Ident {
+    format_ident!("__rnn_s{k}_{i}")
+}
+
+struct Emit<'a> {
+    cell: &'a Cell,
+    rt: TokenStream,
+    forward: TokenStream,
+    backward: Vec<TokenStream>,
+    /// The names the backward closure (or the enclosing arm's residual) captures.
+    captures: Vec<syn::Ident>,
+    /// The values defined in the block being emitted: their adjoints start at zero there.
+    defined: Vec<usize>,
+    /// Emitting a helper's adjoint: its parameters are the `Args` tuple's fields, and the
+    /// backward keeps clones of those it reads.
+    helper: bool,
+}
+
+/// What one block (the body, an arm, a loop's body) emitted.
+struct Block {
+    forward: TokenStream,
+    backward: Vec<TokenStream>,
+    captures: Vec<syn::Ident>,
+    defined: Vec<usize>,
+}
+
+impl Block {
+    /// The adjoints of the block's values, at zero.
+    fn zeros(&self) -> TokenStream {
+        self.defined
+            .iter()
+            .map(|&k| {
+                let (d, t) = (adjoint(k), witness(k));
+                quote!(let mut #d = #t.zero();)
+            })
+            .collect()
+    }
+
+    /// The block's backward statements, last first.
+    fn reversed(&self) -> TokenStream {
+        self.backward.iter().rev().cloned().collect()
+    }
+}
+
+impl Emit<'_> {
+    /// Emits `nodes` as a block of their own.
+    fn block(&mut self, nodes: &[Node]) -> Block {
+        let saved = (
+            std::mem::take(&mut self.forward),
+            std::mem::take(&mut self.backward),
+            std::mem::take(&mut self.captures),
+            std::mem::take(&mut self.defined),
+        );
+        for node in nodes {
+            self.node(node);
+        }
+        Block {
+            forward: std::mem::replace(&mut self.forward, saved.0),
+            backward: std::mem::replace(&mut self.backward, saved.1),
+            captures: std::mem::replace(&mut self.captures, saved.2),
+            defined: std::mem::replace(&mut self.defined, saved.3),
+        }
+    }
+
+    fn several(&self, role: Role) -> bool {
+        self.cell.params_of(role).count() > 1
+    }
+
+    /// The operand's value in the forward, as a reference.
+    fn primal(&self, o: &Operand) -> TokenStream {
+        match o {
+            Operand::Value(k) => {
+                let v = value(*k);
+                quote!(&#v)
+            }
+            Operand::Role { param, path } => {
+                let name = &self.cell.params[*param].name;
+                quote!(&(*#name) #(#path)*)
+            }
+            Operand::Param { path } => quote!(&self #(#path)*),
+            Operand::Const(e) => quote!(&(#e)),
+        }
+    }
+
+    /// Where the operand's adjoint adds up in the backward; `None` for a constant.
+    fn target(&self, o: &Operand) -> Option<TokenStream> {
+        match o {
+            Operand::Value(k) => {
+                let d = adjoint(*k);
+                Some(quote!(&mut #d))
+            }
+            Operand::Role { param, path } if self.helper => {
+                let i = syn::Index::from(*param);
+                Some(quote!(&mut __rnn_d_input.#i #(#path)*))
+            }
+            Operand::Role { param, path } => {
+                let p = &self.cell.params[*param];
+                let name = &p.name;
+                let field = self.several(p.role).then(|| quote!(.#name));
+                Some(match p.role {
+                    Role::Input => quote!(&mut __rnn_d_input #field #(#path)*),
+                    Role::State => quote!(&mut (*__rnn_d_state) #field #(#path)*),
+                    Role::Constant => quote!(&mut (*__rnn_d_constants) #field #(#path)*),
+                })
+            }
+            Operand::Param { path } => Some(quote!(&mut __rnn_grads #(#path)*)),
+            Operand::Const(_) => None,
+        }
+    }
+
+    /// `acc(target, term)` for the operand, nothing for a constant.
+    fn acc(&self, o: &Operand, term: TokenStream) -> TokenStream {
+        let rt = &self.rt;
+        match self.target(o) {
+            Some(t) => acc(rt, t, term),
+            None => TokenStream::new(),
+        }
+    }
+
+    /// The operand's value in the backward, as a reference: re-read where the backward has
+    /// it (an input, a constant, a parameter), else a clone kept by the forward.
+    fn keep(&mut self, k: usize, i: usize, o: &Operand) -> TokenStream {
+        match o {
+            Operand::Role { param, path }
+                if !self.helper && self.cell.params[*param].role != Role::State =>
+            {
+                let p = &self.cell.params[*param];
+                let name = &p.name;
+                let field = self.several(p.role).then(|| quote!(.#name));
+                match p.role {
+                    Role::Input => quote!(&(*__rnn_input) #field #(#path)*),
+                    _ => quote!(&(*__rnn_constants) #field #(#path)*),
+                }
+            }
+            Operand::Param { path } => quote!(&__rnn_self #(#path)*),
+            _ => {
+                let s = saved(k, i);
+                let primal = self.primal(o);
+                self.forward
+                    .extend(quote!(let #s = ::core::clone::Clone::clone(#primal);));
+                self.captures.push(s.clone());
+                quote!(#s)
+            }
+        }
+    }
+
+    fn node(&mut self, node: &Node) {
+        let rt = self.rt.clone();
+        let k = node.out;
+        let (v, d) = (value(k), adjoint(k));
+        let ty = node.ty.as_ref().map(|t| quote!(: #t));
+        let p = |e: &Self, o: &Operand| e.primal(o);
+        // What this node emits into the forward is respanned at the user's expression.
+        let start = std::mem::take(&mut self.forward);
+        let (forward, backward) = match &node.op {
+            Op::Add(a, b) | Op::Sub(a, b) => {
+                let (f, pull) = match &node.op {
+                    Op::Add(..) => (quote!(add), quote!(pull_add)),
+                    _ => (quote!(sub), quote!(pull_sub)),
+                };
+                let (pa, pb) = (p(self, a), p(self, b));
+                let (ga, gb) = (
+                    self.acc(a, quote!(&__rnn_g.0)),
+                    self.acc(b, quote!(&__rnn_g.1)),
+                );
+                (
+                    quote!(let #v #ty = #rt::Summable::#f(#pa, #pb);),
+                    quote!({ let __rnn_g = #rt::#pull(&#d); #ga #gb }),
+                )
+            }
+            Op::Neg(a) => {
+                let pa = p(self, a);
+                let ga = self.acc(a, quote!(&__rnn_g));
+                (
+                    quote!(let #v #ty = #rt::Negate::neg(#pa);),
+                    quote!({ let __rnn_g = #rt::pull_neg(&#d); #ga }),
+                )
+            }
+            Op::Mul(a, b) | Op::Div(a, b) | Op::Hadamard(a, b) | Op::Dot(a, b) => {
+                let (f, pull) = match &node.op {
+                    Op::Mul(..) => (quote!(#rt::Product::mul), quote!(#rt::Product::pull)),
+                    Op::Div(..) => (quote!(#rt::Quotient::div), quote!(#rt::Quotient::pull)),
+                    Op::Hadamard(..) => (
+                        quote!(#rt::Hadamard::component_mul),
+                        quote!(#rt::Hadamard::pull),
+                    ),
+                    _ => (quote!(#rt::dot), quote!(#rt::pull_dot)),
+                };
+                let (pa, pb) = (p(self, a), p(self, b));
+                let (ka, kb) = (self.keep(k, 0, a), self.keep(k, 1, b));
+                let (ga, gb) = (
+                    self.acc(a, quote!(&__rnn_g.0)),
+                    self.acc(b, quote!(&__rnn_g.1)),
+                );
+                (
+                    quote!(let #v #ty = #f(#pa, #pb);),
+                    quote!({ let __rnn_g = #pull(#ka, #kb, &#d); #ga #gb }),
+                )
+            }
+            Op::Sum(a) | Op::Transpose(a) | Op::Exp(a) | Op::Split(a) => {
+                let (f, pull) = match &node.op {
+                    Op::Sum(_) => (quote!(sum), quote!(pull_sum(&#d))),
+                    Op::Transpose(_) => (quote!(transpose), quote!(pull_transpose(&#d))),
+                    Op::Split(_) => (quote!(split), quote!(pull_split(&#d))),
+                    _ => {
+                        let y = format_ident!("__rnn_y{k}");
+                        (quote!(exp), quote!(pull_exp(#y, &#d)))
+                    }
+                };
+                let pa = p(self, a);
+                let ga = self.acc(a, quote!(&__rnn_g));
+                let f = quote!(let #v #ty = #rt::#f(#pa););
+                let f = if matches!(node.op, Op::Exp(_)) {
+                    self.keep_after(k, f);
+                    TokenStream::new()
+                } else {
+                    f
+                };
+                (f, quote!({ let __rnn_g = #rt::#pull; #ga }))
+            }
+            Op::Reshape(out_ty, a) => {
+                let pa = p(self, a);
+                let ga = self.acc(a, quote!(&__rnn_g));
+                (
+                    quote!(let #v: #out_ty = #rt::reshape(#pa);),
+                    quote!({ let __rnn_g = #rt::reshape(&#d); #ga }),
+                )
+            }
+            Op::Activation(act, a) => {
+                let pa = p(self, a);
+                let krate = &self.cell.krate;
+                let chosen = format_ident!("__rnn_a{k}");
+                let act = match act {
+                    Act::Named(variant) => quote!(#krate::ops::Activation::#variant),
+                    Act::Runtime(e) => quote!(#e),
+                };
+                self.forward.extend(quote!(let #chosen = #act;));
+                self.captures.push(chosen.clone());
+                let f = quote!(let #v #ty = #rt::activation(#chosen, #pa););
+                let y = self.keep_after(k, f);
+                let ga = self.acc(a, quote!(&__rnn_g));
+                (
+                    TokenStream::new(),
+                    quote!({ let __rnn_g = #rt::pull_activation(*#chosen, #y, &#d); #ga }),
+                )
+            }
+            Op::Concat(a, b) => {
+                let (pa, pb) = (p(self, a), p(self, b));
+                let (ga, gb) = (
+                    self.acc(a, quote!(&__rnn_g.0)),
+                    self.acc(b, quote!(&__rnn_g.1)),
+                );
+                (
+                    quote!(let #v #ty = #rt::concat(#pa, #pb);),
+                    quote!({ let __rnn_g = #rt::pull_concat(&#d); #ga #gb }),
+                )
+            }
+            Op::Forward(layer, x) => {
+                let px = p(self, x);
+                let kx = self.keep(k, 0, x);
+                let f = quote!(let #v #ty = #rt::Forward::forward(&self #(#layer)*, #px););
+                let y = self.keep_after(k, f);
+                let gx = self.acc(x, quote!(&__rnn_g));
+                (
+                    TokenStream::new(),
+                    quote!({
+                        let __rnn_g = #rt::Forward::pull(
+                            &__rnn_self #(#layer)*, &mut __rnn_grads #(#layer)*, #kx, #y, &#d,
+                        );
+                        #gx
+                    }),
+                )
+            }
+            Op::Apply(kernel, x) => {
+                let px = p(self, x);
+                let kx = self.keep(k, 0, x);
+                let gx = self.acc(x, quote!(&__rnn_g));
+                (
+                    quote!(let #v #ty = #rt::Apply::apply(&self #(#kernel)*, #px);),
+                    quote!({
+                        let __rnn_g = #rt::Apply::pull(
+                            &__rnn_self #(#kernel)*, &mut __rnn_grads #(#kernel)*, #kx, &#d,
+                        );
+                        #gx
+                    }),
+                )
+            }
+            Op::Step {
+                cell,
+                input,
+                state,
+                constants,
+                new_state,
+            } => {
+                let (pi, ps, pc) = (p(self, input), p(self, state), p(self, constants));
+                let (ki, kc) = (self.keep(k, 0, input), self.keep(k, 1, constants));
+                let (s, ds, r) = (
+                    value(*new_state),
+                    adjoint(*new_state),
+                    format_ident!("__rnn_r{k}"),
+                );
+                self.captures.push(r.clone());
+                let take_ds = take(&rt, quote!(&mut #ds));
+                let (gs, gi, gc) = (
+                    self.acc(state, quote!(&__rnn_ds)),
+                    self.acc(input, quote!(&__rnn_g.0)),
+                    self.acc(constants, quote!(&__rnn_g.1)),
+                );
+                (
+                    quote! {
+                        let mut #s = ::core::clone::Clone::clone(#ps);
+                        let (#v, #r) = #rt::step(&self #(#cell)*, #pi, &mut #s, #pc);
+                        let #v #ty = #v;
+                    },
+                    quote!({
+                        let mut __rnn_ds = #take_ds;
+                        let __rnn_g = #rt::pull_step(
+                            &__rnn_self #(#cell)*, &mut __rnn_grads #(#cell)*, #ki, #r, &#d,
+                            &mut __rnn_ds, #kc,
+                        );
+                        #gs #gi #gc
+                    }),
+                )
+            }
+            Op::Tuple(parts) => {
+                let primals: Vec<TokenStream> = parts
+                    .iter()
+                    .map(|o| {
+                        let po = p(self, o);
+                        quote!(::core::clone::Clone::clone(#po))
+                    })
+                    .collect();
+                let accs: Vec<TokenStream> = parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let i = syn::Index::from(i);
+                        self.acc(o, quote!(&#d.#i))
+                    })
+                    .collect();
+                (quote!(let #v #ty = (#(#primals,)*);), quote!({ #(#accs)* }))
+            }
+            Op::Branch {
+                bindings,
+                selector,
+                arms,
+                phis,
+            } => {
+                self.forward = start;
+                self.branch(k, bindings, selector, arms, phis);
+                return;
+            }
+            Op::Loop {
+                pat,
+                len,
+                slots,
+                body,
+            } => {
+                self.forward = start;
+                self.for_loop(k, pat, len, slots, body);
+                return;
+            }
+            Op::Call(path, args) => {
+                let h = format_ident!("__rnn_h{k}");
+                let clones = args.iter().map(|o| {
+                    let p = self.primal(o);
+                    quote!(::core::clone::Clone::clone(#p))
+                });
+                let forward = quote! {
+                    let (#v, #h) = <#path as #rt::Helper<_>>::vjp((#(#clones,)*));
+                    let #v #ty = #v;
+                };
+                self.captures.push(h.clone());
+                let accs: Vec<TokenStream> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let i = syn::Index::from(i);
+                        self.acc(o, quote!(&__rnn_g.#i))
+                    })
+                    .collect();
+                (forward, quote!({ let __rnn_g = #h.pull(&#d); #(#accs)* }))
+            }
+            Op::Project(of, member) => {
+                let (base, dbase) = (value(*of), adjoint(*of));
+                (
+                    quote!(let #v #ty = ::core::clone::Clone::clone(&#base #member);),
+                    acc(&rt, quote!(&mut #dbase #member), quote!(&#d)),
+                )
+            }
+        };
+        self.forward.extend(forward);
+        self.witness(k);
+        if let Op::Step { new_state, .. } = &node.op {
+            self.witness(*new_state);
+        }
+        self.backward.push(respan(backward, node.span));
+        let emitted = std::mem::take(&mut self.forward);
+        self.forward = start;
+        self.forward.extend(respan(emitted, node.span));
+    }
+
+    /// Emits a forward statement defining value `k`, then keeps a clone of it for the pull
+    /// (an activation's adjoint is taken from its output).
+    fn keep_after(&mut self, k: usize, forward: TokenStream) -> TokenStream {
+        self.forward.extend(forward);
+        let (v, y) = (value(k), format_ident!("__rnn_y{k}"));
+        self.forward
+            .extend(quote!(let #y = ::core::clone::Clone::clone(&#v);));
+        self.captures.push(y.clone());
+        quote!(#y)
+    }
+
+    fn witness(&mut self, k: usize) {
+        let (rt, v, t) = (&self.rt, value(k), witness(k));
+        self.forward.extend(quote!(let #t = #rt::witness(&#v);));
+        self.captures.push(t);
+        self.defined.push(k);
+    }
+
+    /// `if`/`match`: the selector picks an arm; the arm's residual is one variant of a nested
+    /// `Either` (arm `i` of `n` is `R` `i` times, then `L`, the last arm `R` `n - 1` times).
+    fn branch(
+        &mut self,
+        k: usize,
+        bindings: &[(syn::Ident, Operand)],
+        selector: &TokenStream,
+        arms: &[Arm],
+        phis: &[usize],
+    ) {
+        let rt = self.rt.clone();
+        let (sel, b) = (format_ident!("__rnn_sel{k}"), format_ident!("__rnn_b{k}"));
+        let binds: Vec<TokenStream> = bindings
+            .iter()
+            .map(|(name, o)| {
+                let p = self.primal(o);
+                quote!(let #name = #p;)
+            })
+            .collect();
+        let phi_values: Vec<syn::Ident> = phis.iter().map(|&p| value(p)).collect();
+        let mut forward_arms = Vec::new();
+        let mut backward_arms = Vec::new();
+        for (i, arm) in arms.iter().enumerate() {
+            let block = self.block(&arm.nodes);
+            let results: Vec<TokenStream> = arm
+                .results
+                .iter()
+                .map(|o| {
+                    let p = self.primal(o);
+                    quote!(::core::clone::Clone::clone(#p))
+                })
+                .collect();
+            let caps = &block.captures;
+            let mut variant = if i + 1 == arms.len() && i > 0 {
+                quote!((#(#caps,)*))
+            } else {
+                quote!(#rt::Either::L((#(#caps,)*)))
+            };
+            for _ in 0..i.min(arms.len().saturating_sub(1)) {
+                variant = quote!(#rt::Either::R(#variant));
+            }
+            let forward = &block.forward;
+            let pat = if i + 1 == arms.len() {
+                quote!(_)
+            } else {
+                quote!(#i)
+            };
+            let wrapped = variant.clone();
+            forward_arms.push(quote!(#pat => { #forward (#(#results,)* #wrapped) }));
+            let accs: Vec<TokenStream> = arm
+                .results
+                .iter()
+                .zip(phis)
+                .map(|(o, &p)| {
+                    let d = adjoint(p);
+                    self.acc(o, quote!(&#d))
+                })
+                .collect();
+            let (zeros, reversed) = (block.zeros(), block.reversed());
+            backward_arms.push(quote!(#variant => { #zeros #(#accs)* #reversed }));
+        }
+        self.forward.extend(quote! {
+            let #sel: usize = { #(#binds)* #selector };
+            let (#(#phi_values,)* #b) = match #sel { #(#forward_arms)* };
+        });
+        self.captures.push(b.clone());
+        for &p in phis {
+            self.witness(p);
+        }
+        self.backward.push(quote!(match #b { #(#backward_arms)* }));
+    }
+
+    /// `for pat in 0..len`: each carried value has a slot; each iteration's residual is one
+    /// element of an array of `len`.
+    fn for_loop(
+        &mut self,
+        k: usize,
+        pat: &syn::Pat,
+        len: &syn::Expr,
+        slots: &[(usize, Operand)],
+        body: &Arm,
+    ) {
+        let rt = self.rt.clone();
+        let l = format_ident!("__rnn_l{k}");
+        for (slot, init) in slots {
+            let (v, p) = (value(*slot), self.primal(init));
+            self.forward
+                .extend(quote!(let mut #v = ::core::clone::Clone::clone(#p);));
+            self.witness(*slot);
+        }
+        let block = self.block(&body.nodes);
+        let results: Vec<TokenStream> = body
+            .results
+            .iter()
+            .map(|o| {
+                let p = self.primal(o);
+                quote!(::core::clone::Clone::clone(#p))
+            })
+            .collect();
+        let assigns = slots.iter().enumerate().map(|(i, (slot, _))| {
+            let (v, i) = (value(*slot), syn::Index::from(i));
+            quote!(#v = __rnn_next.#i;)
+        });
+        let caps = &block.captures;
+        let forward = &block.forward;
+        self.forward.extend(quote! {
+            let mut #l: [::core::option::Option<_>; #len] = [(); #len].map(|_| ::core::option::Option::None);
+            for (__rnn_iter, #pat) in (0..#len).enumerate() {
+                #forward
+                let __rnn_next = (#(#results,)*);
+                #l[__rnn_iter] = ::core::option::Option::Some((#(#caps,)*));
+                #(#assigns)*
+            }
+        });
+        self.captures.push(l.clone());
+        let into_results = body.results.iter().zip(slots).map(|(o, (slot, _))| {
+            let d = adjoint(*slot);
+            let term = self.acc(o, quote!(&__rnn_g));
+            let taken = take(&rt, quote!(&mut #d));
+            quote!({ let __rnn_g = #taken; #term })
+        });
+        let into_inits: Vec<TokenStream> = slots
+            .iter()
+            .map(|(slot, init)| {
+                let d = adjoint(*slot);
+                let term = self.acc(init, quote!(&__rnn_g));
+                let taken = take(&rt, quote!(&mut #d));
+                quote!({ let __rnn_g = #taken; #term })
+            })
+            .collect();
+        let (zeros, reversed) = (block.zeros(), block.reversed());
+        self.backward.push(quote! {
+            for (__rnn_iter, #pat) in (0..#len).enumerate().rev() {
+                if let ::core::option::Option::Some((#(#caps,)*)) = &#l[__rnn_iter] {
+                    #zeros
+                    #(#into_results)*
+                    #reversed
+                }
+            }
+            #(#into_inits)*
+        });
+    }
+}
+
+/// `*target += term`, for a `Nested` value or a generic scalar alike (see `ByNested`).
+fn acc(rt: &TokenStream, target: TokenStream, term: TokenStream) -> TokenStream {
+    quote!({
+        let __rnn_a = #target;
+        (&#rt::witness(&*__rnn_a)).add_to(__rnn_a, #term);
+    })
+}
+
+/// The adjoint at `target`, leaving zero there (a value overwritten by the step passes no
+/// adjoint to the step's start).
+fn take(rt: &TokenStream, target: TokenStream) -> TokenStream {
+    quote!({
+        let __rnn_a = #target;
+        let __rnn_zero = (&#rt::witness(&*__rnn_a)).zero();
+        ::core::mem::replace(__rnn_a, __rnn_zero)
+    })
+}
+
+/// The tokens with the user's expression's location (their names resolve as before): a type
+/// error in the generated forward points at what the user wrote.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    tokens
+        .into_iter()
+        .map(|tt| match tt {
+            TokenTree::Group(g) => {
+                let mut group = Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(g.span().located_at(span));
+                TokenTree::Group(group)
+            }
+            mut other => {
+                other.set_span(other.span().located_at(span));
+                other
+            }
+        })
+        .collect()
+}
+
+/// The `Differentiable` impl of the cell, from its body in single-assignment form.
+pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStream {
+    let krate = &cell.krate;
+    let rt = quote!(#krate::__private::adjoint);
+    let mut emit = Emit {
+        cell,
+        rt: rt.clone(),
+        forward: TokenStream::new(),
+        backward: Vec::new(),
+        captures: Vec::new(),
+        defined: Vec::new(),
+        helper: false,
+    };
+    for node in &program.nodes {
+        emit.node(node);
+    }
+    let output = emit.primal(&program.output);
+    let output_acc = emit.acc(&program.output, quote!(__rnn_d_output));
+    let mut writes = TokenStream::new();
+    let mut write_accs = TokenStream::new();
+    for (param, path, operand) in &program.writes {
+        let p = &cell.params[*param];
+        let name = &p.name;
+        let field = emit.several(Role::State).then(|| quote!(.#name));
+        let primal = emit.primal(operand);
+        writes.extend(quote!((*#name) #(#path)* = ::core::clone::Clone::clone(#primal);));
+        let term = emit.acc(operand, quote!(&__rnn_g));
+        let taken = take(&rt, quote!(&mut (*__rnn_d_state) #field #(#path)*));
+        write_accs.extend(quote!({
+            let __rnn_g = #taken;
+            #term
+        }));
+    }
+    let block = Block {
+        forward: emit.forward,
+        backward: emit.backward,
+        captures: emit.captures,
+        defined: emit.defined,
+    };
+    let (forward, captures) = (&block.forward, &block.captures);
+    let (zeros, backward) = (block.zeros(), block.reversed());
+    let bindings = super::expand::bindings(cell);
+    let (impl_generics, _, _) = cell.generics.split_for_impl();
+    // The cell's weights are its `Parameters`, which the macro cannot see: a cell without them
+    // is not `Differentiable` (the bound under `for<'a>` is checked where the impl is used, not
+    // here), and a use of its backward says `Parameters` is missing.
+    let mut generics = cell.generics.clone();
+    generics
+        .make_where_clause()
+        .predicates
+        .push(syn::parse_quote!(for<'__rnn> #cell_ty: #krate::__private::Parameters));
+    let where_clause = &generics.where_clause;
+
+    quote! { #krate::__private::if_alloc! {
+        impl #impl_generics #krate::__private::Differentiable for #cell_ty #where_clause {
+            type Residual = #rt::Pullback<Self>;
+
+            #[allow(
+                unused_variables, unused_mut, unused_braces, non_snake_case,
+                clippy::all, clippy::pedantic
+            )]
+            #[inline]
+            fn step_forward(
+                &self,
+                __rnn_input: &Self::Input,
+                __rnn_state: &mut Self::State,
+                __rnn_constants: &Self::Constants,
+            ) -> (Self::Output, Self::Residual) {
+                use #rt::{ByNested as _, ByReal as _};
+                #bindings
+                #forward
+                let __rnn_output = ::core::clone::Clone::clone(#output);
+                #writes
+                let __rnn_pullback = #rt::Pullback::new(
+                    move |__rnn_self: &Self,
+                          __rnn_input: &Self::Input,
+                          __rnn_d_output: &Self::Output,
+                          __rnn_d_state: &mut Self::State,
+                          __rnn_constants: &Self::Constants,
+                          __rnn_d_constants: &mut Self::Constants,
+                          __rnn_grads: &mut Self|
+                          -> Self::Input {
+                        #(let #captures = &#captures;)*
+                        let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
+                        #zeros
+                        // First the written states' adjoints move to what was written (the
+                        // adjoint left in `d_state` is then the old state's), then the output's
+                        // adds to what it is (possibly the old state).
+                        #write_accs
+                        #output_acc
+                        #backward
+                        __rnn_d_input
+                    },
+                );
+                (__rnn_output, __rnn_pullback)
+            }
+
+            #[inline]
+            fn step_backward(
+                &self,
+                input: &Self::Input,
+                residual: &Self::Residual,
+                d_output: &Self::Output,
+                d_state: &mut Self::State,
+                constants: &Self::Constants,
+                d_constants: &mut Self::Constants,
+                grads: &mut Self,
+            ) -> Self::Input {
+                residual.pull(self, input, d_output, d_state, constants, d_constants, grads)
+            }
+        }
+    }}
+}
+
+/// `Parameters` for the unit type generated for a free step function: it has none.
+pub fn fn_parameters(cell: &Cell, cell_ty: &syn::Type) -> TokenStream {
+    let krate = &cell.krate;
+    let (impl_generics, _, where_clause) = cell.generics.split_for_impl();
+    let p = quote!(#krate::__private);
+    quote! {
+        impl #impl_generics #p::Parameters for #cell_ty #where_clause {
+            fn visit(&self, _: &#p::Path<'_>, _: &mut #p::Visitor<'_>) {}
+            fn visit_mut(&mut self, _: &#p::Path<'_>, _: ::core::option::Option<#p::Init>, _: &mut #p::VisitorMut<'_>) {}
+        }
+    }
+}
+
+/// `Helper` for a function marked `#[differentiable]`: its body in single-assignment form
+/// (`program`), or its hand-written adjoint `custom`.
+pub fn expand_helper(
+    cell: &Cell,
+    program: Option<&Program>,
+    custom: Option<&syn::Path>,
+) -> TokenStream {
+    let krate = &cell.krate;
+    let rt = quote!(#krate::__private::adjoint);
+    let f = &cell.sig.ident;
+    let arg_types: Vec<&syn::Type> = cell.params.iter().map(|p| &p.ty).collect();
+    let args_ty = quote!((#(#arg_types,)*));
+    let output_ty = match &cell.output {
+        Some(ty) => quote!(#ty),
+        None => quote!(()),
+    };
+    let names: Vec<&syn::Ident> = cell.params.iter().map(|p| &p.name).collect();
+    let indices: Vec<syn::Index> = (0..names.len()).map(syn::Index::from).collect();
+    let bind = quote!(#(let #names: &#arg_types = &__rnn_args.#indices;)*);
+    let (impl_generics, _, where_clause) = cell.generics.split_for_impl();
+    let (_, fn_generics, _) = cell.sig.generics.split_for_impl();
+    let turbofish = fn_generics.as_turbofish();
+    let body = match (program, custom) {
+        (_, Some(adjoint)) => quote! {
+            #bind
+            let __rnn_output = #f #turbofish (#(#names),*);
+            let __rnn_y = ::core::clone::Clone::clone(&__rnn_output);
+            let __rnn_pullback = #rt::HelperPullback::new(move |__rnn_dy: &#output_ty| {
+                let (#(#names,)*) = (#(&__rnn_args.#indices,)*);
+                #adjoint(#(#names,)* &__rnn_y, __rnn_dy)
+            });
+            (__rnn_output, __rnn_pullback)
+        },
+        (Some(program), None) => {
+            let mut emit = Emit {
+                cell,
+                rt: rt.clone(),
+                forward: TokenStream::new(),
+                backward: Vec::new(),
+                captures: Vec::new(),
+                defined: Vec::new(),
+                helper: true,
+            };
+            for node in &program.nodes {
+                emit.node(node);
+            }
+            let output = emit.primal(&program.output);
+            let output_acc = emit.acc(&program.output, quote!(__rnn_d_output));
+            let block = Block {
+                forward: emit.forward,
+                backward: emit.backward,
+                captures: emit.captures,
+                defined: emit.defined,
+            };
+            let (forward, captures) = (&block.forward, &block.captures);
+            let (zeros, backward) = (block.zeros(), block.reversed());
+            quote! {
+                #bind
+                #forward
+                let __rnn_output = ::core::clone::Clone::clone(#output);
+                let __rnn_pullback = #rt::HelperPullback::new(
+                    move |__rnn_d_output: &#output_ty| -> #args_ty {
+                        #(let #captures = &#captures;)*
+                        let mut __rnn_d_input: #args_ty = #rt::Nested::zeros();
+                        #zeros
+                        #output_acc
+                        #backward
+                        __rnn_d_input
+                    },
+                );
+                (__rnn_output, __rnn_pullback)
+            }
+        }
+        (None, None) => return TokenStream::new(),
+    };
+    let vis = &cell.vis;
+    quote! { #krate::__private::if_alloc! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #f {}
+
+        impl #impl_generics #rt::Helper<#args_ty> for #f #where_clause {
+            type Output = #output_ty;
+            #[allow(
+                unused_variables, unused_mut, unused_braces, non_snake_case,
+                clippy::all, clippy::pedantic
+            )]
+            #[inline]
+            fn vjp(__rnn_args: #args_ty) -> (#output_ty, #rt::HelperPullback<#output_ty, #args_ty>) {
+                use #rt::{ByNested as _, ByReal as _};
+                #body
+            }
+        }
+    }}
+}
