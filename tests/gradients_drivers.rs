@@ -525,3 +525,70 @@ fn truncated_backpropagation_over_two_chunks() {
         "the untruncated gradient should differ: {largest_difference:e}"
     );
 }
+
+/// The static unroll's backward is the dynamic loop's, bit for bit: the same steps in the
+/// same order, in every direction and with dropout (checked against central differences
+/// above and in `tests/dropout.rs`).
+#[test]
+fn the_static_unroll_backward_is_the_loops() {
+    use rnn::nalgebra::SVector;
+    use rnn::train::{Tape, UnrolledTape};
+    use rnn::Dropout;
+    let mut rng = Rng::new("static unroll");
+    let cell = rng.parameters(GruCell::<3, 4, f64>::keras_init(2), 0.5);
+    let xs: [SVector<f64, 3>; 5] = std::array::from_fn(|_| rng.value());
+    let d_outputs: [SVector<f64, 4>; 5] = std::array::from_fn(|_| rng.value());
+    let (s0, d_state): (SVector<f64, 4>, SVector<f64, 4>) = (rng.value(), rng.value());
+    let dropout = Dropout {
+        rate: 0.3,
+        recurrent_rate: 0.2,
+        seed: 9,
+    };
+    for direction in [
+        Direction::Forward,
+        Direction::GoBackwards,
+        Direction::Reversed,
+    ] {
+        for dropped in [false, true] {
+            let mut rnn = Rnn::new(cell.clone()).direction(direction);
+            if dropped {
+                rnn = rnn.dropout(dropout).unwrap();
+            }
+            let case = format!("{direction:?}, dropout {dropped}");
+            let mut tape = UnrolledTape::new();
+            let run = rnn.unroll_taped(&xs, s0, &(), &mut tape);
+            let mut dynamic = Tape::new();
+            let looped = rnn
+                .run_taped(&xs, Mask::All, s0, &(), &mut dynamic)
+                .unwrap();
+            assert_eq!(
+                run.outputs.to_vec(),
+                looped.outputs.to_vec(),
+                "{case}: outputs"
+            );
+            assert_eq!(run.state, looped.state, "{case}: state");
+            if !dropped {
+                assert_eq!(
+                    run,
+                    rnn.unroll_from(&xs, s0, &()),
+                    "{case}: the unroll's bits"
+                );
+            }
+            let grads = rnn
+                .backward_unrolled(&tape, &xs, &d_outputs, d_state, &())
+                .unwrap();
+            let expected = rnn
+                .backward(&dynamic, &xs, &d_outputs, d_state, &())
+                .unwrap();
+            assert_eq!(grads.parameters, expected.parameters, "{case}: parameters");
+            assert_eq!(grads.inputs.to_vec(), expected.inputs, "{case}: inputs");
+            assert_eq!(grads.initial_state, expected.initial_state, "{case}: state");
+        }
+    }
+    // A tape that recorded nothing is an error, not zeros.
+    let rnn = Rnn::new(cell);
+    let empty = UnrolledTape::<_, 5>::new();
+    assert!(rnn
+        .backward_unrolled(&empty, &xs, &d_outputs, d_state, &())
+        .is_err());
+}

@@ -108,6 +108,7 @@ mod lowered;
 mod sequence;
 mod stacked;
 mod stateful;
+mod unrolled;
 
 pub mod clip;
 pub mod loss;
@@ -124,3 +125,4 @@ pub use error::BackwardError;
 pub use fit::{Class, Epoch, Fit, FitError, History, Metrics, Model, Verbosity};
 pub use layer::{BatchNormTape, ChainTape, DenseTape, Layer, RnnTape};
 pub use sequence::{Gradients, Tape};
+pub use unrolled::{UnrolledGradients, UnrolledTape};
