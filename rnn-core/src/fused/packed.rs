@@ -615,7 +615,7 @@ mod tests {
                 (7, 0, 40, false),
                 (13, 8, 9, true),
                 (32, 1, 33, true),
-                (25, 0, 64, true),
+                (25, 0, 40, true),
                 (12, 2, 38, false),
             ] {
                 let parts = [
