@@ -29,7 +29,7 @@ pub fn run_suite_on_every_path(this_test: &str) -> Vec<Isa> {
     for isa in Isa::ALL.into_iter().rev().filter(|&isa| isa < active) {
         let out = Command::new(&exe)
             .env(VAR, isa.name())
-            .arg("--test-threads=2")
+            .args(["--test-threads=2", "--nocapture"])
             .output()
             .expect("run the test binary again");
         assert!(

@@ -15,7 +15,8 @@
 //! 2. applies the gates in one pass over each sample's row (the "epilogue"): activations,
 //!    cell state, output, written straight into the `[B, T, H]` output buffer, which the next
 //!    step's GEMM reads. With the usual activations (`tanh`, and the sigmoid for the gates)
-//!    it runs 16 units at a time (then 8, then one) with a rational `tanh` (see `gates.rs`).
+//!    it runs 32 or 16 units at a time (AVX-512 or AVX2; then narrower, then one) with a
+//!    rational `tanh` (see `gates.rs`).
 //!
 //! The batch is split into one contiguous chunk per core (rayon) and each chunk runs the whole
 //! recurrence on its own, so the cores never wait for each other within a sequence.
@@ -750,8 +751,8 @@ fn stacked<'a, const I: usize, const G: usize, const H: usize>(
 /// gates, so that one [`forward_into`] and its two chunk paths, [`chunk`] and
 /// [`chunk_by_sample`], run the batch for all of them.
 ///
-/// The step methods run inside the AVX2 copy of a chunk, so they are `#[inline(always)]` in
-/// every implementation: one left out of line would run without AVX2.
+/// The step methods run inside the vectorized copy of a chunk, so they are `#[inline(always)]`
+/// in every implementation: one left out of line would run without its vectors.
 trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
     /// Per sample, the width of the second state: the LSTM's `c`, a state the GRU keeps in
     /// the scratch; the SimpleRNN has none (0).

@@ -11,7 +11,9 @@
 //! A general GEMM (matrixmultiply) packs both operands on every call; in a recurrence the
 //! weights are the same at every step. Here they are packed into panels of 16 columns
 //! (`K × 16`, row-major, the last one zero-padded) and an AVX2+FMA micro-kernel keeps a block
-//! of up to `6 × 16` of `c` in registers while it walks `K`. The rows are split into blocks of
+//! of up to `6 × 16` of `c` in registers while it walks `K`; with AVX-512 one keeps up to
+//! `12 × 32` (two adjacent panels, one 16-lane register per panel row, so each broadcast of `a`
+//! feeds two FMAs, and 32 registers hold twice the sums). The rows are split into blocks of
 //! nearly equal height (32 rows: `6 6 5 5 5 5`, not `6 6 6 6 6 2`): a block of 2 rows has too
 //! few independent sums to hide the FMA latency. Without AVX2 and FMA the product goes to
 //! matrixmultiply ([`Path::Portable`]).
