@@ -2,9 +2,10 @@
 //! which instructions run.
 //!
 //! The default build targets baseline x86-64 (SSE2: 4 lanes, no FMA). A driver runs its whole
-//! loop through [`vectorized`], which calls the loop through a copy compiled for the widest
-//! instruction set the CPU has ([`Isa`]): AVX-512 (16 lanes), else AVX2 with FMA (8 lanes).
-//! The cell's step is inlined into that copy, so its kernels use those lanes.
+//! loop through [`vectorized`], which calls the loop through a copy compiled for AVX2 with FMA
+//! (8 lanes) when the CPU has them. The built-in steps and kernels enter a copy of their own,
+//! for the widest instruction set the CPU has ([`Isa`]: AVX-512, 16 lanes) unless their
+//! vectors are narrower than its registers ([`copy_for`]).
 //!
 //! The same choice decides how the kernels round a multiply-add ([`fma`]): once (an FMA
 //! instruction) on AVX2 or AVX-512, twice on the baseline. A kernel that fuses also enters the
@@ -107,17 +108,22 @@ pub(crate) fn fma() -> bool {
     Isa::active() >= Isa::Avx2
 }
 
-/// Runs `f` in a copy of the code compiled for the widest instruction set the CPU has
-/// (detected once, at run time: AVX-512, else AVX2 + FMA), else as built.
+/// Runs `f` in a copy of the code compiled for AVX2 + FMA when the CPU has them (detected
+/// once, at run time), else as built.
 ///
-/// Every driver runs its loop inside it, so the steps it inlines use 16 or 8 lanes and the
+/// Every driver runs its loop inside it, so the steps it inlines use 8 lanes and the
 /// kernels' fused multiply-adds ([`fused_multiply_add`](crate::kernels::fused_multiply_add))
 /// are single instructions. Wrap a hand-written loop of [`Cell::step`](crate::Cell::step)
 /// calls in it for the same speed.
 ///
-/// Only code inlined into `f` is compiled for those instructions; a function the compiler
+/// The built-in kernels and cells choose their own copy inside it: AVX-512 where the CPU has
+/// it and their vectors fill its registers. The loop around them stays on AVX2: a custom
+/// step's own arithmetic, inlined here, is mostly narrow vectors, and compiled for AVX-512 it
+/// ran slower, its 16-lane loads waiting on the 8-lane stores of the kernels around it.
+///
+/// Only code inlined into `f` is compiled for these instructions; a function the compiler
 /// leaves out of line (a large helper of a custom step, say) runs with 4 lanes. The built-in
-/// kernels are safe either way: they enter this copy themselves.
+/// kernels are safe either way: they enter their copy themselves.
 ///
 /// ```
 /// use rnn::cells::LstmCell;
@@ -132,9 +138,41 @@ pub(crate) fn fma() -> bool {
 /// ```
 #[inline(always)]
 pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    vectorized_as(Isa::Avx2, f)
+}
+
+/// The copy of the code to run a call whose vectors are `lanes` wide (a step's `H`) in: the
+/// active instruction set, except AVX2 rather than AVX-512 when they are narrower than one
+/// AVX-512 register.
+///
+/// Such a step's products and activations run on 8-lane vectors either way, and in the
+/// AVX-512 copy the compiler reads as one 16-lane vector what was written as two 8-lane
+/// ones: the load waits for both stores to reach the cache instead of taking their values
+/// from the store buffer, a stall per product. So the narrow cells (the LSTM at `H = 8`)
+/// measure faster compiled for AVX2. The two copies compute the same bits.
+#[doc(hidden)]
+#[inline(always)]
+pub fn copy_for(lanes: usize) -> Isa {
+    match Isa::active() {
+        Isa::Avx512 if lanes < 16 => Isa::Avx2,
+        isa => isa,
+    }
+}
+
+/// Runs `f` in the copy [`copy_for`] chooses for vectors of `lanes`.
+#[doc(hidden)]
+#[inline(always)]
+pub fn vectorized_for<R>(lanes: usize, f: impl FnOnce() -> R) -> R {
+    vectorized_as(copy_for(lanes), f)
+}
+
+/// Runs `f` in the copy of the code compiled for `isa`, or for the active instruction set if
+/// that is narrower (so never with instructions the CPU lacks).
+#[inline(always)]
+fn vectorized_as<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
-        match Isa::active() {
+        match isa.min(Isa::active()) {
             // SAFETY: `run_avx512` only requires the features `Isa::Avx512` stands for, and
             // the CPU has them: `active` is never wider than what `detected` found.
             Isa::Avx512 => return unsafe { run_avx512(f) },
@@ -144,29 +182,8 @@ pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
             Isa::Baseline => {}
         }
     }
+    let _ = isa;
     f()
-}
-
-/// [`vectorized`] for code whose vectors are `lanes` wide (a step's `H`): compiled for AVX2 +
-/// FMA rather than AVX-512 when they are narrower than one AVX-512 register.
-///
-/// Such a step's products and activations run on 8-lane vectors either way, and in the
-/// AVX-512 copy the compiler reads as one 16-lane vector what was written as two 8-lane
-/// ones: the load waits for both stores to reach the cache instead of taking their values
-/// from the store buffer, a stall per product. So the narrow cells (the LSTM at `H = 8`)
-/// measure faster compiled for AVX2. The two copies compute the same bits.
-#[doc(hidden)]
-#[inline(always)]
-pub fn vectorized_for<R>(lanes: usize, f: impl FnOnce() -> R) -> R {
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    {
-        if lanes < 16 && Isa::active() == Isa::Avx512 {
-            // SAFETY: `Isa::Avx512` includes AVX2 and FMA, all `run_avx2_fma` requires, and
-            // the CPU has them (`active` is never wider than what `detected` found).
-            return unsafe { run_avx2_fma(f) };
-        }
-    }
-    vectorized(f)
 }
 
 /// `f()`, with `f` inlined and compiled for AVX2 + FMA.
