@@ -773,7 +773,7 @@ def write_doc(rows, peers, rust_src, budget, rounds, peak=None):
     L.append("Ratios > 1 mean `rnn` is faster than the peer.\n")
     if peak:
         L.append("Peak f32 FMA throughput of one core, per instruction set (`cargo run --release "
-                 "--example fma_peak`): " + ", ".join(f"{k} {v:.1} GFLOP/s"
+                 "--example fma_peak`): " + ", ".join(f"{k} {v:.1f} GFLOP/s"
                                                       for k, v in peak.items())
                  + ". `rnn % peak` is `rnn GF/s` over the widest set's peak times the cores "
                  f"the configuration runs on (1 at batch 1, {THREADS} otherwise).\n")
