@@ -28,6 +28,11 @@
 /// compiled for FMA. Compiled without, a fused multiply-add is a call to a software
 /// `fmaf`, tens of times slower, and what the compiler inlines is its own decision.
 ///
+/// `with_rounding!(R, lanes = H => call)` says the call's vectors are `H` wide: the call then
+/// runs in the AVX-512 copy where the CPU has it and `H` fills its registers, else in the AVX2
+/// one (see `vectorized_for`). The built-in cells pass their `H`; without `lanes`, the call
+/// runs in the AVX2 copy, as [`vectorized`](crate::vectorized) does.
+///
 /// ```
 /// use rnn::cells::Dense;
 /// use rnn::ops::Activation;
@@ -43,10 +48,6 @@
 ///     z[0]
 /// });
 /// assert_eq!(y, dense.with_activation(Activation::Tanh).forward(&x));
-///
-/// `with_rounding!(R, lanes = H => call)` says the call's vectors are `H` wide: a narrow step
-/// then runs in the AVX2 copy even on a CPU with AVX-512 (see `vectorized_for`). The
-/// built-in cells pass their `H`.
 /// ```
 #[doc(hidden)]
 #[macro_export]
