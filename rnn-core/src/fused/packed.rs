@@ -12,7 +12,7 @@
 //! weights are the same at every step. Here they are packed into panels of 16 columns
 //! (`K × 16`, row-major, the last one zero-padded) and an AVX2+FMA micro-kernel keeps a block
 //! of up to `6 × 16` of `c` in registers while it walks `K`; with AVX-512 one keeps up to
-//! `12 × 32` (two adjacent panels, one 16-lane register per panel row, so each broadcast of `a`
+//! `8 × 32` (two adjacent panels, one 16-lane register per panel row, so each broadcast of `a`
 //! feeds two FMAs, and 32 registers hold twice the sums). The rows are split into blocks of
 //! nearly equal height (32 rows: `6 6 5 5 5 5`, not `6 6 6 6 6 2`): a block of 2 rows has too
 //! few independent sums to hide the FMA latency. Without AVX2 and FMA the product goes to
@@ -29,9 +29,10 @@ const NR: usize = 16;
 /// fill 15 of the 16 AVX2 registers).
 const MR: usize = 6;
 
-/// The most rows per call of the AVX-512 micro-kernel, which keeps a block of up to `12 × 32`
-/// of `c` in registers (24 accumulators, 2 panel rows and a broadcast of the 32 registers).
-const MR_WIDE: usize = 12;
+/// The most rows per call of the AVX-512 micro-kernel, which keeps a block of up to `8 × 32`
+/// of `c` in registers: 16 accumulators, 2 panel rows and the row's 8 broadcasts, which the
+/// compiler loads together, fit the 32 registers (12 rows did not: the broadcasts spilled).
+const MR_WIDE: usize = 8;
 
 /// One operand of the weights: `k` rows of a row-major matrix with row stride `rs`, from its
 /// column `col0`.
@@ -472,10 +473,6 @@ impl Wide {
         // SAFETY: the caller's contract, for the `R` matched.
         unsafe {
             match rows {
-                12 => kernel_wide::<12, P>(segs, (panel, step), bias, c, rsc, width),
-                11 => kernel_wide::<11, P>(segs, (panel, step), bias, c, rsc, width),
-                10 => kernel_wide::<10, P>(segs, (panel, step), bias, c, rsc, width),
-                9 => kernel_wide::<9, P>(segs, (panel, step), bias, c, rsc, width),
                 8 => kernel_wide::<8, P>(segs, (panel, step), bias, c, rsc, width),
                 7 => kernel_wide::<7, P>(segs, (panel, step), bias, c, rsc, width),
                 6 => kernel_wide::<6, P>(segs, (panel, step), bias, c, rsc, width),
@@ -514,19 +511,11 @@ unsafe fn kernel_wide<const R: usize, const P: usize>(
     let mut acc = [start; R];
     let mut panel = panel;
     for (k, a, rsa) in segs {
-        // Four rows of the panels per turn, as in `kernel`.
-        let mut l = 0;
-        while l + 4 <= k {
-            for u in 0..4 {
-                unsafe { rank_one_wide(&mut acc, a.add(l + u), rsa, panel.add(u * NR), step) };
-            }
-            panel = unsafe { panel.add(4 * NR) };
-            l += 4;
-        }
-        while l < k {
+        // One row of the panels per turn, unlike `kernel`: unrolled, the compiler loads every
+        // broadcast of the turn first, and with the accumulators they outnumber the registers.
+        for l in 0..k {
             unsafe { rank_one_wide(&mut acc, a.add(l), rsa, panel, step) };
             panel = unsafe { panel.add(NR) };
-            l += 1;
         }
     }
     for (r, acc) in acc.iter().enumerate() {
