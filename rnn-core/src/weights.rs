@@ -105,7 +105,7 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     /// `out[g] += x · W_g` for every gate `g`: the input contribution to each gate.
     #[inline(always)]
     pub fn accumulate(&self, x: &SVector<T, IN>, out: &mut [SVector<T, H>; G]) {
-        crate::with_rounding!(R, lanes = H => self.accumulate_with::<R>(x, out))
+        crate::with_rounding!(R => self.accumulate_with::<R>(x, out))
     }
 
     /// [`accumulate`](Kernel::accumulate) with the multiply-adds rounded as `R` says,
@@ -141,7 +141,7 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     /// If `g` is not a gate of the kernel (`g >= G`), as indexing past a slice's end does.
     #[inline(always)]
     pub fn accumulate_gate(&self, g: usize, x: &SVector<T, IN>, out: &mut SVector<T, H>) {
-        crate::with_rounding!(R, lanes = H => self.accumulate_gate_with::<R>(g, x, out))
+        crate::with_rounding!(R => self.accumulate_gate_with::<R>(g, x, out))
     }
 
     /// [`accumulate_gate`](Kernel::accumulate_gate) with the multiply-adds rounded as `R`

@@ -123,7 +123,7 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
         (): crate::shape::LayerInputs<I, K, P>,
     {
         let x = <() as crate::shape::LayerInputs<I, K, P>>::cast(x);
-        crate::with_rounding!(R, lanes = U => self.forward_with::<R>(x))
+        crate::with_rounding!(R => self.forward_with::<R>(x))
     }
 
     /// `forward` with its rounding chosen (one entry into the vectorized code per call).

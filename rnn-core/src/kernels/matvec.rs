@@ -23,7 +23,7 @@ pub fn accumulate_rows<T: Real, const IN: usize, const G: usize, const H: usize>
     x: &[T; IN],
     out: &mut [SVector<T, H>; G],
 ) {
-    with_rounding!(R, lanes = H => accumulate_rows_with::<R, T, IN, G, H>(rows, x, out))
+    with_rounding!(R => accumulate_rows_with::<R, T, IN, G, H>(rows, x, out))
 }
 
 /// [`accumulate_rows`] with the multiply-adds rounded as `R` says, compiled where it is
@@ -80,7 +80,7 @@ pub fn accumulate_gate<T: Real, const IN: usize, const G: usize, const H: usize>
     x: &[T; IN],
     out: &mut SVector<T, H>,
 ) {
-    with_rounding!(R, lanes = H => accumulate_gate_with::<R, T, IN, G, H>(rows, g, x, out))
+    with_rounding!(R => accumulate_gate_with::<R, T, IN, G, H>(rows, g, x, out))
 }
 
 /// [`accumulate_gate`] with the multiply-adds rounded as `R` says; it panics as that does.
@@ -236,7 +236,7 @@ pub fn accumulate_rows_block<
     xs: [&[T; IN]; N],
     out: &mut [[SVector<T, H>; G]; N],
 ) {
-    with_rounding!(R, lanes = H => rows_block::<R, T, IN, G, H, N>(rows, xs, out))
+    with_rounding!(R => rows_block::<R, T, IN, G, H, N>(rows, xs, out))
 }
 
 #[inline(always)]

@@ -30,8 +30,11 @@
 ///
 /// `with_rounding!(R, lanes = H => call)` says the call's vectors are `H` wide: the call then
 /// runs in the AVX-512 copy where the CPU has it and `H` fills its registers, else in the AVX2
-/// one (see `vectorized_for`). The built-in cells pass their `H`; without `lanes`, the call
-/// runs in the AVX2 copy, as [`vectorized`](crate::vectorized) does.
+/// one (see `vectorized_for`). The built-in cells' steps pass their `H`: a whole step runs in
+/// one copy. Without `lanes` (the kernels called one by one, as a custom step calls them) the
+/// call runs in the AVX2 copy, as [`vectorized`](crate::vectorized) does: between the 8-lane
+/// code of a custom step, a kernel compiled for AVX-512 measured slower, its 16-lane loads
+/// waiting on the step's 8-lane stores.
 ///
 /// ```
 /// use rnn::cells::Dense;
@@ -173,19 +176,19 @@ pub fn sigmoid<T: Real, const N: usize>(xs: &mut [T; N]) {
 /// [`exp`] over a slice of any length.
 #[inline(always)]
 pub fn exp_slice<T: Real>(xs: &mut [T]) {
-    with_rounding!(R, lanes = xs.len() => exp_with::<R, T>(xs))
+    with_rounding!(R => exp_with::<R, T>(xs))
 }
 
 /// [`tanh`] over a slice of any length.
 #[inline(always)]
 pub fn tanh_slice<T: Real>(xs: &mut [T]) {
-    with_rounding!(R, lanes = xs.len() => tanh_with::<R, T>(xs))
+    with_rounding!(R => tanh_with::<R, T>(xs))
 }
 
 /// [`sigmoid`] over a slice of any length.
 #[inline(always)]
 pub fn sigmoid_slice<T: Real>(xs: &mut [T]) {
-    with_rounding!(R, lanes = xs.len() => sigmoid_with::<R, T>(xs))
+    with_rounding!(R => sigmoid_with::<R, T>(xs))
 }
 
 /// [`exp_slice`] with the multiply-adds rounded as `R` says, compiled where it is called.
@@ -272,7 +275,7 @@ pub fn relu_slice<T: Real>(xs: &mut [T]) {
 /// Softmax over the whole array, in place, shifted by the maximum so `exp` cannot overflow.
 #[inline(always)]
 pub fn softmax<T: Real, const N: usize>(xs: &mut [T; N]) {
-    with_rounding!(R, lanes = N => softmax_with::<R, T, N>(xs))
+    with_rounding!(R => softmax_with::<R, T, N>(xs))
 }
 
 /// [`softmax`] with the multiply-adds of its `exp` rounded as `R` says.

@@ -62,7 +62,7 @@ impl Activation {
     /// Applies the activation to every element of `v`, in place.
     #[inline(always)]
     pub fn apply<T: Real, const N: usize>(self, v: &mut SVector<T, N>) {
-        crate::with_rounding!(R, lanes = N => self.apply_with::<R, T, N>(v))
+        crate::with_rounding!(R => self.apply_with::<R, T, N>(v))
     }
 
     /// [`apply`](Activation::apply) with the multiply-adds rounded as `R` says, compiled where
