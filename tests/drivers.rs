@@ -1,5 +1,8 @@
 //! The drivers: dynamic loop, static unroll and stateful stepper compute the same bits.
 
+#[path = "common/isa.rs"]
+mod isa;
+
 use proptest::prelude::*;
 use rnn::prelude::*;
 
@@ -275,4 +278,11 @@ fn built_in_cells_give_the_same_bits_in_and_outside_the_drivers() {
     reset_before.reset_after = false;
     check(&reset_before);
     check(&SimpleRnnCell::<5, 65>::keras_init(4));
+}
+
+/// This suite on every instruction set the CPU has (the narrower ones in children, see
+/// `common/isa.rs`); `--nocapture` shows which ran.
+#[test]
+fn every_dispatched_path_runs_this_suite() {
+    isa::assert_every_path_ran("every_dispatched_path_runs_this_suite");
 }

@@ -2,6 +2,9 @@
 //! 1e-5: the GEMMs sum in another order), for every batch size and length, from given or zero
 //! initial states; bad buffer sizes are typed errors.
 
+#[path = "common/isa.rs"]
+mod isa;
+
 use rnn::cells::{GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::fused;
 use rnn::ops::Activation;
@@ -304,4 +307,11 @@ fn forward_into_leaves_the_buffers_as_they_were_on_an_error() {
     let before = run.clone();
     assert!(gru.forward_into(&x, 2, Some(&[0.0; 3]), &mut run).is_err());
     assert_eq!(run, before);
+}
+
+/// This suite on every instruction set the CPU has (the narrower ones in children, see
+/// `common/isa.rs`); `--nocapture` shows which ran.
+#[test]
+fn every_dispatched_path_runs_this_suite() {
+    isa::assert_every_path_ran("every_dispatched_path_runs_this_suite");
 }

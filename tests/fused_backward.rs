@@ -6,6 +6,9 @@
 //! the step GEMMs, on 1 and 3 threads. Also: the training forward's outputs are the inference
 //! forward's bits, the gradients are the same bits twice on a pool, and bad sizes are errors.
 
+#[path = "common/isa.rs"]
+mod isa;
+
 use rnn::cells::{GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::fused::{self, Gradients, Trace};
 use rnn::nalgebra::SVector;
@@ -438,4 +441,11 @@ fn bad_sizes_are_errors() {
     assert!(layer
         .backward_into(&trace, &x, &dy, None, &mut grads)
         .is_err());
+}
+
+/// This suite on every instruction set the CPU has (the narrower ones in children, see
+/// `common/isa.rs`); `--nocapture` shows which ran.
+#[test]
+fn every_dispatched_path_runs_this_suite() {
+    isa::assert_every_path_ran("every_dispatched_path_runs_this_suite");
 }

@@ -9,6 +9,9 @@
 //! Batches of 0 to 70 samples, 0 to 40 steps, cells from 1 × 1 to 70 × 33. The sizes of a
 //! cell are const generics: each case picks one of a handful spanning 1..70.
 
+#[path = "common/isa.rs"]
+mod isa;
+
 use proptest::prelude::*;
 use rnn::cells::{GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::fused;
@@ -673,4 +676,11 @@ proptest! {
     fn batch_drivers_equal_the_per_sequence_loop_bit_for_bit(case in cases()) {
         on_sizes!(check_batch_drivers, case);
     }
+}
+
+/// This suite on every instruction set the CPU has (the narrower ones in children, see
+/// `common/isa.rs`); `--nocapture` shows which ran.
+#[test]
+fn every_dispatched_path_runs_this_suite() {
+    isa::assert_every_path_ran("every_dispatched_path_runs_this_suite");
 }

@@ -743,6 +743,38 @@ def run_rust(rust_json, names=None, seconds=None):
     return rows, "`" + " ".join(cmd) + "`"
 
 
+PEAK_CMD = ["cargo", "run", "--release", "--example", "fma_peak", "--", "--json"]
+
+
+def fma_peak(peak_json):
+    """GFLOP/s per core of independent f32 FMA chains, per instruction set this CPU has
+    (`examples/fma_peak.rs`): {"baseline": .., "avx2": .., "avx512": ..}, or None."""
+    if peak_json:
+        with open(peak_json) as f:
+            return json.load(f)
+    try:
+        p = subprocess.run(PEAK_CMD, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=600)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as e:
+        print(f"[peers] FMA peak unavailable ({e})", file=sys.stderr)
+        return None
+
+
+def peak_fraction(r, peak):
+    """A row's GFLOP/s as a fraction of the widest instruction set's peak over the cores it
+    runs on (one at batch 1, THREADS otherwise), or None."""
+    if not peak or r.get("rnn_gflops") is None:
+        return None
+    widest = max(peak.values())
+    cores = 1 if r["cfg"]["B"] == 1 else THREADS
+    return r["rnn_gflops"] / (widest * cores)
+
+
+def percent(f):
+    return None if f is None else 100 * f
+
+
 def fmt(x, nd=1):
     return "—" if x is None else f"{x:,.{nd}f}"
 
@@ -931,7 +963,7 @@ def native_doc_section(rows, peers):
     return L
 
 
-def write_doc(rows, peers, rust_src, budget, rounds):
+def write_doc(rows, peers, rust_src, budget, rounds, peak=None):
     m = peers["machine"]
     v = dict(peers["versions"])
     try:
@@ -955,16 +987,24 @@ def write_doc(rows, peers, rust_src, budget, rounds):
     L.append("Inference, but for the `train-*` rows: one training step each (forward, backward "
              "and an Adam update), compared with PyTorch only.\n")
     L.append("Ratios > 1 mean `rnn` is faster than the peer.\n")
+    if peak:
+        L.append("Peak f32 FMA throughput of one core, per instruction set (`cargo run --release "
+                 "--example fma_peak`): " + ", ".join(f"{k} {v:.1f} GFLOP/s"
+                                                      for k, v in peak.items())
+                 + ". `rnn % peak` is `rnn GF/s` over the widest set's peak times the cores "
+                 f"the configuration runs on (1 at batch 1, {THREADS} otherwise).\n")
     L.append("| name | cell | B | I | H | T | FLOP/step | rnn ns | torch ns | tf ns "
-             "| torch/rnn | tf/rnn | rnn GF/s | torch GF/s | tf GF/s | rnn RSS MB |")
-    L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+             "| torch/rnn | tf/rnn | rnn GF/s | rnn % peak | torch GF/s | tf GF/s | rnn RSS MB |")
+    L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in rows:
         c = r["cfg"]
         tv = f" ({r['torch_variant']})" if r["torch_variant"] not in (None, "fused") else ""
         L.append(f"| {r['name']} | {c['kind']} | {c['B']} | {c['I']} | {c['H']} | {c['T']} "
                  f"| {c['flops']:,} | {fmt(r['rnn'])} | {fmt(r['torch'])}{tv} | {fmt(r['tf'])} "
                  f"| {fmt(r['torch_ratio'], 2)} | {fmt(r['tf_ratio'], 2)} "
-                 f"| {fmt(r['rnn_gflops'], 2)} | {fmt(r['torch_gflops'], 2)} "
+                 f"| {fmt(r['rnn_gflops'], 2)} "
+                 f"| {fmt(percent(peak_fraction(r, peak)), 0)} "
+                 f"| {fmt(r['torch_gflops'], 2)} "
                  f"| {fmt(r['tf_gflops'], 2)} | {fmt(r['rss'], 1)} |")
     L.append("")
     L.append("![ns per step vs H at batch 1](perf_b1.png)\n")
@@ -1111,6 +1151,8 @@ def main():
     ap.add_argument("--rtneural-dir", metavar="DIR", default=os.environ.get("RTNEURAL_DIR"),
                     help="RTNeural checkout with its xsimd submodule (default: $RTNEURAL_DIR; "
                          "without one the RTNeural column is skipped)")
+    ap.add_argument("--peak-json", metavar="FILE",
+                    help="saved `fma_peak --json` output (instead of measuring)")
     ap.add_argument("--_worker", choices=["torch", "tf"], help=argparse.SUPPRESS)
     ap.add_argument("--_out", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -1184,7 +1226,7 @@ def main():
     if a.peers_only:
         return
     write_plot(rows)
-    write_doc(rows, peers, rust_src, a.budget, a.rounds)
+    write_doc(rows, peers, rust_src, a.budget, a.rounds, fma_peak(a.peak_json))
     print(f"[peers] wrote {os.path.relpath(DOC, ROOT)} and {os.path.relpath(PLOT, ROOT)}",
           file=sys.stderr)
 

@@ -172,7 +172,7 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         #[state] h: &mut SVector<T, H>,
         #[state] c: &mut SVector<T, H>,
     ) -> SVector<T, H> {
-        crate::with_rounding!(R => self.step_with::<R>(x, h, c))
+        crate::with_rounding!(R, lanes = H => self.step_with::<R>(x, h, c))
     }
 
     /// The fused layer's kernel, for an `f32` cell.

@@ -124,7 +124,7 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
 #[crate::cell(crate = crate, inference)]
 impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
     fn step(&self, #[input] x: &SVector<T, I>, #[state] h: &mut SVector<T, H>) -> SVector<T, H> {
-        crate::with_rounding!(R => self.step_with::<R>(x, h))
+        crate::with_rounding!(R, lanes = H => self.step_with::<R>(x, h))
     }
 
     /// The fused layer's kernel, for an `f32` cell.

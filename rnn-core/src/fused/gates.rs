@@ -1,5 +1,6 @@
 //! The fused layers' epilogues with the usual activations (`tanh`, and the sigmoid for the
-//! gates), 16 units at a time (two AVX2 vectors side by side), then 8, then one by one.
+//! gates), 32 units at a time (two AVX-512 vectors side by side) or 16 (two AVX2 ones), then
+//! narrower vectors, then one by one.
 //!
 //! The general path applies each activation to a whole row, one pass per gate, through the
 //! cells' exact `exp`-based functions: on `lstm-b64-h128` that was a fifth of the time, about
@@ -18,14 +19,14 @@
 // I = H = 32, 347 ns per step against 283 with this one.
 //
 // The `pulp` crate (one `Simd` trait, runtime dispatch) was measured against `Lanes` on this
-// epilogue: the same bits and speed on AVX2 (2.0-2.2 ns per unit either way), and 27-35%
-// faster with AVX-512, which pulp 0.22 builds only on Rust 1.89 or later (this crate's MSRV is
-// 1.88); its 0.22.3 masked tail stores of the paired 8-lane form write past the slice. So
-// `Lanes` stays, and an AVX-512 implementation of it is the way to that speed.
+// epilogue: the same bits and speed on AVX2, and faster with AVX-512; but its masked tail
+// stores of the paired 8-lane form wrote past the slice. So `Lanes` stays, with an AVX-512
+// implementation of its own.
 use super::packed::Path;
+use crate::kernels::Isa;
 
-/// Arithmetic on a few lanes of `f32` (1 or 8); the value of the implementing type is the proof
-/// that the CPU runs it.
+/// Arithmetic on a few lanes of `f32` (1, 8 or 16, or two vectors of them); the value of the
+/// implementing type is the proof that the CPU runs it.
 pub(super) trait Lanes: Copy {
     /// A vector of lanes.
     type V: Copy;
@@ -109,9 +110,48 @@ pub(super) struct Avx2 {
 
 impl Avx2 {
     /// The token, if this CPU has AVX2 and FMA: the one detection the drivers and the
-    /// kernels also use ([`fma`](crate::kernels::dispatch::fma)).
+    /// kernels also use ([`Isa::active`]).
     pub(super) fn detect() -> Option<Avx2> {
-        crate::kernels::dispatch::fma().then_some(Avx2 { _detected: () })
+        (Isa::active() >= Isa::Avx2).then_some(Avx2 { _detected: () })
+    }
+}
+
+/// Sixteen lanes in an AVX-512 register ([`Isa::Avx512`], which includes AVX2 and FMA). Only
+/// [`Avx512::detect`] makes one, on a CPU that has them, which is what makes its intrinsics
+/// sound to call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Avx512 {
+    _detected: (),
+}
+
+impl Avx512 {
+    /// The token, if the drivers and kernels run AVX-512 here ([`Isa::active`]).
+    pub(super) fn detect() -> Option<Avx512> {
+        (Isa::active() == Isa::Avx512).then_some(Avx512 { _detected: () })
+    }
+
+    /// The AVX2 token: a CPU with AVX-512 has AVX2 and FMA (`Isa::Avx512` requires them).
+    pub(super) fn avx2(self) -> Avx2 {
+        Avx2 { _detected: () }
+    }
+}
+
+/// The vector instructions the packed path runs with, the widest the CPU has; the value is the
+/// proof that it has them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Simd {
+    /// AVX2 and FMA.
+    Avx2(Avx2),
+    /// AVX-512 (and AVX2 and FMA).
+    Avx512(Avx512),
+}
+
+impl Simd {
+    /// The widest vectors this CPU runs, if it has at least AVX2 and FMA.
+    pub(super) fn detect() -> Option<Simd> {
+        Avx512::detect()
+            .map(Simd::Avx512)
+            .or_else(|| Avx2::detect().map(Simd::Avx2))
     }
 }
 
@@ -166,15 +206,82 @@ impl Lanes for Avx2 {
     }
 }
 
-/// Sixteen lanes as two AVX2 registers, each operation done on both. The per-unit arithmetic
-/// is a chain of dependent operations; two independent chains side by side in program order
-/// keep both in the reorder window, where one chain after the other left the FMA units idle.
+// SAFETY (every `unsafe` block in this impl): an `Avx512` value exists only if the CPU has the
+// AVX-512 features these intrinsics need (`Avx512::detect`); the loads and stores touch
+// `xs[..16]`, inside the slice by the slicing just before them (which panics otherwise).
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx512 {
+    type V = core::arch::x86_64::__m512;
+    #[inline(always)]
+    fn splat(self, x: f32) -> Self::V {
+        unsafe { core::arch::x86_64::_mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    fn load(self, xs: &[f32]) -> Self::V {
+        let xs = &xs[..16];
+        unsafe { core::arch::x86_64::_mm512_loadu_ps(xs.as_ptr()) }
+    }
+    #[inline(always)]
+    fn store(self, v: Self::V, xs: &mut [f32]) {
+        let xs = &mut xs[..16];
+        unsafe { core::arch::x86_64::_mm512_storeu_ps(xs.as_mut_ptr(), v) }
+    }
+    #[inline(always)]
+    fn add(self, a: Self::V, b: Self::V) -> Self::V {
+        unsafe { core::arch::x86_64::_mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V {
+        unsafe { core::arch::x86_64::_mm512_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V {
+        unsafe { core::arch::x86_64::_mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    fn div(self, a: Self::V, b: Self::V) -> Self::V {
+        unsafe { core::arch::x86_64::_mm512_div_ps(a, b) }
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        unsafe { core::arch::x86_64::_mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    fn clamp(self, x: Self::V, limit: f32) -> Self::V {
+        use core::arch::x86_64::*;
+        // As for AVX2: `min`/`max` return their second operand when either is NaN.
+        unsafe {
+            let upper = _mm512_min_ps(_mm512_set1_ps(limit), x);
+            _mm512_max_ps(_mm512_set1_ps(-limit), upper)
+        }
+    }
+}
+
+/// Two vectors of a [`Lanes`] side by side, each operation done on both. The per-unit
+/// arithmetic is a chain of dependent operations; two independent chains side by side in
+/// program order keep both in the reorder window, where one chain after the other left the FMA
+/// units idle.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Avx2Pair(Avx2);
+pub(super) struct Pair<L>(L);
+
+/// How many lanes a [`Lanes`] vector has (for [`Pair`]'s halves).
+pub(super) trait Width: Lanes {
+    /// Lanes per vector.
+    const LANES: usize;
+}
 
 #[cfg(target_arch = "x86_64")]
-impl Lanes for Avx2Pair {
-    type V = [core::arch::x86_64::__m256; 2];
+impl Width for Avx2 {
+    const LANES: usize = 8;
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Width for Avx512 {
+    const LANES: usize = 16;
+}
+
+impl<L: Width> Lanes for Pair<L> {
+    type V = [L::V; 2];
     #[inline(always)]
     fn splat(self, x: f32) -> Self::V {
         let v = self.0.splat(x);
@@ -182,14 +289,14 @@ impl Lanes for Avx2Pair {
     }
     #[inline(always)]
     fn load(self, xs: &[f32]) -> Self::V {
-        let xs = &xs[..16];
-        [self.0.load(xs), self.0.load(&xs[8..])]
+        let xs = &xs[..2 * L::LANES];
+        [self.0.load(xs), self.0.load(&xs[L::LANES..])]
     }
     #[inline(always)]
     fn store(self, v: Self::V, xs: &mut [f32]) {
-        let xs = &mut xs[..16];
+        let xs = &mut xs[..2 * L::LANES];
         self.0.store(v[0], xs);
-        self.0.store(v[1], &mut xs[8..]);
+        self.0.store(v[1], &mut xs[L::LANES..]);
     }
     #[inline(always)]
     fn add(self, a: Self::V, b: Self::V) -> Self::V {
@@ -309,16 +416,17 @@ pub(super) trait Units {
     fn units<L: Lanes>(&mut self, l: L, k: usize);
 }
 
-/// Runs `row` over units `0 .. len`: 16 then 8 at a time with AVX2 on the packed path, the
-/// rest (and everything on the portable path) one at a time.
+/// Runs `row` over units `0 .. len`: on the packed path 32 then 16 at a time with AVX-512 or
+/// 16 then 8 with AVX2, the rest (and everything on the portable path) one at a time.
 #[inline(always)]
 pub(super) fn run<U: Units>(row: &mut U, len: usize, path: Path) {
     match path {
         #[cfg(target_arch = "x86_64")]
-        Path::Packed(avx) => {
-            // SAFETY: `avx` proves the CPU has AVX2 and FMA, all `in_vectors` needs.
-            unsafe { in_vectors(row, len, avx) }
-        }
+        // SAFETY: the token proves the CPU has AVX2 and FMA, all `in_vectors` needs.
+        Path::Packed(Simd::Avx2(avx)) => unsafe { in_vectors(row, len, avx) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the token proves the CPU has AVX-512, all `in_wide_vectors` needs.
+        Path::Packed(Simd::Avx512(avx)) => unsafe { in_wide_vectors(row, len, avx) },
         _ => (0..len).for_each(|k| row.units(Scalar, k)),
     }
 }
@@ -332,11 +440,37 @@ pub(super) fn run<U: Units>(row: &mut U, len: usize, path: Path) {
 unsafe fn in_vectors<U: Units>(row: &mut U, len: usize, avx: Avx2) {
     let mut k = 0;
     while k + 16 <= len {
-        row.units(Avx2Pair(avx), k);
+        row.units(Pair(avx), k);
         k += 16;
     }
     if k + 8 <= len {
         row.units(avx, k);
+        k += 8;
+    }
+    for k in k..len {
+        row.units(Scalar, k);
+    }
+}
+
+/// `run` for AVX-512: pairs of 16-lane vectors, then one, then 8 lanes of AVX2 (a row of 8
+/// units, or a remainder of 8, computes no padding), then one lane at a time.
+///
+/// # Safety
+/// The CPU has AVX-512 (as `_avx` proves).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx2,fma")]
+unsafe fn in_wide_vectors<U: Units>(row: &mut U, len: usize, avx: Avx512) {
+    let mut k = 0;
+    while k + 32 <= len {
+        row.units(Pair(avx), k);
+        k += 32;
+    }
+    if k + 16 <= len {
+        row.units(avx, k);
+        k += 16;
+    }
+    if k + 8 <= len {
+        row.units(avx.avx2(), k);
         k += 8;
     }
     for k in k..len {
@@ -405,6 +539,10 @@ mod tests {
         if let Some(avx) = Avx2::detect() {
             scan::<_, 8>(avx);
         }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx) = Avx512::detect() {
+            scan::<_, 16>(avx);
+        }
     }
 
     /// Built with AVX2 and FMA enabled (as the Miri run of `tools/README.md` is, to run the
@@ -435,12 +573,32 @@ mod tests {
             l.store(sigmoid(l, l.splat(x)), &mut out);
             (t, out[5])
         });
-        check(Avx2Pair(avx), |l, x| {
+        check(Pair(avx), |l, x| {
             let mut out = [0.0; 16];
             l.store(tanh(l, l.splat(x)), &mut out);
             let t = out[11];
             l.store(sigmoid(l, l.splat(x)), &mut out);
             (t, out[2])
+        });
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_tanh_and_sigmoid_are_within_4e_7_on_16_and_32_lanes() {
+        let Some(avx) = Avx512::detect() else { return };
+        check(avx, |l, x| {
+            let mut out = [0.0; 16];
+            l.store(tanh(l, l.splat(x)), &mut out);
+            let t = out[13];
+            l.store(sigmoid(l, l.splat(x)), &mut out);
+            (t, out[6])
+        });
+        check(Pair(avx), |l, x| {
+            let mut out = [0.0; 32];
+            l.store(tanh(l, l.splat(x)), &mut out);
+            let t = out[27];
+            l.store(sigmoid(l, l.splat(x)), &mut out);
+            (t, out[1])
         });
     }
 }

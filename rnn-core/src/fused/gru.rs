@@ -1,6 +1,6 @@
 //! The fused GRU layer, both variants.
 
-use super::gates::{self, sigmoid, tanh, Avx2, Lanes, Units};
+use super::gates::{self, sigmoid, tanh, Lanes, Simd, Units};
 use super::packed::{Part, Path, Pool, Stacked};
 use super::{Fma, Kernels, Layer, Output, Packed, SampleStep};
 use crate::cells::GruCell;
@@ -175,7 +175,7 @@ impl<'a, const I: usize, const H: usize> Layer<I, 3, H> for Gru<'a, I, H> {
         recurrent: &[[[f32; H]; 3]; H],
         rh: &mut [f32],
         hs: &mut [f32],
-        avx: Avx2,
+        avx: Simd,
     ) {
         let path = Path::Packed(avx);
         let row = s.row;

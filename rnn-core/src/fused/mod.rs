@@ -15,7 +15,8 @@
 //! 2. applies the gates in one pass over each sample's row (the "epilogue"): activations,
 //!    cell state, output, written straight into the `[B, T, H]` output buffer, which the next
 //!    step's GEMM reads. With the usual activations (`tanh`, and the sigmoid for the gates)
-//!    it runs 16 units at a time (then 8, then one) with a rational `tanh` (see `gates.rs`).
+//!    it runs 32 or 16 units at a time (AVX-512 or AVX2; then narrower, then one) with a
+//!    rational `tanh` (see `gates.rs`).
 //!
 //! The batch is split into one contiguous chunk per core (rayon) and each chunk runs the whole
 //! recurrence on its own, so the cores never wait for each other within a sequence.
@@ -413,8 +414,8 @@ const GEMM_ROWS: usize = 4;
 enum Plan<W> {
     /// The step GEMMs over the chunk's samples.
     Gemm(W),
-    /// Sample by sample; the token proves the CPU has AVX2 and FMA.
-    BySample(gates::Avx2),
+    /// Sample by sample; the token proves the CPU has AVX2 and FMA (or AVX-512).
+    BySample(gates::Simd),
 }
 
 /// A layer's path and its step weights `W` for that path, packed by the first call that runs
@@ -448,7 +449,7 @@ impl<W> Packed<W> {
 
     /// Whether `batch` samples run sample by sample: below [`GEMM_ROWS`] samples on the
     /// packed path (the token), else with the GEMMs.
-    fn by_sample(&self, batch: usize) -> Option<gates::Avx2> {
+    fn by_sample(&self, batch: usize) -> Option<gates::Simd> {
         match self.path {
             Path::Packed(avx) if batch < GEMM_ROWS => Some(avx),
             _ => None,
@@ -674,13 +675,15 @@ impl<'a> Chunk<'a> {
 }
 
 /// Runs `chunk_fn` on `batch`, the whole batch's buffers (per-sample contiguous, batch first,
-/// with the widths `w`), split into one chunk per core, in parallel, each inside the AVX2 copy
-/// when the CPU has it ([`vectorized`](crate::vectorized); `chunk_fn` should be
+/// with the widths `w`), split into one chunk per core, in parallel, each inside the
+/// vectorized copy for vectors of `lanes` (the layer's `H`) when the CPU has one
+/// ([`vectorized_for`](crate::kernels::vectorized_for); `chunk_fn` should be
 /// `#[inline(always)]` to be compiled there). Allocates nothing: the chunks are halved
 /// recursively over `rayon::join`, not listed.
-fn run_chunks<'a>(batch: Chunk<'a>, w: &Widths, chunk_fn: impl Fn(Chunk<'a>) + Sync) {
+fn run_chunks<'a>(batch: Chunk<'a>, w: &Widths, lanes: usize, chunk_fn: impl Fn(Chunk<'a>) + Sync) {
     let chunk_fn = |chunk: Chunk<'a>| {
-        crate::kernels::dispatch::vectorized(
+        crate::kernels::vectorized_for(
+            lanes,
             #[inline(always)]
             || chunk_fn(chunk),
         )
@@ -748,8 +751,8 @@ fn stacked<'a, const I: usize, const G: usize, const H: usize>(
 /// gates, so that one [`forward_into`] and its two chunk paths, [`chunk`] and
 /// [`chunk_by_sample`], run the batch for all of them.
 ///
-/// The step methods run inside the AVX2 copy of a chunk, so they are `#[inline(always)]` in
-/// every implementation: one left out of line would run without AVX2.
+/// The step methods run inside the vectorized copy of a chunk, so they are `#[inline(always)]`
+/// in every implementation: one left out of line would run without its vectors.
 trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
     /// Per sample, the width of the second state: the LSTM's `c`, a state the GRU keeps in
     /// the scratch; the SimpleRNN has none (0).
@@ -802,7 +805,7 @@ trait Layer<const I: usize, const G: usize, const H: usize>: Sync {
         recurrent: &[[[f32; H]; G]; H],
         second: &mut [f32],
         _extra: &mut [f32],
-        avx: gates::Avx2,
+        avx: gates::Simd,
     ) {
         crate::kernels::accumulate_columns_with::<Fma, f32, H, G, H>(recurrent, s.prev, 0, s.row);
         self.epilogue(s.row, second, s.prev, s.y, Path::Packed(avx));
@@ -922,6 +925,7 @@ where
     run_chunks(
         whole,
         &widths,
+        H,
         #[inline(always)]
         |chunk| match &plan {
             Plan::Gemm(w) => self::chunk(layer, t, w, path, chunk),
@@ -983,7 +987,7 @@ fn chunk<L, const I: usize, const G: usize, const H: usize>(
 fn chunk_by_sample<L, const I: usize, const G: usize, const H: usize>(
     layer: &L,
     t_len: usize,
-    avx: gates::Avx2,
+    avx: gates::Simd,
     ch: Chunk<'_>,
 ) where
     L: Layer<I, G, H>,

@@ -11,14 +11,16 @@
 //! A general GEMM (matrixmultiply) packs both operands on every call; in a recurrence the
 //! weights are the same at every step. Here they are packed into panels of 16 columns
 //! (`K × 16`, row-major, the last one zero-padded) and an AVX2+FMA micro-kernel keeps a block
-//! of up to `6 × 16` of `c` in registers while it walks `K`. The rows are split into blocks of
+//! of up to `6 × 16` of `c` in registers while it walks `K`; with AVX-512 one keeps up to
+//! `8 × 32` (two adjacent panels, one 16-lane register per panel row, so each broadcast of `a`
+//! feeds two FMAs, and 32 registers hold twice the sums). The rows are split into blocks of
 //! nearly equal height (32 rows: `6 6 5 5 5 5`, not `6 6 6 6 6 2`): a block of 2 rows has too
 //! few independent sums to hide the FMA latency. Without AVX2 and FMA the product goes to
 //! matrixmultiply ([`Path::Portable`]).
 
 use alloc::vec::Vec;
 
-use super::gates::Avx2;
+use super::gates::{Avx2, Avx512, Simd};
 use super::spans;
 
 /// Columns per panel.
@@ -26,6 +28,11 @@ const NR: usize = 16;
 /// The most rows of `c` per micro-kernel call (12 accumulators, 2 panel rows and a broadcast
 /// fill 15 of the 16 AVX2 registers).
 const MR: usize = 6;
+
+/// The most rows per call of the AVX-512 micro-kernel, which keeps a block of up to `8 × 32`
+/// of `c` in registers: 16 accumulators, 2 panel rows and the row's 8 broadcasts, which the
+/// compiler loads together, fit the 32 registers (12 rows did not: the broadcasts spilled).
+const MR_WIDE: usize = 8;
 
 /// One operand of the weights: `k` rows of a row-major matrix with row stride `rs`, from its
 /// column `col0`.
@@ -54,8 +61,9 @@ impl Part<'_> {
 /// Which implementation runs the products (and the epilogues, see [`gates`](super::gates)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Path {
-    /// The packed panels and the AVX2+FMA micro-kernel; the token proves the CPU has them.
-    Packed(Avx2),
+    /// The packed panels and the micro-kernel of the widest vectors the CPU has (the token
+    /// proves it has them).
+    Packed(Simd),
     /// matrixmultiply on the unpacked weights: any CPU.
     Portable,
 }
@@ -63,7 +71,7 @@ pub(super) enum Path {
 impl Path {
     /// The fastest path this CPU runs.
     pub(super) fn detect() -> Path {
-        Avx2::detect().map_or(Path::Portable, Path::Packed)
+        Simd::detect().map_or(Path::Portable, Path::Packed)
     }
 }
 
@@ -149,7 +157,8 @@ impl<'a> Stacked<'a> {
         }
         // With no rows of weights there are no panels: the bias alone is the product.
         match self.path {
-            Path::Packed(avx) if self.k > 0 => self.packed(m, a, c, rsc, avx),
+            Path::Packed(Simd::Avx2(avx)) if self.k > 0 => self.packed(m, a, c, rsc, avx),
+            Path::Packed(Simd::Avx512(avx)) if self.k > 0 => self.packed_wide(m, a, c, rsc, avx),
             _ => self.portable(m, a, c, rsc),
         }
     }
@@ -220,6 +229,78 @@ impl<'a> Stacked<'a> {
                     }
                     i += rows;
                 }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (m, a, c, rsc, avx);
+            unreachable!("the packed path is only chosen on x86_64");
+        }
+    }
+    /// The AVX-512 micro-kernel over every pair of adjacent panels (32 columns: each broadcast
+    /// of `a` feeds two FMAs) and every block of rows; an odd last panel alone.
+    fn packed_wide(
+        &self,
+        m: usize,
+        a: [(&[f32], usize); 2],
+        c: &mut [f32],
+        rsc: usize,
+        avx: Avx512,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (k, n) = (self.k, self.n);
+            let count = n.div_ceil(NR);
+            let panels = k.checked_mul(NR).and_then(|kn| count.checked_mul(kn));
+            assert!(panels.is_some_and(|len| self.panels.len() >= len));
+            let _ = avx;
+            let [(a1, rsa1), (a2, rsa2)] = a;
+            let (k1, k2) = (self.parts[0].k, self.parts[1].k);
+            let blocks = m.div_ceil(MR_WIDE);
+            let mut p = 0;
+            while p < count {
+                let two = count - p >= 2;
+                let width = (if two { 2 * NR } else { NR }).min(n - p * NR);
+                let panel = &self.panels[p * k * NR..][..if two { 2 * k * NR } else { k * NR }];
+                let bias = &self.bias[p * NR..][..if two { 2 * NR } else { NR }];
+                let mut i = 0;
+                for block in 0..blocks {
+                    let rows = m / blocks + usize::from(block < m % blocks);
+                    // SAFETY: the CPU has AVX-512 (`avx` proves it). As in `packed`, the kernel
+                    // reads `a1[(i + r)·rsa1 + l]` (r < rows ≤ m − i, l < k1) and likewise `a2`,
+                    // inside them by the asserts of `product`; `panel[q·k·16 + l·16 + j]` for
+                    // q < P (1, or 2 when `two`), l < k, j < 16, inside the `P·k·16` taken
+                    // above (which the assert on `self.panels` bounds); `bias[q·16 + j]`,
+                    // inside its `P·16`; and it writes `c[(i + r)·rsc + p·16 + j]` for
+                    // j < width ≤ n − p·16, at most `(m − 1)·rsc + n − 1`, inside `c` by the
+                    // assert of `product`, computed without wrapping. `c` is a `&mut` borrow,
+                    // so it aliases none of the others.
+                    unsafe {
+                        let seg = |k: usize, a: &[f32], rsa: usize| match k {
+                            0 => (0, a.as_ptr(), 0),
+                            _ => (k, a.as_ptr().add(i * rsa), rsa),
+                        };
+                        let segs = [seg(k1, a1, rsa1), seg(k2, a2, rsa2)];
+                        let out = c.as_mut_ptr().add(i * rsc + p * NR);
+                        let (b, pp) = (bias.as_ptr(), panel.as_ptr());
+                        let call = Wide {
+                            segs,
+                            panel: pp,
+                            step: k * NR,
+                            bias: b,
+                            c: out,
+                            rsc,
+                            width,
+                        };
+                        if two {
+                            call.rows::<2>(rows);
+                        } else {
+                            call.rows::<1>(rows);
+                        }
+                    }
+                    i += rows;
+                }
+                p += if two { 2 } else { 1 };
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -359,6 +440,127 @@ unsafe fn rank_one<const R: usize>(
     }
 }
 
+/// One call of the AVX-512 micro-kernel: its operands, as [`kernel_wide`] takes them.
+#[cfg(target_arch = "x86_64")]
+struct Wide {
+    segs: [(usize, *const f32, usize); 2],
+    /// The first panel; the second, if any, starts `step` values further.
+    panel: *const f32,
+    step: usize,
+    bias: *const f32,
+    c: *mut f32,
+    rsc: usize,
+    width: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Wide {
+    /// [`kernel_wide`] over `rows` rows (1 to [`MR_WIDE`]) and `P` panels.
+    ///
+    /// # Safety
+    /// As [`kernel_wide`], for `R = rows`.
+    #[inline(always)]
+    unsafe fn rows<const P: usize>(self, rows: usize) {
+        let Wide {
+            segs,
+            panel,
+            step,
+            bias,
+            c,
+            rsc,
+            width,
+        } = self;
+        // SAFETY: the caller's contract, for the `R` matched.
+        unsafe {
+            match rows {
+                8 => kernel_wide::<8, P>(segs, (panel, step), bias, c, rsc, width),
+                7 => kernel_wide::<7, P>(segs, (panel, step), bias, c, rsc, width),
+                6 => kernel_wide::<6, P>(segs, (panel, step), bias, c, rsc, width),
+                5 => kernel_wide::<5, P>(segs, (panel, step), bias, c, rsc, width),
+                4 => kernel_wide::<4, P>(segs, (panel, step), bias, c, rsc, width),
+                3 => kernel_wide::<3, P>(segs, (panel, step), bias, c, rsc, width),
+                2 => kernel_wide::<2, P>(segs, (panel, step), bias, c, rsc, width),
+                _ => kernel_wide::<1, P>(segs, (panel, step), bias, c, rsc, width),
+            }
+        }
+    }
+}
+
+/// [`kernel`] with AVX-512 on `P` adjacent panels (`16·P` columns): `c[r, j] = bias[j] +
+/// Σ_s Σ_{l < k_s} a_s[r·rsa_s + l] · panel_q[(k₁·[s = 2] + l)·16 + j − 16q]` for `r < R`,
+/// `j < width`, where panel `q` starts `q·step` values after `panel`.
+///
+/// # Safety
+/// The CPU supports AVX-512 ([`Isa::Avx512`](crate::kernels::Isa)); each `a_s` is valid for
+/// reads at `r·rsa_s + l` (r < R, l < k_s); `panel` at `q·step + l·16 + j` (q < P,
+/// l < k₁ + k₂, j < 16); `bias` at `j < 16·P`; `c` for writes at `r·rsc + j` (r < R,
+/// j < width ≤ 16·P); and `c` overlaps none of the others.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx2,fma")]
+unsafe fn kernel_wide<const R: usize, const P: usize>(
+    segs: [(usize, *const f32, usize); 2],
+    (panel, step): (*const f32, usize),
+    bias: *const f32,
+    c: *mut f32,
+    rsc: usize,
+    width: usize,
+) {
+    use core::arch::x86_64::*;
+    // SAFETY (every pointer access below): within the bounds of this function's contract.
+    let start: [__m512; P] = core::array::from_fn(|q| unsafe { _mm512_loadu_ps(bias.add(16 * q)) });
+    let mut acc = [start; R];
+    let mut panel = panel;
+    for (k, a, rsa) in segs {
+        // One row of the panels per turn, unlike `kernel`: unrolled, the compiler loads every
+        // broadcast of the turn first, and with the accumulators they outnumber the registers.
+        for l in 0..k {
+            unsafe { rank_one_wide(&mut acc, a.add(l), rsa, panel, step) };
+            panel = unsafe { panel.add(NR) };
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let row = unsafe { c.add(r * rsc) };
+        for (q, &v) in acc.iter().enumerate() {
+            let columns = width.saturating_sub(16 * q).min(16);
+            if columns == 16 {
+                unsafe { _mm512_storeu_ps(row.add(16 * q), v) };
+            } else if columns > 0 {
+                // Masked: only the first `columns` lanes are written (or touched at all).
+                let mask: __mmask16 = (1u16 << columns) - 1;
+                unsafe { _mm512_mask_storeu_ps(row.add(16 * q), mask, v) };
+            }
+        }
+    }
+}
+
+/// `acc[r][q] += a[r·rsa] · panel_q[..16]` for `r < R`, `q < P`, panel `q` at `q·step` from
+/// `panel`: one row of the panels into the block.
+///
+/// # Safety
+/// The CPU supports AVX-512 (callers are compiled with it, so this inlines); `a` is valid for
+/// reads at `r·rsa` (r < R) and `panel` at `q·step + ..16` (q < P).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn rank_one_wide<const R: usize, const P: usize>(
+    acc: &mut [[core::arch::x86_64::__m512; P]; R],
+    a: *const f32,
+    rsa: usize,
+    panel: *const f32,
+    step: usize,
+) {
+    use core::arch::x86_64::*;
+    // SAFETY: within this function's contract.
+    unsafe {
+        let b: [__m512; P] = core::array::from_fn(|q| _mm512_loadu_ps(panel.add(q * step)));
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let x = _mm512_set1_ps(*a.add(r * rsa));
+            for (acc, &b) in acc.iter_mut().zip(&b) {
+                *acc = _mm512_fmadd_ps(x, b, *acc);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,7 +593,9 @@ mod tests {
     /// height, partial panels, column offsets, strided `a` and an absent part.
     #[test]
     fn both_paths_equal_the_plain_product() {
-        let paths = [Path::detect(), Path::Portable];
+        let mut paths = alloc::vec![Path::Portable];
+        paths.extend(Avx2::detect().map(|avx| Path::Packed(Simd::Avx2(avx))));
+        paths.extend(Avx512::detect().map(|avx| Path::Packed(Simd::Avx512(avx))));
         let (k1, k2, rs) = (5, 7, 40);
         let w = values(k1 * rs, 1);
         let u = values(k2 * rs, 2);
@@ -402,6 +606,8 @@ mod tests {
                 (7, 0, 40, false),
                 (13, 8, 9, true),
                 (32, 1, 33, true),
+                (25, 0, 40, true),
+                (12, 2, 38, false),
             ] {
                 let parts = [
                     Part {

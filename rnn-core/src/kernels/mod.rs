@@ -28,6 +28,14 @@
 /// compiled for FMA. Compiled without, a fused multiply-add is a call to a software
 /// `fmaf`, tens of times slower, and what the compiler inlines is its own decision.
 ///
+/// `with_rounding!(R, lanes = H => call)` says the call's vectors are `H` wide: the call then
+/// runs in the AVX-512 copy where the CPU has it and `H` fills its registers, else in the AVX2
+/// one (see `vectorized_for`). The built-in cells' steps pass their `H`: a whole step runs in
+/// one copy. Without `lanes` (the kernels called one by one, as a custom step calls them) the
+/// call runs in the AVX2 copy, as [`vectorized`](crate::vectorized) does: between the 8-lane
+/// code of a custom step, a kernel compiled for AVX-512 measured slower, its 16-lane loads
+/// waiting on the step's 8-lane stores.
+///
 /// ```
 /// use rnn::cells::Dense;
 /// use rnn::ops::Activation;
@@ -47,6 +55,21 @@
 #[doc(hidden)]
 #[macro_export]
 macro_rules! with_rounding {
+    ($r:ident, lanes = $lanes:expr => $call:expr) => {
+        if $crate::kernels::fused_multiply_add() {
+            $crate::kernels::vectorized_for(
+                $lanes,
+                #[inline(always)]
+                || {
+                    type $r = $crate::kernels::Fused;
+                    $call
+                },
+            )
+        } else {
+            type $r = $crate::kernels::Separate;
+            $call
+        }
+    };
     ($r:ident => $call:expr) => {
         if $crate::kernels::fused_multiply_add() {
             $crate::vectorized(
@@ -66,6 +89,8 @@ macro_rules! with_rounding {
 pub use crate::with_rounding;
 
 pub(crate) mod dispatch;
+#[doc(hidden)]
+pub use dispatch::{vectorized_for, Isa};
 mod matvec;
 // The fused layers' products, on their flat rows.
 #[cfg(feature = "std")]
@@ -114,7 +139,7 @@ impl Rounding for Separate {
 }
 
 /// Whether the kernels round multiply-adds once ([`Fused`]) on this CPU: x86-64 with AVX2 and
-/// FMA, detected at run time. Elsewhere they use [`Separate`].
+/// FMA (or AVX-512), detected at run time. Elsewhere they use [`Separate`].
 ///
 /// ```
 /// use rnn::kernels::{exp_f32_with, fused_multiply_add, Fused, Separate};
@@ -184,24 +209,33 @@ pub fn sigmoid_with<R: Rounding, T: Real>(xs: &mut [T]) {
     each_in_lanes(xs, |x| x.sigmoid_with::<R>());
 }
 
-/// Values per block of [`each_in_lanes`]: one AVX2 vector of `f32`.
-const LANES: usize = 8;
+/// Values per block of [`each_in_lanes`]: one AVX-512 vector of `f32`, or two AVX2 ones (two
+/// independent chains, which keep the FMA units busier than one).
+const LANES: usize = 16;
 
-/// `x = f(x)` for every element, in blocks of [`LANES`]; a tail shorter than a block is
-/// computed as a whole block (padded with zeros), since one vector costs less than a few
-/// elements one by one (10 and 15 units: a vector and 2 or 7 scalar activations,
-/// each some 40 instructions). The loops are plain `for` loops, not `for_each`: an adaptor
-/// the compiler left out of line would also be left out of the AVX2 copy.
+/// `x = f(x)` for every element, in blocks of [`LANES`], then one of half as many; a tail
+/// shorter than that is computed as a whole half block (padded with zeros), since one vector
+/// costs less than a few elements one by one (10 and 15 units: a vector and 2 or 7 scalar
+/// activations, each some 40 instructions). The half block keeps a narrow row (8 units) from
+/// computing a whole block of padding. The loops are plain `for` loops, not `for_each`: an
+/// adaptor the compiler left out of line would also be left out of the vectorized copy.
 #[inline(always)]
 fn each_in_lanes<T: Real>(xs: &mut [T], f: impl Fn(T) -> T) {
-    let (blocks, tail) = xs.as_chunks_mut::<LANES>();
+    const HALF: usize = LANES / 2;
+    let (blocks, rest) = xs.as_chunks_mut::<LANES>();
     for block in blocks {
         for x in block {
             *x = f(*x);
         }
     }
+    let (halves, tail) = rest.as_chunks_mut::<HALF>();
+    for block in halves {
+        for x in block {
+            *x = f(*x);
+        }
+    }
     if !tail.is_empty() {
-        let mut block = [T::zero(); LANES];
+        let mut block = [T::zero(); HALF];
         block[..tail.len()].copy_from_slice(tail);
         for x in &mut block {
             *x = f(*x);

@@ -478,7 +478,8 @@ where
         partial: partials,
     };
     in_parts(whole, parts, &widths, &|c: Back<'_>| {
-        crate::kernels::dispatch::vectorized(
+        crate::kernels::vectorized_for(
+            H,
             #[inline(always)]
             || chunk(layer, &w, t_len, path, c),
         )

@@ -30,7 +30,7 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for GruCell<I, H, T
         _: &(),
     ) -> (SVector<T, H>, Self::Residual) {
         let previous = *state;
-        let gates = crate::with_rounding!(R => self.step_gates_with::<R>(input, state));
+        let gates = crate::with_rounding!(R, lanes = H => self.step_gates_with::<R>(input, state));
         (*state, GruResidual { previous, gates })
     }
 

@@ -28,7 +28,7 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for LstmCell<I, H, 
         _: &(),
     ) -> (SVector<T, H>, Self::Residual) {
         let previous = state.clone();
-        let gates = crate::with_rounding!(R => self.step_gates_with::<R>(input, &mut state.h, &mut state.c));
+        let gates = crate::with_rounding!(R, lanes = H => self.step_gates_with::<R>(input, &mut state.h, &mut state.c));
         (state.h, LstmResidual { previous, gates })
     }
 
