@@ -15,9 +15,10 @@ use num_dual::Dual64;
 use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell};
 use rnn::nalgebra::{RealField, SVector};
 use rnn::ops::Activation;
+use rnn::parameters::Parameters;
 use rnn::train::{zeros_like, Differentiable, Tape};
 use rnn::weights::Kernel;
-use rnn::{Cell, Direction, Mask, Nested, Padding, Rnn, ScalarOp};
+use rnn::{cell, ops, Cell, Direction, Mask, Nested, Padding, Real, Rnn, ScalarOp};
 
 /// The largest relative difference allowed between `J·v` and `vᵀ∇`.
 const TOLERANCE: f64 = 1e-12;
@@ -265,6 +266,56 @@ fn dense_step() {
     for act in [Activation::Linear, Activation::Sigmoid, Activation::Softmax] {
         let cell = Dense::<3, 4, f64>::zeros().with_activation(act);
         check_step(&format!("dense step {act:?}"), cell);
+    }
+}
+
+/// A custom cell whose backward `#[cell]` generates from its step: a gate over a built-in
+/// GRU sub-cell's new state.
+#[derive(Clone, Debug, Parameters)]
+struct GatedGru<T: Real> {
+    gate: Dense<5, 2, T>,
+    gru: GruCell<3, 2, T>,
+}
+
+#[cell]
+impl<T: Real> GatedGru<T> {
+    fn step(&self, #[input] x: &SVector<T, 3>, #[state] h: &mut SVector<T, 2>) -> SVector<T, 2> {
+        let hx: SVector<T, 5> = ops::concat(h, x);
+        let g = ops::sigmoid(&self.gate.forward(&hx));
+        let mut s = *h;
+        let y = self.gru.step(x, &mut s, &());
+        *h = g.component_mul(&s) + (SVector::repeat(T::one()) - g).component_mul(h);
+        y.component_mul(&g)
+    }
+}
+
+impl ToDual for GatedGru<f64> {
+    type Dual = GatedGru<Dual64>;
+    fn to_dual(&self, v: &Self) -> Self::Dual {
+        GatedGru {
+            gate: self.gate.to_dual(&v.gate),
+            gru: self.gru.to_dual(&v.gru),
+        }
+    }
+}
+
+#[test]
+fn a_generated_backward() {
+    let cell = GatedGru {
+        gate: Dense::zeros().with_activation(Activation::Linear),
+        gru: GruCell::zeros(),
+    };
+    check_step("custom cell step (generated backward)", cell.clone());
+    for (direction, padding) in [
+        (Direction::Forward, Padding::CarryLastOutput),
+        (Direction::Reversed, Padding::Zero),
+    ] {
+        check_sequence(
+            &format!("custom cell sequence {direction:?} {padding:?}"),
+            cell.clone(),
+            direction,
+            padding,
+        );
     }
 }
 
