@@ -32,6 +32,9 @@ fn values(n: usize, seed: usize) -> Vec<f32> {
 const STEPS: usize = 6;
 const BATCHES: &[&[usize]] = &[&[6], &[6, 4, 0], &[6, 6, 5, 4, 4, 2, 1, 1, 0], &[6; 5]];
 
+/// A batch with enough work to be split over the threads (the small ones run in one part).
+const LARGE: &[usize] = &[STEPS; 1600];
+
 /// The parameters of `p` as `f64`, in path order.
 fn flat<P: Parameters>(p: &P) -> Vec<f64> {
     let mut values = Vec::new();
@@ -178,8 +181,8 @@ fn check_lstm<const I: usize, const H: usize>(cell: &LstmCell<I, H>) {
     let layer = fused::Lstm::new(cell);
     on_pools(|threads| {
         let (mut trace, mut grads) = (Trace::default(), Gradients::default());
-        for lengths in BATCHES {
-            let at = format!("lstm {threads} threads, lengths {lengths:?}");
+        for lengths in BATCHES.iter().chain([&LARGE]) {
+            let at = format!("lstm {threads} threads, {} sequences", lengths.len());
             let batch = Batch::new(lengths, I, H);
             let [h0, c0] = &batch.initial;
             let [dh, dc] = &batch.d_final;

@@ -27,6 +27,14 @@ pub struct Job<'a> {
     pub work: &'a mut Workspace,
 }
 
+impl<'a> Job<'a> {
+    /// The lengths when they differ; `None` when every sample runs every step, which spares
+    /// the kernel the work of ragged lengths (zeroing past each length, in both directions).
+    fn ragged(&self) -> Option<&'a [usize]> {
+        (self.lengths.first() != self.lengths.last()).then_some(self.lengths)
+    }
+}
+
 /// The buffers of a lowered batch: its results and what the kernel works in.
 #[doc(hidden)]
 #[derive(Default)]
@@ -109,6 +117,7 @@ fn lowered<L, const I: usize, const G: usize, const H: usize, const S: usize>(
 where
     L: Layer<I, G, H>,
 {
+    let ragged = job.ragged();
     let Job {
         inputs,
         lengths,
@@ -128,7 +137,11 @@ where
     packed(layer, lengths.len(), pool, |layer| {
         forward_into::<L, I, G, H, S>(
             layer,
-            (inputs, lengths.len(), Lengths::Sorted(lengths)),
+            (
+                inputs,
+                lengths.len(),
+                ragged.map_or(Lengths::All, Lengths::Sorted),
+            ),
             initial,
             (outputs, states, scratch),
             None,
@@ -146,10 +159,10 @@ impl<const I: usize, const H: usize> BatchedKernel for Lstm<'_, I, H> {
     }
 
     fn forward_train(&mut self, job: Job<'_>, trace: &mut Trace) -> Result<(), ShapeError> {
-        let [h, c] = job.initial;
+        let ([h, c], ragged) = (job.initial, job.ragged());
         packed(self, job.lengths.len(), &mut job.work.pool, |layer| {
             let batch = job.lengths.len();
-            layer.forward_train_into(job.inputs, batch, Some(job.lengths), Some((h, c)), trace)
+            layer.forward_train_into(job.inputs, batch, ragged, Some((h, c)), trace)
         })
     }
 
@@ -182,10 +195,11 @@ macro_rules! one_state_kernel {
             }
 
             fn forward_train(&mut self, job: Job<'_>, trace: &mut Trace) -> Result<(), ShapeError> {
+                let ragged = job.ragged();
                 packed(self, job.lengths.len(), &mut job.work.pool, |layer| {
                     let batch = job.lengths.len();
                     let h = Some(job.initial[0]);
-                    layer.forward_train_into(job.inputs, batch, Some(job.lengths), h, trace)
+                    layer.forward_train_into(job.inputs, batch, ragged, h, trace)
                 })
             }
 

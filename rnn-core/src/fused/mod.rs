@@ -680,7 +680,12 @@ impl<'a> Chunk<'a> {
 /// ([`vectorized_for`](crate::kernels::vectorized_for); `chunk_fn` should be
 /// `#[inline(always)]` to be compiled there). Allocates nothing: the chunks are halved
 /// recursively over `rayon::join`, not listed.
-fn run_chunks<'a>(batch: Chunk<'a>, w: &Widths, lanes: usize, chunk_fn: impl Fn(Chunk<'a>) + Sync) {
+fn run_chunks<'a>(
+    batch: Chunk<'a>,
+    (w, parts): (&Widths, usize),
+    lanes: usize,
+    chunk_fn: impl Fn(Chunk<'a>) + Sync,
+) {
     let chunk_fn = |chunk: Chunk<'a>| {
         crate::kernels::vectorized_for(
             lanes,
@@ -688,12 +693,23 @@ fn run_chunks<'a>(batch: Chunk<'a>, w: &Widths, lanes: usize, chunk_fn: impl Fn(
             || chunk_fn(chunk),
         )
     };
-    // Chunks of at least GEMM_ROWS samples: below that the GEMMs are too thin to pay for a
-    // thread.
-    let parts = rayon::current_num_threads()
-        .min(batch.n.div_ceil(GEMM_ROWS))
-        .max(1);
     in_parts(batch, parts, w, &chunk_fn);
+}
+
+/// The fewest multiply-adds a parallel part is given: a smaller part costs more in waking a
+/// thread, and in that thread then spinning beside the caller's serial work, than it saves
+/// (a batch of 32 eight-step sequences of an LSTM of 64 units trained faster on one thread).
+const PART_MULTIPLY_ADDS: usize = 1 << 23;
+
+/// How many parts, in parallel, a batch of `samples` runs in, each sample costing
+/// `multiply_adds`: one per thread, but parts of at least [`GEMM_ROWS`] samples (below that
+/// the GEMMs are too thin to pay for a thread) and [`PART_MULTIPLY_ADDS`].
+pub(crate) fn parts(samples: usize, multiply_adds: usize) -> usize {
+    let by_work = samples.saturating_mul(multiply_adds) / PART_MULTIPLY_ADDS;
+    rayon::current_num_threads()
+        .min(samples.div_ceil(GEMM_ROWS))
+        .min(by_work)
+        .max(1)
 }
 
 /// `chunk_fn` on `chunk` split into `parts` chunks of nearly equal size.
@@ -922,9 +938,11 @@ where
         work,
         tape,
     };
+    // The step's products: `[x | h] · [W; U]`, `G·H` columns of `I + H`.
+    let multiply_adds = t.saturating_mul(G * H * (I + H));
     run_chunks(
         whole,
-        &widths,
+        (&widths, parts(batch, multiply_adds)),
         H,
         #[inline(always)]
         |chunk| match &plan {

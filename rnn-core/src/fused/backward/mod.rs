@@ -22,7 +22,7 @@ mod simple_rnn;
 use alloc::vec::Vec;
 
 use super::packed::{Part, Path, Pool, Stacked};
-use super::{gemm, reserve, steps, Layer, Lengths, Scratch, Widths, GEMM_ROWS};
+use super::{gemm, reserve, steps, Layer, Lengths, Scratch, Widths};
 use crate::error::ShapeError;
 use crate::ops::Activation;
 
@@ -386,9 +386,9 @@ where
         tmp: 2 * H,
         partial: size(WORK, &[I + H + 2, gh], 0)?,
     };
-    let parts = rayon::current_num_threads()
-        .min(batch.div_ceil(GEMM_ROWS))
-        .max(1);
+    // Per sample: the step's recurrent product and, after the loop, the weights' and inputs'
+    // products, as many multiply-adds as the forward's.
+    let parts = super::parts(batch, t_len.saturating_mul(2 * gh * (I + H)));
     let Gradients {
         kernel,
         recurrent_kernel,
