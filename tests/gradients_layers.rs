@@ -219,6 +219,7 @@ fn masking_mask_flows_through_the_backward() {
     xs[3] = SVector::zeros();
     let mask = masking.compute_mask(&xs);
     assert_eq!(mask, [false, true, true, false, true, true]);
+    let raw = xs.clone();
     let xs = masking.apply(&xs);
     let w_outputs: Vec<SVector<f64, 3>> = rng.values(6);
     let loss = |xs: &[SVector<f64, 2>]| {
@@ -238,6 +239,15 @@ fn masking_mask_flows_through_the_backward() {
         .unwrap();
     assert_eq!(grads.inputs[0], SVector::<f64, 2>::zeros());
     assert_eq!(grads.inputs[3], SVector::<f64, 2>::zeros());
+    // `Masking.call`'s own backward: its zeroed steps pass nothing back, the others all.
+    let ones = vec![SVector::<f64, 2>::repeat(1.0); 6];
+    let through = masking.backward(&raw, &ones).unwrap();
+    for (t, d) in through.iter().enumerate() {
+        let expected = if mask[t] { 1.0 } else { 0.0 };
+        assert_eq!(*d, SVector::<f64, 2>::repeat(expected), "step {t}");
+    }
+    assert_eq!(masking.backward(&raw, &grads.inputs).unwrap(), grads.inputs);
+    assert!(masking.backward(&raw, &ones[1..]).is_err());
     let mut check = Check::new(case);
     check.against(
         "input",

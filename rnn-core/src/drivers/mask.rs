@@ -197,6 +197,39 @@ impl Masking {
             })
             .collect()
     }
+
+    /// The backward of [`apply`](Masking::apply): the adjoint of each input is its output's,
+    /// and zero at a masked step, whose output was a constant (the mask itself does not
+    /// move under a small change of the inputs, so it passes no gradient). An error, and
+    /// nothing computed, when `d_outputs` does not have one adjoint per input.
+    ///
+    /// ```
+    /// use rnn::Masking;
+    /// use nalgebra::SVector;
+    ///
+    /// let xs = [[1.0, 2.0], [0.0, 0.0]].map(SVector::<f64, 2>::from);
+    /// let d = Masking::new(0.0).backward(&xs, &[SVector::repeat(3.0); 2]).unwrap();
+    /// assert_eq!(d, [SVector::<f64, 2>::repeat(3.0), SVector::zeros()]);
+    /// ```
+    #[cfg(feature = "alloc")]
+    pub fn backward<X: Nested>(
+        &self,
+        inputs: &[X],
+        d_outputs: &[X],
+    ) -> Result<Vec<X>, crate::error::ShapeError> {
+        crate::error::ShapeError::check_steps("output adjoints", inputs.len(), d_outputs.len())?;
+        Ok(inputs
+            .iter()
+            .zip(d_outputs)
+            .map(|(x, d)| {
+                if self.is_padding(x) {
+                    X::zeros()
+                } else {
+                    d.clone()
+                }
+            })
+            .collect())
+    }
 }
 
 struct DiffersFrom {
