@@ -873,7 +873,7 @@ TARGETS = [  # (configuration, label, ratio to PyTorch needed, ns/step bound or 
 
 
 def targets(rows):
-    """(label, measured, met) for each of issue 6's ratio targets."""
+    """(label, measured, met) for each ratio target."""
     by = {r["name"]: r for r in rows}
     out = []
     for name, label, need, bound in TARGETS:
@@ -1047,8 +1047,8 @@ def write_doc(rows, peers, rust_src, budget, rounds, peak=None):
         "- TensorFlow: Keras 3 `keras.layers.LSTM`/`GRU` (return_sequences, return_state) and "
         "`keras.layers.RNN(custom cell)` for the seed cells, called inside "
         "`tf.function(jit_compile=True)` (XLA). Keras 3's RNN has no `constants=` and packs "
-        "one output tensor per step, so seed 000's z_enc is a pass-through state and its two "
-        "outputs are concatenated; seed 001's two inputs are concatenated and split in the "
+        "one output tensor per step, so the custom decoder's z_enc is a pass-through state and its two "
+        "outputs are concatenated; the nested cell's two inputs are concatenated and split in the "
         "step, its outputs concatenated (its states stay nested).")
     L.append(
         "- FLOP/step counts the matrix products only, 2 FLOPs per multiply-add: LSTM "
@@ -1061,7 +1061,7 @@ def write_doc(rows, peers, rust_src, budget, rounds, peak=None):
     notes = peers.get("notes", [])
     if notes:
         L.append("- Notes: " + "; ".join(notes))
-    L.append("\n## Issue 6 targets (this run)\n")
+    L.append("\n## Ratio targets (this run)\n")
     L.append("| target | measured | met |")
     L.append("|---|---|---|")
     for label, value, ok in targets(rows):
