@@ -8,44 +8,7 @@ use super::{adjoint, backward, forward, gemm, Back, Backward, Gradients, Step, T
 use crate::error::ShapeError;
 use crate::ops::Activation;
 
-impl<const I: usize, const H: usize> Gru<'_, I, H> {
-    /// [`forward_into`](Self::forward_into) (the same bits) over samples of `lengths` steps
-    /// (non-increasing, each at most `T`; `None`: all `T`), recording in `trace` what
-    /// [`backward_into`](Self::backward_into) needs: `[z r h̃]` after their activations and
-    /// what the candidate's recurrent part read, `4H` values per sample-step. An error when a
-    /// buffer has the wrong size or the lengths are out of order.
-    #[doc(hidden)]
-    pub fn forward_train_into(
-        &self,
-        inputs: &[f32],
-        batch: usize,
-        lengths: Option<&[usize]>,
-        initial: Option<&[f32]>,
-        trace: &mut Trace,
-    ) -> Result<(), ShapeError> {
-        forward::<_, I, 3, H, 1>(
-            self,
-            (inputs, batch, lengths),
-            [("initial h [B, H]", initial)],
-            trace,
-        )
-    }
-
-    /// The backward of the run `trace` recorded, whose `inputs` are given again: from the
-    /// adjoints of every output (`d_outputs`, `[B, T, H]`; those past a sample's length are
-    /// ignored) and of the final `h` (`None`: zeros), the gradients in `grads`.
-    #[doc(hidden)]
-    pub fn backward_into(
-        &self,
-        trace: &Trace,
-        inputs: &[f32],
-        d_outputs: &[f32],
-        d_final: Option<&[f32]>,
-        grads: &mut Gradients,
-    ) -> Result<(), ShapeError> {
-        backward::<_, I, 3, H>(self, trace, (inputs, d_outputs), [d_final, None], grads)
-    }
-}
+one_state_training!(Gru, 3, "`[z r h̃]` after their activations and what the candidate's recurrent part read, `4H` values per sample-step");
 
 impl<const I: usize, const H: usize> Backward<I, 3, H> for Gru<'_, I, H> {
     const RECURRENT_BIAS: bool = true;

@@ -15,6 +15,58 @@
 //!
 //! Internal for now (`#[doc(hidden)]`): the `Rnn` training path is its user.
 
+/// The training entry points of a fused layer with one state, `h` (the GRU, with `G = 3`
+/// gates, and the SimpleRNN, with one): what `$kept` its training forward keeps.
+macro_rules! one_state_training {
+    ($layer:ident, $gates:literal, $kept:literal) => {
+        impl<const I: usize, const H: usize> $layer<'_, I, H> {
+            #[doc = "[`forward_into`](Self::forward_into) (the same bits) over samples of"]
+            #[doc = "`lengths` steps (non-increasing, each at most `T`; `None`: all `T`),"]
+            #[doc = "recording in `trace` what [`backward_into`](Self::backward_into) needs:"]
+            #[doc = $kept]
+            #[doc = ". An error when a buffer has the wrong size or the lengths are out of order."]
+            #[doc(hidden)]
+            pub fn forward_train_into(
+                &self,
+                inputs: &[f32],
+                batch: usize,
+                lengths: Option<&[usize]>,
+                initial: Option<&[f32]>,
+                trace: &mut Trace,
+            ) -> Result<(), ShapeError> {
+                forward::<_, I, $gates, H, 1>(
+                    self,
+                    (inputs, batch, lengths),
+                    [("initial h [B, H]", initial)],
+                    trace,
+                )
+            }
+
+            /// The backward of the run `trace` recorded, whose `inputs` are given again: from
+            /// the adjoints of every output (`d_outputs`, `[B, T, H]`; those past a sample's
+            /// length are ignored) and of the final `h` (`None`: zeros), the gradients in
+            /// `grads`.
+            #[doc(hidden)]
+            pub fn backward_into(
+                &self,
+                trace: &Trace,
+                inputs: &[f32],
+                d_outputs: &[f32],
+                d_final: Option<&[f32]>,
+                grads: &mut Gradients,
+            ) -> Result<(), ShapeError> {
+                backward::<_, I, $gates, H>(
+                    self,
+                    trace,
+                    (inputs, d_outputs),
+                    [d_final, None],
+                    grads,
+                )
+            }
+        }
+    };
+}
+
 mod gru;
 mod lstm;
 mod simple_rnn;

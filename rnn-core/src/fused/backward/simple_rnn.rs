@@ -8,43 +8,7 @@ use super::{adjoint, backward, forward, Back, Backward, Gradients, Step, Trace};
 use crate::error::ShapeError;
 use crate::ops::Activation;
 
-impl<const I: usize, const H: usize> SimpleRnn<'_, I, H> {
-    /// [`forward_into`](Self::forward_into) (the same bits) over samples of `lengths` steps
-    /// (non-increasing, each at most `T`; `None`: all `T`), keeping in `trace` what
-    /// [`backward_into`](Self::backward_into) needs: the outputs and initial state. An error
-    /// when a buffer has the wrong size or the lengths are out of order.
-    #[doc(hidden)]
-    pub fn forward_train_into(
-        &self,
-        inputs: &[f32],
-        batch: usize,
-        lengths: Option<&[usize]>,
-        initial: Option<&[f32]>,
-        trace: &mut Trace,
-    ) -> Result<(), ShapeError> {
-        forward::<_, I, 1, H, 1>(
-            self,
-            (inputs, batch, lengths),
-            [("initial h [B, H]", initial)],
-            trace,
-        )
-    }
-
-    /// The backward of the run `trace` recorded, whose `inputs` are given again: from the
-    /// adjoints of every output (`d_outputs`, `[B, T, H]`; those past a sample's length are
-    /// ignored) and of the final `h` (`None`: zeros), the gradients in `grads`.
-    #[doc(hidden)]
-    pub fn backward_into(
-        &self,
-        trace: &Trace,
-        inputs: &[f32],
-        d_outputs: &[f32],
-        d_final: Option<&[f32]>,
-        grads: &mut Gradients,
-    ) -> Result<(), ShapeError> {
-        backward::<_, I, 1, H>(self, trace, (inputs, d_outputs), [d_final, None], grads)
-    }
-}
+one_state_training!(SimpleRnn, 1, "the outputs and the initial state");
 
 impl<const I: usize, const H: usize> Backward<I, 1, H> for SimpleRnn<'_, I, H> {
     #[inline(always)]
