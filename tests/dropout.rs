@@ -5,10 +5,7 @@
 
 mod gradcheck;
 
-use gradcheck::{
-    check_sequence_gradients, dot, flat_all, indices, parameter_names, parameters, set_parameters,
-    unflat_all, Check, Rng,
-};
+use gradcheck::{check_batch_gradients, check_sequence_gradients, dot, flat_all, parameters, Rng};
 use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell};
 use rnn::ops::Activation;
 use rnn::train::loss::MeanSquaredError;
@@ -184,40 +181,7 @@ where
     let grads = rnn
         .backward_batch(&tape, &batch, &w_outputs, &w_states, &())
         .unwrap();
-    let mut check = Check::new(&case);
-    check.against(
-        "parameter",
-        &parameter_names(rnn.cell()),
-        &parameters(&rnn),
-        &parameters(&grads.parameters),
-        |p| {
-            let mut probe = rnn.clone();
-            set_parameters(&mut probe, p);
-            loss(&probe, &xs, &initial)
-        },
-    );
-    check.against(
-        "input",
-        &indices("x", LENGTHS.iter().sum::<usize>() * C::Input::SIZE),
-        &flat_all(&xs.concat()),
-        &flat_all(&grads.inputs.concat()),
-        |v| {
-            let mut all = unflat_all::<C::Input>(v).into_iter();
-            let xs: Vec<Vec<C::Input>> = LENGTHS
-                .iter()
-                .map(|&t| all.by_ref().take(t).collect())
-                .collect();
-            loss(&rnn, &xs, &initial)
-        },
-    );
-    check.against(
-        "initial state",
-        &indices("s0", initial.len() * C::State::SIZE),
-        &flat_all(&initial),
-        &flat_all(&grads.initial_states),
-        |v| loss(&rnn, &xs, &unflat_all(v)),
-    );
-    check.report();
+    check_batch_gradients(&case, (&rnn, &xs, &initial), &grads, loss);
 }
 
 #[test]

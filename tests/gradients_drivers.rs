@@ -6,8 +6,8 @@
 mod gradcheck;
 
 use gradcheck::{
-    check_sequence_gradients, dot, flat, flat_all, indices, parameter_names, parameters,
-    set_parameters, unflat, unflat_all, Check, Rng,
+    check_batch_gradients, check_sequence_gradients, dot, flat, flat_all, indices, parameter_names,
+    parameters, set_parameters, unflat, unflat_all, Check, Rng,
 };
 use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
 use rnn::train::{BackwardError, BatchTape, BidirectionalTape, Differentiable, MergeAdjoint};
@@ -76,46 +76,7 @@ where
             .backward_batch(&tape, &batch, &w_outputs, &w_states, &())
             .unwrap();
 
-        let mut check = Check::new(&case);
-        check.against(
-            "parameter",
-            &parameter_names(rnn.cell()),
-            &parameters(&rnn),
-            &parameters(&grads.parameters),
-            |p| {
-                let mut probe = rnn.clone();
-                set_parameters(&mut probe, p);
-                loss(&probe, &xs, &initial)
-            },
-        );
-        let all_inputs: Vec<C::Input> = xs.concat();
-        let names: Vec<String> = LENGTHS
-            .iter()
-            .enumerate()
-            .flat_map(|(b, &t)| (0..t * C::Input::SIZE).map(move |i| format!("x[{b}] scalar {i}")))
-            .collect();
-        check.against(
-            "input",
-            &names,
-            &flat_all(&all_inputs),
-            &flat_all(&grads.inputs.concat()),
-            |v| {
-                let mut all = unflat_all::<C::Input>(v).into_iter();
-                let xs: Vec<Vec<C::Input>> = LENGTHS
-                    .iter()
-                    .map(|&t| all.by_ref().take(t).collect())
-                    .collect();
-                loss(&rnn, &xs, &initial)
-            },
-        );
-        check.against(
-            "initial state",
-            &indices("s0", initial.len() * C::State::SIZE),
-            &flat_all(&initial),
-            &flat_all(&grads.initial_states),
-            |v| loss(&rnn, &xs, &unflat_all(v)),
-        );
-        check.report();
+        check_batch_gradients(&case, (&rnn, &xs, &initial), &grads, loss);
     }
 }
 

@@ -214,3 +214,62 @@ pub fn check_sequence_gradients<C>(
     );
     check.report();
 }
+
+/// A batch's point: the layer, every sequence's inputs, the initial states.
+type BatchPoint<'a, C> = (
+    &'a rnn::Rnn<C>,
+    &'a [Vec<<C as rnn::Cell>::Input>],
+    &'a [<C as rnn::Cell>::State],
+);
+
+/// Checks a batch's gradients, of the parameters, every sequence's inputs and the initial
+/// states, against central differences of `loss(rnn, sequences, initial states)`, and reports.
+pub fn check_batch_gradients<C>(
+    case: &str,
+    (rnn, xs, initial): BatchPoint<'_, C>,
+    grads: &rnn::train::BatchGradients<C>,
+    loss: impl Fn(&rnn::Rnn<C>, &[Vec<C::Input>], &[C::State]) -> f64,
+) where
+    C: rnn::Cell + Parameters + Clone,
+{
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(rnn.cell()),
+        &parameters(rnn),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, p);
+            loss(&probe, xs, initial)
+        },
+    );
+    let lengths: Vec<usize> = xs.iter().map(Vec::len).collect();
+    let names: Vec<String> = lengths
+        .iter()
+        .enumerate()
+        .flat_map(|(b, &t)| (0..t * C::Input::SIZE).map(move |i| format!("x[{b}] scalar {i}")))
+        .collect();
+    check.against(
+        "input",
+        &names,
+        &flat_all(&xs.concat()),
+        &flat_all(&grads.inputs.concat()),
+        |v| {
+            let mut all = unflat_all::<C::Input>(v).into_iter();
+            let xs: Vec<Vec<C::Input>> = lengths
+                .iter()
+                .map(|&t| all.by_ref().take(t).collect())
+                .collect();
+            loss(rnn, &xs, initial)
+        },
+    );
+    check.against(
+        "initial state",
+        &indices("s0", initial.len() * C::State::SIZE),
+        &flat_all(initial),
+        &flat_all(&grads.initial_states),
+        |v| loss(rnn, xs, &unflat_all(v)),
+    );
+    check.report();
+}
