@@ -200,31 +200,13 @@ fn spans(len: usize, rows: usize, stride: usize, cols: usize) -> bool {
         .is_some_and(|end| end <= len)
 }
 
-/// `c[i, :] += a[i, :] · b` for `m` rows: `a` is `m × k` with row stride `rsa`, `b` is
-/// `k × n` with row stride `rsb`, `c` is `m × n` with row stride `rsc`; all column strides 1.
-#[inline]
-#[allow(clippy::too_many_arguments)]
-fn gemm_acc(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    rsa: usize,
-    b: &[f32],
-    rsb: usize,
-    c: &mut [f32],
-    rsc: usize,
-) {
-    gemm((m, k, n), (a, rsa, 1), (b, rsb, 1), 1.0, (c, rsc));
-}
-
 /// A matrix operand of [`gemm`]: its values, row stride and column stride (a transposed
 /// matrix is the same values with the strides swapped, so no copy is made).
-type Strided<'a> = (&'a [f32], usize, usize);
+pub(super) type Strided<'a> = (&'a [f32], usize, usize);
 
 /// Whether `len` values hold every element `i·rs + j·cs` of a `rows × cols` matrix; computed
 /// without wrapping, so it is a bound an `unsafe` block can rest on.
-fn holds(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+pub(super) fn holds(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
     if rows == 0 || cols == 0 {
         return true;
     }
@@ -238,7 +220,7 @@ fn holds(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
 /// `c = a · b + beta · c` over an `m × k` `a`, a `k × n` `b` and an `m × n` `c` (row stride
 /// `rsc`, column stride 1), any strides for `a` and `b`; with `beta = 0` the old `c` is not
 /// read. The fused layers' one call into matrixmultiply.
-fn gemm(
+pub(super) fn gemm(
     (m, k, n): (usize, usize, usize),
     (a, rsa, csa): Strided<'_>,
     (b, rsb, csb): Strided<'_>,

@@ -17,17 +17,29 @@
 //! nearly equal height (32 rows: `6 6 5 5 5 5`, not `6 6 6 6 6 2`): a block of 2 rows has too
 //! few independent sums to hide the FMA latency. Without AVX2 and FMA the product goes to
 //! matrixmultiply ([`Path::Portable`]).
+//!
+//! The backward's large products run here too, packing into buffers the caller keeps (a
+//! general GEMM allocates its packing buffers on every call): their left operand is a
+//! transposed matrix, read in place through a column stride, and their `K` is every
+//! sample-step of a chunk, which the kernel walks in passes of [`KC`] rows.
 
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use super::gates::{Avx2, Avx512, Simd};
-use super::spans;
+use super::{gemm, holds, spans, Strided};
 
 /// Columns per panel.
 const NR: usize = 16;
 /// The most rows of `c` per micro-kernel call (12 accumulators, 2 panel rows and a broadcast
 /// fill 15 of the 16 AVX2 registers).
 const MR: usize = 6;
+
+/// The most rows of the panels one pass of a long product walks (a one-part product with a
+/// larger `k`, the backward's over every sample-step, makes several passes, each adding into
+/// `c`): a pass's `KC × 32` of the panels stays in L1 and its `m × KC` of `a` in L2, where
+/// walking all of `k` at once would stream `a` from memory once per block of rows.
+const KC: usize = 256;
 
 /// The most rows per call of the AVX-512 micro-kernel, which keeps a block of up to `8 × 32`
 /// of `c` in registers: 16 accumulators, 2 panel rows and the row's 8 broadcasts, which the
@@ -142,6 +154,13 @@ impl<'a> Stacked<'a> {
     /// `c[i, :] = bias + a₁[i, :] · B₁ + a₂[i, :] · B₂` for `m` rows; `a` gives each part's
     /// left operand and its row stride (an absent part's is ignored), `c` has row stride `rsc`.
     pub(super) fn product(&self, m: usize, a: [(&[f32], usize); 2], c: &mut [f32], rsc: usize) {
+        self.strided(m, a.map(|(a, rsa)| (a, rsa, 1)), c, rsc);
+    }
+
+    /// [`product`](Self::product) with a column stride for each left operand as well: a
+    /// transposed operand (the backward's `[X | H_prev]ᵀ`) is read where it lies, its rows
+    /// side by side in memory.
+    pub(super) fn strided(&self, m: usize, a: [Strided<'_>; 2], c: &mut [f32], rsc: usize) {
         if m == 0 || self.n == 0 {
             return;
         }
@@ -149,35 +168,67 @@ impl<'a> Stacked<'a> {
         // wrapping; internal invariants (the layers size their buffers from checked shapes),
         // so a failure is a bug, not bad input.
         assert!(spans(c.len(), m, rsc, self.n), "gemm: c too short");
-        for (part, (a, rsa)) in self.parts.iter().zip(a) {
+        for (part, (a, rsa, csa)) in self.parts.iter().zip(a) {
             assert!(
-                part.k == 0 || spans(a.len(), m, rsa, part.k),
+                part.k == 0 || holds(a.len(), m, part.k, rsa, csa),
                 "gemm: a too short"
             );
         }
-        // With no rows of weights there are no panels: the bias alone is the product.
-        match self.path {
-            Path::Packed(Simd::Avx2(avx)) if self.k > 0 => self.packed(m, a, c, rsc, avx),
-            Path::Packed(Simd::Avx512(avx)) if self.k > 0 => self.packed_wide(m, a, c, rsc, avx),
-            _ => self.portable(m, a, c, rsc),
-        }
-    }
-
-    /// The bias rows, then matrixmultiply for each part.
-    fn portable(&self, m: usize, a: [(&[f32], usize); 2], c: &mut [f32], rsc: usize) {
-        for i in 0..m {
-            c[i * rsc..i * rsc + self.n].copy_from_slice(&self.bias[..self.n]);
-        }
-        for (part, (a, rsa)) in self.parts.iter().zip(a) {
-            if part.k > 0 {
-                let b = &part.b[part.col0..];
-                super::gemm_acc(m, part.k, self.n, a, rsa, b, part.rs, c, rsc);
+        let passes = match self.parts[1].k {
+            0 => self.k.div_ceil(KC).max(1),
+            _ => 1,
+        };
+        for pass in 0..passes {
+            let depth = match passes {
+                1 => 0..self.k,
+                _ => pass * KC..self.k.min((pass + 1) * KC),
+            };
+            // With no rows of weights there are no panels: the bias alone is the product.
+            match self.path {
+                Path::Packed(Simd::Avx2(avx)) if self.k > 0 => {
+                    self.packed(m, a, (c, rsc), depth, avx)
+                }
+                Path::Packed(Simd::Avx512(avx)) if self.k > 0 => {
+                    self.packed_wide(m, a, (c, rsc), depth, avx)
+                }
+                _ => return self.portable(m, a, c, rsc),
             }
         }
     }
 
-    /// The micro-kernel over every panel and every block of rows.
-    fn packed(&self, m: usize, a: [(&[f32], usize); 2], c: &mut [f32], rsc: usize, avx: Avx2) {
+    /// The left operands of a pass over rows `depth` of the panels: the first part's columns
+    /// in `depth` (a pass of a long product, which has one part), or both parts whole.
+    fn pass<'x>(&self, a: [Strided<'x>; 2], depth: &Range<usize>) -> [(usize, Strided<'x>); 2] {
+        let [(a1, rsa1, csa1), a2] = a;
+        let first = self.parts[0].k.min(depth.end) - depth.start;
+        // A column inside the product's `k` (or past an empty part): within `a1` or empty.
+        let a1 = a1.get(depth.start * csa1..).unwrap_or(&[]);
+        [(first, (a1, rsa1, csa1)), (self.parts[1].k, a2)]
+    }
+
+    /// The bias rows, then matrixmultiply for each part.
+    fn portable(&self, m: usize, a: [Strided<'_>; 2], c: &mut [f32], rsc: usize) {
+        for i in 0..m {
+            c[i * rsc..i * rsc + self.n].copy_from_slice(&self.bias[..self.n]);
+        }
+        for (part, a) in self.parts.iter().zip(a) {
+            if part.k > 0 {
+                let b = (&part.b[part.col0..], part.rs, 1);
+                gemm((m, part.k, self.n), a, b, 1.0, (c, rsc));
+            }
+        }
+    }
+
+    /// The micro-kernel over every panel and every block of rows, for rows `depth` of the
+    /// panels (adding into `c` after the first pass).
+    fn packed(
+        &self,
+        m: usize,
+        a: [Strided<'_>; 2],
+        (c, rsc): (&mut [f32], usize),
+        depth: Range<usize>,
+        avx: Avx2,
+    ) {
         #[cfg(target_arch = "x86_64")]
         {
             let (k, n) = (self.k, self.n);
@@ -186,45 +237,48 @@ impl<'a> Stacked<'a> {
                 .and_then(|kn| n.div_ceil(NR).checked_mul(kn));
             assert!(panels.is_some_and(|len| self.panels.len() >= len));
             let _ = avx;
-            let [(a1, rsa1), (a2, rsa2)] = a;
-            let (k1, k2) = (self.parts[0].k, self.parts[1].k);
+            let [(k1, a1), (k2, a2)] = self.pass(a, &depth);
             let blocks = m.div_ceil(MR);
             for (p, panel) in self.panels.chunks_exact((k * NR).max(1)).enumerate() {
                 if p * NR >= n {
                     break;
                 }
                 let width = NR.min(n - p * NR);
+                let panel = &panel[depth.start * NR..];
                 let bias = &self.bias[p * NR..(p + 1) * NR];
                 let mut i = 0;
                 for block in 0..blocks {
                     // Nearly equal blocks: the first `m % blocks` get one row more.
                     let rows = m / blocks + usize::from(block < m % blocks);
                     // SAFETY: AVX2 and FMA are available (`avx` proves it). The kernel reads
-                    // `a1[(i + r)·rsa1 + l]` for r < rows ≤ m − i, l < k1: at most
-                    // `(m − 1)·rsa1 + k1 − 1`, inside `a1` by the assert of `product` (likewise
-                    // `a2` for l < k2); a part with no rows is never read, and its pointer is
-                    // the slice's start. `panel[l·16 + j]` for l < k, j < 16, inside this chunk
-                    // of k·16; `bias[j]`, j < 16, inside its 16; and it writes
+                    // `a1[(i + r)·rsa1 + l·csa1]` for r < rows ≤ m − i, l < k1: `a1` starts at
+                    // column `depth.start` of the operand and `depth.start + k1 ≤ k₁` (`pass`),
+                    // so this is at most `(m − 1)·rsa1 + (k₁ − 1)·csa1` of the operand, inside
+                    // it by the assert of `strided` (likewise `a2` for l < k2); a part with no
+                    // rows is never read, and its pointer is the slice's start.
+                    // `panel[l·16 + j]` for l < k1 + k2 ≤ k − depth.start, j < 16, inside this
+                    // chunk of k·16 from its row `depth.start`; `bias[j]`, j < 16, inside its
+                    // 16; and it reads (after the first pass) and writes
                     // `c[(i + r)·rsc + p·16 + j]` for j < width ≤ n − p·16: at most
-                    // `(m − 1)·rsc + n − 1`, inside `c` by the assert of `product`. Those
+                    // `(m − 1)·rsc + n − 1`, inside `c` by the assert of `strided`. Those
                     // asserts computed the bounds without wrapping, and each offset below is at
                     // most its bound, so none wraps and every `add` stays inside its slice.
                     // `c` is a `&mut` borrow, so it aliases none of the others.
                     unsafe {
-                        let seg = |k: usize, a: &[f32], rsa: usize| match k {
-                            0 => (0, a.as_ptr(), 0),
-                            _ => (k, a.as_ptr().add(i * rsa), rsa),
+                        let seg = |k: usize, (a, rsa, csa): Strided<'_>| match k {
+                            0 => (0, a.as_ptr(), 0, 0),
+                            _ => (k, a.as_ptr().add(i * rsa), rsa, csa),
                         };
-                        let segs = [seg(k1, a1, rsa1), seg(k2, a2, rsa2)];
-                        let out = c.as_mut_ptr().add(i * rsc + p * NR);
-                        let (b, pp) = (bias.as_ptr(), panel.as_ptr());
+                        let segs = [seg(k1, a1), seg(k2, a2)];
+                        let out = (c.as_mut_ptr().add(i * rsc + p * NR), rsc, width);
+                        let (b, pp) = (Start::new(bias.as_ptr(), &depth), panel.as_ptr());
                         match rows {
-                            6 => kernel::<6>(segs, pp, b, out, rsc, width),
-                            5 => kernel::<5>(segs, pp, b, out, rsc, width),
-                            4 => kernel::<4>(segs, pp, b, out, rsc, width),
-                            3 => kernel::<3>(segs, pp, b, out, rsc, width),
-                            2 => kernel::<2>(segs, pp, b, out, rsc, width),
-                            _ => kernel::<1>(segs, pp, b, out, rsc, width),
+                            6 => kernel::<6>(segs, pp, b, out),
+                            5 => kernel::<5>(segs, pp, b, out),
+                            4 => kernel::<4>(segs, pp, b, out),
+                            3 => kernel::<3>(segs, pp, b, out),
+                            2 => kernel::<2>(segs, pp, b, out),
+                            _ => kernel::<1>(segs, pp, b, out),
                         }
                     }
                     i += rows;
@@ -242,9 +296,9 @@ impl<'a> Stacked<'a> {
     fn packed_wide(
         &self,
         m: usize,
-        a: [(&[f32], usize); 2],
-        c: &mut [f32],
-        rsc: usize,
+        a: [Strided<'_>; 2],
+        (c, rsc): (&mut [f32], usize),
+        depth: Range<usize>,
         avx: Avx512,
     ) {
         #[cfg(target_arch = "x86_64")]
@@ -254,40 +308,42 @@ impl<'a> Stacked<'a> {
             let panels = k.checked_mul(NR).and_then(|kn| count.checked_mul(kn));
             assert!(panels.is_some_and(|len| self.panels.len() >= len));
             let _ = avx;
-            let [(a1, rsa1), (a2, rsa2)] = a;
-            let (k1, k2) = (self.parts[0].k, self.parts[1].k);
+            let [(k1, a1), (k2, a2)] = self.pass(a, &depth);
             let blocks = m.div_ceil(MR_WIDE);
             let mut p = 0;
             while p < count {
                 let two = count - p >= 2;
                 let width = (if two { 2 * NR } else { NR }).min(n - p * NR);
                 let panel = &self.panels[p * k * NR..][..if two { 2 * k * NR } else { k * NR }];
+                let panel = &panel[depth.start * NR..];
                 let bias = &self.bias[p * NR..][..if two { 2 * NR } else { NR }];
                 let mut i = 0;
                 for block in 0..blocks {
                     let rows = m / blocks + usize::from(block < m % blocks);
                     // SAFETY: the CPU has AVX-512 (`avx` proves it). As in `packed`, the kernel
-                    // reads `a1[(i + r)·rsa1 + l]` (r < rows ≤ m − i, l < k1) and likewise `a2`,
-                    // inside them by the asserts of `product`; `panel[q·k·16 + l·16 + j]` for
-                    // q < P (1, or 2 when `two`), l < k, j < 16, inside the `P·k·16` taken
-                    // above (which the assert on `self.panels` bounds); `bias[q·16 + j]`,
-                    // inside its `P·16`; and it writes `c[(i + r)·rsc + p·16 + j]` for
-                    // j < width ≤ n − p·16, at most `(m − 1)·rsc + n − 1`, inside `c` by the
-                    // assert of `product`, computed without wrapping. `c` is a `&mut` borrow,
-                    // so it aliases none of the others.
+                    // reads `a1[(i + r)·rsa1 + l·csa1]` (r < rows ≤ m − i, l < k1) and likewise
+                    // `a2`, inside them by the asserts of `strided` and `pass`;
+                    // `panel[q·k·16 + l·16 + j]` for q < P (1, or 2 when `two`),
+                    // l < k1 + k2 ≤ k − depth.start, j < 16, inside the `P·k·16` taken above
+                    // from its row `depth.start` (the assert on `self.panels` bounds it);
+                    // `bias[q·16 + j]`, inside its `P·16`; and it reads (after the first pass)
+                    // and writes `c[(i + r)·rsc + p·16 + j]` for j < width ≤ n − p·16, at most
+                    // `(m − 1)·rsc + n − 1`, inside `c` by the assert of `strided`, computed
+                    // without wrapping. `c` is a `&mut` borrow, so it aliases none of the
+                    // others.
                     unsafe {
-                        let seg = |k: usize, a: &[f32], rsa: usize| match k {
-                            0 => (0, a.as_ptr(), 0),
-                            _ => (k, a.as_ptr().add(i * rsa), rsa),
+                        let seg = |k: usize, (a, rsa, csa): Strided<'_>| match k {
+                            0 => (0, a.as_ptr(), 0, 0),
+                            _ => (k, a.as_ptr().add(i * rsa), rsa, csa),
                         };
-                        let segs = [seg(k1, a1, rsa1), seg(k2, a2, rsa2)];
+                        let segs = [seg(k1, a1), seg(k2, a2)];
                         let out = c.as_mut_ptr().add(i * rsc + p * NR);
-                        let (b, pp) = (bias.as_ptr(), panel.as_ptr());
+                        let (b, pp) = (Start::new(bias.as_ptr(), &depth), panel.as_ptr());
                         let call = Wide {
                             segs,
                             panel: pp,
                             step: k * NR,
-                            bias: b,
+                            start: b,
                             c: out,
                             rsc,
                             width,
@@ -356,41 +412,72 @@ impl Pool {
     }
 }
 
-/// `c[r, j] = bias[j] + Σ_s Σ_{l < k_s} a_s[r·rsa_s + l] · panel[(k₁·[s = 2] + l)·16 + j]`
-/// for `r < R`, `j < width`, where `segs[s] = (k_s, a_s, rsa_s)`.
+/// What a micro-kernel's sums start from.
+#[derive(Clone, Copy)]
+enum Start {
+    /// The bias of the block's columns (`16·P` values): the first pass over the panels.
+    Bias(*const f32),
+    /// The block of `c` itself: a later pass of a long product adds into it.
+    Sums,
+}
+
+impl Start {
+    /// `bias` for the pass over the panels' first rows, `c`'s sums for the later ones.
+    fn new(bias: *const f32, depth: &Range<usize>) -> Start {
+        match depth.start {
+            0 => Start::Bias(bias),
+            _ => Start::Sums,
+        }
+    }
+}
+
+/// `c[r, j] = s[r, j] + Σ_s Σ_{l < k_s} a_s[r·rsa_s + l·csa_s] · panel[(k₁·[s = 2] + l)·16 + j]`
+/// for `r < R`, `j < width`, where `segs[s] = (k_s, a_s, rsa_s, csa_s)` and `s` is the bias
+/// `bias[j]` or, with [`Start::Sums`], `c[r, j]` itself.
 ///
 /// # Safety
-/// The CPU supports AVX2 and FMA; each `a_s` is valid for reads at `r·rsa_s + l`
-/// (r < R, l < k_s); `panel` at `l·16 + j` (l < k₁ + k₂, j < 16); `bias` at `j < 16`; `c` for
-/// writes at `r·rsc + j` (r < R, j < width ≤ 16); and `c` overlaps none of the others.
+/// The CPU supports AVX2 and FMA; each `a_s` is valid for reads at `r·rsa_s + l·csa_s`
+/// (r < R, l < k_s); `panel` at `l·16 + j` (l < k₁ + k₂, j < 16); a [`Start::Bias`] at
+/// `j < 16`; `c` for reads and writes at `r·rsc + j` (r < R, j < width ≤ 16); and `c`
+/// overlaps none of the others.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn kernel<const R: usize>(
-    segs: [(usize, *const f32, usize); 2],
+    segs: [(usize, *const f32, usize, usize); 2],
     panel: *const f32,
-    bias: *const f32,
-    c: *mut f32,
-    rsc: usize,
-    width: usize,
+    start: Start,
+    (c, rsc, width): (*mut f32, usize, usize),
 ) {
     use core::arch::x86_64::*;
     // SAFETY (every pointer access below): within the bounds of this function's contract.
-    let (bias0, bias1) = unsafe { (_mm256_loadu_ps(bias), _mm256_loadu_ps(bias.add(8))) };
-    let mut acc = [[bias0, bias1]; R];
+    let mut acc = match start {
+        Start::Bias(bias) => {
+            let (bias0, bias1) = unsafe { (_mm256_loadu_ps(bias), _mm256_loadu_ps(bias.add(8))) };
+            [[bias0, bias1]; R]
+        }
+        Start::Sums => core::array::from_fn(|r| {
+            let mut sums = [0.0f32; NR];
+            for (j, s) in sums.iter_mut().enumerate().take(width) {
+                *s = unsafe { *c.add(r * rsc + j) };
+            }
+            let sums = sums.as_ptr();
+            unsafe { [_mm256_loadu_ps(sums), _mm256_loadu_ps(sums.add(8))] }
+        }),
+    };
     let mut panel = panel;
-    for (k, a, rsa) in segs {
+    for (k, a, rsa, csa) in segs {
         // Four rows of the panel per turn: fewer loop and address instructions between the
         // FMAs, which are the bottleneck.
         let mut l = 0;
         while l + 4 <= k {
             for u in 0..4 {
-                unsafe { rank_one(&mut acc, a.add(l + u), rsa, panel.add(u * NR)) };
+                unsafe { rank_one(&mut acc, a.add((l + u) * csa), rsa, panel.add(u * NR)) };
             }
             panel = unsafe { panel.add(4 * NR) };
             l += 4;
         }
         while l < k {
-            unsafe { rank_one(&mut acc, a.add(l), rsa, panel) };
+            unsafe { rank_one(&mut acc, a.add(l * csa), rsa, panel) };
             panel = unsafe { panel.add(NR) };
             l += 1;
         }
@@ -443,11 +530,11 @@ unsafe fn rank_one<const R: usize>(
 /// One call of the AVX-512 micro-kernel: its operands, as [`kernel_wide`] takes them.
 #[cfg(target_arch = "x86_64")]
 struct Wide {
-    segs: [(usize, *const f32, usize); 2],
+    segs: [(usize, *const f32, usize, usize); 2],
     /// The first panel; the second, if any, starts `step` values further.
     panel: *const f32,
     step: usize,
-    bias: *const f32,
+    start: Start,
     c: *mut f32,
     rsc: usize,
     width: usize,
@@ -465,7 +552,7 @@ impl Wide {
             segs,
             panel,
             step,
-            bias,
+            start,
             c,
             rsc,
             width,
@@ -473,48 +560,61 @@ impl Wide {
         // SAFETY: the caller's contract, for the `R` matched.
         unsafe {
             match rows {
-                8 => kernel_wide::<8, P>(segs, (panel, step), bias, c, rsc, width),
-                7 => kernel_wide::<7, P>(segs, (panel, step), bias, c, rsc, width),
-                6 => kernel_wide::<6, P>(segs, (panel, step), bias, c, rsc, width),
-                5 => kernel_wide::<5, P>(segs, (panel, step), bias, c, rsc, width),
-                4 => kernel_wide::<4, P>(segs, (panel, step), bias, c, rsc, width),
-                3 => kernel_wide::<3, P>(segs, (panel, step), bias, c, rsc, width),
-                2 => kernel_wide::<2, P>(segs, (panel, step), bias, c, rsc, width),
-                _ => kernel_wide::<1, P>(segs, (panel, step), bias, c, rsc, width),
+                8 => kernel_wide::<8, P>(segs, (panel, step), start, (c, rsc, width)),
+                7 => kernel_wide::<7, P>(segs, (panel, step), start, (c, rsc, width)),
+                6 => kernel_wide::<6, P>(segs, (panel, step), start, (c, rsc, width)),
+                5 => kernel_wide::<5, P>(segs, (panel, step), start, (c, rsc, width)),
+                4 => kernel_wide::<4, P>(segs, (panel, step), start, (c, rsc, width)),
+                3 => kernel_wide::<3, P>(segs, (panel, step), start, (c, rsc, width)),
+                2 => kernel_wide::<2, P>(segs, (panel, step), start, (c, rsc, width)),
+                _ => kernel_wide::<1, P>(segs, (panel, step), start, (c, rsc, width)),
             }
         }
     }
 }
 
-/// [`kernel`] with AVX-512 on `P` adjacent panels (`16·P` columns): `c[r, j] = bias[j] +
-/// Σ_s Σ_{l < k_s} a_s[r·rsa_s + l] · panel_q[(k₁·[s = 2] + l)·16 + j − 16q]` for `r < R`,
-/// `j < width`, where panel `q` starts `q·step` values after `panel`.
+/// [`kernel`] with AVX-512 on `P` adjacent panels (`16·P` columns): `c[r, j] = s[r, j] +
+/// Σ_s Σ_{l < k_s} a_s[r·rsa_s + l·csa_s] · panel_q[(k₁·[s = 2] + l)·16 + j − 16q]` for
+/// `r < R`, `j < width`, where panel `q` starts `q·step` values after `panel` and `s` is as
+/// in [`kernel`].
 ///
 /// # Safety
 /// The CPU supports AVX-512 ([`Isa::Avx512`](crate::kernels::Isa)); each `a_s` is valid for
-/// reads at `r·rsa_s + l` (r < R, l < k_s); `panel` at `q·step + l·16 + j` (q < P,
-/// l < k₁ + k₂, j < 16); `bias` at `j < 16·P`; `c` for writes at `r·rsc + j` (r < R,
-/// j < width ≤ 16·P); and `c` overlaps none of the others.
+/// reads at `r·rsa_s + l·csa_s` (r < R, l < k_s); `panel` at `q·step + l·16 + j` (q < P,
+/// l < k₁ + k₂, j < 16); a [`Start::Bias`] at `j < 16·P`; `c` for reads and writes at
+/// `r·rsc + j` (r < R, j < width ≤ 16·P); and `c` overlaps none of the others.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx2,fma")]
 unsafe fn kernel_wide<const R: usize, const P: usize>(
-    segs: [(usize, *const f32, usize); 2],
+    segs: [(usize, *const f32, usize, usize); 2],
     (panel, step): (*const f32, usize),
-    bias: *const f32,
-    c: *mut f32,
-    rsc: usize,
-    width: usize,
+    start: Start,
+    (c, rsc, width): (*mut f32, usize, usize),
 ) {
     use core::arch::x86_64::*;
-    // SAFETY (every pointer access below): within the bounds of this function's contract.
-    let start: [__m512; P] = core::array::from_fn(|q| unsafe { _mm512_loadu_ps(bias.add(16 * q)) });
-    let mut acc = [start; R];
+    // The lanes of column block `q` inside `width`: the mask of the loads and stores.
+    let lanes = |q: usize| -> __mmask16 {
+        let columns = width.saturating_sub(16 * q).min(16);
+        ((1u32 << columns) - 1) as __mmask16
+    };
+    // SAFETY (every pointer access below): within the bounds of this function's contract; a
+    // masked load touches only the lanes of its mask.
+    let mut acc: [[__m512; P]; R] = match start {
+        Start::Bias(bias) => {
+            [core::array::from_fn(|q| unsafe { _mm512_loadu_ps(bias.add(16 * q)) }); R]
+        }
+        Start::Sums => core::array::from_fn(|r| {
+            core::array::from_fn(|q| unsafe {
+                _mm512_maskz_loadu_ps(lanes(q), c.add(r * rsc + 16 * q))
+            })
+        }),
+    };
     let mut panel = panel;
-    for (k, a, rsa) in segs {
+    for (k, a, rsa, csa) in segs {
         // One row of the panels per turn, unlike `kernel`: unrolled, the compiler loads every
         // broadcast of the turn first, and with the accumulators they outnumber the registers.
         for l in 0..k {
-            unsafe { rank_one_wide(&mut acc, a.add(l), rsa, panel, step) };
+            unsafe { rank_one_wide(&mut acc, a.add(l * csa), rsa, panel, step) };
             panel = unsafe { panel.add(NR) };
         }
     }
@@ -587,6 +687,50 @@ mod tests {
             }
         }
         c
+    }
+
+    /// A long one-part product over a transposed left operand (the backward's weight
+    /// gradients): several passes over the panels, the later ones adding into `c`, on every
+    /// path, for row counts of every block height, partial panels and a last pass of any
+    /// depth.
+    #[test]
+    fn long_products_of_a_transposed_operand() {
+        let mut paths = alloc::vec![Path::Portable];
+        paths.extend(Avx2::detect().map(|avx| Path::Packed(Simd::Avx2(avx))));
+        paths.extend(Avx512::detect().map(|avx| Path::Packed(Simd::Avx512(avx))));
+        for path in paths {
+            for (m, k, n) in [(1, 600, 16), (9, 257, 40), (17, 512, 33), (8, 1000, 7)] {
+                let rs = n + 3;
+                let b = values(k * rs, 1);
+                let part = Part {
+                    b: &b,
+                    k,
+                    rs,
+                    col0: 2,
+                };
+                // `a` is the transpose of a `k × m` matrix with row stride `m + 2`.
+                let csa = m + 2;
+                let at = values(k * csa, 2);
+                let stacked =
+                    Stacked::new([part, Part::NONE], n - 2, None, path, &mut Pool::default());
+                let rsc = n + 1;
+                let mut c = alloc::vec![f32::NAN; m * rsc];
+                stacked.strided(m, [(&at, 1, csa), (&[], 0, 0)], &mut c, rsc);
+                for i in 0..m {
+                    for j in 0..n - 2 {
+                        let want: f64 = (0..k)
+                            .map(|l| at[l * csa + i] as f64 * b[l * rs + 2 + j] as f64)
+                            .sum();
+                        let got = c[i * rsc + j] as f64;
+                        assert!(
+                            (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                            "{path:?} m={m} k={k} n={n} [{i},{j}]: {got} vs {want}"
+                        );
+                    }
+                    assert!(c[i * rsc + n - 2].is_nan(), "{path:?}: wrote past the row");
+                }
+            }
+        }
     }
 
     /// Both paths compute the stacked product, for row counts that split into blocks of every

@@ -4,7 +4,7 @@
 use super::super::gates::{self, sigmoid_slope, Lanes, Units};
 use super::super::packed::{Part, Path, Pool, Stacked};
 use super::super::Gru;
-use super::{adjoint, backward, forward, gemm, Back, Backward, Gradients, Step, Trace};
+use super::{adjoint, backward, forward, product, Back, Backward, Gradients, Step, Trace};
 use crate::error::ShapeError;
 use crate::ops::Activation;
 
@@ -116,31 +116,35 @@ impl<const I: usize, const H: usize> Backward<I, 3, H> for Gru<'_, I, H> {
     /// `[X | H_prev]ᵀ · dZ` for the `z r` columns; the candidate's: `Xᵀ · dh̃` and, with
     /// `reset_after`, `H_prevᵀ · (dh̃ ⊙ r)` (and its column sums for `b'`), without,
     /// `(r ⊙ H_prev)ᵀ · dh̃` from the record.
-    fn weight_gradients(&self, c: &mut Back<'_>, rows: usize) {
+    fn weight_gradients(&self, c: &mut Back<'_>, rows: usize, path: Path) {
         let (gh, xw) = (3 * H, I + H);
-        gemm(
-            (xw, rows, 2 * H),
-            (c.xh, 1, xw),
-            (c.dz, gh, 1),
-            0.0,
-            (c.partial, gh),
-        );
-        gemm(
-            (I, rows, H),
-            (c.xh, 1, xw),
-            (&c.dz[2 * H..], gh, 1),
-            0.0,
-            (&mut c.partial[2 * H..], gh),
+        let dz = |col0: usize| Part {
+            b: c.dz,
+            k: rows,
+            rs: gh,
+            col0,
+        };
+        let (pool, xh) = (&mut c.pools[0], &*c.xh);
+        product((pool, path), xw, (xh, 1, xw), dz(0), 2 * H, (c.partial, gh));
+        let candidate_w = &mut c.partial[2 * H..];
+        product(
+            (pool, path),
+            I,
+            (xh, 1, xw),
+            dz(2 * H),
+            H,
+            (candidate_w, gh),
         );
         let candidate_u = &mut c.partial[I * gh + 2 * H..];
         if self.cell().reset_after {
-            gemm(
-                (H, rows, H),
-                (&c.xh[I..], 1, xw),
-                (c.dzc, H, 1),
-                0.0,
-                (candidate_u, gh),
-            );
+            let dzc = Part {
+                b: c.dzc,
+                k: rows,
+                rs: H,
+                col0: 0,
+            };
+            let h_prev = (&xh[I..], 1, xw);
+            product((pool, path), H, h_prev, dzc, H, (candidate_u, gh));
             let recurrent_bias = &mut c.partial[(xw + 1) * gh..];
             let (zr, candidate) = recurrent_bias.split_at_mut(2 * H);
             for (dz, dzc) in c.dz.chunks_exact(gh).zip(c.dzc.chunks_exact(H)) {
@@ -152,13 +156,9 @@ impl<const I: usize, const H: usize> Backward<I, 3, H> for Gru<'_, I, H> {
                 }
             }
         } else {
-            gemm(
-                (H, rows, H),
-                (&c.tape[3 * H..], 1, 4 * H),
-                (&c.dz[2 * H..], gh, 1),
-                0.0,
-                (candidate_u, gh),
-            );
+            // `(r ⊙ H_prev)ᵀ`, from the record.
+            let reset_h = (&c.tape[3 * H..], 1, 4 * H);
+            product((pool, path), H, reset_h, dz(2 * H), H, (candidate_u, gh));
         }
     }
 }

@@ -9,9 +9,12 @@
 //! The batch is split into chunks over the cores as the forward splits it; each chunk sums
 //! its own weight gradients, and the chunks' sums are added in chunk order: for a given
 //! number of threads the gradients are the same bits on every call. The per-step product
-//! runs on the forward's packed kernel over `Uᵀ`, transposed and packed once per call; the
-//! large products go to matrixmultiply, whose strides read `Wᵀ` and `[X | H_prev]ᵀ` without
-//! a copy.
+//! runs on the forward's packed kernel over `Uᵀ`, transposed and packed once per call; so do
+//! the large products, `dZ · Wᵀ` over `Wᵀ` packed once per call and `[X | H_prev]ᵀ · dZ` over
+//! each chunk's `dZ` packed into that chunk's own kept buffers. A general GEMM would allocate
+//! its packing buffers on every call; these are kept in [`Gradients`], so a training step
+//! after the first allocates nothing. (On a CPU without AVX2 and FMA the products go to
+//! matrixmultiply, which does allocate.)
 //!
 //! Internal for now (`#[doc(hidden)]`): the `Rnn` training path is its user.
 
@@ -74,7 +77,7 @@ mod simple_rnn;
 use alloc::vec::Vec;
 
 use super::packed::{Part, Path, Pool, Stacked};
-use super::{gemm, reserve, steps, Layer, Lengths, Scratch, Widths};
+use super::{reserve, steps, Layer, Lengths, Scratch, Strided, Widths};
 use crate::error::ShapeError;
 use crate::ops::Activation;
 
@@ -151,7 +154,11 @@ struct Work {
     partials: Vec<f32>,
     /// `Uᵀ`, `[G·H, H]`, which the per-step products read.
     ut: Vec<f32>,
+    /// `Wᵀ`, `[G·H, I]`, which the input adjoints' product reads.
+    wt: Vec<f32>,
     pool: Pool,
+    /// Per chunk, the buffers its weight gradients' products pack `dZ` into.
+    pools: Vec<Pool>,
 }
 
 impl core::fmt::Debug for Work {
@@ -261,15 +268,16 @@ trait Backward<const I: usize, const G: usize, const H: usize>: Layer<I, G, H> {
     /// The weight gradients of a chunk from its `rows = n·T` sample-steps into
     /// `c.partial[..(I + H)·G·H]`, and the recurrent bias's into its last `G·H` (zeros on
     /// entry). The LSTM's and SimpleRNN's: one product, `[X | H_prev]ᵀ · dZ`.
-    fn weight_gradients(&self, c: &mut Back<'_>, rows: usize) {
+    fn weight_gradients(&self, c: &mut Back<'_>, rows: usize, path: Path) {
         let (gh, xw) = (G * H, I + H);
-        gemm(
-            (xw, rows, gh),
-            (c.xh, 1, xw),
-            (c.dz, gh, 1),
-            0.0,
-            (c.partial, gh),
-        );
+        let dz = Part {
+            b: c.dz,
+            k: rows,
+            rs: gh,
+            col0: 0,
+        };
+        let at = (&mut c.pools[0], path);
+        product(at, xw, (c.xh, 1, xw), dz, gh, (c.partial, gh));
     }
 }
 
@@ -304,6 +312,8 @@ struct Back<'a> {
     xh: &'a mut [f32],
     tmp: &'a mut [f32],
     partial: &'a mut [f32],
+    /// The chunk's packing buffers (its first).
+    pools: &'a mut [Pool],
 }
 
 /// Per-sample widths of a [`Back`]'s buffers (each checked times the batch), and the width of
@@ -340,6 +350,7 @@ impl<'a> Back<'a> {
         let (xh, xh_rest) = self.xh.split_at_mut(of(n, w.xh));
         let (tmp, tmp_rest) = self.tmp.split_at_mut(of(n, w.tmp));
         let (partial, partial_rest) = self.partial.split_at_mut(of(parts, w.partial));
+        let (pools, pools_rest) = self.pools.split_at_mut(parts);
         let head = Back {
             n,
             lengths,
@@ -357,6 +368,7 @@ impl<'a> Back<'a> {
             xh,
             tmp,
             partial,
+            pools,
         };
         let rest = Back {
             n: self.n - n,
@@ -375,6 +387,7 @@ impl<'a> Back<'a> {
             xh: xh_rest,
             tmp: tmp_rest,
             partial: partial_rest,
+            pools: pools_rest,
         };
         (head, rest)
     }
@@ -458,7 +471,9 @@ where
         tmp,
         partials,
         ut,
+        wt,
         pool,
+        pools,
     } = work;
     let mut sized = [
         (&mut *kernel, size(WORK, &[I, gh], 0)?),
@@ -474,13 +489,20 @@ where
         (&mut *tmp, size(WORK, &[batch, widths.tmp], 0)?),
         (&mut *partials, size(WORK, &[parts, widths.partial], 0)?),
         (&mut *ut, size(WORK, &[gh, H], 0)?),
+        (&mut *wt, size(WORK, &[gh, I], 0)?),
     ];
     for (buffer, len) in sized.iter_mut() {
         reserve(WORK, buffer, *len)?;
     }
+    pools
+        .try_reserve(parts.saturating_sub(pools.len()))
+        .map_err(|_| ShapeError::allocation(WORK, parts, 0))?;
     // From here on nothing fails.
     for (buffer, len) in sized {
         buffer.resize(len, 0.0);
+    }
+    if pools.len() < parts {
+        pools.resize_with(parts, Pool::default);
     }
     for (adjoint, given) in [(&mut *initial_h, d_final[0]), (&mut *initial_c, d_final[1])] {
         match given {
@@ -499,15 +521,18 @@ where
         dz.fill(0.0);
         dzc.fill(0.0);
     }
-    let (_, recurrent, _) = layer.kernels();
-    let u = recurrent.as_slice();
-    for (j, column) in ut.chunks_exact_mut(H).enumerate() {
-        for (l, v) in column.iter_mut().enumerate() {
-            *v = u[l * gh + j];
-        }
-    }
+    let (w_in, recurrent, _) = layer.kernels();
+    transpose(recurrent.as_slice(), H, gh, ut);
+    transpose(w_in.as_slice(), I, gh, wt);
     let path = layer.packed().path;
     let w = layer.step_weights(ut, path, pool);
+    let all = Part {
+        b: wt,
+        k: gh,
+        rs: I,
+        col0: 0,
+    };
+    let input_weights = Stacked::new([all, Part::NONE], I, None, path, pool);
     let whole = Back {
         n: batch,
         lengths: match trace.lengths.as_slice() {
@@ -528,15 +553,16 @@ where
         xh,
         tmp,
         partial: partials,
+        pools,
     };
     in_parts(whole, parts, &widths, &|c: Back<'_>| {
         crate::kernels::vectorized_for(
             H,
             #[inline(always)]
-            || chunk(layer, &w, t_len, path, c),
+            || chunk(layer, (&w, &input_weights), t_len, path, c),
         )
     });
-    for stacked in w {
+    for stacked in w.into_iter().chain([input_weights]) {
         stacked.recycle(pool);
     }
     // The chunks' gradients, added in chunk order.
@@ -556,6 +582,32 @@ where
         recurrent_bias.copy_from_slice(sum_rb);
     }
     Ok(())
+}
+
+/// `c = a · b` over `m` rows of `a` (`b.k` columns) and columns `b.col0 .. b.col0 + n` of
+/// `b`, on `path`: one of the large products after a chunk's loop, whose left operand is a
+/// transposed one (`[X | H_prev]ᵀ`, read in place) and whose right operand is packed into
+/// buffers from the chunk's own `pool`.
+fn product(
+    (pool, path): (&mut Pool, Path),
+    m: usize,
+    a: Strided<'_>,
+    b: Part<'_>,
+    n: usize,
+    (c, rsc): (&mut [f32], usize),
+) {
+    let packed = Stacked::new([b, Part::NONE], n, None, path, pool);
+    packed.strided(m, [a, (&[], 0, 0)], c, rsc);
+    packed.recycle(pool);
+}
+
+/// `dst = srcᵀ`: `src` is `rows × cols`, row-major; `dst` gets `cols × rows`.
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    for (j, column) in dst.chunks_exact_mut(rows).enumerate().take(cols) {
+        for (v, &s) in column.iter_mut().zip(src[j..].iter().step_by(cols)) {
+            *v = s;
+        }
+    }
 }
 
 /// `f` on `c` split into `parts` chunks of nearly equal size, in parallel, each with its own
@@ -579,7 +631,7 @@ fn in_parts<'a>(c: Back<'a>, parts: usize, w: &BackWidths, f: &(impl Fn(Back<'a>
 #[inline(always)]
 fn chunk<L, const I: usize, const G: usize, const H: usize>(
     layer: &L,
-    w: &[Stacked<'_>; 2],
+    (w, input_weights): (&[Stacked<'_>; 2], &Stacked<'_>),
     t_len: usize,
     path: Path,
     mut c: Back<'_>,
@@ -611,16 +663,9 @@ fn chunk<L, const I: usize, const G: usize, const H: usize>(
             }
         }
     }
-    let (kernel, _, _) = layer.kernels();
-    gemm(
-        (rows, gh, I),
-        (c.dz, gh, 1),
-        (kernel.as_slice(), 1, gh),
-        0.0,
-        (c.dx, I),
-    );
+    input_weights.product(rows, [(c.dz, gh), (&[], 0)], c.dx, I);
     c.partial[xw * gh..].fill(0.0);
-    layer.weight_gradients(&mut c, rows);
+    layer.weight_gradients(&mut c, rows, path);
     let bias = &mut c.partial[xw * gh..(xw + 1) * gh];
     for row in c.dz.chunks_exact(gh) {
         for (s, d) in bias.iter_mut().zip(row) {
