@@ -71,6 +71,7 @@ pub use wrappers::bidirectional::BiRun;
 pub use wrappers::bidirectional::{
     Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum,
 };
+pub use wrappers::time_distributed::{Stateless, StepFn, TimeDistributed};
 
 pub use rnn_macros::{cell, differentiable, Nested};
 
