@@ -4,7 +4,8 @@
 //!   SimpleRNN whose numbers are written out by hand;
 //! - a property over random reset patterns, masks, padding policies and ragged batches: a run
 //!   with resets equals the pieces between its resets, each run from the initial state, bit
-//!   for bit in the batch, sequence and stateful drivers, and its gradients equal the sum of
+//!   for bit in the batch, sequence and stateful drivers (one stream and a batch of streams,
+//!   fed in two chunks), and its gradients equal the sum of
 //!   the pieces' gradients;
 //! - central differences through resets (a sequence, a batch, a stateful chunk);
 //! - the errors, which leave everything as it was.
@@ -392,6 +393,40 @@ fn check_pieces(rnn: &Lstm, sequences: &[Sequence], rng: &mut Rng) {
         &parameters(&grads.parameters),
         &d_parameters,
     );
+
+    // A batch of streams in two chunks (each sequence cut in half), from the initial states.
+    let mut streams = rnn
+        .clone()
+        .stateful_batch(vec![(); xs.len()])
+        .with_initial_states(initial)
+        .unwrap();
+    let mut streamed: Vec<Vec<Y>> = vec![Vec::new(); xs.len()];
+    for half in [0, 1] {
+        let part = |s: &Sequence| match half {
+            0 => 0..s.xs.len() / 2,
+            _ => s.xs.len() / 2..s.xs.len(),
+        };
+        let chunk: Vec<Vec<X>> = sequences.iter().map(|s| s.xs[part(s)].to_vec()).collect();
+        let masks: Vec<Mask<'_>> = (sequences.iter())
+            .map(|s| Mask::Steps(&s.valid[part(s)]))
+            .collect();
+        let resets: Vec<Vec<bool>> = (sequences.iter())
+            .map(|s| s.resets[part(s)].to_vec())
+            .collect();
+        let ys = streams
+            .feed_with_resets(&chunk, BatchMasks::Each(&masks), &resets)
+            .unwrap();
+        for (b, ys) in ys.iter().enumerate() {
+            streamed[b].extend(ys.iter().copied());
+        }
+    }
+    for (b, state) in streams.states().enumerate() {
+        assert_eq!(
+            bits(&flat_all(&streamed[b])),
+            bits(&flat_all(&run.outputs[b]))
+        );
+        assert_eq!(bits(&flat(state)), bits(&flat(&run.states[b])));
+    }
 }
 
 proptest! {

@@ -328,9 +328,63 @@ where
         Q: AsRef<[X]> + Sync,
         X: Borrow<C::Input> + Sync,
     {
+        self.feed_with_resets_into(sequences, masks, crate::BatchResets::None, out)
+    }
+
+    /// Runs the next chunk with per-step resets (Haiku's `hk.ResetCore`; see
+    /// [`Resets`](crate::Resets)): `resets[b][t]` returns stream `b` to its initial state
+    /// before step `t`, so each stream's episodes may end anywhere inside a chunk. An error,
+    /// and no state changed, when the chunk's size, masks or resets do not match the batch.
+    ///
+    /// ```
+    /// use rnn::{cell, BatchMasks, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let mut streams = Rnn::new(Accumulate).stateful_batch(vec![(); 2]);
+    /// let chunk = vec![vec![SVector::from([1.0]); 2]; 2];
+    /// streams.feed(&chunk, BatchMasks::All).unwrap();
+    /// let resets = vec![vec![false, true], vec![false, false]];
+    /// let ys = streams.feed_with_resets(&chunk, BatchMasks::All, &resets).unwrap();
+    /// assert_eq!(ys.to_flat_f32(), [30.0, 10.0, 30.0, 40.0]);
+    /// ```
+    pub fn feed_with_resets<'r, Q, X>(
+        &mut self,
+        sequences: &[Q],
+        masks: crate::BatchMasks<'_>,
+        resets: impl Into<crate::BatchResets<'r>>,
+    ) -> Result<crate::Batched<C::Output>, crate::SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+    {
+        let mut outputs = crate::Batched(alloc::vec::Vec::new());
+        self.feed_with_resets_into(sequences, masks, resets.into(), &mut outputs)?;
+        Ok(outputs)
+    }
+
+    /// [`feed_with_resets`](StatefulBatch::feed_with_resets) into `out`, as
+    /// [`feed_into`](StatefulBatch::feed_into).
+    pub fn feed_with_resets_into<Q, X>(
+        &mut self,
+        sequences: &[Q],
+        masks: crate::BatchMasks<'_>,
+        resets: crate::BatchResets<'_>,
+        out: &mut crate::Batched<C::Output>,
+    ) -> Result<(), crate::SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+    {
         crate::SequenceError::check_batch("sequences", self.len(), sequences.len())?;
         crate::Batch::<Q, C::State>::new(sequences)
             .batch_masks(masks)
+            .resets(resets)
             .check()?;
         let rnn = &self.rnn;
         out.0.resize_with(self.streams.len(), || {
@@ -346,7 +400,11 @@ where
                     masks.get(b),
                     rnn.direction,
                     rnn.padding,
-                    (&mut stream.state, &mut stream.carried, None),
+                    (
+                        &mut stream.state,
+                        &mut stream.carried,
+                        ResetTo::new(resets.get(b), &stream.initial),
+                    ),
                     &stream.constants,
                     &mut outputs.0,
                 );
