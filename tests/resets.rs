@@ -21,7 +21,7 @@ use rnn::cells::{LstmCell, LstmState, SimpleRnnCell};
 use rnn::nalgebra::SVector;
 use rnn::ops::Activation;
 use rnn::train::{BatchTape, Tape};
-use rnn::{Batch, BatchMasks, Cell, Mask, Nested, Padding, Resets, Rnn, SequenceError};
+use rnn::{Batch, BatchMasks, Cell, Direction, Mask, Nested, Padding, Resets, Rnn, SequenceError};
 
 type X = SVector<f64, 2>;
 type Y = SVector<f64, 3>;
@@ -204,6 +204,27 @@ fn resets_that_do_not_fit_are_errors_and_change_nothing() {
         .feed_taped_with_resets(&xs, Mask::All, &[true; 4], &mut tape)
         .is_err());
     assert_eq!(stream.state(), &before);
+}
+
+/// The batched kernels do not reset: a batch of a built-in cell with resets runs the loop,
+/// in inference and in training, and gives the loop's bits.
+#[test]
+fn a_batch_with_resets_runs_the_loop_not_the_batched_kernel() {
+    let rnn = Rnn::new(LstmCell::<2, 3>::keras_init(4));
+    let xs = vec![vec![SVector::<f32, 2>::from([0.5, -1.0]); 4]; 3];
+    let resets = vec![vec![false, false, true, false]; 3];
+    let unflagged = vec![vec![false; 4]; 3];
+    assert!(rnn.runs_on_batched_kernel(&Batch::new(&xs).resets(&unflagged)));
+    let batch = Batch::new(&xs).resets(&resets);
+    assert!(!rnn.runs_on_batched_kernel(&batch));
+    let run = rnn.run_batch(&batch, &()).unwrap();
+    let one = rnn
+        .run_with_resets(&xs[0], Mask::All, &resets[0], Nested::zeros(), &())
+        .unwrap();
+    assert_eq!(run.outputs[0], one.outputs);
+    let mut tape = BatchTape::new();
+    assert_eq!(rnn.run_batch_taped(&batch, &(), &mut tape).unwrap(), run);
+    assert_eq!(tape.sequence(0).map(Tape::resets), Some(1));
 }
 
 // ------------------------------------------------------------------------------ the property
@@ -465,12 +486,19 @@ const RESETS: [bool; 7] = [false, true, true, false, false, true, false];
 
 #[test]
 fn gradients_through_resets_match_central_differences() {
-    for padding in [Padding::CarryLastOutput, Padding::Zero] {
-        let case = format!("resets, lstm, a masked reset step, {padding:?}");
+    let configurations = [
+        (Padding::CarryLastOutput, Direction::Forward),
+        (Padding::Zero, Direction::Forward),
+        (Padding::CarryLastOutput, Direction::GoBackwards),
+        (Padding::Zero, Direction::Reversed),
+    ];
+    for (padding, direction) in configurations {
+        let case = format!("resets, lstm, a masked reset step, {padding:?}, {direction:?}");
         let mut rng = Rng::new(&case);
         let rnn = rng
             .parameters(Rnn::new(LstmCell::<2, 3, f64>::zeros()), 0.7)
-            .padding(padding);
+            .padding(padding)
+            .direction(direction);
         let xs: Vec<X> = rng.values(MASK.len());
         let s0: S = rng.value();
         let w: (Vec<Y>, S) = (rng.values(MASK.len()), rng.value());
