@@ -132,7 +132,9 @@ impl<'a> BatchResets<'a> {
         }
     }
 
-    /// Whether no step of any sequence resets.
+    /// Whether no step of any sequence resets (the batched kernels, which do not reset,
+    /// may run the batch).
+    #[cfg(feature = "std")]
     pub(crate) fn is_none(&self) -> bool {
         match *self {
             BatchResets::None => true,
@@ -178,11 +180,13 @@ impl<'a> From<&'a [Resets<'a>]> for BatchResets<'a> {
 }
 
 /// Where a run's resets return to: the flags, and a copy of the state they restore.
+#[cfg(feature = "alloc")]
 pub(crate) struct ResetTo<'a, S> {
     resets: Resets<'a>,
     initial: S,
 }
 
+#[cfg(feature = "alloc")]
 impl<'a, S: Clone> ResetTo<'a, S> {
     /// The resets to `initial`; `None` (and no copy) when no step resets.
     pub(crate) fn new(resets: Resets<'a>, initial: &S) -> Option<Self> {

@@ -1,6 +1,5 @@
 //! `TimeDistributed`: a layer without state applied at every step (Keras's name).
 
-use core::borrow::Borrow;
 use core::marker::PhantomData;
 
 use crate::cell::Cell;
@@ -66,7 +65,7 @@ impl<L: Cell<State = ()>> Stateless for L {}
 impl<L: Stateless> TimeDistributed<L> {
     /// The layer applied to every step of `inputs`, in order.
     #[cfg(feature = "alloc")]
-    pub fn apply<X: Borrow<L::Input>>(
+    pub fn apply<X: core::borrow::Borrow<L::Input>>(
         &self,
         inputs: impl IntoIterator<Item = X>,
         constants: &L::Constants,
