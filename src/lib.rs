@@ -28,7 +28,9 @@ pub mod prelude {
     pub use rnn_core::{cell, Cell, Nested, Parameters, Rnn, ShapeOf, Stateful};
     #[cfg(feature = "std")]
     pub use rnn_core::{Batch, Run, Sequence};
-    pub use rnn_core::{Bidirectional, Both, Direction, Mask, Padding, SequenceError};
+    pub use rnn_core::{
+        Bidirectional, Both, Direction, Mask, Padding, Resets, SequenceError, TimeDistributed,
+    };
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -200,6 +200,15 @@ pub enum SequenceError {
         /// The mask's length.
         found: usize,
     },
+    /// Reset flags whose count is not the sequence's number of timesteps.
+    ResetsLength {
+        /// Index of the sequence in its batch.
+        sequence: usize,
+        /// The number of timesteps.
+        expected: usize,
+        /// The number of flags.
+        found: usize,
+    },
     /// A valid length above the sequence's number of timesteps.
     LengthAboveSteps {
         /// Index of the sequence in its batch.
@@ -250,6 +259,7 @@ impl SequenceError {
     pub fn in_sequence(mut self, index: usize) -> Self {
         match &mut self {
             SequenceError::MaskLength { sequence, .. }
+            | SequenceError::ResetsLength { sequence, .. }
             | SequenceError::LengthAboveSteps { sequence, .. }
             | SequenceError::TokenOutOfRange { sequence, .. } => *sequence = index,
             SequenceError::BatchSize { .. } => {}
@@ -268,6 +278,14 @@ impl fmt::Display for SequenceError {
             } => write!(
                 f,
                 "sequence {sequence}: the mask has {found} steps, expected {expected} (one per timestep)"
+            ),
+            SequenceError::ResetsLength {
+                sequence,
+                expected,
+                found,
+            } => write!(
+                f,
+                "sequence {sequence}: {found} reset flags given, expected {expected} (one per timestep)"
             ),
             SequenceError::LengthAboveSteps {
                 sequence,

@@ -47,6 +47,9 @@ pub use drivers::batch::{Batch, BatchConstants, BatchMasks, BatchRun, Batched};
 pub use drivers::direction::Direction;
 pub use drivers::dropout::{Dropout, DropoutError};
 pub use drivers::mask::{Mask, Masking, Padding};
+#[cfg(feature = "alloc")]
+pub use drivers::reset::BatchResets;
+pub use drivers::reset::Resets;
 pub use drivers::rnn::Rnn;
 pub use drivers::stateful::Stateful;
 #[cfg(feature = "alloc")]
@@ -68,6 +71,7 @@ pub use wrappers::bidirectional::BiRun;
 pub use wrappers::bidirectional::{
     Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum,
 };
+pub use wrappers::time_distributed::{Stateless, StepFn, TimeDistributed};
 
 pub use rnn_macros::{cell, differentiable, Nested};
 

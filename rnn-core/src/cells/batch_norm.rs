@@ -60,3 +60,13 @@ impl<const N: usize, T: Real> BatchNormalization<N, T> {
         })
     }
 }
+
+// At inference, a layer without state: what `TimeDistributed(BatchNormalization)` applies at
+// each step. Training it (batch statistics) is a `Layer`'s job, not a cell's.
+#[crate::cell(crate = crate, inference)]
+impl<const N: usize, T: Real> BatchNormalization<N, T> {
+    /// The layer at inference, applied at each timestep.
+    fn step(&self, #[input] x: &SVector<T, N>) -> SVector<T, N> {
+        self.forward(x)
+    }
+}

@@ -16,6 +16,7 @@ use core::ops::Deref;
 
 use crate::cell::Cell;
 use crate::drivers::mask::Mask;
+use crate::drivers::reset::{BatchResets, ResetTo};
 use crate::drivers::rnn::Rnn;
 use crate::error::SequenceError;
 use crate::nested::Nested;
@@ -151,6 +152,7 @@ impl<'a, K> From<&'a Vec<K>> for BatchConstants<'a, K> {
 pub struct Batch<'a, Q, S> {
     pub(crate) sequences: &'a [Q],
     pub(crate) masks: BatchMasks<'a>,
+    pub(crate) resets: BatchResets<'a>,
     pub(crate) initial_states: Option<&'a [S]>,
 }
 
@@ -168,6 +170,7 @@ impl<'a, Q, S> Batch<'a, Q, S> {
         Batch {
             sequences,
             masks: BatchMasks::All,
+            resets: BatchResets::None,
             initial_states: None,
         }
     }
@@ -190,6 +193,34 @@ impl<'a, Q, S> Batch<'a, Q, S> {
         self
     }
 
+    /// Per-step resets (Haiku's `hk.ResetCore`): `resets[b][t]` sets sequence `b` back to its
+    /// initial state before step `t` (see [`Resets`](crate::Resets) and
+    /// [`Rnn::run_with_resets`]). A batch with resets runs the loop per sequence, never a
+    /// built-in cell's batched kernel; training on it resets too.
+    ///
+    /// ```
+    /// use rnn::{cell, Batch, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let sequences = vec![vec![SVector::from([1.0]); 3]; 2];
+    /// let resets = vec![vec![false, true, false], vec![false, false, true]];
+    /// let initial_states = [SVector::from([5.0]), SVector::from([0.0])];
+    /// let batch = Batch::new(&sequences).resets(&resets).initial_states(&initial_states);
+    /// let run = Rnn::new(Accumulate).run_batch(&batch, &()).unwrap();
+    /// assert_eq!(run.outputs.to_flat_f32(), [60.0, 60.0, 70.0, 10.0, 20.0, 10.0]);
+    /// assert_eq!(run.states.iter().map(|s| s[0]).collect::<Vec<_>>(), [7.0, 1.0]);
+    /// ```
+    pub fn resets(mut self, resets: impl Into<BatchResets<'a>>) -> Self {
+        self.resets = resets.into();
+        self
+    }
+
     /// One initial state per sequence (Keras's `initial_state` with a batch axis).
     pub fn initial_states(mut self, initial_states: &'a [S]) -> Self {
         self.initial_states = Some(initial_states);
@@ -206,14 +237,15 @@ impl<'a, Q, S> Batch<'a, Q, S> {
         self.sequences.is_empty()
     }
 
-    /// `Ok` when masks and initial states have one entry per sequence and every mask fits its
-    /// sequence.
+    /// `Ok` when masks, resets and initial states have one entry per sequence and every mask
+    /// and row of resets fits its sequence.
     pub fn check<X>(&self) -> Result<(), SequenceError>
     where
         Q: AsRef<[X]>,
     {
-        self.masks
-            .check(self.sequences.iter().map(|q| q.as_ref().len()))?;
+        let steps = || self.sequences.iter().map(|q| q.as_ref().len());
+        self.masks.check(steps())?;
+        self.resets.check(steps())?;
         if let Some(states) = self.initial_states {
             SequenceError::check_batch("initial states", self.len(), states.len())?;
         }
@@ -527,14 +559,14 @@ where
                 None => self.cell().initial_state(constants.get(b)),
             }));
         for_each_pair_mut(&mut out.outputs.0, &mut out.states, |b, outputs, state| {
+            let reset = ResetTo::new(batch.resets.get(b), state);
             crate::drivers::masked::masked_unroll_into(
                 self.cell(),
                 batch.sequences[b].as_ref(),
                 batch.masks.get(b),
                 self.direction,
                 self.padding,
-                state,
-                &mut None,
+                (state, &mut None, reset),
                 constants.get(b),
                 &mut outputs.0,
             );

@@ -184,6 +184,7 @@ where
     has_kernel
         && fits
         && !batch.sequences.is_empty()
+        && batch.resets.is_none()
         && (0..batch.len()).all(|b| {
             Span::of(
                 batch.masks.get(b),
@@ -222,7 +223,8 @@ impl Gathered {
     {
         let (sequences, initial_states) = (batch.sequences, batch.initial_states);
         let [features, hidden, _] = sizes;
-        if !sizes_fit::<C>(sizes) || sequences.is_empty() {
+        // The kernels do not reset states mid-sequence: a batch with resets takes the loop.
+        if !sizes_fit::<C>(sizes) || sequences.is_empty() || !batch.resets.is_none() {
             return false;
         }
         // Every sequence's span, or the generic loop.

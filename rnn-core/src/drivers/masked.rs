@@ -7,6 +7,7 @@ use core::borrow::Borrow;
 
 use super::direction::Direction;
 use super::mask::{Mask, Padding};
+use super::reset::ResetTo;
 use crate::cell::Cell;
 
 /// Which timestep processing step `k` of `steps` reads in `direction`, and whether it is
@@ -60,16 +61,25 @@ pub(crate) fn masked_unroll<C: Cell, X: Borrow<C::Input>>(
         mask,
         direction,
         padding,
-        state,
-        carried,
+        (state, carried, None),
         constants,
         &mut outputs,
     );
     crate::Sequence::from(outputs)
 }
 
+/// What a loop over a sequence carries from step to step: the state, the last output (for
+/// [`Padding::CarryLastOutput`]), and where resets return the state to.
+pub(crate) type Carried<'s, 'r, C> = (
+    &'s mut <C as Cell>::State,
+    &'s mut Option<<C as Cell>::Output>,
+    Option<ResetTo<'r, <C as Cell>::State>>,
+);
+
 /// [`masked_unroll`] into `outputs`, which is cleared first; it allocates only when
-/// `outputs` has less capacity than `inputs` has steps.
+/// `outputs` has less capacity than `inputs` has steps. With `reset`, a flagged timestep
+/// first sets the state back to `reset`'s initial state and forgets the carried output (the
+/// resets must have been checked against `inputs.len()` too).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
     cell: &C,
@@ -77,8 +87,7 @@ pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
     mask: Mask<'_>,
     direction: Direction,
     padding: Padding,
-    state: &mut C::State,
-    carried: &mut Option<C::Output>,
+    (state, carried, reset): Carried<'_, '_, C>,
     constants: &C::Constants,
     outputs: &mut Vec<C::Output>,
 ) {
@@ -91,8 +100,11 @@ pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
         || {
             for k in 0..steps {
                 let (t, valid) = schedule(direction, mask, steps, k);
+                let fresh = ResetTo::before(reset.as_ref(), t, state);
                 let y = if valid {
                     cell.step(inputs[t].borrow(), state, constants)
+                } else if fresh {
+                    padding.masked_output(None)
                 } else {
                     padding.masked_output(outputs.last().or(carried.as_ref()))
                 };

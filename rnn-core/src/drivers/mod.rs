@@ -1,4 +1,4 @@
-//! Running a cell over time, one layer on top of the next: the direction and mask values, the
+//! Running a cell over time, one layer on top of the next: the direction, mask and reset values, the
 //! loops (static unroll, dynamic loop, block of sequences, masked loop), then [`Rnn`] and
 //! what is built on it (batches, streams, every step's state).
 
@@ -12,6 +12,7 @@ pub(crate) mod lowering;
 pub(crate) mod mask;
 #[cfg(feature = "alloc")]
 pub(crate) mod masked;
+pub(crate) mod reset;
 pub(crate) mod rnn;
 pub(crate) mod stateful;
 pub(crate) mod unroll;

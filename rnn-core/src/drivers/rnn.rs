@@ -7,6 +7,8 @@ use super::direction::Direction;
 #[cfg(feature = "alloc")]
 use super::mask::Mask;
 use super::mask::Padding;
+#[cfg(feature = "alloc")]
+use super::reset::ResetTo;
 use super::unroll::{unrolled, Unrolled};
 use crate::cell::Cell;
 #[cfg(feature = "alloc")]
@@ -196,7 +198,8 @@ impl<C: Cell> Rnn<C> {
         }
         // Reading backwards needs the whole sequence: gather it once (not per step).
         let inputs: alloc::vec::Vec<X> = inputs.into_iter().collect();
-        self.run_checked(&inputs, crate::Mask::All, initial_state, constants)
+        let all = (crate::Mask::All, crate::Resets::None);
+        self.run_checked(&inputs, all, initial_state, constants)
     }
 
     /// Runs exactly `T` steps from the cell's initial state, with no heap allocation, in the
@@ -270,7 +273,7 @@ impl<C: Cell> Rnn<C> {
         mask.check(inputs.len())?;
         Ok(self.run_checked(
             inputs,
-            mask,
+            (mask, crate::Resets::None),
             self.cell().initial_state(constants),
             constants,
         ))
@@ -287,27 +290,87 @@ impl<C: Cell> Rnn<C> {
     ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
         let mask = mask.into();
         mask.check(inputs.len())?;
-        Ok(self.run_checked(inputs, mask, initial_state, constants))
+        Ok(self.run_checked(
+            inputs,
+            (mask, crate::Resets::None),
+            initial_state,
+            constants,
+        ))
     }
 
-    /// The masked run once the mask is known to fit.
+    /// Runs over `inputs` with `mask` from `initial_state`, returning to `initial_state`
+    /// before every step that `resets` flags (Haiku's `hk.ResetCore`; see [`Resets`]): one
+    /// sequence holding several episodes, each run as if it were a sequence of its own.
+    ///
+    /// The flags are an argument beside the mask rather than part of the cell's input, as
+    /// in Haiku, because what they reset to is the run's: any cell resets, with no wrapper
+    /// and no change to its input type. Keras has no equivalent; its users split the
+    /// sequences at the episode boundaries, which this computes in one run (the same bits).
+    /// Batches take resets with [`Batch::resets`](crate::Batch::resets), streams with
+    /// [`Stateful::feed_with_resets`](crate::Stateful::feed_with_resets), training runs with
+    /// [`run_taped_with_resets`](Rnn::run_taped_with_resets).
+    ///
+    /// An error, and nothing computed, when the mask or the flags do not fit the sequence.
+    ///
+    /// [`Resets`]: crate::Resets
+    ///
+    /// ```
+    /// use rnn::{cell, Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let rnn = Rnn::new(Accumulate);
+    /// let xs = [1.0, 2.0, 3.0, 4.0, 5.0].map(|x| SVector::from([x]));
+    /// let resets = [false, false, true, false, true];
+    /// let run = rnn.run_with_resets(&xs, Mask::All, &resets, SVector::zeros(), &()).unwrap();
+    /// // The same as the three episodes run one by one.
+    /// let pieces = [&xs[..2], &xs[2..4], &xs[4..]].map(|piece| rnn.run(piece, &()));
+    /// let outputs: Vec<_> = pieces.iter().flat_map(|p| p.outputs.iter().copied()).collect();
+    /// assert_eq!(run.outputs.to_vec(), outputs);
+    /// assert_eq!(run.state, pieces[2].state);
+    /// ```
+    pub fn run_with_resets<'m, 'r, X: Borrow<C::Input>>(
+        &self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        resets: impl Into<crate::Resets<'r>>,
+        initial_state: C::State,
+        constants: &C::Constants,
+    ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
+        let (mask, resets) = (mask.into(), resets.into());
+        mask.check(inputs.len())?;
+        resets.check(inputs.len())?;
+        Ok(self.run_checked(inputs, (mask, resets), initial_state, constants))
+    }
+
+    /// The masked run once the mask and resets are known to fit.
     pub(crate) fn run_checked<X: Borrow<C::Input>>(
         &self,
         inputs: &[X],
-        mask: Mask<'_>,
+        (mask, resets): (Mask<'_>, crate::Resets<'_>),
         mut state: C::State,
         constants: &C::Constants,
     ) -> crate::Run<C::Output, C::State> {
-        let outputs = super::masked::masked_unroll(
+        let reset = ResetTo::new(resets, &state);
+        let mut outputs = alloc::vec::Vec::new();
+        super::masked::masked_unroll_into(
             self.cell(),
             inputs,
             mask,
             self.direction,
             self.padding,
-            &mut state,
-            &mut None,
+            (&mut state, &mut None, reset),
             constants,
+            &mut outputs,
         );
-        crate::Run { outputs, state }
+        crate::Run {
+            outputs: crate::Sequence::from(outputs),
+            state,
+        }
     }
 }

@@ -7,6 +7,8 @@ use core::mem::MaybeUninit;
 use crate::cell::Cell;
 use crate::drivers::direction::Direction;
 use crate::drivers::mask::Padding;
+#[cfg(feature = "alloc")]
+use crate::drivers::reset::ResetTo;
 
 /// A cell with its state and constants, fed one step or one chunk at a time.
 ///
@@ -40,7 +42,7 @@ use crate::drivers::mask::Padding;
 pub struct Stateful<C: Cell> {
     pub(crate) cell: C,
     pub(crate) constants: C::Constants,
-    initial: C::State,
+    pub(crate) initial: C::State,
     pub(crate) state: C::State,
     pub(crate) padding: Padding,
     pub(crate) direction: Direction,
@@ -98,7 +100,7 @@ impl<C: Cell> Stateful<C> {
             return inputs.into_iter().map(|x| self.step(x.borrow())).collect();
         }
         let inputs: alloc::vec::Vec<X> = inputs.into_iter().collect();
-        self.feed_checked(&inputs, crate::Mask::All)
+        self.feed_checked(&inputs, crate::Mask::All, crate::Resets::None)
     }
 
     /// Runs a chunk with a mask: padded steps keep the state and output per the padding policy.
@@ -111,7 +113,43 @@ impl<C: Cell> Stateful<C> {
     ) -> Result<crate::Sequence<C::Output>, crate::SequenceError> {
         let mask = mask.into();
         mask.check(inputs.len())?;
-        Ok(self.feed_checked(inputs, mask))
+        Ok(self.feed_checked(inputs, mask, crate::Resets::None))
+    }
+
+    /// Runs a chunk with a mask and per-step resets (Haiku's `hk.ResetCore`; see
+    /// [`Resets`](crate::Resets)): before each flagged step the stream returns to its initial
+    /// state, as [`reset`](Stateful::reset) does between chunks, so an episode may end
+    /// anywhere inside a chunk. An error, and the state untouched, when the mask or the
+    /// flags do not fit the chunk.
+    ///
+    /// ```
+    /// use rnn::{cell, Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let mut stream = Rnn::new(Accumulate).stateful(()).with_initial_state(SVector::from([1.0]));
+    /// stream.feed(&[SVector::from([2.0])]);
+    /// let xs = [SVector::from([1.0]); 3];
+    /// let ys = stream.feed_with_resets(&xs, Mask::All, &[false, true, false]).unwrap();
+    /// assert_eq!(ys.iter().map(|y| y[0]).collect::<Vec<_>>(), [40.0, 20.0, 30.0]);
+    /// assert_eq!(stream.state()[0], 3.0);
+    /// ```
+    #[cfg(feature = "alloc")]
+    pub fn feed_with_resets<'m, 'r, X: Borrow<C::Input>>(
+        &mut self,
+        inputs: &[X],
+        mask: impl Into<crate::Mask<'m>>,
+        resets: impl Into<crate::Resets<'r>>,
+    ) -> Result<crate::Sequence<C::Output>, crate::SequenceError> {
+        let (mask, resets) = (mask.into(), resets.into());
+        mask.check(inputs.len())?;
+        resets.check(inputs.len())?;
+        Ok(self.feed_checked(inputs, mask, resets))
     }
 
     #[cfg(feature = "alloc")]
@@ -119,17 +157,21 @@ impl<C: Cell> Stateful<C> {
         &mut self,
         inputs: &[X],
         mask: crate::Mask<'_>,
+        resets: crate::Resets<'_>,
     ) -> crate::Sequence<C::Output> {
-        crate::drivers::masked::masked_unroll(
+        let reset = ResetTo::new(resets, &self.initial);
+        let mut outputs = alloc::vec::Vec::new();
+        crate::drivers::masked::masked_unroll_into(
             &self.cell,
             inputs,
             mask,
             self.direction,
             self.padding,
-            &mut self.state,
-            &mut self.carried,
+            (&mut self.state, &mut self.carried, reset),
             &self.constants,
-        )
+            &mut outputs,
+        );
+        crate::Sequence::from(outputs)
     }
 
     /// Runs a chunk of exactly `T` steps with no heap allocation (in the configured direction).
@@ -286,9 +328,63 @@ where
         Q: AsRef<[X]> + Sync,
         X: Borrow<C::Input> + Sync,
     {
+        self.feed_with_resets_into(sequences, masks, crate::BatchResets::None, out)
+    }
+
+    /// Runs the next chunk with per-step resets (Haiku's `hk.ResetCore`; see
+    /// [`Resets`](crate::Resets)): `resets[b][t]` returns stream `b` to its initial state
+    /// before step `t`, so each stream's episodes may end anywhere inside a chunk. An error,
+    /// and no state changed, when the chunk's size, masks or resets do not match the batch.
+    ///
+    /// ```
+    /// use rnn::{cell, BatchMasks, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let mut streams = Rnn::new(Accumulate).stateful_batch(vec![(); 2]);
+    /// let chunk = vec![vec![SVector::from([1.0]); 2]; 2];
+    /// streams.feed(&chunk, BatchMasks::All).unwrap();
+    /// let resets = vec![vec![false, true], vec![false, false]];
+    /// let ys = streams.feed_with_resets(&chunk, BatchMasks::All, &resets).unwrap();
+    /// assert_eq!(ys.to_flat_f32(), [30.0, 10.0, 30.0, 40.0]);
+    /// ```
+    pub fn feed_with_resets<'r, Q, X>(
+        &mut self,
+        sequences: &[Q],
+        masks: crate::BatchMasks<'_>,
+        resets: impl Into<crate::BatchResets<'r>>,
+    ) -> Result<crate::Batched<C::Output>, crate::SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+    {
+        let mut outputs = crate::Batched(alloc::vec::Vec::new());
+        self.feed_with_resets_into(sequences, masks, resets.into(), &mut outputs)?;
+        Ok(outputs)
+    }
+
+    /// [`feed_with_resets`](StatefulBatch::feed_with_resets) into `out`, as
+    /// [`feed_into`](StatefulBatch::feed_into).
+    pub fn feed_with_resets_into<Q, X>(
+        &mut self,
+        sequences: &[Q],
+        masks: crate::BatchMasks<'_>,
+        resets: crate::BatchResets<'_>,
+        out: &mut crate::Batched<C::Output>,
+    ) -> Result<(), crate::SequenceError>
+    where
+        Q: AsRef<[X]> + Sync,
+        X: Borrow<C::Input> + Sync,
+    {
         crate::SequenceError::check_batch("sequences", self.len(), sequences.len())?;
         crate::Batch::<Q, C::State>::new(sequences)
             .batch_masks(masks)
+            .resets(resets)
             .check()?;
         let rnn = &self.rnn;
         out.0.resize_with(self.streams.len(), || {
@@ -304,8 +400,11 @@ where
                     masks.get(b),
                     rnn.direction,
                     rnn.padding,
-                    &mut stream.state,
-                    &mut stream.carried,
+                    (
+                        &mut stream.state,
+                        &mut stream.carried,
+                        ResetTo::new(resets.get(b), &stream.initial),
+                    ),
                     &stream.constants,
                     &mut outputs.0,
                 );

@@ -9,11 +9,12 @@ use super::differentiable::{add_parameters, set_to_zero, zeros_like, Differentia
 use super::error::BackwardError;
 #[cfg(feature = "std")]
 use super::lowered::{self, LoweredTape};
-use super::sequence::{record, replay, Adjoints, Recording, Tape};
+use super::sequence::{record_resetting, replay, Adjoints, Recording, Tape};
 use crate::cell::Cell;
 use crate::drivers::batch::Spare;
+use crate::drivers::reset::ResetTo;
 use crate::error::{SequenceError, ShapeError};
-use crate::nested::Nested;
+use crate::nested::{ops::Add, Nested};
 use crate::parameters::Parameters;
 use crate::sequence::Sequence;
 use crate::{Batch, BatchConstants, BatchRun, Rnn};
@@ -309,7 +310,9 @@ where
                     .is_active()
                     .then(|| self.dropout.masks(draw, b)),
             };
-            record(cell, recording, (state, &mut None), tape, &mut outputs.0);
+            let reset = ResetTo::new(batch.resets.get(b), state);
+            let state = (state, &mut None, reset);
+            record_resetting(cell, recording, state, tape, &mut outputs.0);
         };
         let (outputs, states) = (&mut out.outputs.0, &mut out.states);
         #[cfg(feature = "std")]
@@ -447,7 +450,9 @@ where
                 .enumerate()
             {
                 let b = first + j;
-                replay(
+                // A reset returned sequence `b` to its initial state: its adjoint is that
+                // state's too.
+                let d_reset = replay(
                     cell,
                     &tapes[b],
                     batch.sequences[b].as_ref(),
@@ -460,6 +465,9 @@ where
                         inputs: d_inputs,
                     },
                 );
+                if let Some(d_reset) = d_reset {
+                    d_state.zip_apply(&d_reset, &Add);
+                }
             }
         };
         let per = per_partial.max(1);

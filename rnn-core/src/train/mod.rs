@@ -23,7 +23,10 @@
 //! [`Bidirectional`](crate::Bidirectional) for every merge with an adjoint ([`MergeAdjoint`]),
 //! and a stateful stream chunk by chunk, truncated at each chunk's start
 //! ([`Stateful::feed_taped`](crate::Stateful::feed_taped)).
-//! [`Stacked`](crate::cells::Stacked) cells are differentiable when their layers are.
+//! [`Stacked`](crate::cells::Stacked) cells are differentiable when their layers are, and so is
+//! [`TimeDistributed`](crate::TimeDistributed) when its layer is. Per-step
+//! [`Resets`](crate::Resets) stop the state's adjoint at each reset step and send it to the
+//! initial state ([`Rnn::run_taped_with_resets`](crate::Rnn::run_taped_with_resets)).
 //! Keras's `dropout` and `recurrent_dropout` are [`Rnn::dropout`](crate::Rnn::dropout): the
 //! training drivers draw one set of [`DropoutMasks`] per sequence from its seed and fold them
 //! into a copy of the cell's kernels ([`Differentiable::with_dropout`]); inference ignores it.
@@ -108,6 +111,7 @@ mod lowered;
 mod sequence;
 mod stacked;
 mod stateful;
+mod time_distributed;
 mod unrolled;
 
 pub mod clip;

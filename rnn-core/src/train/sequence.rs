@@ -8,9 +8,10 @@ use super::differentiable::{add_parameters, set_to_zero, zeros_like, Differentia
 use crate::cell::Cell;
 use crate::drivers::dropout::{Dropout, DropoutError, DropoutMasks};
 use crate::drivers::masked::schedule;
+use crate::drivers::reset::ResetTo;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::{ops::Add, Nested};
-use crate::{Direction, Mask, Padding, Rnn, Run, Sequence};
+use crate::{Direction, Mask, Padding, Resets, Rnn, Run, Sequence};
 
 /// What [`Rnn::run_taped`] records for [`Rnn::backward`]: for each step in processing order,
 /// the timestep it read and the cell's residual (none for a masked step), the run's
@@ -24,6 +25,8 @@ use crate::{Direction, Mask, Padding, Rnn, Run, Sequence};
 #[derive(Clone, Debug)]
 pub struct Tape<R> {
     steps: Vec<TapedStep<R>>,
+    /// The processing steps (indices into `steps`) that reset the state first, in order.
+    resets: Vec<usize>,
     direction: Direction,
     padding: Padding,
     /// The masks the run dropped with; `None` without dropout.
@@ -58,6 +61,7 @@ impl<R> Tape<R> {
     pub const fn new() -> Self {
         Tape {
             steps: Vec::new(),
+            resets: Vec::new(),
             direction: Direction::Forward,
             padding: Padding::CarryLastOutput,
             dropout: None,
@@ -73,6 +77,12 @@ impl<R> Tape<R> {
     /// Whether no step is recorded.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// How many of the recorded steps reset the state first (see
+    /// [`Resets`](crate::Resets)).
+    pub fn resets(&self) -> usize {
+        self.resets.len()
     }
 
     /// How many of the recorded steps called the cell.
@@ -110,8 +120,15 @@ pub struct Gradients<C: Cell> {
     pub parameters: C,
     /// One adjoint per timestep, in time order as the inputs; zeros where a step was masked.
     pub inputs: Vec<C::Input>,
-    /// The initial state's adjoint.
+    /// The initial state's adjoint. It includes [`reset_state`](Gradients::reset_state)
+    /// after [`Rnn::backward`], whose resets return to the run's initial state.
     pub initial_state: C::State,
+    /// The adjoint of the state the run's [`Resets`](crate::Resets) returned to, summed over
+    /// the steps that reset: zeros without resets. For [`Rnn::backward`] that state is the
+    /// initial state, so this is also part of `initial_state`; for
+    /// [`Stateful::backward_chunk`](crate::Stateful::backward_chunk) it is the stream's
+    /// initial state, not the one the chunk started from.
+    pub reset_state: C::State,
     /// The constants' adjoint (summed over the steps that read them).
     pub constants: C::Constants,
 }
@@ -207,12 +224,54 @@ impl<C: Differentiable> Rnn<C> {
         constants: &C::Constants,
         tape: &mut Tape<C::Residual>,
     ) -> Result<Run<C::Output, C::State>, SequenceError> {
-        let mask = mask.into();
+        self.run_taped_with_resets(inputs, mask, Resets::None, initial_state, constants, tape)
+    }
+
+    /// [`run_with_resets`](Rnn::run_with_resets) (same outputs and state, bit for bit),
+    /// recording in `tape` what [`backward`](Rnn::backward) needs, the resets included: the
+    /// backward stops the state's adjoint at each reset step and adds it into the initial
+    /// state's gradient (and into [`Gradients::reset_state`]), since that step read the
+    /// initial state, not the state before it.
+    ///
+    /// An error, and nothing computed, when the mask or the flags do not fit the sequence.
+    ///
+    /// ```
+    /// use rnn::cells::SimpleRnnCell;
+    /// use rnn::train::Tape;
+    /// use rnn::{Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// let rnn = Rnn::new(SimpleRnnCell::<1, 2, f64>::keras_init(7));
+    /// let xs = [0.5, -1.0, 2.0].map(|x| SVector::from([x]));
+    /// let resets = [false, false, true];
+    /// let mut tape = Tape::new();
+    /// let s0 = SVector::zeros();
+    /// rnn.run_taped_with_resets(&xs, Mask::All, &resets, s0, &(), &mut tape).unwrap();
+    /// // The loss: the final state's sum. It reads only the last episode, the last step.
+    /// let d_outputs = [SVector::zeros(); 3];
+    /// let grads = rnn.backward(&tape, &xs, &d_outputs, SVector::repeat(1.0), &()).unwrap();
+    /// let zero = SVector::<f64, 1>::zeros();
+    /// assert_eq!((grads.inputs[0], grads.inputs[1]), (zero, zero));
+    /// assert_ne!(grads.inputs[2], zero);
+    /// assert_eq!(grads.initial_state, grads.reset_state);
+    /// ```
+    pub fn run_taped_with_resets<'m, 'r, X: Borrow<C::Input>>(
+        &self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        resets: impl Into<Resets<'r>>,
+        initial_state: C::State,
+        constants: &C::Constants,
+        tape: &mut Tape<C::Residual>,
+    ) -> Result<Run<C::Output, C::State>, SequenceError> {
+        let (mask, resets) = (mask.into(), resets.into());
         mask.check(inputs.len())?;
+        resets.check(inputs.len())?;
+        let reset = ResetTo::new(resets, &initial_state);
         let mut state = initial_state;
         let mut outputs = Vec::new();
         let dropout = tape.draw(&self.dropout, 0);
-        record(
+        record_resetting(
             self.cell(),
             Recording {
                 inputs,
@@ -222,7 +281,7 @@ impl<C: Differentiable> Rnn<C> {
                 constants,
                 dropout,
             },
-            (&mut state, &mut None),
+            (&mut state, &mut None, reset),
             tape,
             &mut outputs,
         );
@@ -264,9 +323,10 @@ impl<C: Differentiable> Rnn<C> {
             parameters: zeros_like(self.cell()),
             inputs: alloc::vec![C::Input::zeros(); steps],
             initial_state: d_final_state,
+            reset_state: C::State::zeros(),
             constants: C::Constants::zeros(),
         };
-        replay(
+        let d_reset = replay(
             self.cell(),
             tape,
             inputs,
@@ -279,6 +339,10 @@ impl<C: Differentiable> Rnn<C> {
                 inputs: &mut gradients.inputs,
             },
         );
+        if let Some(d_reset) = d_reset {
+            gradients.initial_state.zip_apply(&d_reset, &Add);
+            gradients.reset_state = d_reset;
+        }
         Ok(gradients)
     }
 }
@@ -307,6 +371,19 @@ pub(crate) fn record<C: Differentiable, X: Borrow<C::Input>>(
     tape: &mut Tape<C::Residual>,
     outputs: &mut Vec<C::Output>,
 ) {
+    record_resetting(cell, run, (state, carried, None), tape, outputs);
+}
+
+/// [`record`] with resets: a flagged timestep first sets the state back to `reset`'s initial
+/// state and forgets the carried output, as the masked driver's loop does; the tape notes
+/// the step, for [`replay`] to stop the state's adjoint there.
+pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
+    cell: &C,
+    run: Recording<'_, '_, X, C::Constants>,
+    (state, carried, reset): crate::drivers::masked::Carried<'_, '_, C>,
+    tape: &mut Tape<C::Residual>,
+    outputs: &mut Vec<C::Output>,
+) {
     let Recording {
         inputs,
         mask,
@@ -318,6 +395,7 @@ pub(crate) fn record<C: Differentiable, X: Borrow<C::Input>>(
     let steps = inputs.len();
     tape.steps.clear();
     tape.steps.reserve(steps);
+    tape.resets.clear();
     tape.direction = direction;
     tape.padding = padding;
     // The masks stay the same at every step: folded into a copy of the cell once.
@@ -331,15 +409,17 @@ pub(crate) fn record<C: Differentiable, X: Borrow<C::Input>>(
         || {
             for k in 0..steps {
                 let (time, valid) = schedule(direction, mask, steps, k);
+                let fresh = ResetTo::before(reset.as_ref(), time, state);
+                if fresh {
+                    tape.resets.push(k);
+                }
                 let (output, residual) = if valid {
                     let (output, residual) =
                         cell.step_forward(inputs[time].borrow(), state, constants);
                     (output, Some(residual))
                 } else {
-                    (
-                        padding.masked_output(outputs.last().or(carried.as_ref())),
-                        None,
-                    )
+                    let previous = outputs.last().or(carried.as_ref()).filter(|_| !fresh);
+                    (padding.masked_output(previous), None)
                 };
                 outputs.push(output);
                 tape.steps.push(TapedStep { time, residual });
@@ -365,7 +445,9 @@ pub(crate) struct Adjoints<'a, C: Cell> {
 }
 
 /// The backward of a [`record`]ed run, last step first, into `adjoints`. The lengths of
-/// `inputs`, `d_outputs` and `adjoints.inputs` must be the tape's.
+/// `inputs`, `d_outputs` and `adjoints.inputs` must be the tape's. Returns the adjoint of the
+/// state the run's resets returned to (`None` when no step reset): the state's adjoint at
+/// each reset step goes there, not to the steps before it.
 pub(crate) fn replay<C: Differentiable, X: Borrow<C::Input>>(
     cell: &C,
     tape: &Tape<C::Residual>,
@@ -373,7 +455,7 @@ pub(crate) fn replay<C: Differentiable, X: Borrow<C::Input>>(
     d_outputs: &[C::Output],
     constants: &C::Constants,
     adjoints: Adjoints<'_, C>,
-) {
+) -> Option<C::State> {
     // With dropout, the run was the masked copy's: its backward goes into a gradient of the
     // copy, which the masks then turn into the cell's (`W' = M ⊙ W`, so `dW = M ⊙ dW'`).
     let dropped = tape.dropout.and_then(|masks| {
@@ -397,10 +479,11 @@ pub(crate) fn replay<C: Differentiable, X: Borrow<C::Input>>(
         parameters: &mut gradient,
         inputs: d_inputs,
     };
-    replay_steps(&copy, tape, inputs, d_outputs, constants, into_copy);
+    let d_reset = replay_steps(&copy, tape, inputs, d_outputs, constants, into_copy);
     if let Some(gradient) = gradient.with_dropout(&masks) {
         add_parameters(parameters, &gradient, &mut Vec::new());
     }
+    d_reset
 }
 
 /// [`replay`]'s loop: the steps' backward, last first, for the cell the run stepped.
@@ -411,7 +494,7 @@ fn replay_steps<C: Differentiable, X: Borrow<C::Input>>(
     d_outputs: &[C::Output],
     constants: &C::Constants,
     adjoints: Adjoints<'_, C>,
-) {
+) -> Option<C::State> {
     let steps = tape.len();
     let Adjoints {
         state: d_state,
@@ -421,6 +504,8 @@ fn replay_steps<C: Differentiable, X: Borrow<C::Input>>(
     } = adjoints;
     // The adjoint of an output that a later, masked step copied (`CarryLastOutput`).
     let mut copied: Option<C::Output> = None;
+    let mut d_reset = C::State::zeros();
+    let mut resets = tape.resets.iter().rev().peekable();
     crate::vectorized(
         #[inline(always)]
         || {
@@ -453,7 +538,16 @@ fn replay_steps<C: Differentiable, X: Borrow<C::Input>>(
                     // reaches nothing here.
                     None => {}
                 }
+                // The step read the reset state, not the one before it: the state's adjoint
+                // goes to the reset state and stops, and so does a copied output's (the
+                // step's padding output was zeros, not a copy).
+                if resets.next_if_eq(&&k).is_some() {
+                    d_reset.zip_apply(d_state, &Add);
+                    *d_state = C::State::zeros();
+                    copied = None;
+                }
             }
         },
     );
+    (!tape.resets.is_empty()).then_some(d_reset)
 }

@@ -5,10 +5,11 @@
 use core::borrow::Borrow;
 
 use super::differentiable::{zeros_like, Differentiable};
-use super::sequence::{record, replay, Adjoints, Gradients, Recording, Tape};
+use super::sequence::{record_resetting, replay, Adjoints, Gradients, Recording, Tape};
+use crate::drivers::reset::ResetTo;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::Nested;
-use crate::{Mask, Sequence, Stateful};
+use crate::{Mask, Resets, Sequence, Stateful};
 
 /// Training on a stream, one chunk at a time.
 impl<C: Differentiable> Stateful<C> {
@@ -46,10 +47,29 @@ impl<C: Differentiable> Stateful<C> {
         mask: impl Into<Mask<'m>>,
         tape: &mut Tape<C::Residual>,
     ) -> Result<Sequence<C::Output>, SequenceError> {
-        let mask = mask.into();
+        self.feed_taped_with_resets(inputs, mask, Resets::None, tape)
+    }
+
+    /// [`feed_with_resets`](Stateful::feed_with_resets) (the same bits), recording the chunk
+    /// in `tape` for [`backward_chunk`](Stateful::backward_chunk). A reset step returns to the
+    /// stream's initial state: its state's adjoint goes to
+    /// [`Gradients::reset_state`](crate::train::Gradients::reset_state), the gradient of that
+    /// initial state, and not to the chunk's start.
+    ///
+    /// An error, and the state untouched, when the mask or the flags do not fit the chunk.
+    pub fn feed_taped_with_resets<'m, 'r, X: Borrow<C::Input>>(
+        &mut self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        resets: impl Into<Resets<'r>>,
+        tape: &mut Tape<C::Residual>,
+    ) -> Result<Sequence<C::Output>, SequenceError> {
+        let (mask, resets) = (mask.into(), resets.into());
         mask.check(inputs.len())?;
+        resets.check(inputs.len())?;
+        let reset = ResetTo::new(resets, &self.initial);
         let mut outputs = alloc::vec::Vec::new();
-        record(
+        record_resetting(
             &self.cell,
             Recording {
                 inputs,
@@ -59,7 +79,7 @@ impl<C: Differentiable> Stateful<C> {
                 constants: &self.constants,
                 dropout: None,
             },
-            (&mut self.state, &mut self.carried),
+            (&mut self.state, &mut self.carried, reset),
             tape,
             &mut outputs,
         );
@@ -95,9 +115,10 @@ impl<C: Differentiable> Stateful<C> {
             parameters: zeros_like(&self.cell),
             inputs: alloc::vec![C::Input::zeros(); steps],
             initial_state: d_final_state,
+            reset_state: C::State::zeros(),
             constants: C::Constants::zeros(),
         };
-        replay(
+        let d_reset = replay(
             &self.cell,
             tape,
             inputs,
@@ -110,6 +131,9 @@ impl<C: Differentiable> Stateful<C> {
                 inputs: &mut gradients.inputs,
             },
         );
+        if let Some(d_reset) = d_reset {
+            gradients.reset_state = d_reset;
+        }
         Ok(gradients)
     }
 }
