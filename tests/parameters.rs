@@ -35,8 +35,7 @@ fn built_in_cells_count_as_keras_does() {
             .count_params(),
         144
     );
-    let gru_v1 =
-        GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12]), false).unwrap();
+    let gru_v1 = GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12])).unwrap();
     assert_eq!(gru_v1.count_params(), 120);
     assert_eq!(paths(&gru_v1)[2], "bias [12]");
 }
