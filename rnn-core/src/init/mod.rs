@@ -190,6 +190,7 @@ impl Initializer {
     /// What to draw for a tensor of shape `dims`.
     fn draw(self, dims: &[usize]) -> Draw {
         use {Distribution::*, FanMode::*};
+        let fans = Fans::of(dims);
         match self {
             Initializer::Zeros => Draw::Constant(0.0),
             Initializer::Ones => Draw::Constant(1.0),
@@ -204,18 +205,14 @@ impl Initializer {
                 scale,
                 mode,
                 distribution,
-            } => variance_scaling(scale, mode, distribution, Fans::of(dims)),
+            } => variance_scaling(scale, mode, distribution, fans),
             // Keras's definitions of the named ones.
-            Initializer::GlorotUniform => variance_scaling(1.0, FanAvg, Uniform, Fans::of(dims)),
-            Initializer::GlorotNormal => {
-                variance_scaling(1.0, FanAvg, TruncatedNormal, Fans::of(dims))
-            }
-            Initializer::LecunUniform => variance_scaling(1.0, FanIn, Uniform, Fans::of(dims)),
-            Initializer::LecunNormal => {
-                variance_scaling(1.0, FanIn, TruncatedNormal, Fans::of(dims))
-            }
-            Initializer::HeUniform => variance_scaling(2.0, FanIn, Uniform, Fans::of(dims)),
-            Initializer::HeNormal => variance_scaling(2.0, FanIn, TruncatedNormal, Fans::of(dims)),
+            Initializer::GlorotUniform => variance_scaling(1.0, FanAvg, Uniform, fans),
+            Initializer::GlorotNormal => variance_scaling(1.0, FanAvg, TruncatedNormal, fans),
+            Initializer::LecunUniform => variance_scaling(1.0, FanIn, Uniform, fans),
+            Initializer::LecunNormal => variance_scaling(1.0, FanIn, TruncatedNormal, fans),
+            Initializer::HeUniform => variance_scaling(2.0, FanIn, Uniform, fans),
+            Initializer::HeNormal => variance_scaling(2.0, FanIn, TruncatedNormal, fans),
             Initializer::Orthogonal { gain } => Draw::Orthogonal { gain },
             Initializer::Identity { gain } => Draw::Identity { gain },
         }
@@ -332,6 +329,19 @@ mod tests {
                 let dot: f64 = (0..cols).map(|j| w[a * cols + j] * w[b * cols + j]).sum();
                 let expected = if a == b { 1.0 } else { 0.0 };
                 assert!((dot - expected).abs() < 1e-12, "rows {a},{b}: {dot}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_tensor_takes_any_initializer() {
+        for init in [
+            Initializer::Orthogonal { gain: 1.0 },
+            Initializer::Identity { gain: 1.0 },
+            Initializer::GlorotNormal,
+        ] {
+            for dims in [&[0, 5][..], &[5, 0], &[0]] {
+                init.fill::<f32>(&mut rng(1), dims, &mut []).unwrap();
             }
         }
     }
