@@ -34,7 +34,9 @@ pub struct RecurrentInitializers {
     pub kernel_initializer: Initializer,
     /// The recurrent kernel `[H, G·H]` (Keras's default: `orthogonal`).
     pub recurrent_initializer: Initializer,
-    /// The bias (Keras's default: `zeros`).
+    /// The bias (Keras's default: `zeros`), drawn over the whole bias: a fan-based
+    /// initialiser sees an LSTM's `[4H]` bias whole, where Keras with `unit_forget_bias` draws
+    /// its `[H]` and `[2H]` blocks apart (other fans; the same for every other initialiser).
     pub bias_initializer: Initializer,
     /// The LSTM's forget gate bias is then ones, whatever `bias_initializer` (Keras's default:
     /// `true`). The GRU and SimpleRNN have no forget gate and ignore it.
