@@ -22,7 +22,9 @@ fn random_sequences<const F: usize>(seed: u64, n: usize, t: usize) -> Vec<Vec<SV
             (0..t)
                 .map(|_| {
                     let mut v = SVector::<f32, F>::zeros();
-                    Initializer::Uniform(1.0).fill(&mut rng, 1, F, v.as_mut_slice());
+                    Initializer::uniform(1.0)
+                        .fill(&mut rng, &[F], v.as_mut_slice())
+                        .expect("F values");
                     v
                 })
                 .collect()
@@ -33,7 +35,9 @@ fn random_sequences<const F: usize>(seed: u64, n: usize, t: usize) -> Vec<Vec<SV
 /// An embedding table with Keras's default initialisation, `uniform(±0.05)`.
 fn random_embedding<const V: usize, const D: usize>(seed: u64) -> Embedding<V, D> {
     let mut table = vec![0.0f32; V * D];
-    Initializer::Uniform(0.05).fill(&mut rng(seed), V, D, &mut table);
+    Initializer::uniform(0.05)
+        .fill(&mut rng(seed), &[V, D], &mut table)
+        .expect("V x D values");
     Embedding::from_f32_slice(&table).expect("V x D values")
 }
 

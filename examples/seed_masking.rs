@@ -30,7 +30,7 @@ fn main() -> Result<(), SequenceError> {
     let masking = Masking::new(0.37);
     // GRU(1, activation=None, recurrent_activation=None, kernel_initializer='ones',
     // recurrent_initializer='zeros', bias_initializer='ones', reset_after=False).
-    let gru = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]), false)
+    let gru = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]))
         .expect("Keras GRU(1) weights for 2 inputs")
         .with_activation(Activation::Linear)
         .with_recurrent_activation(Activation::Linear);

@@ -36,7 +36,7 @@ fn lstm(fx: &Fixture) -> LstmCell<5, 4> {
 }
 
 fn gru(fx: &Fixture) -> GruCell<5, 4> {
-    GruCell::from_keras(
+    GruCell::from_keras_with_reset_after(
         &fx.weight("kernel"),
         &fx.weight("recurrent_kernel"),
         fx.maybe_weight("bias").as_deref(),

@@ -222,7 +222,6 @@ fn gru<T: rnn::Real, const I: usize, const H: usize>(
         &t[&format!("{prefix}kernel")],
         &t[&format!("{prefix}recurrent_kernel")],
         Some(&t[&format!("{prefix}bias")]),
-        true,
     )
     .unwrap()
 }

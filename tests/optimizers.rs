@@ -49,12 +49,13 @@ fn allocations_in(f: impl FnOnce()) -> usize {
     ALLOCATIONS.with(|n| n.get()) - before
 }
 
-/// The fixtures' three tensors: `[3, 4]`, `[4]`, `[2, 2, 3]`.
+/// The fixtures' three tensors: `[3, 4]`, `[4]`, `[2, 2, 3]` (an nalgebra matrix reports
+/// itself `[in, out]`, the transpose of its `R × C`).
 #[derive(Parameters, Clone, Debug, PartialEq)]
 struct Model {
-    kernel: SMatrix<f32, 3, 4>,
+    kernel: SMatrix<f32, 4, 3>,
     bias: SVector<f32, 4>,
-    blocks: [SMatrix<f32, 2, 3>; 2],
+    blocks: [SMatrix<f32, 3, 2>; 2],
 }
 
 #[derive(Deserialize)]

@@ -35,8 +35,7 @@ fn built_in_cells_count_as_keras_does() {
             .count_params(),
         144
     );
-    let gru_v1 =
-        GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12]), false).unwrap();
+    let gru_v1 = GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12])).unwrap();
     assert_eq!(gru_v1.count_params(), 120);
     assert_eq!(paths(&gru_v1)[2], "bias [12]");
 }
@@ -131,7 +130,8 @@ fn values_are_read_and_written_row_major_in_keras_layout() {
         let err = t.copy_from_f32(&[0.0; 2]).unwrap_err();
         assert_eq!(err.found, 2);
     });
-    // nalgebra matrices read row-major, whatever their storage.
+    // An nalgebra matrix `W` of `W · x` (3 inputs to 2 outputs) is a kernel `[in, out]`, as
+    // Keras lays kernels out: entry `[j, i]` is `W[(i, j)]`.
     #[derive(Parameters)]
     struct M {
         m: SMatrix<f64, 2, 3>,
@@ -139,8 +139,8 @@ fn values_are_read_and_written_row_major_in_keras_layout() {
     let m = M {
         m: SMatrix::<f64, 2, 3>::new(1.0, 2.0, 3.0, 4.0, 5.0, 6.0),
     };
-    assert_eq!(values(&m), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-    assert_eq!(paths(&m), ["m [2, 3]"]);
+    assert_eq!(paths(&m), ["m [3, 2]"]);
+    assert_eq!(values(&m), [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
 }
 
 #[test]
@@ -306,6 +306,36 @@ ____________________________________
     assert_eq!(table, expected, "\n{table}");
 }
 
+/// One layout in one table: every 2-D weight is `[in, out]`, Keras's kernel layout, whether
+/// it is a `Kernel` (stored so) or an nalgebra matrix used as `W · x` (stored `[out, in]`).
+#[test]
+fn summary_reports_every_matrix_as_in_out() {
+    #[derive(Parameters)]
+    struct Projections {
+        kernel: Weights<f32, 5, 3>,
+        matrix: SMatrix<f32, 3, 5>,
+        gates: [SMatrix<f32, 3, 5>; 2],
+    }
+    let p = Projections {
+        kernel: Weights::zeros(),
+        matrix: SMatrix::zeros(),
+        gates: [SMatrix::zeros(); 2],
+    };
+    let table = p.summary().to_string();
+    let expected = "\
+____________________________________
+Parameter (path)  Shape      Param #
+====================================
+kernel            [5, 3]          15
+matrix            [5, 3]          15
+gates             [2, 5, 3]       30
+====================================
+Total params: 60 (240.00 B)
+____________________________________
+";
+    assert_eq!(table, expected, "\n{table}");
+}
+
 #[test]
 fn activations_and_flags_are_not_parameters() {
     let lstm = LstmCell::<2, 2>::zeros().with_activation(Activation::Relu);
@@ -380,8 +410,8 @@ fn a_tensor_in_place_is_its_values_row_major() {
         |_, j| j as f32
     )));
     assert!(view_agrees(&mut 2.5f32));
-    // A matrix's column-major storage is not its row-major order: no view.
-    assert!(!view_agrees(&mut SMatrix::<f32, 2, 3>::from_fn(
+    // A matrix's column-major storage is its `[in, out]` shape's row-major order.
+    assert!(view_agrees(&mut SMatrix::<f32, 2, 3>::from_fn(
         |i, j| (3 * i + j) as f32
     )));
 }

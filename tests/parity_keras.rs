@@ -27,16 +27,19 @@ fn lstm(fx: &Fixture, prefix: &str) -> LstmCell<5, 4> {
     .with_recurrent_activation(activation(fx, "recurrent_activation"))
 }
 
+/// The variant is read from the bias's shape, and checked against the fixture's
+/// `reset_after`; a GRU without bias takes the flag.
 fn gru(fx: &Fixture) -> GruCell<5, 4> {
-    GruCell::from_keras(
-        &fx.weight("kernel"),
-        &fx.weight("recurrent_kernel"),
-        fx.maybe_weight("bias").as_deref(),
-        fx.config_bool("reset_after"),
-    )
-    .unwrap()
-    .with_activation(activation(fx, "activation"))
-    .with_recurrent_activation(activation(fx, "recurrent_activation"))
+    let (kernel, recurrent_kernel) = (fx.weight("kernel"), fx.weight("recurrent_kernel"));
+    let reset_after = fx.config_bool("reset_after");
+    let cell = match fx.maybe_weight("bias") {
+        Some(bias) => GruCell::from_keras(&kernel, &recurrent_kernel, Some(&bias)).unwrap(),
+        None => GruCell::from_keras_with_reset_after(&kernel, &recurrent_kernel, None, reset_after)
+            .unwrap(),
+    };
+    assert_eq!(cell.reset_after, reset_after, "the variant Keras used");
+    cell.with_activation(activation(fx, "activation"))
+        .with_recurrent_activation(activation(fx, "recurrent_activation"))
 }
 
 fn simple_rnn(fx: &Fixture) -> SimpleRnnCell<5, 4> {
@@ -97,7 +100,6 @@ fn stacked_lstm_then_gru() {
         &fx.weight("l1/kernel"),
         &fx.weight("l1/recurrent_kernel"),
         Some(&fx.weight("l1/bias")),
-        true,
     )
     .unwrap();
     check("keras_stacked", run_fixture(&Stacked((lstm, gru)), &fx));
@@ -180,17 +182,106 @@ fn wrong_weight_shapes_are_typed_errors_naming_the_tensor() {
         err.to_string(),
         "weight `recurrent_kernel`: expected shape [4, 16] (64 values), found 60 values"
     );
-    let err =
-        GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12]), true).unwrap_err();
+    let err = GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 47], None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "weight `bias`: expected shape [2, 12] (24 values), found 12 values"
+        "weight `recurrent_kernel`: expected shape [4, 12] (48 values), found 47 values"
     );
     let err =
         GruCell::<5, 4>::from_pytorch(&[0.0; 60], &[0.0; 48], Some(&[0.0; 11]), None).unwrap_err();
     assert_eq!(
         err.to_string(),
         "weight `bias_ih`: expected shape [12] (12 values), found 11 values"
+    );
+}
+
+/// Keras's GRU bias says the variant: `[2, 3H]` is `reset_after = true`, `[3H]` is `false`.
+/// A bias of neither shape, or one that contradicts the `reset_after` given, is an error
+/// naming both shapes.
+#[test]
+fn gru_bias_shapes_give_the_variant_or_a_worded_error() {
+    use rnn::parameters::Shape;
+    use rnn::GruWeightError;
+    let (kernel, recurrent) = ([0.5; 60], [0.25; 48]);
+    let two_rows: Vec<f32> = (0..24).map(|i| i as f32).collect();
+    let gru = GruCell::<5, 4>::from_keras(&kernel, &recurrent, Some(&two_rows)).unwrap();
+    assert!(gru.reset_after);
+    assert_eq!(
+        gru.bias.unwrap()[2][3],
+        11.0,
+        "row 0: the input bias, gate h"
+    );
+    assert_eq!(
+        gru.recurrent_bias.unwrap()[0][0],
+        12.0,
+        "row 1: the recurrent bias"
+    );
+    let gru = GruCell::<5, 4>::from_keras(&kernel, &recurrent, Some(&two_rows[..12])).unwrap();
+    assert!(!gru.reset_after);
+    assert_eq!((gru.bias.unwrap()[2][3], gru.recurrent_bias), (11.0, None));
+    // Without a bias: Keras 3's default, unless the flag says otherwise.
+    assert!(
+        GruCell::<5, 4>::from_keras(&kernel, &recurrent, None)
+            .unwrap()
+            .reset_after
+    );
+    let v1 = GruCell::<5, 4>::from_keras_with_reset_after(&kernel, &recurrent, None, false);
+    assert!(!v1.unwrap().reset_after);
+
+    // The bias fits neither variant of the kernels' 12 gate columns (a GRU(5)'s [2, 15]).
+    let err = GruCell::<5, 4>::from_keras(&kernel, &recurrent, Some(&[0.0; 30])).unwrap_err();
+    assert_eq!(
+        err,
+        GruWeightError::Bias {
+            units: 4,
+            found: 30
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "weight `bias`: expected shape [2, 12] (reset_after = true) or [12] (reset_after = \
+         false), the 3 gates × 4 units of the kernels; found 30 values"
+    );
+    // The flag contradicts the bias, either way round.
+    let err =
+        GruCell::<5, 4>::from_keras_with_reset_after(&kernel, &recurrent, Some(&[0.0; 12]), true)
+            .unwrap_err();
+    assert_eq!(
+        err,
+        GruWeightError::ResetAfter {
+            reset_after: true,
+            units: 4
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "weight `bias`: reset_after = true expects shape [2, 12], found [12], the bias of a GRU \
+         with reset_after = false"
+    );
+    let err =
+        GruCell::<5, 4>::from_keras_with_reset_after(&kernel, &recurrent, Some(&two_rows), false)
+            .unwrap_err();
+    assert_eq!(
+        err,
+        GruWeightError::ResetAfter {
+            reset_after: false,
+            units: 4
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "weight `bias`: reset_after = false expects shape [12], found [2, 12], the bias of a GRU \
+         with reset_after = true"
+    );
+    assert_eq!(
+        GruWeightError::keras_bias_shape(4, true),
+        Shape::new(&[2, 12])
+    );
+    // A kernel of the wrong size is reported before the bias.
+    let err = GruCell::<5, 4>::from_keras(&[0.0; 59], &recurrent, Some(&[0.0; 30])).unwrap_err();
+    assert!(
+        matches!(&err, GruWeightError::Weight(w) if w.tensor == "kernel"),
+        "{err}"
     );
 }
 
@@ -212,7 +303,7 @@ fn fixed_size_arrays_build_the_same_cell_as_slices() {
 /// recurrent kernel zeros, bias ones, reset_after False) on the embedded tokens.
 #[test]
 fn seed_002_unmasked_table() {
-    let cell = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]), false)
+    let cell = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]))
         .unwrap()
         .with_activation(Activation::Linear)
         .with_recurrent_activation(Activation::Linear);

@@ -162,7 +162,7 @@ fn bidirectional_ave() {
 #[test]
 fn seed_002_keras_mask_and_dynamic_rnn_lengths() {
     let fx = Fixture::load("keras/seed002.json");
-    let cell = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]), false)
+    let cell = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]))
         .unwrap()
         .with_activation(Activation::Linear)
         .with_recurrent_activation(Activation::Linear);

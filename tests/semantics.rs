@@ -463,7 +463,7 @@ fn embedding_with_mask_zero_masks_token_zero() {
 fn seed_002_no_mask_keras_mask_and_dynamic_rnn_lengths() {
     // Seed 002's layer: GRU(1, activation None, recurrent_activation None, kernel ones,
     // recurrent kernel zeros, bias ones, reset_after False).
-    let gru = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]), false)
+    let gru = GruCell::<2, 1>::from_keras(&[1.0; 6], &[0.0; 3], Some(&[1.0; 3]))
         .unwrap()
         .with_activation(Activation::Linear)
         .with_recurrent_activation(Activation::Linear);

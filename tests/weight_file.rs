@@ -369,8 +369,7 @@ fn pytorch_gru_imports_with_gates_reordered_and_two_bias_rows() {
 
     // A reset-before GRU computes something else from PyTorch's weights: refused, naming
     // both variants.
-    let mut v1 =
-        GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12]), false).unwrap();
+    let mut v1 = GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 12])).unwrap();
     let err = WeightFile::parse(&bytes)
         .unwrap()
         .import_torch(&mut v1, TorchLayer::new(0).with_prefix("rnn."))

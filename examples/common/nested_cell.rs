@@ -37,11 +37,11 @@ pub struct NestedState {
 #[derive(Clone, Debug, PartialEq, Parameters)]
 pub struct NestedCell {
     /// `[32, 10]`.
-    #[parameters(init = Initializer::Uniform(0.05))]
+    #[parameters(init = Initializer::uniform(0.05))]
     pub kernel_1: Weights<f32, INPUT_1, UNIT_1>,
     /// Keras's `[64, 32, 20, 30]`, stored as the `[2048, 600]` matrix that the einsum
     /// `'bij,ijkl->bkl'` multiplies by (the same row-major data), reported as Keras's shape.
-    #[parameters(shape = [INPUT_2, INPUT_3, UNIT_2, UNIT_3], init = Initializer::Uniform(0.05))]
+    #[parameters(shape = [INPUT_2, INPUT_3, UNIT_2, UNIT_3], init = Initializer::uniform(0.05))]
     pub kernel_2_3: Weights<f32, 2048, 600>,
 }
 

@@ -317,3 +317,95 @@ impl fmt::Display for SequenceError {
 }
 
 impl core::error::Error for SequenceError {}
+
+/// Keras GRU weights that do not fit the cell, or contradict each other: what
+/// [`GruCell::from_keras`](crate::cells::GruCell::from_keras) returns. Keras stores the GRU's
+/// bias as `[2, 3H]` (an input and a recurrent row) when `reset_after = true` and as `[3H]`
+/// when `false` ([`keras_bias_shape`](GruWeightError::keras_bias_shape)), so the bias says
+/// which variant the weights are.
+///
+/// ```
+/// use rnn::cells::GruCell;
+/// use rnn::GruWeightError;
+///
+/// // Kernels of a GRU(4) on 5 inputs (3·4 = 12 gate columns), and a bias of 10 values.
+/// let err = GruCell::<5, 4>::from_keras(&[0.0; 60], &[0.0; 48], Some(&[0.0; 10])).unwrap_err();
+/// assert_eq!(err, GruWeightError::Bias { units: 4, found: 10 });
+/// assert_eq!(
+///     err.to_string(),
+///     "weight `bias`: expected shape [2, 12] (reset_after = true) or [12] (reset_after = false), \
+///      the 3 gates × 4 units of the kernels; found 10 values"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GruWeightError {
+    /// A kernel whose size is not the cell's (`kernel [I, 3H]`, `recurrent_kernel [H, 3H]`).
+    Weight(WeightError),
+    /// A bias of neither variant's shape for the kernels' `units` (`H`).
+    Bias {
+        /// The cell's units, `H`: the bias is expected `[2, 3H]` or `[3H]`.
+        units: usize,
+        /// The number of values given.
+        found: usize,
+    },
+    /// A bias of one variant's shape where `reset_after` was given as the other: expected
+    /// `keras_bias_shape(units, reset_after)`, found `keras_bias_shape(units, !reset_after)`.
+    ResetAfter {
+        /// The `reset_after` given.
+        reset_after: bool,
+        /// The cell's units, `H`.
+        units: usize,
+    },
+}
+
+impl GruWeightError {
+    /// The shape of Keras's bias of a GRU of `units`: `[2, 3·units]` when `reset_after`, else
+    /// `[3·units]`.
+    pub fn keras_bias_shape(units: usize, reset_after: bool) -> Shape {
+        let columns = units.saturating_mul(3);
+        if reset_after {
+            Shape::new(&[2, columns])
+        } else {
+            Shape::new(&[columns])
+        }
+    }
+}
+
+impl From<WeightError> for GruWeightError {
+    fn from(err: WeightError) -> Self {
+        GruWeightError::Weight(err)
+    }
+}
+
+impl fmt::Display for GruWeightError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shape = Self::keras_bias_shape;
+        match *self {
+            GruWeightError::Weight(ref err) => err.fmt(f),
+            GruWeightError::Bias { units, found } => write!(
+                f,
+                "weight `bias`: expected shape {} (reset_after = true) or {} (reset_after = \
+                 false), the 3 gates × {units} units of the kernels; found {found} values",
+                shape(units, true),
+                shape(units, false)
+            ),
+            GruWeightError::ResetAfter { reset_after, units } => write!(
+                f,
+                "weight `bias`: reset_after = {reset_after} expects shape {}, found {}, the bias \
+                 of a GRU with reset_after = {}",
+                shape(units, reset_after),
+                shape(units, !reset_after),
+                !reset_after
+            ),
+        }
+    }
+}
+
+impl core::error::Error for GruWeightError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            GruWeightError::Weight(err) => Some(err),
+            _ => None,
+        }
+    }
+}

@@ -58,7 +58,7 @@ pub use drivers::unroll::Unrolled;
 #[cfg(feature = "alloc")]
 pub use drivers::unroll::{block_unroll, block_unroll_into, dynamic_unroll};
 pub use drivers::unroll::{static_unroll, StepInput};
-pub use error::{SequenceError, ShapeError, ShapeErrorKind, WeightError};
+pub use error::{GruWeightError, SequenceError, ShapeError, ShapeErrorKind, WeightError};
 pub use kernels::dispatch::vectorized;
 pub use nested::{Nested, RealScalar, ScalarOp, ShapeOf};
 pub use parameters::Parameters;

@@ -59,6 +59,13 @@ impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
         )
     }
 
+    /// Keras's initialisation with its `kernel_initializer` and `bias_initializer` arguments,
+    /// reproducible from `seed`; with the defaults, the same bits as
+    /// [`keras_init`](Self::keras_init).
+    pub fn keras_init_with(seed: u64, initializers: crate::init::DenseInitializers) -> Self {
+        initializers.initialized(Self::zeros(), seed)
+    }
+
     /// PyTorch's `nn.Linear` initialisation, reproducible from `seed`: weight and bias
     /// `uniform(±1/√I)`.
     pub fn pytorch_init(seed: u64) -> Self {

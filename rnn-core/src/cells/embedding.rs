@@ -26,7 +26,7 @@ use crate::error::{SequenceError, ShapeError};
 #[parameters(crate = crate)]
 pub struct Embedding<const V: usize, const D: usize, T: RealField = f32> {
     /// Keras's `embeddings` `[V, D]`, initialised `uniform(±0.05)` as Keras does.
-    #[parameters(rename = "embeddings", init = crate::init::Initializer::Uniform(0.05))]
+    #[parameters(rename = "embeddings", init = crate::init::Initializer::uniform(0.05))]
     rows: Vec<SVector<T, D>>,
     #[parameters(skip)]
     mask_zero: bool,

@@ -3,10 +3,9 @@
 use nalgebra::SVector;
 
 use super::layout;
-use crate::error::WeightError;
+use crate::error::{GruWeightError, WeightError};
 use crate::kernels::Rounding;
 use crate::ops::Activation;
-use crate::parameters::Shape;
 use crate::real::Real;
 use crate::weights::Kernel;
 
@@ -70,6 +69,13 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         )
     }
 
+    /// Keras's initialisation with its `kernel_initializer`, `recurrent_initializer` and
+    /// `bias_initializer` arguments, reproducible from `seed`; with the defaults, the same
+    /// bits as [`keras_init`](Self::keras_init).
+    pub fn keras_init_with(seed: u64, initializers: crate::init::RecurrentInitializers) -> Self {
+        initializers.initialized(Self::zeros(), seed)
+    }
+
     /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
     /// `uniform(±1/√H)`.
     pub fn pytorch_init(seed: u64) -> Self {
@@ -80,29 +86,77 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         )
     }
 
-    /// From Keras's `kernel [I, 3H]`, `recurrent_kernel [H, 3H]` and `bias` (row-major):
-    /// `[2, 3H]` when `reset_after`, else `[3H]`.
+    /// From Keras's `kernel [I, 3H]`, `recurrent_kernel [H, 3H]` and `bias` (row-major); the
+    /// bias's shape says the variant: `[2, 3H]` (an input and a recurrent row) is
+    /// `reset_after = true`, `[3H]` is `false`. Without a bias, `reset_after = true` (Keras 3's
+    /// default); [`from_keras_with_reset_after`](Self::from_keras_with_reset_after) says which.
+    ///
+    /// ```
+    /// use rnn::cells::GruCell;
+    ///
+    /// // Keras 3's GRU(4) on 5 inputs: bias [2, 12].
+    /// let gru = GruCell::<5, 4>::from_keras(&[0.1; 60], &[0.2; 48], Some(&[0.0; 24]))?;
+    /// assert!(gru.reset_after);
+    /// // Keras 2's (reset_after=False): bias [12].
+    /// let gru = GruCell::<5, 4>::from_keras(&[0.1; 60], &[0.2; 48], Some(&[0.0; 12]))?;
+    /// assert!(!gru.reset_after);
+    /// # Ok::<(), rnn::GruWeightError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`GruWeightError`] naming the expected and found shapes: a kernel of another size, or a
+    /// bias that is neither `[2, 3H]` nor `[3H]`.
     pub fn from_keras(
         kernel: &[T],
         recurrent_kernel: &[T],
         bias: Option<&[T]>,
+    ) -> Result<Self, GruWeightError> {
+        // A bias of neither shape is reported by the checks below, whichever flag this picks.
+        let reset_after = bias.is_none_or(|b| b.len() != 3 * H);
+        Self::from_keras_with_reset_after(kernel, recurrent_kernel, bias, reset_after)
+    }
+
+    /// [`from_keras`](Self::from_keras) with the variant given, as Keras's `reset_after`
+    /// argument: needed for a GRU without bias and `reset_after = false`, and a check of the
+    /// bias's shape otherwise.
+    ///
+    /// # Errors
+    /// As `from_keras`, and [`GruWeightError::ResetAfter`] when the bias is the other
+    /// variant's.
+    pub fn from_keras_with_reset_after(
+        kernel: &[T],
+        recurrent_kernel: &[T],
+        bias: Option<&[T]>,
         reset_after: bool,
-    ) -> Result<Self, WeightError> {
-        let (bias, recurrent_bias) = match (bias, reset_after) {
-            (None, _) => (None, None),
-            (Some(b), false) => (Some(layout::bias("bias", b, &layout::IDENTITY)?), None),
-            (Some(b), true) => {
-                WeightError::check("bias", Shape::new(&[2, 3 * H]), b.len())?;
+    ) -> Result<Self, GruWeightError> {
+        let kernel = layout::keras_kernel("kernel", kernel)?;
+        let recurrent_kernel = layout::keras_kernel("recurrent_kernel", recurrent_kernel)?;
+        let (bias, recurrent_bias) = match bias {
+            None => (None, None),
+            Some(b) if b.len() != 6 * H && b.len() != 3 * H => {
+                return Err(GruWeightError::Bias {
+                    units: H,
+                    found: b.len(),
+                })
+            }
+            Some(b) if (b.len() == 6 * H) != reset_after => {
+                return Err(GruWeightError::ResetAfter {
+                    reset_after,
+                    units: H,
+                });
+            }
+            Some(b) if reset_after => {
                 let (input, recurrent) = b.split_at(3 * H);
                 (
                     Some(layout::bias("bias", input, &layout::IDENTITY)?),
                     Some(layout::bias("bias", recurrent, &layout::IDENTITY)?),
                 )
             }
+            Some(b) => (Some(layout::bias("bias", b, &layout::IDENTITY)?), None),
         };
         Ok(GruCell {
-            kernel: layout::keras_kernel("kernel", kernel)?,
-            recurrent_kernel: layout::keras_kernel("recurrent_kernel", recurrent_kernel)?,
+            kernel,
+            recurrent_kernel,
             bias,
             recurrent_bias,
             reset_after,

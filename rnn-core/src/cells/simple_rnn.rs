@@ -49,6 +49,13 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
         )
     }
 
+    /// Keras's initialisation with its `kernel_initializer`, `recurrent_initializer` and
+    /// `bias_initializer` arguments, reproducible from `seed`; with the defaults, the same
+    /// bits as [`keras_init`](Self::keras_init).
+    pub fn keras_init_with(seed: u64, initializers: crate::init::RecurrentInitializers) -> Self {
+        initializers.initialized(Self::zeros(), seed)
+    }
+
     /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias
     /// `uniform(±1/√H)`.
     pub fn pytorch_init(seed: u64) -> Self {

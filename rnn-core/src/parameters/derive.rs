@@ -1,7 +1,6 @@
 //! What `#[derive(Parameters)]` expands to calls; not a public API.
 
-use super::{Dtype, Fill, Init, Path, Shape, Tensor, Visitor, VisitorMut};
-use crate::init::InitRng;
+use super::{Dtype, Init, Path, Shape, Tensor, Visitor, VisitorMut};
 
 /// `#[parameters(init = expr)]`: an `Init`, or an `Initializer` for every scheme.
 pub fn init(init: impl Into<Init>) -> Init {
@@ -52,7 +51,6 @@ impl Tensor for Reshaped<'_> {
     fn write(&mut self, _: &mut dyn FnMut() -> f64) {
         // Only ever handed out as `&dyn Tensor`, so never called.
     }
-    fn fill(&mut self, _: Fill, _: &mut InitRng) {}
     fn default_init(&self) -> Init {
         self.inner.default_init()
     }
@@ -85,9 +83,6 @@ impl Tensor for ReshapedMut<'_> {
     }
     fn write(&mut self, f: &mut dyn FnMut() -> f64) {
         self.inner.write(f)
-    }
-    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
-        self.inner.fill(fill, rng)
     }
     fn default_init(&self) -> Init {
         self.inner.default_init()
@@ -135,7 +130,6 @@ impl Tensor for Rows<'_, '_> {
     fn write(&mut self, _: &mut dyn FnMut() -> f64) {
         // Only ever handed out as `&dyn Tensor`, so never called.
     }
-    fn fill(&mut self, _: Fill, _: &mut InitRng) {}
     fn default_init(&self) -> Init {
         self.0
             .iter()
@@ -167,11 +161,6 @@ impl Tensor for RowsMut<'_, '_> {
     fn write(&mut self, f: &mut dyn FnMut() -> f64) {
         for t in self.0.iter_mut().flatten() {
             t.write(f);
-        }
-    }
-    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
-        for t in self.0.iter_mut().flatten() {
-            t.fill(fill, rng);
         }
     }
     fn default_init(&self) -> Init {

@@ -1,10 +1,13 @@
 //! How each tensor is initialised: the framework scheme and a tensor's own choice.
 
+use core::fmt;
+
 use nalgebra::ComplexField;
 
 #[cfg(doc)]
-use super::{Parameters, Tensor};
-use crate::init::Initializer;
+use super::Tensor;
+use super::{Parameters, Path};
+use crate::init::{InitRng, Initializer};
 
 /// Which framework's default initialisers [`Parameters::initialize`] follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,10 +39,10 @@ pub enum Fill {
 /// use rnn::parameters::{Fill, Init, Scheme};
 ///
 /// let init = Init::recurrent_kernel(16);
-/// assert_eq!(init.fill(Scheme::Keras), Fill::Initializer(Initializer::Orthogonal));
-/// assert_eq!(init.fill(Scheme::PyTorch), Fill::Initializer(Initializer::Uniform(0.25)));
+/// assert_eq!(init.fill(Scheme::Keras), Fill::Initializer(Initializer::Orthogonal { gain: 1.0 }));
+/// assert_eq!(init.fill(Scheme::PyTorch), Fill::Initializer(Initializer::uniform(0.25)));
 /// // An initialiser is the same in every scheme (Keras's "uniform").
-/// let uniform: Init = Initializer::Uniform(0.05).into();
+/// let uniform: Init = Initializer::uniform(0.05).into();
 /// assert_eq!(uniform.fill(Scheme::PyTorch), uniform.fill(Scheme::Keras));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,7 +59,7 @@ fn torch_uniform(n: usize) -> Fill {
     } else {
         ComplexField::sqrt(1.0 / n as f64)
     };
-    Fill::Initializer(Initializer::Uniform(limit))
+    Fill::Initializer(Initializer::uniform(limit))
 }
 
 impl Init {
@@ -81,7 +84,7 @@ impl Init {
     /// An RNN recurrent kernel: `orthogonal` / `uniform(±1/√units)`.
     pub fn recurrent_kernel(units: usize) -> Init {
         Init::new(
-            Fill::Initializer(Initializer::Orthogonal),
+            Fill::Initializer(Initializer::Orthogonal { gain: 1.0 }),
             torch_uniform(units),
         )
     }
@@ -123,3 +126,53 @@ impl From<Initializer> for Init {
         Init::same(init)
     }
 }
+
+/// Fills every tensor of `params` from `rng`, in path order: with the initialiser of the first
+/// entry of `overrides` whose path is the tensor's, else with its [`Init`] under `scheme`.
+pub(crate) fn initialize<P: Parameters + ?Sized>(
+    params: &mut P,
+    scheme: Scheme,
+    rng: &mut InitRng,
+    overrides: &[(&str, Initializer)],
+) {
+    params.visit_mut(&Path::ROOT, None, &mut |path, tensor, init| {
+        let fill = overrides
+            .iter()
+            .find(|(at, _)| path.matches(at))
+            .map_or(init.fill(scheme), |&(_, init)| Fill::Initializer(init));
+        tensor.fill(fill, rng)
+    });
+}
+
+/// The first path of `overrides` that names no tensor of `params`.
+pub(super) fn unknown_path<'p, P: Parameters + ?Sized>(
+    params: &P,
+    overrides: &[(&'p str, Initializer)],
+) -> Option<UnknownParameter<'p>> {
+    overrides.iter().find_map(|&(at, _)| {
+        let mut found = false;
+        params.visit(&Path::ROOT, &mut |path, _| found |= path.matches(at));
+        (!found).then_some(UnknownParameter { path: at })
+    })
+}
+
+/// A path given to [`Parameters::initialize_overriding`] that names none of the model's
+/// tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownParameter<'a> {
+    /// The path given.
+    pub path: &'a str,
+}
+
+impl fmt::Display for UnknownParameter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no parameter at path {:?}: expected the full path of one of the model's tensors, \
+             as `summary()` lists them (such as \"kernel\" or \"decoder/gru/recurrent_kernel\")",
+            self.path
+        )
+    }
+}
+
+impl core::error::Error for UnknownParameter<'_> {}

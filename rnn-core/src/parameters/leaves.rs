@@ -4,10 +4,8 @@
 use nalgebra::SMatrix;
 
 use super::{
-    Dtype, Fill, Init, Leaf, Parameters, Path, Shape, Tensor, Values, ValuesMut, Visitor,
-    VisitorMut,
+    Dtype, Init, Leaf, Parameters, Path, Shape, Tensor, Values, ValuesMut, Visitor, VisitorMut,
 };
-use crate::init::InitRng;
 use crate::real::Real;
 use crate::weights::Kernel;
 
@@ -17,25 +15,6 @@ fn to_f64<T: Real>(x: T) -> f64 {
 
 fn from_f64<T: Real>(x: f64) -> T {
     nalgebra::convert::<f64, T>(x)
-}
-
-/// Fills `values` (a `[rows, cols]` row-major block) with `fill`. `UnitForgetBias` is
-/// applied by the caller, which knows where the gate blocks are.
-fn fill_block<T: Real>(fill: Fill, rng: &mut InitRng, rows: usize, cols: usize, values: &mut [T]) {
-    match fill {
-        Fill::Initializer(init) => init.fill(rng, rows, cols, values),
-        Fill::UnitForgetBias => {
-            // Four gate blocks over the whole tensor: ones in the second.
-            let block = values.len() / 4;
-            for (i, v) in values.iter_mut().enumerate() {
-                *v = if (block..2 * block).contains(&i) {
-                    T::one()
-                } else {
-                    T::zero()
-                };
-            }
-        }
-    }
 }
 
 macro_rules! leaf_parameters {
@@ -91,9 +70,6 @@ macro_rules! scalar_leaf {
             fn write(&mut self, f: &mut dyn FnMut() -> f64) {
                 *self = f() as $t;
             }
-            fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
-                fill_block(fill, rng, 1, 1, core::slice::from_mut(self));
-            }
             fn default_init(&self) -> Init {
                 Init::bias(1)
             }
@@ -107,45 +83,31 @@ impl<T: Real, const R: usize, const C: usize> LeafLen for SMatrix<T, R, C> {
     const LEN_: usize = R * C;
 }
 
+/// A matrix `W` of `W · x` maps `C` inputs to `R` outputs: it is reported as Keras reports a
+/// kernel, `[in, out] = [C, R]`, whose row-major order is nalgebra's column-major storage. A
+/// vector is `[R]`.
 impl<T: Real, const R: usize, const C: usize> Tensor for SMatrix<T, R, C> {
     fn shape(&self) -> Shape {
         if C == 1 {
             Shape::new(&[R])
         } else {
-            Shape::new(&[R, C])
+            Shape::new(&[C, R])
         }
     }
     fn dtype(&self) -> Dtype {
         Dtype::of::<T>()
     }
     fn read(&self, f: &mut dyn FnMut(f64)) {
-        for r in 0..R {
-            for c in 0..C {
-                f(to_f64(self[(r, c)]));
-            }
-        }
+        self.iter().for_each(|&v| f(to_f64(v)));
     }
-    /// A vector's column-major storage is row-major too; a matrix's is not.
     fn values(&self) -> Option<Values<'_>> {
-        (R == 1 || C == 1)
-            .then(|| T::values(self.as_slice()))
-            .flatten()
+        T::values(self.as_slice())
     }
     fn values_mut(&mut self) -> Option<ValuesMut<'_>> {
-        (R == 1 || C == 1)
-            .then(|| T::values_mut(self.as_mut_slice()))
-            .flatten()
+        T::values_mut(self.as_mut_slice())
     }
     fn write(&mut self, f: &mut dyn FnMut() -> f64) {
-        for r in 0..R {
-            for c in 0..C {
-                self[(r, c)] = from_f64(f());
-            }
-        }
-    }
-    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
-        // Column-major storage, filled as the row-major `[C, R]` transpose.
-        fill_block(fill, rng, C, R, self.as_mut_slice());
+        self.iter_mut().for_each(|v| *v = from_f64(f()));
     }
     fn default_init(&self) -> Init {
         if C == 1 {
@@ -166,7 +128,7 @@ impl<T: Real, const R: usize, const C: usize, const G: usize> Tensor for [SMatri
         if C == 1 {
             Shape::new(&[G * R])
         } else {
-            Shape::new(&[G, R, C])
+            Shape::new(&[G, C, R])
         }
     }
     fn dtype(&self) -> Dtype {
@@ -180,28 +142,6 @@ impl<T: Real, const R: usize, const C: usize, const G: usize> Tensor for [SMatri
     fn write(&mut self, f: &mut dyn FnMut() -> f64) {
         for block in self {
             block.write(f);
-        }
-    }
-    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
-        match fill {
-            Fill::Initializer(init) => {
-                // Block by block, as the built-in cells draw their biases.
-                for block in self {
-                    init.fill(rng, C, R, block.as_mut_slice());
-                }
-            }
-            Fill::UnitForgetBias => {
-                let per_block = G * R * C / 4;
-                let mut i = 0;
-                self.write(&mut || {
-                    i += 1;
-                    if (per_block + 1..=2 * per_block).contains(&i) {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                });
-            }
         }
     }
     fn default_init(&self) -> Init {
@@ -237,23 +177,21 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Tensor for Kernel
             *v = from_f64(f());
         }
     }
-    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
-        fill_block(fill, rng, IN, G * H, self.as_mut_slice());
-    }
     fn default_init(&self) -> Init {
         Init::kernel(H)
     }
 }
 leaf_parameters!([T: Real, const IN: usize, const G: usize, const H: usize] Kernel<T, IN, G, H>);
 
-/// A table of rows (an embedding's `[V, D]`): `[n, R]` for vectors, `[n, R, C]` for matrices.
+/// A table of rows (an embedding's `[V, D]`): `[n, R]` for vectors, `[n, C, R]` for matrices
+/// (each in the `[in, out]` layout of a matrix).
 #[cfg(feature = "alloc")]
 impl<T: Real, const R: usize, const C: usize> Tensor for alloc::vec::Vec<SMatrix<T, R, C>> {
     fn shape(&self) -> Shape {
         if C == 1 {
             Shape::new(&[self.len(), R])
         } else {
-            Shape::new(&[self.len(), R, C])
+            Shape::new(&[self.len(), C, R])
         }
     }
     fn dtype(&self) -> Dtype {
@@ -268,14 +206,6 @@ impl<T: Real, const R: usize, const C: usize> Tensor for alloc::vec::Vec<SMatrix
         for row in self {
             row.write(f);
         }
-    }
-    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
-        // Through one row-major buffer, so the initialiser sees the whole [n, R·C] table.
-        let (rows, cols) = (self.len(), R * C);
-        let mut values = alloc::vec![T::zero(); rows * cols];
-        fill_block(fill, rng, rows, cols, &mut values);
-        let mut at = values.into_iter();
-        self.write(&mut || at.next().map_or(0.0, to_f64));
     }
     fn default_init(&self) -> Init {
         Init::kernel(R * C)

@@ -8,11 +8,15 @@
 //! | type | shape reported |
 //! |---|---|
 //! | [`Kernel<T, IN, G, H>`](crate::weights::Kernel) | `[IN, G·H]` (Keras's kernel) |
-//! | `SMatrix<T, R, C>` | `[R, C]`, row-major (`[R]` for a vector) |
+//! | `SMatrix<T, R, C>` | `[C, R]`: the `W` of `W · x`, from `C` inputs to `R` outputs, as a Keras kernel (`[R]` for a vector) |
 //! | `[SVector<T, H>; G]` (gate-block biases) | `[G·H]`, one tensor |
-//! | `[SMatrix<T, R, C>; G]` | `[G, R, C]` |
+//! | `[SMatrix<T, R, C>; G]` | `[G, C, R]` |
 //! | `Vec<SVector<T, D>>` (an embedding table, with `alloc`) | `[n, D]` |
 //! | `f32`, `f64` | `[]` |
+//!
+//! Every 2-D weight is thus `[in, out]`, Keras's layout, whatever its storage: shapes, values
+//! (row-major in the shape reported), weight files and [`summary`](Parameters::summary)
+//! agree with what Keras reports for the same layer.
 //!
 //! `Option<P>` has `P`'s parameters when `Some` and none when `None` (Keras's
 //! `use_bias=False`); tuples name their members `0`, `1`, …; `Box<P>` is `P`.
@@ -61,7 +65,8 @@
 //! - `flatten`: the field's parameters appear directly under the struct's path, without a
 //!   segment of their own (wrappers such as `Stacked`);
 //! - `init = expr`: how the field's tensors are initialised, an [`Init`] (or an
-//!   [`Initializer`](crate::init::Initializer), the same in every scheme). On a sub-cell it is the default for those of
+//!   [`Initializer`], the same in every scheme: any of Keras's,
+//!   `Initializer::HeNormal`, `Initializer::Orthogonal { gain: 2.0 }`…). On a sub-cell it is the default for those of
 //!   its tensors that declare none themselves: the innermost declaration wins. With none
 //!   anywhere, a leaf uses its own default (see [`Tensor::default_init`]);
 //! - `shape = [d0, d1, …]`: report a leaf under another shape with the same row-major data
@@ -81,6 +86,8 @@
 //! seeded from a `u64`, filling each with its [`Init`] under the chosen [`Scheme`]. The draws
 //! are the built-in cells' own: `LstmCell::keras_init(seed)` and
 //! `cell.initialize(Scheme::Keras, seed)` give the same bits.
+//! [`Parameters::initialize_overriding`] chooses the initialiser of any tensor by its path, a
+//! built-in's inside a model included.
 
 #[doc(hidden)]
 #[path = "derive.rs"]
@@ -95,14 +102,15 @@ mod summary;
 mod tensor;
 
 pub use dtype::Dtype;
-pub use init::{Fill, Init, Scheme};
+pub(crate) use init::initialize;
+pub use init::{Fill, Init, Scheme, UnknownParameter};
 pub use path::Path;
 pub use rnn_macros::Parameters;
 pub use shape::{Shape, MAX_RANK};
 pub use summary::Summary;
 pub use tensor::{Leaf, Tensor, Values, ValuesMut};
 
-use crate::init::InitRng;
+use crate::init::{InitRng, Initializer};
 
 /// The visitor of [`Parameters::visit`]: called with each tensor's path.
 pub type Visitor<'v> = dyn FnMut(&Path<'_>, &dyn Tensor) + 'v;
@@ -186,13 +194,58 @@ pub trait Parameters {
     /// [`initialize`](Parameters::initialize) from a generator the caller holds (to
     /// initialise several cells from one stream).
     fn initialize_with(&mut self, scheme: Scheme, rng: &mut InitRng) {
-        self.visit_mut(&Path::ROOT, None, &mut |_, tensor, init| {
-            tensor.fill(init.fill(scheme), rng)
-        });
+        init::initialize(self, scheme, rng, &[]);
+    }
+
+    /// [`initialize`](Parameters::initialize), with the initialiser of some tensors chosen by
+    /// their full path (as [`summary`](Parameters::summary) lists them): what Keras's
+    /// `kernel_initializer` and its kin do for a layer, for any tensor of any model. The first
+    /// entry for a path applies. The tensors are filled in path order from one stream, so the
+    /// same seed and overrides give the same bits.
+    ///
+    /// ```
+    /// use rnn::cells::{Dense, GruCell};
+    /// use rnn::init::Initializer;
+    /// use rnn::parameters::{Parameters, Scheme};
+    ///
+    /// #[derive(Parameters)]
+    /// struct Decoder {
+    ///     gru: GruCell<12, 10>,
+    ///     proj: Dense<10, 4>,
+    /// }
+    ///
+    /// let mut decoder = Decoder { gru: GruCell::zeros(), proj: Dense::zeros() };
+    /// decoder.initialize_overriding(Scheme::Keras, 42, &[
+    ///     ("gru/kernel", Initializer::HeNormal),
+    ///     ("proj/bias", Initializer::Constant(0.1)),
+    /// ])?;
+    /// assert_eq!(decoder.proj.bias.unwrap()[0], 0.1);
+    /// // A path that names no tensor is an error, and nothing is changed.
+    /// let err = decoder.initialize_overriding(Scheme::Keras, 42, &[("gru/kernal", Initializer::Ones)]);
+    /// assert_eq!(err.unwrap_err().path, "gru/kernal");
+    /// assert_eq!(decoder.proj.bias.unwrap()[0], 0.1);
+    /// # Ok::<(), rnn::parameters::UnknownParameter>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`UnknownParameter`] when a path names no tensor; the tensors are then left as they
+    /// were.
+    fn initialize_overriding<'p>(
+        &mut self,
+        scheme: Scheme,
+        seed: u64,
+        overrides: &[(&'p str, Initializer)],
+    ) -> Result<(), UnknownParameter<'p>> {
+        if let Some(unknown) = init::unknown_path(self, overrides) {
+            return Err(unknown);
+        }
+        init::initialize(self, scheme, &mut crate::init::rng(seed), overrides);
+        Ok(())
     }
 
     /// A table of every tensor, its shape and parameter count, and the total, like Keras's
-    /// `model.summary()`; print it with `{}`.
+    /// `model.summary()`; print it with `{}`. Shapes are in Keras's layout: a kernel, or an
+    /// nalgebra matrix `W` of `W · x`, is `[in, out]` (see [the module](self)).
     fn summary(&self) -> Summary<'_, Self> {
         Summary(self)
     }

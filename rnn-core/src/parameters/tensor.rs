@@ -13,7 +13,7 @@ use {super::Parameters, crate::init::Initializer};
 /// reads and writes its own bits. [`dyn Tensor`](trait@Tensor) adds checked `f32` slice
 /// copies.
 pub trait Tensor {
-    /// The shape reported (Keras's layout).
+    /// The shape reported, in Keras's layout (`[in, out]` for a 2-D weight).
     fn shape(&self) -> Shape;
 
     /// The element type: [`Dtype::F32`] or [`Dtype::F64`].
@@ -25,11 +25,28 @@ pub trait Tensor {
     /// Sets every value, row-major, to what `f` returns (called [`Shape::len`] times).
     fn write(&mut self, f: &mut dyn FnMut() -> f64);
 
-    /// Fills the tensor. An [`Initializer`] sees it as a `[rows, cols]` matrix: a kernel
-    /// `[IN, G·H]` as itself, a vector `[N]` as `[1, N]`, gate-block biases block by block
-    /// as `[1, H]` each, an nalgebra `R × C` matrix through its column-major storage as
-    /// `[C, R]` (the transpose: the same distribution, and still orthogonal).
-    fn fill(&mut self, fill: Fill, rng: &mut InitRng);
+    /// Fills the tensor, in [`write`](Tensor::write)'s order. An [`Initializer`] sees its
+    /// [`shape`](Tensor::shape), from which the fan-based ones count their fans as Keras does
+    /// ([`Fans`](crate::init::Fans)).
+    fn fill(&mut self, fill: Fill, rng: &mut InitRng) {
+        let shape = self.shape();
+        match fill {
+            Fill::Initializer(init) => init.write(rng, shape.dims(), &mut |next| self.write(next)),
+            Fill::UnitForgetBias => {
+                // Four gate blocks over the whole tensor: ones in the second.
+                let block = shape.len() / 4;
+                let mut at = 0usize;
+                self.write(&mut || {
+                    at += 1;
+                    if (block + 1..=2 * block).contains(&at) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                });
+            }
+        }
+    }
 
     /// The initialisation used when no `#[parameters(init = …)]` applies: a kernel or
     /// matrix of `H` columns [`Init::kernel(H)`](Init::kernel), a vector or gate-block bias of
