@@ -11,8 +11,8 @@ use rnn::init::{rng, Initializer};
 use rnn::ops::Activation;
 use rnn::parameters::Scheme;
 use rnn::prelude::*;
+use rnn::Sum;
 use rnn::{Batch, BatchMasks, Bidirectional};
-use rnn::{Both, Sum};
 
 /// Demo data: `n` sequences of `t` random vectors, reproducible from `seed`.
 fn random_sequences<const F: usize>(seed: u64, n: usize, t: usize) -> Vec<Vec<SVector<f32, F>>> {
@@ -239,10 +239,13 @@ fn bidirectional() {
         LstmCell::<128, 32>::keras_init(16),
     );
     let dense = Dense::<64, 10>::keras_init(17).with_activation(Activation::Softmax);
-    let none = Both::new(&(), &());
-    let concat: Run<SVector<f32, 128>, _> = first.run(&xs, none);
-    let second_run: Run<SVector<f32, 64>, _> = second.run(&concat.outputs, none);
-    let y = dense.forward(second_run.last_output().expect("5 steps"));
+    let concat = first.run(&xs, &());
+    // The next layer reads 128-wide vectors: the concatenations as such.
+    let concatenated: Vec<SVector<f32, 128>> =
+        concat.outputs.iter().map(|y| y.to_vector()).collect();
+    let second_run = second.run(&concatenated, &());
+    let last: SVector<f32, 64> = second_run.last_output().expect("5 steps").to_vector();
+    let y = dense.forward(&last);
     println!(
         "merge_mode='concat': (5, {}) -> last output ({}) -> Dense ({})",
         concat.outputs[0].len(),
@@ -255,12 +258,12 @@ fn bidirectional() {
         LstmCell::<10, 64>::keras_init(14),
     )
     .merge_mode(Sum);
-    let sum: Run<SVector<f32, 64>, _> = summed.run(&xs, none);
+    let sum = summed.run(&xs, &());
     let halves_add_up = sum
         .outputs
         .iter()
         .zip(concat.outputs.iter())
-        .all(|(s, c)| (s - (c.fixed_rows::<64>(0) + c.fixed_rows::<64>(64))).norm() < 1e-6);
+        .all(|(s, c)| (s - (c.forward + c.backward)).norm() < 1e-6);
     println!(
         "merge_mode='sum': ({}, {}); equals the sum of concat's two halves: {halves_add_up}",
         sum.outputs.len(),

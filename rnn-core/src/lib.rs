@@ -63,11 +63,12 @@ pub use real::Real;
 #[cfg(feature = "alloc")]
 pub use sequence::{Run, Sequence};
 pub use shape::MatVec;
-#[cfg(feature = "alloc")]
-pub use wrappers::bidirectional::BiRun;
 pub use wrappers::bidirectional::{
-    Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum,
+    Ave, Bidirectional, Both, BothConstants, Concat, Concatenated, Merge, MergeFn, Mul, NoMerge,
+    ReadsSameInput, Sum,
 };
+#[cfg(feature = "alloc")]
+pub use wrappers::bidirectional::{BiBatchRun, BiRun, BidirectionalStateful};
 
 pub use rnn_macros::{cell, differentiable, Nested};
 
