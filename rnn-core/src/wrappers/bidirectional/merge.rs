@@ -6,7 +6,7 @@ use core::ops::Index;
 
 use nalgebra::{RealField, SVector};
 
-use crate::nested::{ops, Nested, ScalarOp};
+use crate::nested::{ops, Nested};
 
 /// How [`Bidirectional`](crate::Bidirectional) combines the forward output `F` and the backward
 /// output `B` of a step (Keras's `merge_mode`).
@@ -43,8 +43,8 @@ pub trait Merge<F, B> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Concat;
 
-/// A forward and a backward output concatenated: one value of `F::SIZE + B::SIZE` scalars,
-/// flattened forward first (Keras's concatenation on the last axis).
+/// A forward and a backward output concatenated: one [`Nested`] value of `F::SIZE + B::SIZE`
+/// scalars, flattened forward first (Keras's concatenation on the last axis).
 ///
 /// Two vectors concatenated read as one vector: [`len`](Concatenated::len), indexing,
 /// [`iter`](Concatenated::iter), and [`to_vector`](Concatenated::to_vector) (or `.into()`) for
@@ -119,49 +119,6 @@ impl<T: RealField, const A: usize, const B: usize, const N: usize>
 {
     fn from(y: Concatenated<SVector<T, A>, SVector<T, B>>) -> Self {
         y.to_vector()
-    }
-}
-
-impl<F: Nested, B: Nested> Nested for Concatenated<F, B> {
-    const SIZE: usize = F::SIZE + B::SIZE;
-
-    fn zeros() -> Self {
-        Concatenated {
-            forward: F::zeros(),
-            backward: B::zeros(),
-        }
-    }
-
-    fn for_each_leaf_shape(f: &mut dyn FnMut(&[usize])) {
-        F::for_each_leaf_shape(f);
-        B::for_each_leaf_shape(f);
-    }
-
-    fn fmt_shape(f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Concatenated(")?;
-        F::fmt_shape(f)?;
-        f.write_str(", ")?;
-        B::fmt_shape(f)?;
-        f.write_str(")")
-    }
-
-    fn zip_apply<O: ScalarOp>(&mut self, other: &Self, op: &O) {
-        self.forward.zip_apply(&other.forward, op);
-        self.backward.zip_apply(&other.backward, op);
-    }
-
-    fn write_f32(&self, out: &mut [f32]) {
-        let (forward, backward) = out.split_at_mut(F::SIZE);
-        self.forward.write_f32(forward);
-        self.backward.write_f32(backward);
-    }
-
-    fn read_f32(src: &[f32]) -> Self {
-        let (forward, backward) = src.split_at(F::SIZE);
-        Concatenated {
-            forward: F::read_f32(forward),
-            backward: B::read_f32(backward),
-        }
     }
 }
 

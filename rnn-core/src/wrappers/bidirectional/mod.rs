@@ -24,6 +24,7 @@ use crate::drivers::mask::Mask;
 use crate::drivers::mask::Padding;
 #[cfg(feature = "alloc")]
 use crate::drivers::masked::masked_unroll;
+use crate::nested::{Nested, ScalarOp};
 #[cfg(feature = "alloc")]
 use crate::{Run, Sequence, SequenceError};
 
@@ -57,6 +58,51 @@ impl<K: Clone> From<K> for Both<K, K> {
         Both::new(shared.clone(), shared)
     }
 }
+
+/// A pair of a forward and a backward value is `Nested` when both are, flattening forward
+/// first: a Bidirectional's states are Keras's list `[forward states..., backward states...]`,
+/// and a concatenation is the two outputs laid end to end.
+macro_rules! nested_pair {
+    ($($pair:ident),*) => {$(
+        impl<F: Nested, B: Nested> Nested for $pair<F, B> {
+            const SIZE: usize = F::SIZE + B::SIZE;
+
+            fn zeros() -> Self {
+                $pair { forward: F::zeros(), backward: B::zeros() }
+            }
+
+            fn for_each_leaf_shape(f: &mut dyn FnMut(&[usize])) {
+                F::for_each_leaf_shape(f);
+                B::for_each_leaf_shape(f);
+            }
+
+            fn fmt_shape(f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(concat!(stringify!($pair), " { forward: "))?;
+                F::fmt_shape(f)?;
+                f.write_str(", backward: ")?;
+                B::fmt_shape(f)?;
+                f.write_str(" }")
+            }
+
+            fn zip_apply<O: ScalarOp>(&mut self, other: &Self, op: &O) {
+                self.forward.zip_apply(&other.forward, op);
+                self.backward.zip_apply(&other.backward, op);
+            }
+
+            fn write_f32(&self, out: &mut [f32]) {
+                let (forward, backward) = out.split_at_mut(F::SIZE);
+                self.forward.write_f32(forward);
+                self.backward.write_f32(backward);
+            }
+
+            fn read_f32(src: &[f32]) -> Self {
+                let (forward, backward) = src.split_at(F::SIZE);
+                $pair { forward: F::read_f32(forward), backward: B::read_f32(backward) }
+            }
+        }
+    )*};
+}
+nested_pair!(Both, Concatenated);
 
 /// What a [`Bidirectional`] run returns: the merged outputs `Y` of every step and both final
 /// states (`run.state.forward`, `run.state.backward`).
