@@ -33,6 +33,16 @@ def write(doc):
     fk.write(doc)
 
 
+def with_arrays(doc, weights, x, mask, y, states):
+    """The case's weights, inputs, mask, outputs and final states, as float32 tensors."""
+    doc["weights"] = {k: fk.tensor(v, "float32") for k, v in weights.items()}
+    doc["inputs"] = fk.tensor(x, "float32")
+    doc["mask"] = fk.mask_tensor(mask)
+    doc["outputs"] = fk.tensor(y, "float32")
+    doc["final_state"] = [fk.tensor(s, "float32") for s in states]
+    return doc
+
+
 def bidirectional_case(mode):
     name = f"boundary_bidirectional_{mode}"
     rng = fk.rng_for("boundary_bidirectional")  # the merge modes share weights and data
@@ -74,13 +84,8 @@ def bidirectional_case(mode):
         f"keras.layers.Bidirectional(LSTM({h}, return_sequences=True, return_state=True), "
         f"backward_layer=GRU({h}, go_backwards=True, ...), merge_mode={None if mode == 'none' else mode!r})",
         merge_mode=mode, zero_output_for_mask=True, lengths=lengths)
-    doc["weights"] = {f"{d}/{k}": fk.tensor(v, "float32")
-                      for d, w in (("forward", wf), ("backward", wb)) for k, v in w.items()}
-    doc["inputs"] = fk.tensor(x, "float32")
-    doc["mask"] = fk.mask_tensor(mask)
-    doc["outputs"] = fk.tensor(y, "float32")
-    doc["final_state"] = [fk.tensor(s, "float32") for s in states]
-    return doc
+    weights = {f"{d}/{k}": v for d, w in (("forward", wf), ("backward", wb)) for k, v in w.items()}
+    return with_arrays(doc, weights, x, mask, y, states)
 
 
 def stacked_case():
@@ -115,12 +120,8 @@ def stacked_case():
                       "keras.layers.RNN(keras.layers.StackedRNNCells([LSTMCell(4), GRUCell(3)]), "
                       "return_sequences=True, return_state=True)",
                       zero_output_for_mask=False)
-    doc["weights"] = {f"l{j}/{k}": fk.tensor(v, "float32") for j, w in enumerate(ws) for k, v in w.items()}
-    doc["inputs"] = fk.tensor(x, "float32")
-    doc["mask"] = fk.mask_tensor(mask)
-    doc["outputs"] = fk.tensor(y, "float32")
-    doc["final_state"] = [fk.tensor(s, "float32") for s in states]
-    return doc
+    weights = {f"l{j}/{k}": v for j, w in enumerate(ws) for k, v in w.items()}
+    return with_arrays(doc, weights, x, mask, y, states)
 
 
 def main():
