@@ -5,31 +5,30 @@
 //! cargo run --release --example seed_keras_guide
 //! ```
 
+use rnn::arrays::ArrayBatch;
 use rnn::cells::Embedding;
 use rnn::cells::{Dense, GruCell, LstmCell, LstmState, SimpleRnnCell};
 use rnn::init::{rng, Initializer};
 use rnn::ops::Activation;
 use rnn::parameters::Scheme;
 use rnn::prelude::*;
-use rnn::{Batch, BatchMasks, Bidirectional};
-use rnn::{Both, Sum};
+use rnn::{Batch, BatchMasks, Bidirectional, Sum};
 
-/// Demo data: `n` sequences of `t` random vectors, reproducible from `seed`.
+/// Demo data: a row-major `[b, t, f]` array of uniform(±1) values, reproducible from `seed`
+/// (the guide's `np.random.random((b, t, f))`, centred).
+fn random_array(seed: u64, [b, t, f]: [usize; 3]) -> Vec<f32> {
+    let mut values = vec![0.0; b * t * f];
+    Initializer::uniform(1.0)
+        .fill(&mut rng(seed), &[b * t, f], &mut values)
+        .expect("b·t·f values");
+    values
+}
+
+/// The same data as `n` sequences of `t` vectors, for the APIs that take sequences.
 fn random_sequences<const F: usize>(seed: u64, n: usize, t: usize) -> Vec<Vec<SVector<f32, F>>> {
-    let mut rng = rng(seed);
-    (0..n)
-        .map(|_| {
-            (0..t)
-                .map(|_| {
-                    let mut v = SVector::<f32, F>::zeros();
-                    Initializer::uniform(1.0)
-                        .fill(&mut rng, &[F], v.as_mut_slice())
-                        .expect("F values");
-                    v
-                })
-                .collect()
-        })
-        .collect()
+    let values = random_array(seed, [n, t, F]);
+    let sequence = |s: &[f32]| s.chunks_exact(F).map(SVector::from_row_slice).collect();
+    values.chunks_exact(t * F).map(sequence).collect()
 }
 
 /// An embedding table with Keras's default initialisation, `uniform(±0.05)`.
@@ -43,13 +42,11 @@ fn random_embedding<const V: usize, const D: usize>(seed: u64) -> Embedding<V, D
 
 /// Random token ids below `vocab`.
 fn random_tokens(seed: u64, n: usize, t: usize, vocab: usize) -> Vec<Vec<usize>> {
-    random_sequences::<1>(seed, n, t)
-        .into_iter()
-        .map(|s| {
-            s.iter()
-                .map(|v| ((v[0] + 1.0) / 2.0 * (vocab - 1) as f32) as usize)
-                .collect()
-        })
+    let token = |v: &f32| ((v + 1.0) / 2.0 * (vocab - 1) as f32) as usize;
+    let values = random_array(seed, [n, t, 1]);
+    values
+        .chunks(t)
+        .map(|s| s.iter().map(token).collect())
         .collect()
 }
 
@@ -103,20 +100,18 @@ fn outputs_and_states() {
         .expect("a well-formed batch");
     let [b, t, f] = sequences.outputs.shape();
     println!("GRU output (return_sequences=True): ({b}, {t}, {f})");
+    let gru_outputs = sequences.outputs.to_flat_f32();
     let last = simple
-        .run_batch(&Batch::new(&sequences.outputs), &())
-        .expect("a well-formed batch");
-    let last_outputs: Vec<_> = last
-        .outputs
-        .iter()
-        .map(|s| *s.last().expect("7 steps"))
-        .collect();
+        .run_arrays(&ArrayBatch::new(&gru_outputs, [b, t, f]), &())
+        .expect("[4, 7, 256]");
+    let last_outputs = last.last_outputs();
     println!(
-        "SimpleRNN output (last step only):  ({}, {})",
-        last_outputs.len(),
-        last_outputs[0].len()
+        "SimpleRNN output (last step only):  {:?}",
+        last_outputs.shape()
     );
-    let probabilities: Vec<_> = last_outputs.iter().map(|h| dense.forward(h)).collect();
+    let probabilities: Vec<SVector<f32, 10>> = (last_outputs.data().chunks(128))
+        .map(|h| dense.forward(&SVector::<f32, 128>::from_row_slice(h)))
+        .collect();
     println!(
         "Dense(10, softmax):                 ({}, {})",
         probabilities.len(),
@@ -171,26 +166,24 @@ fn encoder_decoder() {
 fn cell_versus_fused_layer() {
     section("RNN(LSTMCell(10)) and LSTM(10) give the same result");
     let cell = LstmCell::<28, 10>::keras_init(30);
-    let images = random_sequences::<28>(31, 64, 28); // 64 MNIST-sized images, rows as timesteps
+    let images = random_array(31, [64, 28, 28]); // 64 MNIST-sized images, rows as timesteps
     let by_cell = Rnn::new(&cell)
-        .run_batch(&Batch::new(&images), &())
-        .expect("64 sequences");
-    let flat: Vec<f32> = images
-        .iter()
-        .flatten()
-        .flat_map(|row| row.iter().copied())
-        .collect();
+        .run_arrays(&ArrayBatch::new(&images, [64, 28, 28]), &())
+        .expect("[64, 28, 28]");
     let fused = rnn::fused::Lstm::new(&cell)
-        .forward(&flat, 64, None)
+        .forward(&images, 64, None)
         .expect("[64, 28, 28]");
     let difference = by_cell
-        .outputs
-        .to_flat_f32()
+        .outputs()
+        .data()
         .iter()
         .zip(&fused.outputs)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
-    println!("outputs (64, 28, 10): max |RNN(LSTMCell) - fused LSTM| = {difference:.1e}");
+    println!(
+        "outputs {:?}: max |RNN(LSTMCell) - fused LSTM| = {difference:.1e}",
+        by_cell.outputs().shape()
+    );
 }
 
 fn cross_batch_statefulness() {
@@ -233,7 +226,8 @@ fn cross_batch_statefulness() {
 
 fn bidirectional() {
     section("Bidirectional(LSTM(64, return_sequences=True)) on (5, 10) -> Bidirectional(LSTM(32)) -> Dense(10)");
-    let xs = random_sequences::<10>(12, 1, 5).remove(0);
+    let x = random_array(12, [1, 5, 10]);
+    let input = ArrayBatch::new(&x, [1, 5, 10]);
     let first = Bidirectional::new(
         LstmCell::<10, 64>::keras_init(13),
         LstmCell::<10, 64>::keras_init(14),
@@ -243,32 +237,30 @@ fn bidirectional() {
         LstmCell::<128, 32>::keras_init(16),
     );
     let dense = Dense::<64, 10>::keras_init(17).with_activation(Activation::Softmax);
-    let none = Both::new(&(), &());
-    let concat: Run<SVector<f32, 128>, _> = first.run(&xs, none);
-    let second_run: Run<SVector<f32, 64>, _> = second.run(&concat.outputs, none);
-    let y = dense.forward(second_run.last_output().expect("5 steps"));
+    let concat = first.run_arrays(&input, &()).expect("[1, 5, 10]");
+    let last = second
+        .run_arrays(&ArrayBatch::new(concat.outputs().data(), [1, 5, 128]), &())
+        .expect("[1, 5, 128]");
+    let h: SVector<f32, 64> = SVector::from_row_slice(last.last_outputs().data());
+    let y = dense.forward(&h);
     println!(
-        "merge_mode='concat': (5, {}) -> last output ({}) -> Dense ({})",
-        concat.outputs[0].len(),
-        second_run.outputs[0].len(),
+        "merge_mode='concat': {:?} -> last outputs {:?} -> Dense ({})",
+        concat.outputs().shape(),
+        last.last_outputs().shape(),
         y.len()
     );
 
-    let summed = Bidirectional::new(
-        LstmCell::<10, 64>::keras_init(13),
-        LstmCell::<10, 64>::keras_init(14),
-    )
-    .merge_mode(Sum);
-    let sum: Run<SVector<f32, 64>, _> = summed.run(&xs, none);
+    let summed = first.merge_mode(Sum);
+    let sum = summed.run_arrays(&input, &()).expect("[1, 5, 10]");
     let halves_add_up = sum
-        .outputs
-        .iter()
-        .zip(concat.outputs.iter())
-        .all(|(s, c)| (s - (c.fixed_rows::<64>(0) + c.fixed_rows::<64>(64))).norm() < 1e-6);
+        .outputs()
+        .data()
+        .chunks(64)
+        .zip(concat.outputs().data().chunks(128))
+        .all(|(s, c)| (0..64).all(|i| (s[i] - (c[i] + c[64 + i])).abs() < 1e-6));
     println!(
-        "merge_mode='sum': ({}, {}); equals the sum of concat's two halves: {halves_add_up}",
-        sum.outputs.len(),
-        sum.outputs[0].len()
+        "merge_mode='sum': {:?}; equals the sum of concat's two halves: {halves_add_up}",
+        sum.outputs().shape()
     );
 }
 

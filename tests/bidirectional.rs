@@ -2,7 +2,10 @@
 
 use proptest::prelude::*;
 use rnn::prelude::*;
-use rnn::{Ave, Bidirectional, Both, Concat, Direction, Mask, MergeFn, Mul, NoMerge, Padding, Sum};
+use rnn::{
+    Ave, Batch, Bidirectional, Both, Concat, Direction, Mask, MergeFn, Mul, NoMerge, Padding,
+    SequenceError, Sum,
+};
 
 /// An Elman cell `h' = tanh(W x + U h + b)` of any width over a 3-wide input.
 struct Elman<const H: usize> {
@@ -42,17 +45,16 @@ fn inputs(n: usize) -> Vec<SVector<f32, 3>> {
         .collect()
 }
 
-const NONE: Both<&(), &()> = Both::new(&(), &());
-
 #[test]
 fn concat_of_a_10_and_a_6_wide_output_is_a_16_wide_vector() {
     let (f, b) = (elman::<10>(0.0), elman::<6>(1.0));
     let xs = inputs(5);
-    let run = Bidirectional::new(&f, &b).run(&xs, NONE);
-    let ys: &[SVector<f32, 16>] = &run.outputs;
+    let run = Bidirectional::new(&f, &b).run(&xs, &());
     let forward = Rnn::new(&f).run(&xs, &());
     let backward = Rnn::new(&b).direction(Direction::Reversed).run(&xs, &());
-    for (t, y) in ys.iter().enumerate() {
+    for (t, y) in run.outputs.iter().enumerate() {
+        assert_eq!(y.len(), 16);
+        let y: SVector<f32, 16> = y.to_vector();
         assert_eq!(y.fixed_rows::<10>(0), forward.outputs[t]);
         assert_eq!(y.fixed_rows::<6>(10), backward.outputs[t]);
     }
@@ -60,9 +62,7 @@ fn concat_of_a_10_and_a_6_wide_output_is_a_16_wide_vector() {
     assert_eq!(run.outputs.to_flat_f32().len(), 5 * 16);
     assert_eq!(run.state, Both::new(forward.state, backward.state));
     // Concat is the default merge mode; the explicit one is the same.
-    let explicit = Bidirectional::new(&f, &b)
-        .merge_mode(Concat)
-        .run::<SVector<f32, 16>, _>(&xs, NONE);
+    let explicit = Bidirectional::new(&f, &b).merge_mode(Concat).run(&xs, &());
     assert_eq!(explicit.outputs.into_vec(), run.outputs.into_vec());
 }
 
@@ -76,12 +76,14 @@ fn sum_mul_ave_combine_step_by_step() {
         .run(&xs, &())
         .outputs;
     let bi = Bidirectional::new(&f, &b);
-    let sum = bi.clone().merge_mode(Sum).run(&xs, NONE);
-    let mul = bi.clone().merge_mode(Mul).run(&xs, NONE);
-    let ave = bi.clone().merge_mode(Ave).run(&xs, NONE);
+    let sum = bi.clone().merge_mode(Sum).run(&xs, &());
+    let mul = bi.clone().merge_mode(Mul).run(&xs, &());
+    let ave = bi.clone().merge_mode(Ave).run(&xs, &());
     let max = bi
-        .merge_mode(MergeFn(|f: &SVector<f32, 4>, b: &SVector<f32, 4>| f.sup(b)))
-        .run(&xs, NONE);
+        .merge_mode(MergeFn::new(|f: &SVector<f32, 4>, b: &SVector<f32, 4>| {
+            f.sup(b)
+        }))
+        .run(&xs, &());
     for t in 0..4 {
         let (y, z): (SVector<f32, 4>, SVector<f32, 4>) = (forward[t], backward[t]);
         assert_eq!(sum.outputs[t], y + z);
@@ -106,23 +108,19 @@ fn merge_on_the_canonical_cell_gives_exact_numbers() {
     // forward 10 30 60; backward (time-aligned) 60 50 30.
     let flat = |o: &[SVector<f32, 1>]| o.iter().map(|y| y[0]).collect::<Vec<_>>();
     assert_eq!(
-        flat(&bi.clone().merge_mode(Sum).run(&xs, NONE).outputs),
+        flat(&bi.clone().merge_mode(Sum).run(&xs, &()).outputs),
         [70.0, 80.0, 90.0]
     );
     assert_eq!(
-        flat(&bi.clone().merge_mode(Mul).run(&xs, NONE).outputs),
+        flat(&bi.clone().merge_mode(Mul).run(&xs, &()).outputs),
         [600.0, 1500.0, 1800.0]
     );
     assert_eq!(
-        flat(&bi.clone().merge_mode(Ave).run(&xs, NONE).outputs),
+        flat(&bi.clone().merge_mode(Ave).run(&xs, &()).outputs),
         [35.0, 40.0, 45.0]
     );
-    let concat = bi.run(&xs, NONE);
-    let concat: Vec<[f32; 2]> = concat
-        .outputs
-        .iter()
-        .map(|y: &SVector<f32, 2>| [y[0], y[1]])
-        .collect();
+    let concat = bi.run(&xs, &());
+    let concat: Vec<[f32; 2]> = concat.outputs.iter().map(|y| [y[0], y[1]]).collect();
     assert_eq!(concat, [[10.0, 60.0], [30.0, 50.0], [60.0, 30.0]]);
 }
 
@@ -135,7 +133,7 @@ fn no_merge_returns_both_sequences_and_each_direction_has_its_initial_state() {
     let bi = Bidirectional::new(&f, &b)
         .merge_mode(NoMerge)
         .padding(Padding::Zero);
-    let run = bi.run_masked_from(&xs, &mask, h0, NONE).unwrap();
+    let run = bi.run_masked_from(&xs, &mask, h0, &()).unwrap();
     let (forward, backward) = run.outputs.unzip();
     let f_ref = Rnn::new(&f)
         .padding(Padding::Zero)
@@ -153,7 +151,7 @@ fn no_merge_returns_both_sequences_and_each_direction_has_its_initial_state() {
     assert_eq!(forward[3], SVector::<f32, 3>::zeros());
     assert_eq!(backward[5], SVector::<f32, 5>::zeros());
     // The initial states were used: the backward half starts from 0.5, not zeros.
-    let from_zero = bi.run_masked(&xs, &mask, NONE).unwrap();
+    let from_zero = bi.run_masked(&xs, &mask, &()).unwrap();
     assert_ne!(from_zero.state.backward, run.state.backward);
 }
 
@@ -173,8 +171,143 @@ fn constants_reach_each_direction() {
     assert_eq!(run.state, Both::new(3.0, 30.0));
 }
 
+/// One constant shared by both directions is given once, as `&k`.
+#[test]
+fn a_shared_constant_is_given_once() {
+    struct Scaled;
+    #[cell]
+    impl Scaled {
+        fn step(&self, #[input] x: &f32, #[state] s: &mut f32, #[constant] k: &f32) -> f32 {
+            *s += x * k;
+            *s
+        }
+    }
+    let bi = Bidirectional::new(Scaled, Scaled).merge_mode(Sum);
+    assert_eq!(
+        bi.run(&[1.0, 2.0], &10.0),
+        bi.run(&[1.0, 2.0], Both::new(&10.0, &10.0))
+    );
+    assert_eq!(bi.run(&[1.0, 2.0], &10.0).state, Both::new(30.0, 30.0));
+}
+
+/// The stream's forward half over two chunks is one forward run over both; its backward half
+/// starts each chunk from the state the previous chunk left; a mask that does not fit is an
+/// error that leaves both states as they were; `reset` returns to the initial states.
+#[test]
+fn stateful_chunks_continue_each_half() {
+    let (f, b) = (elman::<2>(0.5), elman::<3>(-0.5));
+    let xs = inputs(7);
+    let bi = Bidirectional::new(&f, &b).merge_mode(NoMerge);
+    let mut stream = bi.clone().stateful(());
+    let first = stream.feed(&xs[..4]);
+    let after_first = *stream.state();
+    let err = stream.feed_masked(&xs[4..], &[true; 2]).unwrap_err();
+    assert_eq!(
+        err,
+        SequenceError::MaskLength {
+            sequence: 0,
+            expected: 3,
+            found: 2
+        }
+    );
+    assert_eq!(stream.state(), &after_first);
+    let second = stream.feed(&xs[4..]);
+
+    let whole = Rnn::new(&f).run(&xs, &());
+    let forward: Vec<_> = first.iter().chain(second.iter()).map(|y| y.0).collect();
+    assert_eq!(forward, whole.outputs.into_vec());
+    assert_eq!(stream.state().forward, whole.state);
+    let chunk = |xs: &[SVector<f32, 3>], s0| {
+        Rnn::new(&b)
+            .direction(Direction::Reversed)
+            .run_from(xs, s0, &())
+    };
+    let backward_first = chunk(&xs[..4], SVector::zeros());
+    let backward_second = chunk(&xs[4..], backward_first.state);
+    assert_eq!(
+        second.iter().map(|y| y.1).collect::<Vec<_>>(),
+        backward_second.outputs.into_vec()
+    );
+    assert_eq!(stream.state().backward, backward_second.state);
+
+    stream.reset();
+    assert_eq!(stream.state(), &bi.initial_state(&()));
+    assert_eq!(stream.feed(&xs[..4]), first);
+}
+
+/// A batch whose masks do not fit is an error naming the sequence, and nothing is computed.
+#[test]
+fn run_batch_checks_its_masks() {
+    let (f, b) = (elman::<2>(0.5), elman::<3>(-0.5));
+    let sequences = vec![inputs(3), inputs(2)];
+    let bi = Bidirectional::new(&f, &b);
+    let err = bi
+        .run_batch(&Batch::new(&sequences).lengths(&[3, 3]), &())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sequence 1: length 3 is above the sequence's 2 timesteps"
+    );
+    let err = bi
+        .run_batch(&Batch::new(&sequences).lengths(&[3]), &())
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        SequenceError::BatchSize {
+            expected: 2,
+            found: 1,
+            ..
+        }
+    ));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// A batch (ragged, any masks, given initial states) is its sequences run one by one,
+    /// bit for bit, whatever the merge.
+    #[test]
+    fn run_batch_is_each_sequence_run_alone(
+        seed in -3.0f32..3.0,
+        lengths in proptest::collection::vec(0usize..9, 0..6),
+        mask_bits in any::<u64>(),
+        by_lengths in any::<bool>(),
+    ) {
+        let (f, b) = (elman::<2>(seed), elman::<3>(seed + 1.0));
+        let sequences: Vec<_> = lengths.iter().map(|&n| inputs(n)).collect();
+        let steps: Vec<Vec<bool>> = lengths
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (0..n).map(|t| mask_bits >> ((i * 9 + t) % 64) & 1 == 1).collect())
+            .collect();
+        let valid: Vec<usize> = lengths.iter().map(|&n| n / 2).collect();
+        let masks: Vec<Mask> = if by_lengths {
+            valid.iter().map(|&n| Mask::Length(n)).collect()
+        } else {
+            steps.iter().map(Mask::from).collect()
+        };
+        let initial: Vec<_> = lengths
+            .iter()
+            .map(|&n| Both::new(SVector::repeat(n as f32 * 0.1), SVector::repeat(-0.2)))
+            .collect();
+        let bi = Bidirectional::new(&f, &b).padding(Padding::Zero);
+        let run = bi
+            .run_batch(&Batch::new(&sequences).masks(&masks).initial_states(&initial), &())
+            .unwrap();
+        prop_assert_eq!(run.outputs.len(), sequences.len());
+        for (i, xs) in sequences.iter().enumerate() {
+            let alone = bi.run_masked_from(xs, masks[i], initial[i], &()).unwrap();
+            prop_assert_eq!(&run.outputs[i], &alone.outputs);
+            prop_assert_eq!(run.states[i], alone.state);
+        }
+        let c = elman::<2>(-seed);
+        let summed = Bidirectional::new(&f, &c).merge_mode(Sum);
+        let run = summed.run_batch(&Batch::new(&sequences).masks(&masks), &()).unwrap();
+        for (i, xs) in sequences.iter().enumerate() {
+            let alone = summed.run_masked(xs, masks[i], &()).unwrap();
+            prop_assert_eq!(&run.outputs[i], &alone.outputs);
+        }
+    }
 
     /// The backward half is the go_backwards run of the backward cell, re-aligned to time:
     /// Keras's Bidirectional reverses the backward layer's outputs.
@@ -192,7 +325,7 @@ proptest! {
         let run = Bidirectional::new(&f, &b)
             .merge_mode(NoMerge)
             .padding(padding)
-            .run_masked(&xs, &mask, NONE)
+            .run_masked(&xs, &mask, &())
             .unwrap();
         let (_, backward) = run.outputs.unzip();
         let go_backwards = Rnn::new(&b)
@@ -214,8 +347,8 @@ proptest! {
         let xs = inputs(n);
         let prefix: Vec<bool> = (0..n).map(|t| t < len).collect();
         let bi = Bidirectional::new(&f, &b).merge_mode(Sum);
-        let by_length = bi.run_masked(&xs, Mask::Length(len), NONE).unwrap();
-        let by_mask = bi.run_masked(&xs, &prefix, NONE).unwrap();
+        let by_length = bi.run_masked(&xs, Mask::Length(len), &()).unwrap();
+        let by_mask = bi.run_masked(&xs, &prefix, &()).unwrap();
         prop_assert_eq!(by_length, by_mask);
     }
 }

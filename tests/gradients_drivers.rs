@@ -9,8 +9,10 @@ use gradcheck::{
     check_batch_gradients, check_sequence_gradients, dot, flat, flat_all, indices, parameter_names,
     parameters, set_parameters, unflat, unflat_all, Check, Rng,
 };
-use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
+use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell};
+use rnn::nalgebra::{SMatrix, SVector};
 use rnn::train::{BackwardError, BatchTape, BidirectionalTape, Differentiable, MergeAdjoint};
+use rnn::{cell, ops, Real};
 use rnn::{
     nalgebra, Ave, Batch, Bidirectional, Both, Direction, Mask, Mul, Nested, NoMerge, Padding, Rnn,
     SequenceError, Sum,
@@ -171,9 +173,11 @@ fn backward_batch_checks_its_arguments() {
 
 /// A sequence through `run_taped`/`backward` against central differences of
 /// `run_masked_from`, the loss a weighting of every output and of the final state.
+/// One sequence against central differences: the parameters, inputs and initial state, and
+/// the constants when the cell has any (random, as everything else).
 fn check_sequence<C>(case: &str, rnn: Rnn<C>, mask: Mask<'_>, steps: usize)
 where
-    C: Differentiable<Constants = ()> + Clone,
+    C: Differentiable + Clone,
 {
     let mut rng = Rng::new(case);
     let rnn = rng.parameters(rnn, 0.5);
@@ -181,8 +185,9 @@ where
     let initial: C::State = rng.value();
     let w_outputs: Vec<C::Output> = rng.values(steps);
     let w_state: C::State = rng.value();
-    let loss = |rnn: &Rnn<C>, xs: &[C::Input], initial: &C::State| {
-        let run = rnn.run_masked_from(xs, mask, initial.clone(), &()).unwrap();
+    let k: C::Constants = rng.value();
+    let loss = |rnn: &Rnn<C>, xs: &[C::Input], initial: &C::State, k: &C::Constants| {
+        let run = rnn.run_masked_from(xs, mask, initial.clone(), k).unwrap();
         let outputs: f64 = run
             .outputs
             .iter()
@@ -193,18 +198,30 @@ where
     };
     let mut tape = rnn::train::Tape::new();
     let run = rnn
-        .run_taped(&xs, mask, initial.clone(), &(), &mut tape)
+        .run_taped(&xs, mask, initial.clone(), &k, &mut tape)
         .unwrap();
     assert_eq!(
         run,
-        rnn.run_masked_from(&xs, mask, initial.clone(), &())
-            .unwrap(),
+        rnn.run_masked_from(&xs, mask, initial.clone(), &k).unwrap(),
         "{case}: forward"
     );
     let grads = rnn
-        .backward(&tape, &xs, &w_outputs, w_state.clone(), &())
+        .backward(&tape, &xs, &w_outputs, w_state.clone(), &k)
         .unwrap();
-    check_sequence_gradients(case, (&rnn, &xs, &initial), &grads, loss);
+    check_sequence_gradients(case, (&rnn, &xs, &initial), &grads, |rnn, xs, s0| {
+        loss(rnn, xs, s0, &k)
+    });
+    if C::Constants::SIZE > 0 {
+        let mut check = Check::new(case);
+        check.against(
+            "constant",
+            &indices("k", C::Constants::SIZE),
+            &flat(&k),
+            &flat(&grads.constants),
+            |v| loss(&rnn, &xs, &initial, &unflat(v)),
+        );
+        check.report();
+    }
 }
 
 const STACK_MASKS: [Mask<'static>; 3] = [
@@ -246,6 +263,49 @@ fn stacked_cells() {
     }
 }
 
+/// Attention over a constant memory: the layer with constants on top of a stack.
+#[derive(Clone, Debug, PartialEq, rnn::Parameters)]
+struct Attend<T: Real> {
+    query: Dense<3, 4, T>,
+    out: Dense<8, 3, T>,
+}
+
+#[cell]
+impl<T: Real> Attend<T> {
+    fn step(
+        &self,
+        #[input] x: &SVector<T, 4>,
+        #[state] h: &mut SVector<T, 3>,
+        #[constant] memory: &SMatrix<T, 5, 4>,
+    ) -> SVector<T, 3> {
+        let weights = ops::softmax(&(memory * self.query.forward(h)));
+        let context = memory.transpose() * weights;
+        let cx: SVector<T, 8> = ops::concat(&context, x);
+        *h = ops::tanh(&self.out.forward(&cx));
+        *h
+    }
+}
+
+/// A GRU (no constants) under an attention cell over a memory: each layer reads its own
+/// constants, and the memory's gradient comes out of the stack with every other one.
+#[test]
+fn stacked_gru_under_a_cell_with_constants() {
+    use rnn::cells::Stacked;
+    for mask in STACK_MASKS {
+        let attend = Attend::<f64> {
+            query: Dense::zeros().with_use_bias(true),
+            out: Dense::zeros().with_use_bias(true),
+        };
+        let stack = Stacked((GruCell::<2, 4, f64>::zeros(), attend));
+        check_sequence(
+            &format!("stacked gru+attention {mask:?}"),
+            Rnn::new(stack),
+            mask,
+            5,
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------- bidirectional
 
 /// A bidirectional run against central differences, the loss a weighting of every merged
@@ -254,7 +314,7 @@ fn check_bidirectional<F, B, M, Y>(case: &str, bi: Bidirectional<F, B, M>, mask:
 where
     F: Differentiable<Constants = ()> + Clone,
     B: Differentiable<Constants = (), Input = F::Input> + Clone,
-    M: MergeAdjoint<F::Output, B::Output, Y> + Clone,
+    M: MergeAdjoint<F::Output, B::Output, Output = Y> + Clone,
     Y: Nested,
 {
     const STEPS: usize = 5;
@@ -349,7 +409,7 @@ fn bidirectional_every_merge() {
             let name = |merge: &str| format!("bidirectional {merge} {mask:?} {padding:?}");
             let (f, b) = halves();
             let bi = Bidirectional::new(f, b).padding(padding);
-            check_bidirectional::<_, _, _, nalgebra::SVector<f64, 8>>(&name("concat"), bi, mask);
+            check_bidirectional(&name("concat"), bi, mask);
             let (f, b) = halves();
             let bi = Bidirectional::new(f, b).padding(padding).merge_mode(Sum);
             check_bidirectional::<_, _, _, nalgebra::SVector<f64, 4>>(&name("sum"), bi, mask);

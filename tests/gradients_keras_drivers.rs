@@ -246,7 +246,7 @@ fn weights_and_gradients(fx: &Fixture) -> (HashMap<String, Vec<f32>>, HashMap<St
 
 fn bidirectional<M, Y>(file: &str, merge: M)
 where
-    M: MergeAdjoint<SVector<f32, 4>, SVector<f32, 4>, Y> + Clone,
+    M: MergeAdjoint<SVector<f32, 4>, SVector<f32, 4>, Output = Y> + Clone,
     Y: Nested,
 {
     let fx = Fixture::load(&format!("gradients/{file}.json"));
@@ -286,7 +286,7 @@ where
 
 #[test]
 fn bidirectional_lstm_concat() {
-    bidirectional::<_, SVector<f32, 8>>("grad_bidirectional_lstm_concat", rnn::Concat);
+    bidirectional("grad_bidirectional_lstm_concat", rnn::Concat);
 }
 
 #[test]
@@ -308,7 +308,7 @@ fn bidirectional_lstm_ave() {
 
 /// One sequence's run and gradients through `Rnn::run_taped` and `backward` (or a stream's
 /// `feed_taped` and `backward_chunk`), added to `ours`.
-fn add_sequence<C: Differentiable<Constants = ()>>(
+fn add_sequence<C: Differentiable>(
     ours: &mut Ours,
     outputs: &[C::Output],
     final_state: &C::State,
@@ -338,13 +338,13 @@ fn stacked_lstm_then_gru() {
                 &xs,
                 Mask::Steps(&valid),
                 fx.initial_state_of(b),
-                &(),
+                &((), ()),
                 &mut tape,
             )
             .unwrap();
         let d_state = data.d_state(b, 0..data.w_states.len());
         let grads = rnn
-            .backward(&tape, &xs, &data.d_outputs(b), d_state, &())
+            .backward(&tape, &xs, &data.d_outputs(b), d_state, &((), ()))
             .unwrap();
         add_sequence(&mut ours, &run.outputs, &run.state, &grads);
     }

@@ -532,8 +532,7 @@ fn bad_masks_are_typed_errors_and_nothing_is_computed() {
         "sequence 0: length 9 is above the sequence's 3 timesteps"
     );
     let bi = rnn::Bidirectional::new(&cell, &cell);
-    let result: Result<Run<SVector<f32, 2>, _>, _> =
-        bi.run_masked(&xs, &[true; 4], rnn::Both::new(&(), &()));
+    let result = bi.run_masked(&xs, &[true; 4], &());
     assert_eq!(
         result.unwrap_err(),
         SequenceError::MaskLength {

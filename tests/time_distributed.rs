@@ -66,7 +66,7 @@ fn time_distributed_dense_over_an_lstm_matches_keras() {
     let expected = fx.outputs.as_ref().unwrap();
 
     // The batch (on the loop: a stack is not a built-in layer) and each sequence alone.
-    let run = model.run_batch(&Batch::new(&xs), &()).unwrap();
+    let run = model.run_batch(&Batch::new(&xs), &((), ())).unwrap();
     let diff = common::max_abs_diff(&run.outputs.to_flat_f32(), &expected.data);
     println!("TimeDistributed(Dense) over LSTM, batch: max abs err {diff:.2e}");
     assert!(diff <= 1e-5, "outputs: max abs error {diff:e}");
@@ -103,7 +103,7 @@ fn time_distributed_dense_gradients_match_keras() {
 
     let batch = Batch::new(&xs);
     let mut tape = BatchTape::new();
-    let run = model.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    let run = model.run_batch_taped(&batch, &((), ()), &mut tape).unwrap();
     let outputs: Vec<f64> = (run.outputs.iter())
         .flat_map(|sequence| sequence.iter())
         .flat_map(|y| y.iter().copied())
@@ -120,7 +120,7 @@ fn time_distributed_dense_gradients_match_keras() {
     );
     let zeros = vec![Nested::zeros(); xs.len()];
     let grads = model
-        .backward_batch(&tape, &batch, &d_outputs, &zeros, &())
+        .backward_batch(&tape, &batch, &d_outputs, &zeros, &((), ()))
         .unwrap();
 
     let mut ours: HashMap<String, Vec<f64>> = HashMap::new();
@@ -195,14 +195,16 @@ fn gradients_through_time_distributed_match_central_differences() {
     ];
     let loss = |rnn: &Rnn<_>, xs: &[Vec<_>], s0: &[_]| {
         let batch = Batch::new(xs).masks(&masks).initial_states(s0);
-        let run = rnn.run_batch(&batch, &()).unwrap();
+        let run = rnn.run_batch(&batch, &((), ())).unwrap();
         (0..xs.len()).map(|b| weigh(&w[b], &run.outputs[b])).sum()
     };
     let batch = Batch::new(&xs).masks(&masks).initial_states(&s0);
     let mut tape = BatchTape::new();
-    rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    rnn.run_batch_taped(&batch, &((), ()), &mut tape).unwrap();
     let zeros = vec![Nested::zeros(); 2];
-    let grads = rnn.backward_batch(&tape, &batch, &w, &zeros, &()).unwrap();
+    let grads = rnn
+        .backward_batch(&tape, &batch, &w, &zeros, &((), ()))
+        .unwrap();
     check_batch_gradients(case, (&rnn, &xs, &s0), &grads, loss);
 }
 

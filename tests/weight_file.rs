@@ -470,7 +470,7 @@ fn keras_export_imports_into_a_stack_and_matches_keras() {
     let rnn = Rnn::new(&stack);
     let mut worst = 0.0f64;
     for b in 0..fx.inputs.shape[0] {
-        let run = rnn.run(steps::<5>(&fx, b), &());
+        let run = rnn.run(steps::<5>(&fx, b), &((), (), ()));
         for (t, y) in run.outputs.iter().enumerate() {
             worst = worst.max(max_abs_diff(&flat(y), outputs.step(b, t)));
         }

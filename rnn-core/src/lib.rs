@@ -10,8 +10,10 @@ extern crate alloc;
 extern crate self as rnn_core;
 
 // The modules are private: what a user needs is re-exported here, once, or lives in one of
-// the public namespaces below (cells, ops, parameters, init, weights, weight_file, fused,
-// train).
+// the public namespaces below (arrays, cells, ops, parameters, init, weights, weight_file,
+// fused, train).
+#[cfg(feature = "alloc")]
+pub mod arrays;
 mod cell;
 pub mod cells;
 mod drivers;
@@ -66,11 +68,12 @@ pub use real::Real;
 #[cfg(feature = "alloc")]
 pub use sequence::{Run, Sequence};
 pub use shape::MatVec;
-#[cfg(feature = "alloc")]
-pub use wrappers::bidirectional::BiRun;
 pub use wrappers::bidirectional::{
-    Ave, Bidirectional, Both, Concat, Merge, MergeFn, Mul, NoMerge, Sum,
+    Ave, Bidirectional, Both, BothConstants, Concat, Concatenated, Merge, MergeFn, Mul, NoMerge,
+    ReadsSameInput, Sum,
 };
+#[cfg(feature = "alloc")]
+pub use wrappers::bidirectional::{BiBatchRun, BiRun, BidirectionalStateful};
 pub use wrappers::time_distributed::{Stateless, StepFn, TimeDistributed};
 
 pub use rnn_macros::{cell, differentiable, Nested};
@@ -106,3 +109,8 @@ pub mod __private {
 
 /// nalgebra, re-exported so that generated code and users name the same version.
 pub use nalgebra;
+
+/// ndarray (with the `ndarray` feature), re-exported so that users name the version
+/// [`arrays`] reads and writes.
+#[cfg(feature = "ndarray")]
+pub use ndarray;

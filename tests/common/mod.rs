@@ -128,7 +128,7 @@ pub fn flat<N: Nested>(value: &N) -> Vec<f32> {
 
 /// Runs `cell` over every sequence of the fixture (from its initial states) and returns the
 /// largest difference from the fixture's outputs and final states.
-pub fn run_fixture<C: Cell<Constants = ()>>(cell: &C, fx: &Fixture) -> f64 {
+pub fn run_fixture<C: Cell>(cell: &C, fx: &Fixture) -> f64 {
     let [batch, steps, _] = fx.inputs.shape[..] else {
         panic!("inputs are [B, T, I]")
     };
@@ -148,7 +148,7 @@ pub fn run_fixture<C: Cell<Constants = ()>>(cell: &C, fx: &Fixture) -> f64 {
                 .unwrap()
             })
             .collect();
-        let run = rnn.run_from(&xs, fx.initial_state_of(b), &());
+        let run = rnn.run_from(&xs, fx.initial_state_of(b), &C::Constants::zeros());
         for (t, y) in run.outputs.iter().enumerate() {
             worst = worst.max(max_abs_diff(&flat(y), outputs.step(b, t)));
         }

@@ -4,15 +4,15 @@
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
-use nalgebra::{RealField, SVector};
+use nalgebra::RealField;
 
 use super::differentiable::{zeros_like, Differentiable};
 use super::sequence::{record, replay, Adjoints, Recording, Tape};
 use crate::cell::Cell;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::{ops, Nested};
-use crate::{Ave, BiRun, Bidirectional, Both, Concat, Direction, Mask, Merge, Mul, NoMerge, Run};
-use crate::{ScalarOp, Sum};
+use crate::{Ave, BiRun, Bidirectional, Both, BothConstants, Concat, Concatenated, Direction};
+use crate::{Mask, Merge, Mul, NoMerge, Run, ScalarOp, Sum};
 
 /// A merge whose adjoint is known: given the two outputs a step merged and the adjoint of the
 /// merged output, the adjoints of the two outputs.
@@ -21,35 +21,25 @@ use crate::{ScalarOp, Sum};
 /// each by the other output, [`NoMerge`] hands each its own. A [`MergeFn`](crate::MergeFn) has
 /// none: a `Bidirectional` merged by a function cannot be differentiated, which is a compile
 /// error rather than a wrong gradient.
-pub trait MergeAdjoint<F, B, Y>: Merge<F, B, Y> {
+pub trait MergeAdjoint<F, B>: Merge<F, B> {
     /// The adjoints of `forward` and `backward` in `merge(forward, backward)`, given the
     /// merged output's adjoint `d_merged`.
-    fn merge_adjoint(&self, forward: &F, backward: &B, d_merged: &Y) -> (F, B);
+    fn merge_adjoint(&self, forward: &F, backward: &B, d_merged: &Self::Output) -> (F, B);
 }
 
-impl<T: RealField, const A: usize, const B: usize, const N: usize>
-    MergeAdjoint<SVector<T, A>, SVector<T, B>, SVector<T, N>> for Concat
-{
-    fn merge_adjoint(
-        &self,
-        _: &SVector<T, A>,
-        _: &SVector<T, B>,
-        d_merged: &SVector<T, N>,
-    ) -> (SVector<T, A>, SVector<T, B>) {
-        (
-            SVector::from_fn(|i, _| d_merged[i].clone()),
-            SVector::from_fn(|i, _| d_merged[A + i].clone()),
-        )
+impl<F: Clone, B: Clone> MergeAdjoint<F, B> for Concat {
+    fn merge_adjoint(&self, _: &F, _: &B, d_merged: &Concatenated<F, B>) -> (F, B) {
+        (d_merged.forward.clone(), d_merged.backward.clone())
     }
 }
 
-impl<O: Nested> MergeAdjoint<O, O, O> for Sum {
+impl<O: Nested> MergeAdjoint<O, O> for Sum {
     fn merge_adjoint(&self, _: &O, _: &O, d_merged: &O) -> (O, O) {
         (d_merged.clone(), d_merged.clone())
     }
 }
 
-impl<O: Nested> MergeAdjoint<O, O, O> for Ave {
+impl<O: Nested> MergeAdjoint<O, O> for Ave {
     fn merge_adjoint(&self, _: &O, _: &O, d_merged: &O) -> (O, O) {
         let mut half = d_merged.clone();
         half.zip_apply(d_merged, &Half);
@@ -57,7 +47,7 @@ impl<O: Nested> MergeAdjoint<O, O, O> for Ave {
     }
 }
 
-impl<O: Nested> MergeAdjoint<O, O, O> for Mul {
+impl<O: Nested> MergeAdjoint<O, O> for Mul {
     fn merge_adjoint(&self, forward: &O, backward: &O, d_merged: &O) -> (O, O) {
         let (mut d_forward, mut d_backward) = (d_merged.clone(), d_merged.clone());
         d_forward.zip_apply(backward, &ops::Mul);
@@ -66,7 +56,7 @@ impl<O: Nested> MergeAdjoint<O, O, O> for Mul {
     }
 }
 
-impl<F: Clone, B: Clone> MergeAdjoint<F, B, (F, B)> for NoMerge {
+impl<F: Clone, B: Clone> MergeAdjoint<F, B> for NoMerge {
     fn merge_adjoint(&self, _: &F, _: &B, d_merged: &(F, B)) -> (F, B) {
         d_merged.clone()
     }
@@ -156,7 +146,7 @@ where
     ///     .merge_mode(Sum);
     /// let xs = [[1.0, 0.5], [0.0, -1.0], [2.0, 0.0]].map(SVector::from);
     /// let s0 = Both::new(bi.forward_cell().initial_state(&()), SVector::zeros());
-    /// let k = Both::new(&(), &());
+    /// let k = &();
     /// let mut tape = BidirectionalTape::new();
     /// let run = bi.run_taped(&xs, Mask::Length(2), s0.clone(), k, &mut tape).unwrap();
     /// assert_eq!(run, bi.run_masked_from(&xs, Mask::Length(2), s0, k).unwrap());
@@ -170,17 +160,20 @@ where
     /// assert_ne!(grads.inputs[1], SVector::<f64, 2>::zeros());
     /// assert_eq!(grads.inputs[2], SVector::<f64, 2>::zeros()); // padding
     /// ```
-    pub fn run_taped<'m, Y, X: Borrow<F::Input>>(
+    pub fn run_taped<'m, 'k, X: Borrow<F::Input>>(
         &self,
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
         initial_state: Both<F::State, B::State>,
-        constants: Both<&F::Constants, &B::Constants>,
+        constants: impl Into<BothConstants<'k, F, B>>,
         tape: &mut BidirectionalTape<F, B>,
-    ) -> Result<BiRun<Y, F, B>, SequenceError>
+    ) -> Result<BiRun<M::Output, F, B>, SequenceError>
     where
-        M: Merge<F::Output, B::Output, Y>,
+        M: Merge<F::Output, B::Output>,
+        F::Constants: 'k,
+        B::Constants: 'k,
     {
+        let constants = constants.into();
         let mask = mask.into();
         mask.check(inputs.len())?;
         let Both {
@@ -236,19 +229,22 @@ where
     /// then walked back as [`Rnn::backward`](crate::Rnn::backward) walks one.
     ///
     /// An error when `inputs` or `d_outputs` does not have one entry per recorded step.
-    pub fn backward<Y, X: Borrow<F::Input>>(
+    pub fn backward<'k, X: Borrow<F::Input>>(
         &self,
         tape: &BidirectionalTape<F, B>,
         inputs: &[X],
-        d_outputs: &[Y],
+        d_outputs: &[M::Output],
         d_final_state: Both<F::State, B::State>,
-        constants: Both<&F::Constants, &B::Constants>,
+        constants: impl Into<BothConstants<'k, F, B>>,
     ) -> Result<BidirectionalGradients<F, B, M>, ShapeError>
     where
-        M: MergeAdjoint<F::Output, B::Output, Y> + Clone,
+        M: MergeAdjoint<F::Output, B::Output> + Clone,
         F: Clone,
         B: Clone,
+        F::Constants: 'k,
+        B::Constants: 'k,
     {
+        let constants = constants.into();
         let steps = tape.len();
         ShapeError::check_steps("inputs", steps, inputs.len())?;
         ShapeError::check_steps("output adjoints", steps, d_outputs.len())?;

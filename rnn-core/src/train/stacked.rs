@@ -10,8 +10,9 @@ macro_rules! stacked_differentiable {
         reversed $($rname:ident . $ridx:tt after $rprev:ident),+
     ) => {
         /// A stack is differentiable when its layers are: its residual holds each layer's
-        /// residual and, above the first, the layer's input (the output of the layer below).
-        impl<$first: Differentiable $(, $name: Differentiable<Constants = $first::Constants, Input = $prev::Output>)+>
+        /// residual and, above the first, the layer's input (the output of the layer below);
+        /// each layer's constants get their own adjoint.
+        impl<$first: Differentiable $(, $name: Differentiable<Input = $prev::Output>)+>
             Differentiable for Stacked<($first, $($name,)+)>
         {
             type Residual = ($first::Residual, $(($name::Residual, $name::Input),)+);
@@ -23,11 +24,11 @@ macro_rules! stacked_differentiable {
                 state: &mut Self::State,
                 constants: &Self::Constants,
             ) -> (Self::Output, Self::Residual) {
-                let (y, $first) = (self.0).0.step_forward(input, &mut state.0, constants);
+                let (y, $first) = (self.0).0.step_forward(input, &mut state.0, &constants.0);
                 $(
                     let (y, $name) = {
                         let (output, residual) =
-                            (self.0).$idx.step_forward(&y, &mut state.$idx, constants);
+                            (self.0).$idx.step_forward(&y, &mut state.$idx, &constants.$idx);
                         (output, (residual, y))
                     };
                 )+
@@ -51,8 +52,8 @@ macro_rules! stacked_differentiable {
                         &residual.$ridx.0,
                         &d_y,
                         &mut d_state.$ridx,
-                        constants,
-                        d_constants,
+                        &constants.$ridx,
+                        &mut d_constants.$ridx,
                         &mut (grads.0).$ridx,
                     );
                 )+
@@ -61,8 +62,8 @@ macro_rules! stacked_differentiable {
                     &residual.0,
                     &d_y,
                     &mut d_state.0,
-                    constants,
-                    d_constants,
+                    &constants.0,
+                    &mut d_constants.0,
                     &mut (grads.0).0,
                 )
             }
