@@ -34,7 +34,7 @@ use crate::nested::Nested;
 /// let dense = Dense::<4, 2>::keras_init(2);
 /// let model = Rnn::new(Stacked((lstm.clone(), TimeDistributed(dense.clone()))));
 /// let xs = [SVector::from([0.5, -1.0, 0.25]); 5];
-/// let run = model.run(&xs, &());
+/// let run = model.run(&xs, &((), ())); // each layer's constants: none
 /// assert_eq!(run.outputs.len(), 5); // one output of 2 units per step
 ///
 /// // The same as the LSTM's sequence, then the dense layer on each step.
