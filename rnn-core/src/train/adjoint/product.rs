@@ -5,6 +5,7 @@
 use nalgebra::{SMatrix, SVector};
 
 use crate::cells::Dense;
+use crate::drivers::dropout::DropoutMasks;
 use crate::real::Real;
 use crate::train::cells::{activation_adjoint, add_kernel_gradient, kernel_input_adjoint};
 use crate::train::Differentiable;
@@ -102,15 +103,16 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Apply<SVector<T, 
 }
 
 /// A sub-cell's `step`, through its [`Differentiable`] forward: the same bits, and its
-/// residual.
+/// residual; `masks` for the dropout calls of a sub-cell that has them.
 #[inline(always)]
 pub fn step<C: Differentiable>(
     cell: &C,
     input: &C::Input,
     state: &mut C::State,
     constants: &C::Constants,
+    masks: Option<&DropoutMasks>,
 ) -> (C::Output, C::Residual) {
-    cell.step_forward(input, state, constants)
+    cell.step_forward_with_dropout(input, state, constants, masks)
 }
 
 /// The sub-cell's backward: `d_state` holds the adjoint of its state after the step and is
