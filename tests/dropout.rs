@@ -638,3 +638,30 @@ impl MaskFree {
         *h
     }
 }
+
+/// The static unroll drops a custom step's units as the loop does: a fresh tape of each draws
+/// the same masks, so the two runs and their gradients are the same bits.
+#[test]
+fn custom_cell_static_unroll_drops_as_the_loop() {
+    let mut rng = Rng::new("custom unroll");
+    let rnn = rng
+        .parameters(Rnn::new(dropping_cell()), 0.5)
+        .dropout(DROPOUT)
+        .unwrap();
+    let xs: [SVector<f64, 3>; 4] = std::array::from_fn(|_| rng.value());
+    let d_outputs: [SVector<f64, 4>; 4] = std::array::from_fn(|_| rng.value());
+    let (s0, d_state): (SVector<f64, 4>, SVector<f64, 4>) = (rng.value(), rng.value());
+    let mut unrolled = rnn::train::UnrolledTape::new();
+    let run = rnn.unroll_taped(&xs, s0, &(), &mut unrolled);
+    let grads = rnn
+        .backward_unrolled(&unrolled, &xs, &d_outputs, d_state, &())
+        .unwrap();
+    let mut tape = Tape::new();
+    let looped = rnn.run_taped(&xs, Mask::All, s0, &(), &mut tape).unwrap();
+    let plain = rnn.run_masked_from(&xs, Mask::All, s0, &()).unwrap();
+    assert_ne!(looped.state, plain.state, "the loop drops");
+    assert_eq!(run.outputs.to_vec(), looped.outputs.to_vec());
+    let loop_grads = rnn.backward(&tape, &xs, &d_outputs, d_state, &()).unwrap();
+    assert_eq!(grads.parameters, loop_grads.parameters);
+    assert_eq!(grads.inputs.to_vec(), loop_grads.inputs);
+}

@@ -325,8 +325,12 @@ pub(crate) fn record<C: Differentiable, X: Borrow<C::Input>>(
     tape.steps.reserve(steps);
     tape.direction = direction;
     tape.padding = padding;
-    let Dropping { copy, in_step } = Dropping::of(cell, dropout);
-    tape.dropout = dropout.filter(|_| copy.is_some() || in_step.is_some());
+    let Dropping {
+        copy,
+        in_step,
+        taped,
+    } = Dropping::of(cell, dropout);
+    tape.dropout = taped;
     let cell = copy.as_ref().unwrap_or(cell);
     outputs.clear();
     outputs.reserve(steps);
@@ -370,6 +374,8 @@ pub(crate) struct Dropping<C> {
     pub(crate) copy: Option<C>,
     /// The masks each step draws from.
     pub(crate) in_step: Option<DropoutMasks>,
+    /// The masks the run drops with, one way or the other (what its tape keeps).
+    pub(crate) taped: Option<DropoutMasks>,
 }
 
 impl<C: Differentiable> Dropping<C> {
@@ -377,7 +383,12 @@ impl<C: Differentiable> Dropping<C> {
     pub(crate) fn of(cell: &C, masks: Option<DropoutMasks>) -> Self {
         let copy = masks.and_then(|masks| cell.with_dropout(&masks));
         let in_step = masks.filter(|_| C::STEP_DROPOUT && copy.is_none());
-        Dropping { copy, in_step }
+        let taped = masks.filter(|_| copy.is_some() || in_step.is_some());
+        Dropping {
+            copy,
+            in_step,
+            taped,
+        }
     }
 }
 

@@ -95,8 +95,12 @@ impl<C: Differentiable + Clone> Rnn<C> {
             tape.draws += 1;
             self.dropout.masks(tape.draws - 1, 0)
         });
-        let Dropping { copy, in_step } = Dropping::of(self.cell(), masks);
-        tape.dropout = masks.filter(|_| copy.is_some() || in_step.is_some());
+        let Dropping {
+            copy,
+            in_step,
+            taped,
+        } = Dropping::of(self.cell(), masks);
+        tape.dropout = taped;
         tape.direction = self.direction;
         let cell = copy.as_ref().unwrap_or(self.cell());
         let direction = self.direction;
