@@ -2,6 +2,8 @@
 //! against central differences in `f64` (the masks fixed by a fresh tape, through the dynamic
 //! loop and a batch, for every built-in recurrent cell); the masks' rate, scaling and reuse at
 //! every step; inference untouched; the same seed the same bits on any number of threads.
+//! The same for a custom `#[cell]` that drops with `ops::dropout` and `ops::recurrent_dropout`
+//! in its step (its backward generated).
 
 mod gradcheck;
 
@@ -13,7 +15,9 @@ use rnn::train::optim::{Optimizer, Sgd};
 use rnn::train::{BatchTape, Differentiable, Fit, Layer, Model, Tape, Verbosity};
 use rnn::{nalgebra, Batch, Direction, Dropout, DropoutError, Mask, Nested, Padding, Rnn};
 
-use nalgebra::SVector;
+use nalgebra::{SMatrix, SVector};
+use rnn::prelude::{cell, Parameters};
+use rnn::Real;
 
 /// Rates high enough that a small cell drops units in every gate.
 const DROPOUT: Dropout = Dropout {
@@ -468,4 +472,196 @@ fn bad_rates_and_cells_without_dropout_are_refused() {
         dense.dropout(DROPOUT).unwrap_err(),
         DropoutError::Unsupported
     );
+}
+
+// ---------------------------------------------------------------------- custom cells
+
+/// A custom cell that drops in its step: its input (at the rate), its state where the
+/// recurrent matrix reads it (at the recurrent rate), and, at the rate again with a mask of
+/// its own, the candidate before it reaches the output.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct DroppingCell<T: Real> {
+    kernel: SMatrix<T, 4, 3>,
+    recurrent: SMatrix<T, 4, 4>,
+    bias: SVector<T, 4>,
+}
+
+#[cell]
+impl<T: Real> DroppingCell<T> {
+    fn step(&self, #[input] x: &SVector<T, 3>, #[state] h: &mut SVector<T, 4>) -> SVector<T, 4> {
+        let z = self.kernel * rnn::ops::dropout(x)
+            + self.recurrent * rnn::ops::recurrent_dropout(h)
+            + self.bias;
+        let candidate = rnn::ops::tanh(&z);
+        *h = candidate;
+        rnn::ops::dropout(&candidate) + h.component_mul(h)
+    }
+}
+
+fn dropping_cell() -> DroppingCell<f64> {
+    DroppingCell {
+        kernel: SMatrix::zeros(),
+        recurrent: SMatrix::zeros(),
+        bias: SVector::zeros(),
+    }
+}
+
+#[test]
+fn custom_cell_sequence_gradients() {
+    check_cell("custom cell", dropping_cell());
+}
+
+#[test]
+fn custom_cell_batch_gradients() {
+    check_batch("custom cell", dropping_cell());
+}
+
+/// A custom cell that outputs its input dropped at the rate and its state dropped at the
+/// recurrent rate, keeping the state: fed ones from a state of ones, each step's outputs are
+/// the two masks themselves.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct MaskProbe;
+
+#[cell]
+impl MaskProbe {
+    fn step(
+        &self,
+        #[input] x: &SVector<f32, 64>,
+        #[state] h: &mut SVector<f32, 64>,
+    ) -> (SVector<f32, 64>, SVector<f32, 64>) {
+        (rnn::ops::dropout(x), rnn::ops::recurrent_dropout(h))
+    }
+}
+
+/// The masks of a custom step: its values `0` or `1/(1 − rate)`, at each call's own rate; the
+/// same at every step of a sequence; different between the sequences of a batch, between
+/// batches, and between the two calls of the step.
+#[test]
+fn custom_cell_masks_are_drawn_once_per_sequence() {
+    let (rate, recurrent_rate) = (0.3, 0.5);
+    let rnn = Rnn::new(MaskProbe)
+        .dropout(Dropout {
+            rate,
+            recurrent_rate,
+            seed: 9,
+        })
+        .unwrap();
+    let sequences = vec![vec![SVector::<f32, 64>::repeat(1.0); 6]; 50];
+    let ones = vec![SVector::<f32, 64>::repeat(1.0); sequences.len()];
+    let batch = Batch::new(&sequences).initial_states(&ones);
+    let mut tape = BatchTape::new();
+    let first = rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    let second = rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    let bits = |v: &SVector<f32, 64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let mut distinct = std::collections::HashSet::new();
+    let (mut dropped, mut units) = ([0usize; 2], 0usize);
+    for (b, outputs) in first.outputs.iter().enumerate() {
+        let (input_mask, state_mask) = outputs[0];
+        for y in outputs.iter() {
+            assert_eq!(
+                *y,
+                (input_mask, state_mask),
+                "sequence {b}: one mask per call"
+            );
+        }
+        for (which, (mask, rate)) in [(input_mask, rate), (state_mask, recurrent_rate)]
+            .into_iter()
+            .enumerate()
+        {
+            let scale = 1.0 / (1.0 - rate as f32);
+            assert!(mask.iter().all(|&v| v == 0.0 || v == scale), "{mask:?}");
+            dropped[which] += mask.iter().filter(|&&v| v == 0.0).count();
+        }
+        units += 64;
+        let kept = |mask: &SVector<f32, 64>| mask.map(|v| v != 0.0);
+        assert_ne!(
+            kept(&input_mask),
+            kept(&state_mask),
+            "each call its own mask"
+        );
+        distinct.insert(bits(&input_mask));
+        assert_ne!(second.outputs[b][0], outputs[0], "a new batch, new masks");
+    }
+    assert_eq!(distinct.len(), sequences.len(), "one mask per sequence");
+    // 3,200 units per call: the fraction dropped has a standard deviation under 0.009.
+    for (dropped, rate) in dropped.into_iter().zip([rate, recurrent_rate]) {
+        let fraction = dropped as f64 / units as f64;
+        assert!(
+            (fraction - rate).abs() < 0.04,
+            "dropped {fraction} at {rate}"
+        );
+    }
+}
+
+/// Inference never drops in a custom step (`ops::dropout` is the identity there), and a step
+/// outside a training run with dropout is the step's own bits.
+#[test]
+fn custom_cell_inference_is_unaffected() {
+    let mut rng = Rng::new("custom inference");
+    let cell = rng.parameters(dropping_cell(), 0.5);
+    let plain = Rnn::new(cell.clone());
+    let dropped = plain.clone().dropout(DROPOUT).unwrap();
+    let xs: Vec<SVector<f64, 3>> = rng.values(5);
+    assert_eq!(dropped.run(&xs, &()), plain.run(&xs, &()));
+    let s0 = SVector::repeat(0.5);
+    let taped = plain
+        .run_taped(&xs, Mask::All, s0, &(), &mut Tape::new())
+        .unwrap();
+    assert_eq!(
+        taped,
+        plain.run_masked_from(&xs, Mask::All, s0, &()).unwrap()
+    );
+    let mut tape = Tape::new();
+    let training = dropped
+        .run_taped(&xs, Mask::All, s0, &(), &mut tape)
+        .unwrap();
+    assert!(tape.dropout_masks().is_some());
+    assert_ne!(training, taped, "training drops");
+    // A custom cell without dropout calls refuses a dropout configuration.
+    assert_eq!(
+        Rnn::new(MaskFree).dropout(DROPOUT).unwrap_err(),
+        DropoutError::Unsupported
+    );
+}
+
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct MaskFree;
+
+#[cell]
+impl MaskFree {
+    fn step(
+        &self,
+        #[input] x: &SVector<f32, 2>,
+        #[state] h: &mut SVector<f32, 2>,
+    ) -> SVector<f32, 2> {
+        *h += x;
+        *h
+    }
+}
+
+/// The static unroll drops a custom step's units as the loop does: a fresh tape of each draws
+/// the same masks, so the two runs and their gradients are the same bits.
+#[test]
+fn custom_cell_static_unroll_drops_as_the_loop() {
+    let mut rng = Rng::new("custom unroll");
+    let rnn = rng
+        .parameters(Rnn::new(dropping_cell()), 0.5)
+        .dropout(DROPOUT)
+        .unwrap();
+    let xs: [SVector<f64, 3>; 4] = std::array::from_fn(|_| rng.value());
+    let d_outputs: [SVector<f64, 4>; 4] = std::array::from_fn(|_| rng.value());
+    let (s0, d_state): (SVector<f64, 4>, SVector<f64, 4>) = (rng.value(), rng.value());
+    let mut unrolled = rnn::train::UnrolledTape::new();
+    let run = rnn.unroll_taped(&xs, s0, &(), &mut unrolled);
+    let grads = rnn
+        .backward_unrolled(&unrolled, &xs, &d_outputs, d_state, &())
+        .unwrap();
+    let mut tape = Tape::new();
+    let looped = rnn.run_taped(&xs, Mask::All, s0, &(), &mut tape).unwrap();
+    let plain = rnn.run_masked_from(&xs, Mask::All, s0, &()).unwrap();
+    assert_ne!(looped.state, plain.state, "the loop drops");
+    assert_eq!(run.outputs.to_vec(), looped.outputs.to_vec());
+    let loop_grads = rnn.backward(&tape, &xs, &d_outputs, d_state, &()).unwrap();
+    assert_eq!(grads.parameters, loop_grads.parameters);
+    assert_eq!(grads.inputs.to_vec(), loop_grads.inputs);
 }

@@ -119,6 +119,13 @@ CONFIGS = [
                          ("gru", 32, 64, 32))],
     dict(name="train-digits-b32", kind="train-digits", B=32, I=8, H=64, T=8,
          flops=3 * 2 * 4 * 64 * (8 + 64)),
+    # The seed cells trained through the backward `#[cell]` generates: every output of both
+    # kinds (seed-custom), or the final states (seed-nested), against zeros, mean squared
+    # error; PyTorch runs the modules of the inference rows, eager and TorchScript.
+    dict(name="train-seed-custom-b64", kind="train-seed-custom", B=64, I=12, H=10, T=100,
+         flops=3 * _custom_flops(SEED_CUSTOM)),
+    dict(name="train-seed-nested-b64", kind="train-seed-nested", B=64, I="32 / 64x32",
+         H="10 / 20x30", T=50, flops=3 * _nested_flops(SEED_NESTED)),
 ]
 BY_NAME = {c["name"]: c for c in CONFIGS}
 B1_SWEEP = ["lstm-b1-h8", "lstm-b1-h16", "lstm-b1-h32", "lstm-b1-h64", "lstm-b1-h128"]
@@ -278,6 +285,33 @@ def torch_worker(configs, budget, rounds):
                 s2 = s2 + o23
             return o1, o23, s1, s2
 
+    def seed_training_steps(c):
+        """A training step of a seed cell's module, eager and TorchScript: [(label, step)]."""
+        B, T = c["B"], c["T"]
+        if c["kind"] == "train-seed-custom":
+            p = SEED_CUSTOM
+            m = SeedCustom(p["I"], p["H"], p["Z"], p["A"])
+            args = (torch.randn(B, T, p["I"]), torch.zeros(B, p["H"]), torch.randn(B, p["Z"]))
+            loss_of = lambda r: (r[0] ** 2).mean() + (r[1] ** 2).mean()
+        else:
+            p = SEED_NESTED
+            m = SeedNested(**p)
+            args = (torch.randn(B, T, p["I1"]), torch.randn(B, T, p["I2"], p["I3"]),
+                    torch.zeros(B, p["U1"]), torch.zeros(B, p["U2"], p["U3"]))
+            loss_of = lambda r: (r[2] ** 2).mean() + (r[3] ** 2).mean()
+        out = []
+        for label, module in (("eager", m), ("jit", script(m, c["name"]))):
+            if module is None:
+                continue
+            opt = torch.optim.Adam(module.parameters(), lr=1e-3, eps=1e-7)
+
+            def step(module=module, opt=opt):
+                opt.zero_grad(set_to_none=True)
+                loss_of(module(*args)).backward()
+                opt.step()
+            out.append((label, step))
+        return out
+
     def torch_training_step(c):
         """One training step (forward, loss, backward, Adam) on the configuration's batch."""
         B, T, I, H = c["B"], c["T"], c["I"], c["H"]
@@ -320,6 +354,9 @@ def torch_worker(configs, budget, rounds):
             m = cls(c["I"], c["H"], batch_first=True).eval()
             x = torch.randn(B, T, c["I"])
             variants.append((c["name"] + "|fused", (lambda m=m, x=x: m(x)), c, "fused"))
+        elif c["kind"].startswith("train-seed-"):
+            variants.extend((c["name"] + "|" + label, step, c, label)
+                            for label, step in seed_training_steps(c))
         elif c["kind"].startswith("train-"):
             variants.append((c["name"] + "|eager", torch_training_step(c), c, "eager"))
         elif c["kind"] == "seed-custom":
@@ -869,6 +906,10 @@ TARGETS = [  # (configuration, label, ratio to PyTorch needed, ns/step bound or 
     ("train-lstm-b64-h128", "training, LSTM batch 64, I=H=128: >= 1.0x PyTorch", 1.0, None),
     ("train-gru-b32-h64", "training, GRU batch 32, I=H=64: >= 3x PyTorch", 3.0, None),
     ("train-digits-b32", "training, the digits model at batch 32: >= 4x PyTorch", 4.0, None),
+    ("train-seed-custom-b64", "training, the custom decoder cell at batch 64: >= 5x PyTorch "
+     "(eager or TorchScript, the faster)", 5.0, None),
+    ("train-seed-nested-b64", "training, the NestedCell at batch 64: >= 1.0x PyTorch "
+     "(eager or TorchScript, the faster)", 1.0, None),
 ]
 
 

@@ -15,6 +15,8 @@
 //! | lstm-rnn-b64-h{128,256} | LSTM | 64 | =H | H | 50, 100 | `Rnn::run_batch_into` on the built-in cell (lowered to the batched kernel; the previous call's buffers refilled) |
 //! | seed-custom | the custom decoder cell | 64 | 12 | 10 | 100 | `Rnn::run_batch_into` (one sequence per task, over cores; the outputs go into the previous call's buffers, as in a serving loop; `seed-custom-run-batch` allocates them anew with `Rnn::run_batch`) |
 //! | seed-nested | the guide's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | `block_unroll_into` over blocks of 16 sequences sharing each weight read, over cores, refilling the previous call's output buffers |
+//! | train-seed-custom-b64 | the custom decoder cell | 64 | 12 | 10 | 100 | one training step of its generated backward (`run_batch_taped_into`, `backward_batch_into`, Adam): every output of both kinds against zeros, mean squared error |
+//! | train-seed-nested-b64 | the guide's NestedCell | 64 | 32 / 64×32 | 10 / 20×30 | 50 | as `train-seed-custom-b64`, the final states against zeros |
 #![allow(dead_code)]
 
 use std::hint::black_box;
@@ -34,7 +36,7 @@ pub struct Workload {
     pub run: Box<dyn FnMut()>,
 }
 
-pub const NAMES: [&str; 23] = [
+pub const NAMES: [&str; 25] = [
     "lstm-b1-h8",
     "lstm-b1-h16",
     "lstm-b1-h32",
@@ -58,6 +60,8 @@ pub const NAMES: [&str; 23] = [
     "train-lstm-b64-h128",
     "train-gru-b32-h64",
     "train-digits-b32",
+    "train-seed-custom-b64",
+    "train-seed-nested-b64",
 ];
 
 pub fn build(name: &str) -> Option<Workload> {
@@ -95,6 +99,8 @@ pub fn build(name: &str) -> Option<Workload> {
             train_rnn::<_, 64, 64>("train-gru-b32-h64", GruCell::keras_init(1), 32, 32)
         }
         "train-digits-b32" => train_digits("train-digits-b32"),
+        "train-seed-custom-b64" => train_seed_custom("train-seed-custom-b64"),
+        "train-seed-nested-b64" => train_seed_nested("train-seed-nested-b64"),
         _ => return None,
     })
 }
@@ -437,6 +443,138 @@ fn seed_nested(name: &'static str, blocked: bool) -> Workload {
                     black_box(rnn.run(black_box(xs), &()));
                 });
             }
+        }),
+    }
+}
+
+// ---- training the seed cells ------------------------------------------------------------------
+
+/// One training step of a custom cell on a batch through the batch API its generated backward
+/// plugs into: the taped forward, the loss's adjoints (`adjoints` fills them from the run),
+/// the backward, and an Adam step on the cell. The tape, run and gradients are kept from step
+/// to step, as a training loop keeps them.
+struct CellTraining<C: rnn::train::Differentiable> {
+    /// `None` only while the optimizer updates the cell.
+    rnn: Option<Rnn<C>>,
+    optimizer: rnn::train::optim::Optimizer<rnn::train::optim::Adam>,
+    tape: rnn::train::BatchTape<C::Residual>,
+    run: rnn::BatchRun<C::Output, C::State>,
+    d_outputs: Vec<Vec<C::Output>>,
+    d_states: Vec<C::State>,
+    grads: rnn::train::BatchGradients<C>,
+}
+
+impl<C> CellTraining<C>
+where
+    C: rnn::train::Differentiable + Clone + Send + Sync,
+    C::Input: Send + Sync,
+    C::State: Send + Sync,
+    C::Output: Send + Sync,
+    C::Constants: Send + Sync,
+    C::Residual: Send + Sync,
+{
+    fn new(cell: C) -> Self {
+        use rnn::train::optim::{Adam, Optimizer};
+        CellTraining {
+            grads: rnn::train::BatchGradients::new(&cell),
+            rnn: Some(Rnn::new(cell)),
+            optimizer: Optimizer::new(Adam::keras(), 1e-3),
+            tape: Default::default(),
+            run: Default::default(),
+            d_outputs: Vec::new(),
+            d_states: Vec::new(),
+        }
+    }
+
+    /// `adjoints(run, d_outputs, d_states)` writes the loss's adjoints, shaped like the run.
+    fn step(
+        &mut self,
+        xs: &[Vec<C::Input>],
+        constants: &[C::Constants],
+        adjoints: impl Fn(&rnn::BatchRun<C::Output, C::State>, &mut [Vec<C::Output>], &mut [C::State]),
+    ) {
+        let rnn = self.rnn.as_ref().expect("the cell is back after each step");
+        let batch = rnn::Batch::new(xs);
+        rnn.run_batch_taped_into(&batch, constants, &mut self.tape, &mut self.run)
+            .expect("one constant per sequence");
+        self.d_outputs.resize_with(xs.len(), Vec::new);
+        for (d, x) in self.d_outputs.iter_mut().zip(xs) {
+            d.resize(x.len(), rnn::Nested::zeros());
+        }
+        self.d_states.resize(xs.len(), rnn::Nested::zeros());
+        adjoints(&self.run, &mut self.d_outputs, &mut self.d_states);
+        rnn.backward_batch_into(
+            &self.tape,
+            &batch,
+            (&self.d_outputs[..], &self.d_states[..]),
+            constants,
+            &mut self.grads,
+        )
+        .expect("the taped batch");
+        let mut cell = self.rnn.take().expect("taken above").into_cell();
+        self.optimizer
+            .step(&mut cell, &self.grads.parameters)
+            .expect("a gradient of the cell's shape");
+        self.rnn = Some(Rnn::new(cell));
+    }
+}
+
+/// The custom decoder trained at batch 64 over 100 steps, each sequence with its own `z_enc`:
+/// the loss is the mean squared error of every output (both kinds) against zeros, as PyTorch's
+/// `(outputs**2).mean() + (others**2).mean()`.
+fn train_seed_custom(name: &'static str) -> Workload {
+    let (batch, steps) = (64, 100);
+    let xs: Vec<Vec<SVector<f32, FEATURES>>> =
+        (0..batch).map(|b| sequence(steps, 10 + b as u64)).collect();
+    let z: Vec<SVector<f32, LATENT>> = (0..batch).map(|b| sequence(1, 500 + b as u64)[0]).collect();
+    let mut training = CellTraining::new(CustomMultiTimeStepGruCell::keras_init());
+    let (h, i, z_, a) = (HIDDEN, FEATURES, LATENT, ARBITRARY);
+    let (scale_h, scale_a) = (
+        2.0 / (batch * steps * h) as f32,
+        2.0 / (batch * steps * a) as f32,
+    );
+    Workload {
+        name,
+        batch,
+        steps,
+        // Forward, then the backward's two products per forward product.
+        flops_per_step: (3 * (2 * (h + z_) * h + 6 * h * (i + h) + 2 * i * a)) as f64,
+        run: Box::new(move || {
+            training.step(&xs, &z, |run, d_outputs, _| {
+                for (d, ys) in d_outputs.iter_mut().zip(run.outputs.iter()) {
+                    for ((dh, da), (y, extra)) in d.iter_mut().zip(ys.iter()) {
+                        *dh = y * scale_h;
+                        *da = extra * scale_a;
+                    }
+                }
+            });
+        }),
+    }
+}
+
+/// The guide's NestedCell trained at batch 64 over 50 steps: the loss is the mean squared
+/// error of the final states against zeros, so that every step's product reaches it, as
+/// PyTorch's `(s1**2).mean() + (s2**2).mean()`.
+fn train_seed_nested(name: &'static str) -> Workload {
+    let (batch, steps) = (64, 50);
+    let xs: Vec<Vec<NestedInput>> = (0..batch)
+        .map(|b| nested_inputs(steps, 100 + b as u64))
+        .collect();
+    let mut training = CellTraining::new(NestedCell::new(1));
+    let constants = vec![(); batch];
+    let (scale_1, scale_2) = (2.0 / (batch * 10) as f32, 2.0 / (batch * 600) as f32);
+    Workload {
+        name,
+        batch,
+        steps,
+        flops_per_step: (3 * 2 * (32 * 10 + 64 * 32 * 20 * 30)) as f64,
+        run: Box::new(move || {
+            training.step(&xs, &constants, |run, _, d_states| {
+                for (d, s) in d_states.iter_mut().zip(&run.states) {
+                    d.state1 = s.state1 * scale_1;
+                    d.state2 = s.state2 * scale_2;
+                }
+            });
         }),
     }
 }

@@ -33,6 +33,25 @@ use proc_macro::TokenStream;
 /// body it cannot differentiate is a compile error on the expression that says what to write
 /// instead. `#[cell(inference)]` generates no backward (a cell that only runs).
 ///
+/// The backward recognises `rnn`'s operations for cell writers by the call's path: a call
+/// whose path ends in `ops::NAME` (`ops::tanh(&x)`, `rnn::ops::tanh(&x)`), `NAME` one of
+/// `sigmoid`, `tanh`, `relu`, `hard_sigmoid`, `softmax`, `exp`, `concat`, `split`, `dropout`
+/// and `recurrent_dropout`, is differentiated as that operation, and the generated code checks
+/// at compile time that the path names `rnn`'s function (a module of your own named `ops` is a
+/// compile error there, never a wrong gradient). A call by a bare name (`tanh(&x)` after
+/// `use rnn::ops::tanh`) is read as a helper's. A helper is any other function called by a
+/// path of lowercase names (`squash(..)`, `util::squash(..)`); it must be marked
+/// [`#[differentiable]`](macro@differentiable), else the call is a compile error saying so.
+///
+/// Dropout inside the step, as Keras's `DropoutRNNCell` does it: `rnn::ops::dropout(&x)` drops
+/// units of `x` at the rate, `rnn::ops::recurrent_dropout(&h)` at the recurrent rate, of the
+/// `Rnn`'s `Dropout { rate, recurrent_rate, seed }` (`Rnn::dropout`). Each call draws one mask
+/// per sequence, from the seed, the training run and the sequence's place in its batch, and
+/// uses it at every step of that sequence; kept units are scaled by `1/(1 − rate)`; the
+/// backward drops the adjoint with the same mask. Outside training (`Cell::step`, so every
+/// inference driver) both are the identity. A sub-cell stepped by a custom step draws its own
+/// masks from its parent's; a helper cannot drop (call the operation in the step).
+///
 /// `#[cell(crate = path)]` names the `rnn` crate when it is not `::rnn` (inside `rnn-core`).
 #[proc_macro_attribute]
 pub fn cell(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -85,7 +85,8 @@ pub enum DropoutError {
         found: f64,
     },
     /// The cell does not say where its step reads its input and state, so it cannot drop
-    /// them: dropout is for the built-in recurrent cells.
+    /// them: dropout is for the built-in recurrent cells, and for a `#[cell]` whose step
+    /// says where it drops (see [`ops::dropout`](crate::ops::dropout)).
     Unsupported,
 }
 
@@ -100,7 +101,8 @@ impl fmt::Display for DropoutError {
             }
             DropoutError::Unsupported => f.write_str(
                 "dropout: expected a cell that supports dropout (LstmCell, GruCell, \
-                 SimpleRnnCell), found one that does not",
+                 SimpleRnnCell, or a `#[cell]` whose step calls `ops::dropout` or \
+                 `ops::recurrent_dropout`), found one that does not",
             ),
         }
     }
@@ -149,6 +151,32 @@ impl DropoutMasks {
     /// The rates the masks drop at: input, recurrent.
     pub fn rates(&self) -> (f64, f64) {
         (self.rate, self.recurrent_rate)
+    }
+
+    /// The mask of a custom step's dropout call `site` on unit `unit`: `1/(1 − rate)` or `0`,
+    /// at the recurrent rate for [`ops::recurrent_dropout`](crate::ops::recurrent_dropout),
+    /// else at the input rate. Drawn apart from the built-in cells' masks (`which = 2`).
+    pub(crate) fn site_scale<T: nalgebra::RealField>(
+        &self,
+        site: usize,
+        recurrent: bool,
+        unit: usize,
+    ) -> T {
+        let rate = if recurrent {
+            self.recurrent_rate
+        } else {
+            self.rate
+        };
+        scale(kept(self.key, 2, site, unit, rate), rate)
+    }
+
+    /// The masks a sub-cell stepped at `site` of a custom step draws from: its own stream, so
+    /// that its dropout calls do not repeat its parent's.
+    pub(crate) fn sub_cell(&self, site: usize) -> DropoutMasks {
+        DropoutMasks {
+            key: mix(mix(self.key ^ 3) ^ site as u64),
+            ..*self
+        }
     }
 }
 

@@ -98,3 +98,61 @@ pub fn exp<T: Real, const N: usize>(x: &SVector<T, N>) -> SVector<T, N> {
     crate::kernels::exp_slice(y.as_mut_slice());
     y
 }
+
+/// Dropout on `x` inside a custom step, Keras's variational kind: `x` itself outside training.
+///
+/// In a [`#[cell]`](crate::cell) step, a training run of an [`Rnn`](crate::Rnn) configured
+/// with [`Rnn::dropout`](crate::Rnn::dropout) drops each unit of `x` with probability
+/// [`Dropout::rate`](crate::Dropout::rate) and scales the kept ones by `1/(1 − rate)`
+/// (inverted dropout). Each call in the step has its own mask, drawn once per sequence from the
+/// `Rnn`'s seed, the training run and the sequence's place in its batch, and reused at every
+/// step of that sequence (as Keras's `DropoutRNNCell` reuses `get_dropout_mask`); a call in a
+/// `for` loop uses its one mask at every iteration. The generated backward multiplies the
+/// adjoint by the same mask. Inference ([`Cell::step`](crate::Cell::step), so
+/// [`Rnn::run`](crate::Rnn::run) and every inference driver) never drops: there this function
+/// is the identity, bit for bit.
+///
+/// ```
+/// use rnn::prelude::*;
+/// use rnn::train::{BatchTape, Tape};
+/// use rnn::{Dropout, Mask};
+///
+/// #[derive(Clone, Debug, PartialEq, Parameters)]
+/// struct Dropped {
+///     w: SMatrix<f32, 3, 3>,
+/// }
+///
+/// #[cell]
+/// impl Dropped {
+///     fn step(&self, #[input] x: &SVector<f32, 3>, #[state] h: &mut SVector<f32, 3>) -> SVector<f32, 3> {
+///         *h = rnn::ops::tanh(&(self.w * rnn::ops::dropout(x) + rnn::ops::recurrent_dropout(h)));
+///         *h
+///     }
+/// }
+///
+/// let cell = Dropped { w: SMatrix::identity() };
+/// let plain = Rnn::new(cell.clone());
+/// let rnn = Rnn::new(cell).dropout(Dropout { rate: 0.5, recurrent_rate: 0.0, seed: 7 }).unwrap();
+/// let xs = [SVector::from([1.0, 1.0, 1.0]); 4];
+/// // Inference drops nothing.
+/// assert_eq!(rnn.run(&xs, &()), plain.run(&xs, &()));
+/// // Training drops some units of the input, the same ones at every step.
+/// let trained = rnn.run_taped(&xs, Mask::All, SVector::zeros(), &(), &mut Tape::new()).unwrap();
+/// assert_ne!(trained.state, plain.run(&xs, &()).state);
+/// ```
+#[inline(always)]
+pub fn dropout<T: Real, const R: usize, const C: usize>(
+    x: &nalgebra::SMatrix<T, R, C>,
+) -> nalgebra::SMatrix<T, R, C> {
+    *x
+}
+
+/// Keras's `recurrent_dropout` inside a custom step: [`dropout`] at the
+/// [`Dropout::recurrent_rate`](crate::Dropout::recurrent_rate), for the state a step reads.
+/// `x` itself outside training.
+#[inline(always)]
+pub fn recurrent_dropout<T: Real, const R: usize, const C: usize>(
+    x: &nalgebra::SMatrix<T, R, C>,
+) -> nalgebra::SMatrix<T, R, C> {
+    *x
+}

@@ -50,6 +50,27 @@ pub trait Differentiable: Cell + Parameters {
         constants: &Self::Constants,
     ) -> (Self::Output, Self::Residual);
 
+    /// Whether the step drops units itself: a `#[cell]` step that calls
+    /// [`ops::dropout`](crate::ops::dropout) or [`ops::recurrent_dropout`](crate::ops::recurrent_dropout).
+    /// Training runs with [`Rnn::dropout`](crate::Rnn::dropout) then step through
+    /// [`step_forward_with_dropout`](Differentiable::step_forward_with_dropout).
+    const STEP_DROPOUT: bool = false;
+
+    /// [`step_forward`](Differentiable::step_forward) in a training run: with `masks`, the
+    /// step's dropout calls drop the units the masks say (the same at every step of a
+    /// sequence), and the residual keeps what its backward needs to drop their adjoints
+    /// alike. Without, the step's bits. The default ignores the masks.
+    fn step_forward_with_dropout(
+        &self,
+        input: &Self::Input,
+        state: &mut Self::State,
+        constants: &Self::Constants,
+        masks: Option<&DropoutMasks>,
+    ) -> (Self::Output, Self::Residual) {
+        let _ = masks;
+        self.step_forward(input, state, constants)
+    }
+
     /// The adjoint of one step.
     ///
     /// Given the step's `input`, its `residual`, the adjoint of its output and, in `d_state`,

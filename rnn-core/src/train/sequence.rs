@@ -145,8 +145,13 @@ impl<C: Differentiable> Rnn<C> {
     /// A batch with dropout trains on the loop per sequence, not on the cell's batched kernel
     /// (see [`batched_kernel`](Rnn::batched_kernel)).
     ///
-    /// An error when a rate is outside `[0, 1)`, or the cell has no dropout (only the
-    /// built-in recurrent cells have; see [`Differentiable::with_dropout`]).
+    /// A `#[cell]` says where its step drops, with [`ops::dropout`](crate::ops::dropout) and
+    /// [`ops::recurrent_dropout`](crate::ops::recurrent_dropout): those calls drop at these
+    /// rates, each with a mask of its own per sequence.
+    ///
+    /// An error when a rate is outside `[0, 1)`, or the cell has no dropout (the built-in
+    /// recurrent cells have, see [`Differentiable::with_dropout`], and a `#[cell]` whose step
+    /// calls those operations).
     ///
     /// ```
     /// use rnn::cells::GruCell;
@@ -171,7 +176,7 @@ impl<C: Differentiable> Rnn<C> {
     pub fn dropout(mut self, dropout: Dropout) -> Result<Self, DropoutError> {
         dropout.check()?;
         let probe = dropout.masks(0, 0);
-        if dropout.is_active() && self.cell().with_dropout(&probe).is_none() {
+        if dropout.is_active() && !C::STEP_DROPOUT && self.cell().with_dropout(&probe).is_none() {
             return Err(DropoutError::Unsupported);
         }
         self.dropout = dropout;
@@ -398,10 +403,13 @@ pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
     tape.resets.clear();
     tape.direction = direction;
     tape.padding = padding;
-    // The masks stay the same at every step: folded into a copy of the cell once.
-    let dropped = dropout.and_then(|masks| cell.with_dropout(&masks));
-    tape.dropout = dropout.filter(|_| dropped.is_some());
-    let cell = dropped.as_ref().unwrap_or(cell);
+    let Dropping {
+        copy,
+        in_step,
+        taped,
+    } = Dropping::of(cell, dropout);
+    tape.dropout = taped;
+    let cell = copy.as_ref().unwrap_or(cell);
     outputs.clear();
     outputs.reserve(steps);
     crate::vectorized(
@@ -414,8 +422,12 @@ pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
                     tape.resets.push(k);
                 }
                 let (output, residual) = if valid {
-                    let (output, residual) =
-                        cell.step_forward(inputs[time].borrow(), state, constants);
+                    let (output, residual) = cell.step_forward_with_dropout(
+                        inputs[time].borrow(),
+                        state,
+                        constants,
+                        in_step.as_ref(),
+                    );
                     (output, Some(residual))
                 } else {
                     let previous = outputs.last().or(carried.as_ref()).filter(|_| !fresh);
@@ -431,6 +443,32 @@ pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
     }
     if direction.aligned_to_time() {
         outputs.reverse();
+    }
+}
+
+/// How a training run applies its dropout masks, which stay the same at every step: folded
+/// into a copy of the cell's kernels once (the built-in cells), or handed to every step of a
+/// cell that drops units itself ([`Differentiable::STEP_DROPOUT`]).
+pub(crate) struct Dropping<C> {
+    /// The cell with the masks folded into its kernels.
+    pub(crate) copy: Option<C>,
+    /// The masks each step draws from.
+    pub(crate) in_step: Option<DropoutMasks>,
+    /// The masks the run drops with, one way or the other (what its tape keeps).
+    pub(crate) taped: Option<DropoutMasks>,
+}
+
+impl<C: Differentiable> Dropping<C> {
+    /// How `cell` drops with `masks` (nothing without them).
+    pub(crate) fn of(cell: &C, masks: Option<DropoutMasks>) -> Self {
+        let copy = masks.and_then(|masks| cell.with_dropout(&masks));
+        let in_step = masks.filter(|_| C::STEP_DROPOUT && copy.is_none());
+        let taped = masks.filter(|_| copy.is_some() || in_step.is_some());
+        Dropping {
+            copy,
+            in_step,
+            taped,
+        }
     }
 }
 

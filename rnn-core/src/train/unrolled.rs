@@ -2,6 +2,7 @@
 //! (no heap), the backward walking it last step first.
 
 use super::differentiable::{zeros_like, Differentiable};
+use super::sequence::Dropping;
 use crate::drivers::dropout::DropoutMasks;
 use crate::error::ShapeError;
 use crate::nested::Nested;
@@ -94,17 +95,22 @@ impl<C: Differentiable + Clone> Rnn<C> {
             tape.draws += 1;
             self.dropout.masks(tape.draws - 1, 0)
         });
-        let dropped = masks.and_then(|masks| self.cell().with_dropout(&masks));
-        tape.dropout = masks.filter(|_| dropped.is_some());
+        let Dropping {
+            copy,
+            in_step,
+            taped,
+        } = Dropping::of(self.cell(), masks);
+        tape.dropout = taped;
         tape.direction = self.direction;
-        let cell = dropped.as_ref().unwrap_or(self.cell());
+        let cell = copy.as_ref().unwrap_or(self.cell());
         let direction = self.direction;
         let mut state = initial_state;
         let (outputs, residuals) = crate::vectorized(
             #[inline(always)]
             || {
                 let steps = core::array::from_fn::<_, T, _>(|k| {
-                    cell.step_forward(&inputs[read(direction, T, k)], &mut state, constants)
+                    let input = &inputs[read(direction, T, k)];
+                    cell.step_forward_with_dropout(input, &mut state, constants, in_step.as_ref())
                 });
                 // The residuals stay in processing order; the outputs sit where the
                 // direction puts them.

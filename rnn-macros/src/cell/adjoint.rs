@@ -7,7 +7,8 @@
 //! `__rnn_rK` a sub-cell's residual, `__rnn_aK` a chosen activation.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::lower::{Act, Arm, Node, Op, Operand, Program};
 use super::model::{Cell, Role};
@@ -37,6 +38,8 @@ struct Emit<'a> {
     /// Emitting a helper's adjoint: its parameters are the `Args` tuple's fields, and the
     /// backward keeps clones of those it reads.
     helper: bool,
+    /// The helpers the body calls: the alias each call names, and the user's path.
+    helpers: Vec<(syn::Ident, syn::Path)>,
 }
 
 /// What one block (the body, an arm, a loop's body) emitted.
@@ -267,6 +270,25 @@ impl Emit<'_> {
                     quote!({ let __rnn_g = #rt::pull_activation(*#chosen, #y, &#d); #ga }),
                 )
             }
+            Op::Dropout { x, recurrent } => {
+                let px = p(self, x);
+                let gx = self.acc(x, quote!(&__rnn_g));
+                if self.helper {
+                    let message = "dropout is drawn per sequence of a training run, which a \
+                         helper does not see: call `ops::dropout` in the step and pass its \
+                         result to the helper";
+                    let error = quote_spanned!(node.span=> ::core::compile_error!(#message););
+                    (quote!(#error let #v #ty = *#px;), TokenStream::new())
+                } else {
+                    (
+                        quote!(let #v #ty = #rt::dropout(__rnn_masks.as_ref(), #k, #recurrent, #px);),
+                        quote!({
+                            let __rnn_g = #rt::pull_dropout(__rnn_masks.as_ref(), #k, #recurrent, &#d);
+                            #gx
+                        }),
+                    )
+                }
+            }
             Op::Concat(a, b) => {
                 let (pa, pb) = (p(self, a), p(self, b));
                 let (ga, gb) = (
@@ -332,7 +354,10 @@ impl Emit<'_> {
                 (
                     quote! {
                         let mut #s = ::core::clone::Clone::clone(#ps);
-                        let (#v, #r) = #rt::step(&self #(#cell)*, #pi, &mut #s, #pc);
+                        let (#v, #r) = #rt::step(
+                            &self #(#cell)*, #pi, &mut #s, #pc,
+                            #rt::sub_cell_masks(__rnn_masks.as_ref(), #k).as_ref(),
+                        );
                         let #v #ty = #v;
                     },
                     quote!({
@@ -385,12 +410,17 @@ impl Emit<'_> {
             }
             Op::Call(path, args) => {
                 let h = format_ident!("__rnn_h{k}");
-                let clones = args.iter().map(|o| {
-                    let p = self.primal(o);
-                    quote!(::core::clone::Clone::clone(#p))
-                });
+                let clones: Vec<TokenStream> = args
+                    .iter()
+                    .map(|o| {
+                        let p = self.primal(o);
+                        quote!(::core::clone::Clone::clone(#p))
+                    })
+                    .collect();
+                let alias = format_ident!("__rnn_helper{k}", span = path.span());
+                self.helpers.push((alias.clone(), path.clone()));
                 let forward = quote! {
-                    let (#v, #h) = <#path as #rt::Helper<_>>::vjp((#(#clones,)*));
+                    let (#v, #h) = #rt::vjp::<#alias, _, _>((#(#clones,)*));
                     let #v #ty = #v;
                 };
                 self.captures.push(h.clone());
@@ -413,6 +443,9 @@ impl Emit<'_> {
             }
         };
         self.forward.extend(forward);
+        if let Some(path) = &node.ops_path {
+            self.check_ops_path(path, &node.op, k);
+        }
         self.witness(k);
         if let Op::Step { new_state, .. } = &node.op {
             self.witness(*new_state);
@@ -421,6 +454,47 @@ impl Emit<'_> {
         let emitted = std::mem::take(&mut self.forward);
         self.forward = start;
         self.forward.extend(respan(emitted, node.span));
+    }
+
+    /// The imports that name the helpers the body calls, at the top of the function whose
+    /// body it is: each helper's path imported under its call's alias, and, through a glob
+    /// import that the helper's own import shadows, `UnmarkedHelper` under every alias. A
+    /// marked helper's path names, in the type namespace, the item `#[differentiable]`
+    /// generates beside it; an unmarked one's names none there, and the alias is then
+    /// `UnmarkedHelper`, whose missing `Helper` impl says to mark it (rather than rustc's
+    /// "expected type, found function").
+    fn helper_imports(&self) -> TokenStream {
+        if self.helpers.is_empty() {
+            return TokenStream::new();
+        }
+        let rt = &self.rt;
+        let (aliases, paths): (Vec<_>, Vec<_>) = self.helpers.iter().cloned().unzip();
+        quote! {
+            #[allow(non_camel_case_types, unused_imports)]
+            mod __rnn_unmarked {
+                #(pub use #rt::UnmarkedHelper as #aliases;)*
+            }
+            #[allow(unused_imports)]
+            use __rnn_unmarked::*;
+            #(#[allow(unused_imports)] use #paths as #aliases;)*
+        }
+    }
+
+    /// A check in the forward that `path`, which the lowering read as `rnn::ops`'s operation
+    /// of its last name, names that operation (value `k` is its result).
+    fn check_ops_path(&mut self, path: &syn::Path, op: &Op, k: usize) {
+        let operands = match op {
+            Op::Activation(_, a) | Op::Exp(a) | Op::Split(a) | Op::Dropout { x: a, .. } => {
+                vec![a]
+            }
+            Op::Concat(a, b) => vec![a, b],
+            _ => return,
+        };
+        let args: Vec<TokenStream> = operands.into_iter().map(|o| self.primal(o)).collect();
+        let (rt, krate, v) = (&self.rt, &self.cell.krate, value(k));
+        let name = &path.segments.last().expect("a call has a name").ident;
+        self.forward
+            .extend(quote!(#rt::is_rnn_op(#path, #krate::ops::#name, (#(#args,)*), &#v);));
     }
 
     /// Emits a forward statement defining value `k`, then keeps a clone of it for the pull
@@ -635,6 +709,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         captures: Vec::new(),
         defined: Vec::new(),
         helper: false,
+        helpers: Vec::new(),
     };
     for node in &program.nodes {
         emit.node(node);
@@ -656,6 +731,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
             #term
         }));
     }
+    let helpers = emit.helper_imports();
     let block = Block {
         forward: emit.forward,
         backward: emit.backward,
@@ -665,6 +741,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
     let (forward, captures) = (&block.forward, &block.captures);
     let (zeros, backward) = (block.zeros(), block.reversed());
     let bindings = super::expand::bindings(cell);
+    let drops = program.drops();
     let (impl_generics, _, _) = cell.generics.split_for_impl();
     // The cell's weights are its `Parameters`, which the macro cannot see: a cell without them
     // is not `Differentiable` (the bound under `for<'a>` is checked where the impl is used, not
@@ -680,18 +757,34 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         impl #impl_generics #krate::__private::Differentiable for #cell_ty #where_clause {
             type Residual = #rt::Pullback<Self>;
 
+            const STEP_DROPOUT: bool = #drops;
+
+            #[inline(always)]
+            fn step_forward(
+                &self,
+                input: &Self::Input,
+                state: &mut Self::State,
+                constants: &Self::Constants,
+            ) -> (Self::Output, Self::Residual) {
+                self.step_forward_with_dropout(input, state, constants, ::core::option::Option::None)
+            }
+
             #[allow(
                 unused_variables, unused_mut, unused_braces, non_snake_case,
                 clippy::all, clippy::pedantic
             )]
             #[inline]
-            fn step_forward(
+            fn step_forward_with_dropout(
                 &self,
                 __rnn_input: &Self::Input,
                 __rnn_state: &mut Self::State,
                 __rnn_constants: &Self::Constants,
+                __rnn_dropout: ::core::option::Option<&#rt::DropoutMasks>,
             ) -> (Self::Output, Self::Residual) {
                 use #rt::{ByNested as _, ByReal as _};
+                #helpers
+                // Copied: the backward drops the adjoints with the same masks.
+                let __rnn_masks = __rnn_dropout.copied();
                 #bindings
                 #forward
                 let __rnn_output = ::core::clone::Clone::clone(#output);
@@ -792,12 +885,14 @@ pub fn expand_helper(
                 captures: Vec::new(),
                 defined: Vec::new(),
                 helper: true,
+                helpers: Vec::new(),
             };
             for node in &program.nodes {
                 emit.node(node);
             }
             let output = emit.primal(&program.output);
             let output_acc = emit.acc(&program.output, quote!(__rnn_d_output));
+            let helpers = emit.helper_imports();
             let block = Block {
                 forward: emit.forward,
                 backward: emit.backward,
@@ -807,6 +902,7 @@ pub fn expand_helper(
             let (forward, captures) = (&block.forward, &block.captures);
             let (zeros, backward) = (block.zeros(), block.reversed());
             quote! {
+                #helpers
                 #bind
                 #forward
                 let __rnn_output = ::core::clone::Clone::clone(#output);

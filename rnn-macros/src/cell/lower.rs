@@ -69,6 +69,12 @@ pub enum Op {
     Exp(Operand),
     Concat(Operand, Operand),
     Split(Operand),
+    /// `ops::dropout(x)` (`recurrent` false) or `ops::recurrent_dropout(x)`: the node's value
+    /// number is its dropout site.
+    Dropout {
+        x: Operand,
+        recurrent: bool,
+    },
     /// `self.path.forward(&x)`.
     Forward(Vec<Member>, Operand),
     /// `self.path.apply(&x)`.
@@ -119,6 +125,9 @@ pub struct Node {
     pub ty: Option<Type>,
     /// The user's expression, where type errors in the generated forward point.
     pub span: Span,
+    /// The path of a call read as `rnn::ops`'s operation (`ops::tanh`): the forward checks
+    /// that it names that operation.
+    pub ops_path: Option<syn::Path>,
 }
 
 /// The body in single-assignment form.
@@ -127,6 +136,21 @@ pub struct Program {
     pub output: Operand,
     /// The state places the step writes, with their final values, in the order first written.
     pub writes: Vec<(usize, Vec<Member>, Operand)>,
+}
+
+impl Program {
+    /// Whether the step calls `ops::dropout` or `ops::recurrent_dropout` (in any arm or loop).
+    pub fn drops(&self) -> bool {
+        fn any(nodes: &[Node]) -> bool {
+            nodes.iter().any(|n| match &n.op {
+                Op::Dropout { .. } => true,
+                Op::Branch { arms, .. } => arms.iter().any(|a| any(&a.nodes)),
+                Op::Loop { body, .. } => any(&body.nodes),
+                _ => false,
+            })
+        }
+        any(&self.nodes)
+    }
 }
 
 const NAMED_ACTIVATIONS: [(&str, &str); 5] = [
@@ -139,7 +163,7 @@ const NAMED_ACTIVATIONS: [(&str, &str); 5] = [
 
 const SET: &str = "the operations with an adjoint are `+`, `-`, `*`, `/` by a scalar, \
      `component_mul`, `dot`, `sum`, `transpose`, `rnn::ops` (activations, `exp`, `concat`, \
-     `split`), `Activation::of`, `Dense::forward`, `Kernel::apply`, `MatVec::forward` and a \
+     `split`, `dropout`, `recurrent_dropout`), `Activation::of`, `Dense::forward`, `Kernel::apply`, `MatVec::forward` and a \
      sub-cell's `step`";
 
 fn opt_out() -> &'static str {
@@ -212,6 +236,7 @@ impl Lower<'_> {
             op,
             ty: None,
             span: self.span,
+            ops_path: None,
         });
         Operand::Value(out)
     }
@@ -629,6 +654,7 @@ impl Lower<'_> {
             },
             ty: None,
             span: self.span,
+            ops_path: None,
         });
         let _ = at;
         if has_value {
@@ -763,6 +789,7 @@ impl Lower<'_> {
             },
             ty: None,
             span: self.span,
+            ops_path: None,
         });
         Some(Operand::Const(syn::parse_quote!(())))
     }
@@ -1080,27 +1107,38 @@ impl Lower<'_> {
         let in_ops = segments.len() >= 2 && segments[segments.len() - 2] == "ops";
         let args: Vec<&Expr> = c.args.iter().collect();
         if in_ops {
-            if let Some((_, variant)) = NAMED_ACTIVATIONS.iter().find(|(n, _)| *n == last) {
-                if let [x] = args.as_slice() {
-                    let x = self.expr(x)?;
-                    let variant = syn::Ident::new(variant, f.span());
-                    return Some(self.push(Op::Activation(Act::Named(variant), x)));
+            let op = if let Some((_, variant)) = NAMED_ACTIVATIONS.iter().find(|(n, _)| *n == last)
+            {
+                match args.as_slice() {
+                    [x] => {
+                        let x = self.expr(x)?;
+                        let variant = syn::Ident::new(variant, f.span());
+                        Some(Op::Activation(Act::Named(variant), x))
+                    }
+                    _ => None,
                 }
-            }
-            match (last, args.as_slice()) {
-                ("exp", [x]) => {
-                    let x = self.expr(x)?;
-                    return Some(self.push(Op::Exp(x)));
+            } else {
+                match (last, args.as_slice()) {
+                    ("exp", [x]) => Some(Op::Exp(self.expr(x)?)),
+                    ("concat", [a, b]) => {
+                        let (a, b) = (self.expr(a), self.expr(b));
+                        Some(Op::Concat(a?, b?))
+                    }
+                    ("split", [v]) => Some(Op::Split(self.expr(v)?)),
+                    ("dropout" | "recurrent_dropout", [x]) => {
+                        let x = self.expr(x)?;
+                        let recurrent = last == "recurrent_dropout";
+                        Some(Op::Dropout { x, recurrent })
+                    }
+                    _ => None,
                 }
-                ("concat", [a, b]) => {
-                    let (a, b) = (self.expr(a), self.expr(b));
-                    return Some(self.push(Op::Concat(a?, b?)));
+            };
+            if let Some(op) = op {
+                let out = self.push(op);
+                if let Some(node) = self.nodes.last_mut() {
+                    node.ops_path = Some(f.path.clone());
                 }
-                ("split", [v]) => {
-                    let v = self.expr(v)?;
-                    return Some(self.push(Op::Split(v)));
-                }
-                _ => {}
+                return Some(out);
             }
         }
         if last == "from_column_slice" {

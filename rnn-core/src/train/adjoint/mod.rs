@@ -26,9 +26,10 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::marker::PhantomData;
 
-use nalgebra::{RealField, SVector};
+use nalgebra::{RealField, SMatrix, SVector};
 
 use crate::cell::Cell;
+pub use crate::drivers::dropout::DropoutMasks;
 pub use crate::nested::Nested;
 use crate::nested::ScalarOp;
 use crate::ops::Activation;
@@ -233,7 +234,8 @@ pub fn pull_exp<T: Real, const N: usize>(y: &SVector<T, N>, dy: &SVector<T, N>) 
 #[diagnostic::on_unimplemented(
     message = "this helper has no adjoint for these arguments",
     label = "called from a differentiated step",
-    note = "mark the helper `#[rnn::differentiable]` (its body is differentiated as a step's is), give it a hand-written adjoint with `#[rnn::differentiable(adjoint = path)]`, or mark the cell `#[cell(inference)]` to generate no backward"
+    note = "mark the helper `#[rnn::differentiable]` (its body is differentiated as a step's is), give it a hand-written adjoint with `#[rnn::differentiable(adjoint = path)]`, or mark the cell `#[cell(inference)]` to generate no backward",
+    note = "`rnn`'s operations are recognised when called through their module (`ops::tanh(&x)`, `rnn::ops::tanh(&x)`), not by a bare imported name"
 )]
 pub trait Helper<Args> {
     /// The helper's result.
@@ -256,4 +258,90 @@ impl<Y, A> HelperPullback<Y, A> {
     pub fn pull(&self, dy: &Y) -> A {
         (self.0)(dy)
     }
+}
+
+/// `ops::dropout(x)` (`recurrent` false) or `ops::recurrent_dropout(x)` at dropout call `site`
+/// of the step: `x` masked by the sequence's `masks`, or `x` itself without them.
+#[inline(always)]
+pub fn dropout<T: Real, const R: usize, const C: usize>(
+    masks: Option<&DropoutMasks>,
+    site: usize,
+    recurrent: bool,
+    x: &SMatrix<T, R, C>,
+) -> SMatrix<T, R, C> {
+    match masks {
+        Some(masks) => {
+            SMatrix::from_fn(|r, c| x[(r, c)] * masks.site_scale(site, recurrent, r + R * c))
+        }
+        None => *x,
+    }
+}
+
+/// The adjoint of `x` in `y = dropout(masks, site, recurrent, x)`: `dy` through the same
+/// mask.
+#[inline(always)]
+pub fn pull_dropout<T: Real, const R: usize, const C: usize>(
+    masks: Option<&DropoutMasks>,
+    site: usize,
+    recurrent: bool,
+    dy: &SMatrix<T, R, C>,
+) -> SMatrix<T, R, C> {
+    dropout(masks, site, recurrent, dy)
+}
+
+/// The masks of the sub-cell stepped at `site`, from its parent's.
+#[inline(always)]
+pub fn sub_cell_masks(masks: Option<&DropoutMasks>, site: usize) -> Option<DropoutMasks> {
+    masks.map(|masks| masks.sub_cell(site))
+}
+
+/// What a step's call of a helper resolves to, in the type namespace, when no
+/// `#[differentiable]` marks the helper: the generated code imports it with a glob under the
+/// name it gives the call, which the helper's own import shadows where the helper is marked.
+/// It has no [`Helper`] impl, so the call is a compile error saying how to mark the helper.
+pub struct UnmarkedHelper;
+
+/// One call of the helper `H`: its result and pullback. The result's type is a parameter,
+/// not the projection `H::Output`, so that an unmarked helper is one error, not two.
+#[inline(always)]
+pub fn vjp<H, A, Y>(args: A) -> (Y, HelperPullback<Y, A>)
+where
+    H: Helper<A, Output = Y>,
+{
+    H::vjp(args)
+}
+
+/// A type no function is: what keeps [`SameFunction`] from having one impl, which the
+/// compiler would otherwise use to infer `G` from `Self` before the arguments say what `G` is
+/// (and report a mismatched argument instead of the message below).
+pub struct NotAFunction<F>(PhantomData<F>);
+
+/// `Self` and `G` are one function: how the generated forward checks that a call read as
+/// `rnn`'s operation (`…::ops::NAME(..)`) is that operation, not a function of another module
+/// named `ops`.
+#[diagnostic::on_unimplemented(
+    message = "this `ops::` function is not `rnn`'s, but the generated backward reads it as `rnn`'s",
+    label = "called as `rnn::ops`'s operation",
+    note = "the backward `#[cell]` generates reads a call through a module named `ops` as `rnn::ops`'s operation of that name; this path names another function: rename its module or `use` it under another name and mark it `#[rnn::differentiable]`, or mark the cell `#[cell(inference)]` to generate no backward"
+)]
+pub trait SameFunction<G> {}
+
+impl<F> SameFunction<F> for F {}
+impl<F> SameFunction<NotAFunction<F>> for F {}
+
+/// A function called with `Args` (a tuple of its arguments) that returns `Y`.
+pub trait Callable<Args, Y> {}
+
+impl<F: Fn(A) -> Y, A, Y> Callable<(A,), Y> for F {}
+impl<F: Fn(A, B) -> Y, A, B, Y> Callable<(A, B), Y> for F {}
+
+/// Compiles only when `called`, the function the user's path names, is `rnn`'s `expected`
+/// (called with `args`, returning `y`'s type, which pins their generic parameters).
+#[inline(always)]
+pub fn is_rnn_op<F, G, Args, Y>(called: F, expected: G, args: Args, y: &Y)
+where
+    F: SameFunction<G>,
+    G: Callable<Args, Y>,
+{
+    let _ = (called, expected, args, y);
 }

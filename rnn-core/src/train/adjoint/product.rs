@@ -5,6 +5,7 @@
 use nalgebra::{SMatrix, SVector};
 
 use crate::cells::Dense;
+use crate::drivers::dropout::DropoutMasks;
 use crate::real::Real;
 use crate::train::cells::{activation_adjoint, add_kernel_gradient, kernel_input_adjoint};
 use crate::train::Differentiable;
@@ -25,46 +26,64 @@ pub trait Forward<X>: Sized {
     fn pull(&self, grads: &mut Self, x: &X, y: &Self::Output, dy: &Self::Output) -> X;
 }
 
-impl<const I: usize, const U: usize, T: Real> Forward<SVector<T, I>> for Dense<I, U, T> {
+// The impls take a vector of any length `K`: the user's own call, in the step `#[cell]` leaves
+// as written, is where a length that is not the layer's is a compile error (one, in words), so
+// that the generated forward and pull add none of their own. `K` is the layer's input size in
+// any program that compiles (`at_input_size` asserts it at compile time).
+
+impl<const I: usize, const U: usize, const K: usize, T: Real> Forward<SVector<T, K>>
+    for Dense<I, U, T>
+{
     type Output = SVector<T, U>;
     #[inline(always)]
-    fn forward(&self, x: &SVector<T, I>) -> SVector<T, U> {
-        Dense::forward(self, x)
+    fn forward(&self, x: &SVector<T, K>) -> SVector<T, U> {
+        Dense::forward(self, &at_input_size::<T, K, I>(x))
     }
     #[inline(always)]
     fn pull(
         &self,
         grads: &mut Self,
-        x: &SVector<T, I>,
+        x: &SVector<T, K>,
         y: &SVector<T, U>,
         dy: &SVector<T, U>,
-    ) -> SVector<T, I> {
+    ) -> SVector<T, K> {
         let dz = [activation_adjoint(self.activation, y, dy)];
         if let Some(bias) = &mut grads.bias {
             *bias += dz[0];
         }
-        add_kernel_gradient(&mut grads.kernel, x, &dz);
-        kernel_input_adjoint(&self.kernel, &dz)
+        add_kernel_gradient(&mut grads.kernel, &at_input_size::<T, K, I>(x), &dz);
+        at_input_size::<T, I, K>(&kernel_input_adjoint(&self.kernel, &dz))
     }
 }
 
-impl<T: Real, const R: usize, const C: usize> Forward<SVector<T, C>> for SMatrix<T, R, C> {
+impl<T: Real, const R: usize, const C: usize, const K: usize> Forward<SVector<T, K>>
+    for SMatrix<T, R, C>
+{
     type Output = SVector<T, R>;
     #[inline(always)]
-    fn forward(&self, x: &SVector<T, C>) -> SVector<T, R> {
-        crate::shape::MatVec::forward(self, x)
+    fn forward(&self, x: &SVector<T, K>) -> SVector<T, R> {
+        crate::shape::MatVec::forward(self, &at_input_size::<T, K, C>(x))
     }
     #[inline(always)]
     fn pull(
         &self,
         grads: &mut Self,
-        x: &SVector<T, C>,
+        x: &SVector<T, K>,
         _: &SVector<T, R>,
         dy: &SVector<T, R>,
-    ) -> SVector<T, C> {
-        *grads += dy * x.transpose();
-        self.tr_mul(dy)
+    ) -> SVector<T, K> {
+        *grads += dy * at_input_size::<T, K, C>(x).transpose();
+        at_input_size::<T, C, K>(&self.tr_mul(dy))
     }
+}
+
+/// `x`, a vector of length `K`, as the vector of length `N` it is: `K == N` in every program
+/// that compiles (the user's call of the same product checks it), and the assertion makes any
+/// other instance a compile error, never a run-time one.
+#[inline(always)]
+fn at_input_size<T: Real, const K: usize, const N: usize>(x: &SVector<T, K>) -> SVector<T, N> {
+    const { assert!(K == N, "the user's call checks the vector's length") };
+    SVector::from_fn(|i, _| x[i])
 }
 
 /// `kernel.apply(&x)`: `x · W_g` for every gate of a stacked kernel.
@@ -81,36 +100,32 @@ pub trait Apply<X>: Sized {
     fn pull(&self, grads: &mut Self, x: &X, dy: &Self::Output) -> X;
 }
 
-impl<T: Real, const IN: usize, const G: usize, const H: usize> Apply<SVector<T, IN>>
+impl<T: Real, const IN: usize, const G: usize, const H: usize, const K: usize> Apply<SVector<T, K>>
     for Kernel<T, IN, G, H>
 {
     type Output = [SVector<T, H>; G];
     #[inline(always)]
-    fn apply(&self, x: &SVector<T, IN>) -> [SVector<T, H>; G] {
-        Kernel::apply(self, x)
+    fn apply(&self, x: &SVector<T, K>) -> [SVector<T, H>; G] {
+        Kernel::apply(self, &at_input_size::<T, K, IN>(x))
     }
     #[inline(always)]
-    fn pull(
-        &self,
-        grads: &mut Self,
-        x: &SVector<T, IN>,
-        dy: &[SVector<T, H>; G],
-    ) -> SVector<T, IN> {
-        add_kernel_gradient(grads, x, dy);
-        kernel_input_adjoint(self, dy)
+    fn pull(&self, grads: &mut Self, x: &SVector<T, K>, dy: &[SVector<T, H>; G]) -> SVector<T, K> {
+        add_kernel_gradient(grads, &at_input_size::<T, K, IN>(x), dy);
+        at_input_size::<T, IN, K>(&kernel_input_adjoint(self, dy))
     }
 }
 
 /// A sub-cell's `step`, through its [`Differentiable`] forward: the same bits, and its
-/// residual.
+/// residual; `masks` for the dropout calls of a sub-cell that has them.
 #[inline(always)]
 pub fn step<C: Differentiable>(
     cell: &C,
     input: &C::Input,
     state: &mut C::State,
     constants: &C::Constants,
+    masks: Option<&DropoutMasks>,
 ) -> (C::Output, C::Residual) {
-    cell.step_forward(input, state, constants)
+    cell.step_forward_with_dropout(input, state, constants, masks)
 }
 
 /// The sub-cell's backward: `d_state` holds the adjoint of its state after the step and is
