@@ -699,7 +699,12 @@ mod tests {
         paths.extend(Avx2::detect().map(|avx| Path::Packed(Simd::Avx2(avx))));
         paths.extend(Avx512::detect().map(|avx| Path::Packed(Simd::Avx512(avx))));
         for path in paths {
-            for (m, k, n) in [(1, 600, 16), (9, 257, 40), (17, 512, 33), (8, 1000, 7)] {
+            // Under Miri, which interprets every multiply-add, one case of two passes.
+            let cases: &[_] = match cfg!(miri) {
+                true => &[(9, 300, 40)],
+                false => &[(1, 600, 16), (9, 257, 40), (17, 512, 33), (8, 1000, 7)],
+            };
+            for &(m, k, n) in cases {
                 let rs = n + 3;
                 let b = values(k * rs, 1);
                 let part = Part {
