@@ -327,12 +327,14 @@ impl<'a> Weights<'a> {
             b: cell.kernel.as_slice(),
             k: I,
             rs: 3 * H,
+            cs: 1,
             col0,
         };
         let recurrent = |col0| Part {
             b: cell.recurrent_kernel.as_slice(),
             k: H,
             rs: 3 * H,
+            cs: 1,
             col0,
         };
         // Column `j` of a `[3H]` bias, from gate `from` on.

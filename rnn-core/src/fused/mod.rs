@@ -733,6 +733,7 @@ fn stacked<'a, const I: usize, const G: usize, const H: usize>(
         b,
         k,
         rs: G * H,
+        cs: 1,
         col0: 0,
     };
     let bias = bias.map(|b| move |j: usize| b[j / H][j % H]);

@@ -46,8 +46,9 @@ const KC: usize = 256;
 /// compiler loads together, fit the 32 registers (12 rows did not: the broadcasts spilled).
 const MR_WIDE: usize = 8;
 
-/// One operand of the weights: `k` rows of a row-major matrix with row stride `rs`, from its
-/// column `col0`.
+/// One operand of the weights: `k` rows of a matrix with row stride `rs` and column stride
+/// `cs`, from its column `col0` (a transposed matrix is the same values with the strides
+/// swapped: the backward's `Uᵀ` and `Wᵀ` are packed from the kernels where they lie).
 #[derive(Clone, Copy)]
 pub(super) struct Part<'a> {
     /// The matrix (Keras's `[I, G·H]` kernel or `[H, G·H]` recurrent kernel).
@@ -56,6 +57,8 @@ pub(super) struct Part<'a> {
     pub(super) k: usize,
     /// Its row stride (`G·H`).
     pub(super) rs: usize,
+    /// Its column stride (1, or `G·H` for a transposed kernel).
+    pub(super) cs: usize,
     /// The first column taken.
     pub(super) col0: usize,
 }
@@ -66,6 +69,7 @@ impl Part<'_> {
         b: &[],
         k: 0,
         rs: 0,
+        cs: 1,
         col0: 0,
     };
 }
@@ -213,7 +217,7 @@ impl<'a> Stacked<'a> {
         }
         for (part, a) in self.parts.iter().zip(a) {
             if part.k > 0 {
-                let b = (&part.b[part.col0..], part.rs, 1);
+                let b = (&part.b[part.col0 * part.cs..], part.rs, part.cs);
                 gemm((m, part.k, self.n), a, b, 1.0, (c, rsc));
             }
         }
@@ -378,11 +382,32 @@ fn pack(parts: &[Part<'_>; 2], k: usize, n: usize, panels: &mut Vec<f32>) {
         .take(count)
     {
         let width = NR.min(n - p * NR);
-        let rows = parts
-            .iter()
-            .flat_map(|part| (0..part.k).map(move |l| &part.b[l * part.rs + part.col0..]));
-        for (dst, row) in panel.chunks_exact_mut(NR).zip(rows) {
-            dst[..width].copy_from_slice(&row[p * NR..p * NR + width]);
+        let mut rest = &mut panel[..];
+        for part in parts {
+            let (rows, after) = core::mem::take(&mut rest).split_at_mut(part.k * NR);
+            rest = after;
+            let first = |l: usize, j: usize| l * part.rs + (part.col0 + p * NR + j) * part.cs;
+            if part.cs == 1 {
+                for (l, dst) in rows.chunks_exact_mut(NR).enumerate() {
+                    dst[..width].copy_from_slice(&part.b[first(l, 0)..][..width]);
+                }
+            } else {
+                // A transposed matrix: a row of the panel gathers values `cs` apart (the
+                // next row's lie beside them, in the same cache lines), in the widest vectors
+                // the CPU has, which gather them (a scalar loop spent an eighth of a batch-1
+                // training step here).
+                crate::vectorized(
+                    #[inline(always)]
+                    || {
+                        for (l, dst) in rows.chunks_exact_mut(NR).enumerate() {
+                            let src = &part.b[first(l, 0)..][..(width - 1) * part.cs + 1];
+                            for (j, d) in dst[..width].iter_mut().enumerate() {
+                                *d = src[j * part.cs];
+                            }
+                        }
+                    },
+                );
+            }
         }
     }
 }
@@ -711,6 +736,7 @@ mod tests {
                     b: &b,
                     k,
                     rs,
+                    cs: 1,
                     col0: 2,
                 };
                 // `a` is the transpose of a `k × m` matrix with row stride `m + 2`.
@@ -735,6 +761,50 @@ mod tests {
                     assert!(c[i * rsc + n - 2].is_nan(), "{path:?}: wrote past the row");
                 }
             }
+        }
+    }
+
+    /// A right operand read transposed (the backward's `Uᵀ` and `Wᵀ`, packed from the
+    /// kernels): the same product as from its transposed copy, on every path.
+    #[test]
+    fn a_right_operand_read_transposed() {
+        let mut paths = alloc::vec![Path::Portable];
+        paths.extend(Avx2::detect().map(|avx| Path::Packed(Simd::Avx2(avx))));
+        paths.extend(Avx512::detect().map(|avx| Path::Packed(Simd::Avx512(avx))));
+        let (m, k, n) = (5, 24, 37);
+        // `bt` is `[n + 1, k]`: `B[l, j] = bt[(j + 1)·k + l]`, from its column 1.
+        let bt = values((n + 1) * k, 1);
+        let b: Vec<f32> = (0..k)
+            .flat_map(|l| (0..n).map(move |j| (l, j)))
+            .map(|(l, j)| bt[(j + 1) * k + l])
+            .collect();
+        let a = values(m * k, 2);
+        for path in paths {
+            let mut pool = Pool::default();
+            let products = [0, 1].map(|transposed| {
+                let part = match transposed {
+                    1 => Part {
+                        b: &bt,
+                        k,
+                        rs: 1,
+                        cs: k,
+                        col0: 1,
+                    },
+                    _ => Part {
+                        b: &b,
+                        k,
+                        rs: n,
+                        cs: 1,
+                        col0: 0,
+                    },
+                };
+                let stacked = Stacked::new([part, Part::NONE], n, None, path, &mut pool);
+                let mut c = alloc::vec![0.0; m * n];
+                stacked.product(m, [(&a, k), (&[], 0)], &mut c, n);
+                stacked.recycle(&mut pool);
+                c
+            });
+            assert_eq!(products[0], products[1], "{path:?}");
         }
     }
 
@@ -763,6 +833,7 @@ mod tests {
                         b: &w,
                         k: k1,
                         rs,
+                        cs: 1,
                         col0,
                     },
                     if second {
@@ -770,6 +841,7 @@ mod tests {
                             b: &u,
                             k: k2,
                             rs,
+                            cs: 1,
                             col0: col0 / 2,
                         }
                     } else {

@@ -24,11 +24,13 @@ impl<const I: usize, const H: usize> Backward<I, 3, H> for Gru<'_, I, H> {
 
     /// With `reset_after`, one product `[dz dr | dh̃ ⊙ r] · Uᵀ`; without, `dh̃ · U_hᵀ` (the
     /// adjoint of `r ⊙ h`, which the reset gate's adjoint needs) then `[dz dr] · U_zrᵀ`.
-    fn step_weights<'u>(&self, ut: &'u [f32], path: Path, pool: &mut Pool) -> [Stacked<'u>; 2] {
+    fn step_weights<'u>(&self, u: &'u [f32], path: Path, pool: &mut Pool) -> [Stacked<'u>; 2] {
+        // Rows `from .. from + k` of `Uᵀ`: columns of `U`.
         let rows = |from: usize, k: usize| Part {
-            b: &ut[from * H..],
+            b: &u[from..],
             k,
-            rs: H,
+            rs: 1,
+            cs: 3 * H,
             col0: 0,
         };
         if self.cell().reset_after {
@@ -122,6 +124,7 @@ impl<const I: usize, const H: usize> Backward<I, 3, H> for Gru<'_, I, H> {
             b: c.dz,
             k: rows,
             rs: gh,
+            cs: 1,
             col0,
         };
         let (pool, xh) = (&mut c.pools[0], &*c.xh);
@@ -141,6 +144,7 @@ impl<const I: usize, const H: usize> Backward<I, 3, H> for Gru<'_, I, H> {
                 b: c.dzc,
                 k: rows,
                 rs: H,
+                cs: 1,
                 col0: 0,
             };
             let h_prev = (&xh[I..], 1, xw);

@@ -9,8 +9,8 @@
 //! The batch is split into chunks over the cores as the forward splits it; each chunk sums
 //! its own weight gradients, and the chunks' sums are added in chunk order: for a given
 //! number of threads the gradients are the same bits on every call. The per-step product
-//! runs on the forward's packed kernel over `Uᵀ`, transposed and packed once per call; so do
-//! the large products, `dZ · Wᵀ` over `Wᵀ` packed once per call and `[X | H_prev]ᵀ · dZ` over
+//! runs on the forward's packed kernel over `Uᵀ`, packed once per call from `U`; so do the
+//! large products, `dZ · Wᵀ` over `Wᵀ` packed once per call from `W`, and `[X | H_prev]ᵀ · dZ` over
 //! each chunk's `dZ` packed into that chunk's own kept buffers. A general GEMM would allocate
 //! its packing buffers on every call; these are kept in [`Gradients`], so a training step
 //! after the first allocates nothing. (On a CPU without AVX2 and FMA the products go to
@@ -152,10 +152,6 @@ struct Work {
     tmp: Vec<f32>,
     /// Per chunk, its weight gradients `[I + H, G·H]`, then its bias's and recurrent bias's.
     partials: Vec<f32>,
-    /// `Uᵀ`, `[G·H, H]`, which the per-step products read.
-    ut: Vec<f32>,
-    /// `Wᵀ`, `[G·H, I]`, which the input adjoints' product reads.
-    wt: Vec<f32>,
     pool: Pool,
     /// Per chunk, the buffers its weight gradients' products pack `dZ` into.
     pools: Vec<Pool>,
@@ -246,13 +242,15 @@ trait Backward<const I: usize, const G: usize, const H: usize>: Layer<I, G, H> {
         0
     }
 
-    /// The weights of the per-step products, from `ut`, `Uᵀ` (`[G·H, H]`), packed for `path`
-    /// in buffers from `pool`. The LSTM's and SimpleRNN's step runs one, `dZ_t · Uᵀ`.
-    fn step_weights<'u>(&self, ut: &'u [f32], path: Path, pool: &mut Pool) -> [Stacked<'u>; 2] {
+    /// The weights of the per-step products, from `u`, `U` (`[H, G·H]`, read transposed),
+    /// packed for `path` in buffers from `pool`. The LSTM's and SimpleRNN's step runs one,
+    /// `dZ_t · Uᵀ`.
+    fn step_weights<'u>(&self, u: &'u [f32], path: Path, pool: &mut Pool) -> [Stacked<'u>; 2] {
         let all = Part {
-            b: ut,
+            b: u,
             k: G * H,
-            rs: H,
+            rs: 1,
+            cs: G * H,
             col0: 0,
         };
         [
@@ -274,6 +272,7 @@ trait Backward<const I: usize, const G: usize, const H: usize>: Layer<I, G, H> {
             b: c.dz,
             k: rows,
             rs: gh,
+            cs: 1,
             col0: 0,
         };
         let at = (&mut c.pools[0], path);
@@ -470,8 +469,6 @@ where
         xh,
         tmp,
         partials,
-        ut,
-        wt,
         pool,
         pools,
     } = work;
@@ -488,8 +485,6 @@ where
         (&mut *xh, size(WORK, &[batch, widths.xh], 0)?),
         (&mut *tmp, size(WORK, &[batch, widths.tmp], 0)?),
         (&mut *partials, size(WORK, &[parts, widths.partial], 0)?),
-        (&mut *ut, size(WORK, &[gh, H], 0)?),
-        (&mut *wt, size(WORK, &[gh, I], 0)?),
     ];
     for (buffer, len) in sized.iter_mut() {
         reserve(WORK, buffer, *len)?;
@@ -522,14 +517,13 @@ where
         dzc.fill(0.0);
     }
     let (w_in, recurrent, _) = layer.kernels();
-    transpose(recurrent.as_slice(), H, gh, ut);
-    transpose(w_in.as_slice(), I, gh, wt);
     let path = layer.packed().path;
-    let w = layer.step_weights(ut, path, pool);
+    let w = layer.step_weights(recurrent.as_slice(), path, pool);
     let all = Part {
-        b: wt,
+        b: w_in.as_slice(),
         k: gh,
-        rs: I,
+        rs: 1,
+        cs: gh,
         col0: 0,
     };
     let input_weights = Stacked::new([all, Part::NONE], I, None, path, pool);
@@ -599,15 +593,6 @@ fn product(
     let packed = Stacked::new([b, Part::NONE], n, None, path, pool);
     packed.strided(m, [a, (&[], 0, 0)], c, rsc);
     packed.recycle(pool);
-}
-
-/// `dst = srcᵀ`: `src` is `rows × cols`, row-major; `dst` gets `cols × rows`.
-fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    for (j, column) in dst.chunks_exact_mut(rows).enumerate().take(cols) {
-        for (v, &s) in column.iter_mut().zip(src[j..].iter().step_by(cols)) {
-            *v = s;
-        }
-    }
 }
 
 /// `f` on `c` split into `parts` chunks of nearly equal size, in parallel, each with its own
