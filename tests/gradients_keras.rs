@@ -7,68 +7,13 @@ mod common;
 
 use std::collections::HashMap;
 
+use common::keras::{flat64 as flat, gru, lstm, max_diff, simple_rnn, values};
 use common::{Fixture, Tensor};
-use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
-use rnn::ops::Activation;
 use rnn::train::{Differentiable, Tape};
-use rnn::{Direction, Mask, Nested, Padding, Rnn};
+use rnn::{Direction, Mask, Padding, Rnn};
 
 /// The largest absolute difference allowed from Keras's gradients.
 const TOLERANCE: f64 = 1e-5;
-
-fn activation(fx: &Fixture, key: &str) -> Activation {
-    let name = fx.config_str(key).unwrap_or("linear");
-    Activation::from_keras(name).unwrap_or_else(|| panic!("unknown activation {name}"))
-}
-
-fn lstm(fx: &Fixture) -> LstmCell<5, 4> {
-    LstmCell::from_keras(
-        &fx.weight("kernel"),
-        &fx.weight("recurrent_kernel"),
-        fx.maybe_weight("bias").as_deref(),
-    )
-    .unwrap()
-    .with_activation(activation(fx, "activation"))
-    .with_recurrent_activation(activation(fx, "recurrent_activation"))
-}
-
-fn gru(fx: &Fixture) -> GruCell<5, 4> {
-    GruCell::from_keras_with_reset_after(
-        &fx.weight("kernel"),
-        &fx.weight("recurrent_kernel"),
-        fx.maybe_weight("bias").as_deref(),
-        fx.config_bool("reset_after"),
-    )
-    .unwrap()
-    .with_activation(activation(fx, "activation"))
-    .with_recurrent_activation(activation(fx, "recurrent_activation"))
-}
-
-fn simple_rnn(fx: &Fixture) -> SimpleRnnCell<5, 4> {
-    SimpleRnnCell::from_keras(
-        &fx.weight("kernel"),
-        &fx.weight("recurrent_kernel"),
-        fx.maybe_weight("bias").as_deref(),
-    )
-    .unwrap()
-    .with_activation(activation(fx, "activation"))
-}
-
-fn values<N: Nested>(flat: &[f64]) -> N {
-    N::from_f32_slice(&flat.iter().map(|&v| v as f32).collect::<Vec<_>>()).unwrap()
-}
-
-fn flat<N: Nested>(value: &N) -> Vec<f64> {
-    common::flat(value).into_iter().map(f64::from).collect()
-}
-
-fn max_diff(ours: &[f64], keras: &[f64]) -> f64 {
-    assert_eq!(ours.len(), keras.len(), "compared lengths");
-    ours.iter()
-        .zip(keras)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max)
-}
 
 /// Runs the fixture's batch through `run_taped` and `backward`, sums the parameter gradients
 /// over the batch, and returns the largest difference from Keras's gradients, by name.

@@ -3,54 +3,13 @@
 
 mod common;
 
+use common::keras::{activation, gru, lstm_at, simple_rnn};
 use common::{max_abs_diff, run_fixture, Fixture};
-use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell, Stacked};
+use rnn::cells::{Dense, GruCell, LstmCell, Stacked};
 use rnn::ops::Activation;
 use rnn::prelude::*;
 
 const TOLERANCE: f64 = 1e-5;
-
-fn activation(fx: &Fixture, key: &str) -> Activation {
-    let name = fx.config_str(key).unwrap_or("linear");
-    Activation::from_keras(name).unwrap_or_else(|| panic!("unknown activation {name}"))
-}
-
-fn lstm(fx: &Fixture, prefix: &str) -> LstmCell<5, 4> {
-    let w = |n: &str| fx.weight(&format!("{prefix}{n}"));
-    LstmCell::from_keras(
-        &w("kernel"),
-        &w("recurrent_kernel"),
-        fx.maybe_weight(&format!("{prefix}bias")).as_deref(),
-    )
-    .unwrap()
-    .with_activation(activation(fx, "activation"))
-    .with_recurrent_activation(activation(fx, "recurrent_activation"))
-}
-
-/// The variant is read from the bias's shape, and checked against the fixture's
-/// `reset_after`; a GRU without bias takes the flag.
-fn gru(fx: &Fixture) -> GruCell<5, 4> {
-    let (kernel, recurrent_kernel) = (fx.weight("kernel"), fx.weight("recurrent_kernel"));
-    let reset_after = fx.config_bool("reset_after");
-    let cell = match fx.maybe_weight("bias") {
-        Some(bias) => GruCell::from_keras(&kernel, &recurrent_kernel, Some(&bias)).unwrap(),
-        None => GruCell::from_keras_with_reset_after(&kernel, &recurrent_kernel, None, reset_after)
-            .unwrap(),
-    };
-    assert_eq!(cell.reset_after, reset_after, "the variant Keras used");
-    cell.with_activation(activation(fx, "activation"))
-        .with_recurrent_activation(activation(fx, "recurrent_activation"))
-}
-
-fn simple_rnn(fx: &Fixture) -> SimpleRnnCell<5, 4> {
-    SimpleRnnCell::from_keras(
-        &fx.weight("kernel"),
-        &fx.weight("recurrent_kernel"),
-        fx.maybe_weight("bias").as_deref(),
-    )
-    .unwrap()
-    .with_activation(activation(fx, "activation"))
-}
 
 fn check(name: &str, err: f64) {
     println!("{name:<28} max abs err {err:.2e}");
@@ -80,11 +39,11 @@ parity! {
     gru_reset_before: "keras_gru_reset_before" => gru;
     gru_hard_sigmoid: "keras_gru_hard_sigmoid" => gru;
     gru_without_bias: "keras_gru_nobias" => gru;
-    lstm_defaults: "keras_lstm" => |fx| lstm(fx, "");
-    lstm_hard_sigmoid: "keras_lstm_hard_sigmoid" => |fx| lstm(fx, "");
-    lstm_relu: "keras_lstm_relu" => |fx| lstm(fx, "");
-    lstm_without_bias: "keras_lstm_nobias" => |fx| lstm(fx, "");
-    lstm_from_zero_state: "keras_lstm_zero_init" => |fx| lstm(fx, "");
+    lstm_defaults: "keras_lstm" => |fx| lstm_at(fx, "");
+    lstm_hard_sigmoid: "keras_lstm_hard_sigmoid" => |fx| lstm_at(fx, "");
+    lstm_relu: "keras_lstm_relu" => |fx| lstm_at(fx, "");
+    lstm_without_bias: "keras_lstm_nobias" => |fx| lstm_at(fx, "");
+    lstm_from_zero_state: "keras_lstm_zero_init" => |fx| lstm_at(fx, "");
 }
 
 #[test]

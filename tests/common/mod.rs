@@ -2,6 +2,8 @@
 //! from Keras and PyTorch and committed: tests never need Python.
 #![allow(dead_code)]
 
+pub mod keras;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
