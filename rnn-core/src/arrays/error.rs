@@ -20,6 +20,15 @@ pub enum ArrayError {
         /// The shape given.
         found: Vec<usize>,
     },
+    /// An array with another number of axes than the layer reads.
+    Rank {
+        /// Which array.
+        what: &'static str,
+        /// The axes the layer reads, named.
+        expected: &'static str,
+        /// The shape given.
+        found: Vec<usize>,
+    },
     /// A buffer that does not hold the number of values its shape says.
     Values {
         /// Which array.
@@ -102,6 +111,11 @@ impl fmt::Display for ArrayError {
                 expected,
                 found,
             } => write!(f, "{what}: expected shape {expected:?}, found {found:?}"),
+            ArrayError::Rank {
+                what,
+                expected,
+                found,
+            } => write!(f, "{what}: expected shape {expected}, found {found:?}"),
             ArrayError::Values { what, shape, found } => {
                 let values: usize = shape.iter().product();
                 write!(

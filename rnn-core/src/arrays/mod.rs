@@ -10,6 +10,7 @@
 //! them (an encoder's states starting a decoder).
 
 mod error;
+mod layers;
 #[cfg(feature = "ndarray")]
 mod ndarray;
 mod run;
@@ -135,6 +136,31 @@ impl<'a> ArrayBatch<'a> {
             shape,
             masks: ArrayMasks::All,
             initial_states: None,
+        }
+    }
+
+    /// The `[B, T, F]` array `inputs` (another layer's outputs, say); an error naming its
+    /// shape when it is not three-dimensional.
+    ///
+    /// ```
+    /// use rnn::arrays::{ArrayBatch, FlatArray};
+    ///
+    /// let x = FlatArray::new(vec![2, 3, 4], vec![0.0; 24]).unwrap();
+    /// assert_eq!(ArrayBatch::from_array(&x).unwrap().shape(), [2, 3, 4]);
+    /// let flat = FlatArray::new(vec![6, 4], vec![0.0; 24]).unwrap();
+    /// assert_eq!(
+    ///     ArrayBatch::from_array(&flat).unwrap_err().to_string(),
+    ///     "inputs: expected shape [B, T, F], found [6, 4]"
+    /// );
+    /// ```
+    pub fn from_array(inputs: &'a FlatArray) -> Result<Self, ArrayError> {
+        match *inputs.shape() {
+            [b, t, f] => Ok(Self::new(inputs.data(), [b, t, f])),
+            _ => Err(ArrayError::Rank {
+                what: "inputs",
+                expected: "[B, T, F]",
+                found: inputs.shape().to_vec(),
+            }),
         }
     }
 
