@@ -39,6 +39,11 @@ fn the_layer_is_the_last_episode_run_alone() {
     let mut rng = Rng::new("episodic pieces");
     let rnn: Lstm = rng.parameters(Rnn::new(LstmCell::zeros()), 0.7);
     let layer = Episodic::new(rnn.clone());
+    assert_eq!(
+        parameter_names(&layer),
+        parameter_names(&rnn),
+        "the cell's paths"
+    );
     let xs = samples(&mut rng, &LENGTHS);
     let (mut tape, mut outputs) = (Default::default(), Vec::new());
     layer.forward(&xs, &mut tape, &mut outputs);

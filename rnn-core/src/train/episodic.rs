@@ -99,7 +99,8 @@ impl<X> AsRef<[X]> for Episodes<X> {
 /// A wrapper rather than another layer of `Rnn`, because a layer has one kind of sample:
 /// `Rnn`'s is a plain sequence. Its parameters are the cell's, at the cell's paths, so a
 /// checkpoint of one loads into the other. A batch with a reset trains on the loop per
-/// sequence (the batched kernel does not reset); one without, as `Rnn`'s layer does.
+/// sequence (the batched kernel does not reset); one without, as `Rnn`'s layer does. Each
+/// forward and backward lists the samples' flags, one small allocation per batch.
 ///
 /// ```
 /// use rnn::cells::{Dense, SimpleRnnCell};
