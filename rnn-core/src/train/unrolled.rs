@@ -1,7 +1,7 @@
 //! The static unroll's backward: `T` steps known at compile time, their residuals in an array
 //! (no heap), the backward walking it last step first.
 
-use super::differentiable::{zeros_like, Differentiable};
+use super::differentiable::{add_parameters, zeros_like, Differentiable};
 use super::sequence::Dropping;
 use crate::drivers::dropout::DropoutMasks;
 use crate::drivers::reset::ResetTo;
@@ -250,7 +250,14 @@ impl<C: Differentiable + Clone> Rnn<C> {
         }
         if let Some((_, masks)) = copy {
             if let Some(masked) = gradients.parameters.with_dropout(&masks) {
-                gradients.parameters = masked;
+                // Added into zeros, as `replay` adds it: a dropped weight's gradient is then
+                // `0.0`, not `-0.0`, and the two loops agree bit for bit.
+                gradients.parameters = zeros_like(cell);
+                add_parameters(
+                    &mut gradients.parameters,
+                    &masked,
+                    &mut alloc::vec::Vec::new(),
+                );
             }
         }
         Ok(gradients)
