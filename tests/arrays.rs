@@ -1,7 +1,8 @@
 //! Keras's array layout at the boundary: `[B, T, F]` arrays with masks or lengths in, outputs
 //! `[B, T, ·]` and `[B, ·]` and Keras's state lists out, for a stacked LSTM→GRU and a
 //! Bidirectional against Keras 3 (`tests/fixtures/boundary/`, by `tools/fixtures_boundary.py`),
-//! as flat slices and as `ndarray` arrays; exact vectors on the canonical cell; every error.
+//! as flat slices and as `ndarray` arrays; exact vectors on the canonical cell; every error;
+//! a stateful stream fed array chunks equals one run over the whole arrays, bit for bit.
 
 mod common;
 
@@ -300,4 +301,157 @@ fn errors_name_the_expected_and_found_shapes() {
         run(ArrayBatch::new(&x, [2, 3, 2]).initial_states(&states)),
         "initial state: expected shape [2, 3], found [3, 2]"
     );
+}
+
+// ------------------------------------------------------------------------ streams of arrays
+
+/// `[B, T, F]` columns `from..to` of the row-major `x` of `shape`: a chunk of every sequence.
+fn columns(x: &[f32], [b, t, f]: [usize; 3], from: usize, to: usize) -> Vec<f32> {
+    (0..b)
+        .flat_map(|b| x[(b * t + from) * f..(b * t + to) * f].to_vec())
+        .collect()
+}
+
+/// Chunks of 2, 0, 1 and 3 steps (a mask with holes across them) fed to a stack's streams:
+/// the outputs laid end to end and the final states are one run's over the whole arrays.
+#[test]
+fn a_stream_of_array_chunks_is_one_run_over_the_whole_arrays() {
+    let stack = Rnn::new(Stacked((
+        LstmCell::<3, 4>::keras_init(3),
+        GruCell::<4, 2>::keras_init(4),
+    )))
+    .batched_kernel(false);
+    let shape = [3, 6, 3];
+    let x: Vec<f32> = (0..3 * 6 * 3).map(|i| (i as f32 * 0.61).cos()).collect();
+    let mask: Vec<bool> = (0..3 * 6).map(|i| i % 4 != 2 && i != 11).collect();
+    let whole = stack
+        .run_arrays(&ArrayBatch::new(&x, shape).mask(&mask), &((), ()))
+        .unwrap();
+
+    let mut streams = stack.stateful_batch(vec![((), ()); 3]);
+    let mut outputs = vec![Vec::new(); 3];
+    for (from, to) in [(0, 2), (2, 2), (2, 3), (3, 6)] {
+        let chunk = columns(&x, shape, from, to);
+        let flags: Vec<bool> = (0..3)
+            .flat_map(|b| mask[b * 6 + from..b * 6 + to].to_vec())
+            .collect();
+        let run = streams
+            .feed_arrays(&ArrayBatch::new(&chunk, [3, to - from, 3]).mask(&flags))
+            .unwrap();
+        assert_eq!(run.outputs().shape(), [3, to - from, 2]);
+        for (b, out) in outputs.iter_mut().enumerate() {
+            out.extend_from_slice(&run.outputs().data()[b * (to - from) * 2..][..(to - from) * 2]);
+        }
+        if to == 6 {
+            assert_eq!(
+                run.states(),
+                whole.states(),
+                "[h0, c0, h1] after the last chunk"
+            );
+            assert_eq!(run.last_outputs(), whole.last_outputs());
+        }
+    }
+    assert_eq!(outputs.concat(), whole.outputs().data());
+}
+
+/// A chunk's initial states replace the streams' (Keras 3's `initial_state` on a stateful
+/// layer); `reset` still returns to the streams' own initial states.
+#[test]
+fn a_stream_chunk_starts_from_the_states_it_is_given() {
+    let lstm = Rnn::new(LstmCell::<2, 3>::keras_init(7)).batched_kernel(false);
+    let x: Vec<f32> = (0..2 * 5 * 2).map(|i| (i as f32 * 0.37).sin()).collect();
+    let encoded = lstm
+        .run_arrays(&ArrayBatch::new(&x, [2, 5, 2]), &())
+        .unwrap();
+    let chunk = ArrayBatch::new(&x[..8], [2, 2, 2])
+        .lengths(&[2, 1])
+        .initial_states(encoded.states());
+    let expected = lstm.run_arrays(&chunk, &()).unwrap();
+    // Streams whose states are not the encoder's.
+    let mut streams = lstm.clone().stateful_batch(vec![(); 2]);
+    streams
+        .feed_arrays(&ArrayBatch::new(&x[8..], [2, 3, 2]))
+        .unwrap();
+    assert_eq!(streams.feed_arrays(&chunk).unwrap(), expected);
+    streams.reset();
+    let fresh = lstm
+        .run_arrays(&ArrayBatch::new(&x[..8], [2, 2, 2]), &())
+        .unwrap();
+    assert_eq!(
+        streams
+            .feed_arrays(&ArrayBatch::new(&x[..8], [2, 2, 2]))
+            .unwrap(),
+        fresh
+    );
+}
+
+#[test]
+fn stream_errors_name_the_shapes_and_change_no_state() {
+    let rnn = Rnn::new(LstmCell::<2, 3>::keras_init(1));
+    let mut streams = rnn.stateful_batch(vec![(); 2]);
+    let x: Vec<f32> = (0..12).map(|i| i as f32 / 12.0).collect();
+    streams
+        .feed_arrays(&ArrayBatch::new(&x, [2, 3, 2]))
+        .unwrap();
+    let before: Vec<_> = streams.states().cloned().collect();
+    let h = FlatArray::new(vec![2, 3], vec![0.5; 6]).unwrap();
+    let one_state = [h.clone()];
+    let two_states = [h.clone(), h];
+    let cases: [(ArrayBatch<'_>, ArrayError); 6] = [
+        (
+            ArrayBatch::new(&x, [3, 2, 2]),
+            ArrayError::Shape {
+                what: "inputs",
+                expected: vec![2, 2, 2],
+                found: vec![3, 2, 2],
+            },
+        ),
+        (
+            ArrayBatch::new(&x, [2, 2, 3]),
+            ArrayError::Shape {
+                what: "inputs",
+                expected: vec![2, 2, 2],
+                found: vec![2, 2, 3],
+            },
+        ),
+        (
+            ArrayBatch::new(&x, [2, 2, 2]),
+            ArrayError::Values {
+                what: "inputs",
+                shape: vec![2, 2, 2],
+                found: 12,
+            },
+        ),
+        (
+            ArrayBatch::new(&x, [2, 3, 2]).mask(&[true; 5]),
+            ArrayError::Values {
+                what: "mask",
+                shape: vec![2, 3],
+                found: 5,
+            },
+        ),
+        (
+            // A length past the chunk, with states that fit: neither is applied.
+            ArrayBatch::new(&x, [2, 3, 2])
+                .lengths(&[3, 4])
+                .initial_states(&two_states),
+            ArrayError::Sequence(SequenceError::LengthAboveSteps {
+                sequence: 1,
+                steps: 3,
+                found: 4,
+            }),
+        ),
+        (
+            ArrayBatch::new(&x, [2, 3, 2]).initial_states(&one_state),
+            ArrayError::Shape {
+                what: "initial states (list length)",
+                expected: vec![2],
+                found: vec![1],
+            },
+        ),
+    ];
+    for (chunk, expected) in cases {
+        assert_eq!(streams.feed_arrays(&chunk).unwrap_err(), expected);
+        assert_eq!(streams.states().cloned().collect::<Vec<_>>(), before);
+    }
 }

@@ -7,6 +7,8 @@
 //!   for bit in the batch, sequence and stateful drivers (one stream and a batch of streams,
 //!   fed in two chunks), and its gradients equal the sum of
 //!   the pieces' gradients;
+//! - the static unroll with resets against the dynamic loop with resets, in every direction,
+//!   with and without dropout: outputs, state and gradients bit for bit;
 //! - central differences through resets (a sequence, a batch, a stateful chunk);
 //! - the errors, which leave everything as it was.
 
@@ -20,8 +22,10 @@ use proptest::prelude::*;
 use rnn::cells::{LstmCell, LstmState, SimpleRnnCell};
 use rnn::nalgebra::SVector;
 use rnn::ops::Activation;
-use rnn::train::{BatchTape, Tape};
-use rnn::{Batch, BatchMasks, Cell, Direction, Mask, Nested, Padding, Resets, Rnn, SequenceError};
+use rnn::train::{BatchTape, Tape, UnrolledTape};
+use rnn::{
+    Batch, BatchMasks, Cell, Direction, Dropout, Mask, Nested, Padding, Resets, Rnn, SequenceError,
+};
 
 type X = SVector<f64, 2>;
 type Y = SVector<f64, 3>;
@@ -466,6 +470,104 @@ proptest! {
         let rnn = rng.parameters(Rnn::new(LstmCell::<2, 3, f64>::zeros()), 0.7).padding(padding);
         let sequences = draw(&mut rng, batch, steps);
         check_pieces(&rnn, &sequences, &mut rng);
+    }
+}
+
+// ------------------------------------------------------------- the static unroll's resets
+
+/// `T` steps with resets drawn from `rng`, static against dynamic: the forward's outputs and
+/// state, and the backward's gradients, bit for bit.
+fn check_static_against_dynamic<const T: usize>(rnn: &Lstm, rng: &mut Rng) {
+    let xs: [X; T] = core::array::from_fn(|_| rng.value());
+    let resets: [bool; T] = core::array::from_fn(|_| rng.next() < -0.4);
+    let s0: S = rng.value();
+    let case = format!("T = {T}, resets {resets:?}");
+
+    let fixed = rnn.unroll_with_resets(&xs, &resets, s0.clone(), &());
+    let run = rnn
+        .run_with_resets(&xs, Mask::All, &resets, s0.clone(), &())
+        .unwrap();
+    assert_eq!(
+        bits(&flat_all(&fixed.outputs)),
+        bits(&flat_all(&run.outputs)),
+        "{case}: outputs"
+    );
+    assert_eq!(bits(&flat(&fixed.state)), bits(&flat(&run.state)), "{case}");
+
+    let mut tape = UnrolledTape::new();
+    let taped = rnn.unroll_taped_with_resets(&xs, &resets, s0.clone(), &(), &mut tape);
+    let mut dynamic = Tape::new();
+    let run = rnn
+        .run_taped_with_resets(&xs, Mask::All, &resets, s0.clone(), &(), &mut dynamic)
+        .unwrap();
+    assert_eq!(
+        bits(&flat_all(&taped.outputs)),
+        bits(&flat_all(&run.outputs)),
+        "{case}: taped outputs"
+    );
+    assert_eq!(bits(&flat(&taped.state)), bits(&flat(&run.state)), "{case}");
+
+    let d_outputs: [Y; T] = core::array::from_fn(|_| rng.value());
+    let d_state: S = rng.value();
+    let grads = rnn
+        .backward_unrolled(&tape, &xs, &d_outputs, d_state.clone(), &())
+        .unwrap();
+    let expected = rnn
+        .backward(&dynamic, &xs, &d_outputs, d_state, &())
+        .unwrap();
+    let pairs = [
+        (
+            "parameters",
+            parameters(&grads.parameters),
+            parameters(&expected.parameters),
+        ),
+        (
+            "inputs",
+            flat_all(&grads.inputs),
+            flat_all(&expected.inputs),
+        ),
+        (
+            "initial state",
+            flat(&grads.initial_state),
+            flat(&expected.initial_state),
+        ),
+        (
+            "reset state",
+            flat(&grads.reset_state),
+            flat(&expected.reset_state),
+        ),
+    ];
+    for (what, found, expected) in pairs {
+        assert_eq!(bits(&found), bits(&expected), "{case}: {what}' gradients");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Random resets in the static unroll of a few lengths, in every direction, with and
+    /// without dropout: the dynamic loop's bits.
+    #[test]
+    fn the_static_unroll_with_resets_is_the_dynamic_loop_with_resets(
+        direction in prop_oneof![
+            Just(Direction::Forward),
+            Just(Direction::GoBackwards),
+            Just(Direction::Reversed),
+        ],
+        dropout in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut rng = Rng::new(&format!("static resets {seed}"));
+        let mut rnn = rng.parameters(Rnn::new(LstmCell::<2, 3, f64>::zeros()), 0.7)
+            .direction(direction);
+        if dropout {
+            let rates = Dropout { rate: 0.25, recurrent_rate: 0.5, seed };
+            rnn = rnn.dropout(rates).unwrap();
+        }
+        check_static_against_dynamic::<0>(&rnn, &mut rng);
+        check_static_against_dynamic::<1>(&rnn, &mut rng);
+        check_static_against_dynamic::<7>(&rnn, &mut rng);
+        check_static_against_dynamic::<12>(&rnn, &mut rng);
     }
 }
 

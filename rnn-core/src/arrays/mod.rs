@@ -8,12 +8,17 @@
 //! `[h0, c0, h1]` for an LSTM under a GRU (Keras nests it `[[h0, c0], [h1]]`), `[h_f, c_f, h_b,
 //! c_b]` for a Bidirectional. The same list, given back as initial states, starts a run from
 //! them (an encoder's states starting a decoder).
+//!
+//! A stateful stream takes its chunks as arrays too
+//! ([`StatefulBatch::feed_arrays`](crate::StatefulBatch::feed_arrays)), and returns them in
+//! the same layout.
 
 mod error;
 mod layers;
 #[cfg(feature = "ndarray")]
 mod ndarray;
 mod run;
+mod stream;
 
 use alloc::borrow::Cow;
 use alloc::vec;
@@ -106,8 +111,9 @@ impl ArrayRun {
 
 /// A batch of sequences as Keras holds it: a row-major `[B, T, F]` array of `f32`, with a
 /// `[B, T]` mask or `B` lengths, and the initial states as Keras's list of `[B, ·]` arrays;
-/// the argument of [`Rnn::run_arrays`](crate::Rnn::run_arrays) and
-/// [`Bidirectional::run_arrays`](crate::Bidirectional::run_arrays).
+/// the argument of [`Rnn::run_arrays`](crate::Rnn::run_arrays),
+/// [`Bidirectional::run_arrays`](crate::Bidirectional::run_arrays) and, a chunk of a stream,
+/// [`StatefulBatch::feed_arrays`](crate::StatefulBatch::feed_arrays).
 ///
 /// Nothing is checked until a run, which returns an [`ArrayError`] naming the expected and
 /// found shapes.

@@ -197,6 +197,7 @@ impl<'a, Q, S> Batch<'a, Q, S> {
     /// initial state before step `t` (see [`Resets`](crate::Resets) and
     /// [`Rnn::run_with_resets`]). A batch with resets runs the loop per sequence, never a
     /// built-in cell's batched kernel; training on it resets too.
+    /// [`Bidirectional::run_batch`](crate::Bidirectional::run_batch) does not read them yet.
     ///
     /// ```
     /// use rnn::{cell, Batch, Rnn};

@@ -180,13 +180,11 @@ impl<'a> From<&'a [Resets<'a>]> for BatchResets<'a> {
 }
 
 /// Where a run's resets return to: the flags, and a copy of the state they restore.
-#[cfg(feature = "alloc")]
 pub(crate) struct ResetTo<'a, S> {
     resets: Resets<'a>,
     initial: S,
 }
 
-#[cfg(feature = "alloc")]
 impl<'a, S: Clone> ResetTo<'a, S> {
     /// The resets to `initial`; `None` (and no copy) when no step resets.
     pub(crate) fn new(resets: Resets<'a>, initial: &S) -> Option<Self> {

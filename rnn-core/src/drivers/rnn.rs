@@ -7,7 +7,6 @@ use super::direction::Direction;
 #[cfg(feature = "alloc")]
 use super::mask::Mask;
 use super::mask::Padding;
-#[cfg(feature = "alloc")]
 use super::reset::ResetTo;
 use super::unroll::{unrolled, Unrolled};
 use crate::cell::Cell;
@@ -226,7 +225,49 @@ impl<C: Cell> Rnn<C> {
         initial_state: C::State,
         constants: &C::Constants,
     ) -> Unrolled<C::Output, C::State, T> {
-        unrolled(&self.cell, inputs, initial_state, constants, self.direction)
+        unrolled(
+            &self.cell,
+            inputs,
+            initial_state,
+            constants,
+            (self.direction, None),
+        )
+    }
+
+    /// Runs exactly `T` steps from `initial_state`, with no heap allocation, returning to
+    /// `initial_state` before every step that `resets` flags: the static form of
+    /// [`run_with_resets`](Rnn::run_with_resets) with every step valid, and the same bits.
+    /// The flags are an array of `T`, so they always fit the sequence.
+    ///
+    /// ```
+    /// use rnn::{cell, Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let rnn = Rnn::new(Accumulate);
+    /// let xs = [1.0, 2.0, 3.0, 4.0].map(|x| SVector::from([x]));
+    /// let resets = [false, false, true, false];
+    /// let fixed = rnn.unroll_with_resets(&xs, &resets, SVector::zeros(), &());
+    /// assert_eq!(fixed.outputs.map(|y| y[0]), [10.0, 30.0, 30.0, 70.0]);
+    /// let run = rnn.run_with_resets(&xs, Mask::All, &resets, SVector::zeros(), &()).unwrap();
+    /// assert_eq!(fixed.outputs.as_slice(), &run.outputs[..]);
+    /// assert_eq!(fixed.state, run.state);
+    /// ```
+    pub fn unroll_with_resets<const T: usize>(
+        &self,
+        inputs: &[C::Input; T],
+        resets: &[bool; T],
+        initial_state: C::State,
+        constants: &C::Constants,
+    ) -> Unrolled<C::Output, C::State, T> {
+        let reset = ResetTo::new(crate::Resets::Steps(resets), &initial_state);
+        let reading = (self.direction, reset.as_ref());
+        unrolled(&self.cell, inputs, initial_state, constants, reading)
     }
 
     /// A stepper that keeps its state between calls (Keras's `stateful=True`), starting

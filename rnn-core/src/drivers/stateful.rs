@@ -435,4 +435,24 @@ where
     pub fn states(&self) -> impl ExactSizeIterator<Item = &C::State> + '_ {
         self.streams.iter().map(|s| &s.state)
     }
+
+    /// Replaces the current state of each stream (the initial states
+    /// [`reset`](StatefulBatch::reset) returns to are unchanged), as
+    /// [`Stateful::set_state`] does for one stream. An error, and no state changed, when the
+    /// count is not the batch size.
+    pub fn set_states(
+        &mut self,
+        states: alloc::vec::Vec<C::State>,
+    ) -> Result<(), crate::SequenceError> {
+        crate::SequenceError::check_batch("states", self.len(), states.len())?;
+        for (stream, state) in self.streams.iter_mut().zip(states) {
+            stream.state = state;
+        }
+        Ok(())
+    }
+
+    /// The `Rnn` the streams run: its cell, padding policy and direction.
+    pub fn rnn(&self) -> &crate::Rnn<C> {
+        &self.rnn
+    }
 }

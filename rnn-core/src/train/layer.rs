@@ -123,7 +123,8 @@ impl<C: Differentiable> Default for RnnTape<C> {
 /// initial state; the batch runs over the cores, its gradient summed in a fixed order. A
 /// sequence of no step outputs zeros. Its [`dropout`](Rnn::dropout) applies in
 /// [`forward`](Layer::forward), each batch drawing new masks, and never in
-/// [`predict`](Layer::predict).
+/// [`predict`](Layer::predict). Samples that hold several episodes, with reset flags, are
+/// [`Episodic`](super::Episodic)'s.
 impl<C> Layer for Rnn<C>
 where
     C: Differentiable + Clone + Send + Sync,
@@ -143,12 +144,7 @@ where
         tape: &mut RnnTape<C>,
         outputs: &mut Vec<C::Output>,
     ) {
-        let constants = C::Constants::default();
-        let RnnTape { tapes, run, .. } = tape;
-        self.run_batch_taped_into(&Batch::new(inputs), &constants, tapes, run)
-            .expect("no mask: every sequence fits");
-        outputs.clear();
-        outputs.extend(run.outputs.iter().map(last_output));
+        self.forward_last_outputs(&Batch::new(inputs), tape, outputs);
     }
 
     fn backward(
@@ -159,37 +155,7 @@ where
         grads: &mut Self,
         d_inputs: Option<&mut Vec<Vec<C::Input>>>,
     ) {
-        let constants = C::Constants::default();
-        let RnnTape {
-            tapes,
-            d_sequences,
-            spare,
-            d_states,
-            gradients,
-            sum,
-            ..
-        } = tape;
-        // Each sequence's last output is the layer's: its adjoint goes there.
-        spare.resize(d_sequences, inputs.len(), Vec::new);
-        for ((d, xs), dy) in d_sequences.iter_mut().zip(inputs).zip(d_outputs) {
-            d.clear();
-            d.resize(xs.len(), C::Output::zeros());
-            if let Some(last) = d.last_mut() {
-                *last = dy.clone();
-            }
-        }
-        d_states.clear();
-        d_states.resize(inputs.len(), C::State::zeros());
-        let g = gradients.get_or_insert_with(|| BatchGradients::new(self.cell()));
-        self.backward_batch_into(
-            tapes,
-            &Batch::new(inputs),
-            (&d_sequences[..], &d_states[..]),
-            &constants,
-            g,
-        )
-        .expect("the taped batch");
-        add_parameters(grads.cell_mut(), &g.parameters, sum);
+        let g = self.backward_last_outputs(&Batch::new(inputs), tape, d_outputs, grads);
         if let Some(d) = d_inputs {
             d.clone_from(&g.inputs);
         }
@@ -205,8 +171,80 @@ where
     }
 }
 
+/// The layer of each sequence's last output, over a batch of any kind (the samples of
+/// [`Rnn`]'s layer, or of [`Episodic`](super::Episodic)'s, with their resets).
+impl<C> Rnn<C>
+where
+    C: Differentiable + Clone + Send + Sync,
+    C::Input: Send + Sync,
+    C::State: Send + Sync,
+    C::Output: Send + Sync,
+    C::Constants: Default + Send + Sync,
+    C::Residual: Send + Sync,
+{
+    /// [`Layer::forward`]: runs `batch` from the cell's initial state, keeping each
+    /// sequence's last output. The batch's per-sequence arguments must fit it.
+    pub(crate) fn forward_last_outputs<Q: AsRef<[C::Input]> + Sync>(
+        &self,
+        batch: &Batch<'_, Q, C::State>,
+        tape: &mut RnnTape<C>,
+        outputs: &mut Vec<C::Output>,
+    ) {
+        let constants = C::Constants::default();
+        let RnnTape { tapes, run, .. } = tape;
+        self.run_batch_taped_into(batch, &constants, tapes, run)
+            .expect("the layer's batch fits: its samples are checked when made");
+        outputs.clear();
+        outputs.extend(run.outputs.iter().map(last_output));
+    }
+
+    /// [`Layer::backward`] of [`forward_last_outputs`](Rnn::forward_last_outputs) on the same
+    /// `batch`: adds the parameters' gradients into `grads` and returns the batch's gradients
+    /// (the inputs' adjoints among them).
+    pub(crate) fn backward_last_outputs<'t, Q: AsRef<[C::Input]> + Sync>(
+        &self,
+        batch: &Batch<'_, Q, C::State>,
+        tape: &'t mut RnnTape<C>,
+        d_outputs: &[C::Output],
+        grads: &mut Self,
+    ) -> &'t BatchGradients<C> {
+        let constants = C::Constants::default();
+        let RnnTape {
+            tapes,
+            d_sequences,
+            spare,
+            d_states,
+            gradients,
+            sum,
+            ..
+        } = tape;
+        // Each sequence's last output is the layer's: its adjoint goes there.
+        spare.resize(d_sequences, batch.len(), Vec::new);
+        for ((d, xs), dy) in d_sequences.iter_mut().zip(batch.sequences).zip(d_outputs) {
+            d.clear();
+            d.resize(xs.as_ref().len(), C::Output::zeros());
+            if let Some(last) = d.last_mut() {
+                *last = dy.clone();
+            }
+        }
+        d_states.clear();
+        d_states.resize(batch.len(), C::State::zeros());
+        let g = gradients.get_or_insert_with(|| BatchGradients::new(self.cell()));
+        self.backward_batch_into(
+            tapes,
+            batch,
+            (&d_sequences[..], &d_states[..]),
+            &constants,
+            g,
+        )
+        .expect("the taped batch");
+        add_parameters(grads.cell_mut(), &g.parameters, sum);
+        g
+    }
+}
+
 /// A sequence's last output, zeros when it has none.
-fn last_output<O: Nested>(outputs: &crate::Sequence<O>) -> O {
+pub(crate) fn last_output<O: Nested>(outputs: &crate::Sequence<O>) -> O {
     outputs.last().cloned().unwrap_or_else(O::zeros)
 }
 

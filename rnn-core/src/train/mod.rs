@@ -26,7 +26,10 @@
 //! [`Stacked`](crate::cells::Stacked) cells are differentiable when their layers are, and so is
 //! [`TimeDistributed`](crate::TimeDistributed) when its layer is. Per-step
 //! [`Resets`](crate::Resets) stop the state's adjoint at each reset step and send it to the
-//! initial state ([`Rnn::run_taped_with_resets`](crate::Rnn::run_taped_with_resets)).
+//! initial state ([`Rnn::run_taped_with_resets`](crate::Rnn::run_taped_with_resets), and
+//! [`Rnn::unroll_taped_with_resets`](crate::Rnn::unroll_taped_with_resets) in the static
+//! unroll); a model whose samples hold several episodes trains with an [`Episodic`] layer on
+//! [`Episodes`].
 //! Keras's `dropout` and `recurrent_dropout` are [`Rnn::dropout`](crate::Rnn::dropout): the
 //! training drivers draw one set of [`DropoutMasks`] per sequence from its seed and fold them
 //! into a copy of the cell's kernels ([`Differentiable::with_dropout`]); inference ignores it.
@@ -102,6 +105,7 @@ mod cells;
 #[cfg(feature = "std")]
 mod checkpoint;
 mod differentiable;
+mod episodic;
 mod error;
 #[cfg(feature = "std")]
 mod fit;
@@ -124,6 +128,7 @@ pub use batch::{BatchGradients, BatchTape};
 pub use bidirectional::{BidirectionalGradients, BidirectionalTape, MergeAdjoint};
 pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
 pub use differentiable::{set_to_zero, zeros_like, Differentiable};
+pub use episodic::{Episodes, Episodic};
 pub use error::BackwardError;
 #[cfg(feature = "std")]
 pub use fit::{Class, Epoch, Fit, FitError, History, Metrics, Model, Verbosity};

@@ -1,15 +1,17 @@
 //! The static unroll's backward: `T` steps known at compile time, their residuals in an array
 //! (no heap), the backward walking it last step first.
 
-use super::differentiable::{zeros_like, Differentiable};
+use super::differentiable::{add_parameters, zeros_like, Differentiable};
 use super::sequence::Dropping;
 use crate::drivers::dropout::DropoutMasks;
+use crate::drivers::reset::ResetTo;
 use crate::error::ShapeError;
-use crate::nested::Nested;
-use crate::{Direction, Rnn, Unrolled};
+use crate::nested::{ops::Add, Nested};
+use crate::{Direction, Resets, Rnn, Unrolled};
 
 /// What [`Rnn::unroll_taped`] records for [`Rnn::backward_unrolled`]: the `T` steps'
-/// residuals in processing order, the direction they were read in, and the dropout masks.
+/// residuals in processing order, the direction they were read in, the timesteps that reset
+/// the state first, and the dropout masks.
 ///
 /// Keep one and pass it to every run: like [`Tape`](super::Tape), it counts the runs with
 /// dropout, each drawing its own masks.
@@ -18,6 +20,8 @@ pub struct UnrolledTape<R, const T: usize> {
     /// `None` until a run is recorded.
     residuals: Option<[R; T]>,
     direction: Direction,
+    /// The run's reset flags, in time order.
+    resets: [bool; T],
     dropout: Option<DropoutMasks>,
     draws: u64,
 }
@@ -28,6 +32,7 @@ impl<R, const T: usize> UnrolledTape<R, T> {
         UnrolledTape {
             residuals: None,
             direction: Direction::Forward,
+            resets: [false; T],
             dropout: None,
             draws: 0,
         }
@@ -48,8 +53,14 @@ pub struct UnrolledGradients<C: crate::Cell, const T: usize> {
     pub parameters: C,
     /// The adjoint of each input, in time order.
     pub inputs: [C::Input; T],
-    /// The adjoint of the initial state.
+    /// The adjoint of the initial state. It includes
+    /// [`reset_state`](UnrolledGradients::reset_state), since the resets return to it.
     pub initial_state: C::State,
+    /// The adjoint of the state the run's resets returned to (the initial state), summed over
+    /// the steps that reset: zeros without resets (as [`Gradients::reset_state`]).
+    ///
+    /// [`Gradients::reset_state`]: super::Gradients::reset_state
+    pub reset_state: C::State,
     /// The adjoint of the constants.
     pub constants: C::Constants,
 }
@@ -91,6 +102,46 @@ impl<C: Differentiable + Clone> Rnn<C> {
         constants: &C::Constants,
         tape: &mut UnrolledTape<C::Residual, T>,
     ) -> Unrolled<C::Output, C::State, T> {
+        self.unroll_taped_with_resets(inputs, &[false; T], initial_state, constants, tape)
+    }
+
+    /// [`unroll_with_resets`](Rnn::unroll_with_resets) (the same outputs and state, bit for
+    /// bit), recording in `tape` what [`backward_unrolled`](Rnn::backward_unrolled) needs, the
+    /// resets included: as after [`run_taped_with_resets`](Rnn::run_taped_with_resets), the
+    /// backward stops the state's adjoint at each reset step and adds it into the initial
+    /// state's, and the gradients are the dynamic loop's bits.
+    ///
+    /// ```
+    /// use rnn::cells::GruCell;
+    /// use rnn::train::{Tape, UnrolledTape};
+    /// use rnn::{Cell, Mask, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// let rnn = Rnn::new(GruCell::<2, 3, f64>::keras_init(5));
+    /// let xs = [[1.0, 0.5], [0.0, -1.0], [0.25, 0.0]].map(SVector::from);
+    /// let resets = [false, true, false];
+    /// let s0 = rnn.cell().initial_state(&());
+    /// let mut tape = UnrolledTape::new();
+    /// let run = rnn.unroll_taped_with_resets(&xs, &resets, s0, &(), &mut tape);
+    /// assert_eq!(run, rnn.unroll_with_resets(&xs, &resets, s0, &()));
+    ///
+    /// let d_outputs = [SVector::repeat(1.0); 3];
+    /// let grads = rnn.backward_unrolled(&tape, &xs, &d_outputs, s0, &()).unwrap();
+    /// let mut dynamic = Tape::new();
+    /// rnn.run_taped_with_resets(&xs, Mask::All, &resets, s0, &(), &mut dynamic).unwrap();
+    /// let loop_grads = rnn.backward(&dynamic, &xs, &d_outputs, s0, &()).unwrap();
+    /// assert_eq!(grads.parameters, loop_grads.parameters);
+    /// assert_eq!(grads.initial_state, loop_grads.initial_state);
+    /// assert_eq!(grads.reset_state, loop_grads.reset_state);
+    /// ```
+    pub fn unroll_taped_with_resets<const T: usize>(
+        &self,
+        inputs: &[C::Input; T],
+        resets: &[bool; T],
+        initial_state: C::State,
+        constants: &C::Constants,
+        tape: &mut UnrolledTape<C::Residual, T>,
+    ) -> Unrolled<C::Output, C::State, T> {
         let masks = self.dropout.is_active().then(|| {
             tape.draws += 1;
             self.dropout.masks(tape.draws - 1, 0)
@@ -102,14 +153,18 @@ impl<C: Differentiable + Clone> Rnn<C> {
         } = Dropping::of(self.cell(), masks);
         tape.dropout = taped;
         tape.direction = self.direction;
+        tape.resets = *resets;
         let cell = copy.as_ref().unwrap_or(self.cell());
         let direction = self.direction;
+        let reset = ResetTo::new(Resets::Steps(resets), &initial_state);
         let mut state = initial_state;
         let (outputs, residuals) = crate::vectorized(
             #[inline(always)]
             || {
                 let steps = core::array::from_fn::<_, T, _>(|k| {
-                    let input = &inputs[read(direction, T, k)];
+                    let time = read(direction, T, k);
+                    ResetTo::before(reset.as_ref(), time, &mut state);
+                    let input = &inputs[time];
                     cell.step_forward_with_dropout(input, &mut state, constants, in_step.as_ref())
                 });
                 // The residuals stay in processing order; the outputs sit where the
@@ -146,6 +201,7 @@ impl<C: Differentiable + Clone> Rnn<C> {
             parameters: zeros_like(cell),
             inputs: core::array::from_fn(|_| C::Input::zeros()),
             initial_state: d_final_state,
+            reset_state: C::State::zeros(),
             constants: C::Constants::zeros(),
         };
         // With dropout, the run was the masked copy's: its gradient, masked again, is the
@@ -159,6 +215,7 @@ impl<C: Differentiable + Clone> Rnn<C> {
             parameters,
             inputs: d_inputs,
             initial_state: d_state,
+            reset_state: d_reset,
             constants: d_constants,
         } = &mut gradients;
         crate::vectorized(
@@ -176,12 +233,31 @@ impl<C: Differentiable + Clone> Rnn<C> {
                         d_constants,
                         parameters,
                     );
+                    // The step read the reset state, not the one before it (as in
+                    // `replay`): the state's adjoint goes there and stops.
+                    if tape.resets[time] {
+                        d_reset.zip_apply(d_state, &Add);
+                        *d_state = C::State::zeros();
+                    }
                 }
             },
         );
+        // Only with resets, as `backward` does: adding zeros would turn a `-0.0` into `0.0`.
+        if tape.resets.contains(&true) {
+            gradients
+                .initial_state
+                .zip_apply(&gradients.reset_state, &Add);
+        }
         if let Some((_, masks)) = copy {
             if let Some(masked) = gradients.parameters.with_dropout(&masks) {
-                gradients.parameters = masked;
+                // Added into zeros, as `replay` adds it: a dropped weight's gradient is then
+                // `0.0`, not `-0.0`, and the two loops agree bit for bit.
+                gradients.parameters = zeros_like(cell);
+                add_parameters(
+                    &mut gradients.parameters,
+                    &masked,
+                    &mut alloc::vec::Vec::new(),
+                );
             }
         }
         Ok(gradients)
