@@ -12,7 +12,7 @@ use rnn::init::{rng, Initializer};
 use rnn::ops::Activation;
 use rnn::parameters::Scheme;
 use rnn::prelude::*;
-use rnn::{Batch, BatchMasks, Bidirectional, Sum};
+use rnn::{Bidirectional, Sum};
 
 /// Demo data: a row-major `[b, t, f]` array of uniform(±1) values, reproducible from `seed`
 /// (the guide's `np.random.random((b, t, f))`, centred).
@@ -22,13 +22,6 @@ fn random_array(seed: u64, [b, t, f]: [usize; 3]) -> Vec<f32> {
         .fill(&mut rng(seed), &[b * t, f], &mut values)
         .expect("b·t·f values");
     values
-}
-
-/// The same data as `n` sequences of `t` vectors, for the APIs that take sequences.
-fn random_sequences<const F: usize>(seed: u64, n: usize, t: usize) -> Vec<Vec<SVector<f32, F>>> {
-    let values = random_array(seed, [n, t, F]);
-    let sequence = |s: &[f32]| s.chunks_exact(F).map(SVector::from_row_slice).collect();
-    values.chunks_exact(t * F).map(sequence).collect()
 }
 
 /// An embedding table with Keras's default initialisation, `uniform(±0.05)`.
@@ -189,36 +182,32 @@ fn cell_versus_fused_layer() {
 
 fn cross_batch_statefulness() {
     section("Cross-batch statefulness: LSTM(64, stateful=True) over three paragraphs, then reset_states()");
-    let paragraphs: Vec<Vec<Vec<SVector<f32, 50>>>> =
-        (0..3).map(|p| random_sequences(20 + p, 20, 10)).collect();
+    let paragraphs: Vec<Vec<f32>> = (0..3).map(|p| random_array(20 + p, [20, 10, 50])).collect();
     let cell = LstmCell::<50, 64>::keras_init(11);
     let mut lstm = Rnn::new(cell.clone()).stateful_batch(vec![(); 20]);
     let mut output = None;
     for paragraph in &paragraphs {
-        output = Some(lstm.feed(paragraph, BatchMasks::All).expect("20 sequences"));
+        let chunk = ArrayBatch::new(paragraph, [20, 10, 50]);
+        output = Some(lstm.feed_arrays(&chunk).expect("[20, 10, 50]"));
     }
     let output = output.expect("three paragraphs");
-    let last: Vec<_> = output
-        .iter()
-        .map(|s| *s.last().expect("10 steps"))
-        .collect();
     println!(
-        "output after paragraph 3: ({}, {})",
-        last.len(),
-        last[0].len()
+        "output after paragraph 3: {:?}",
+        output.last_outputs().shape()
     );
     // Sample i of each paragraph continues sample i of the one before: the same as one run
-    // over the three paragraphs joined.
-    let joined: Vec<Vec<_>> = (0..20)
-        .map(|i| paragraphs.iter().flat_map(|p| p[i].clone()).collect())
+    // over the three paragraphs joined, [20, 30, 50].
+    let sample = |p: &Vec<f32>, i: usize| p[i * 500..(i + 1) * 500].to_vec();
+    let joined: Vec<f32> = (0..20)
+        .flat_map(|i| paragraphs.iter().flat_map(move |p| sample(p, i)))
         .collect();
     let whole = Rnn::new(cell)
-        .run_batch(&Batch::new(&joined), &())
-        .expect("20 sequences");
+        .run_arrays(&ArrayBatch::new(&joined, [20, 30, 50]), &())
+        .expect("[20, 30, 50]");
     // Both run on the LSTM's batched kernel, which tiles its products by the size of what it
     // runs: equal up to rounding, not to the bit.
-    let difference = (whole.states.iter().zip(lstm.states()))
-        .map(|(a, b)| (a.h - b.h).amax().max((a.c - b.c).amax()))
+    let difference = (whole.states().iter().zip(output.states()))
+        .flat_map(|(a, b)| a.data().iter().zip(b.data()).map(|(a, b)| (a - b).abs()))
         .fold(0.0f32, f32::max);
     println!(
         "three stateful chunks vs one run over the joined paragraphs: max |difference| = {difference:.1e}"
