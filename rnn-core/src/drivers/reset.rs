@@ -54,7 +54,15 @@ pub enum Resets<'a> {
     Steps(&'a [bool]),
 }
 
-impl Resets<'_> {
+impl<'a> Resets<'a> {
+    /// The flags of the steps `range` of the sequence they fit, renumbered from 0.
+    pub(crate) fn range(&self, range: core::ops::Range<usize>) -> Resets<'a> {
+        match *self {
+            Resets::None => Resets::None,
+            Resets::Steps(flags) => Resets::Steps(flags.get(range).unwrap_or(&[])),
+        }
+    }
+
     /// Whether the state is reset before timestep `t`. No step beyond a [`Resets::Steps`]
     /// slice resets.
     #[inline]
@@ -184,6 +192,8 @@ impl<'a> From<&'a [Resets<'a>]> for BatchResets<'a> {
 pub(crate) struct ResetTo<'a, S> {
     resets: Resets<'a>,
     initial: S,
+    // Read the flag of the next timestep: the episodes are the forward ones, read backwards.
+    at_episode_ends: bool,
 }
 
 #[cfg(feature = "alloc")]
@@ -193,14 +203,30 @@ impl<'a, S: Clone> ResetTo<'a, S> {
         resets.any().then(|| ResetTo {
             resets,
             initial: initial.clone(),
+            at_episode_ends: false,
+        })
+    }
+
+    /// The resets of a run that reads the steps last first while the flags mark where
+    /// episodes begin in time (a Bidirectional's backward half): each episode is read from
+    /// `initial`, so the state returns to it before step `t` when step `t + 1` begins an
+    /// episode.
+    pub(crate) fn at_episode_ends(resets: Resets<'a>, initial: &S) -> Option<Self> {
+        ResetTo::new(resets, initial).map(|reset| ResetTo {
+            at_episode_ends: true,
+            ..reset
         })
     }
 
     /// Resets `state` when timestep `t` is flagged; returns whether it did.
     #[inline]
     pub(crate) fn before(reset: Option<&Self>, t: usize, state: &mut S) -> bool {
+        let flagged = |reset: &Self| match reset.at_episode_ends {
+            false => reset.resets.at(t),
+            true => t.checked_add(1).is_some_and(|next| reset.resets.at(next)),
+        };
         match reset {
-            Some(reset) if reset.resets.at(t) => {
+            Some(reset) if flagged(reset) => {
                 state.clone_from(&reset.initial);
                 true
             }
