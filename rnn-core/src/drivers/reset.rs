@@ -54,15 +54,7 @@ pub enum Resets<'a> {
     Steps(&'a [bool]),
 }
 
-impl<'a> Resets<'a> {
-    /// The flags of the steps `range` of the sequence they fit, renumbered from 0.
-    pub(crate) fn range(&self, range: core::ops::Range<usize>) -> Resets<'a> {
-        match *self {
-            Resets::None => Resets::None,
-            Resets::Steps(flags) => Resets::Steps(flags.get(range).unwrap_or(&[])),
-        }
-    }
-
+impl Resets<'_> {
     /// Whether the state is reset before timestep `t`. No step beyond a [`Resets::Steps`]
     /// slice resets.
     #[inline]
@@ -83,6 +75,14 @@ impl<'a> Resets<'a> {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// The flags of a run over the same `steps` that reads them last first, for the same
+    /// episodes: step `t` resets when step `t + 1` begins an episode, so that each episode
+    /// is read from the initial state (a Bidirectional's backward half).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn episode_ends(&self, steps: usize) -> Vec<bool> {
+        (1..=steps).map(|next| self.at(next)).collect()
     }
 
     /// Whether some step resets.
@@ -192,8 +192,6 @@ impl<'a> From<&'a [Resets<'a>]> for BatchResets<'a> {
 pub(crate) struct ResetTo<'a, S> {
     resets: Resets<'a>,
     initial: S,
-    // Read the flag of the next timestep: the episodes are the forward ones, read backwards.
-    at_episode_ends: bool,
 }
 
 #[cfg(feature = "alloc")]
@@ -203,30 +201,14 @@ impl<'a, S: Clone> ResetTo<'a, S> {
         resets.any().then(|| ResetTo {
             resets,
             initial: initial.clone(),
-            at_episode_ends: false,
-        })
-    }
-
-    /// The resets of a run that reads the steps last first while the flags mark where
-    /// episodes begin in time (a Bidirectional's backward half): each episode is read from
-    /// `initial`, so the state returns to it before step `t` when step `t + 1` begins an
-    /// episode.
-    pub(crate) fn at_episode_ends(resets: Resets<'a>, initial: &S) -> Option<Self> {
-        ResetTo::new(resets, initial).map(|reset| ResetTo {
-            at_episode_ends: true,
-            ..reset
         })
     }
 
     /// Resets `state` when timestep `t` is flagged; returns whether it did.
     #[inline]
     pub(crate) fn before(reset: Option<&Self>, t: usize, state: &mut S) -> bool {
-        let flagged = |reset: &Self| match reset.at_episode_ends {
-            false => reset.resets.at(t),
-            true => t.checked_add(1).is_some_and(|next| reset.resets.at(next)),
-        };
         match reset {
-            Some(reset) if flagged(reset) => {
+            Some(reset) if reset.resets.at(t) => {
                 state.clone_from(&reset.initial);
                 true
             }

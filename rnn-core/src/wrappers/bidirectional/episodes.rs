@@ -100,7 +100,8 @@ impl<F: Cell, B: Cell<Input = F::Input>, M> Bidirectional<F, B, M> {
         }
         let mut part = Vec::new();
         let (mut fresh, mut fresh_carried) = (initial.clone(), None);
-        let reset = ResetTo::at_episode_ends(resets.range(first..last), initial);
+        let ends = resets.episode_ends(steps);
+        let reset = ResetTo::new(Resets::Steps(&ends[first..last]), initial);
         run(
             first..last,
             &mut fresh,

@@ -1,5 +1,10 @@
 //! `Bidirectional`'s backward: the merged outputs' adjoints split between the two directions
-//! by the merge's own adjoint, each direction's tape walked back, the inputs' adjoints summed.
+//! by the merge's own adjoint, each direction's tape walked back, the inputs' adjoints summed;
+//! over one sequence here, over a batch in [`batch`].
+
+mod batch;
+
+pub use batch::{BidirectionalBatchGradients, BidirectionalBatchTape};
 
 use alloc::vec::Vec;
 use core::borrow::Borrow;
