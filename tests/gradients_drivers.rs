@@ -762,6 +762,121 @@ fn truncated_backpropagation_over_two_chunks() {
     );
 }
 
+/// A Bidirectional stream's two chunks: the second chunk's backward against central
+/// differences of the loss with the first chunk held constant (both carried states and
+/// outputs detached), the stream carried as in inference, and the cut real.
+#[test]
+fn bidirectional_truncated_backpropagation_over_two_chunks() {
+    type X = nalgebra::SVector<f64, 2>;
+    type Bi = Bidirectional<LstmCell<2, 3, f64>, GruCell<2, 3, f64>, Sum>;
+    type States = Both<rnn::cells::LstmState<3, f64>, nalgebra::SVector<f64, 3>>;
+    let case = "tbptt bidirectional lstm gru sum";
+    let mut rng = Rng::new(case);
+    let bi: Bi = rng.parameters(
+        Bidirectional::new(LstmCell::zeros(), GruCell::zeros())
+            .merge_mode(Sum)
+            .padding(Padding::CarryLastOutput),
+        0.6,
+    );
+    let first: Vec<X> = rng.values(4);
+    let second: Vec<X> = rng.values(4);
+    // The second chunk starts masked: its forward output there is the first chunk's last.
+    let mask = [false, true, false, true];
+    let w_outputs: Vec<nalgebra::SVector<f64, 3>> = rng.values(4);
+    let w_state = Both::new(rng.value(), rng.value());
+    let weigh = |outputs: &[nalgebra::SVector<f64, 3>], state: &States| {
+        outputs
+            .iter()
+            .zip(&w_outputs)
+            .map(|(y, w)| dot(y, w))
+            .sum::<f64>()
+            + dot(&state.forward, &w_state.forward)
+            + dot(&state.backward, &w_state.backward)
+    };
+
+    let mut stream = bi.clone().stateful(());
+    let mut inference = bi.clone().stateful(());
+    let mut tape = BidirectionalTape::new();
+    let ys = stream.feed_taped(&first, Mask::All, &mut tape).unwrap();
+    assert_eq!(ys, inference.feed(&first));
+    let carried = stream.state().clone();
+    let ys = stream.feed_taped(&second, &mask[..], &mut tape).unwrap();
+    assert_eq!(ys, inference.feed_masked(&second, &mask[..]).unwrap());
+    assert_eq!(stream.state(), inference.state(), "carried as in inference");
+    let grads = stream
+        .backward_chunk(&tape, &second, &w_outputs, w_state.clone())
+        .unwrap();
+    assert_eq!(grads.inputs[0], X::zeros(), "a masked step");
+
+    // Truncated: the second chunk from the carried states, constants (the carried output at
+    // its first step is a constant too; `run_masked_from` outputs zeros there instead, which
+    // a sum changes by a constant only, where a product would weigh the other half by it).
+    let truncated = |bi: &Bi, xs: &[X], start: &States| {
+        let run = bi
+            .run_masked_from(xs, &mask[..], start.clone(), &())
+            .unwrap();
+        weigh(&run.outputs, &run.state)
+    };
+    let both = |s: &States| [flat(&s.forward), flat(&s.backward)].concat();
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(&bi),
+        &parameters(&bi),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = bi.clone();
+            set_parameters(&mut probe, p);
+            truncated(&probe, &second, &carried)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", 8),
+        &flat_all(&second),
+        &flat_all(&grads.inputs),
+        |v| truncated(&bi, &unflat_all(v), &carried),
+    );
+    check.against(
+        "carried states",
+        &indices("s", 9),
+        &both(&carried),
+        &both(&grads.initial_state),
+        |v| {
+            let (f, b) = v.split_at(6);
+            truncated(&bi, &second, &Both::new(unflat(f), unflat(b)))
+        },
+    );
+    check.report();
+
+    // Untruncated, the gradient also flows into the first chunk: it differs.
+    let whole = |bi: &Bi| {
+        let mut stream = bi.clone().stateful(());
+        stream.feed(&first);
+        let ys = stream.feed_masked(&second, &mask[..]).unwrap();
+        weigh(&ys, stream.state())
+    };
+    let point = parameters(&bi);
+    let truncated_gradient = parameters(&grads.parameters);
+    let largest_difference = (0..point.len())
+        .map(|i| {
+            let mut probe = point.clone();
+            let mut at = |v: f64| {
+                probe[i] = v;
+                let mut bi = bi.clone();
+                set_parameters(&mut bi, &probe);
+                whole(&bi)
+            };
+            let full = (at(point[i] + 1e-6) - at(point[i] - 1e-6)) / 2e-6;
+            (full - truncated_gradient[i]).abs()
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        largest_difference > 1e-2,
+        "the untruncated gradient should differ: {largest_difference:e}"
+    );
+}
+
 /// The static unroll's backward is the dynamic loop's, bit for bit: the same steps in the
 /// same order, in every direction and with dropout (checked against central differences
 /// above and in `tests/dropout.rs`).

@@ -46,12 +46,12 @@ use crate::{Sequence, SequenceError};
 /// ```
 #[derive(Clone, Debug)]
 pub struct BidirectionalStateful<F: Cell, B: Cell, M> {
-    layer: Bidirectional<F, B, M>,
-    constants: Both<F::Constants, B::Constants>,
+    pub(crate) layer: Bidirectional<F, B, M>,
+    pub(crate) constants: Both<F::Constants, B::Constants>,
     initial: Both<F::State, B::State>,
-    state: Both<F::State, B::State>,
+    pub(crate) state: Both<F::State, B::State>,
     // Each half's last output, for `Padding::CarryLastOutput` at the start of the next chunk.
-    carried: Both<Option<F::Output>, Option<B::Output>>,
+    pub(crate) carried: Both<Option<F::Output>, Option<B::Output>>,
 }
 
 impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
