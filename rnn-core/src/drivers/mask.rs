@@ -53,6 +53,7 @@ impl<'a> Mask<'a> {
     }
 
     /// The mask of the steps `range` of the sequence it fits, renumbered from 0.
+    #[cfg(feature = "alloc")]
     pub(crate) fn range(&self, range: core::ops::Range<usize>) -> Mask<'a> {
         match *self {
             Mask::All => Mask::All,

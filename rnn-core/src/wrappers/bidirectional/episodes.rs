@@ -29,12 +29,18 @@ pub(crate) enum Leaves {
     LastEpisode,
 }
 
-impl<'r, 's, FS: Clone, BS: Clone> Episodes<'r, 's, FS, BS> {
-    /// A run's: no resets are kept when none is flagged.
-    pub(crate) fn new(mask: Mask<'r>, resets: Resets<'r>, initial: &'s Both<FS, BS>) -> Self {
+impl<'r, 's, FS, BS> Episodes<'r, 's, FS, BS> {
+    /// A run's, whose resets return to `initial` (needed only when some step resets).
+    pub(crate) fn new(
+        mask: Mask<'r>,
+        resets: Resets<'r>,
+        initial: Option<&'s Both<FS, BS>>,
+    ) -> Self {
         Episodes {
             mask,
-            resets: resets.any().then_some((resets, initial)),
+            resets: initial
+                .filter(|_| resets.any())
+                .map(|initial| (resets, initial)),
             leaves: Leaves::FirstEpisode,
         }
     }

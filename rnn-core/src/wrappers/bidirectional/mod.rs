@@ -365,13 +365,9 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         resets.check(inputs.len())?;
         let mut state = initial_state;
         let initial = resets.any().then(|| state.clone());
-        let episodes = match &initial {
-            Some(initial) => Episodes::new(mask, resets, initial),
-            None => Episodes::masked(mask),
-        };
         let outputs = self.run_checked(
             inputs,
-            episodes,
+            Episodes::new(mask, resets, initial.as_ref()),
             &mut state,
             &mut Both::default(),
             constants.into(),
@@ -434,10 +430,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
             let inputs = batch.sequences[b].as_ref();
             let (mask, resets) = (batch.masks.get(b), batch.resets.get(b));
             let initial = resets.any().then(|| state.clone());
-            let episodes = match &initial {
-                Some(initial) => Episodes::new(mask, resets, initial),
-                None => Episodes::masked(mask),
-            };
+            let episodes = Episodes::new(mask, resets, initial.as_ref());
             *outputs = self.run_checked(inputs, episodes, state, &mut Both::default(), constants);
         });
         Ok(run)

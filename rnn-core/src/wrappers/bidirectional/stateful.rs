@@ -153,7 +153,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M: Merge<F::Output, B::Output>> Bidirectiona
         let constants = Both::new(&self.constants.forward, &self.constants.backward);
         let episodes = Episodes {
             leaves: Leaves::LastEpisode,
-            ..Episodes::new(mask, resets, &self.initial)
+            ..Episodes::new(mask, resets, Some(&self.initial))
         };
         self.layer.run_checked(
             inputs,
