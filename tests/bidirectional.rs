@@ -352,3 +352,146 @@ proptest! {
         prop_assert_eq!(by_length, by_mask);
     }
 }
+
+// -------------------------------------------------------------------------------- resets
+
+/// Flags that do not fit the sequence are an error naming both counts, and a stream's states
+/// are left as they were.
+#[test]
+fn resets_that_do_not_fit_are_errors_and_change_nothing() {
+    let (f, b) = (elman::<2>(0.5), elman::<3>(-0.5));
+    let xs = inputs(3);
+    let bi = Bidirectional::new(&f, &b);
+    let expected = SequenceError::ResetsLength {
+        sequence: 0,
+        expected: 3,
+        found: 2,
+    };
+    let err = bi
+        .run_with_resets(&xs, Mask::All, &[false, true], bi.initial_state(&()), &())
+        .unwrap_err();
+    assert_eq!(err, expected);
+    let mut stream = bi.clone().stateful(());
+    stream.feed(&xs);
+    let before = *stream.state();
+    let err = stream
+        .feed_with_resets(&xs, Mask::All, &[true, true])
+        .unwrap_err();
+    assert_eq!(err, expected);
+    assert_eq!(stream.state(), &before);
+    let sequences = vec![xs.clone(), inputs(1)];
+    let resets = vec![vec![false; 3], vec![true; 2]];
+    let err = bi
+        .run_batch(&Batch::new(&sequences).resets(&resets), &())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SequenceError::ResetsLength {
+            sequence: 1,
+            expected: 1,
+            found: 2
+        }
+    );
+}
+
+type Pair = (SVector<f32, 2>, SVector<f32, 3>);
+type States = Both<SVector<f32, 2>, SVector<f32, 3>>;
+
+/// The bits of every output, to compare `-0.0` and `0.0` apart.
+fn output_bits(outputs: &[Pair]) -> Vec<u32> {
+    (outputs.iter())
+        .flat_map(|(f, b)| f.iter().chain(b.iter()).map(|v| v.to_bits()))
+        .collect()
+}
+
+fn state_bits(state: &States) -> Vec<u32> {
+    (state.forward.iter().chain(state.backward.iter()))
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+/// Where the episodes of `resets` (over `steps` steps) start and end: `[0, r₁, …, T]`.
+fn episodes(resets: &[bool]) -> Vec<std::ops::Range<usize>> {
+    let mut bounds = vec![0];
+    bounds.extend((1..resets.len()).filter(|&t| resets[t]));
+    bounds.push(resets.len());
+    bounds.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Resets at random steps of a ragged batch with random masks: the run equals its episodes
+    /// run one by one from the initial states, bit for bit (each step's outputs, the forward
+    /// state of the last episode, the backward state of the first), in `run_with_resets` and
+    /// `run_batch`; and a stream fed in two chunks equals each episode fed its part of each
+    /// chunk as a stream of its own, the stream's states those of its last episode.
+    #[test]
+    fn a_run_with_resets_equals_its_episodes_run_one_by_one(
+        seed in -3.0f32..3.0,
+        shapes in proptest::collection::vec((0usize..10, any::<u16>(), any::<u16>(), 0usize..10), 0..5),
+        carry in any::<bool>(),
+    ) {
+        let (f, b) = (elman::<2>(seed), elman::<3>(seed + 1.0));
+        let padding = if carry { Padding::CarryLastOutput } else { Padding::Zero };
+        let bi = Bidirectional::new(&f, &b).merge_mode(NoMerge).padding(padding);
+        let sequences: Vec<_> = shapes.iter().map(|&(n, ..)| inputs(n)).collect();
+        let resets: Vec<Vec<bool>> = (shapes.iter())
+            .map(|&(n, flags, ..)| (0..n).map(|t| flags >> t & 1 == 1).collect())
+            .collect();
+        let valid: Vec<Vec<bool>> = (shapes.iter())
+            .map(|&(n, _, mask, _)| (0..n).map(|t| mask >> t & 1 == 1 || mask % 3 == 0).collect())
+            .collect();
+        let masks: Vec<Mask> = valid.iter().map(Mask::from).collect();
+        let initial: Vec<States> = (shapes.iter())
+            .map(|&(n, ..)| Both::new(SVector::repeat(n as f32 * 0.1), SVector::repeat(-0.2)))
+            .collect();
+        let batch = Batch::new(&sequences).masks(&masks).resets(&resets).initial_states(&initial);
+        let run = bi.run_batch(&batch, &()).unwrap();
+
+        for (i, xs) in sequences.iter().enumerate() {
+            let pieces: Vec<_> = episodes(&resets[i])
+                .into_iter()
+                .map(|e| bi.run_masked_from(&xs[e.clone()], &valid[i][e], initial[i], &()).unwrap())
+                .collect();
+            let outputs: Vec<Pair> = pieces.iter().flat_map(|p| p.outputs.iter().copied()).collect();
+            let state = Both::new(
+                pieces.last().unwrap().state.forward,
+                pieces[0].state.backward,
+            );
+            prop_assert_eq!(output_bits(&run.outputs[i]), output_bits(&outputs));
+            prop_assert_eq!(state_bits(&run.states[i]), state_bits(&state));
+            let one = bi.run_with_resets(xs, masks[i], &resets[i], initial[i], &()).unwrap();
+            prop_assert_eq!(output_bits(&one.outputs), output_bits(&outputs));
+            prop_assert_eq!(state_bits(&one.state), state_bits(&state));
+
+            // A stream in two chunks; each episode a stream of its own, fed its part of each.
+            let cut = shapes[i].3.min(xs.len());
+            let chunks = [0..cut, cut..xs.len()];
+            let mut stream = bi.clone().stateful(()).with_initial_state(initial[i]);
+            let mut streamed = Vec::new();
+            for chunk in chunks.clone() {
+                let ys = stream
+                    .feed_with_resets(&xs[chunk.clone()], &valid[i][chunk.clone()], &resets[i][chunk])
+                    .unwrap();
+                streamed.extend(ys.iter().copied());
+            }
+            let mut expected = Vec::new();
+            for episode in episodes(&resets[i]) {
+                let mut alone = bi.clone().stateful(()).with_initial_state(initial[i]);
+                for chunk in &chunks {
+                    let part = episode.start.max(chunk.start)..episode.end.min(chunk.end);
+                    if !part.is_empty() {
+                        let ys = alone.feed_masked(&xs[part.clone()], &valid[i][part]).unwrap();
+                        expected.extend(ys.iter().copied());
+                    }
+                }
+                // The stream goes on with the last episode: both its states are that one's.
+                if episode.end == xs.len() {
+                    prop_assert_eq!(state_bits(stream.state()), state_bits(alone.state()));
+                }
+            }
+            prop_assert_eq!(output_bits(&streamed), output_bits(&expected));
+        }
+    }
+}

@@ -11,7 +11,10 @@ use gradcheck::{
 };
 use rnn::cells::{Dense, GruCell, LstmCell, SimpleRnnCell};
 use rnn::nalgebra::{SMatrix, SVector};
-use rnn::train::{BackwardError, BatchTape, BidirectionalTape, Differentiable, MergeAdjoint};
+use rnn::train::{
+    BackwardError, BatchTape, BidirectionalBatchTape, BidirectionalTape, Differentiable,
+    MergeAdjoint,
+};
 use rnn::{cell, ops, Real};
 use rnn::{
     nalgebra, Ave, Batch, Bidirectional, Both, Direction, Mask, Mul, Nested, NoMerge, Padding, Rnn,
@@ -432,6 +435,218 @@ fn bidirectional_every_merge() {
     }
 }
 
+// ---------------------------------------------------------------------- bidirectional batch
+
+/// The batch of `xs` with `BATCH_MASKS`, `initial` states and, unless there are none, `flags`.
+fn bidirectional_batch_of<'a, X, S>(
+    xs: &'a [Vec<X>],
+    initial: &'a [S],
+    flags: &'a [Vec<bool>],
+) -> Batch<'a, Vec<X>, S> {
+    let batch = Batch::new(xs).masks(&BATCH_MASKS).initial_states(initial);
+    if flags.is_empty() {
+        batch
+    } else {
+        batch.resets(flags)
+    }
+}
+
+/// Every sequence of `LENGTHS` with resets: two episodes, three, one, a reset at step 0, a
+/// one-step episode at the end.
+fn batch_resets() -> Vec<Vec<bool>> {
+    vec![
+        vec![false, false, true, false, true],
+        vec![false, true, false],
+        vec![false, false, false, false],
+        vec![true, false, false, true, false],
+        vec![false, true],
+    ]
+}
+
+/// A Bidirectional batch (ragged, every kind of mask, given initial states, with or without
+/// resets) against central differences of a weighting of every merged output and both final
+/// states of each sequence: both halves' parameters, every input, every initial state. The
+/// taped forward is `run_batch`'s bits; without resets, the gradients are the per-sequence
+/// backward's (summed over the batch for the parameters).
+fn check_bidirectional_batch<F, B, M, Y>(case: &str, bi: Bidirectional<F, B, M>, resets: bool)
+where
+    F: Differentiable<Constants = ()> + Clone + Send + Sync,
+    B: Differentiable<Constants = (), Input = F::Input> + Clone + Send + Sync,
+    F::Input: Send + Sync,
+    F::State: Send + Sync,
+    F::Output: Send + Sync,
+    F::Residual: Send + Sync,
+    B::State: Send + Sync,
+    B::Output: Send + Sync,
+    B::Residual: Send + Sync,
+    M: MergeAdjoint<F::Output, B::Output, Output = Y> + Clone + Sync,
+    Y: Nested + Send,
+{
+    let mut rng = Rng::new(case);
+    let bi = rng.parameters(bi, 0.5);
+    let xs: Vec<Vec<F::Input>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+    let initial: Vec<Both<F::State, B::State>> = (0..LENGTHS.len())
+        .map(|_| Both::new(rng.value(), rng.value()))
+        .collect();
+    let w_outputs: Vec<Vec<Y>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+    let w_states: Vec<Both<F::State, B::State>> = (0..LENGTHS.len())
+        .map(|_| Both::new(rng.value(), rng.value()))
+        .collect();
+    let flags = if resets { batch_resets() } else { Vec::new() };
+    let loss = |bi: &Bidirectional<F, B, M>,
+                xs: &[Vec<F::Input>],
+                initial: &[Both<F::State, B::State>]| {
+        let run = bi
+            .run_batch(&bidirectional_batch_of(xs, initial, &flags), &())
+            .unwrap();
+        let mut sum = 0.0;
+        for (b, outputs) in run.outputs.iter().enumerate() {
+            sum += outputs
+                .iter()
+                .zip(&w_outputs[b])
+                .map(|(y, w)| dot(y, w))
+                .sum::<f64>();
+            sum += dot(&run.states[b].forward, &w_states[b].forward);
+            sum += dot(&run.states[b].backward, &w_states[b].backward);
+        }
+        sum
+    };
+
+    let mut tape = BidirectionalBatchTape::new();
+    let run = bi
+        .run_batch_taped(
+            &bidirectional_batch_of(&xs, &initial, &flags),
+            &(),
+            &mut tape,
+        )
+        .unwrap();
+    assert_eq!(
+        run,
+        bi.run_batch(&bidirectional_batch_of(&xs, &initial, &flags), &())
+            .unwrap(),
+        "{case}: forward"
+    );
+    let grads = bi
+        .backward_batch(
+            &tape,
+            &bidirectional_batch_of(&xs, &initial, &flags),
+            &w_outputs,
+            &w_states,
+            &(),
+        )
+        .unwrap();
+
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(&bi),
+        &parameters(&bi),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = bi.clone();
+            set_parameters(&mut probe, p);
+            loss(&probe, &xs, &initial)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", LENGTHS.iter().sum::<usize>() * F::Input::SIZE),
+        &flat_all(&xs.concat()),
+        &flat_all(&grads.inputs.concat()),
+        |v| {
+            let mut all = unflat_all::<F::Input>(v).into_iter();
+            let xs: Vec<Vec<F::Input>> = LENGTHS
+                .iter()
+                .map(|&t| all.by_ref().take(t).collect())
+                .collect();
+            loss(&bi, &xs, &initial)
+        },
+    );
+    let both = |s: &[Both<F::State, B::State>]| -> Vec<f64> {
+        s.iter()
+            .flat_map(|s| [flat(&s.forward), flat(&s.backward)].concat())
+            .collect()
+    };
+    let per = F::State::SIZE + B::State::SIZE;
+    check.against(
+        "initial state",
+        &indices("s0", LENGTHS.len() * per),
+        &both(&initial),
+        &both(&grads.initial_states),
+        |v| {
+            let initial: Vec<_> = v
+                .chunks(per)
+                .map(|s| {
+                    let (f, b) = s.split_at(F::State::SIZE);
+                    Both::new(unflat(f), unflat(b))
+                })
+                .collect();
+            loss(&bi, &xs, &initial)
+        },
+    );
+    check.report();
+
+    if resets {
+        return;
+    }
+    let mut one = BidirectionalTape::new();
+    let mut sum = vec![0.0; parameters(&bi).len()];
+    for (b, xs) in xs.iter().enumerate() {
+        bi.run_taped(xs, BATCH_MASKS[b], initial[b].clone(), &(), &mut one)
+            .unwrap();
+        let g = bi
+            .backward(&one, xs, &w_outputs[b], w_states[b].clone(), &())
+            .unwrap();
+        for (sum, g) in sum.iter_mut().zip(parameters(&g.parameters)) {
+            *sum += g;
+        }
+        assert_eq!(
+            flat_all(&g.inputs),
+            flat_all(&grads.inputs[b]),
+            "{case}: inputs {b}"
+        );
+        assert_eq!(
+            both(&[g.initial_state]),
+            both(&grads.initial_states[b..=b]),
+            "{case}: initial states {b}"
+        );
+    }
+    for (i, (a, e)) in parameters(&grads.parameters).iter().zip(&sum).enumerate() {
+        assert!(
+            (a - e).abs() <= 1e-12 * (1.0 + e.abs()),
+            "{case}: parameter {i}: {a:e}, per sequence {e:e}"
+        );
+    }
+}
+
+/// An LSTM forward and a GRU backward over a batch, concatenated and multiplied, with and
+/// without resets.
+#[test]
+fn bidirectional_batch() {
+    let halves = || {
+        (
+            LstmCell::<3, 4, f64>::zeros(),
+            GruCell::<3, 4, f64>::zeros(),
+        )
+    };
+    for resets in [false, true] {
+        for padding in [Padding::CarryLastOutput, Padding::Zero] {
+            let name =
+                |merge: &str| format!("bidirectional batch {merge} resets {resets} {padding:?}");
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding);
+            check_bidirectional_batch(&name("concat"), bi, resets);
+            let (f, b) = halves();
+            let bi = Bidirectional::new(f, b).padding(padding).merge_mode(Mul);
+            check_bidirectional_batch::<_, _, _, nalgebra::SVector<f64, 4>>(
+                &name("mul"),
+                bi,
+                resets,
+            );
+        }
+    }
+}
+
 // ------------------------------------------------------------------------- truncated BPTT
 
 /// Two chunks of a stream: the second chunk's backward against central differences of the
@@ -536,6 +751,121 @@ fn truncated_backpropagation_over_two_chunks() {
                 let mut rnn = rnn.clone();
                 set_parameters(&mut rnn, &probe);
                 whole(&rnn)
+            };
+            let full = (at(point[i] + 1e-6) - at(point[i] - 1e-6)) / 2e-6;
+            (full - truncated_gradient[i]).abs()
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        largest_difference > 1e-2,
+        "the untruncated gradient should differ: {largest_difference:e}"
+    );
+}
+
+/// A Bidirectional stream's two chunks: the second chunk's backward against central
+/// differences of the loss with the first chunk held constant (both carried states and
+/// outputs detached), the stream carried as in inference, and the cut real.
+#[test]
+fn bidirectional_truncated_backpropagation_over_two_chunks() {
+    type X = nalgebra::SVector<f64, 2>;
+    type Bi = Bidirectional<LstmCell<2, 3, f64>, GruCell<2, 3, f64>, Sum>;
+    type States = Both<rnn::cells::LstmState<3, f64>, nalgebra::SVector<f64, 3>>;
+    let case = "tbptt bidirectional lstm gru sum";
+    let mut rng = Rng::new(case);
+    let bi: Bi = rng.parameters(
+        Bidirectional::new(LstmCell::zeros(), GruCell::zeros())
+            .merge_mode(Sum)
+            .padding(Padding::CarryLastOutput),
+        0.6,
+    );
+    let first: Vec<X> = rng.values(4);
+    let second: Vec<X> = rng.values(4);
+    // The second chunk starts masked: its forward output there is the first chunk's last.
+    let mask = [false, true, false, true];
+    let w_outputs: Vec<nalgebra::SVector<f64, 3>> = rng.values(4);
+    let w_state = Both::new(rng.value(), rng.value());
+    let weigh = |outputs: &[nalgebra::SVector<f64, 3>], state: &States| {
+        outputs
+            .iter()
+            .zip(&w_outputs)
+            .map(|(y, w)| dot(y, w))
+            .sum::<f64>()
+            + dot(&state.forward, &w_state.forward)
+            + dot(&state.backward, &w_state.backward)
+    };
+
+    let mut stream = bi.clone().stateful(());
+    let mut inference = bi.clone().stateful(());
+    let mut tape = BidirectionalTape::new();
+    let ys = stream.feed_taped(&first, Mask::All, &mut tape).unwrap();
+    assert_eq!(ys, inference.feed(&first));
+    let carried = stream.state().clone();
+    let ys = stream.feed_taped(&second, &mask[..], &mut tape).unwrap();
+    assert_eq!(ys, inference.feed_masked(&second, &mask[..]).unwrap());
+    assert_eq!(stream.state(), inference.state(), "carried as in inference");
+    let grads = stream
+        .backward_chunk(&tape, &second, &w_outputs, w_state.clone())
+        .unwrap();
+    assert_eq!(grads.inputs[0], X::zeros(), "a masked step");
+
+    // Truncated: the second chunk from the carried states, constants (the carried output at
+    // its first step is a constant too; `run_masked_from` outputs zeros there instead, which
+    // a sum changes by a constant only, where a product would weigh the other half by it).
+    let truncated = |bi: &Bi, xs: &[X], start: &States| {
+        let run = bi
+            .run_masked_from(xs, &mask[..], start.clone(), &())
+            .unwrap();
+        weigh(&run.outputs, &run.state)
+    };
+    let both = |s: &States| [flat(&s.forward), flat(&s.backward)].concat();
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(&bi),
+        &parameters(&bi),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = bi.clone();
+            set_parameters(&mut probe, p);
+            truncated(&probe, &second, &carried)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", 8),
+        &flat_all(&second),
+        &flat_all(&grads.inputs),
+        |v| truncated(&bi, &unflat_all(v), &carried),
+    );
+    check.against(
+        "carried states",
+        &indices("s", 9),
+        &both(&carried),
+        &both(&grads.initial_state),
+        |v| {
+            let (f, b) = v.split_at(6);
+            truncated(&bi, &second, &Both::new(unflat(f), unflat(b)))
+        },
+    );
+    check.report();
+
+    // Untruncated, the gradient also flows into the first chunk: it differs.
+    let whole = |bi: &Bi| {
+        let mut stream = bi.clone().stateful(());
+        stream.feed(&first);
+        let ys = stream.feed_masked(&second, &mask[..]).unwrap();
+        weigh(&ys, stream.state())
+    };
+    let point = parameters(&bi);
+    let truncated_gradient = parameters(&grads.parameters);
+    let largest_difference = (0..point.len())
+        .map(|i| {
+            let mut probe = point.clone();
+            let mut at = |v: f64| {
+                probe[i] = v;
+                let mut bi = bi.clone();
+                set_parameters(&mut bi, &probe);
+                whole(&bi)
             };
             let full = (at(point[i] + 1e-6) - at(point[i] - 1e-6)) / 2e-6;
             (full - truncated_gradient[i]).abs()

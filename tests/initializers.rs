@@ -35,6 +35,27 @@ use serde_json::Value;
 struct Fixture {
     cases: Vec<Case>,
     layers: Vec<Layer>,
+    biases: Vec<Bias>,
+}
+
+/// A layer kind's bias drawn by Keras with a fan-based initialiser, over several layers: the
+/// moments of each part (`[from, to)` of the flattened bias).
+#[derive(Deserialize)]
+struct Bias {
+    layer: String,
+    bias_initializer: String,
+    units: usize,
+    layers: usize,
+    shape: Vec<usize>,
+    parts: HashMap<String, Part>,
+}
+
+#[derive(Deserialize)]
+struct Part {
+    from: usize,
+    to: usize,
+    #[serde(flatten)]
+    moments: Moments,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -361,6 +382,83 @@ fn a_layers_kernels_have_kerass_fans() {
         ] {
             let what = format!("LSTM {what} {:?}", layer.kernel_initializer);
             assert_same_distribution(&what, extremes(init), moments(ours), keras.moments);
+        }
+    }
+}
+
+/// The flattened bias of `cell`, in Keras's layout, and its shape.
+fn keras_bias<P: Parameters>(cell: &P) -> (Vec<f32>, Vec<usize>) {
+    let mut found = (Vec::new(), Vec::new());
+    cell.for_each_parameter(|path, tensor| {
+        if path.matches("bias") {
+            found.0 = vec![0.0; tensor.len()];
+            tensor.copy_to_f32(&mut found.0).unwrap();
+            found.1 = tensor.shape().dims().to_vec();
+        }
+    });
+    found
+}
+
+/// The bias of one layer of the fixture's kind, units and initialiser, drawn from `seed`.
+fn bias_of(kind: &str, init: Initializer, seed: u64) -> (Vec<f32>, Vec<usize>) {
+    let initializers = RecurrentInitializers {
+        bias_initializer: init,
+        ..RecurrentInitializers::default()
+    };
+    match kind {
+        "LSTM" => keras_bias(&LstmCell::<3, 64>::keras_init_with(seed, initializers)),
+        "GRU" => keras_bias(&GruCell::<3, 64>::keras_init_with(seed, initializers)),
+        "GRU reset_before" => {
+            let mut gru = GruCell::<3, 64> {
+                reset_after: false,
+                recurrent_bias: None,
+                ..GruCell::zeros()
+            };
+            gru.initialize_overriding(Scheme::Keras, seed, &[("bias", init)])
+                .unwrap();
+            keras_bias(&gru)
+        }
+        "SimpleRNN" => keras_bias(&SimpleRnnCell::<3, 64>::keras_init_with(seed, initializers)),
+        other => panic!("no layer {other}"),
+    }
+}
+
+/// Keras draws a recurrent layer's bias over the bias's own shape, and an LSTM's with
+/// `unit_forget_bias` in parts: `concat([init([H]), ones([H]), init([2H])])`, each part with
+/// its own fans (a he_uniform input-gate part reaches `√(6/H)`, the cell-and-output part
+/// `√(6/2H)`, where one draw over `[4H]` would reach `√(6/4H)`). Ours, over as many layers as
+/// the fixture, match each part's moments, extremes included; a GRU's `[2, 3H]` bias has
+/// `fan_in = 2`, as in Keras.
+#[test]
+fn a_layers_bias_is_drawn_in_kerass_parts_with_their_fans() {
+    let fixture = fixture();
+    assert_eq!(
+        fixture.biases.len(),
+        8,
+        "four layer kinds, two initialisers"
+    );
+    for case in &fixture.biases {
+        assert_eq!(case.units, 64);
+        let init = initializer(&case.bias_initializer, &HashMap::new());
+        let mut parts: HashMap<&str, Vec<f32>> = HashMap::new();
+        for k in 0..case.layers {
+            let (bias, shape) = bias_of(&case.layer, init, 500 + k as u64);
+            assert_eq!(shape, case.shape, "{}: the bias's Keras shape", case.layer);
+            for (name, part) in &case.parts {
+                parts
+                    .entry(name)
+                    .or_default()
+                    .extend_from_slice(&bias[part.from..part.to]);
+            }
+        }
+        for (name, part) in &case.parts {
+            let what = format!("{} bias {name} {}", case.layer, case.bias_initializer);
+            let kind = match name.as_str() {
+                "forget" => Extremes::Exact, // ones
+                _ => extremes(init),
+            };
+            assert_same_distribution(&what, kind, moments(&parts[name.as_str()]), part.moments);
+            println!("{what:<50} ok");
         }
     }
 }

@@ -201,7 +201,7 @@ struct Custom {
     a: SVector<f32, 3>,
     #[parameters(row_of = "stacked")]
     b: Option<SVector<f32, 3>>,
-    #[parameters(init = Init::new(Fill::UnitForgetBias, Fill::Initializer(Initializer::Zeros)))]
+    #[parameters(init = Init::new(Fill::UnitForgetBias(Initializer::Zeros), Fill::Initializer(Initializer::Zeros)))]
     gates: [SVector<f64, 2>; 4],
     scalar: f32,
 }

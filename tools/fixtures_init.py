@@ -9,7 +9,10 @@ derived from the sample size (see the test). Only these summaries are committed,
 fixture stays small whatever the shapes.
 
 Keras's LSTM layer is also built with non-default initialisers, to record the shapes it
-passes them (fan conventions of the kernel [I, 4H] and the recurrent kernel [H, 4H]).
+passes them (fan conventions of the kernel [I, 4H] and the recurrent kernel [H, 4H]), and
+each recurrent layer with a fan-based bias initialiser, to record the parts its bias is drawn
+in: an LSTM with unit_forget_bias draws [H], ones [H], [2H], each part with its own fans; a
+GRU draws its [2, 3H] (reset_after) or [3H] bias whole, a SimpleRNN its [H].
 
 Run:  /tmp/venv/bin/python tools/fixtures_init.py
 """
@@ -117,9 +120,53 @@ def main():
         })
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"keras": keras.__version__, "cases": cases, "layers": layers}
+    doc = {"keras": keras.__version__, "cases": cases, "layers": layers, "biases": biases()}
     OUT.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}: {len(cases)} cases, {len(layers)} layers")
+
+
+# A bias of BIAS_UNITS units is small, so its parts are summarised over BIAS_LAYERS layers,
+# each built with its own seed: 4,096 draws of the LSTM's [H] parts, enough to tell one fan
+# from four times it.
+BIAS_UNITS, BIAS_LAYERS, BIAS_INPUTS = 64, 64, 3
+
+
+def biases():
+    """Per layer kind and fan-based bias initialiser, the moments of each part of the bias,
+    over BIAS_LAYERS layers."""
+    kinds = {
+        "LSTM": (keras.layers.LSTM, {}, {"input": (0, 1), "forget": (1, 2), "cell_and_output": (2, 4)}),
+        "GRU": (keras.layers.GRU, {}, {"whole": (0, 6)}),
+        "GRU reset_before": (keras.layers.GRU, {"reset_after": False}, {"whole": (0, 3)}),
+        "SimpleRNN": (keras.layers.SimpleRNN, {}, {"whole": (0, 1)}),
+    }
+    out = []
+    for kind, (layer_class, options, parts) in kinds.items():
+        for name in ["HeUniform", "LecunNormal"]:
+            values = {part: [] for part in parts}
+            shape = None
+            for k in range(BIAS_LAYERS):
+                init = keras.initializers.get({"class_name": name, "config": {"seed": 2000 + k}})
+                layer = layer_class(BIAS_UNITS, bias_initializer=init, **options)
+                layer.build((None, None, BIAS_INPUTS))
+                bias = layer.weights[2].numpy()
+                shape = list(bias.shape)
+                flat = bias.reshape(-1)
+                for part, (start, end) in parts.items():
+                    values[part].append(flat[start * BIAS_UNITS:end * BIAS_UNITS])
+            out.append({
+                "layer": kind,
+                "bias_initializer": name,
+                "units": BIAS_UNITS,
+                "layers": BIAS_LAYERS,
+                "shape": shape,
+                "parts": {
+                    part: {"from": parts[part][0] * BIAS_UNITS, "to": parts[part][1] * BIAS_UNITS,
+                           **summary(np.concatenate(v))}
+                    for part, v in values.items()
+                },
+            })
+    return out
 
 
 if __name__ == "__main__":

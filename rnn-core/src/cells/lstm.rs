@@ -76,11 +76,7 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
     /// `bias_initializer` arguments and `unit_forget_bias`, reproducible from `seed`; with the defaults, the same
     /// bits as [`keras_init`](Self::keras_init).
     pub fn keras_init_with(seed: u64, initializers: crate::init::RecurrentInitializers) -> Self {
-        let mut cell = initializers.initialized(Self::zeros(), seed);
-        if let (Some(bias), true) = (&mut cell.bias, initializers.unit_forget_bias) {
-            bias[1] = SVector::repeat(T::one());
-        }
-        cell
+        initializers.initialized_lstm(Self::zeros(), seed)
     }
 
     /// PyTorch's default initialisation, reproducible from `seed`: every weight and bias

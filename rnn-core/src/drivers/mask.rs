@@ -41,7 +41,7 @@ pub enum Mask<'a> {
     Steps(&'a [bool]),
 }
 
-impl Mask<'_> {
+impl<'a> Mask<'a> {
     /// Whether timestep `t` is valid. A step beyond a [`Mask::Steps`] slice is padding.
     #[inline]
     pub fn is_valid(&self, t: usize) -> bool {
@@ -49,6 +49,16 @@ impl Mask<'_> {
             Mask::All => true,
             Mask::Length(n) => t < n,
             Mask::Steps(mask) => mask.get(t).copied().unwrap_or(false),
+        }
+    }
+
+    /// The mask of the steps `range` of the sequence it fits, renumbered from 0.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn range(&self, range: core::ops::Range<usize>) -> Mask<'a> {
+        match *self {
+            Mask::All => Mask::All,
+            Mask::Length(n) => Mask::Length(n.saturating_sub(range.start).min(range.len())),
+            Mask::Steps(mask) => Mask::Steps(mask.get(range).unwrap_or(&[])),
         }
     }
 

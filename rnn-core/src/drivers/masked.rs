@@ -37,37 +37,6 @@ pub(crate) fn schedule(
     }
 }
 
-/// The masked driver: runs `cell` over `inputs` in `direction`, skipping the steps `mask`
-/// marks as padding (the cell is not called; the state is kept) and emitting `padding`'s output
-/// there. `carried` is the output before the first step (for [`Padding::CarryLastOutput`]
-/// across the chunks of a stateful run); it is left holding the last output produced.
-///
-/// The mask must have been checked against `inputs.len()`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn masked_unroll<C: Cell, X: Borrow<C::Input>>(
-    cell: &C,
-    inputs: &[X],
-    mask: Mask<'_>,
-    direction: Direction,
-    padding: Padding,
-    state: &mut C::State,
-    carried: &mut Option<C::Output>,
-    constants: &C::Constants,
-) -> crate::Sequence<C::Output> {
-    let mut outputs = Vec::new();
-    masked_unroll_into(
-        cell,
-        inputs,
-        mask,
-        direction,
-        padding,
-        (state, carried, None),
-        constants,
-        &mut outputs,
-    );
-    crate::Sequence::from(outputs)
-}
-
 /// What a loop over a sequence carries from step to step: the state, the last output (for
 /// [`Padding::CarryLastOutput`]), and where resets return the state to.
 pub(crate) type Carried<'s, 'r, C> = (
@@ -76,10 +45,15 @@ pub(crate) type Carried<'s, 'r, C> = (
     Option<ResetTo<'r, <C as Cell>::State>>,
 );
 
-/// [`masked_unroll`] into `outputs`, which is cleared first; it allocates only when
-/// `outputs` has less capacity than `inputs` has steps. With `reset`, a flagged timestep
-/// first sets the state back to `reset`'s initial state and forgets the carried output (the
-/// resets must have been checked against `inputs.len()` too).
+/// The masked driver: runs `cell` over `inputs` in `direction`, skipping the steps `mask`
+/// marks as padding (the cell is not called; the state is kept) and emitting `padding`'s output
+/// there, into `outputs`, which is cleared first; it allocates only when `outputs` has less
+/// capacity than `inputs` has steps. The carried output is the one before the first step (for
+/// [`Padding::CarryLastOutput`] across the chunks of a stateful run); it is left holding the
+/// last output produced. With `reset`, a flagged timestep first sets the state back to
+/// `reset`'s initial state and forgets the carried output.
+///
+/// The mask (and resets) must have been checked against `inputs.len()`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
     cell: &C,

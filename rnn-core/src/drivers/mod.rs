@@ -5,6 +5,7 @@
 pub(crate) mod all_states;
 #[cfg(feature = "alloc")]
 pub(crate) mod batch;
+pub(crate) mod constants;
 pub(crate) mod direction;
 pub(crate) mod dropout;
 #[cfg(feature = "std")]

@@ -77,6 +77,14 @@ impl Resets<'_> {
         }
     }
 
+    /// The flags of a run over the same `steps` that reads them last first, for the same
+    /// episodes: step `t` resets when step `t + 1` begins an episode, so that each episode
+    /// is read from the initial state (a Bidirectional's backward half).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn episode_ends(&self, steps: usize) -> Vec<bool> {
+        (1..=steps).map(|next| self.at(next)).collect()
+    }
+
     /// Whether some step resets.
     pub fn any(&self) -> bool {
         match *self {

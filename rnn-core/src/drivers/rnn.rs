@@ -3,6 +3,8 @@
 #[cfg(feature = "alloc")]
 use core::borrow::Borrow;
 
+#[cfg(feature = "alloc")]
+use super::constants::ConstantsOf;
 use super::direction::Direction;
 #[cfg(feature = "alloc")]
 use super::mask::Mask;
@@ -170,22 +172,24 @@ impl<C: Cell> Rnn<C> {
     /// Runs over `inputs` (any length, including zero) from the cell's initial state, in the
     /// configured [`direction`](Rnn::direction). Forward, this is [`dynamic_unroll`](crate::dynamic_unroll).
     #[cfg(feature = "alloc")]
-    pub fn run<X: crate::StepInput<C::Input>>(
+    pub fn run<X: crate::StepInput<C::Input>, K: ConstantsOf<C::Constants>>(
         &self,
         inputs: impl IntoIterator<Item = X>,
-        constants: &C::Constants,
+        constants: &K,
     ) -> crate::Run<C::Output, C::State> {
+        let constants: &C::Constants = constants.borrow();
         self.run_from(inputs, self.cell.initial_state(constants), constants)
     }
 
     /// Runs over `inputs` from `initial_state` (Keras's `initial_state=`).
     #[cfg(feature = "alloc")]
-    pub fn run_from<X: crate::StepInput<C::Input>>(
+    pub fn run_from<X: crate::StepInput<C::Input>, K: ConstantsOf<C::Constants>>(
         &self,
         inputs: impl IntoIterator<Item = X>,
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &K,
     ) -> crate::Run<C::Output, C::State> {
+        let constants: &C::Constants = constants.borrow();
         if self.direction == Direction::Forward {
             let (outputs, state) = crate::drivers::unroll::dynamic_unroll(
                 &self.cell,
@@ -304,12 +308,13 @@ impl<C: Cell> Rnn<C> {
     /// assert_eq!(ys, [0.0, 10.0, 10.0, 30.0]); // left padding and a hole
     /// assert_eq!(run.state[0], 3.0);
     /// ```
-    pub fn run_masked<'m, X: Borrow<C::Input>>(
+    pub fn run_masked<'m, X: Borrow<C::Input>, K: ConstantsOf<C::Constants>>(
         &self,
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
-        constants: &C::Constants,
+        constants: &K,
     ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
+        let constants: &C::Constants = constants.borrow();
         let mask = mask.into();
         mask.check(inputs.len())?;
         Ok(self.run_checked(
@@ -322,13 +327,14 @@ impl<C: Cell> Rnn<C> {
 
     /// Runs over `inputs` with `mask` from `initial_state`. A sequence with no valid step
     /// returns `initial_state`.
-    pub fn run_masked_from<'m, X: Borrow<C::Input>>(
+    pub fn run_masked_from<'m, X: Borrow<C::Input>, K: ConstantsOf<C::Constants>>(
         &self,
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &K,
     ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
+        let constants: &C::Constants = constants.borrow();
         let mask = mask.into();
         mask.check(inputs.len())?;
         Ok(self.run_checked(
@@ -375,14 +381,15 @@ impl<C: Cell> Rnn<C> {
     /// assert_eq!(run.outputs.to_vec(), outputs);
     /// assert_eq!(run.state, pieces[2].state);
     /// ```
-    pub fn run_with_resets<'m, 'r, X: Borrow<C::Input>>(
+    pub fn run_with_resets<'m, 'r, X: Borrow<C::Input>, K: ConstantsOf<C::Constants>>(
         &self,
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
         resets: impl Into<crate::Resets<'r>>,
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &K,
     ) -> Result<crate::Run<C::Output, C::State>, SequenceError> {
+        let constants: &C::Constants = constants.borrow();
         let (mask, resets) = (mask.into(), resets.into());
         mask.check(inputs.len())?;
         resets.check(inputs.len())?;

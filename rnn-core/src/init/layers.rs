@@ -1,7 +1,7 @@
 //! Keras's per-layer initialiser arguments for the built-in layers.
 
 use super::{rng, Initializer};
-use crate::parameters::{Parameters, Scheme};
+use crate::parameters::{Fill, Parameters, Scheme};
 
 /// Keras's `kernel_initializer`, `recurrent_initializer` and `bias_initializer` (and the
 /// LSTM's `unit_forget_bias`) of a recurrent layer: what
@@ -34,9 +34,10 @@ pub struct RecurrentInitializers {
     pub kernel_initializer: Initializer,
     /// The recurrent kernel `[H, G·H]` (Keras's default: `orthogonal`).
     pub recurrent_initializer: Initializer,
-    /// The bias (Keras's default: `zeros`), drawn over the whole bias: a fan-based
-    /// initialiser sees an LSTM's `[4H]` bias whole, where Keras with `unit_forget_bias` draws
-    /// its `[H]` and `[2H]` blocks apart (other fans; the same for every other initialiser).
+    /// The bias (Keras's default: `zeros`), drawn over the bias's Keras shape: a SimpleRNN's
+    /// `[H]`, a GRU's `[2, 3H]` (`reset_after`) or `[3H]`, an LSTM's `[4H]`; with
+    /// `unit_forget_bias`, an LSTM's as Keras builds it, `concat([init([H]), ones([H]),
+    /// init([2H])])`, so that a fan-based initialiser counts each part's own fans.
     pub bias_initializer: Initializer,
     /// The LSTM's forget gate bias is then ones, whatever `bias_initializer` (Keras's default:
     /// `true`). The GRU and SimpleRNN have no forget gate and ignore it.
@@ -55,15 +56,30 @@ impl Default for RecurrentInitializers {
 }
 
 impl RecurrentInitializers {
-    /// Fills `cell`'s `kernel`, `recurrent_kernel` and `bias` as these say, from `seed`.
+    /// Fills `cell`'s `kernel`, `recurrent_kernel` and `bias` as these say, from `seed`
+    /// (a cell without a forget gate: `unit_forget_bias` does not apply).
     pub(crate) fn initialized<P: Parameters>(&self, cell: P, seed: u64) -> P {
+        self.initialized_with_bias(cell, seed, self.bias_initializer.into())
+    }
+
+    /// [`initialized`](Self::initialized) for an LSTM, whose bias Keras builds in three parts
+    /// with `unit_forget_bias` ([`Fill::UnitForgetBias`]).
+    pub(crate) fn initialized_lstm<P: Parameters>(&self, cell: P, seed: u64) -> P {
+        let bias = match self.unit_forget_bias {
+            true => Fill::UnitForgetBias(self.bias_initializer),
+            false => self.bias_initializer.into(),
+        };
+        self.initialized_with_bias(cell, seed, bias)
+    }
+
+    fn initialized_with_bias<P: Parameters>(&self, cell: P, seed: u64, bias: Fill) -> P {
         keras_initialized(
             cell,
             seed,
             &[
-                ("kernel", self.kernel_initializer),
-                ("recurrent_kernel", self.recurrent_initializer),
-                ("bias", self.bias_initializer),
+                ("kernel", self.kernel_initializer.into()),
+                ("recurrent_kernel", self.recurrent_initializer.into()),
+                ("bias", bias),
             ],
         )
     }
@@ -109,8 +125,8 @@ impl DenseInitializers {
             dense,
             seed,
             &[
-                ("kernel", self.kernel_initializer),
-                ("bias", self.bias_initializer),
+                ("kernel", self.kernel_initializer.into()),
+                ("bias", self.bias_initializer.into()),
             ],
         )
     }
@@ -118,11 +134,7 @@ impl DenseInitializers {
 
 /// `layer` initialised as Keras does, but for the tensors `overrides` names (the layer's own
 /// paths, so none is unknown; an absent bias is skipped).
-fn keras_initialized<P: Parameters>(
-    mut layer: P,
-    seed: u64,
-    overrides: &[(&str, Initializer)],
-) -> P {
+fn keras_initialized<P: Parameters>(mut layer: P, seed: u64, overrides: &[(&str, Fill)]) -> P {
     crate::parameters::initialize(&mut layer, Scheme::Keras, &mut rng(seed), overrides);
     layer
 }

@@ -169,12 +169,24 @@ const TRUNCATED_STDDEV: f64 = 0.879_625_661_034_239_8;
 
 /// What an initialiser draws for a given shape: every initialiser resolves to one of these.
 enum Draw {
+    /// Each value on its own.
+    Each(Sample),
+    /// The tensor as a whole (a matrix).
+    Orthogonal {
+        gain: f64,
+    },
+    Identity {
+        gain: f64,
+    },
+}
+
+/// An element-wise draw: each value independent of the others.
+#[derive(Clone, Copy)]
+enum Sample {
     Constant(f64),
     Uniform { low: f64, high: f64 },
     Normal { mean: f64, stddev: f64 },
     TruncatedNormal { mean: f64, stddev: f64 },
-    Orthogonal { gain: f64 },
-    Identity { gain: f64 },
 }
 
 impl Initializer {
@@ -191,16 +203,19 @@ impl Initializer {
     fn draw(self, dims: &[usize]) -> Draw {
         use {Distribution::*, FanMode::*};
         let fans = Fans::of(dims);
-        match self {
-            Initializer::Zeros => Draw::Constant(0.0),
-            Initializer::Ones => Draw::Constant(1.0),
-            Initializer::Constant(c) => Draw::Constant(c),
-            Initializer::RandomUniform { minval, maxval } => Draw::Uniform {
+        // The matrix draws return; every other initialiser draws each value on its own.
+        Draw::Each(match self {
+            Initializer::Zeros => Sample::Constant(0.0),
+            Initializer::Ones => Sample::Constant(1.0),
+            Initializer::Constant(c) => Sample::Constant(c),
+            Initializer::RandomUniform { minval, maxval } => Sample::Uniform {
                 low: minval,
                 high: maxval,
             },
-            Initializer::RandomNormal { mean, stddev } => Draw::Normal { mean, stddev },
-            Initializer::TruncatedNormal { mean, stddev } => Draw::TruncatedNormal { mean, stddev },
+            Initializer::RandomNormal { mean, stddev } => Sample::Normal { mean, stddev },
+            Initializer::TruncatedNormal { mean, stddev } => {
+                Sample::TruncatedNormal { mean, stddev }
+            }
             Initializer::VarianceScaling {
                 scale,
                 mode,
@@ -213,9 +228,9 @@ impl Initializer {
             Initializer::LecunNormal => variance_scaling(1.0, FanIn, TruncatedNormal, fans),
             Initializer::HeUniform => variance_scaling(2.0, FanIn, Uniform, fans),
             Initializer::HeNormal => variance_scaling(2.0, FanIn, TruncatedNormal, fans),
-            Initializer::Orthogonal { gain } => Draw::Orthogonal { gain },
-            Initializer::Identity { gain } => Draw::Identity { gain },
-        }
+            Initializer::Orthogonal { gain } => return Draw::Orthogonal { gain },
+            Initializer::Identity { gain } => return Draw::Identity { gain },
+        })
     }
 
     /// Fills `out`, a row-major tensor of shape `dims` in Keras's layout (`[in, out]` for a
@@ -251,12 +266,6 @@ impl Initializer {
         write: &mut dyn FnMut(&mut dyn FnMut() -> f64),
     ) {
         match self.draw(dims) {
-            Draw::Constant(c) => write(&mut || c),
-            Draw::Uniform { low, high } => write(&mut || sample::uniform(rng, low, high)),
-            Draw::Normal { mean, stddev } => write(&mut || mean + stddev * sample::normal(rng)),
-            Draw::TruncatedNormal { mean, stddev } => {
-                write(&mut || mean + stddev * sample::truncated_normal(rng))
-            }
             Draw::Orthogonal { gain } => orthogonal::write(rng, matrix(dims), gain, write),
             Draw::Identity { gain } => {
                 let [_, cols] = matrix(dims);
@@ -271,12 +280,70 @@ impl Initializer {
                     }
                 })
             }
+            Draw::Each(sample) => write(&mut || sample.draw(rng)),
+        }
+    }
+
+    /// Hands `write` the values of an LSTM bias of `len = 4H` values as Keras builds it with
+    /// `unit_forget_bias`: `concat([init([H]), ones([H]), init([2H])])`. Each drawn part is a
+    /// tensor of its own shape, so a fan-based initialiser counts that part's fans (`H`, then
+    /// `2H`), not the whole bias's. `Orthogonal` and `Identity`, which Keras refuses on a
+    /// vector, see the whole bias as one row, the forget block then set to ones.
+    pub(crate) fn write_unit_forget_bias(
+        self,
+        rng: &mut InitRng,
+        len: usize,
+        write: &mut dyn FnMut(&mut dyn FnMut() -> f64),
+    ) {
+        let units = len / 4;
+        let forget = units..units * 2;
+        let mut at = 0usize;
+        let mut position = move || {
+            let here = at;
+            at = at.saturating_add(1);
+            here
+        };
+        match (self.draw(&[units]), self.draw(&[len - units * 2])) {
+            (Draw::Each(input), Draw::Each(cell_and_output)) => write(&mut || {
+                let here = position();
+                if here < forget.start {
+                    input.draw(rng)
+                } else if forget.contains(&here) {
+                    1.0
+                } else {
+                    cell_and_output.draw(rng)
+                }
+            }),
+            _ => self.write(rng, &[len], &mut |next| {
+                write(&mut || {
+                    let value = next();
+                    if forget.contains(&position()) {
+                        1.0
+                    } else {
+                        value
+                    }
+                })
+            }),
+        }
+    }
+}
+
+impl Sample {
+    /// One value.
+    fn draw(self, rng: &mut InitRng) -> f64 {
+        match self {
+            Sample::Constant(c) => c,
+            Sample::Uniform { low, high } => sample::uniform(rng, low, high),
+            Sample::Normal { mean, stddev } => mean + stddev * sample::normal(rng),
+            Sample::TruncatedNormal { mean, stddev } => {
+                mean + stddev * sample::truncated_normal(rng)
+            }
         }
     }
 }
 
 /// Keras's `VarianceScaling`: variance `scale / n`, `n` the fan `mode` picks (at least 1).
-fn variance_scaling(scale: f64, mode: FanMode, distribution: Distribution, fans: Fans) -> Draw {
+fn variance_scaling(scale: f64, mode: FanMode, distribution: Distribution, fans: Fans) -> Sample {
     let (fan_in, fan_out) = (fans.fan_in as f64, fans.fan_out as f64);
     let n = match mode {
         FanMode::FanIn => fan_in,
@@ -288,16 +355,16 @@ fn variance_scaling(scale: f64, mode: FanMode, distribution: Distribution, fans:
     match distribution {
         Distribution::Uniform => {
             let limit = sqrt(3.0 * scale / n);
-            Draw::Uniform {
+            Sample::Uniform {
                 low: -limit,
                 high: limit,
             }
         }
-        Distribution::UntruncatedNormal => Draw::Normal {
+        Distribution::UntruncatedNormal => Sample::Normal {
             mean: 0.0,
             stddev: sqrt(scale / n),
         },
-        Distribution::TruncatedNormal => Draw::TruncatedNormal {
+        Distribution::TruncatedNormal => Sample::TruncatedNormal {
             mean: 0.0,
             stddev: sqrt(scale / n) / TRUNCATED_STDDEV,
         },

@@ -26,9 +26,18 @@ pub enum Fill {
     /// By an initialiser, over the tensor as a `[rows, cols]` matrix (see
     /// [`Tensor::fill`]).
     Initializer(Initializer),
-    /// Keras's `unit_forget_bias`: zeros, but ones in the second of four gate blocks
-    /// (LSTM's `f` in `i f c o`).
-    UnitForgetBias,
+    /// Keras's LSTM bias with `unit_forget_bias`: ones in the second of four gate blocks
+    /// (the forget gate `f` of `i f c o`), the initialiser's draws over the first block `[H]`
+    /// and over the last two `[2H]`, each part a tensor of its own shape as Keras draws it
+    /// (so a fan-based initialiser counts `H`, then `2H`). Keras's default is
+    /// `UnitForgetBias(Initializer::Zeros)`.
+    UnitForgetBias(Initializer),
+}
+
+impl From<Initializer> for Fill {
+    fn from(init: Initializer) -> Fill {
+        Fill::Initializer(init)
+    }
 }
 
 /// How a tensor is initialised under each [`Scheme`]: what Keras and PyTorch would each do
@@ -96,7 +105,10 @@ impl Init {
 
     /// An LSTM bias: `unit_forget_bias` / `uniform(±1/√units)`.
     pub fn unit_forget_bias(units: usize) -> Init {
-        Init::new(Fill::UnitForgetBias, torch_uniform(units))
+        Init::new(
+            Fill::UnitForgetBias(Initializer::Zeros),
+            torch_uniform(units),
+        )
     }
 
     /// A Dense kernel / `nn.Linear` weight: `glorot_uniform` / `uniform(±1/√fan_in)`.
@@ -127,19 +139,19 @@ impl From<Initializer> for Init {
     }
 }
 
-/// Fills every tensor of `params` from `rng`, in path order: with the initialiser of the first
+/// Fills every tensor of `params` from `rng`, in path order: with the fill of the first
 /// entry of `overrides` whose path is the tensor's, else with its [`Init`] under `scheme`.
-pub(crate) fn initialize<P: Parameters + ?Sized>(
+pub(crate) fn initialize<P: Parameters + ?Sized, F: Copy + Into<Fill>>(
     params: &mut P,
     scheme: Scheme,
     rng: &mut InitRng,
-    overrides: &[(&str, Initializer)],
+    overrides: &[(&str, F)],
 ) {
     params.visit_mut(&Path::ROOT, None, &mut |path, tensor, init| {
         let fill = overrides
             .iter()
             .find(|(at, _)| path.matches(at))
-            .map_or(init.fill(scheme), |&(_, init)| Fill::Initializer(init));
+            .map_or(init.fill(scheme), |&(_, fill)| fill.into());
         tensor.fill(fill, rng)
     });
 }

@@ -194,7 +194,7 @@ pub trait Parameters {
     /// [`initialize`](Parameters::initialize) from a generator the caller holds (to
     /// initialise several cells from one stream).
     fn initialize_with(&mut self, scheme: Scheme, rng: &mut InitRng) {
-        init::initialize(self, scheme, rng, &[]);
+        init::initialize::<_, Fill>(self, scheme, rng, &[]);
     }
 
     /// [`initialize`](Parameters::initialize), with the initialiser of some tensors chosen by

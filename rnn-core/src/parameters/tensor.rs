@@ -32,18 +32,8 @@ pub trait Tensor {
         let shape = self.shape();
         match fill {
             Fill::Initializer(init) => init.write(rng, shape.dims(), &mut |next| self.write(next)),
-            Fill::UnitForgetBias => {
-                // Four gate blocks over the whole tensor: ones in the second.
-                let block = shape.len() / 4;
-                let mut at = 0usize;
-                self.write(&mut || {
-                    at += 1;
-                    if (block + 1..=2 * block).contains(&at) {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                });
+            Fill::UnitForgetBias(init) => {
+                init.write_unit_forget_bias(rng, shape.len(), &mut |next| self.write(next))
             }
         }
     }

@@ -125,7 +125,10 @@ pub mod schedule;
 
 pub use crate::drivers::dropout::DropoutMasks;
 pub use batch::{BatchGradients, BatchTape};
-pub use bidirectional::{BidirectionalGradients, BidirectionalTape, MergeAdjoint};
+pub use bidirectional::{
+    BidirectionalBatchGradients, BidirectionalBatchTape, BidirectionalGradients, BidirectionalTape,
+    MergeAdjoint,
+};
 pub use cells::{BatchNormResidual, DenseResidual, GruResidual, LstmResidual, SimpleRnnResidual};
 pub use differentiable::{set_to_zero, zeros_like, Differentiable};
 pub use episodic::{Episodes, Episodic};

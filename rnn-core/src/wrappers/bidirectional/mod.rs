@@ -6,11 +6,20 @@
 //! `x[0..=t]` with the backward output that has read `x[t..]`. With right padding, the backward
 //! cell's first step is the last valid one (tf.reverse_sequence) and its padded outputs follow
 //! the padding policy. Both final states are returned.
+//!
+//! Per-step resets ([`Resets`](crate::Resets)) mark where episodes begin in time; each
+//! direction reads each episode from its initial state, so a run with resets equals the
+//! episodes run one by one. The backward cell, reading last step first, returns to its initial
+//! state before the last step of each episode (where the next step begins one).
 
+#[cfg(feature = "alloc")]
+mod episodes;
 mod merge;
 #[cfg(feature = "alloc")]
 mod stateful;
 
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
 #[cfg(feature = "alloc")]
 use core::borrow::Borrow;
 
@@ -23,10 +32,14 @@ use crate::drivers::direction::Direction;
 use crate::drivers::mask::Mask;
 use crate::drivers::mask::Padding;
 #[cfg(feature = "alloc")]
-use crate::drivers::masked::masked_unroll;
+use crate::drivers::masked::masked_unroll_into;
+#[cfg(feature = "alloc")]
+use crate::drivers::reset::{ResetTo, Resets};
 use crate::nested::{Nested, ScalarOp};
 #[cfg(feature = "alloc")]
 use crate::{Run, Sequence, SequenceError};
+#[cfg(feature = "alloc")]
+use episodes::Episodes;
 
 pub use merge::{Ave, Concat, Concatenated, Merge, MergeFn, Mul, NoMerge, Sum};
 #[cfg(feature = "alloc")]
@@ -261,7 +274,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         let mut state = self.initial_state(constants);
         let outputs = self.run_checked(
             inputs,
-            Mask::All,
+            Episodes::masked(Mask::All),
             &mut state,
             &mut Both::default(),
             constants,
@@ -300,12 +313,61 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         F::Constants: 'k,
         B::Constants: 'k,
     {
-        let mask = mask.into();
+        self.run_with_resets(inputs, mask, Resets::None, initial_state, constants)
+    }
+
+    /// Runs both directions over `inputs` with `mask` and per-step resets (Haiku's
+    /// `hk.ResetCore`; see [`Resets`]), each from its given initial state. `resets[t]` says
+    /// that an episode begins at step `t`: the forward cell returns to its initial state
+    /// before step `t`, the backward cell, which reads the episodes last step first, before
+    /// step `t - 1`. So the run equals its episodes (the pieces between resets) run one by one
+    /// from the initial states: each step's output, the forward state of the last episode and
+    /// the backward state of the first. An error, and nothing computed, when the mask or the
+    /// flags do not fit the sequence.
+    ///
+    /// ```
+    /// use rnn::{cell, Bidirectional, Both, Mask, NoMerge};
+    /// use nalgebra::SVector;
+    ///
+    /// /// `s' = s + x`, `y = 10 s'`.
+    /// #[cell]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// // Two episodes: steps 0..2 and 2..4.
+    /// let xs = [1.0, 2.0, 3.0, 4.0].map(|x| SVector::from([x]));
+    /// let bi = Bidirectional::new(Accumulate, Accumulate).merge_mode(NoMerge);
+    /// let initial = Both::new(SVector::zeros(), SVector::zeros());
+    /// let resets = [false, false, true, false];
+    /// let run = bi.run_with_resets(&xs, Mask::All, &resets, initial, &()).unwrap();
+    /// let (forward, backward) = run.outputs.unzip();
+    /// assert_eq!(forward.iter().map(|y| y[0]).collect::<Vec<_>>(), [10.0, 30.0, 30.0, 70.0]);
+    /// assert_eq!(backward.iter().map(|y| y[0]).collect::<Vec<_>>(), [30.0, 20.0, 70.0, 40.0]);
+    /// assert_eq!((run.state.forward[0], run.state.backward[0]), (7.0, 3.0));
+    /// ```
+    pub fn run_with_resets<'m, 'r, 'k, X: Borrow<F::Input>>(
+        &self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        resets: impl Into<Resets<'r>>,
+        initial_state: Both<F::State, B::State>,
+        constants: impl Into<BothConstants<'k, F, B>>,
+    ) -> Result<BiRun<M::Output, F, B>, SequenceError>
+    where
+        M: Merge<F::Output, B::Output>,
+        F::Constants: 'k,
+        B::Constants: 'k,
+    {
+        let (mask, resets) = (mask.into(), resets.into());
         mask.check(inputs.len())?;
+        resets.check(inputs.len())?;
         let mut state = initial_state;
+        let initial = resets.any().then(|| state.clone());
         let outputs = self.run_checked(
             inputs,
-            mask,
+            Episodes::new(mask, resets, initial.as_ref()),
             &mut state,
             &mut Both::default(),
             constants.into(),
@@ -313,11 +375,11 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         Ok(Run { outputs, state })
     }
 
-    /// Runs every sequence of `batch` (with its length or mask and initial state; the initial
-    /// states are `Both` values) and returns every merged output and both final states of each
-    /// sequence, as [`Rnn::run_batch`](crate::Rnn::run_batch) does for one cell. Sequences run
-    /// in parallel with the `std` feature, each giving the bits of
-    /// [`run_masked_from`](Bidirectional::run_masked_from) on it. An error, and nothing
+    /// Runs every sequence of `batch` (with its length or mask, resets and initial state; the
+    /// initial states are `Both` values) and returns every merged output and both final states
+    /// of each sequence, as [`Rnn::run_batch`](crate::Rnn::run_batch) does for one cell.
+    /// Sequences run in parallel with the `std` feature, each giving the bits of
+    /// [`run_with_resets`](Bidirectional::run_with_resets) on it. An error, and nothing
     /// computed, when a per-sequence argument does not match the batch size or a mask does not
     /// fit its sequence.
     ///
@@ -366,8 +428,10 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
             }));
         for_each_pair_mut(&mut run.outputs.0, &mut run.states, |b, outputs, state| {
             let inputs = batch.sequences[b].as_ref();
-            let mask = batch.masks.get(b);
-            *outputs = self.run_checked(inputs, mask, state, &mut Both::default(), constants);
+            let (mask, resets) = (batch.masks.get(b), batch.resets.get(b));
+            let initial = resets.any().then(|| state.clone());
+            let episodes = Episodes::new(mask, resets, initial.as_ref());
+            *outputs = self.run_checked(inputs, episodes, state, &mut Both::default(), constants);
         });
         Ok(run)
     }
@@ -375,11 +439,17 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     /// Both directions over a checked sequence, from `state` (left holding the final states).
     /// `carried` holds each direction's output before the first step, for
     /// [`Padding::CarryLastOutput`] across the chunks of a stream, and is left holding the
-    /// last output each produced.
+    /// last output each produced. With resets, each episode is read from `initial`, but the
+    /// first continues from `state` unless step 0 resets (a stream's chunk continues the
+    /// episode the previous chunk ended in).
     pub(crate) fn run_checked<X: Borrow<F::Input>>(
         &self,
         inputs: &[X],
-        mask: Mask<'_>,
+        Episodes {
+            mask,
+            resets,
+            leaves,
+        }: Episodes<'_, '_, F::State, B::State>,
         state: &mut Both<F::State, B::State>,
         carried: &mut Both<Option<F::Output>, Option<B::Output>>,
         constants: BothConstants<'_, F, B>,
@@ -387,26 +457,40 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     where
         M: Merge<F::Output, B::Output>,
     {
-        let forward = masked_unroll(
+        let mut forward = Vec::new();
+        let reset = resets.and_then(|(resets, initial)| ResetTo::new(resets, &initial.forward));
+        masked_unroll_into(
             &self.forward,
             inputs,
             mask,
             Direction::Forward,
             self.padding,
-            &mut state.forward,
-            &mut carried.forward,
+            (&mut state.forward, &mut carried.forward, reset),
             constants.forward,
+            &mut forward,
         );
-        let backward = masked_unroll(
-            &self.backward,
-            inputs,
-            mask,
-            Direction::Reversed,
-            self.padding,
-            &mut state.backward,
-            &mut carried.backward,
-            constants.backward,
-        );
+        let mut backward = Vec::new();
+        match resets {
+            Some((resets, initial)) => self.backward_episodes(
+                inputs,
+                (mask, resets, leaves),
+                &initial.backward,
+                &mut state.backward,
+                &mut carried.backward,
+                constants.backward,
+                &mut backward,
+            ),
+            None => masked_unroll_into(
+                &self.backward,
+                inputs,
+                mask,
+                Direction::Reversed,
+                self.padding,
+                (&mut state.backward, &mut carried.backward, None),
+                constants.backward,
+                &mut backward,
+            ),
+        }
         forward
             .iter()
             .zip(backward.iter())

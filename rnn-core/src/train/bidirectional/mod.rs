@@ -1,5 +1,17 @@
 //! `Bidirectional`'s backward: the merged outputs' adjoints split between the two directions
-//! by the merge's own adjoint, each direction's tape walked back, the inputs' adjoints summed.
+//! by the merge's own adjoint, each direction's tape walked back, the inputs' adjoints summed;
+//! over one sequence here, over a batch in [`batch`].
+
+mod batch;
+mod stateful;
+
+pub use batch::{BidirectionalBatchGradients, BidirectionalBatchTape};
+
+/// Both directions' states and last outputs, carried from step to step.
+type Carried<'s, F, B> = (
+    &'s mut Both<<F as Cell>::State, <B as Cell>::State>,
+    &'s mut Both<Option<<F as Cell>::Output>, Option<<B as Cell>::Output>>,
+);
 
 use alloc::vec::Vec;
 use core::borrow::Borrow;
@@ -12,7 +24,7 @@ use crate::cell::Cell;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::{ops, Nested};
 use crate::{Ave, BiRun, Bidirectional, Both, BothConstants, Concat, Concatenated, Direction};
-use crate::{Mask, Merge, Mul, NoMerge, Run, ScalarOp, Sum};
+use crate::{Mask, Merge, Mul, NoMerge, Run, ScalarOp, Sequence, Sum};
 
 /// A merge whose adjoint is known: given the two outputs a step merged and the adjoint of the
 /// merged output, the adjoints of the two outputs.
@@ -173,13 +185,28 @@ where
         F::Constants: 'k,
         B::Constants: 'k,
     {
-        let constants = constants.into();
         let mask = mask.into();
         mask.check(inputs.len())?;
-        let Both {
-            forward: mut forward_state,
-            backward: mut backward_state,
-        } = initial_state;
+        let mut state = initial_state;
+        let carried = &mut Both::default();
+        let outputs = self.record(inputs, mask, (&mut state, carried), constants.into(), tape);
+        Ok(Run { outputs, state })
+    }
+
+    /// Both directions over a checked sequence from `state` and `carried` (each direction's
+    /// output before the first step), recorded in `tape`; `state` and `carried` are left as
+    /// inference leaves them.
+    pub(crate) fn record<X: Borrow<F::Input>>(
+        &self,
+        inputs: &[X],
+        mask: Mask<'_>,
+        (state, carried): Carried<'_, F, B>,
+        constants: BothConstants<'_, F, B>,
+        tape: &mut BidirectionalTape<F, B>,
+    ) -> Sequence<M::Output>
+    where
+        M: Merge<F::Output, B::Output>,
+    {
         record(
             &self.forward,
             Recording {
@@ -190,7 +217,7 @@ where
                 constants: constants.forward,
                 dropout: None,
             },
-            (&mut forward_state, &mut None),
+            (&mut state.forward, &mut carried.forward),
             &mut tape.forward,
             &mut tape.forward_outputs,
         );
@@ -204,20 +231,15 @@ where
                 constants: constants.backward,
                 dropout: None,
             },
-            (&mut backward_state, &mut None),
+            (&mut state.backward, &mut carried.backward),
             &mut tape.backward,
             &mut tape.backward_outputs,
         );
-        let outputs = tape
-            .forward_outputs
+        tape.forward_outputs
             .iter()
             .zip(&tape.backward_outputs)
             .map(|(f, b)| self.merge.merge(f, b))
-            .collect();
-        Ok(Run {
-            outputs,
-            state: Both::new(forward_state, backward_state),
-        })
+            .collect()
     }
 
     /// The backward of a [`run_taped`](Bidirectional::run_taped) run: given its `tape`, the
