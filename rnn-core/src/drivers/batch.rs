@@ -196,8 +196,9 @@ impl<'a, Q, S> Batch<'a, Q, S> {
     /// Per-step resets (Haiku's `hk.ResetCore`): `resets[b][t]` sets sequence `b` back to its
     /// initial state before step `t` (see [`Resets`](crate::Resets) and
     /// [`Rnn::run_with_resets`]). A batch with resets runs the loop per sequence, never a
-    /// built-in cell's batched kernel; training on it resets too.
-    /// [`Bidirectional::run_batch`](crate::Bidirectional::run_batch) does not read them yet.
+    /// built-in cell's batched kernel; training on it resets too, and
+    /// [`Bidirectional::run_batch`](crate::Bidirectional::run_batch) reads them as each of its
+    /// directions needs.
     ///
     /// ```
     /// use rnn::{cell, Batch, Rnn};
