@@ -206,14 +206,14 @@ pub trait AtShape<X> {
     /// The witness's type.
     type Target;
     /// `x`, which has the witness's type.
-    fn at<'x>(self, x: &'x X) -> &'x Self::Target;
+    fn at(self, x: &X) -> &Self::Target;
 }
 
 /// Any other value, of the witness's type itself: the second choice of `(&witness).at(x)`
 /// (the receiver `&Witness` is tried before `Witness`, as for [`ByNested`] and [`ByReal`]).
 pub trait AtSame<T> {
     /// `x` as it is.
-    fn at<'x>(self, x: &'x T) -> &'x T;
+    fn at(self, x: &T) -> &T;
 }
 
 impl<T: Scalar, const R: usize, const C: usize, const R2: usize, const C2: usize>
@@ -221,7 +221,7 @@ impl<T: Scalar, const R: usize, const C: usize, const R2: usize, const C2: usize
 {
     type Target = SMatrix<T, R, C>;
     #[inline(always)]
-    fn at<'x>(self, x: &'x SMatrix<T, R2, C2>) -> &'x SMatrix<T, R, C> {
+    fn at(self, x: &SMatrix<T, R2, C2>) -> &SMatrix<T, R, C> {
         const { assert!(R == R2 && C == C2, "the user's expression checks the sizes") };
         // SAFETY: `R == R2` and `C == C2` (asserted at compile time above), so the two types
         // are one and the same.
@@ -231,7 +231,7 @@ impl<T: Scalar, const R: usize, const C: usize, const R2: usize, const C2: usize
 
 impl<T> AtSame<T> for Witness<T> {
     #[inline(always)]
-    fn at<'x>(self, x: &'x T) -> &'x T {
+    fn at(self, x: &T) -> &T {
         x
     }
 }
