@@ -363,28 +363,21 @@ impl Emit<'_> {
                 constants,
                 new_state,
             } => {
-                // Each operand at the sub-cell's own type (see `at`).
-                let (this, pulled) = (quote!(&self #(#cell)*), quote!(&__rnn_self #(#cell)*));
+                // Each operand at the sub-cell's own type (see `at`), read from the sub-cell
+                // as the forward (`here`) or the backward (`there`) has it.
+                let (here, there) = (quote!(&self #(#cell)*), quote!(&__rnn_self #(#cell)*));
+                let typed = |of: &str, cell: &TokenStream, o: &Operand, x: TokenStream| {
+                    let of = format_ident!("{of}_of");
+                    at(quote!(#rt::#of(#cell)), o, x)
+                };
                 let (pi, ps, pc) = (
-                    at(quote!(#rt::input_of(#this)), input, p(self, input)),
-                    at(quote!(#rt::state_of(#this)), state, p(self, state)),
-                    at(
-                        quote!(#rt::constants_of(#this)),
-                        constants,
-                        p(self, constants),
-                    ),
+                    typed("input", &here, input, p(self, input)),
+                    typed("state", &here, state, p(self, state)),
+                    typed("constants", &here, constants, p(self, constants)),
                 );
                 let (ki, kc) = (
-                    at(
-                        quote!(#rt::input_of(#pulled)),
-                        input,
-                        self.keep(k, 0, input),
-                    ),
-                    at(
-                        quote!(#rt::constants_of(#pulled)),
-                        constants,
-                        self.keep(k, 1, constants),
-                    ),
+                    typed("input", &there, input, self.keep(k, 0, input)),
+                    typed("constants", &there, constants, self.keep(k, 1, constants)),
                 );
                 let (s, ds, r) = (
                     value(*new_state),
