@@ -143,6 +143,13 @@ impl Emit<'_> {
         }
     }
 
+    /// [`Self::acc`] of a term the user's expression needs to be of the operand's type, taken
+    /// at that type (see [`at`]). Elsewhere the plain `acc` is kept: there the target's type
+    /// is what the compiler infers the term's from.
+    fn acc_at(&self, o: &Operand, term: TokenStream) -> TokenStream {
+        self.acc(o, at(quote!(__rnn_t), o, term))
+    }
+
     /// The operand's value in the backward, as a reference: re-read where the backward has
     /// it (an input, a constant, a parameter), else a clone kept by the forward.
     fn keep(&mut self, k: usize, i: usize, o: &Operand) -> TokenStream {
@@ -187,10 +194,16 @@ impl Emit<'_> {
                 let (pa, pb) = (p(self, a), p(self, b));
                 let (ga, gb) = (
                     self.acc(a, quote!(&__rnn_g.0)),
-                    self.acc(b, quote!(&__rnn_g.1)),
+                    self.acc_at(b, quote!(&__rnn_g.1)),
+                );
+                let forward = same_type(
+                    &rt,
+                    (a, pa),
+                    (b, pb),
+                    |pa, pb| quote!(#rt::Summable::#f(#pa, #pb)),
                 );
                 (
-                    quote!(let #v #ty = #rt::Summable::#f(#pa, #pb);),
+                    quote!(let #v #ty = #forward;),
                     quote!({ let __rnn_g = #rt::#pull(&#d); #ga #gb }),
                 )
             }
@@ -214,13 +227,26 @@ impl Emit<'_> {
                 };
                 let (pa, pb) = (p(self, a), p(self, b));
                 let (ka, kb) = (self.keep(k, 0, a), self.keep(k, 1, b));
-                let (ga, gb) = (
-                    self.acc(a, quote!(&__rnn_g.0)),
-                    self.acc(b, quote!(&__rnn_g.1)),
-                );
+                // A product's operands have types of their own; a componentwise one's, one.
+                let same = matches!(node.op, Op::Hadamard(..) | Op::Dot(..));
+                let call = |x, y, build: &dyn Fn(TokenStream, TokenStream) -> TokenStream| {
+                    if same {
+                        same_type(&rt, (a, x), (b, y), build)
+                    } else {
+                        build(x, y)
+                    }
+                };
+                let forward = call(pa, pb, &|x, y| quote!(#f(#x, #y)));
+                let pulled = call(ka, kb, &|x, y| quote!(#pull(#x, #y, &#d)));
+                let ga = self.acc(a, quote!(&__rnn_g.0));
+                let gb = if same {
+                    self.acc_at(b, quote!(&__rnn_g.1))
+                } else {
+                    self.acc(b, quote!(&__rnn_g.1))
+                };
                 (
-                    quote!(let #v #ty = #f(#pa, #pb);),
-                    quote!({ let __rnn_g = #pull(#ka, #kb, &#d); #ga #gb }),
+                    quote!(let #v #ty = #forward;),
+                    quote!({ let __rnn_g = #pulled; #ga #gb }),
                 )
             }
             Op::Sum(a) | Op::Transpose(a) | Op::Exp(a) | Op::Split(a) => {
@@ -337,8 +363,22 @@ impl Emit<'_> {
                 constants,
                 new_state,
             } => {
-                let (pi, ps, pc) = (p(self, input), p(self, state), p(self, constants));
-                let (ki, kc) = (self.keep(k, 0, input), self.keep(k, 1, constants));
+                // Each operand at the sub-cell's own type (see `at`), read from the sub-cell
+                // as the forward (`here`) or the backward (`there`) has it.
+                let (here, there) = (quote!(&self #(#cell)*), quote!(&__rnn_self #(#cell)*));
+                let typed = |of: &str, cell: &TokenStream, o: &Operand, x: TokenStream| {
+                    let of = format_ident!("{of}_of");
+                    at(quote!(#rt::#of(#cell)), o, x)
+                };
+                let (pi, ps, pc) = (
+                    typed("input", &here, input, p(self, input)),
+                    typed("state", &here, state, p(self, state)),
+                    typed("constants", &here, constants, p(self, constants)),
+                );
+                let (ki, kc) = (
+                    typed("input", &there, input, self.keep(k, 0, input)),
+                    typed("constants", &there, constants, self.keep(k, 1, constants)),
+                );
                 let (s, ds, r) = (
                     value(*new_state),
                     adjoint(*new_state),
@@ -347,9 +387,9 @@ impl Emit<'_> {
                 self.captures.push(r.clone());
                 let take_ds = take(&rt, quote!(&mut #ds));
                 let (gs, gi, gc) = (
-                    self.acc(state, quote!(&__rnn_ds)),
-                    self.acc(input, quote!(&__rnn_g.0)),
-                    self.acc(constants, quote!(&__rnn_g.1)),
+                    self.acc_at(state, quote!(&__rnn_ds)),
+                    self.acc_at(input, quote!(&__rnn_g.0)),
+                    self.acc_at(constants, quote!(&__rnn_g.1)),
                 );
                 (
                     quote! {
@@ -659,11 +699,13 @@ impl Emit<'_> {
     }
 }
 
-/// `*target += term`, for a `Nested` value or a generic scalar alike (see `ByNested`).
+/// `*target += term`, for a `Nested` value or a generic scalar alike (see `ByNested`); the
+/// term may name `__rnn_t`, the witness of the target's type.
 fn acc(rt: &TokenStream, target: TokenStream, term: TokenStream) -> TokenStream {
     quote!({
         let __rnn_a = #target;
-        (&#rt::witness(&*__rnn_a)).add_to(__rnn_a, #term);
+        let __rnn_t = #rt::witness(&*__rnn_a);
+        (&__rnn_t).add_to(__rnn_a, #term);
     })
 }
 
@@ -675,6 +717,35 @@ fn take(rt: &TokenStream, target: TokenStream) -> TokenStream {
         let __rnn_zero = (&#rt::witness(&*__rnn_a)).zero();
         ::core::mem::replace(__rnn_a, __rnn_zero)
     })
+}
+
+/// `(&witness).at(x)`: `x`, the operand `o`'s value or adjoint, where the generated code
+/// needs the witness's type. The user's own expression needs the same type there and checks
+/// it; `at` takes a matrix of any size (see the runtime's `AtShape`), so a size mistake is
+/// reported once, on the user's tokens. A constant is left as it is: its type may be one the
+/// compiler infers from where it is used (`SVector::zeros()`), which `at` would not.
+fn at(witness: TokenStream, o: &Operand, x: TokenStream) -> TokenStream {
+    match o {
+        Operand::Const(_) => x,
+        _ => quote!((&#witness).at(#x)),
+    }
+}
+
+/// `build(a, b)` for two operands the user's expression needs to be of one type: `b` is
+/// taken at `a`'s type (see [`at`]), unless either is a constant, whose type the other's
+/// decides.
+fn same_type(
+    rt: &TokenStream,
+    (a, pa): (&Operand, TokenStream),
+    (b, pb): (&Operand, TokenStream),
+    build: impl FnOnce(TokenStream, TokenStream) -> TokenStream,
+) -> TokenStream {
+    if matches!(a, Operand::Const(_)) {
+        return build(pa, pb);
+    }
+    let pb = at(quote!(#rt::witness(__rnn_l)), b, pb);
+    let built = build(quote!(__rnn_l), pb);
+    quote!({ let __rnn_l = #pa; #built })
 }
 
 /// The tokens with the user's expression's location (their names resolve as before): a type
@@ -714,17 +785,22 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
     for node in &program.nodes {
         emit.node(node);
     }
-    let output = emit.primal(&program.output);
-    let output_acc = emit.acc(&program.output, quote!(__rnn_d_output));
+    let output = at(
+        quote!(#rt::witness_of::<Self::Output>()),
+        &program.output,
+        emit.primal(&program.output),
+    );
+    let output_acc = emit.acc_at(&program.output, quote!(__rnn_d_output));
     let mut writes = TokenStream::new();
     let mut write_accs = TokenStream::new();
     for (param, path, operand) in &program.writes {
         let p = &cell.params[*param];
         let name = &p.name;
         let field = emit.several(Role::State).then(|| quote!(.#name));
-        let primal = emit.primal(operand);
-        writes.extend(quote!((*#name) #(#path)* = ::core::clone::Clone::clone(#primal);));
-        let term = emit.acc(operand, quote!(&__rnn_g));
+        let place = quote!((*#name) #(#path)*);
+        let primal = at(quote!(#rt::witness(&#place)), operand, emit.primal(operand));
+        writes.extend(quote!(#place = ::core::clone::Clone::clone(#primal);));
+        let term = emit.acc_at(operand, quote!(&__rnn_g));
         let taken = take(&rt, quote!(&mut (*__rnn_d_state) #field #(#path)*));
         write_accs.extend(quote!({
             let __rnn_g = #taken;
@@ -781,7 +857,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                 __rnn_constants: &Self::Constants,
                 __rnn_dropout: ::core::option::Option<&#rt::DropoutMasks>,
             ) -> (Self::Output, Self::Residual) {
-                use #rt::{ByNested as _, ByReal as _};
+                use #rt::{AtSame as _, AtShape as _, ByNested as _, ByReal as _};
                 #helpers
                 // Copied: the backward drops the adjoints with the same masks.
                 let __rnn_masks = __rnn_dropout.copied();
@@ -890,8 +966,12 @@ pub fn expand_helper(
             for node in &program.nodes {
                 emit.node(node);
             }
-            let output = emit.primal(&program.output);
-            let output_acc = emit.acc(&program.output, quote!(__rnn_d_output));
+            let output = at(
+                quote!(#rt::witness_of::<#output_ty>()),
+                &program.output,
+                emit.primal(&program.output),
+            );
+            let output_acc = emit.acc_at(&program.output, quote!(__rnn_d_output));
             let helpers = emit.helper_imports();
             let block = Block {
                 forward: emit.forward,
@@ -935,7 +1015,7 @@ pub fn expand_helper(
             )]
             #[inline]
             fn vjp(__rnn_args: #args_ty) -> (#output_ty, #rt::HelperPullback<#output_ty, #args_ty>) {
-                use #rt::{ByNested as _, ByReal as _};
+                use #rt::{AtSame as _, AtShape as _, ByNested as _, ByReal as _};
                 #body
             }
         }

@@ -26,7 +26,7 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::marker::PhantomData;
 
-use nalgebra::{RealField, SMatrix, SVector};
+use nalgebra::{RealField, SMatrix, SVector, Scalar};
 
 use crate::cell::Cell;
 pub use crate::drivers::dropout::DropoutMasks;
@@ -167,6 +167,72 @@ impl<T: Real> ByReal<T> for Witness<T> {
     #[inline(always)]
     fn add_to(self, a: &mut T, b: &T) {
         *a += *b;
+    }
+}
+
+/// The witness of `T`, for a type the generated code names but holds no value of.
+#[inline(always)]
+pub fn witness_of<T>() -> Witness<T> {
+    Witness(PhantomData)
+}
+
+/// The witness of a sub-cell's input type.
+#[inline(always)]
+pub fn input_of<C: Cell>(_: &C) -> Witness<C::Input> {
+    Witness(PhantomData)
+}
+
+/// The witness of a sub-cell's state type.
+#[inline(always)]
+pub fn state_of<C: Cell>(_: &C) -> Witness<C::State> {
+    Witness(PhantomData)
+}
+
+/// The witness of a sub-cell's constants type.
+#[inline(always)]
+pub fn constants_of<C: Cell>(_: &C) -> Witness<C::Constants> {
+    Witness(PhantomData)
+}
+
+/// A matrix where the generated code needs the witness's matrix type: the first choice of
+/// `(&witness).at(x)`.
+///
+/// Wherever the generated code calls `at`, the user's own expression needs the two types to
+/// be the same, and checks it. Taking a matrix of any size here keeps a size mistake from
+/// failing a second time in the generated code: the user's expression reports it once, and
+/// the program never compiles, so the assertion below, evaluated only when it does, never
+/// fails.
+pub trait AtShape<X> {
+    /// The witness's type.
+    type Target;
+    /// `x`, which has the witness's type.
+    fn at(self, x: &X) -> &Self::Target;
+}
+
+/// Any other value, of the witness's type itself: the second choice of `(&witness).at(x)`
+/// (the receiver `&Witness` is tried before `Witness`, as for [`ByNested`] and [`ByReal`]).
+pub trait AtSame<T> {
+    /// `x` as it is.
+    fn at(self, x: &T) -> &T;
+}
+
+impl<T: Scalar, const R: usize, const C: usize, const R2: usize, const C2: usize>
+    AtShape<SMatrix<T, R2, C2>> for &Witness<SMatrix<T, R, C>>
+{
+    type Target = SMatrix<T, R, C>;
+    #[inline(always)]
+    fn at(self, x: &SMatrix<T, R2, C2>) -> &SMatrix<T, R, C> {
+        const { assert!(R == R2 && C == C2, "the user's expression checks the sizes") };
+        // SAFETY: `R == R2` and `C == C2` (asserted at compile time above), so the two types
+        // are one and the same.
+        unsafe { &*(x as *const SMatrix<T, R2, C2>).cast::<SMatrix<T, R, C>>() }
+    }
+}
+
+impl<T> AtSame<T> for Witness<T> {
+    #[inline(always)]
+    fn at(self, x: &T) -> &T {
+        x
     }
 }
 
