@@ -61,13 +61,7 @@ pub(crate) fn add_kernel_gradient<T: Real, const IN: usize, const G: usize, cons
     x: &SVector<T, IN>,
     dz: &[SVector<T, H>; G],
 ) {
-    for (row, &x) in grad.rows_mut().iter_mut().zip(x.iter()) {
-        for (gate, dz) in row.iter_mut().zip(dz) {
-            for (w, &d) in gate.iter_mut().zip(dz.iter()) {
-                *w += x * d;
-            }
-        }
-    }
+    grad.add_outer(x, dz);
 }
 
 /// The weight gradient of `out += x · W_g` for the one gate `g`.
