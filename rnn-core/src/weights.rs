@@ -217,7 +217,10 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         #[cfg(feature = "alloc")]
         {
             if on && IN * G * H >= outer::LEAST_VALUES {
-                self.outer.get_or_insert_with(Default::default).on = true;
+                let outer = self.outer.get_or_insert_with(Default::default);
+                // Room for a block of terms now, so that no step allocates.
+                outer.reserve(IN, G * H);
+                outer.on = true;
             } else if let Some(outer) = &mut self.outer {
                 outer.on = false;
                 self.add_kept();

@@ -54,6 +54,12 @@ impl<T: Real> Outer<T> {
         n > 0 && self.dzs.len() / n >= TERMS
     }
 
+    /// Room for a block of terms of `inputs` and `outputs` values, past any kept.
+    pub(super) fn reserve(&mut self, inputs: usize, outputs: usize) {
+        self.xs.reserve(TERMS * inputs);
+        self.dzs.reserve(TERMS * outputs);
+    }
+
     /// Whether terms are kept that the gradient lacks.
     #[inline(always)]
     pub(super) fn is_pending(&self) -> bool {
