@@ -186,6 +186,10 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
 
 /// A kernel as the gradient a backward adds into.
 impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, H> {
+    /// Whether the kernel is too large for the caches to hold it between steps (64 Ki values,
+    /// 256 KB of `f32`): its products are then bound by reading it.
+    pub(crate) const LARGE: bool = IN * G * H >= 1 << 16;
+
     /// `self += x dzᵀ` (`self[j][g] += x[j] · dz[g]`): the gradient of `x · W` for the output
     /// adjoints `dz`. Kept, to be added with later ones in one sweep, while
     /// [`defer_outer`](Kernel::defer_outer) is on; the sums are the same bits either way.
@@ -212,11 +216,12 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     /// gradient are kept and added in blocks, each block in one sweep over the values; with
     /// `false`, the kept ones are added and later ones are added at once. A backward over
     /// many steps turns it on for a gradient it adds into and off before the gradient is read.
-    /// A gradient small enough to stay in the caches adds its terms at once regardless.
+    /// A gradient that is not [`LARGE`](Kernel::LARGE) adds its terms at once regardless: in
+    /// the caches, a term's read and write of it are cheap.
     pub(crate) fn defer_outer(&mut self, on: bool) {
         #[cfg(feature = "alloc")]
         {
-            if on && IN * G * H >= outer::LEAST_VALUES {
+            if on && Self::LARGE {
                 let outer = self.outer.get_or_insert_with(Default::default);
                 // Room for a block of terms now, so that no step allocates.
                 outer.reserve(IN, G * H);

@@ -19,10 +19,6 @@ use crate::real::Real;
 /// cache while a sweep reads them once per row.
 pub(super) const TERMS: usize = 64;
 
-/// The fewest values for which a kernel's gradient keeps its terms: a smaller gradient stays
-/// in the second-level cache, where a term's read and write of it are cheap.
-pub(super) const LEAST_VALUES: usize = 1 << 16;
-
 /// The terms `x dzᵀ` added to a kernel's gradient and not yet in it.
 pub(super) struct Outer<T> {
     /// The terms' `x`, one after another (`IN` values each).
