@@ -315,6 +315,25 @@ impl<T: Real> Kitchen<T> {
     }
 }
 
+/// Kernels of 65,536 values each: large enough that the batch backward keeps their
+/// gradients' outer products and adds them in blocks of steps.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Wide<T: Real> {
+    spread: Weights<T, 16, 4096>,
+    gather: Weights<T, 4096, 16>,
+}
+
+#[cell]
+impl<T: Real> Wide<T> {
+    fn step(&self, #[input] x: &SVector<T, 16>, #[state] h: &mut SVector<T, 16>) -> SVector<T, 16> {
+        let v = x + *h;
+        let [z] = self.spread.apply(&v);
+        let [r] = self.gather.apply(&ops::tanh(&z));
+        *h = ops::tanh(&r);
+        *h
+    }
+}
+
 // ------------------------------------------------------------------------------ the check
 
 const STEPS: usize = 4;
@@ -701,6 +720,83 @@ fn the_rest_of_the_operations() {
             act: Activation::Tanh,
         },
     );
+}
+
+/// The batch backward of a cell with large kernels, whose gradients add their steps' outer
+/// products in blocks (each partial of the batch sums more than one block of steps): sampled
+/// entries of both kernels and every initial state against central differences.
+#[test]
+fn batch_with_large_kernels() {
+    const LENGTHS: [usize; 4] = [34, 34, 32, 32];
+    let case = "batch wide";
+    let mut rng = Rng::new(case);
+    let rnn = rng.parameters(
+        Rnn::new(Wide::<f64> {
+            spread: Weights::zeros(),
+            gather: Weights::zeros(),
+        }),
+        0.05,
+    );
+    let xs: Vec<Vec<SVector<f64, 16>>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+    let initial: Vec<SVector<f64, 16>> = rng.values(LENGTHS.len());
+    let w_outputs: Vec<Vec<SVector<f64, 16>>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+    let w_states: Vec<SVector<f64, 16>> = rng.values(LENGTHS.len());
+    let loss = |rnn: &Rnn<Wide<f64>>, initial: &[SVector<f64, 16>]| {
+        let batch = Batch::new(&xs).initial_states(initial);
+        let run = rnn.run_batch(&batch, &()).unwrap();
+        let mut loss = 0.0;
+        for b in 0..xs.len() {
+            loss += run.outputs[b]
+                .iter()
+                .zip(&w_outputs[b])
+                .map(|(y, w)| y.dot(w))
+                .sum::<f64>();
+            loss += run.states[b].dot(&w_states[b]);
+        }
+        loss
+    };
+    let batch = Batch::new(&xs).initial_states(&initial);
+    let mut tape = BatchTape::new();
+    rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    let grads = rnn
+        .backward_batch(&tape, &batch, &w_outputs, &w_states, &())
+        .unwrap();
+    let names = parameter_names(rnn.cell());
+    let (all, all_grads) = (parameters(&rnn), parameters(&grads.parameters));
+    // Entries spread over both kernels.
+    let sampled: Vec<usize> = (0..12).map(|k| (k * 10_007 + 3) % all.len()).collect();
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &sampled
+            .iter()
+            .map(|&i| names[i].clone())
+            .collect::<Vec<_>>(),
+        &sampled.iter().map(|&i| all[i]).collect::<Vec<_>>(),
+        &sampled.iter().map(|&i| all_grads[i]).collect::<Vec<_>>(),
+        |p| {
+            let mut values = all.clone();
+            for (&i, &v) in sampled.iter().zip(p) {
+                values[i] = v;
+            }
+            let mut probe = rnn.clone();
+            set_parameters(&mut probe, &values);
+            loss(&probe, &initial)
+        },
+    );
+    let flat_initial: Vec<f64> = initial.iter().flat_map(flat).collect();
+    let flat_grads: Vec<f64> = grads.initial_states.iter().flat_map(flat).collect();
+    check.against(
+        "initial state",
+        &gradcheck::indices("s0", flat_initial.len()),
+        &flat_initial,
+        &flat_grads,
+        |v| {
+            let states: Vec<SVector<f64, 16>> = v.chunks(16).map(unflat).collect();
+            loss(&rnn, &states)
+        },
+    );
+    check.report();
 }
 
 // -------------------------------------------------------------------------- bidirectional

@@ -154,3 +154,59 @@ fn a_static_unroll_needs_about_its_result_in_stack_in_every_direction() {
         assert!(computed_last.iter().all(|v| v.is_finite() && *v != 0.0));
     }
 }
+
+/// The batch backward (whose 4.9 MB kernel gradient keeps each step's outer product and adds
+/// them in blocks) against the sum of each sequence's own backward (which adds each at once):
+/// sequences long enough for several blocks, every gradient within 1e-5.
+#[test]
+fn batch_gradients_of_the_large_kernel_are_the_sequences_sum() {
+    use rnn::train::{BatchTape, Tape};
+    const STEPS: usize = 66;
+    let cell = NestedCell::new(3);
+    let rnn = Rnn::new(cell);
+    let xs: Vec<Vec<NestedInput>> = (0..2)
+        .map(|b| (0..STEPS).map(|t| input(t + 5 * b)).collect())
+        .collect();
+    let d_outputs = vec![vec![Nested::zeros(); STEPS]; 2];
+    let d_states: Vec<NestedState> = (0..2)
+        .map(|b| NestedState {
+            state1: SVector::from_fn(|i, _| 0.1 * (i + b) as f32),
+            state2: SMatrix::from_fn(|i, j| 0.01 * ((i + 2 * j + b) % 5) as f32 - 0.02),
+        })
+        .collect();
+    let batch = Batch::new(&xs);
+    let mut tape = BatchTape::new();
+    rnn.run_batch_taped(&batch, &(), &mut tape).unwrap();
+    let grads = rnn
+        .backward_batch(&tape, &batch, &d_outputs, &d_states, &())
+        .unwrap()
+        .parameters;
+
+    let mut sum = vec![0.0f64; grads.count_params()];
+    let mut one = Tape::new();
+    for (b, x) in xs.iter().enumerate() {
+        rnn.run_taped(x, Mask::All, Nested::zeros(), &(), &mut one)
+            .unwrap();
+        let g = rnn
+            .backward(&one, x, &d_outputs[b], d_states[b].clone(), &())
+            .unwrap()
+            .parameters;
+        let mut at = 0;
+        g.for_each_parameter(|_, tensor| {
+            tensor.read(&mut |v| {
+                sum[at] += v;
+                at += 1;
+            })
+        });
+    }
+    let mut batch_values = Vec::new();
+    grads.for_each_parameter(|_, tensor| tensor.read(&mut |v| batch_values.push(v)));
+    let scale = sum.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0, "the loss reaches the kernels");
+    for (i, (b, s)) in batch_values.iter().zip(&sum).enumerate() {
+        assert!(
+            (b - s).abs() <= 1e-5 * scale,
+            "parameter {i}: batch {b}, sum {s}"
+        );
+    }
+}

@@ -16,6 +16,9 @@ use nalgebra::SVector;
 use crate::kernels::Rounding;
 use crate::real::Real;
 
+#[cfg(feature = "alloc")]
+mod outer;
+
 /// `G` gate blocks of `IN → H` weights, stored as Keras's `[IN, G·H]` kernel.
 ///
 /// With `alloc` the first weight is aligned to a cache line (64 bytes), so that no vector
@@ -25,6 +28,10 @@ use crate::real::Real;
 pub struct Kernel<T, const IN: usize, const G: usize, const H: usize> {
     #[cfg(feature = "alloc")]
     weights: aligned::Aligned<T>,
+    /// As a gradient a backward adds into: the outer products kept and not yet added (see
+    /// [`defer_outer`](Kernel::defer_outer)).
+    #[cfg(feature = "alloc")]
+    outer: Option<alloc::boxed::Box<outer::Outer<T>>>,
     #[cfg(not(feature = "alloc"))]
     rows: [[[T; H]; G]; IN],
 }
@@ -50,6 +57,7 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         {
             let mut kernel = Kernel {
                 weights: aligned::Aligned::zeros(IN * G * H),
+                outer: None,
             };
             fill(kernel.rows_mut(), &mut f);
             kernel
@@ -67,6 +75,10 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     pub fn rows(&self) -> &[[[T; H]; G]; IN] {
         #[cfg(feature = "alloc")]
         {
+            debug_assert!(
+                !self.outer.as_ref().is_some_and(|outer| outer.is_pending()),
+                "a gradient read with outer products not yet added"
+            );
             let (rows, _) = self.weights.as_slice().as_chunks::<H>();
             let (rows, _) = rows.as_chunks::<G>();
             rows.try_into().expect("IN rows")
@@ -82,6 +94,8 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     pub fn rows_mut(&mut self) -> &mut [[[T; H]; G]; IN] {
         #[cfg(feature = "alloc")]
         {
+            // Kept terms first: a write after them must come after them.
+            self.add_kept();
             let (rows, _) = self.weights.as_mut_slice().as_chunks_mut::<H>();
             let (rows, _) = rows.as_chunks_mut::<G>();
             rows.try_into().expect("IN rows")
@@ -167,6 +181,67 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         let mut out = [SVector::zeros(); G];
         self.accumulate(x, &mut out);
         out
+    }
+}
+
+/// A kernel as the gradient a backward adds into.
+impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, H> {
+    /// Whether the kernel is too large for the caches to hold it between steps (64 Ki values,
+    /// 256 KB of `f32`): its products are then bound by reading it.
+    pub(crate) const LARGE: bool = IN * G * H >= 1 << 16;
+
+    /// `self += x dzᵀ` (`self[j][g] += x[j] · dz[g]`): the gradient of `x · W` for the output
+    /// adjoints `dz`. Kept, to be added with later ones in one sweep, while
+    /// [`defer_outer`](Kernel::defer_outer) is on; the sums are the same bits either way.
+    #[inline(always)]
+    pub(crate) fn add_outer(&mut self, x: &SVector<T, IN>, dz: &[SVector<T, H>; G]) {
+        #[cfg(feature = "alloc")]
+        if let Some(outer) = self.outer.as_mut().filter(|outer| outer.on) {
+            let dz = dz.iter().flat_map(|dz| dz.iter().copied());
+            if outer.keep(x.as_slice(), dz) {
+                self.add_kept();
+            }
+            return;
+        }
+        for (row, &x) in self.rows_mut().iter_mut().zip(x.iter()) {
+            for (gate, dz) in row.iter_mut().zip(dz) {
+                for (w, &d) in gate.iter_mut().zip(dz.iter()) {
+                    *w += x * d;
+                }
+            }
+        }
+    }
+
+    /// With `true`, the outer products [`add_outer`](Kernel::add_outer) adds into this
+    /// gradient are kept and added in blocks, each block in one sweep over the values; with
+    /// `false`, the kept ones are added and later ones are added at once. A backward over
+    /// many steps turns it on for a gradient it adds into and off before the gradient is read.
+    /// A gradient that is not [`LARGE`](Kernel::LARGE) adds its terms at once regardless: in
+    /// the caches, a term's read and write of it are cheap.
+    pub(crate) fn defer_outer(&mut self, on: bool) {
+        #[cfg(feature = "alloc")]
+        {
+            if on && Self::LARGE {
+                let outer = self.outer.get_or_insert_with(Default::default);
+                // Room for a block of terms now, so that no step allocates.
+                outer.reserve(IN, G * H);
+                outer.on = true;
+            } else if let Some(outer) = &mut self.outer {
+                outer.on = false;
+                self.add_kept();
+            }
+        }
+        #[cfg(not(feature = "alloc"))]
+        let _ = on;
+    }
+
+    /// Adds the kept outer products, if any.
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    fn add_kept(&mut self) {
+        if let Some(outer) = self.outer.as_mut().filter(|outer| outer.is_pending()) {
+            outer.add_into(self.weights.as_mut_slice(), G * H);
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! What `#[derive(Parameters)]` expands to calls; not a public API.
 
-use super::{Dtype, Init, Path, Shape, Tensor, Visitor, VisitorMut};
+use super::{Dtype, Init, Path, Shape, Tensor, Values, ValuesMut, Visitor, VisitorMut};
 
 /// `#[parameters(init = expr)]`: an `Init`, or an `Initializer` for every scheme.
 pub fn init(init: impl Into<Init>) -> Init {
@@ -54,6 +54,10 @@ impl Tensor for Reshaped<'_> {
     fn default_init(&self) -> Init {
         self.inner.default_init()
     }
+    // The same values in the same order: only the reported shape differs.
+    fn values(&self) -> Option<Values<'_>> {
+        self.inner.values()
+    }
 }
 
 /// A leaf reported under another shape, mutable.
@@ -86,6 +90,15 @@ impl Tensor for ReshapedMut<'_> {
     }
     fn default_init(&self) -> Init {
         self.inner.default_init()
+    }
+    fn values(&self) -> Option<Values<'_>> {
+        self.inner.values()
+    }
+    fn values_mut(&mut self) -> Option<ValuesMut<'_>> {
+        self.inner.values_mut()
+    }
+    fn defer_products(&mut self, on: bool) {
+        self.inner.defer_products(on);
     }
 }
 
@@ -161,6 +174,11 @@ impl Tensor for RowsMut<'_, '_> {
     fn write(&mut self, f: &mut dyn FnMut() -> f64) {
         for t in self.0.iter_mut().flatten() {
             t.write(f);
+        }
+    }
+    fn defer_products(&mut self, on: bool) {
+        for t in self.0.iter_mut().flatten() {
+            t.defer_products(on);
         }
     }
     fn default_init(&self) -> Init {

@@ -180,6 +180,9 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Tensor for Kernel
     fn default_init(&self) -> Init {
         Init::kernel(H)
     }
+    fn defer_products(&mut self, on: bool) {
+        self.defer_outer(on);
+    }
 }
 leaf_parameters!([T: Real, const IN: usize, const G: usize, const H: usize] Kernel<T, IN, G, H>);
 

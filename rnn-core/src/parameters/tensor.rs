@@ -54,6 +54,16 @@ pub trait Tensor {
     fn values_mut(&mut self) -> Option<ValuesMut<'_>> {
         None
     }
+
+    /// For a gradient a backward over many steps adds into: with `true`, a large kernel keeps
+    /// the terms its products add and adds them in blocks, each in one sweep over its values
+    /// (the same sums); with `false`, it adds what it kept, so that its values can be read.
+    /// The backward drivers call it; the default, for storage without such products, does
+    /// nothing.
+    #[doc(hidden)]
+    fn defer_products(&mut self, on: bool) {
+        let _ = on;
+    }
 }
 
 /// A tensor's values in place, row-major, in its element type (see [`Tensor::values`]).

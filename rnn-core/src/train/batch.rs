@@ -5,7 +5,9 @@
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 
-use super::differentiable::{add_parameters, set_to_zero, zeros_like, Differentiable};
+use super::differentiable::{
+    add_parameters, defer_products, set_to_zero, zeros_like, Differentiable,
+};
 use super::error::BackwardError;
 #[cfg(feature = "std")]
 use super::lowered::{self, LoweredTape};
@@ -443,6 +445,8 @@ where
         }
         let each = |k: usize, partial: &mut C, (inputs, states, ks): Adjointed<'_, C>| {
             let first = k * per_partial;
+            // The partial's large kernels add their steps' outer products in blocks of steps.
+            defer_products(partial, true);
             for (j, ((d_inputs, d_state), d_constants)) in inputs
                 .iter_mut()
                 .zip(states.iter_mut())
@@ -469,6 +473,7 @@ where
                     d_state.zip_apply(&d_reset, &Add);
                 }
             }
+            defer_products(partial, false);
         };
         let per = per_partial.max(1);
         #[cfg(feature = "std")]

@@ -149,6 +149,13 @@ pub fn set_to_zero<P: Parameters>(gradient: &mut P) {
     });
 }
 
+/// Turns on (`true`) or off the deferred products of every tensor of `gradient` (see
+/// [`Tensor::defer_products`](crate::parameters::Tensor::defer_products)): on while a
+/// backward adds many steps into it, off before it is read.
+pub(crate) fn defer_products<P: Parameters>(gradient: &mut P, on: bool) {
+    gradient.for_each_parameter_mut(|_, tensor, _| tensor.defer_products(on));
+}
+
 /// `sum += term`, tensor by tensor in path order, through `scratch` (`term`'s values, flat).
 /// The scalars are added in `f64` and rounded once to the tensor's type: for `f32` that is
 /// the `f32` sum's own bits (`f64` has more than twice `f32`'s precision, so the double
