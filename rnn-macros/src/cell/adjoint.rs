@@ -874,16 +874,20 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                           __rnn_d_constants: &mut Self::Constants,
                           __rnn_grads: &mut Self|
                           -> Self::Input {
-                        #(let #captures = &#captures;)*
-                        let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
-                        #zeros
-                        // First the written states' adjoints move to what was written (the
-                        // adjoint left in `d_state` is then the old state's), then the output's
-                        // adds to what it is (possibly the old state).
-                        #write_accs
-                        #output_acc
-                        #backward
-                        __rnn_d_input
+                        // Called through a pointer, the body is compiled apart from the
+                        // driver's vectorized loop: it enters that copy itself, once a step.
+                        #krate::vectorized(#[inline(always)] || {
+                            #(let #captures = &#captures;)*
+                            let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
+                            #zeros
+                            // First the written states' adjoints move to what was written (the
+                            // adjoint left in `d_state` is then the old state's), then the
+                            // output's adds to what it is (possibly the old state).
+                            #write_accs
+                            #output_acc
+                            #backward
+                            __rnn_d_input
+                        })
                     },
                 );
                 (__rnn_output, __rnn_pullback)

@@ -110,32 +110,10 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize, const K: usize> A
     }
     #[inline(always)]
     fn pull(&self, grads: &mut Self, x: &SVector<T, K>, dy: &[SVector<T, H>; G]) -> SVector<T, K> {
-        // The generated backward runs through a pointer, outside the drivers' vectorized
-        // copies: a large kernel's products, which are most of its time, enter the widest
-        // copy themselves (the same bits); a small one's would pay more for the dispatch.
         let x = at_input_size::<T, K, IN>(x);
-        let dx = if Kernel::<T, IN, G, H>::LARGE {
-            crate::vectorized(
-                #[inline(always)]
-                || pull_kernel(self, grads, &x, dy),
-            )
-        } else {
-            pull_kernel(self, grads, &x, dy)
-        };
-        at_input_size::<T, IN, K>(&dx)
+        add_kernel_gradient(grads, &x, dy);
+        at_input_size::<T, IN, K>(&kernel_input_adjoint(self, dy))
     }
-}
-
-/// A kernel product's pull: the kernel's gradient, and the input's adjoint.
-#[inline(always)]
-fn pull_kernel<T: Real, const IN: usize, const G: usize, const H: usize>(
-    kernel: &Kernel<T, IN, G, H>,
-    grads: &mut Kernel<T, IN, G, H>,
-    x: &SVector<T, IN>,
-    dy: &[SVector<T, H>; G],
-) -> SVector<T, IN> {
-    add_kernel_gradient(grads, x, dy);
-    kernel_input_adjoint(kernel, dy)
 }
 
 /// A sub-cell's `step`, through its [`Differentiable`] forward: the same bits, and its

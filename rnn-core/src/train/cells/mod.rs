@@ -79,39 +79,23 @@ pub(crate) fn add_gate_gradient<T: Real, const IN: usize, const G: usize, const 
 }
 
 /// The input adjoint of `out[g] += x · W_g` for every gate: `Σ_g W_g · dz[g]`.
-///
-/// Inlined, and a plain loop rather than a `from_fn` closure: a closure the compiler leaves
-/// out of line runs outside the backward's vectorized copy, on the narrowest vectors (a
-/// large kernel's backward spent most of its time there).
-#[inline(always)]
 pub(crate) fn kernel_input_adjoint<T: Real, const IN: usize, const G: usize, const H: usize>(
     kernel: &Kernel<T, IN, G, H>,
     dz: &[SVector<T, H>; G],
 ) -> SVector<T, IN> {
-    let mut dx = SVector::<T, IN>::zeros();
-    for (dx, row) in dx.iter_mut().zip(kernel.rows()) {
-        *dx = dot_lanes(
-            row.iter()
-                .zip(dz)
-                .map(|(gate, dz)| (&gate[..], dz.as_slice())),
-        );
-    }
-    dx
+    SVector::from_fn(|j, _| {
+        let row = kernel.rows()[j].iter().zip(dz);
+        dot_lanes(row.map(|(gate, dz)| (&gate[..], dz.as_slice())))
+    })
 }
 
-/// The input adjoint of `out += x · W_g` for the one gate `g`: `W_g · dz`, as
-/// [`kernel_input_adjoint`] computes it.
-#[inline(always)]
+/// The input adjoint of `out += x · W_g` for the one gate `g`: `W_g · dz`.
 pub(crate) fn gate_input_adjoint<T: Real, const IN: usize, const G: usize, const H: usize>(
     kernel: &Kernel<T, IN, G, H>,
     g: usize,
     dz: &SVector<T, H>,
 ) -> SVector<T, IN> {
-    let mut dx = SVector::<T, IN>::zeros();
-    for (dx, row) in dx.iter_mut().zip(kernel.rows()) {
-        *dx = dot_lanes([(&row[g][..], dz.as_slice())].into_iter());
-    }
-    dx
+    SVector::from_fn(|j, _| dot_lanes([(&kernel.rows()[j][g][..], dz.as_slice())].into_iter()))
 }
 
 /// `Σ w·d` over pairs of equally long slices, in eight interleaved partial sums: one running
