@@ -1,7 +1,13 @@
-//! The constants a driver is given: the cell's [`Cell::Constants`], under a trait of ours so
-//! that constants of the wrong shape are reported in words.
+//! The constants a driver is given: the cell's [`Cell::Constants`], under traits of ours so
+//! that constants of the wrong shape are reported in words. One trait per form a caller
+//! writes: one run's constants ([`ConstantsOf`]), a batch's ([`BatchConstantsOf`]) and a
+//! bidirectional layer's, one per direction ([`BothConstantsOf`]).
 
 use core::borrow::Borrow;
+
+#[cfg(feature = "alloc")]
+use super::batch::BatchConstants;
+use crate::wrappers::bidirectional::Both;
 
 #[cfg(doc)]
 use crate::cell::Cell;
@@ -34,3 +40,65 @@ pub trait ConstantsOf<K>: Borrow<K> {}
 
 #[diagnostic::do_not_recommend]
 impl<K, X: Borrow<K>> ConstantsOf<K> for X {}
+
+/// Constants given to a batch: the cell's constants `K` shared by every sequence (`&k`), or
+/// one per sequence (`&ks[..]`, `&[k0, k1]`, `&vec`); see [`BatchConstants`].
+///
+/// `Into<BatchConstants<K>>` under a name of ours, so that constants of the wrong type are
+/// reported as such, as [`ConstantsOf`] reports them for one sequence.
+///
+/// ```
+/// use rnn::cells::{GruCell, Stacked};
+/// use rnn::{Batch, Rnn};
+/// use nalgebra::SVector;
+///
+/// let stack = Rnn::new(Stacked((GruCell::<2, 3>::zeros(), GruCell::<3, 3>::zeros())));
+/// let sequences = [[SVector::<f32, 2>::zeros(); 4]; 2];
+/// // Shared by both sequences, or one per sequence: the same runs.
+/// let shared = stack.run_batch(&Batch::new(&sequences), &((), ())).unwrap();
+/// let each = stack.run_batch(&Batch::new(&sequences), &[((), ()); 2]).unwrap();
+/// assert_eq!(shared, each);
+/// ```
+#[cfg(feature = "alloc")]
+#[diagnostic::on_unimplemented(
+    message = "the constants given are `{Self}`, but the batch's are the cell's constants `{K}`",
+    label = "expected `&K` shared by every sequence, or `&[K]` with one per sequence",
+    note = "`&()` for a cell without constants; a `Stacked` takes a tuple with one entry per layer, \
+            first layer first, `()` for each layer without constants: \
+            `&((), ())` for two layers without any, `&((), k)` when only the second reads `k`"
+)]
+pub trait BatchConstantsOf<'c, K: 'c>: Into<BatchConstants<'c, K>> {}
+
+#[cfg(feature = "alloc")]
+#[diagnostic::do_not_recommend]
+impl<'c, K: 'c, X: Into<BatchConstants<'c, K>>> BatchConstantsOf<'c, K> for X {}
+
+/// Constants given to a [`Bidirectional`](crate::Bidirectional) layer: `&k` when both cells
+/// read `k` (`&()` when neither has constants), else `Both::new(&forward_k, &backward_k)`,
+/// the forward cell's constants `KF` and the backward cell's `KB`.
+///
+/// `Into<Both<&KF, &KB>>` under a name of ours, so that constants of the wrong type are
+/// reported as such, as [`ConstantsOf`] reports them for one cell.
+///
+/// ```
+/// use rnn::cells::{GruCell, Stacked};
+/// use rnn::Bidirectional;
+/// use nalgebra::SVector;
+///
+/// let stack = || Stacked((GruCell::<2, 3>::zeros(), GruCell::<3, 3>::zeros()));
+/// let layer = Bidirectional::new(stack(), stack());
+/// // Both stacks read the same constants: one `()` per layer.
+/// let run = layer.run(&[SVector::<f32, 2>::zeros(); 4], &((), ()));
+/// assert_eq!(run.outputs.len(), 4);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "the constants given are `{Self}`, but the cells' constants are `{KF}` (forward) and `{KB}` (backward)",
+    label = "expected `&k` read by both cells, or `Both::new(&forward_k, &backward_k)`",
+    note = "`&()` for cells without constants; a `Stacked` takes a tuple with one entry per layer, \
+            first layer first, `()` for each layer without constants: \
+            `&((), ())` for two layers without any, `&((), k)` when only the second reads `k`"
+)]
+pub trait BothConstantsOf<'k, KF: 'k, KB: 'k>: Into<Both<&'k KF, &'k KB>> {}
+
+#[diagnostic::do_not_recommend]
+impl<'k, KF: 'k, KB: 'k, X: Into<Both<&'k KF, &'k KB>>> BothConstantsOf<'k, KF, KB> for X {}

@@ -217,8 +217,9 @@ impl<C: Cell> Rnn<C> {
     pub fn unroll<const T: usize>(
         &self,
         inputs: &[C::Input; T],
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Unrolled<C::Output, C::State, T> {
+        let constants: &C::Constants = constants.borrow();
         self.unroll_from(inputs, self.cell.initial_state(constants), constants)
     }
 
@@ -227,8 +228,9 @@ impl<C: Cell> Rnn<C> {
         &self,
         inputs: &[C::Input; T],
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Unrolled<C::Output, C::State, T> {
+        let constants: &C::Constants = constants.borrow();
         unrolled(
             &self.cell,
             inputs,
@@ -267,8 +269,9 @@ impl<C: Cell> Rnn<C> {
         inputs: &[C::Input; T],
         resets: &[bool; T],
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Unrolled<C::Output, C::State, T> {
+        let constants: &C::Constants = constants.borrow();
         let reset = ResetTo::new(crate::Resets::Steps(resets), &initial_state);
         let reading = (self.direction, reset.as_ref());
         unrolled(&self.cell, inputs, initial_state, constants, reading)

@@ -6,6 +6,7 @@ use core::borrow::Borrow;
 
 use super::differentiable::{add_parameters, set_to_zero, zeros_like, Differentiable};
 use crate::cell::Cell;
+use crate::drivers::constants::ConstantsOf;
 use crate::drivers::dropout::{Dropout, DropoutError, DropoutMasks};
 use crate::drivers::masked::schedule;
 use crate::drivers::reset::ResetTo;
@@ -226,7 +227,7 @@ impl<C: Differentiable> Rnn<C> {
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
         tape: &mut Tape<C::Residual>,
     ) -> Result<Run<C::Output, C::State>, SequenceError> {
         self.run_taped_with_resets(inputs, mask, Resets::None, initial_state, constants, tape)
@@ -266,9 +267,10 @@ impl<C: Differentiable> Rnn<C> {
         mask: impl Into<Mask<'m>>,
         resets: impl Into<Resets<'r>>,
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
         tape: &mut Tape<C::Residual>,
     ) -> Result<Run<C::Output, C::State>, SequenceError> {
+        let constants: &C::Constants = constants.borrow();
         let (mask, resets) = (mask.into(), resets.into());
         mask.check(inputs.len())?;
         resets.check(inputs.len())?;
@@ -316,11 +318,12 @@ impl<C: Differentiable> Rnn<C> {
         inputs: &[X],
         d_outputs: &[C::Output],
         d_final_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Result<Gradients<C>, ShapeError>
     where
         C: Clone,
     {
+        let constants: &C::Constants = constants.borrow();
         let steps = tape.len();
         ShapeError::check_steps("inputs", steps, inputs.len())?;
         ShapeError::check_steps("output adjoints", steps, d_outputs.len())?;
