@@ -103,7 +103,7 @@ where
     pub fn run_arrays<'k>(
         &self,
         batch: &ArrayBatch<'_>,
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<ArrayRun, ArrayError>
     where
         F::Constants: 'k,

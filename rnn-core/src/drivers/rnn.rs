@@ -282,7 +282,7 @@ impl<C: Cell> Rnn<C> {
     ///
     /// The stepper keeps this `Rnn`'s padding policy and direction for
     /// [`feed_masked`](crate::Stateful::feed_masked).
-    pub fn stateful(self, constants: C::Constants) -> crate::Stateful<C> {
+    pub fn stateful(self, constants: impl ConstantsOf<C::Constants>) -> crate::Stateful<C> {
         let (padding, direction) = (self.padding, self.direction);
         crate::Stateful::new(self.cell, constants).configured(padding, direction)
     }

@@ -189,7 +189,7 @@ where
     pub fn run_batch_taped<'k, Q, X>(
         &self,
         batch: &Batch<'_, Q, Both<F::State, B::State>>,
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
         tape: &mut BidirectionalBatchTape<F, B>,
     ) -> Result<BiBatchRun<M::Output, F, B>, SequenceError>
     where
@@ -245,7 +245,7 @@ where
         batch: &Batch<'_, Q, Both<F::State, B::State>>,
         d_outputs: &[D],
         d_final_states: &[Both<F::State, B::State>],
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BidirectionalBatchGradients<F, B, M>, BackwardError>
     where
         Q: AsRef<[X]> + Sync,

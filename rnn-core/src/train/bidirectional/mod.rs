@@ -23,7 +23,10 @@ use super::sequence::{record, replay, Adjoints, Recording, Tape};
 use crate::cell::Cell;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::{ops, Nested};
-use crate::{Ave, BiRun, Bidirectional, Both, BothConstants, BothConstantsOf, Concat, Concatenated, Direction};
+use crate::{
+    Ave, BiRun, Bidirectional, Both, BothConstants, BothConstantsOf, Concat, Concatenated,
+    Direction,
+};
 use crate::{Mask, Merge, Mul, NoMerge, Run, ScalarOp, Sequence, Sum};
 
 /// A merge whose adjoint is known: given the two outputs a step merged and the adjoint of the
@@ -177,7 +180,7 @@ where
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
         initial_state: Both<F::State, B::State>,
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
         tape: &mut BidirectionalTape<F, B>,
     ) -> Result<BiRun<M::Output, F, B>, SequenceError>
     where
@@ -257,7 +260,7 @@ where
         inputs: &[X],
         d_outputs: &[M::Output],
         d_final_state: Both<F::State, B::State>,
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BidirectionalGradients<F, B, M>, ShapeError>
     where
         M: MergeAdjoint<F::Output, B::Output> + Clone,

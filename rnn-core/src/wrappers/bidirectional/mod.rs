@@ -26,11 +26,11 @@ use core::borrow::Borrow;
 use crate::cell::Cell;
 #[cfg(feature = "alloc")]
 use crate::drivers::batch::{for_each_pair_mut, Batch, BatchRun};
+use crate::drivers::constants::BothConstantsOf;
 #[cfg(feature = "alloc")]
 use crate::drivers::direction::Direction;
 #[cfg(feature = "alloc")]
 use crate::drivers::mask::Mask;
-use crate::drivers::constants::BothConstantsOf;
 use crate::drivers::mask::Padding;
 #[cfg(feature = "alloc")]
 use crate::drivers::masked::masked_unroll_into;
@@ -238,7 +238,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     /// The initial states of both directions (each cell's own, from its constants).
     pub fn initial_state<'k>(
         &self,
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Both<F::State, B::State>
     where
         F::Constants: 'k,
@@ -264,7 +264,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     pub fn run<'k, X: Borrow<F::Input>>(
         &self,
         inputs: &[X],
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> BiRun<M::Output, F, B>
     where
         M: Merge<F::Output, B::Output>,
@@ -288,7 +288,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         &self,
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BiRun<M::Output, F, B>, SequenceError>
     where
         M: Merge<F::Output, B::Output>,
@@ -307,7 +307,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
         initial_state: Both<F::State, B::State>,
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BiRun<M::Output, F, B>, SequenceError>
     where
         M: Merge<F::Output, B::Output>,
@@ -354,7 +354,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         mask: impl Into<Mask<'m>>,
         resets: impl Into<Resets<'r>>,
         initial_state: Both<F::State, B::State>,
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BiRun<M::Output, F, B>, SequenceError>
     where
         M: Merge<F::Output, B::Output>,
@@ -404,7 +404,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     pub fn run_batch<'k, Q, X>(
         &self,
         batch: &Batch<'_, Q, Both<F::State, B::State>>,
-        constants: impl BothConstantsOf<'k, F::Constants, B::Constants>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BiBatchRun<M::Output, F, B>, SequenceError>
     where
         Q: AsRef<[X]> + Sync,
