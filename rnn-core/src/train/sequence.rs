@@ -355,7 +355,7 @@ impl<C: Differentiable> Rnn<C> {
     }
 }
 
-/// What [`record`] runs: a sequence, its mask, the direction and padding, the constants.
+/// What [`record_resetting`] runs: a sequence, its mask, the direction and padding, the constants.
 pub(crate) struct Recording<'a, 'm, X, K> {
     pub(crate) inputs: &'a [X],
     pub(crate) mask: Mask<'m>,
@@ -371,20 +371,11 @@ pub(crate) struct Recording<'a, 'm, X, K> {
 /// first step (a stateful stream's last output, for [`Padding::CarryLastOutput`]) and is left
 /// holding the last output. `outputs` is cleared and filled in the run's output order.
 ///
+/// With resets, a flagged timestep first sets the state back to `reset`'s initial state and
+/// forgets the carried output, as the masked driver's loop does; the tape notes the step, for
+/// [`replay`] to stop the state's adjoint there.
+///
 /// The mask must have been checked against the inputs.
-pub(crate) fn record<C: Differentiable, X: Borrow<C::Input>>(
-    cell: &C,
-    run: Recording<'_, '_, X, C::Constants>,
-    (state, carried): (&mut C::State, &mut Option<C::Output>),
-    tape: &mut Tape<C::Residual>,
-    outputs: &mut Vec<C::Output>,
-) {
-    record_resetting(cell, run, (state, carried, None), tape, outputs);
-}
-
-/// [`record`] with resets: a flagged timestep first sets the state back to `reset`'s initial
-/// state and forgets the carried output, as the masked driver's loop does; the tape notes
-/// the step, for [`replay`] to stop the state's adjoint there.
 pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
     cell: &C,
     run: Recording<'_, '_, X, C::Constants>,
@@ -485,7 +476,7 @@ pub(crate) struct Adjoints<'a, C: Cell> {
     pub(crate) inputs: &'a mut [C::Input],
 }
 
-/// The backward of a [`record`]ed run, last step first, into `adjoints`. The lengths of
+/// The backward of a [`record_resetting`] run, last step first, into `adjoints`. The lengths of
 /// `inputs`, `d_outputs` and `adjoints.inputs` must be the tape's. Returns the adjoint of the
 /// state the run's resets returned to (`None` when no step reset): the state's adjoint at
 /// each reset step goes there, not to the steps before it.

@@ -13,7 +13,7 @@
 //! state before the last step of each episode (where the next step begins one).
 
 #[cfg(feature = "alloc")]
-mod episodes;
+pub(crate) mod episodes;
 mod merge;
 #[cfg(feature = "alloc")]
 mod stateful;

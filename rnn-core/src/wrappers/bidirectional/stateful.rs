@@ -49,7 +49,7 @@ use crate::{Sequence, SequenceError};
 pub struct BidirectionalStateful<F: Cell, B: Cell, M> {
     pub(crate) layer: Bidirectional<F, B, M>,
     pub(crate) constants: Both<F::Constants, B::Constants>,
-    initial: Both<F::State, B::State>,
+    pub(crate) initial: Both<F::State, B::State>,
     pub(crate) state: Both<F::State, B::State>,
     // Each half's last output, for `Padding::CarryLastOutput` at the start of the next chunk.
     pub(crate) carried: Both<Option<F::Output>, Option<B::Output>>,
