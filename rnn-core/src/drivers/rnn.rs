@@ -3,7 +3,6 @@
 #[cfg(feature = "alloc")]
 use core::borrow::Borrow;
 
-#[cfg(feature = "alloc")]
 use super::constants::ConstantsOf;
 use super::direction::Direction;
 #[cfg(feature = "alloc")]
