@@ -15,6 +15,7 @@ type Carried<'s, F, B> = (
 
 use alloc::vec::Vec;
 use core::borrow::Borrow;
+use core::ops::Range;
 
 use nalgebra::RealField;
 
@@ -352,76 +353,43 @@ where
     ) {
         let steps = inputs.len();
         tape.leaves = leaves;
-        tape.split = None;
-        let Some((resets, initial)) = resets else {
-            let whole = self.recording(inputs, mask, Direction::Reversed, constants);
-            let (taped, outputs) = (&mut tape.backward, &mut tape.backward_outputs);
-            record_resetting(
-                &self.backward,
-                whole,
-                (state, carried, None),
-                taped,
-                outputs,
-            );
+        tape.split = resets.and_then(|(resets, _)| later_episodes(resets, steps));
+        let (first, last) = tape.split.unwrap_or((steps, steps));
+        let piece = |range: Range<usize>,
+                     run: crate::drivers::masked::Carried<'_, '_, B>,
+                     taped: &mut Tape<B::Residual>,
+                     outputs: &mut Vec<B::Output>| {
+            let steps = &inputs[range.clone()];
+            let recording =
+                self.recording(steps, mask.range(range), Direction::Reversed, constants);
+            record_resetting(&self.backward, recording, run, taped, outputs);
+        };
+        // The first episode continues from `state`; a reset at step 0 comes before the first
+        // step it reads, its last in time.
+        let at_start: Vec<bool> = match resets {
+            Some((resets, _)) if resets.at(0) => (0..first).map(|t| t + 1 == first).collect(),
+            _ => Vec::new(),
+        };
+        let reset = resets
+            .and_then(|(_, initial)| ResetTo::new(Resets::Steps(&at_start), &initial.backward));
+        let (taped, outputs) = (&mut tape.backward, &mut tape.backward_outputs);
+        piece(0..first, (state, carried, reset), taped, outputs);
+        let Some((resets, initial)) = resets.filter(|_| tape.split.is_some()) else {
             return;
         };
+        // The others are read from the initial state: the middle ones resetting at the end of
+        // each (in time), the last on its own.
         let initial = &initial.backward;
-        tape.split = later_episodes(resets, steps);
-        let (first, last) = tape.split.unwrap_or((steps, steps));
-        // Step 0's reset comes before the first piece's first step read, its last in time.
-        let at_start: Vec<bool> = (0..first).map(|t| t + 1 == first && resets.at(0)).collect();
-        let reset = ResetTo::new(Resets::Steps(&at_start), initial);
-        let piece = self.recording(
-            &inputs[..first],
-            mask.range(0..first),
-            Direction::Reversed,
-            constants,
-        );
-        let (taped, outputs) = (&mut tape.backward, &mut tape.backward_outputs);
-        record_resetting(
-            &self.backward,
-            piece,
-            (state, carried, reset),
-            taped,
-            outputs,
-        );
-        if tape.split.is_none() {
-            return;
-        }
         let mut part = Vec::new();
         let ends = resets.episode_ends(steps);
         let (mut fresh, mut fresh_carried) = (initial.clone(), None);
         let reset = ResetTo::new(Resets::Steps(&ends[first..last]), initial);
-        let middle = self.recording(
-            &inputs[first..last],
-            mask.range(first..last),
-            Direction::Reversed,
-            constants,
-        );
-        let taped = &mut tape.backward_middle;
-        record_resetting(
-            &self.backward,
-            middle,
-            (&mut fresh, &mut fresh_carried, reset),
-            taped,
-            &mut part,
-        );
+        let run = (&mut fresh, &mut fresh_carried, reset);
+        piece(first..last, run, &mut tape.backward_middle, &mut part);
         tape.backward_outputs.append(&mut part);
         let (mut fresh, mut fresh_carried) = (initial.clone(), None);
-        let end = self.recording(
-            &inputs[last..],
-            mask.range(last..steps),
-            Direction::Reversed,
-            constants,
-        );
-        let taped = &mut tape.backward_last;
-        record_resetting(
-            &self.backward,
-            end,
-            (&mut fresh, &mut fresh_carried, None),
-            taped,
-            &mut part,
-        );
+        let run = (&mut fresh, &mut fresh_carried, None);
+        piece(last..steps, run, &mut tape.backward_last, &mut part);
         tape.backward_outputs.append(&mut part);
         if leaves == Leaves::LastEpisode {
             *state = fresh;
