@@ -11,7 +11,7 @@ use rnn::arrays::{ArrayBatch, ArrayError, FlatArray};
 use rnn::cells::{GruCell, LstmCell, Stacked};
 use rnn::ndarray::{Array2, Array3, Axis};
 use rnn::prelude::*;
-use rnn::{Batch, Bidirectional, NoMerge, Padding, SequenceError};
+use rnn::{Batch, BatchMasks, Bidirectional, NoMerge, Padding, SequenceError};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -454,4 +454,128 @@ fn stream_errors_name_the_shapes_and_change_no_state() {
         assert_eq!(streams.feed_arrays(&chunk).unwrap_err(), expected);
         assert_eq!(streams.states().cloned().collect::<Vec<_>>(), before);
     }
+}
+
+// ------------------------------------------------------------------------------- resets
+
+/// `[B, T]` flags for a `[3, 6, ·]` batch: two episodes, a reset at step 0 and at the last
+/// step, none.
+const RESETS: [bool; 18] = [
+    false, false, true, false, false, false, //
+    true, false, false, false, true, true, //
+    false, false, false, false, false, false,
+];
+
+/// The rows of `RESETS`, as `Batch::resets` takes them.
+fn reset_rows() -> Vec<Vec<bool>> {
+    RESETS.chunks(6).map(<[bool]>::to_vec).collect()
+}
+
+/// Resets given as a `[B, T]` array, flat or `ndarray`, run as `Batch::resets` runs the
+/// same flags: the same outputs and final states, for one layer, a Bidirectional and a
+/// stream's chunk.
+#[test]
+fn array_resets_equal_batch_resets() {
+    let lstm = Rnn::new(LstmCell::<3, 4>::keras_init(5));
+    let shape = [3, 6, 3];
+    let x: Vec<f32> = (0..3 * 6 * 3).map(|i| (i as f32 * 0.43).sin()).collect();
+    let mask: Vec<bool> = (0..3 * 6).map(|i| i % 5 != 3).collect();
+    let sequences: Vec<Vec<SVector<f32, 3>>> = x
+        .chunks(18)
+        .map(|s| s.chunks(3).map(SVector::from_column_slice).collect())
+        .collect();
+    let masks: Vec<Mask<'_>> = mask.chunks(6).map(Mask::Steps).collect();
+    let rows = reset_rows();
+    let batch = Batch::new(&sequences).masks(&masks).resets(&rows);
+
+    let arrays = ArrayBatch::new(&x, shape).mask(&mask).resets(&RESETS);
+    let run = lstm.run_arrays(&arrays, &()).unwrap();
+    let expected = lstm.run_batch(&batch, &()).unwrap();
+    assert_eq!(run.outputs().data(), expected.outputs.to_flat_f32());
+    let h: Vec<f32> = expected
+        .states
+        .iter()
+        .flat_map(|s| s.h.iter().copied())
+        .collect();
+    assert_eq!(run.states()[0].data(), h);
+    let without = lstm
+        .run_arrays(&ArrayBatch::new(&x, shape).mask(&mask), &())
+        .unwrap();
+    assert_ne!(run.outputs(), without.outputs(), "the flags reset");
+
+    let x3 = Array3::from_shape_vec((3, 6, 3), x.clone()).unwrap();
+    let r2 = Array2::from_shape_vec((3, 6), RESETS.to_vec()).unwrap();
+    let m2 = Array2::from_shape_vec((3, 6), mask.clone()).unwrap();
+    let nd = ArrayBatch::from_ndarray(x3.view())
+        .mask_ndarray(m2.view())
+        .resets_ndarray(r2.view());
+    assert_eq!(lstm.run_arrays(&nd, &()).unwrap(), run, "ndarray");
+
+    let bi = Bidirectional::new(
+        LstmCell::<3, 4>::keras_init(6),
+        GruCell::<3, 4>::keras_init(7),
+    );
+    let run = bi.run_arrays(&arrays, &()).unwrap();
+    let batch = Batch::new(&sequences).masks(&masks).resets(&rows);
+    let expected = bi.run_batch(&batch, &()).unwrap();
+    assert_eq!(
+        run.outputs().data(),
+        expected.outputs.to_flat_f32(),
+        "bidirectional"
+    );
+
+    // A stream's chunk: the flags reset each stream to its initial state.
+    let mut streams = lstm.clone().stateful_batch(vec![(); 3]);
+    let mut expected_streams = lstm.stateful_batch(vec![(); 3]);
+    streams.feed_arrays(&ArrayBatch::new(&x, shape)).unwrap();
+    expected_streams.feed(&sequences, BatchMasks::All).unwrap();
+    let run = streams.feed_arrays(&arrays).unwrap();
+    let expected = expected_streams
+        .feed_with_resets(&sequences, BatchMasks::Each(&masks), &rows)
+        .unwrap();
+    assert_eq!(run.outputs().data(), expected.to_flat_f32(), "stream");
+    assert_eq!(
+        streams.states().collect::<Vec<_>>(),
+        expected_streams.states().collect::<Vec<_>>()
+    );
+}
+
+/// Reset flags that are not `[B, T]`: a typed error naming the expected and found shapes (or
+/// the values a flat slice should hold), and no stream's state changed.
+#[test]
+fn array_resets_of_the_wrong_shape_are_errors() {
+    let lstm = Rnn::new(LstmCell::<2, 3>::keras_init(1));
+    let x = [0.25f32; 12]; // [2, 3, 2]
+    let run = |batch: ArrayBatch<'_>| lstm.run_arrays(&batch, &()).unwrap_err();
+    assert_eq!(
+        run(ArrayBatch::new(&x, [2, 3, 2]).resets(&[false; 5])),
+        ArrayError::Values {
+            what: "resets",
+            shape: vec![2, 3],
+            found: 5
+        }
+    );
+    let r = Array2::from_elem((3, 2), false);
+    let err = run(ArrayBatch::new(&x, [2, 3, 2]).resets_ndarray(r.view()));
+    assert_eq!(
+        err,
+        ArrayError::Shape {
+            what: "resets",
+            expected: vec![2, 3],
+            found: vec![3, 2]
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "resets: expected shape [2, 3], found [3, 2]"
+    );
+
+    let mut streams = lstm.clone().stateful_batch(vec![(); 2]);
+    streams
+        .feed_arrays(&ArrayBatch::new(&x, [2, 3, 2]))
+        .unwrap();
+    let before: Vec<_> = streams.states().cloned().collect();
+    let chunk = ArrayBatch::new(&x, [2, 3, 2]).resets(&[true; 7]);
+    assert!(streams.feed_arrays(&chunk).is_err());
+    assert_eq!(streams.states().cloned().collect::<Vec<_>>(), before);
 }

@@ -17,8 +17,8 @@ use rnn::train::{
 };
 use rnn::{cell, ops, Real};
 use rnn::{
-    nalgebra, Ave, Batch, Bidirectional, Both, Direction, Mask, Mul, Nested, NoMerge, Padding, Rnn,
-    SequenceError, Sum,
+    nalgebra, Ave, Batch, Bidirectional, Both, Direction, Mask, Mul, Nested, NoMerge, Padding,
+    Resets, Rnn, SequenceError, Sum,
 };
 
 // ---------------------------------------------------------------------------------- batches
@@ -320,6 +320,23 @@ where
     M: MergeAdjoint<F::Output, B::Output, Output = Y> + Clone,
     Y: Nested,
 {
+    check_bidirectional_resetting(case, bi, mask, &[]);
+}
+
+/// [`check_bidirectional`] with per-step resets (none when `resets` is empty): the taped
+/// forward is `run_with_resets`'s bits, and the initial states' gradient includes every
+/// episode's.
+fn check_bidirectional_resetting<F, B, M, Y>(
+    case: &str,
+    bi: Bidirectional<F, B, M>,
+    mask: Mask<'_>,
+    resets: &[bool],
+) where
+    F: Differentiable<Constants = ()> + Clone,
+    B: Differentiable<Constants = (), Input = F::Input> + Clone,
+    M: MergeAdjoint<F::Output, B::Output, Output = Y> + Clone,
+    Y: Nested,
+{
     const STEPS: usize = 5;
     let mut rng = Rng::new(case);
     let bi = rng.parameters(bi, 0.5);
@@ -328,9 +345,16 @@ where
     let w_outputs: Vec<Y> = rng.values(STEPS);
     let w_state = Both::new(rng.value::<F::State>(), rng.value::<B::State>());
     let k = Both::new(&(), &());
+    let flags = if resets.is_empty() {
+        Resets::None
+    } else {
+        Resets::Steps(resets)
+    };
     let loss =
         |bi: &Bidirectional<F, B, M>, xs: &[F::Input], initial: &Both<F::State, B::State>| {
-            let run = bi.run_masked_from(xs, mask, initial.clone(), k).unwrap();
+            let run = bi
+                .run_with_resets(xs, mask, flags, initial.clone(), k)
+                .unwrap();
             let outputs: f64 = run
                 .outputs
                 .iter()
@@ -344,11 +368,12 @@ where
 
     let mut tape = BidirectionalTape::new();
     let run = bi
-        .run_taped(&xs, mask, initial.clone(), k, &mut tape)
+        .run_taped_with_resets(&xs, mask, flags, initial.clone(), k, &mut tape)
         .unwrap();
     assert_eq!(
         run,
-        bi.run_masked_from(&xs, mask, initial.clone(), k).unwrap(),
+        bi.run_with_resets(&xs, mask, flags, initial.clone(), k)
+            .unwrap(),
         "{case}: forward"
     );
     let grads = bi
@@ -431,6 +456,266 @@ fn bidirectional_every_merge() {
                 bi,
                 mask,
             );
+        }
+    }
+}
+
+/// Resets in one sequence of five steps: three episodes (the last one step long), a reset at
+/// step 0, a one-step episode in the middle.
+const BIDIRECTIONAL_RESETS: [[bool; 5]; 3] = [
+    [false, false, true, false, true],
+    [true, false, false, true, false],
+    [false, true, true, false, false],
+];
+
+/// One sequence with resets against central differences, through every reset pattern, a hole
+/// in the mask and none, both paddings, concatenated and multiplied (a product's adjoint
+/// reads the other half, so a half's wrong episode shows in both).
+#[test]
+fn bidirectional_with_resets() {
+    let halves = || {
+        (
+            LstmCell::<3, 4, f64>::zeros(),
+            GruCell::<3, 4, f64>::zeros(),
+        )
+    };
+    for resets in &BIDIRECTIONAL_RESETS {
+        for mask in [Mask::All, Mask::Steps(&[true, false, true, true, false])] {
+            for padding in [Padding::CarryLastOutput, Padding::Zero] {
+                let name = |merge: &str| {
+                    format!("bidirectional resets {resets:?} {merge} {mask:?} {padding:?}")
+                };
+                let (f, b) = halves();
+                let bi = Bidirectional::new(f, b).padding(padding);
+                check_bidirectional_resetting(&name("concat"), bi, mask, resets);
+                let (f, b) = halves();
+                let bi = Bidirectional::new(f, b).padding(padding).merge_mode(Mul);
+                check_bidirectional_resetting::<_, _, _, nalgebra::SVector<f64, 4>>(
+                    &name("mul"),
+                    bi,
+                    mask,
+                    resets,
+                );
+            }
+        }
+    }
+}
+
+/// The steps between resets: the episodes of a sequence.
+fn episodes(resets: &[bool]) -> Vec<std::ops::Range<usize>> {
+    let mut starts: Vec<usize> = (1..resets.len()).filter(|&t| resets[t]).collect();
+    starts.insert(0, 0);
+    starts.push(resets.len());
+    starts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+type PieceBi = Bidirectional<LstmCell<2, 3, f64>, GruCell<2, 3, f64>, Mul>;
+type PieceStates = Both<rnn::cells::LstmState<3, f64>, nalgebra::SVector<f64, 3>>;
+type PieceGradients =
+    rnn::train::BidirectionalGradients<LstmCell<2, 3, f64>, GruCell<2, 3, f64>, Mul>;
+
+/// `a` and `b` equal to rounding (a sum taken in another order).
+fn assert_close(what: &str, a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len(), "{what}: sizes");
+    for (i, (a, b)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+            "{what} {i}: {a:e}, the episodes' {b:e}"
+        );
+    }
+}
+
+/// The gradients of a run with resets against the episodes' own, taped apart: the inputs'
+/// are theirs, the parameters' their sum, and the start's (`initial`) and the reset states'
+/// (`resets`) the sums of the episodes that started there.
+fn assert_gradients_are_the_episodes(
+    case: &str,
+    grads: &PieceGradients,
+    pieces: &[PieceGradients],
+    (initial, resets): (&[usize], &[usize]),
+) {
+    let both = |s: &PieceStates| [flat(&s.forward), flat(&s.backward)].concat();
+    let sum = |which: &[usize]| {
+        let mut sum = vec![0.0; both(&grads.initial_state).len()];
+        for &i in which {
+            for (sum, g) in sum.iter_mut().zip(both(&pieces[i].initial_state)) {
+                *sum += g;
+            }
+        }
+        sum
+    };
+    let inputs: Vec<_> = pieces.iter().flat_map(|g| g.inputs.clone()).collect();
+    assert_close(
+        &format!("{case}: input"),
+        &flat_all(&grads.inputs),
+        &flat_all(&inputs),
+    );
+    let mut parameter_sum = vec![0.0; parameters(&grads.parameters).len()];
+    for g in pieces {
+        for (sum, g) in parameter_sum.iter_mut().zip(parameters(&g.parameters)) {
+            *sum += g;
+        }
+    }
+    assert_close(
+        &format!("{case}: parameter"),
+        &parameters(&grads.parameters),
+        &parameter_sum,
+    );
+    assert_close(
+        &format!("{case}: initial state"),
+        &both(&grads.initial_state),
+        &sum(initial),
+    );
+    assert_close(
+        &format!("{case}: reset state"),
+        &both(&grads.reset_state),
+        &sum(resets),
+    );
+}
+
+/// A run with resets is its episodes run apart from the initial states: the same output and
+/// state bits (the forward state of the last episode, the backward state of the first), and
+/// the same gradients, the initial states' summed over the episodes.
+#[test]
+fn bidirectional_resets_equal_the_episodes_run_apart() {
+    let mask = [true, false, true, true, true];
+    for resets in &BIDIRECTIONAL_RESETS {
+        for padding in [Padding::CarryLastOutput, Padding::Zero] {
+            let case = format!("bidirectional episodes {resets:?} {padding:?}");
+            let mut rng = Rng::new(&case);
+            let bi: PieceBi = rng.parameters(
+                Bidirectional::new(LstmCell::zeros(), GruCell::zeros())
+                    .merge_mode(Mul)
+                    .padding(padding),
+                0.6,
+            );
+            let xs: Vec<nalgebra::SVector<f64, 2>> = rng.values(5);
+            let initial: PieceStates = Both::new(rng.value(), rng.value());
+            let w_outputs: Vec<nalgebra::SVector<f64, 3>> = rng.values(5);
+            let w_state: PieceStates = Both::new(rng.value(), rng.value());
+            let mut tape = BidirectionalTape::new();
+            let run = bi
+                .run_taped_with_resets(&xs, &mask[..], resets, initial.clone(), &(), &mut tape)
+                .unwrap();
+            let grads = bi
+                .backward(&tape, &xs, &w_outputs, w_state.clone(), &())
+                .unwrap();
+
+            let episodes = episodes(resets);
+            let (mut outputs, mut pieces) = (Vec::new(), Vec::new());
+            let (mut forward, mut backward) = (None, None);
+            for (i, range) in episodes.iter().enumerate() {
+                let (first, last) = (i == 0, i + 1 == episodes.len());
+                let piece = bi
+                    .run_taped(
+                        &xs[range.clone()],
+                        &mask[range.clone()],
+                        initial.clone(),
+                        &(),
+                        &mut tape,
+                    )
+                    .unwrap();
+                outputs.extend(piece.outputs.iter().copied());
+                let d_state = Both::new(
+                    if last {
+                        w_state.forward.clone()
+                    } else {
+                        Nested::zeros()
+                    },
+                    if first {
+                        w_state.backward
+                    } else {
+                        Nested::zeros()
+                    },
+                );
+                let w = &w_outputs[range.clone()];
+                pieces.push(
+                    bi.backward(&tape, &xs[range.clone()], w, d_state, &())
+                        .unwrap(),
+                );
+                forward = forward
+                    .filter(|_| !last)
+                    .or(last.then_some(piece.state.forward));
+                backward = backward.or(first.then_some(piece.state.backward));
+            }
+            assert_eq!(run.outputs.to_vec(), outputs, "{case}: outputs");
+            assert_eq!(run.state.forward, forward.unwrap(), "{case}: forward state");
+            assert_eq!(
+                run.state.backward,
+                backward.unwrap(),
+                "{case}: backward state"
+            );
+            let every: Vec<usize> = (0..episodes.len()).collect();
+            // A reset at step 0 returns to the initial states too.
+            let fresh = &every[usize::from(!resets[0])..];
+            assert_gradients_are_the_episodes(&case, &grads, &pieces, (&every, fresh));
+        }
+    }
+}
+
+/// A stream's chunk with resets is its episodes fed to streams of their own: the first
+/// continues the stream (unless step 0 resets), the others start from the stream's initial
+/// states, and the stream goes on with the last. The same output and state bits, and the
+/// same gradients: the carried states' from the first episode, the initial states'
+/// (`reset_state`) summed over the others.
+#[test]
+fn bidirectional_stream_resets_equal_the_episodes_fed_apart() {
+    let mask = [true, false, true, true, true];
+    for resets in &BIDIRECTIONAL_RESETS {
+        for padding in [Padding::CarryLastOutput, Padding::Zero] {
+            let case = format!("bidirectional stream episodes {resets:?} {padding:?}");
+            let mut rng = Rng::new(&case);
+            let bi: PieceBi = rng.parameters(
+                Bidirectional::new(LstmCell::zeros(), GruCell::zeros())
+                    .merge_mode(Mul)
+                    .padding(padding),
+                0.6,
+            );
+            let before: Vec<nalgebra::SVector<f64, 2>> = rng.values(3);
+            let xs: Vec<nalgebra::SVector<f64, 2>> = rng.values(5);
+            let w_outputs: Vec<nalgebra::SVector<f64, 3>> = rng.values(5);
+            let w_state: PieceStates = Both::new(rng.value(), rng.value());
+            let mut stream = bi.clone().stateful(());
+            stream.feed(&before);
+            let continued = stream.clone();
+            let mut tape = BidirectionalTape::new();
+            let ys = stream
+                .feed_taped_with_resets(&xs, &mask[..], resets, &mut tape)
+                .unwrap();
+            let grads = stream
+                .backward_chunk(&tape, &xs, &w_outputs, w_state.clone())
+                .unwrap();
+
+            let episodes = episodes(resets);
+            let (mut outputs, mut pieces, mut state) = (Vec::new(), Vec::new(), None);
+            for (i, range) in episodes.iter().enumerate() {
+                let last = i + 1 == episodes.len();
+                let mut own = if i == 0 && !resets[0] {
+                    continued.clone()
+                } else {
+                    bi.clone().stateful(())
+                };
+                let piece = own
+                    .feed_taped(&xs[range.clone()], &mask[range.clone()], &mut tape)
+                    .unwrap();
+                outputs.extend(piece.iter().copied());
+                let d_state = if last {
+                    w_state.clone()
+                } else {
+                    Both::new(Nested::zeros(), Nested::zeros())
+                };
+                let w = &w_outputs[range.clone()];
+                pieces.push(
+                    own.backward_chunk(&tape, &xs[range.clone()], w, d_state)
+                        .unwrap(),
+                );
+                state = Some(own.state().clone());
+            }
+            assert_eq!(ys.to_vec(), outputs, "{case}: outputs");
+            assert_eq!(stream.state(), &state.unwrap(), "{case}: states");
+            let every: Vec<usize> = (0..episodes.len()).collect();
+            let (carried, fresh) = every.split_at(usize::from(!resets[0]));
+            assert_gradients_are_the_episodes(&case, &grads, &pieces, (carried, fresh));
         }
     }
 }
@@ -875,6 +1160,139 @@ fn bidirectional_truncated_backpropagation_over_two_chunks() {
         largest_difference > 1e-2,
         "the untruncated gradient should differ: {largest_difference:e}"
     );
+}
+
+/// A Bidirectional stream's second chunk, with or without resets, summed or multiplied (a
+/// product's adjoint reads the other half's output), against central differences of the
+/// loss with the first chunk held constant: its episodes fed to streams of their own, the
+/// first from the carried states, the others from the stream's initial states. Padded
+/// outputs are zeros, so no output is carried over from the first chunk.
+fn check_bidirectional_stream<M>(case: &str, merge: M, resets: Option<&[bool]>)
+where
+    M: MergeAdjoint<
+            nalgebra::SVector<f64, 3>,
+            nalgebra::SVector<f64, 3>,
+            Output = nalgebra::SVector<f64, 3>,
+        > + Clone,
+{
+    type X = nalgebra::SVector<f64, 2>;
+    type States = Both<rnn::cells::LstmState<3, f64>, nalgebra::SVector<f64, 3>>;
+    let mut rng = Rng::new(case);
+    let bi = rng.parameters(
+        Bidirectional::new(
+            LstmCell::<2, 3, f64>::zeros(),
+            GruCell::<2, 3, f64>::zeros(),
+        )
+        .merge_mode(merge)
+        .padding(Padding::Zero),
+        0.6,
+    );
+    let first: Vec<X> = rng.values(3);
+    let second: Vec<X> = rng.values(5);
+    let mask = [true, false, true, true, true];
+    let flags = resets.unwrap_or(&[false; 5]);
+    let w_outputs: Vec<nalgebra::SVector<f64, 3>> = rng.values(5);
+    let w_state: States = Both::new(rng.value(), rng.value());
+
+    let mut stream = bi.clone().stateful(());
+    let mut inference = bi.clone().stateful(());
+    let mut tape = BidirectionalTape::new();
+    stream.feed_taped(&first, Mask::All, &mut tape).unwrap();
+    inference.feed(&first);
+    let carried = stream.state().clone();
+    let ys = match resets {
+        Some(resets) => stream.feed_taped_with_resets(&second, &mask[..], resets, &mut tape),
+        None => stream.feed_taped(&second, &mask[..], &mut tape),
+    }
+    .unwrap();
+    let expected = inference
+        .feed_with_resets(&second, &mask[..], flags)
+        .unwrap();
+    assert_eq!(ys, expected, "{case}: outputs as in inference");
+    assert_eq!(
+        stream.state(),
+        inference.state(),
+        "{case}: carried as in inference"
+    );
+    let grads = stream
+        .backward_chunk(&tape, &second, &w_outputs, w_state.clone())
+        .unwrap();
+
+    let stream_initial: States = Both::new(Nested::zeros(), Nested::zeros());
+    let truncated = |bi: &Bidirectional<_, _, M>, xs: &[X], carried: &States, initial: &States| {
+        let (mut outputs, mut state) = (Vec::new(), None);
+        for (i, range) in episodes(flags).into_iter().enumerate() {
+            let start = if i == 0 && !flags[0] {
+                carried
+            } else {
+                initial
+            };
+            let mut own = bi.clone().stateful(()).with_initial_state(start.clone());
+            let ys = own.feed_masked(&xs[range.clone()], &mask[range]).unwrap();
+            outputs.extend(ys.iter().copied());
+            state = Some(own.state().clone());
+        }
+        let state = state.unwrap();
+        outputs
+            .iter()
+            .zip(&w_outputs)
+            .map(|(y, w)| dot(y, w))
+            .sum::<f64>()
+            + dot(&state.forward, &w_state.forward)
+            + dot(&state.backward, &w_state.backward)
+    };
+    let both = |s: &States| [flat(&s.forward), flat(&s.backward)].concat();
+    let states = |v: &[f64]| {
+        let (f, b) = v.split_at(6);
+        Both::new(unflat(f), unflat(b))
+    };
+    let mut check = Check::new(case);
+    check.against(
+        "parameter",
+        &parameter_names(&bi),
+        &parameters(&bi),
+        &parameters(&grads.parameters),
+        |p| {
+            let mut probe = bi.clone();
+            set_parameters(&mut probe, p);
+            truncated(&probe, &second, &carried, &stream_initial)
+        },
+    );
+    check.against(
+        "input",
+        &indices("x", 10),
+        &flat_all(&second),
+        &flat_all(&grads.inputs),
+        |v| truncated(&bi, &unflat_all(v), &carried, &stream_initial),
+    );
+    check.against(
+        "carried states",
+        &indices("s", 9),
+        &both(&carried),
+        &both(&grads.initial_state),
+        |v| truncated(&bi, &second, &states(v), &stream_initial),
+    );
+    check.against(
+        "stream's initial states",
+        &indices("s0", 9),
+        &both(&stream_initial),
+        &both(&grads.reset_state),
+        |v| truncated(&bi, &second, &carried, &states(v)),
+    );
+    check.report();
+}
+
+/// Truncated backpropagation through a Bidirectional stream, every reset pattern and none,
+/// summed and multiplied.
+#[test]
+fn bidirectional_stream_every_reset_and_merge() {
+    let patterns = [None]
+        .into_iter()
+        .chain(BIDIRECTIONAL_RESETS.iter().map(|r| Some(&r[..])));
+    for resets in patterns {
+        check_bidirectional_stream(&format!("tbptt bidirectional sum {resets:?}"), Sum, resets);
+        check_bidirectional_stream(&format!("tbptt bidirectional mul {resets:?}"), Mul, resets);
+    }
 }
 
 /// The static unroll's backward is the dynamic loop's, bit for bit: the same steps in the

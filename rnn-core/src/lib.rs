@@ -46,7 +46,9 @@ pub use cell::Cell;
 pub use drivers::all_states::AllStates;
 #[cfg(feature = "alloc")]
 pub use drivers::batch::{Batch, BatchConstants, BatchMasks, BatchRun, Batched};
-pub use drivers::constants::ConstantsOf;
+#[cfg(feature = "alloc")]
+pub use drivers::constants::BatchConstantsOf;
+pub use drivers::constants::{BothConstantsOf, ConstantsOf};
 pub use drivers::direction::Direction;
 pub use drivers::dropout::{Dropout, DropoutError};
 pub use drivers::mask::{Mask, Masking, Padding};

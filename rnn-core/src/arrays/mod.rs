@@ -9,6 +9,9 @@
 //! c_b]` for a Bidirectional. The same list, given back as initial states, starts a run from
 //! them (an encoder's states starting a decoder).
 //!
+//! Episodes that begin inside a sequence are a `[B, T]` array of reset flags
+//! ([`ArrayBatch::resets`]), Haiku's `should_reset` in this layout.
+//!
 //! A stateful stream takes its chunks as arrays too
 //! ([`StatefulBatch::feed_arrays`](crate::StatefulBatch::feed_arrays)), and returns them in
 //! the same layout.
@@ -28,6 +31,7 @@ use crate::drivers::batch::{Batch, Batched};
 use crate::drivers::direction::Direction;
 use crate::drivers::mask::Mask;
 use crate::drivers::masked::schedule;
+use crate::drivers::reset::{BatchResets, Resets};
 use crate::nested::Nested;
 
 pub use error::ArrayError;
@@ -110,7 +114,7 @@ impl ArrayRun {
 }
 
 /// A batch of sequences as Keras holds it: a row-major `[B, T, F]` array of `f32`, with a
-/// `[B, T]` mask or `B` lengths, and the initial states as Keras's list of `[B, ·]` arrays;
+/// `[B, T]` mask or `B` lengths, `[B, T]` reset flags, and the initial states as Keras's list of `[B, ·]` arrays;
 /// the argument of [`Rnn::run_arrays`](crate::Rnn::run_arrays),
 /// [`Bidirectional::run_arrays`](crate::Bidirectional::run_arrays) and, a chunk of a stream,
 /// [`StatefulBatch::feed_arrays`](crate::StatefulBatch::feed_arrays).
@@ -122,14 +126,35 @@ pub struct ArrayBatch<'a> {
     inputs: Cow<'a, [f32]>,
     shape: [usize; 3],
     masks: ArrayMasks<'a>,
+    resets: Option<Flags<'a>>,
     initial_states: Option<&'a [FlatArray]>,
+}
+
+/// `[B, T]` flags, row-major, with the shape they were given in (if any).
+#[derive(Clone, Debug)]
+struct Flags<'a>(Cow<'a, [bool]>, Option<[usize; 2]>);
+
+impl Flags<'_> {
+    /// One row per sequence, or an error naming `what` when the flags are not `[batch, steps]`.
+    fn rows(
+        &self,
+        what: &'static str,
+        [batch, steps]: [usize; 2],
+    ) -> Result<Vec<&[bool]>, ArrayError> {
+        if let Some(shape) = &self.1 {
+            ArrayError::check_shape(what, &[batch, steps], shape)?;
+        }
+        ArrayError::check_values(what, &[batch, steps], self.0.len())?;
+        Ok((0..batch)
+            .map(|b| &self.0[b * steps..(b + 1) * steps])
+            .collect())
+    }
 }
 
 #[derive(Clone, Debug)]
 enum ArrayMasks<'a> {
     All,
-    /// `[B, T]` flags, row-major, with the shape they were given in (if any).
-    Steps(Cow<'a, [bool]>, Option<[usize; 2]>),
+    Steps(Flags<'a>),
     Lengths(&'a [usize]),
 }
 
@@ -141,6 +166,7 @@ impl<'a> ArrayBatch<'a> {
             inputs: Cow::Borrowed(inputs),
             shape,
             masks: ArrayMasks::All,
+            resets: None,
             initial_states: None,
         }
     }
@@ -172,7 +198,41 @@ impl<'a> ArrayBatch<'a> {
 
     /// A `[B, T]` mask, row-major (Keras's `mask`): `false` marks a padded step.
     pub fn mask(mut self, mask: &'a [bool]) -> Self {
-        self.masks = ArrayMasks::Steps(Cow::Borrowed(mask), None);
+        self.masks = ArrayMasks::Steps(Flags(Cow::Borrowed(mask), None));
+        self
+    }
+
+    /// Per-step resets as a `[B, T]` array, row-major (Haiku's `should_reset`; see
+    /// [`Resets`](crate::Resets)): `true` at `[b, t]` returns sequence `b` to its initial
+    /// state before step `t`, so one sequence may hold several episodes. The run is
+    /// [`Batch::resets`](crate::Batch::resets)'s on the same flags; a stream's chunk
+    /// ([`StatefulBatch::feed_arrays`](crate::StatefulBatch::feed_arrays)) resets each stream
+    /// to its initial state. Flags that are not `[B, T]` are an error at the run, naming
+    /// both shapes.
+    ///
+    /// ```
+    /// use rnn::arrays::ArrayBatch;
+    /// use rnn::{cell, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// #[cell]
+    /// fn accumulate(#[input] x: &SVector<f32, 1>, #[state] s: &mut SVector<f32, 1>) -> SVector<f32, 1> {
+    ///     *s += x;
+    ///     *s * 10.0
+    /// }
+    ///
+    /// let x = [1.0f32; 6]; // [2, 3, 1]
+    /// let resets = [false, true, false, false, false, true];
+    /// let batch = ArrayBatch::new(&x, [2, 3, 1]).resets(&resets);
+    /// let run = Rnn::new(Accumulate).run_arrays(&batch, &()).unwrap();
+    /// assert_eq!(run.outputs().data(), [10.0, 10.0, 20.0, 10.0, 20.0, 10.0]);
+    ///
+    /// let short = ArrayBatch::new(&x, [2, 3, 1]).resets(&resets[..5]);
+    /// let err = Rnn::new(Accumulate).run_arrays(&short, &()).unwrap_err();
+    /// assert_eq!(err.to_string(), "resets: a [2, 3] array holds 6 values, found 5");
+    /// ```
+    pub fn resets(mut self, resets: &'a [bool]) -> Self {
+        self.resets = Some(Flags(Cow::Borrowed(resets), None));
         self
     }
 
@@ -217,14 +277,16 @@ impl<'a> ArrayBatch<'a> {
                 ArrayError::check_shape("lengths", &[batch], &[lengths.len()])?;
                 lengths.iter().map(|&n| Mask::Length(n)).collect()
             }
-            ArrayMasks::Steps(flags, shape) => {
-                if let Some(shape) = shape {
-                    ArrayError::check_shape("mask", &[batch, steps], shape)?;
-                }
-                ArrayError::check_values("mask", &[batch, steps], flags.len())?;
-                (0..batch)
-                    .map(|b| Mask::Steps(&flags[b * steps..(b + 1) * steps]))
-                    .collect()
+            ArrayMasks::Steps(flags) => {
+                let rows = flags.rows("mask", [batch, steps])?;
+                rows.into_iter().map(Mask::Steps).collect()
+            }
+        };
+        let resets = match &self.resets {
+            None => Vec::new(),
+            Some(flags) => {
+                let rows = flags.rows("resets", [batch, steps])?;
+                rows.into_iter().map(Resets::Steps).collect()
             }
         };
         let initial_states = match self.initial_states {
@@ -234,6 +296,7 @@ impl<'a> ArrayBatch<'a> {
         Ok(Unpacked {
             sequences,
             masks,
+            resets,
             initial_states,
             steps,
         })
@@ -244,16 +307,27 @@ impl<'a> ArrayBatch<'a> {
 struct Unpacked<'a, I, S> {
     sequences: Vec<Vec<I>>,
     masks: Vec<Mask<'a>>,
+    /// One per sequence; empty without resets.
+    resets: Vec<Resets<'a>>,
     initial_states: Option<Vec<S>>,
     steps: usize,
 }
 
 impl<I, S> Unpacked<'_, I, S> {
     fn batch(&self) -> Batch<'_, Vec<I>, S> {
-        let batch = Batch::new(&self.sequences).masks(&self.masks);
+        let batch = (Batch::new(&self.sequences).masks(&self.masks)).resets(self.batch_resets());
         match &self.initial_states {
             Some(states) => batch.initial_states(states),
             None => batch,
+        }
+    }
+
+    /// The resets as a batch takes them.
+    fn batch_resets(&self) -> BatchResets<'_> {
+        if self.resets.is_empty() {
+            BatchResets::None
+        } else {
+            BatchResets::Each(&self.resets)
         }
     }
 

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, IxDyn};
 
-use super::{ArrayBatch, ArrayMasks, ArrayRun, FlatArray};
+use super::{ArrayBatch, ArrayMasks, ArrayRun, Flags, FlatArray};
 
 impl<'a> ArrayBatch<'a> {
     /// The `[B, T, F]` array `inputs` (borrowed when it is row-major and contiguous, copied
@@ -33,6 +33,7 @@ impl<'a> ArrayBatch<'a> {
             inputs: row_major(inputs.into_dyn()),
             shape: [b, t, f],
             masks: ArrayMasks::All,
+            resets: None,
             initial_states: None,
         }
     }
@@ -41,7 +42,34 @@ impl<'a> ArrayBatch<'a> {
     /// is an error at the run, naming both shapes.
     pub fn mask_ndarray(mut self, mask: ArrayView2<'a, bool>) -> Self {
         let (b, t) = mask.dim();
-        self.masks = ArrayMasks::Steps(row_major(mask.into_dyn()), Some([b, t]));
+        self.masks = ArrayMasks::Steps(Flags(row_major(mask.into_dyn()), Some([b, t])));
+        self
+    }
+
+    /// Per-step resets as a `[B, T]` array ([`resets`](ArrayBatch::resets)): `true` at
+    /// `[b, t]` returns sequence `b` to its initial state before step `t`. Flags of another
+    /// shape are an error at the run, naming both shapes.
+    ///
+    /// ```
+    /// use rnn::arrays::ArrayBatch;
+    /// use rnn::cells::GruCell;
+    /// use rnn::ndarray::{Array2, Array3};
+    /// use rnn::Rnn;
+    ///
+    /// let gru = Rnn::new(GruCell::<3, 4>::keras_init(0));
+    /// let x = Array3::<f32>::from_elem((2, 4, 3), 0.5);
+    /// let resets = Array2::from_shape_fn((2, 4), |(b, t)| b == 1 && t == 2);
+    /// let batch = ArrayBatch::from_ndarray(x.view()).resets_ndarray(resets.view());
+    /// assert_eq!(gru.run_arrays(&batch, &()).unwrap().outputs().shape(), [2, 4, 4]);
+    ///
+    /// let wrong = resets.t(); // [4, 2]
+    /// let batch = ArrayBatch::from_ndarray(x.view()).resets_ndarray(wrong);
+    /// let err = gru.run_arrays(&batch, &()).unwrap_err();
+    /// assert_eq!(err.to_string(), "resets: expected shape [2, 4], found [4, 2]");
+    /// ```
+    pub fn resets_ndarray(mut self, resets: ArrayView2<'a, bool>) -> Self {
+        let (b, t) = resets.dim();
+        self.resets = Some(Flags(row_major(resets.into_dyn()), Some([b, t])));
         self
     }
 }

@@ -5,11 +5,10 @@ use alloc::vec::Vec;
 
 use super::{outputs_to_arrays, states_to_arrays, ArrayBatch, ArrayError, ArrayRun};
 use crate::cell::Cell;
+use crate::drivers::constants::{BothConstantsOf, ConstantsOf};
 use crate::drivers::direction::Direction;
 use crate::nested::Nested;
-use crate::wrappers::bidirectional::{
-    Bidirectional, BothConstants, Merge, NoMerge, ReadsSameInput,
-};
+use crate::wrappers::bidirectional::{Bidirectional, Merge, NoMerge, ReadsSameInput};
 use crate::Rnn;
 
 /// Arrays in Keras's layout.
@@ -50,8 +49,9 @@ where
     pub fn run_arrays(
         &self,
         batch: &ArrayBatch<'_>,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Result<ArrayRun, ArrayError> {
+        let constants: &C::Constants = constants.borrow();
         let unpacked = batch.unpack::<C::Input, C::State>()?;
         let [b, t, _] = batch.shape();
         ArrayError::count("outputs", &[b, t, C::Output::SIZE])?;
@@ -103,7 +103,7 @@ where
     pub fn run_arrays<'k>(
         &self,
         batch: &ArrayBatch<'_>,
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<ArrayRun, ArrayError>
     where
         F::Constants: 'k,

@@ -62,16 +62,17 @@ where
         ArrayError::check_shape("inputs", &expected, &chunk.shape())?;
         let mut unpacked = chunk.unpack::<C::Input, C::State>()?;
         ArrayError::count("outputs", &[self.len(), steps, C::Output::SIZE])?;
-        // Every check before any state changes: the masks (lengths longer than the chunk),
-        // then the initial states (counted by `unpack`).
+        // Every check before any state changes: the masks (lengths longer than the chunk) and
+        // resets, then the initial states (counted by `unpack`).
         Batch::<_, C::State>::new(&unpacked.sequences)
             .masks(&unpacked.masks)
+            .resets(unpacked.batch_resets())
             .check()?;
         if let Some(states) = unpacked.initial_states.take() {
             self.set_states(states)?;
         }
         let masks = BatchMasks::Each(&unpacked.masks);
-        let ran = self.feed(&unpacked.sequences, masks)?;
+        let ran = self.feed_with_resets(&unpacked.sequences, masks, unpacked.batch_resets())?;
         let direction = self.rnn().direction;
         let (outputs, last_outputs) = outputs_to_arrays(&ran, unpacked.steps, |b| {
             let t = unpacked.last_valid(b, direction)?;

@@ -15,6 +15,7 @@ use core::borrow::Borrow;
 use core::ops::Deref;
 
 use crate::cell::Cell;
+use crate::drivers::constants::BatchConstantsOf;
 use crate::drivers::mask::Mask;
 use crate::drivers::reset::{BatchResets, ResetTo};
 use crate::drivers::rnn::Rnn;
@@ -470,7 +471,7 @@ where
     pub fn run_batch<'c, Q, X>(
         &self,
         batch: &Batch<'_, Q, C::State>,
-        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        constants: impl BatchConstantsOf<'c, C::Constants>,
     ) -> Result<BatchRun<C::Output, C::State>, SequenceError>
     where
         Q: AsRef<[X]> + Sync,
@@ -535,7 +536,7 @@ where
     pub fn run_batch_into<'c, Q, X>(
         &self,
         batch: &Batch<'_, Q, C::State>,
-        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        constants: impl BatchConstantsOf<'c, C::Constants>,
         out: &mut BatchRun<C::Output, C::State>,
     ) -> Result<(), SequenceError>
     where

@@ -3,7 +3,6 @@
 #[cfg(feature = "alloc")]
 use core::borrow::Borrow;
 
-#[cfg(feature = "alloc")]
 use super::constants::ConstantsOf;
 use super::direction::Direction;
 #[cfg(feature = "alloc")]
@@ -217,8 +216,9 @@ impl<C: Cell> Rnn<C> {
     pub fn unroll<const T: usize>(
         &self,
         inputs: &[C::Input; T],
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Unrolled<C::Output, C::State, T> {
+        let constants: &C::Constants = constants.borrow();
         self.unroll_from(inputs, self.cell.initial_state(constants), constants)
     }
 
@@ -227,8 +227,9 @@ impl<C: Cell> Rnn<C> {
         &self,
         inputs: &[C::Input; T],
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Unrolled<C::Output, C::State, T> {
+        let constants: &C::Constants = constants.borrow();
         unrolled(
             &self.cell,
             inputs,
@@ -267,8 +268,9 @@ impl<C: Cell> Rnn<C> {
         inputs: &[C::Input; T],
         resets: &[bool; T],
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Unrolled<C::Output, C::State, T> {
+        let constants: &C::Constants = constants.borrow();
         let reset = ResetTo::new(crate::Resets::Steps(resets), &initial_state);
         let reading = (self.direction, reset.as_ref());
         unrolled(&self.cell, inputs, initial_state, constants, reading)
@@ -279,7 +281,7 @@ impl<C: Cell> Rnn<C> {
     ///
     /// The stepper keeps this `Rnn`'s padding policy and direction for
     /// [`feed_masked`](crate::Stateful::feed_masked).
-    pub fn stateful(self, constants: C::Constants) -> crate::Stateful<C> {
+    pub fn stateful(self, constants: impl ConstantsOf<C::Constants>) -> crate::Stateful<C> {
         let (padding, direction) = (self.padding, self.direction);
         crate::Stateful::new(self.cell, constants).configured(padding, direction)
     }

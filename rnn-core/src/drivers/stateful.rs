@@ -5,6 +5,7 @@ use core::borrow::Borrow;
 use core::mem::MaybeUninit;
 
 use crate::cell::Cell;
+use crate::drivers::constants::ConstantsOf;
 use crate::drivers::direction::Direction;
 use crate::drivers::mask::Padding;
 #[cfg(feature = "alloc")]
@@ -51,8 +52,10 @@ pub struct Stateful<C: Cell> {
 }
 
 impl<C: Cell> Stateful<C> {
-    /// Starts from the cell's initial state.
-    pub fn new(cell: C, constants: C::Constants) -> Self {
+    /// Starts from the cell's initial state. `constants` are the cell's constants, which the
+    /// stream keeps, or a reference to them, which it clones.
+    pub fn new(cell: C, constants: impl ConstantsOf<C::Constants>) -> Self {
+        let constants: C::Constants = constants.borrow().clone();
         let initial = cell.initial_state(&constants);
         Stateful {
             state: initial.clone(),

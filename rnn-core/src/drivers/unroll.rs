@@ -8,6 +8,7 @@ use core::borrow::Borrow;
 use core::mem::MaybeUninit;
 
 use crate::cell::Cell;
+use crate::drivers::constants::ConstantsOf;
 use crate::drivers::direction::Direction;
 use crate::drivers::reset::ResetTo;
 
@@ -63,9 +64,15 @@ pub fn static_unroll<C: Cell, const T: usize>(
     cell: &C,
     inputs: &[C::Input; T],
     state: C::State,
-    constants: &C::Constants,
+    constants: &impl ConstantsOf<C::Constants>,
 ) -> ([C::Output; T], C::State) {
-    built(cell, inputs, state, constants, (Direction::Forward, None))
+    built(
+        cell,
+        inputs,
+        state,
+        constants.borrow(),
+        (Direction::Forward, None),
+    )
 }
 
 /// How a static unroll reads its steps: in `direction`, and, with resets, returning the
@@ -241,8 +248,9 @@ pub fn dynamic_unroll<C: Cell, X: StepInput<C::Input>>(
     cell: &C,
     inputs: impl IntoIterator<Item = X>,
     mut state: C::State,
-    constants: &C::Constants,
+    constants: &impl ConstantsOf<C::Constants>,
 ) -> (crate::Sequence<C::Output>, C::State) {
+    let constants: &C::Constants = constants.borrow();
     let inputs = inputs.into_iter();
     let mut outputs = alloc::vec::Vec::with_capacity(inputs.size_hint().0);
     crate::kernels::dispatch::vectorized(

@@ -19,7 +19,7 @@ use crate::error::{SequenceError, ShapeError};
 use crate::nested::{ops::Add, Nested};
 use crate::parameters::Parameters;
 use crate::sequence::Sequence;
-use crate::{Batch, BatchConstants, BatchRun, Rnn};
+use crate::{Batch, BatchConstantsOf, BatchRun, Rnn};
 
 /// What [`Rnn::run_batch_taped`] records for [`Rnn::backward_batch`]: one [`Tape`] per
 /// sequence, or, for a batch that ran on a built-in cell's batched kernel, the kernel's record
@@ -234,7 +234,7 @@ where
     pub fn run_batch_taped<'c, Q, X>(
         &self,
         batch: &Batch<'_, Q, C::State>,
-        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        constants: impl BatchConstantsOf<'c, C::Constants>,
         tape: &mut BatchTape<C::Residual>,
     ) -> Result<BatchRun<C::Output, C::State>, SequenceError>
     where
@@ -253,7 +253,7 @@ where
     pub fn run_batch_taped_into<'c, Q, X>(
         &self,
         batch: &Batch<'_, Q, C::State>,
-        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        constants: impl BatchConstantsOf<'c, C::Constants>,
         tape: &mut BatchTape<C::Residual>,
         out: &mut BatchRun<C::Output, C::State>,
     ) -> Result<(), SequenceError>
@@ -360,7 +360,7 @@ where
         batch: &Batch<'_, Q, C::State>,
         d_outputs: &[D],
         d_final_states: &[C::State],
-        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        constants: impl BatchConstantsOf<'c, C::Constants>,
     ) -> Result<BatchGradients<C>, BackwardError>
     where
         Q: AsRef<[X]> + Sync,
@@ -383,7 +383,7 @@ where
         tape: &BatchTape<C::Residual>,
         batch: &Batch<'_, Q, C::State>,
         (d_outputs, d_final_states): (&[D], &[C::State]),
-        constants: impl Into<BatchConstants<'c, C::Constants>>,
+        constants: impl BatchConstantsOf<'c, C::Constants>,
         gradients: &mut BatchGradients<C>,
     ) -> Result<(), BackwardError>
     where

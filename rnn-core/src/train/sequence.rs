@@ -6,6 +6,7 @@ use core::borrow::Borrow;
 
 use super::differentiable::{add_parameters, set_to_zero, zeros_like, Differentiable};
 use crate::cell::Cell;
+use crate::drivers::constants::ConstantsOf;
 use crate::drivers::dropout::{Dropout, DropoutError, DropoutMasks};
 use crate::drivers::masked::schedule;
 use crate::drivers::reset::ResetTo;
@@ -226,7 +227,7 @@ impl<C: Differentiable> Rnn<C> {
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
         tape: &mut Tape<C::Residual>,
     ) -> Result<Run<C::Output, C::State>, SequenceError> {
         self.run_taped_with_resets(inputs, mask, Resets::None, initial_state, constants, tape)
@@ -266,9 +267,10 @@ impl<C: Differentiable> Rnn<C> {
         mask: impl Into<Mask<'m>>,
         resets: impl Into<Resets<'r>>,
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
         tape: &mut Tape<C::Residual>,
     ) -> Result<Run<C::Output, C::State>, SequenceError> {
+        let constants: &C::Constants = constants.borrow();
         let (mask, resets) = (mask.into(), resets.into());
         mask.check(inputs.len())?;
         resets.check(inputs.len())?;
@@ -316,11 +318,12 @@ impl<C: Differentiable> Rnn<C> {
         inputs: &[X],
         d_outputs: &[C::Output],
         d_final_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Result<Gradients<C>, ShapeError>
     where
         C: Clone,
     {
+        let constants: &C::Constants = constants.borrow();
         let steps = tape.len();
         ShapeError::check_steps("inputs", steps, inputs.len())?;
         ShapeError::check_steps("output adjoints", steps, d_outputs.len())?;
@@ -352,7 +355,7 @@ impl<C: Differentiable> Rnn<C> {
     }
 }
 
-/// What [`record`] runs: a sequence, its mask, the direction and padding, the constants.
+/// What [`record_resetting`] runs: a sequence, its mask, the direction and padding, the constants.
 pub(crate) struct Recording<'a, 'm, X, K> {
     pub(crate) inputs: &'a [X],
     pub(crate) mask: Mask<'m>,
@@ -368,20 +371,11 @@ pub(crate) struct Recording<'a, 'm, X, K> {
 /// first step (a stateful stream's last output, for [`Padding::CarryLastOutput`]) and is left
 /// holding the last output. `outputs` is cleared and filled in the run's output order.
 ///
+/// With resets, a flagged timestep first sets the state back to `reset`'s initial state and
+/// forgets the carried output, as the masked driver's loop does; the tape notes the step, for
+/// [`replay`] to stop the state's adjoint there.
+///
 /// The mask must have been checked against the inputs.
-pub(crate) fn record<C: Differentiable, X: Borrow<C::Input>>(
-    cell: &C,
-    run: Recording<'_, '_, X, C::Constants>,
-    (state, carried): (&mut C::State, &mut Option<C::Output>),
-    tape: &mut Tape<C::Residual>,
-    outputs: &mut Vec<C::Output>,
-) {
-    record_resetting(cell, run, (state, carried, None), tape, outputs);
-}
-
-/// [`record`] with resets: a flagged timestep first sets the state back to `reset`'s initial
-/// state and forgets the carried output, as the masked driver's loop does; the tape notes
-/// the step, for [`replay`] to stop the state's adjoint there.
 pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
     cell: &C,
     run: Recording<'_, '_, X, C::Constants>,
@@ -482,7 +476,7 @@ pub(crate) struct Adjoints<'a, C: Cell> {
     pub(crate) inputs: &'a mut [C::Input],
 }
 
-/// The backward of a [`record`]ed run, last step first, into `adjoints`. The lengths of
+/// The backward of a [`record_resetting`] run, last step first, into `adjoints`. The lengths of
 /// `inputs`, `d_outputs` and `adjoints.inputs` must be the tape's. Returns the adjoint of the
 /// state the run's resets returned to (`None` when no step reset): the state's adjoint at
 /// each reset step goes there, not to the steps before it.

@@ -3,6 +3,7 @@
 
 use super::differentiable::{add_parameters, zeros_like, Differentiable};
 use super::sequence::Dropping;
+use crate::drivers::constants::ConstantsOf;
 use crate::drivers::dropout::DropoutMasks;
 use crate::drivers::reset::ResetTo;
 use crate::error::ShapeError;
@@ -99,7 +100,7 @@ impl<C: Differentiable + Clone> Rnn<C> {
         &self,
         inputs: &[C::Input; T],
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
         tape: &mut UnrolledTape<C::Residual, T>,
     ) -> Unrolled<C::Output, C::State, T> {
         self.unroll_taped_with_resets(inputs, &[false; T], initial_state, constants, tape)
@@ -139,9 +140,10 @@ impl<C: Differentiable + Clone> Rnn<C> {
         inputs: &[C::Input; T],
         resets: &[bool; T],
         initial_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
         tape: &mut UnrolledTape<C::Residual, T>,
     ) -> Unrolled<C::Output, C::State, T> {
+        let constants: &C::Constants = constants.borrow();
         let masks = self.dropout.is_active().then(|| {
             tape.draws += 1;
             self.dropout.masks(tape.draws - 1, 0)
@@ -191,8 +193,9 @@ impl<C: Differentiable + Clone> Rnn<C> {
         inputs: &[C::Input; T],
         d_outputs: &[C::Output; T],
         d_final_state: C::State,
-        constants: &C::Constants,
+        constants: &impl ConstantsOf<C::Constants>,
     ) -> Result<UnrolledGradients<C, T>, ShapeError> {
+        let constants: &C::Constants = constants.borrow();
         let Some(residuals) = &tape.residuals else {
             return Err(ShapeError::check_steps("recorded steps", T, 0).unwrap_err());
         };

@@ -14,7 +14,7 @@ use crate::error::{SequenceError, ShapeError};
 use crate::nested::{ops::Add, Nested};
 use crate::train::{BackwardError, BatchTape, Differentiable};
 use crate::{
-    Batch, BatchRun, BiBatchRun, Bidirectional, Both, BothConstants, Direction, Merge, Rnn,
+    Batch, BatchRun, BiBatchRun, Bidirectional, Both, BothConstantsOf, Direction, Merge, Rnn,
 };
 
 /// What [`Bidirectional::run_batch_taped`] records for [`Bidirectional::backward_batch`]:
@@ -189,7 +189,7 @@ where
     pub fn run_batch_taped<'k, Q, X>(
         &self,
         batch: &Batch<'_, Q, Both<F::State, B::State>>,
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
         tape: &mut BidirectionalBatchTape<F, B>,
     ) -> Result<BiBatchRun<M::Output, F, B>, SequenceError>
     where
@@ -245,7 +245,7 @@ where
         batch: &Batch<'_, Q, Both<F::State, B::State>>,
         d_outputs: &[D],
         d_final_states: &[Both<F::State, B::State>],
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BidirectionalBatchGradients<F, B, M>, BackwardError>
     where
         Q: AsRef<[X]> + Sync,

@@ -15,16 +15,22 @@ type Carried<'s, F, B> = (
 
 use alloc::vec::Vec;
 use core::borrow::Borrow;
+use core::ops::Range;
 
 use nalgebra::RealField;
 
 use super::differentiable::{zeros_like, Differentiable};
-use super::sequence::{record, replay, Adjoints, Recording, Tape};
+use super::sequence::{record_resetting, replay, Adjoints, Recording, Tape};
 use crate::cell::Cell;
+use crate::drivers::reset::ResetTo;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::{ops, Nested};
-use crate::{Ave, BiRun, Bidirectional, Both, BothConstants, Concat, Concatenated, Direction};
-use crate::{Mask, Merge, Mul, NoMerge, Run, ScalarOp, Sequence, Sum};
+use crate::wrappers::bidirectional::episodes::{later_episodes, Episodes, Leaves};
+use crate::{
+    Ave, BiRun, Bidirectional, Both, BothConstants, BothConstantsOf, Concat, Concatenated,
+    Direction,
+};
+use crate::{Mask, Merge, Mul, NoMerge, Resets, Run, ScalarOp, Sequence, Sum};
 
 /// A merge whose adjoint is known: given the two outputs a step merged and the adjoint of the
 /// merged output, the adjoints of the two outputs.
@@ -90,7 +96,18 @@ impl ScalarOp for Half {
 #[derive(Clone, Debug)]
 pub struct BidirectionalTape<F: Differentiable, B: Differentiable> {
     forward: Tape<F::Residual>,
+    /// The backward half, or, when a step past the first resets, its first episode (the
+    /// steps before `split.0`), which continues from the state the half held.
     backward: Tape<B::Residual>,
+    /// With such a reset: the episodes from `split.0` to `split.1`, read from the initial
+    /// state, resetting between them.
+    backward_middle: Tape<B::Residual>,
+    /// With such a reset: the last episode, from `split.1` on, whose final state a stream keeps.
+    backward_last: Tape<B::Residual>,
+    /// Where the backward half's episodes split ([`later_episodes`]).
+    split: Option<(usize, usize)>,
+    /// Which backward state the run left: a run's (first episode), a stream's (last).
+    leaves: Leaves,
     forward_outputs: Vec<F::Output>,
     backward_outputs: Vec<B::Output>,
 }
@@ -101,6 +118,10 @@ impl<F: Differentiable, B: Differentiable> BidirectionalTape<F, B> {
         BidirectionalTape {
             forward: Tape::new(),
             backward: Tape::new(),
+            backward_middle: Tape::new(),
+            backward_last: Tape::new(),
+            split: None,
+            leaves: Leaves::FirstEpisode,
             forward_outputs: Vec::new(),
             backward_outputs: Vec::new(),
         }
@@ -131,8 +152,13 @@ pub struct BidirectionalGradients<F: Cell, B: Cell, M> {
     pub parameters: Bidirectional<F, B, M>,
     /// One adjoint per timestep (both directions' summed); zeros where a step was masked.
     pub inputs: Vec<F::Input>,
-    /// The adjoints of both initial states.
+    /// The adjoints of both initial states. In a run with resets, they include
+    /// `reset_state`: every episode started from the initial states.
     pub initial_state: Both<F::State, B::State>,
+    /// The adjoints of the states the resets returned to, zeros when no step reset: in a run,
+    /// the initial states (their share of `initial_state`); in a stream's chunk, the stream's
+    /// initial states, which the chunk did not start from.
+    pub reset_state: Both<F::State, B::State>,
     /// The adjoints of both directions' constants.
     pub constants: Both<F::Constants, B::Constants>,
 }
@@ -177,7 +203,7 @@ where
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
         initial_state: Both<F::State, B::State>,
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
         tape: &mut BidirectionalTape<F, B>,
     ) -> Result<BiRun<M::Output, F, B>, SequenceError>
     where
@@ -185,21 +211,80 @@ where
         F::Constants: 'k,
         B::Constants: 'k,
     {
-        let mask = mask.into();
+        self.run_taped_with_resets(inputs, mask, Resets::None, initial_state, constants, tape)
+    }
+
+    /// [`run_with_resets`](Bidirectional::run_with_resets) (same outputs and states, bit for
+    /// bit), recording in `tape` what [`backward`](Bidirectional::backward) needs, the resets
+    /// included: each direction's state adjoint stops where that direction returned to its
+    /// initial state, and is added into that initial state's gradient (and into
+    /// [`BidirectionalGradients::reset_state`]), as
+    /// [`Rnn::run_taped_with_resets`](crate::Rnn::run_taped_with_resets) does for one cell.
+    ///
+    /// An error, and nothing computed, when the mask or the flags do not fit the sequence.
+    ///
+    /// ```
+    /// use rnn::cells::SimpleRnnCell;
+    /// use rnn::train::BidirectionalTape;
+    /// use rnn::{Bidirectional, Both, Mask, Sum};
+    /// use nalgebra::SVector;
+    ///
+    /// let cell = |seed| SimpleRnnCell::<1, 2, f64>::keras_init(seed);
+    /// let bi = Bidirectional::new(cell(1), cell(2)).merge_mode(Sum);
+    /// let xs = [0.5, -1.0, 2.0, 1.0].map(|x| SVector::from([x]));
+    /// let resets = [false, false, true, false]; // episodes 0..2 and 2..4
+    /// let s0 = Both::new(SVector::zeros(), SVector::zeros());
+    /// let mut tape = BidirectionalTape::new();
+    /// let run = bi.run_taped_with_resets(&xs, Mask::All, &resets, s0, &(), &mut tape).unwrap();
+    /// assert_eq!(run, bi.run_with_resets(&xs, Mask::All, &resets, s0, &()).unwrap());
+    ///
+    /// // The loss: the first merged output. It reads the first episode only.
+    /// let mut d_outputs = [SVector::zeros(); 4];
+    /// d_outputs[0] = SVector::repeat(1.0);
+    /// let d_states = Both::new(SVector::zeros(), SVector::zeros());
+    /// let grads = bi.backward(&tape, &xs, &d_outputs, d_states, &()).unwrap();
+    /// let zero = SVector::<f64, 1>::zeros();
+    /// assert_ne!(grads.inputs[1], zero); // the backward half read step 1 before step 0
+    /// assert_eq!((grads.inputs[2], grads.inputs[3]), (zero, zero));
+    /// ```
+    pub fn run_taped_with_resets<'m, 'r, 'k, X: Borrow<F::Input>>(
+        &self,
+        inputs: &[X],
+        mask: impl Into<Mask<'m>>,
+        resets: impl Into<Resets<'r>>,
+        initial_state: Both<F::State, B::State>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
+        tape: &mut BidirectionalTape<F, B>,
+    ) -> Result<BiRun<M::Output, F, B>, SequenceError>
+    where
+        M: Merge<F::Output, B::Output>,
+        F::Constants: 'k,
+        B::Constants: 'k,
+    {
+        let (mask, resets) = (mask.into(), resets.into());
         mask.check(inputs.len())?;
+        resets.check(inputs.len())?;
         let mut state = initial_state;
+        let initial = resets.any().then(|| state.clone());
+        let episodes = Episodes::new(mask, resets, initial.as_ref());
         let carried = &mut Both::default();
-        let outputs = self.record(inputs, mask, (&mut state, carried), constants.into(), tape);
+        let outputs = self.record(
+            inputs,
+            episodes,
+            (&mut state, carried),
+            constants.into(),
+            tape,
+        );
         Ok(Run { outputs, state })
     }
 
     /// Both directions over a checked sequence from `state` and `carried` (each direction's
-    /// output before the first step), recorded in `tape`; `state` and `carried` are left as
-    /// inference leaves them.
+    /// output before the first step), with the episodes' resets, recorded in `tape`; `state`
+    /// and `carried` are left as inference ([`Bidirectional::run_checked`]) leaves them.
     pub(crate) fn record<X: Borrow<F::Input>>(
         &self,
         inputs: &[X],
-        mask: Mask<'_>,
+        episodes: Episodes<'_, '_, F::State, B::State>,
         (state, carried): Carried<'_, F, B>,
         constants: BothConstants<'_, F, B>,
         tape: &mut BidirectionalTape<F, B>,
@@ -207,33 +292,22 @@ where
     where
         M: Merge<F::Output, B::Output>,
     {
-        record(
+        let mask = episodes.mask;
+        let reset =
+            (episodes.resets).and_then(|(resets, initial)| ResetTo::new(resets, &initial.forward));
+        record_resetting(
             &self.forward,
-            Recording {
-                inputs,
-                mask,
-                direction: Direction::Forward,
-                padding: self.padding,
-                constants: constants.forward,
-                dropout: None,
-            },
-            (&mut state.forward, &mut carried.forward),
+            self.recording(inputs, mask, Direction::Forward, constants.forward),
+            (&mut state.forward, &mut carried.forward, reset),
             &mut tape.forward,
             &mut tape.forward_outputs,
         );
-        record(
-            &self.backward,
-            Recording {
-                inputs,
-                mask,
-                direction: Direction::Reversed,
-                padding: self.padding,
-                constants: constants.backward,
-                dropout: None,
-            },
+        self.record_backward(
+            inputs,
+            episodes,
             (&mut state.backward, &mut carried.backward),
-            &mut tape.backward,
-            &mut tape.backward_outputs,
+            constants.backward,
+            tape,
         );
         tape.forward_outputs
             .iter()
@@ -242,9 +316,91 @@ where
             .collect()
     }
 
-    /// The backward of a [`run_taped`](Bidirectional::run_taped) run: given its `tape`, the
-    /// same `inputs` and `constants`, the adjoint of every merged output (time order) and of
-    /// both final states, the gradients of both halves' parameters, the inputs (the two
+    /// What [`record`](Self::record) runs a half over: a checked piece of the sequence.
+    fn recording<'a, 'm, X, K>(
+        &self,
+        inputs: &'a [X],
+        mask: Mask<'m>,
+        direction: Direction,
+        constants: &'a K,
+    ) -> Recording<'a, 'm, X, K> {
+        Recording {
+            inputs,
+            mask,
+            direction,
+            padding: self.padding,
+            constants,
+            dropout: None,
+        }
+    }
+
+    /// The backward half of [`record`](Self::record), split into episodes as
+    /// [`Bidirectional::run_checked`] splits it ([`later_episodes`]): the first continues from
+    /// `state` (returning to the initial state first when step 0 resets), the middle ones and
+    /// the last are read from the initial state, each taped with the resets of
+    /// [`Rnn::run_taped_with_resets`](crate::Rnn::run_taped_with_resets).
+    fn record_backward<X: Borrow<F::Input>>(
+        &self,
+        inputs: &[X],
+        Episodes {
+            mask,
+            resets,
+            leaves,
+        }: Episodes<'_, '_, F::State, B::State>,
+        (state, carried): (&mut B::State, &mut Option<B::Output>),
+        constants: &B::Constants,
+        tape: &mut BidirectionalTape<F, B>,
+    ) {
+        let steps = inputs.len();
+        tape.leaves = leaves;
+        tape.split = resets.and_then(|(resets, _)| later_episodes(resets, steps));
+        let (first, last) = tape.split.unwrap_or((steps, steps));
+        let piece = |range: Range<usize>,
+                     run: crate::drivers::masked::Carried<'_, '_, B>,
+                     taped: &mut Tape<B::Residual>,
+                     outputs: &mut Vec<B::Output>| {
+            let steps = &inputs[range.clone()];
+            let recording =
+                self.recording(steps, mask.range(range), Direction::Reversed, constants);
+            record_resetting(&self.backward, recording, run, taped, outputs);
+        };
+        // The first episode continues from `state`; a reset at step 0 comes before the first
+        // step it reads, its last in time.
+        let at_start: Vec<bool> = match resets {
+            Some((resets, _)) if resets.at(0) => (0..first).map(|t| t + 1 == first).collect(),
+            _ => Vec::new(),
+        };
+        let reset = resets
+            .and_then(|(_, initial)| ResetTo::new(Resets::Steps(&at_start), &initial.backward));
+        let (taped, outputs) = (&mut tape.backward, &mut tape.backward_outputs);
+        piece(0..first, (state, carried, reset), taped, outputs);
+        let Some((resets, initial)) = resets.filter(|_| tape.split.is_some()) else {
+            return;
+        };
+        // The others are read from the initial state: the middle ones resetting at the end of
+        // each (in time), the last on its own.
+        let initial = &initial.backward;
+        let mut part = Vec::new();
+        let ends = resets.episode_ends(steps);
+        let (mut fresh, mut fresh_carried) = (initial.clone(), None);
+        let reset = ResetTo::new(Resets::Steps(&ends[first..last]), initial);
+        let run = (&mut fresh, &mut fresh_carried, reset);
+        piece(first..last, run, &mut tape.backward_middle, &mut part);
+        tape.backward_outputs.append(&mut part);
+        let (mut fresh, mut fresh_carried) = (initial.clone(), None);
+        let run = (&mut fresh, &mut fresh_carried, None);
+        piece(last..steps, run, &mut tape.backward_last, &mut part);
+        tape.backward_outputs.append(&mut part);
+        if leaves == Leaves::LastEpisode {
+            *state = fresh;
+            *carried = fresh_carried;
+        }
+    }
+
+    /// The backward of a [`run_taped`](Bidirectional::run_taped) or
+    /// [`run_taped_with_resets`](Bidirectional::run_taped_with_resets) run: given its `tape`,
+    /// the same `inputs` and `constants`, the adjoint of every merged output (time order) and
+    /// of both final states, the gradients of both halves' parameters, the inputs (the two
     /// directions' adjoints summed), both initial states and both constants.
     ///
     /// Each step's adjoint is split by the merge ([`MergeAdjoint`]); each direction's tape is
@@ -257,7 +413,7 @@ where
         inputs: &[X],
         d_outputs: &[M::Output],
         d_final_state: Both<F::State, B::State>,
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BidirectionalGradients<F, B, M>, ShapeError>
     where
         M: MergeAdjoint<F::Output, B::Output> + Clone,
@@ -279,9 +435,10 @@ where
             parameters: zeros_like(self),
             inputs: alloc::vec![F::Input::zeros(); steps],
             initial_state: d_final_state,
+            reset_state: Both::new(F::State::zeros(), B::State::zeros()),
             constants: Both::new(F::Constants::zeros(), B::Constants::zeros()),
         };
-        replay(
+        let d_reset = replay(
             &self.forward,
             &tape.forward,
             inputs,
@@ -294,23 +451,123 @@ where
                 inputs: &mut gradients.inputs,
             },
         );
+        // A run's resets return to its initial states; a stream's to the stream's, which
+        // are not the chunk's start.
+        let run = tape.leaves == Leaves::FirstEpisode;
+        if let Some(d_reset) = d_reset {
+            if run {
+                gradients
+                    .initial_state
+                    .forward
+                    .zip_apply(&d_reset, &ops::Add);
+            }
+            gradients.reset_state.forward = d_reset;
+        }
         let mut d_inputs = alloc::vec![F::Input::zeros(); steps];
-        replay(
-            &self.backward,
-            &tape.backward,
+        if let Some(d_reset) = self.replay_backward(
+            tape,
             inputs,
             &d_backward,
             constants.backward,
-            Adjoints {
-                state: &mut gradients.initial_state.backward,
-                constants: &mut gradients.constants.backward,
-                parameters: &mut gradients.parameters.backward,
-                inputs: &mut d_inputs,
-            },
-        );
+            &mut gradients,
+            &mut d_inputs,
+        ) {
+            if run {
+                gradients
+                    .initial_state
+                    .backward
+                    .zip_apply(&d_reset, &ops::Add);
+            }
+            gradients.reset_state.backward = d_reset;
+        }
         for (sum, d) in gradients.inputs.iter_mut().zip(&d_inputs) {
             sum.zip_apply(d, &ops::Add);
         }
         Ok(gradients)
+    }
+
+    /// The backward half's part of [`backward`](Self::backward): its pieces last first, each
+    /// walked back by [`replay`]; `gradients.initial_state.backward` holds the final state's
+    /// adjoint and is left holding the start's. Returns the adjoint of the initial state the
+    /// pieces read from after a reset (`None` when none did).
+    fn replay_backward<X: Borrow<F::Input>>(
+        &self,
+        tape: &BidirectionalTape<F, B>,
+        inputs: &[X],
+        d_outputs: &[B::Output],
+        constants: &B::Constants,
+        gradients: &mut BidirectionalGradients<F, B, M>,
+        d_inputs: &mut [F::Input],
+    ) -> Option<B::State>
+    where
+        B: Clone,
+    {
+        let steps = tape.len();
+        let (first, last) = tape.split.unwrap_or((steps, steps));
+        let mut d_reset: Option<B::State> = None;
+        let mut add = |d: &B::State| match &mut d_reset {
+            Some(sum) => sum.zip_apply(d, &ops::Add),
+            None => d_reset = Some(d.clone()),
+        };
+        // A stream keeps the last episode's state, a run the first's: the final state's
+        // adjoint goes to that piece.
+        let d_final = core::mem::replace(&mut gradients.initial_state.backward, B::State::zeros());
+        let keeps_last = tape.split.is_some() && tape.leaves == Leaves::LastEpisode;
+        let pieces = [
+            (&tape.backward_last, last..steps, keeps_last),
+            (&tape.backward_middle, first..last, false),
+        ];
+        let later = if tape.split.is_some() {
+            &pieces[..]
+        } else {
+            &[]
+        };
+        for (piece, range, keeps) in later.iter().cloned() {
+            let mut d_state = if keeps {
+                d_final.clone()
+            } else {
+                B::State::zeros()
+            };
+            let returned = replay(
+                &self.backward,
+                piece,
+                &inputs[range.clone()],
+                &d_outputs[range.clone()],
+                constants,
+                Adjoints {
+                    state: &mut d_state,
+                    constants: &mut gradients.constants.backward,
+                    parameters: &mut gradients.parameters.backward,
+                    inputs: &mut d_inputs[range],
+                },
+            );
+            // Both pieces start from the initial state.
+            add(&d_state);
+            if let Some(d) = returned {
+                add(&d);
+            }
+        }
+        gradients.initial_state.backward = if keeps_last {
+            B::State::zeros()
+        } else {
+            d_final
+        };
+        let returned = replay(
+            &self.backward,
+            &tape.backward,
+            &inputs[..first],
+            &d_outputs[..first],
+            constants,
+            Adjoints {
+                state: &mut gradients.initial_state.backward,
+                constants: &mut gradients.constants.backward,
+                parameters: &mut gradients.parameters.backward,
+                inputs: &mut d_inputs[..first],
+            },
+        );
+        if let Some(d) = returned {
+            add(&d);
+        }
+        d_reset
     }
 }

@@ -23,7 +23,7 @@ pub(crate) struct Episodes<'r, 's, FS, BS> {
 }
 
 /// See [`Episodes::leaves`].
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Leaves {
     FirstEpisode,
     LastEpisode,
@@ -55,6 +55,20 @@ impl<'r, 's, FS, BS> Episodes<'r, 's, FS, BS> {
     }
 }
 
+/// How the backward half splits a sequence of `steps` with `resets`: `(first, last)`, where
+/// the second episode and the last one begin, when a step past step 0 resets; `None` when the
+/// whole sequence is one episode. The steps before `first` continue from the state the half
+/// holds; those from `first` on are read from the initial state, `last..` on their own since a
+/// stream keeps their final state. Inference and training split alike.
+pub(crate) fn later_episodes(resets: Resets<'_>, steps: usize) -> Option<(usize, usize)> {
+    let first = (1..steps).find(|&t| resets.at(t))?;
+    let last = (first..steps)
+        .rev()
+        .find(|&t| resets.at(t))
+        .unwrap_or(first);
+    Some((first, last))
+}
+
 impl<F: Cell, B: Cell<Input = F::Input>, M> Bidirectional<F, B, M> {
     /// The backward half over a checked sequence with resets, into `outputs` (time order).
     ///
@@ -79,11 +93,8 @@ impl<F: Cell, B: Cell<Input = F::Input>, M> Bidirectional<F, B, M> {
             state.clone_from(initial);
             *carried = None;
         }
-        let first = (1..steps).find(|&t| resets.at(t)).unwrap_or(steps);
-        let last = (first..steps)
-            .rev()
-            .find(|&t| resets.at(t))
-            .unwrap_or(steps);
+        let later = later_episodes(resets, steps);
+        let (first, last) = later.unwrap_or((steps, steps));
         let run = |range: Range<usize>,
                    state: &mut B::State,
                    carried: &mut Option<B::Output>,
@@ -101,7 +112,7 @@ impl<F: Cell, B: Cell<Input = F::Input>, M> Bidirectional<F, B, M> {
             )
         };
         run(0..first, state, carried, None, outputs);
-        if first == steps {
+        if later.is_none() {
             return;
         }
         let mut part = Vec::new();

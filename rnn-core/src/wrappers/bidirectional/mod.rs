@@ -13,7 +13,7 @@
 //! state before the last step of each episode (where the next step begins one).
 
 #[cfg(feature = "alloc")]
-mod episodes;
+pub(crate) mod episodes;
 mod merge;
 #[cfg(feature = "alloc")]
 mod stateful;
@@ -26,6 +26,7 @@ use core::borrow::Borrow;
 use crate::cell::Cell;
 #[cfg(feature = "alloc")]
 use crate::drivers::batch::{for_each_pair_mut, Batch, BatchRun};
+use crate::drivers::constants::BothConstantsOf;
 #[cfg(feature = "alloc")]
 use crate::drivers::direction::Direction;
 #[cfg(feature = "alloc")]
@@ -237,7 +238,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     /// The initial states of both directions (each cell's own, from its constants).
     pub fn initial_state<'k>(
         &self,
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Both<F::State, B::State>
     where
         F::Constants: 'k,
@@ -263,7 +264,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     pub fn run<'k, X: Borrow<F::Input>>(
         &self,
         inputs: &[X],
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> BiRun<M::Output, F, B>
     where
         M: Merge<F::Output, B::Output>,
@@ -287,7 +288,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         &self,
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BiRun<M::Output, F, B>, SequenceError>
     where
         M: Merge<F::Output, B::Output>,
@@ -306,7 +307,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         inputs: &[X],
         mask: impl Into<Mask<'m>>,
         initial_state: Both<F::State, B::State>,
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BiRun<M::Output, F, B>, SequenceError>
     where
         M: Merge<F::Output, B::Output>,
@@ -353,7 +354,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
         mask: impl Into<Mask<'m>>,
         resets: impl Into<Resets<'r>>,
         initial_state: Both<F::State, B::State>,
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BiRun<M::Output, F, B>, SequenceError>
     where
         M: Merge<F::Output, B::Output>,
@@ -403,7 +404,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     pub fn run_batch<'k, Q, X>(
         &self,
         batch: &Batch<'_, Q, Both<F::State, B::State>>,
-        constants: impl Into<BothConstants<'k, F, B>>,
+        constants: impl BothConstantsOf<&'k F::Constants, &'k B::Constants>,
     ) -> Result<BiBatchRun<M::Output, F, B>, SequenceError>
     where
         Q: AsRef<[X]> + Sync,

@@ -6,6 +6,7 @@ use core::borrow::Borrow;
 use super::episodes::{Episodes, Leaves};
 use super::{Bidirectional, Both, Merge, ReadsSameInput};
 use crate::cell::Cell;
+use crate::drivers::constants::BothConstantsOf;
 use crate::drivers::mask::Mask;
 use crate::drivers::reset::Resets;
 use crate::{Sequence, SequenceError};
@@ -48,7 +49,7 @@ use crate::{Sequence, SequenceError};
 pub struct BidirectionalStateful<F: Cell, B: Cell, M> {
     pub(crate) layer: Bidirectional<F, B, M>,
     pub(crate) constants: Both<F::Constants, B::Constants>,
-    initial: Both<F::State, B::State>,
+    pub(crate) initial: Both<F::State, B::State>,
     pub(crate) state: Both<F::State, B::State>,
     // Each half's last output, for `Padding::CarryLastOutput` at the start of the next chunk.
     pub(crate) carried: Both<Option<F::Output>, Option<B::Output>>,
@@ -60,7 +61,7 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     /// read `k`, else `Both::new(forward_k, backward_k)`.
     pub fn stateful(
         self,
-        constants: impl Into<Both<F::Constants, B::Constants>>,
+        constants: impl BothConstantsOf<F::Constants, B::Constants>,
     ) -> BidirectionalStateful<F, B, M>
     where
         M: Merge<F::Output, B::Output>,
