@@ -203,7 +203,7 @@ impl<'a> ArrayBatch<'a> {
     }
 
     /// Per-step resets as a `[B, T]` array, row-major (Haiku's `should_reset`; see
-    /// [`Resets`](crate::Resets)): `true` at `[b, t]` returns sequence `b` to its initial
+    /// [`Resets`]): `true` at `[b, t]` returns sequence `b` to its initial
     /// state before step `t`, so one sequence may hold several episodes. The run is
     /// [`Batch::resets`](crate::Batch::resets)'s on the same flags; a stream's chunk
     /// ([`StatefulBatch::feed_arrays`](crate::StatefulBatch::feed_arrays)) resets each stream
