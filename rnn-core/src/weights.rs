@@ -191,11 +191,13 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
 impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, H> {
     /// Whether the kernel is too large for the caches to hold it between steps (64 Ki values,
     /// 256 KB of `f32`): its products are then bound by reading it.
+    #[cfg(feature = "alloc")]
     pub(crate) const LARGE: bool = IN * G * H >= 1 << 16;
 
     /// `self += x dzᵀ` (`self[j][g] += x[j] · dz[g]`): the gradient of `x · W` for the output
     /// adjoints `dz`. Kept, to be added with later ones in one sweep, while
     /// [`defer_outer`](Kernel::defer_outer) is on; the sums are the same bits either way.
+    #[cfg(feature = "alloc")]
     #[inline(always)]
     pub(crate) fn add_outer(&mut self, x: &SVector<T, IN>, dz: &[SVector<T, H>; G]) {
         // A small kernel never keeps terms (see `defer_outer`): its path has no check.
