@@ -79,14 +79,59 @@ pub(crate) fn add_gate_gradient<T: Real, const IN: usize, const G: usize, const 
 }
 
 /// The input adjoint of `out[g] += x · W_g` for every gate: `Σ_g W_g · dz[g]`.
+///
+/// Four rows at a time ([`rows_dot_lanes`]), each summed as [`dot_lanes`] sums one.
+#[inline]
 pub(crate) fn kernel_input_adjoint<T: Real, const IN: usize, const G: usize, const H: usize>(
     kernel: &Kernel<T, IN, G, H>,
     dz: &[SVector<T, H>; G],
 ) -> SVector<T, IN> {
-    SVector::from_fn(|j, _| {
-        let row = kernel.rows()[j].iter().zip(dz);
-        dot_lanes(row.map(|(gate, dz)| (&gate[..], dz.as_slice())))
-    })
+    let mut dx = SVector::<T, IN>::zeros();
+    let (quads, rest) = kernel.rows().as_chunks::<4>();
+    let (dx_quads, dx_rest) = dx.as_mut_slice().as_chunks_mut::<4>();
+    for (dx, rows) in dx_quads.iter_mut().zip(quads) {
+        *dx = rows_dot_lanes(rows, dz);
+    }
+    for (dx, row) in dx_rest.iter_mut().zip(rest) {
+        [*dx] = rows_dot_lanes(core::array::from_ref(row), dz);
+    }
+    dx
+}
+
+/// `Σ_g row_r[g] · dz[g]` for each of `R` rows, each row's sum in [`dot_lanes`]'s order (the
+/// same bits). One row's eight partial sums are one vector, a chain of dependent additions;
+/// the rows' chains are independent, so `R` of them keep the adder busy where one waits on
+/// it (the input adjoint of a large kernel ran at the adder's latency).
+#[inline(always)]
+fn rows_dot_lanes<T: Real, const R: usize, const G: usize, const H: usize>(
+    rows: &[[[T; H]; G]; R],
+    dz: &[SVector<T, H>; G],
+) -> [T; R] {
+    let mut lanes = [[T::zero(); 8]; R];
+    let mut rest = [T::zero(); R];
+    for (g, dz) in dz.iter().enumerate() {
+        let (d8, d_rest) = dz.as_slice().as_chunks::<8>();
+        for (c, d) in d8.iter().enumerate() {
+            for (lanes, row) in lanes.iter_mut().zip(rows) {
+                let (w8, _) = row[g].as_chunks::<8>();
+                for k in 0..8 {
+                    lanes[k] += w8[c][k] * d[k];
+                }
+            }
+        }
+        let tail = d8.len() * 8;
+        for (i, &d) in d_rest.iter().enumerate() {
+            for (rest, row) in rest.iter_mut().zip(rows) {
+                *rest += row[g][tail + i] * d;
+            }
+        }
+    }
+    let mut sums = [T::zero(); R];
+    for ((sum, lanes), rest) in sums.iter_mut().zip(&lanes).zip(rest) {
+        let [a, b, c, d, e, f, g, h] = *lanes;
+        *sum = ((a + b) + (c + d)) + ((e + f) + (g + h)) + rest;
+    }
+    sums
 }
 
 /// The input adjoint of `out += x · W_g` for the one gate `g`: `W_g · dz`.
@@ -151,6 +196,29 @@ pub(crate) fn add_bias_gradient<T: Real, const G: usize, const H: usize>(
     if let Some(grad) = grad {
         for (b, d) in grad.iter_mut().zip(dz) {
             *b += d;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel's input adjoint, four rows at a time and the rows left over, is each row's
+    /// [`dot_lanes`] bit for bit: sizes with a remainder everywhere (7 rows, 13 units).
+    #[test]
+    fn the_input_adjoint_sums_each_row_as_one_dot_product() {
+        const IN: usize = 7;
+        const G: usize = 3;
+        const H: usize = 13;
+        let value = |a: usize, b: usize| ((a * 31 + b * 17) % 23) as f32 / 7.0 - 1.5;
+        let kernel = Kernel::<f32, IN, G, H>::from_fn(value);
+        let dz: [SVector<f32, H>; G] =
+            core::array::from_fn(|g| SVector::from_fn(|k, _| value(g + 40, k) * 0.3));
+        let dx = kernel_input_adjoint(&kernel, &dz);
+        for (j, row) in kernel.rows().iter().enumerate() {
+            let pairs = row.iter().zip(&dz).map(|(w, d)| (&w[..], d.as_slice()));
+            assert_eq!(dx[j].to_bits(), dot_lanes(pairs).to_bits(), "row {j}");
         }
     }
 }
