@@ -1026,25 +1026,7 @@ fn truncated_backpropagation_over_two_chunks() {
         let ys = stream.feed_masked(&second, &mask[..]).unwrap();
         weigh(&ys, stream.state())
     };
-    let point = parameters(&rnn);
-    let truncated_gradient = parameters(&grads.parameters);
-    let largest_difference = (0..point.len())
-        .map(|i| {
-            let mut probe = point.clone();
-            let mut at = |v: f64| {
-                probe[i] = v;
-                let mut rnn = rnn.clone();
-                set_parameters(&mut rnn, &probe);
-                whole(&rnn)
-            };
-            let full = (at(point[i] + 1e-6) - at(point[i] - 1e-6)) / 2e-6;
-            (full - truncated_gradient[i]).abs()
-        })
-        .fold(0.0, f64::max);
-    assert!(
-        largest_difference > 1e-2,
-        "the untruncated gradient should differ: {largest_difference:e}"
-    );
+    untruncated_gradient_differs(&rnn, &grads.parameters, whole);
 }
 
 /// A Bidirectional stream's two chunks: the second chunk's backward against central
@@ -1141,25 +1123,7 @@ fn bidirectional_truncated_backpropagation_over_two_chunks() {
         let ys = stream.feed_masked(&second, &mask[..]).unwrap();
         weigh(&ys, stream.state())
     };
-    let point = parameters(&bi);
-    let truncated_gradient = parameters(&grads.parameters);
-    let largest_difference = (0..point.len())
-        .map(|i| {
-            let mut probe = point.clone();
-            let mut at = |v: f64| {
-                probe[i] = v;
-                let mut bi = bi.clone();
-                set_parameters(&mut bi, &probe);
-                whole(&bi)
-            };
-            let full = (at(point[i] + 1e-6) - at(point[i] - 1e-6)) / 2e-6;
-            (full - truncated_gradient[i]).abs()
-        })
-        .fold(0.0, f64::max);
-    assert!(
-        largest_difference > 1e-2,
-        "the untruncated gradient should differ: {largest_difference:e}"
-    );
+    untruncated_gradient_differs(&bi, &grads.parameters, whole);
 }
 
 /// A Bidirectional stream's second chunk, with or without resets, summed or multiplied (a
@@ -1360,4 +1324,33 @@ fn the_static_unroll_backward_is_the_loops() {
     assert!(rnn
         .backward_unrolled(&empty, &xs, &d_outputs, d_state, &())
         .is_err());
+}
+
+/// Asserts that the central differences of `whole` (the loss over both chunks) differ from
+/// `truncated` (the second chunk's parameter gradient) somewhere: without truncation the
+/// gradient also flows into the first chunk.
+fn untruncated_gradient_differs<M: rnn::Parameters + Clone>(
+    model: &M,
+    truncated: &impl rnn::Parameters,
+    whole: impl Fn(&M) -> f64,
+) {
+    let point = parameters(model);
+    let truncated_gradient = parameters(truncated);
+    let largest_difference = (0..point.len())
+        .map(|i| {
+            let mut probe = point.clone();
+            let mut at = |v: f64| {
+                probe[i] = v;
+                let mut model = model.clone();
+                set_parameters(&mut model, &probe);
+                whole(&model)
+            };
+            let full = (at(point[i] + 1e-6) - at(point[i] - 1e-6)) / 2e-6;
+            (full - truncated_gradient[i]).abs()
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        largest_difference > 1e-2,
+        "the untruncated gradient should differ: {largest_difference:e}"
+    );
 }
