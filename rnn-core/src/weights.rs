@@ -94,11 +94,8 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     pub fn rows_mut(&mut self) -> &mut [[[T; H]; G]; IN] {
         #[cfg(feature = "alloc")]
         {
-            // Kept terms first: a write after them must come after them. Only a large
-            // kernel keeps any.
-            if Self::LARGE {
-                self.add_kept();
-            }
+            // Kept terms first: a write after them must come after them.
+            self.add_kept();
             let (rows, _) = self.weights.as_mut_slice().as_chunks_mut::<H>();
             let (rows, _) = rows.as_chunks_mut::<G>();
             rows.try_into().expect("IN rows")
@@ -200,9 +197,7 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     #[cfg(feature = "alloc")]
     #[inline(always)]
     pub(crate) fn add_outer(&mut self, x: &SVector<T, IN>, dz: &[SVector<T, H>; G]) {
-        // A small kernel never keeps terms (see `defer_outer`): its path has no check.
-        #[cfg(feature = "alloc")]
-        if let Some(outer) = self.outer.as_mut().filter(|outer| Self::LARGE && outer.on) {
+        if let Some(outer) = self.outer.as_mut().filter(|outer| outer.on) {
             let dz = dz.iter().flat_map(|dz| dz.iter().copied());
             if outer.keep(x.as_slice(), dz) {
                 self.add_kept();

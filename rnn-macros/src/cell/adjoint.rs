@@ -866,6 +866,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                 let __rnn_output = ::core::clone::Clone::clone(#output);
                 #writes
                 let __rnn_pullback = #rt::Pullback::new(
+                    #[inline(always)]
                     move |__rnn_self: &Self,
                           __rnn_input: &Self::Input,
                           __rnn_d_output: &Self::Output,
@@ -874,20 +875,16 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                           __rnn_d_constants: &mut Self::Constants,
                           __rnn_grads: &mut Self|
                           -> Self::Input {
-                        // Called through a pointer, the body is compiled apart from the
-                        // driver's vectorized loop: it enters that copy itself, once a step.
-                        #krate::vectorized(#[inline(always)] || {
-                            #(let #captures = &#captures;)*
-                            let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
-                            #zeros
-                            // First the written states' adjoints move to what was written (the
-                            // adjoint left in `d_state` is then the old state's), then the
-                            // output's adds to what it is (possibly the old state).
-                            #write_accs
-                            #output_acc
-                            #backward
-                            __rnn_d_input
-                        })
+                        #(let #captures = &#captures;)*
+                        let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
+                        #zeros
+                        // First the written states' adjoints move to what was written (the
+                        // adjoint left in `d_state` is then the old state's), then the output's
+                        // adds to what it is (possibly the old state).
+                        #write_accs
+                        #output_acc
+                        #backward
+                        __rnn_d_input
                     },
                 );
                 (__rnn_output, __rnn_pullback)
@@ -950,7 +947,7 @@ pub fn expand_helper(
             #bind
             let __rnn_output = #f #turbofish (#(#names),*);
             let __rnn_y = ::core::clone::Clone::clone(&__rnn_output);
-            let __rnn_pullback = #rt::HelperPullback::new(move |__rnn_dy: &#output_ty| {
+            let __rnn_pullback = #rt::HelperPullback::new(#[inline(always)] move |__rnn_dy: &#output_ty| {
                 let (#(#names,)*) = (#(&__rnn_args.#indices,)*);
                 #adjoint(#(#names,)* &__rnn_y, __rnn_dy)
             });
@@ -991,6 +988,7 @@ pub fn expand_helper(
                 #forward
                 let __rnn_output = ::core::clone::Clone::clone(#output);
                 let __rnn_pullback = #rt::HelperPullback::new(
+                    #[inline(always)]
                     move |__rnn_d_output: &#output_ty| -> #args_ty {
                         #(let #captures = &#captures;)*
                         let mut __rnn_d_input: #args_ty = #rt::Nested::zeros();

@@ -56,7 +56,9 @@ pub type PullbackFn<C> = dyn Fn(
 pub struct Pullback<C: Cell>(Arc<PullbackFn<C>>);
 
 impl<C: Cell> Pullback<C> {
-    /// Wraps one step's backward closure.
+    /// Wraps one step's backward closure. Called through a pointer, its body is compiled
+    /// apart from the driver's vectorized loop, so the wrapper enters that copy itself, once
+    /// a step (the generated closure is `#[inline(always)]`, so its body is compiled there).
     pub fn new(
         f: impl Fn(
                 &C,
@@ -71,7 +73,30 @@ impl<C: Cell> Pullback<C> {
             + Sync
             + 'static,
     ) -> Self {
-        Pullback(Arc::new(f))
+        Pullback(Arc::new(
+            move |cell: &C,
+                  input: &C::Input,
+                  d_output: &C::Output,
+                  d_state: &mut C::State,
+                  constants: &C::Constants,
+                  d_constants: &mut C::Constants,
+                  grads: &mut C| {
+                crate::vectorized(
+                    #[inline(always)]
+                    || {
+                        f(
+                            cell,
+                            input,
+                            d_output,
+                            d_state,
+                            constants,
+                            d_constants,
+                            grads,
+                        )
+                    },
+                )
+            },
+        ))
     }
 
     /// Runs the step's backward (the arguments of `step_backward`, in its order).
@@ -314,9 +339,15 @@ pub trait Helper<Args> {
 pub struct HelperPullback<Y, A>(alloc::boxed::Box<dyn Fn(&Y) -> A + Send + Sync>);
 
 impl<Y, A> HelperPullback<Y, A> {
-    /// Wraps one call's backward closure.
+    /// Wraps one call's backward closure, entering the vectorized copy as
+    /// [`Pullback::new`] does.
     pub fn new(f: impl Fn(&Y) -> A + Send + Sync + 'static) -> Self {
-        HelperPullback(alloc::boxed::Box::new(f))
+        HelperPullback(alloc::boxed::Box::new(move |dy: &Y| {
+            crate::vectorized(
+                #[inline(always)]
+                || f(dy),
+            )
+        }))
     }
 
     /// The arguments' adjoints.
