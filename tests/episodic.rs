@@ -210,3 +210,29 @@ fn flags_of_the_wrong_length_are_an_error() {
         .steps()
         .is_empty());
 }
+
+/// Samples of one episode each carry no flag, so the layer runs them as `Rnn`'s layer runs
+/// plain sequences (on a built-in cell's batched kernel where it has one): the same bits.
+#[test]
+fn samples_of_one_episode_run_as_plain_sequences() {
+    type Y = SVector<f32, 8>;
+    let mut rng = Rng::new("one episode");
+    let rnn = Rnn::new(LstmCell::<8, 16>::keras_init(3));
+    let sequences: Vec<Vec<Y>> = (0..8)
+        .map(|_| {
+            let xs: Vec<SVector<f64, 8>> = rng.values(10);
+            xs.iter().map(|x| x.cast::<f32>()).collect()
+        })
+        .collect();
+    let samples: Vec<Episodes<Y>> = sequences
+        .iter()
+        .map(|xs| Episodes::concat([xs.clone()]))
+        .collect();
+    assert!(samples.iter().all(|s| !s.resets().contains(&true)));
+
+    let (mut tape, mut plain) = (Default::default(), Vec::new());
+    rnn.forward(&sequences, &mut tape, &mut plain);
+    let (mut tape, mut episodic) = (Default::default(), Vec::new());
+    Episodic::new(rnn.clone()).forward(&samples, &mut tape, &mut episodic);
+    assert_eq!(episodic, plain);
+}

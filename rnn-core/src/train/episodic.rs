@@ -27,7 +27,8 @@ use crate::{Cell, Mask, Resets};
 /// // The same sample, from its episodes.
 /// let joined = Episodes::concat([vec![1.0], vec![2.0, 3.0]]);
 /// assert_eq!(joined.steps(), sample.steps());
-/// assert_eq!(joined.resets(), [true, true, false]);
+/// assert_eq!(joined.resets(), [false, true, false]);
+/// assert_eq!(joined, sample);
 ///
 /// let short = Episodes::new(vec![1.0, 2.0], vec![false]);
 /// assert_eq!(short, Err(SequenceError::ResetsLength { sequence: 0, expected: 2, found: 1 }));
@@ -47,8 +48,9 @@ impl<X> Episodes<X> {
     }
 
     /// The sample of `episodes` back to back, each from the initial state: the first step of
-    /// every episode is flagged (the first episode's too, which changes nothing, since the run
-    /// starts from the initial state). An empty episode adds nothing.
+    /// every episode after the first is flagged (the run starts from the initial state, so
+    /// a sample of one episode has no flag, and a batch of such samples may run on a built-in
+    /// cell's batched kernel). An empty episode adds nothing.
     pub fn concat<E: IntoIterator<Item = X>>(episodes: impl IntoIterator<Item = E>) -> Self {
         let mut sample = Episodes {
             steps: Vec::new(),
@@ -58,7 +60,7 @@ impl<X> Episodes<X> {
             let start = sample.steps.len();
             sample.steps.extend(episode);
             sample.resets.resize(sample.steps.len(), false);
-            if let Some(first) = sample.resets.get_mut(start) {
+            if let Some(first) = sample.resets.get_mut(start).filter(|_| start > 0) {
                 *first = true;
             }
         }
