@@ -797,7 +797,12 @@ where
         sum
     };
 
+    // A tape that recorded another batch first (the initial states in reverse order): it is
+    // refilled, and the backward reads this batch's record alone.
     let mut tape = BidirectionalBatchTape::new();
+    let other: Vec<_> = initial.iter().rev().cloned().collect();
+    bi.run_batch_taped(&bidirectional_batch_of(&xs, &other, &flags), &(), &mut tape)
+        .unwrap();
     let run = bi
         .run_batch_taped(
             &bidirectional_batch_of(&xs, &initial, &flags),

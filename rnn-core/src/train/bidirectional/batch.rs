@@ -8,7 +8,6 @@ use core::borrow::Borrow;
 
 use super::MergeAdjoint;
 use crate::cell::Cell;
-use crate::drivers::batch::Batched;
 use crate::drivers::reset::BatchResets;
 use crate::error::{SequenceError, ShapeError};
 use crate::nested::{ops::Add, Nested};
@@ -26,24 +25,24 @@ use crate::{
 pub struct BidirectionalBatchTape<F: Differentiable, B: Differentiable> {
     forward: BatchTape<F::Residual>,
     backward: BatchTape<B::Residual>,
-    forward_outputs: Batched<F::Output>,
-    backward_outputs: Batched<B::Output>,
+    forward_run: BatchRun<F::Output, F::State>,
+    backward_run: BatchRun<B::Output, B::State>,
 }
 
 impl<F: Differentiable, B: Differentiable> BidirectionalBatchTape<F, B> {
     /// An empty tape.
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         BidirectionalBatchTape {
             forward: BatchTape::new(),
             backward: BatchTape::new(),
-            forward_outputs: Batched(Vec::new()),
-            backward_outputs: Batched(Vec::new()),
+            forward_run: BatchRun::default(),
+            backward_run: BatchRun::default(),
         }
     }
 
     /// The number of sequences recorded.
     pub fn len(&self) -> usize {
-        self.forward_outputs.0.len()
+        self.forward_run.outputs.0.len()
     }
 
     /// Whether no sequence is recorded.
@@ -203,29 +202,28 @@ where
         batch.check()?;
         let (forward, backward) = self.halves();
         let halves = Halves::of(batch);
-        let f = forward.run_batch_taped(
+        forward.run_batch_taped_into(
             &halves.forward(batch),
             constants.forward,
             &mut tape.forward,
+            &mut tape.forward_run,
         )?;
-        let b = backward.run_batch_taped(
+        backward.run_batch_taped_into(
             &halves.backward(batch),
             constants.backward,
             &mut tape.backward,
+            &mut tape.backward_run,
         )?;
+        let (f, b) = (&tape.forward_run, &tape.backward_run);
         let mut run = BatchRun::default();
-        run.sequences(batch.len());
-        for (merged, (f, b)) in (run.outputs.0.iter_mut()).zip(f.outputs.0.iter().zip(&b.outputs.0))
-        {
-            *merged = f
-                .iter()
-                .zip(b.iter())
-                .map(|(f, b)| self.merge.merge(f, b))
-                .collect();
-        }
-        run.states = pairs(f.states, b.states);
-        tape.forward_outputs = f.outputs;
-        tape.backward_outputs = b.outputs;
+        run.outputs.0 = (f.outputs.0.iter().zip(&b.outputs.0))
+            .map(|(f, b)| {
+                (f.iter().zip(b.iter()))
+                    .map(|(f, b)| self.merge.merge(f, b))
+                    .collect()
+            })
+            .collect();
+        run.states = pairs(f.states.clone(), b.states.clone());
         Ok(run)
     }
 
@@ -260,7 +258,7 @@ where
         SequenceError::check_batch("sequences", sequences, batch.len())?;
         SequenceError::check_batch("output adjoints", sequences, d_outputs.len())?;
         SequenceError::check_batch("final-state adjoints", sequences, d_final_states.len())?;
-        let taped = tape.forward_outputs.0.iter().zip(&tape.backward_outputs.0);
+        let taped = (tape.forward_run.outputs.0.iter()).zip(&tape.backward_run.outputs.0);
         let mut d_forward = Vec::with_capacity(sequences);
         let mut d_backward = Vec::with_capacity(sequences);
         for (d, (f, b)) in d_outputs.iter().zip(taped) {
