@@ -1,5 +1,6 @@
 //! What goes wrong at the array boundary: an array of the wrong shape, a buffer that does not
-//! hold its shape's values, or a mask or length that does not fit its sequence.
+//! hold its shape's values, a mask, length or row of resets that does not fit its sequence,
+//! or a token outside an embedding's vocabulary.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -45,7 +46,8 @@ pub enum ArrayError {
         /// Its shape.
         shape: Vec<usize>,
     },
-    /// A length or mask that does not fit its sequence.
+    /// A length, mask or row of resets that does not fit its sequence, or a token outside
+    /// an embedding's vocabulary.
     Sequence(SequenceError),
 }
 

@@ -60,7 +60,13 @@ impl<'a> ArrayBatch<'a> {
     /// let x = Array3::<f32>::from_elem((2, 4, 3), 0.5);
     /// let resets = Array2::from_shape_fn((2, 4), |(b, t)| b == 1 && t == 2);
     /// let batch = ArrayBatch::from_ndarray(x.view()).resets_ndarray(resets.view());
-    /// assert_eq!(gru.run_arrays(&batch, &()).unwrap().outputs().shape(), [2, 4, 4]);
+    /// let run = gru.run_arrays(&batch, &()).unwrap();
+    /// let y = run.outputs();
+    /// assert_eq!(y.shape(), [2, 4, 4]);
+    /// let step = |b: usize, t: usize| &y.data()[(b * 4 + t) * 4..][..4];
+    /// // Sequence 1 starts again at step 2: the same input, so the output of step 0.
+    /// assert_eq!(step(1, 2), step(1, 0));
+    /// assert_ne!(step(0, 2), step(0, 0));
     ///
     /// let wrong = resets.t(); // [4, 2]
     /// let batch = ArrayBatch::from_ndarray(x.view()).resets_ndarray(wrong);

@@ -18,8 +18,8 @@ where
     C::Input: Sync,
 {
     /// Keras's `stateful=True` layer called on the next chunk, with `return_sequences=True`
-    /// and `return_state=True`: the `[B, T, F]` array of `chunk` (with its mask or lengths)
-    /// continues the `B` streams, as [`feed`](StatefulBatch::feed) does. Returns the chunk's
+    /// and `return_state=True`: the `[B, T, F]` array of `chunk` (with its mask or lengths,
+    /// and its resets) continues the `B` streams, as [`feed`](StatefulBatch::feed) does. Returns the chunk's
     /// outputs `[B, T, ·]`, each stream's output at the chunk's last valid step `[B, ·]`
     /// (zeros when the chunk has none for it), and the streams' states after the chunk as
     /// Keras's list.

@@ -28,7 +28,9 @@
 //! [`Resets`](crate::Resets) stop the state's adjoint at each reset step and send it to the
 //! initial state ([`Rnn::run_taped_with_resets`](crate::Rnn::run_taped_with_resets), and
 //! [`Rnn::unroll_taped_with_resets`](crate::Rnn::unroll_taped_with_resets) in the static
-//! unroll); a model whose samples hold several episodes trains with an [`Episodic`] layer on
+//! unroll, and for both halves of a [`Bidirectional`](crate::Bidirectional) in
+//! `run_taped_with_resets`, a stream's `feed_taped_with_resets` and a batch's resets in
+//! `run_batch_taped`); a model whose samples hold several episodes trains with an [`Episodic`] layer on
 //! [`Episodes`].
 //! Keras's `dropout` and `recurrent_dropout` are [`Rnn::dropout`](crate::Rnn::dropout): the
 //! training drivers draw one set of [`DropoutMasks`] per sequence from its seed and fold them

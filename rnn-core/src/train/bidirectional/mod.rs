@@ -92,7 +92,8 @@ impl ScalarOp for Half {
 /// What [`Bidirectional::run_taped`] records for [`Bidirectional::backward`]: each
 /// direction's [`Tape`] and unmerged outputs (a product's adjoint needs the other factor).
 ///
-/// Keep one and pass it to every run: it is refilled, not reallocated.
+/// Keep one and pass it to every run: its tapes are refilled, not reallocated (a run with
+/// resets also records the backward half's episodes apart, in buffers of that run).
 #[derive(Clone, Debug)]
 pub struct BidirectionalTape<F: Differentiable, B: Differentiable> {
     forward: Tape<F::Residual>,

@@ -62,7 +62,7 @@ impl<'r, 's, FS, BS> Episodes<'r, 's, FS, BS> {
 /// stream keeps their final state. Inference and training split alike.
 pub(crate) fn later_episodes(resets: Resets<'_>, steps: usize) -> Option<(usize, usize)> {
     let first = (1..steps).find(|&t| resets.at(t))?;
-    let last = (first..steps)
+    let last = (first + 1..steps)
         .rev()
         .find(|&t| resets.at(t))
         .unwrap_or(first);

@@ -381,8 +381,8 @@ impl<F: Cell, B: ReadsSameInput<F>, M> Bidirectional<F, B, M> {
     /// of each sequence, as [`Rnn::run_batch`](crate::Rnn::run_batch) does for one cell.
     /// Sequences run in parallel with the `std` feature, each giving the bits of
     /// [`run_with_resets`](Bidirectional::run_with_resets) on it. An error, and nothing
-    /// computed, when a per-sequence argument does not match the batch size or a mask does not
-    /// fit its sequence.
+    /// computed, when a per-sequence argument does not match the batch size or a mask or a
+    /// row of resets does not fit its sequence.
     ///
     /// `constants` are shared by every sequence (as in [`run`](Bidirectional::run)).
     ///
