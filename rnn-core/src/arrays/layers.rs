@@ -9,7 +9,6 @@ use nalgebra::SVector;
 
 use super::{ArrayError, FlatArray};
 use crate::cells::{Dense, Embedding};
-use crate::error::SequenceError;
 
 impl<const V: usize, const D: usize> Embedding<V, D, f32> {
     /// Keras's `Embedding` on a row-major `[B, T]` array of token ids: the `[B, T, D]` array
@@ -43,15 +42,9 @@ impl<const V: usize, const D: usize> Embedding<V, D, f32> {
     ) -> Result<FlatArray, ArrayError> {
         ArrayError::check_values("tokens", &[batch, steps], tokens.len())?;
         let values = ArrayError::count("embedded tokens", &[batch, steps, D])?;
-        if let Some((at, &found)) = tokens.iter().enumerate().find(|(_, &t)| t >= V) {
-            // `steps` is not 0 here: a token was found.
-            return Err(SequenceError::TokenOutOfRange {
-                sequence: at / steps,
-                step: at % steps,
-                vocabulary: V,
-                found,
-            }
-            .into());
+        // Row by row (`max(1)`: no row when `steps` is 0, as there are no tokens then).
+        for (b, row) in tokens.chunks(steps.max(1)).enumerate() {
+            Self::check_tokens(row).map_err(|e| e.in_sequence(b))?;
         }
         let mut data = Vec::with_capacity(values);
         for &token in tokens {

@@ -73,15 +73,23 @@ impl<const V: usize, const D: usize, T: RealField + Copy> Embedding<V, D, T> {
     /// The vectors of a sequence of tokens; an error naming the first token outside the
     /// vocabulary (and nothing computed).
     pub fn forward(&self, tokens: &[usize]) -> Result<Vec<SVector<T, D>>, SequenceError> {
-        if let Some((step, &token)) = tokens.iter().enumerate().find(|(_, &t)| t >= V) {
-            return Err(SequenceError::TokenOutOfRange {
+        Self::check_tokens(tokens)?;
+        Ok(tokens.iter().map(|&t| self.rows[t]).collect())
+    }
+
+    /// `Ok` when every token of the sequence is in the vocabulary; else an error naming the
+    /// first one outside it (as sequence 0: a batch names its own with
+    /// [`in_sequence`](SequenceError::in_sequence)).
+    pub(crate) fn check_tokens(tokens: &[usize]) -> Result<(), SequenceError> {
+        match tokens.iter().enumerate().find(|(_, &t)| t >= V) {
+            Some((step, &found)) => Err(SequenceError::TokenOutOfRange {
                 sequence: 0,
                 step,
                 vocabulary: V,
-                found: token,
-            });
+                found,
+            }),
+            None => Ok(()),
         }
-        Ok(tokens.iter().map(|&t| self.rows[t]).collect())
     }
 
     /// The step mask of `tokens`: `false` at token 0 when `mask_zero`, else all `true`.

@@ -3,7 +3,7 @@
 use nalgebra::{RealField, SVector};
 
 use crate::cells::Embedding;
-use crate::error::{SequenceError, ShapeError};
+use crate::error::ShapeError;
 use crate::train::BackwardError;
 
 impl<const V: usize, const D: usize, T: RealField + Copy> Embedding<V, D, T> {
@@ -35,15 +35,7 @@ impl<const V: usize, const D: usize, T: RealField + Copy> Embedding<V, D, T> {
         grads: &mut Self,
     ) -> Result<(), BackwardError> {
         ShapeError::check_steps("output adjoints", tokens.len(), d_outputs.len())?;
-        if let Some((step, &token)) = tokens.iter().enumerate().find(|(_, &t)| t >= V) {
-            return Err(SequenceError::TokenOutOfRange {
-                sequence: 0,
-                step,
-                vocabulary: V,
-                found: token,
-            }
-            .into());
-        }
+        Self::check_tokens(tokens)?;
         for (&token, d) in tokens.iter().zip(d_outputs) {
             if let Some(row) = grads.lookup_mut(token) {
                 *row += d;
