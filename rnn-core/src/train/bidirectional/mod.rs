@@ -455,32 +455,29 @@ where
         // A run's resets return to its initial states; a stream's to the stream's, which
         // are not the chunk's start.
         let run = tape.leaves == Leaves::FirstEpisode;
-        if let Some(d_reset) = d_reset {
-            if run {
-                gradients
-                    .initial_state
-                    .forward
-                    .zip_apply(&d_reset, &ops::Add);
-            }
-            gradients.reset_state.forward = d_reset;
-        }
+        let g = &mut gradients;
+        add_reset(
+            d_reset,
+            run,
+            &mut g.initial_state.forward,
+            &mut g.reset_state.forward,
+        );
         let mut d_inputs = alloc::vec![F::Input::zeros(); steps];
-        if let Some(d_reset) = self.replay_backward(
+        let d_reset = self.replay_backward(
             tape,
             inputs,
             &d_backward,
             constants.backward,
             &mut gradients,
             &mut d_inputs,
-        ) {
-            if run {
-                gradients
-                    .initial_state
-                    .backward
-                    .zip_apply(&d_reset, &ops::Add);
-            }
-            gradients.reset_state.backward = d_reset;
-        }
+        );
+        let g = &mut gradients;
+        add_reset(
+            d_reset,
+            run,
+            &mut g.initial_state.backward,
+            &mut g.reset_state.backward,
+        );
         for (sum, d) in gradients.inputs.iter_mut().zip(&d_inputs) {
             sum.zip_apply(d, &ops::Add);
         }
@@ -570,5 +567,17 @@ where
             add(&d);
         }
         d_reset
+    }
+}
+
+/// A half's reset adjoint `d_reset` (`None` when no step reset): the gradient of the state its
+/// resets return to, and, in a run (whose resets return to its initial state), added into
+/// that initial state's gradient too.
+fn add_reset<S: Nested>(d_reset: Option<S>, run: bool, initial: &mut S, reset: &mut S) {
+    if let Some(d_reset) = d_reset {
+        if run {
+            initial.zip_apply(&d_reset, &ops::Add);
+        }
+        *reset = d_reset;
     }
 }
