@@ -10,7 +10,7 @@ use rnn::cells::{Dense, GruCell};
 use rnn::nalgebra::{SMatrix, SVector};
 use rnn::ops::{self, Activation};
 use rnn::parameters::Parameters;
-use rnn::train::{BatchTape, Differentiable, Tape};
+use rnn::train::{BatchGradients, BatchTape, Differentiable, Tape};
 use rnn::weights::{Kernel, Weights};
 use rnn::{cell, Batch, Mask, MatVec, Nested, Real, Rnn};
 
@@ -660,6 +660,133 @@ fn masked_batches() {
             kernel_1: Weights::zeros(),
             kernel_2_3: Weights::zeros(),
         },
+    );
+}
+
+/// A batch backward not asked for the inputs' adjoints (`without_input_adjoints`) against one
+/// that is: the same bits for the parameters, the initial states and the constants, and no
+/// input adjoints. The cells read their input through a kernel's `apply`, a layer's `forward`
+/// and a sub-cell's `step` (whose input adjoints it skips), and their state or constants
+/// through the same products (whose adjoints it must not skip).
+fn check_without_inputs<C>(name: &str, cell: C, constants: C::Constants)
+where
+    C: Differentiable + Clone + Send + Sync,
+    C::Input: Send + Sync,
+    C::State: Send + Sync,
+    C::Output: Send + Sync,
+    C::Constants: Clone + Send + Sync,
+    C::Residual: Send + Sync,
+{
+    const LENGTHS: [usize; 3] = [4, 2, 3];
+    let masks = [
+        Mask::All,
+        Mask::Length(1),
+        Mask::Steps(&[false, true, true]),
+    ];
+    let mut rng = Rng::new(name);
+    let rnn = rng.parameters(Rnn::new(cell), 0.5).batched_kernel(false);
+    let xs: Vec<Vec<C::Input>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+    let initial: Vec<C::State> = rng.values(LENGTHS.len());
+    let d_outputs: Vec<Vec<C::Output>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
+    let d_states: Vec<C::State> = rng.values(LENGTHS.len());
+    let ks = vec![constants; LENGTHS.len()];
+    let batch = Batch::new(&xs).masks(&masks).initial_states(&initial);
+    let mut tape = BatchTape::new();
+    rnn.run_batch_taped(&batch, &ks[..], &mut tape).unwrap();
+    let adjoints = (&d_outputs[..], &d_states[..]);
+    let mut full = BatchGradients::new(rnn.cell());
+    rnn.backward_batch_into(&tape, &batch, adjoints, &ks[..], &mut full)
+        .unwrap();
+    let mut data = BatchGradients::new(rnn.cell()).without_input_adjoints();
+    rnn.backward_batch_into(&tape, &batch, adjoints, &ks[..], &mut data)
+        .unwrap();
+    assert_eq!(
+        parameters(&data.parameters),
+        parameters(&full.parameters),
+        "{name}: parameters"
+    );
+    let flats = |values: &[C::State]| values.iter().flat_map(flat).collect::<Vec<f64>>();
+    assert_eq!(
+        flats(&data.initial_states),
+        flats(&full.initial_states),
+        "{name}: states"
+    );
+    let flats = |values: &[C::Constants]| values.iter().flat_map(flat).collect::<Vec<f64>>();
+    assert_eq!(
+        flats(&data.constants),
+        flats(&full.constants),
+        "{name}: constants"
+    );
+    assert_eq!(
+        full.inputs[0].len(),
+        LENGTHS[0],
+        "{name}: the full backward's inputs"
+    );
+    assert!(
+        data.inputs.iter().all(Vec::is_empty),
+        "{name}: input adjoints"
+    );
+}
+
+#[test]
+fn no_input_adjoints_same_other_gradients() {
+    check_without_inputs(
+        "nested",
+        SmallNestedCell::<f64> {
+            kernel_1: Weights::zeros(),
+            kernel_2_3: Weights::zeros(),
+        },
+        (),
+    );
+    check_without_inputs(
+        "decoder",
+        Decoder::<f64> {
+            gru: GruCell::zeros(),
+            dense_proj: dense(),
+            other_output: dense(),
+        },
+        SVector::from([0.3, -0.7]),
+    );
+    check_without_inputs(
+        "peephole",
+        Peephole::<f64> {
+            kernel: Kernel::zeros(),
+            bias: SVector::zeros(),
+            peep_i: SVector::zeros(),
+            peep_f: SVector::zeros(),
+            peep_o: SVector::zeros(),
+        },
+        (),
+    );
+    check_without_inputs(
+        "refine",
+        Refine::<f64> {
+            w: SMatrix::zeros(),
+            u: SMatrix::zeros(),
+            mode: 1,
+        },
+        (),
+    );
+    check_without_inputs(
+        "elman",
+        Elman::<3, 4, f64> {
+            w: SMatrix::zeros(),
+            u: SMatrix::zeros(),
+            b: SVector::zeros(),
+        },
+        (),
+    );
+    check_without_inputs(
+        "stacked lstm+elman",
+        rnn::cells::Stacked((
+            rnn::cells::LstmCell::<3, 4, f64>::zeros(),
+            Elman::<4, 2, f64> {
+                w: SMatrix::zeros(),
+                u: SMatrix::zeros(),
+                b: SVector::zeros(),
+            },
+        )),
+        ((), ()),
     );
 }
 

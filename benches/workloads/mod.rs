@@ -476,7 +476,8 @@ where
     fn new(cell: C) -> Self {
         use rnn::train::optim::{Adam, Optimizer};
         CellTraining {
-            grads: rnn::train::BatchGradients::new(&cell),
+            // The batch is data, as the peers' inputs, which require no gradient.
+            grads: rnn::train::BatchGradients::new(&cell).without_input_adjoints(),
             rnn: Some(Rnn::new(cell)),
             optimizer: Optimizer::new(Adam::keras(), 1e-3),
             tape: Default::default(),

@@ -104,12 +104,15 @@ impl<R> Default for BatchTape<R> {
 pub struct BatchGradients<C: Cell> {
     /// The parameters' gradients summed over the batch, shaped like the cell.
     pub parameters: C,
-    /// `inputs[b][t]`: the adjoint of each input, zeros where a step was masked.
+    /// `inputs[b][t]`: the adjoint of each input, zeros where a step was masked; each
+    /// sequence's is empty for gradients made [`without_input_adjoints`](Self::without_input_adjoints).
     pub inputs: Vec<Vec<C::Input>>,
     /// The adjoint of each sequence's initial state.
     pub initial_states: Vec<C::State>,
     /// The adjoint of each sequence's constants (sum them for constants shared by the batch).
     pub constants: Vec<C::Constants>,
+    /// Whether the backward computes `inputs`.
+    pub(crate) input_adjoints: bool,
     /// The backward's working buffers, kept for the next call.
     pub(crate) scratch: Scratch<C>,
 }
@@ -124,8 +127,40 @@ impl<C: Cell + Parameters + Clone> BatchGradients<C> {
             inputs: Vec::new(),
             initial_states: Vec::new(),
             constants: Vec::new(),
+            input_adjoints: true,
             scratch: Scratch::default(),
         }
+    }
+
+    /// These gradients without the inputs' adjoints, for a batch of data whose adjoint
+    /// nothing reads (as PyTorch skips an input that does not require a gradient): each
+    /// sequence's [`inputs`](Self::inputs) stays empty, and the backward of a cell whose
+    /// input adjoint costs a product skips it. The other gradients are the same bits.
+    ///
+    /// ```
+    /// use rnn::cells::LstmCell;
+    /// use rnn::train::BatchGradients;
+    /// use rnn::{Batch, Rnn};
+    /// use nalgebra::SVector;
+    ///
+    /// let rnn = Rnn::new(LstmCell::<2, 3>::keras_init(1));
+    /// let xs = vec![vec![SVector::from([0.5, -1.0]); 4]; 2];
+    /// let batch = Batch::new(&xs);
+    /// let (run, tape) = rnn.run_batch_taped(&batch, &[(); 2]).unwrap();
+    /// let adjoints = (&run.outputs[..], &run.states[..]);
+    ///
+    /// let mut full = BatchGradients::new(rnn.cell());
+    /// rnn.backward_batch_into(&tape, &batch, adjoints, &[(); 2], &mut full).unwrap();
+    /// let mut data = BatchGradients::new(rnn.cell()).without_input_adjoints();
+    /// rnn.backward_batch_into(&tape, &batch, adjoints, &[(); 2], &mut data).unwrap();
+    ///
+    /// assert_eq!(data.parameters, full.parameters);
+    /// assert_eq!(full.inputs[0].len(), 4);
+    /// assert!(data.inputs.iter().all(Vec::is_empty));
+    /// ```
+    pub fn without_input_adjoints(mut self) -> Self {
+        self.input_adjoints = false;
+        self
     }
 }
 
@@ -420,13 +455,17 @@ where
             inputs,
             initial_states,
             constants: d_constants,
+            input_adjoints,
             scratch,
         } = gradients;
+        let input_adjoints = *input_adjoints;
         set_to_zero(parameters);
         scratch.spare.resize(inputs, sequences, Vec::new);
         for (d, t) in inputs.iter_mut().zip(tapes) {
             d.clear();
-            d.resize(t.len(), C::Input::zeros());
+            if input_adjoints {
+                d.resize(t.len(), C::Input::zeros());
+            }
         }
         initial_states.clear();
         initial_states.extend_from_slice(d_final_states);
@@ -466,7 +505,7 @@ where
                         state: d_state,
                         constants: d_constants,
                         parameters: partial,
-                        inputs: d_inputs,
+                        inputs: input_adjoints.then_some(&mut d_inputs[..]),
                     },
                 );
                 if let Some(d_reset) = d_reset {

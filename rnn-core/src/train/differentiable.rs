@@ -91,6 +91,35 @@ pub trait Differentiable: Cell + Parameters {
         grads: &mut Self,
     ) -> Self::Input;
 
+    /// [`step_backward`](Differentiable::step_backward) for an input whose adjoint nothing
+    /// reads (a batch of data: PyTorch's `requires_grad=False`): the same parameters',
+    /// state's and constants' adjoints, and no input adjoint.
+    ///
+    /// The default runs `step_backward` and drops the input's adjoint. A cell whose input
+    /// adjoint costs a product (the built-ins' `W·dz`, a `#[cell]` step's products of the
+    /// input with its weights) skips that work here.
+    #[allow(clippy::too_many_arguments)]
+    fn step_backward_without_input(
+        &self,
+        input: &Self::Input,
+        residual: &Self::Residual,
+        d_output: &Self::Output,
+        d_state: &mut Self::State,
+        constants: &Self::Constants,
+        d_constants: &mut Self::Constants,
+        grads: &mut Self,
+    ) {
+        let _ = self.step_backward(
+            input,
+            residual,
+            d_output,
+            d_state,
+            constants,
+            d_constants,
+            grads,
+        );
+    }
+
     /// This cell with Keras's dropout `masks` folded into its kernels: each row of a gate's
     /// kernel scaled by that gate's mask on the input unit (or state unit, for the recurrent
     /// kernel) the row reads, so that a step of the copy is a step on dropped inputs and

@@ -202,7 +202,8 @@ where
     ) {
         let resets = resets(inputs);
         let batch = Batch::new(inputs).resets(&resets[..]);
-        let g = (self.rnn).backward_last_outputs(&batch, tape, d_outputs, &mut grads.rnn);
+        let wanted = d_inputs.is_some();
+        let g = (self.rnn).backward_last_outputs(&batch, tape, (d_outputs, wanted), &mut grads.rnn);
         if let Some(d) = d_inputs {
             d.clear();
             d.extend(g.inputs.iter().zip(inputs).map(|(steps, sample)| Episodes {

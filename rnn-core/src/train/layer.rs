@@ -155,7 +155,8 @@ where
         grads: &mut Self,
         d_inputs: Option<&mut Vec<Vec<C::Input>>>,
     ) {
-        let g = self.backward_last_outputs(&Batch::new(inputs), tape, d_outputs, grads);
+        let adjoints = (d_outputs, d_inputs.is_some());
+        let g = self.backward_last_outputs(&Batch::new(inputs), tape, adjoints, grads);
         if let Some(d) = d_inputs {
             d.clone_from(&g.inputs);
         }
@@ -199,13 +200,14 @@ where
     }
 
     /// [`Layer::backward`] of [`forward_last_outputs`](Rnn::forward_last_outputs) on the same
-    /// `batch`: adds the parameters' gradients into `grads` and returns the batch's gradients
-    /// (the inputs' adjoints among them).
+    /// `batch`: adds the parameters' gradients into `grads` and returns the batch's gradients,
+    /// with the inputs' adjoints when `input_adjoints` asks for them (a layer on data does
+    /// not: its backward then skips them).
     pub(crate) fn backward_last_outputs<'t, Q: AsRef<[C::Input]> + Sync>(
         &self,
         batch: &Batch<'_, Q, C::State>,
         tape: &'t mut RnnTape<C>,
-        d_outputs: &[C::Output],
+        (d_outputs, input_adjoints): (&[C::Output], bool),
         grads: &mut Self,
     ) -> &'t BatchGradients<C> {
         let constants = C::Constants::default();
@@ -230,6 +232,7 @@ where
         d_states.clear();
         d_states.resize(batch.len(), C::State::zeros());
         let g = gradients.get_or_insert_with(|| BatchGradients::new(self.cell()));
+        g.input_adjoints = input_adjoints;
         self.backward_batch_into(
             tapes,
             batch,

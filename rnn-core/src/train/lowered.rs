@@ -144,6 +144,7 @@ where
         inputs,
         initial_states,
         constants,
+        input_adjoints,
         scratch,
     } = gradients;
     let Scratch {
@@ -228,6 +229,9 @@ where
         .for_each(|(b, d)| {
             let (j, span, features) = (g.rank[b], g.spans[b], C::Input::SIZE);
             d.clear();
+            if !*input_adjoints {
+                return;
+            }
             d.resize(tape.steps(b), C::Input::zeros());
             let rows = &grads.inputs[j * longest * features..];
             for (k, x) in rows.chunks_exact(features).take(span.valid).enumerate() {

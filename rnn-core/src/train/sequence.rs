@@ -344,7 +344,7 @@ impl<C: Differentiable> Rnn<C> {
                 state: &mut gradients.initial_state,
                 constants: &mut gradients.constants,
                 parameters: &mut gradients.parameters,
-                inputs: &mut gradients.inputs,
+                inputs: Some(&mut gradients.inputs),
             },
         );
         if let Some(d_reset) = d_reset {
@@ -473,7 +473,8 @@ pub(crate) struct Adjoints<'a, C: Cell> {
     pub(crate) constants: &'a mut C::Constants,
     pub(crate) parameters: &'a mut C,
     /// One per timestep; a valid step's entry is overwritten, a masked step's left as it is.
-    pub(crate) inputs: &'a mut [C::Input],
+    /// `None` when nothing reads the inputs' adjoints: the steps then skip them.
+    pub(crate) inputs: Option<&'a mut [C::Input]>,
 }
 
 /// The backward of a [`record_resetting`] run, last step first, into `adjoints`. The lengths of
@@ -532,7 +533,7 @@ fn replay_steps<C: Differentiable, X: Borrow<C::Input>>(
         state: d_state,
         constants: d_constants,
         parameters,
-        inputs: d_inputs,
+        inputs: mut d_inputs,
     } = adjoints;
     // The adjoint of an output that a later, masked step copied (`CarryLastOutput`).
     let mut copied: Option<C::Output> = None;
@@ -552,8 +553,19 @@ fn replay_steps<C: Differentiable, X: Borrow<C::Input>>(
                     d_output.zip_apply(&copied, &Add);
                 }
                 match &step.residual {
-                    Some(residual) => {
-                        d_inputs[step.time] = cell.step_backward(
+                    Some(residual) => match d_inputs.as_deref_mut() {
+                        Some(d_inputs) => {
+                            d_inputs[step.time] = cell.step_backward(
+                                inputs[step.time].borrow(),
+                                residual,
+                                &d_output,
+                                d_state,
+                                constants,
+                                d_constants,
+                                parameters,
+                            );
+                        }
+                        None => cell.step_backward_without_input(
                             inputs[step.time].borrow(),
                             residual,
                             &d_output,
@@ -561,8 +573,8 @@ fn replay_steps<C: Differentiable, X: Borrow<C::Input>>(
                             constants,
                             d_constants,
                             parameters,
-                        );
-                    }
+                        ),
+                    },
                     None if tape.padding == Padding::CarryLastOutput => {
                         copied = Some(d_output);
                     }

@@ -45,6 +45,59 @@ macro_rules! stacked_differentiable {
                 d_constants: &mut Self::Constants,
                 grads: &mut Self,
             ) -> Self::Input {
+                let d_y = self.backward_above_first(
+                    residual, d_output, d_state, constants, d_constants, grads,
+                );
+                (self.0).0.step_backward(
+                    input,
+                    &residual.0,
+                    &d_y,
+                    &mut d_state.0,
+                    &constants.0,
+                    &mut d_constants.0,
+                    &mut (grads.0).0,
+                )
+            }
+
+            fn step_backward_without_input(
+                &self,
+                input: &Self::Input,
+                residual: &Self::Residual,
+                d_output: &Self::Output,
+                d_state: &mut Self::State,
+                constants: &Self::Constants,
+                d_constants: &mut Self::Constants,
+                grads: &mut Self,
+            ) {
+                let d_y = self.backward_above_first(
+                    residual, d_output, d_state, constants, d_constants, grads,
+                );
+                (self.0).0.step_backward_without_input(
+                    input,
+                    &residual.0,
+                    &d_y,
+                    &mut d_state.0,
+                    &constants.0,
+                    &mut d_constants.0,
+                    &mut (grads.0).0,
+                );
+            }
+        }
+
+        impl<$first: Differentiable $(, $name: Differentiable<Input = $prev::Output>)+>
+            Stacked<($first, $($name,)+)>
+        {
+            /// The backward steps of the layers above the first, last first: the adjoint of
+            /// the first layer's output.
+            fn backward_above_first(
+                &self,
+                residual: &<Self as Differentiable>::Residual,
+                d_output: &<Self as crate::Cell>::Output,
+                d_state: &mut <Self as crate::Cell>::State,
+                constants: &<Self as crate::Cell>::Constants,
+                d_constants: &mut <Self as crate::Cell>::Constants,
+                grads: &mut Self,
+            ) -> $first::Output {
                 let d_y = d_output.clone();
                 $(
                     let d_y: $rprev::Output = (self.0).$ridx.step_backward(
@@ -57,15 +110,7 @@ macro_rules! stacked_differentiable {
                         &mut (grads.0).$ridx,
                     );
                 )+
-                (self.0).0.step_backward(
-                    input,
-                    &residual.0,
-                    &d_y,
-                    &mut d_state.0,
-                    &constants.0,
-                    &mut d_constants.0,
-                    &mut (grads.0).0,
-                )
+                d_y
             }
         }
     };

@@ -128,7 +128,7 @@ impl<C: Differentiable> Stateful<C> {
                 state: &mut gradients.initial_state,
                 constants: &mut gradients.constants,
                 parameters: &mut gradients.parameters,
-                inputs: &mut gradients.inputs,
+                inputs: Some(&mut gradients.inputs),
             },
         );
         if let Some(d_reset) = d_reset {

@@ -37,4 +37,25 @@ impl<L: Stateless + Differentiable> Differentiable for TimeDistributed<L> {
             &mut grads.0,
         )
     }
+
+    fn step_backward_without_input(
+        &self,
+        input: &L::Input,
+        residual: &L::Residual,
+        d_output: &L::Output,
+        d_state: &mut (),
+        constants: &L::Constants,
+        d_constants: &mut L::Constants,
+        grads: &mut Self,
+    ) {
+        self.0.step_backward_without_input(
+            input,
+            residual,
+            d_output,
+            d_state,
+            constants,
+            d_constants,
+            &mut grads.0,
+        );
+    }
 }

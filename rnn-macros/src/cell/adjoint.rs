@@ -6,6 +6,8 @@
 //! the witness of its type, `__rnn_sK_i` a clone of node `K`'s operand `i` that its pull reads,
 //! `__rnn_rK` a sub-cell's residual, `__rnn_aK` a chosen activation.
 
+use std::collections::HashSet;
+
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -40,6 +42,67 @@ struct Emit<'a> {
     helper: bool,
     /// The helpers the body calls: the alias each call names, and the user's path.
     helpers: Vec<(syn::Ident, syn::Path)>,
+    /// The values computed from the step's inputs alone (see [`input_only`]).
+    input_only: HashSet<usize>,
+}
+
+/// The values of `nodes` computed from the step's inputs and constant expressions alone: their
+/// adjoints reach nothing but the input's, so a backward that is not asked for the input's
+/// adjoint skips the products that compute them. A value an `if`, a `match` or a loop carries
+/// is counted as reaching more, which only skips less.
+fn input_only(cell: &Cell, nodes: &[Node]) -> HashSet<usize> {
+    fn walk(cell: &Cell, nodes: &[Node], set: &mut HashSet<usize>) {
+        for node in nodes {
+            let operands: Vec<&Operand> = match &node.op {
+                Op::Add(a, b)
+                | Op::Sub(a, b)
+                | Op::Mul(a, b)
+                | Op::Div(a, b)
+                | Op::Hadamard(a, b)
+                | Op::Dot(a, b)
+                | Op::Concat(a, b) => vec![a, b],
+                Op::Neg(a)
+                | Op::Sum(a)
+                | Op::Transpose(a)
+                | Op::Reshape(_, a)
+                | Op::Activation(_, a)
+                | Op::Exp(a)
+                | Op::Split(a)
+                | Op::Dropout { x: a, .. } => vec![a],
+                Op::Tuple(parts) | Op::Call(_, parts) => parts.iter().collect(),
+                Op::Project(of, _) => {
+                    if set.contains(of) {
+                        set.insert(node.out);
+                    }
+                    continue;
+                }
+                // Products with the cell's weights and sub-cells' steps reach parameters.
+                Op::Forward(..) | Op::Apply(..) | Op::Step { .. } => continue,
+                Op::Branch { arms, .. } => {
+                    for arm in arms {
+                        walk(cell, &arm.nodes, set);
+                    }
+                    continue;
+                }
+                Op::Loop { body, .. } => {
+                    walk(cell, &body.nodes, set);
+                    continue;
+                }
+            };
+            let from_inputs = |o: &&Operand| match o {
+                Operand::Value(k) => set.contains(k),
+                Operand::Role { param, .. } => cell.params[*param].role == Role::Input,
+                Operand::Const(_) => true,
+                Operand::Param { .. } => false,
+            };
+            if operands.iter().all(from_inputs) {
+                set.insert(node.out);
+            }
+        }
+    }
+    let mut set = HashSet::new();
+    walk(cell, nodes, &mut set);
+    set
 }
 
 /// What one block (the body, an arm, a loop's body) emitted.
@@ -131,6 +194,28 @@ impl Emit<'_> {
             }
             Operand::Param { path } => Some(quote!(&mut __rnn_grads #(#path)*)),
             Operand::Const(_) => None,
+        }
+    }
+
+    /// Whether the operand's adjoint reaches nothing but the step's input's.
+    fn reaches_only_input(&self, o: &Operand) -> bool {
+        match o {
+            Operand::Value(k) => self.input_only.contains(k),
+            Operand::Role { param, .. } => {
+                !self.helper && self.cell.params[*param].role == Role::Input
+            }
+            _ => false,
+        }
+    }
+
+    /// `pull` for an operand whose adjoint is always wanted; for one that only the input's
+    /// adjoint reads, `pull` when the backward is asked for the input's adjoint, else
+    /// `without` (which skips it).
+    fn unless_unwanted(&self, o: &Operand, pull: TokenStream, without: TokenStream) -> TokenStream {
+        if self.reaches_only_input(o) {
+            quote!(if __rnn_want_input { #pull } else { #without })
+        } else {
+            pull
         }
     }
 
@@ -332,28 +417,33 @@ impl Emit<'_> {
                 let f = quote!(let #v #ty = #rt::Forward::forward(&self #(#layer)*, #px););
                 let y = self.keep_after(k, f);
                 let gx = self.acc(x, quote!(&__rnn_g));
-                (
-                    TokenStream::new(),
-                    quote!({
-                        let __rnn_g = #rt::Forward::pull(
-                            &__rnn_self #(#layer)*, &mut __rnn_grads #(#layer)*, #kx, #y, &#d,
-                        );
-                        #gx
-                    }),
-                )
+                let pull = quote!({
+                    let __rnn_g = #rt::Forward::pull(
+                        &__rnn_self #(#layer)*, &mut __rnn_grads #(#layer)*, #kx, #y, &#d,
+                    );
+                    #gx
+                });
+                let without = quote!(#rt::Forward::pull_parameters(
+                    &__rnn_self #(#layer)*, &mut __rnn_grads #(#layer)*, #kx, #y, &#d,
+                ););
+                (TokenStream::new(), self.unless_unwanted(x, pull, without))
             }
             Op::Apply(kernel, x) => {
                 let px = p(self, x);
                 let kx = self.keep(k, 0, x);
                 let gx = self.acc(x, quote!(&__rnn_g));
+                let pull = quote!({
+                    let __rnn_g = #rt::Apply::pull(
+                        &__rnn_self #(#kernel)*, &mut __rnn_grads #(#kernel)*, #kx, &#d,
+                    );
+                    #gx
+                });
+                let without = quote!(#rt::Apply::pull_parameters(
+                    &__rnn_self #(#kernel)*, &mut __rnn_grads #(#kernel)*, #kx, &#d,
+                ););
                 (
                     quote!(let #v #ty = #rt::Apply::apply(&self #(#kernel)*, #px);),
-                    quote!({
-                        let __rnn_g = #rt::Apply::pull(
-                            &__rnn_self #(#kernel)*, &mut __rnn_grads #(#kernel)*, #kx, &#d,
-                        );
-                        #gx
-                    }),
+                    self.unless_unwanted(x, pull, without),
                 )
             }
             Op::Step {
@@ -400,14 +490,25 @@ impl Emit<'_> {
                         );
                         let #v #ty = #v;
                     },
-                    quote!({
-                        let mut __rnn_ds = #take_ds;
-                        let __rnn_g = #rt::pull_step(
-                            &__rnn_self #(#cell)*, &mut __rnn_grads #(#cell)*, #ki, #r, &#d,
-                            &mut __rnn_ds, #kc,
-                        );
-                        #gs #gi #gc
-                    }),
+                    self.unless_unwanted(
+                        input,
+                        quote!({
+                            let mut __rnn_ds = #take_ds;
+                            let __rnn_g = #rt::pull_step(
+                                &__rnn_self #(#cell)*, &mut __rnn_grads #(#cell)*, #ki, #r, &#d,
+                                &mut __rnn_ds, #kc,
+                            );
+                            #gs #gi #gc
+                        }),
+                        quote!({
+                            let mut __rnn_ds = #take_ds;
+                            let __rnn_g = ((), #rt::pull_step_without_input(
+                                &__rnn_self #(#cell)*, &mut __rnn_grads #(#cell)*, #ki, #r, &#d,
+                                &mut __rnn_ds, #kc,
+                            ));
+                            #gs #gc
+                        }),
+                    ),
                 )
             }
             Op::Tuple(parts) => {
@@ -781,6 +882,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         defined: Vec::new(),
         helper: false,
         helpers: Vec::new(),
+        input_only: input_only(cell, &program.nodes),
     };
     for node in &program.nodes {
         emit.node(node);
@@ -873,7 +975,8 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                           __rnn_d_state: &mut Self::State,
                           __rnn_constants: &Self::Constants,
                           __rnn_d_constants: &mut Self::Constants,
-                          __rnn_grads: &mut Self|
+                          __rnn_grads: &mut Self,
+                          __rnn_want_input: bool|
                           -> Self::Input {
                         #(let #captures = &#captures;)*
                         let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
@@ -901,7 +1004,21 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                 d_constants: &mut Self::Constants,
                 grads: &mut Self,
             ) -> Self::Input {
-                residual.pull(self, input, d_output, d_state, constants, d_constants, grads)
+                residual.pull(self, input, d_output, d_state, constants, d_constants, grads, true)
+            }
+
+            #[inline]
+            fn step_backward_without_input(
+                &self,
+                input: &Self::Input,
+                residual: &Self::Residual,
+                d_output: &Self::Output,
+                d_state: &mut Self::State,
+                constants: &Self::Constants,
+                d_constants: &mut Self::Constants,
+                grads: &mut Self,
+            ) {
+                residual.pull(self, input, d_output, d_state, constants, d_constants, grads, false);
             }
         }
     }}
@@ -963,6 +1080,7 @@ pub fn expand_helper(
                 defined: Vec::new(),
                 helper: true,
                 helpers: Vec::new(),
+                input_only: HashSet::new(),
             };
             for node in &program.nodes {
                 emit.node(node);

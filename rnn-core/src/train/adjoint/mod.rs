@@ -20,7 +20,7 @@ pub use arith::{
     Hadamard, Negate, Product, Quotient, Summable,
 };
 pub use join::{concat, pull_concat, pull_split, split};
-pub use product::{pull_step, step, Apply, Forward};
+pub use product::{pull_step, pull_step_without_input, step, Apply, Forward};
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -36,7 +36,9 @@ use crate::ops::Activation;
 use crate::real::Real;
 
 /// The signature of one step's backward, as [`Differentiable::step_backward`] has it with the
-/// cell passed in (the closure must not borrow the cell it is stored beside).
+/// cell passed in (the closure must not borrow the cell it is stored beside), and whether the
+/// input's adjoint is wanted (without, the products that compute only it are skipped and
+/// the adjoint returned is not the input's).
 ///
 /// [`Differentiable::step_backward`]: crate::train::Differentiable::step_backward
 pub type PullbackFn<C> = dyn Fn(
@@ -47,6 +49,7 @@ pub type PullbackFn<C> = dyn Fn(
         &<C as Cell>::Constants,
         &mut <C as Cell>::Constants,
         &mut C,
+        bool,
     ) -> <C as Cell>::Input
     + Send
     + Sync;
@@ -68,6 +71,7 @@ impl<C: Cell> Pullback<C> {
                 &C::Constants,
                 &mut C::Constants,
                 &mut C,
+                bool,
             ) -> C::Input
             + Send
             + Sync
@@ -80,7 +84,8 @@ impl<C: Cell> Pullback<C> {
                   d_state: &mut C::State,
                   constants: &C::Constants,
                   d_constants: &mut C::Constants,
-                  grads: &mut C| {
+                  grads: &mut C,
+                  input_adjoint: bool| {
                 crate::vectorized(
                     #[inline(always)]
                     || {
@@ -92,6 +97,7 @@ impl<C: Cell> Pullback<C> {
                             constants,
                             d_constants,
                             grads,
+                            input_adjoint,
                         )
                     },
                 )
@@ -99,7 +105,8 @@ impl<C: Cell> Pullback<C> {
         ))
     }
 
-    /// Runs the step's backward (the arguments of `step_backward`, in its order).
+    /// Runs the step's backward (the arguments of `step_backward`, in its order, then whether
+    /// the input's adjoint is wanted: without, what is returned is not it).
     #[allow(clippy::too_many_arguments)]
     #[inline]
     pub fn pull(
@@ -111,6 +118,7 @@ impl<C: Cell> Pullback<C> {
         constants: &C::Constants,
         d_constants: &mut C::Constants,
         grads: &mut C,
+        input_adjoint: bool,
     ) -> C::Input {
         (self.0)(
             cell,
@@ -120,6 +128,7 @@ impl<C: Cell> Pullback<C> {
             constants,
             d_constants,
             grads,
+            input_adjoint,
         )
     }
 }

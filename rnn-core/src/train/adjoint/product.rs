@@ -24,6 +24,8 @@ pub trait Forward<X>: Sized {
     /// Adds the layer's gradients into `grads` and returns `x`'s adjoint, from the input, the
     /// output and the output's adjoint.
     fn pull(&self, grads: &mut Self, x: &X, y: &Self::Output, dy: &Self::Output) -> X;
+    /// [`pull`](Forward::pull) without `x`'s adjoint, for an `x` whose adjoint nothing reads.
+    fn pull_parameters(&self, grads: &mut Self, x: &X, y: &Self::Output, dy: &Self::Output);
 }
 
 // The impls take a vector of any length `K`: the user's own call, in the step `#[cell]` leaves
@@ -47,13 +49,36 @@ impl<const I: usize, const U: usize, const K: usize, T: Real> Forward<SVector<T,
         y: &SVector<T, U>,
         dy: &SVector<T, U>,
     ) -> SVector<T, K> {
-        let dz = [activation_adjoint(self.activation, y, dy)];
-        if let Some(bias) = &mut grads.bias {
-            *bias += dz[0];
-        }
-        add_kernel_gradient(&mut grads.kernel, &at_input_size::<T, K, I>(x), &dz);
+        let dz = dense_gradients(self, grads, x, y, dy);
         at_input_size::<T, I, K>(&kernel_input_adjoint(&self.kernel, &dz))
     }
+    #[inline(always)]
+    fn pull_parameters(
+        &self,
+        grads: &mut Self,
+        x: &SVector<T, K>,
+        y: &SVector<T, U>,
+        dy: &SVector<T, U>,
+    ) {
+        dense_gradients(self, grads, x, y, dy);
+    }
+}
+
+/// Adds a `Dense` layer's gradients into `grads`; returns the adjoint of its product.
+#[inline(always)]
+fn dense_gradients<const I: usize, const U: usize, const K: usize, T: Real>(
+    layer: &Dense<I, U, T>,
+    grads: &mut Dense<I, U, T>,
+    x: &SVector<T, K>,
+    y: &SVector<T, U>,
+    dy: &SVector<T, U>,
+) -> [SVector<T, U>; 1] {
+    let dz = [activation_adjoint(layer.activation, y, dy)];
+    if let Some(bias) = &mut grads.bias {
+        *bias += dz[0];
+    }
+    add_kernel_gradient(&mut grads.kernel, &at_input_size::<T, K, I>(x), &dz);
+    dz
 }
 
 impl<T: Real, const R: usize, const C: usize, const K: usize> Forward<SVector<T, K>>
@@ -74,6 +99,16 @@ impl<T: Real, const R: usize, const C: usize, const K: usize> Forward<SVector<T,
     ) -> SVector<T, K> {
         *grads += dy * at_input_size::<T, K, C>(x).transpose();
         at_input_size::<T, C, K>(&self.tr_mul(dy))
+    }
+    #[inline(always)]
+    fn pull_parameters(
+        &self,
+        grads: &mut Self,
+        x: &SVector<T, K>,
+        _: &SVector<T, R>,
+        dy: &SVector<T, R>,
+    ) {
+        *grads += dy * at_input_size::<T, K, C>(x).transpose();
     }
 }
 
@@ -98,6 +133,8 @@ pub trait Apply<X>: Sized {
     fn apply(&self, x: &X) -> Self::Output;
     /// Adds the kernel's gradient into `grads` and returns `x`'s adjoint.
     fn pull(&self, grads: &mut Self, x: &X, dy: &Self::Output) -> X;
+    /// [`pull`](Apply::pull) without `x`'s adjoint, for an `x` whose adjoint nothing reads.
+    fn pull_parameters(&self, grads: &mut Self, x: &X, dy: &Self::Output);
 }
 
 impl<T: Real, const IN: usize, const G: usize, const H: usize, const K: usize> Apply<SVector<T, K>>
@@ -113,6 +150,10 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize, const K: usize> A
         let x = at_input_size::<T, K, IN>(x);
         add_kernel_gradient(grads, &x, dy);
         at_input_size::<T, IN, K>(&kernel_input_adjoint(self, dy))
+    }
+    #[inline(always)]
+    fn pull_parameters(&self, grads: &mut Self, x: &SVector<T, K>, dy: &[SVector<T, H>; G]) {
+        add_kernel_gradient(grads, &at_input_size::<T, K, IN>(x), dy);
     }
 }
 
@@ -153,4 +194,30 @@ pub fn pull_step<C: Differentiable>(
         grads,
     );
     (dx, d_constants)
+}
+
+/// [`pull_step`] without the input's adjoint, for an input whose adjoint nothing reads:
+/// returns the adjoint of the constants.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn pull_step_without_input<C: Differentiable>(
+    cell: &C,
+    grads: &mut C,
+    input: &C::Input,
+    residual: &C::Residual,
+    dy: &C::Output,
+    d_state: &mut C::State,
+    constants: &C::Constants,
+) -> C::Constants {
+    let mut d_constants = crate::Nested::zeros();
+    cell.step_backward_without_input(
+        input,
+        residual,
+        dy,
+        d_state,
+        constants,
+        &mut d_constants,
+        grads,
+    );
+    d_constants
 }

@@ -449,7 +449,7 @@ where
                 state: &mut gradients.initial_state.forward,
                 constants: &mut gradients.constants.forward,
                 parameters: &mut gradients.parameters.forward,
-                inputs: &mut gradients.inputs,
+                inputs: Some(&mut gradients.inputs),
             },
         );
         // A run's resets return to its initial states; a stream's to the stream's, which
@@ -536,7 +536,7 @@ where
                     state: &mut d_state,
                     constants: &mut gradients.constants.backward,
                     parameters: &mut gradients.parameters.backward,
-                    inputs: &mut d_inputs[range],
+                    inputs: Some(&mut d_inputs[range]),
                 },
             );
             // Both pieces start from the initial state.
@@ -560,7 +560,7 @@ where
                 state: &mut gradients.initial_state.backward,
                 constants: &mut gradients.constants.backward,
                 parameters: &mut gradients.parameters.backward,
-                inputs: &mut d_inputs[..first],
+                inputs: Some(&mut d_inputs[..first]),
             },
         );
         if let Some(d) = returned {

@@ -38,6 +38,35 @@ impl<const I: usize, const U: usize, T: Real> Differentiable for Dense<I, U, T> 
         _: &mut (),
         grads: &mut Self,
     ) -> SVector<T, I> {
+        let dz = self.gates_backward(input, residual, d_output, grads);
+        kernel_input_adjoint(&self.kernel, &dz)
+    }
+
+    fn step_backward_without_input(
+        &self,
+        input: &SVector<T, I>,
+        residual: &Self::Residual,
+        d_output: &SVector<T, U>,
+        _: &mut (),
+        _: &(),
+        _: &mut (),
+        grads: &mut Self,
+    ) {
+        self.gates_backward(input, residual, d_output, grads);
+    }
+}
+
+impl<const I: usize, const U: usize, T: Real> Dense<I, U, T> {
+    /// The step's backward up to the adjoint of its products (`dz`), which gives the input's
+    /// adjoint when it is wanted.
+    #[inline(always)]
+    fn gates_backward(
+        &self,
+        input: &SVector<T, I>,
+        residual: &<Self as Differentiable>::Residual,
+        d_output: &SVector<T, U>,
+        grads: &mut Self,
+    ) -> [SVector<T, U>; 1] {
         let dz = [activation_adjoint(
             self.activation,
             &residual.output,
@@ -47,6 +76,6 @@ impl<const I: usize, const U: usize, T: Real> Differentiable for Dense<I, U, T> 
             *bias += dz[0];
         }
         add_kernel_gradient(&mut grads.kernel, input, &dz);
-        kernel_input_adjoint(&self.kernel, &dz)
+        dz
     }
 }

@@ -42,6 +42,42 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for LstmCell<I, H, 
         _: &mut (),
         grads: &mut Self,
     ) -> SVector<T, I> {
+        let dz = self.gates_backward(input, residual, d_output, d_state, grads);
+        kernel_input_adjoint(&self.kernel, &dz)
+    }
+
+    fn step_backward_without_input(
+        &self,
+        input: &SVector<T, I>,
+        residual: &Self::Residual,
+        d_output: &SVector<T, H>,
+        d_state: &mut LstmState<H, T>,
+        _: &(),
+        _: &mut (),
+        grads: &mut Self,
+    ) {
+        self.gates_backward(input, residual, d_output, d_state, grads);
+    }
+
+    fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self> {
+        let mut cell = self.clone();
+        mask_kernels((&mut cell.kernel, &mut cell.recurrent_kernel), masks);
+        Some(cell)
+    }
+}
+
+impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
+    /// The step's backward up to the adjoint of its input kernel's products (`dz`), which
+    /// gives the input's adjoint when it is wanted.
+    #[inline(always)]
+    fn gates_backward(
+        &self,
+        input: &SVector<T, I>,
+        residual: &<Self as Differentiable>::Residual,
+        d_output: &SVector<T, H>,
+        d_state: &mut LstmState<H, T>,
+        grads: &mut Self,
+    ) -> [SVector<T, H>; 4] {
         let LstmGates {
             input: i,
             forget: f,
@@ -65,12 +101,6 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for LstmCell<I, H, 
         add_kernel_gradient(&mut grads.recurrent_kernel, &residual.previous.h, &dz);
         d_state.c = dc.component_mul(f);
         d_state.h = kernel_input_adjoint(&self.recurrent_kernel, &dz);
-        kernel_input_adjoint(&self.kernel, &dz)
-    }
-
-    fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self> {
-        let mut cell = self.clone();
-        mask_kernels((&mut cell.kernel, &mut cell.recurrent_kernel), masks);
-        Some(cell)
+        dz
     }
 }
