@@ -790,6 +790,103 @@ fn no_input_adjoints_same_other_gradients() {
     );
 }
 
+/// A batch whose sequences step in blocks (`step_forward_block`, each kernel read once for
+/// the block) against the same batch stepped sequence by sequence (a mask of every step, which
+/// the blocks do not take): the same outputs, final states, tapes and gradients, bit for bit.
+/// Nine sequences of one length: a block of eight and one left over.
+fn check_blocks<C>(name: &str, cell: C, constants: C::Constants)
+where
+    C: Differentiable + Clone + Send + Sync,
+    C::Input: Send + Sync,
+    C::State: Send + Sync,
+    C::Output: Send + Sync + PartialEq + std::fmt::Debug,
+    C::Constants: Clone + Send + Sync,
+    C::Residual: Send + Sync,
+{
+    const SEQUENCES: usize = 9;
+    const STEPS: usize = 5;
+    assert!(C::STEP_BLOCK, "{name}: the macro generates a block step");
+    let mut rng = Rng::new(name);
+    let rnn = rng.parameters(Rnn::new(cell), 0.5).batched_kernel(false);
+    let xs: Vec<Vec<C::Input>> = (0..SEQUENCES).map(|_| rng.values(STEPS)).collect();
+    let initial: Vec<C::State> = rng.values(SEQUENCES);
+    let d_outputs: Vec<Vec<C::Output>> = (0..SEQUENCES).map(|_| rng.values(STEPS)).collect();
+    let d_states: Vec<C::State> = rng.values(SEQUENCES);
+    let ks: Vec<C::Constants> = (0..SEQUENCES).map(|_| constants.clone()).collect();
+    let every = [Mask::Steps(&[true; STEPS]); SEQUENCES];
+    let gradients = |batch: &Batch<'_, Vec<C::Input>, C::State>| {
+        let mut tape = BatchTape::new();
+        let run = rnn.run_batch_taped(batch, &ks[..], &mut tape).unwrap();
+        let adjoints = (&d_outputs[..], &d_states[..]);
+        let mut g = BatchGradients::new(rnn.cell());
+        rnn.backward_batch_into(&tape, batch, adjoints, &ks[..], &mut g)
+            .unwrap();
+        let flats = |v: &[C::State]| v.iter().flat_map(flat).collect::<Vec<f64>>();
+        let inputs: Vec<f64> = g.inputs.iter().flatten().flat_map(flat).collect();
+        let (states, constants) = (flats(&run.states), flats(&g.initial_states));
+        let d_constants: Vec<f64> = g.constants.iter().flat_map(flat).collect();
+        let parameters = parameters(&g.parameters);
+        (
+            run.outputs,
+            states,
+            (constants, d_constants, inputs, parameters),
+        )
+    };
+    let blocked = gradients(&Batch::new(&xs).initial_states(&initial));
+    let single = gradients(&Batch::new(&xs).masks(&every).initial_states(&initial));
+    assert_eq!(blocked.0, single.0, "{name}: outputs");
+    assert_eq!(blocked.1, single.1, "{name}: final states");
+    assert_eq!(blocked.2, single.2, "{name}: gradients");
+}
+
+#[test]
+fn blocks_of_sequences_step_together() {
+    check_blocks(
+        "nested",
+        SmallNestedCell::<f64> {
+            kernel_1: Weights::zeros(),
+            kernel_2_3: Weights::zeros(),
+        },
+        (),
+    );
+    check_blocks(
+        "peephole",
+        Peephole::<f64> {
+            kernel: Kernel::zeros(),
+            bias: SVector::zeros(),
+            peep_i: SVector::zeros(),
+            peep_f: SVector::zeros(),
+            peep_o: SVector::zeros(),
+        },
+        (),
+    );
+    check_blocks(
+        "attention",
+        Attention {
+            query: dense(),
+            out: dense(),
+        },
+        SMatrix::from_fn(|r, c| (r as f64 - c as f64) / 5.0),
+    );
+    check_blocks(
+        "elman",
+        Elman::<3, 4, f64> {
+            w: SMatrix::zeros(),
+            u: SMatrix::zeros(),
+            b: SVector::zeros(),
+        },
+        (),
+    );
+    check_blocks(
+        "mgu",
+        Mgu {
+            forget: dense(),
+            candidate: dense(),
+        },
+        (),
+    );
+}
+
 #[test]
 fn differentiable_helpers() {
     check_masks(

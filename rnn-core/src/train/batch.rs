@@ -11,7 +11,7 @@ use super::differentiable::{
 use super::error::BackwardError;
 #[cfg(feature = "std")]
 use super::lowered::{self, LoweredTape};
-use super::sequence::{record_resetting, replay, Adjoints, Recording, Tape};
+use super::sequence::{record_block, record_resetting, replay, Adjoints, Recording, Tape};
 use crate::cell::Cell;
 use crate::drivers::batch::Spare;
 use crate::drivers::reset::ResetTo;
@@ -335,7 +335,10 @@ where
         if self.dropout.is_active() {
             *draws += 1;
         }
-        let each = |b: usize, outputs: &mut Sequence<C::Output>, state: &mut C::State, tape| {
+        let each = |b: usize,
+                    outputs: &mut Sequence<C::Output>,
+                    state: &mut C::State,
+                    tape: &mut Tape<C::Residual>| {
             let recording = Recording {
                 inputs: batch.sequences[b].as_ref(),
                 mask: batch.masks.get(b),
@@ -352,8 +355,60 @@ where
             record_resetting(cell, recording, state, tape, &mut outputs.0);
         };
         let (outputs, states) = (&mut out.outputs.0, &mut out.states);
+        // A cell whose block step shares its kernels' reads steps blocks of sequences of one
+        // length in lockstep, where each step of each is valid.
+        let blocks = C::STEP_BLOCK && !self.dropout.is_active();
+        let in_block = |b: usize, steps: usize| {
+            let len = batch.sequences[b].as_ref().len();
+            let whole = match batch.masks.get(b) {
+                crate::Mask::All => true,
+                crate::Mask::Length(n) => n == len,
+                crate::Mask::Steps(_) => false,
+            };
+            whole && len == steps && !batch.resets.get(b).any()
+        };
+        let block = |first: usize,
+                     outputs: &mut [Sequence<C::Output>],
+                     states: &mut [C::State],
+                     tapes: &mut [Tape<C::Residual>]| {
+            let steps = batch.sequences[first].as_ref().len();
+            let fits = (first..first + states.len()).all(|b| in_block(b, steps));
+            let arrays = (
+                <&mut [_; BLOCK]>::try_from(&mut *outputs),
+                <&mut [_; BLOCK]>::try_from(&mut *states),
+                <&mut [_; BLOCK]>::try_from(&mut *tapes),
+            );
+            match arrays {
+                (Ok(outputs), Ok(states), Ok(tapes)) if fits => {
+                    let run = (
+                        core::array::from_fn(|n| batch.sequences[first + n].as_ref()),
+                        core::array::from_fn(|n| constants.get(first + n)),
+                        self.direction,
+                        self.padding,
+                    );
+                    let outputs = outputs.each_mut().map(|o| &mut o.0);
+                    record_block(cell, run, states, tapes.each_mut(), outputs);
+                }
+                _ => {
+                    let sequences = outputs.iter_mut().zip(states).zip(tapes);
+                    for (j, ((outputs, state), tape)) in sequences.enumerate() {
+                        each(first + j, outputs, state, tape);
+                    }
+                }
+            }
+        };
         #[cfg(feature = "std")]
-        {
+        if blocks {
+            use rayon::prelude::*;
+            outputs
+                .par_chunks_mut(BLOCK)
+                .zip(states.par_chunks_mut(BLOCK))
+                .zip(tapes.par_chunks_mut(BLOCK))
+                .enumerate()
+                .for_each(|(k, ((outputs, states), tapes))| {
+                    block(k * BLOCK, outputs, states, tapes)
+                });
+        } else {
             use rayon::prelude::*;
             outputs
                 .par_iter_mut()
@@ -363,13 +418,23 @@ where
                 .for_each(|(b, ((outputs, state), tape))| each(b, outputs, state, tape));
         }
         #[cfg(not(feature = "std"))]
-        for (b, ((outputs, state), tape)) in outputs
-            .iter_mut()
-            .zip(states.iter_mut())
-            .zip(tapes.iter_mut())
-            .enumerate()
-        {
-            each(b, outputs, state, tape);
+        if blocks {
+            let chunks = outputs
+                .chunks_mut(BLOCK)
+                .zip(states.chunks_mut(BLOCK))
+                .zip(tapes.chunks_mut(BLOCK));
+            for (k, ((outputs, states), tapes)) in chunks.enumerate() {
+                block(k * BLOCK, outputs, states, tapes);
+            }
+        } else {
+            for (b, ((outputs, state), tape)) in outputs
+                .iter_mut()
+                .zip(states.iter_mut())
+                .zip(tapes.iter_mut())
+                .enumerate()
+            {
+                each(b, outputs, state, tape);
+            }
         }
         Ok(())
     }
@@ -544,6 +609,11 @@ where
         Ok(())
     }
 }
+
+/// The sequences a cell with a block step steps in lockstep: enough for a weight too large
+/// for the caches to be read once for many samples, few enough for the block's values to
+/// stay on a thread's stack.
+const BLOCK: usize = 8;
 
 /// A run of sequences' adjoints: their inputs', initial states' and constants'.
 type Adjointed<'a, C> = (

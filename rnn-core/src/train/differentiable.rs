@@ -50,6 +50,32 @@ pub trait Differentiable: Cell + Parameters {
         constants: &Self::Constants,
     ) -> (Self::Output, Self::Residual);
 
+    /// Whether [`step_forward_block`](Differentiable::step_forward_block) shares work across
+    /// its block (a `#[cell]` step's kernel products); without, batches step sample by
+    /// sample.
+    const STEP_BLOCK: bool = false;
+
+    /// [`step_forward`](Differentiable::step_forward) for a block of `N` independent samples
+    /// (of a batch): the same outputs, states and residuals, bit for bit, as `N` calls, which
+    /// this default makes. A `#[cell]` step applies each kernel once for the block, so that a
+    /// weight too large for the caches is read once for all its samples.
+    #[inline(always)]
+    fn step_forward_block<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        states: &mut [Self::State; N],
+        constants: [&Self::Constants; N],
+    ) -> [(Self::Output, Self::Residual); N]
+    where
+        Self: Sized,
+    {
+        let mut states = states.iter_mut();
+        core::array::from_fn(|n| {
+            let state = states.next().expect("N states");
+            self.step_forward(inputs[n], state, constants[n])
+        })
+    }
+
     /// Whether the step drops units itself: a `#[cell]` step that calls
     /// [`ops::dropout`](crate::ops::dropout) or [`ops::recurrent_dropout`](crate::ops::recurrent_dropout).
     /// Training runs with [`Rnn::dropout`](crate::Rnn::dropout) then step through

@@ -440,6 +440,56 @@ pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
     }
 }
 
+/// [`record_resetting`] of `N` sequences of one length, each with every step valid, no
+/// resets and no dropout, in lockstep: one [`Differentiable::step_forward_block`] per step, so
+/// that each of the cell's kernels is read once a step for the block. Each sequence's outputs,
+/// final state and tape are the same bits as its own run's.
+pub(crate) fn record_block<C: Differentiable, X: Borrow<C::Input>, const N: usize>(
+    cell: &C,
+    (inputs, constants, direction, padding): ([&[X]; N], [&C::Constants; N], Direction, Padding),
+    states: &mut [C::State; N],
+    tapes: [&mut Tape<C::Residual>; N],
+    outputs: [&mut Vec<C::Output>; N],
+) {
+    let steps = inputs[0].len();
+    let mut tapes = tapes;
+    let mut outputs = outputs;
+    for (tape, out) in tapes.iter_mut().zip(outputs.iter_mut()) {
+        tape.steps.clear();
+        tape.steps.reserve(steps);
+        tape.resets.clear();
+        tape.direction = direction;
+        tape.padding = padding;
+        tape.dropout = None;
+        out.clear();
+        out.reserve(steps);
+    }
+    crate::vectorized(
+        #[inline(always)]
+        || {
+            for k in 0..steps {
+                let (time, _) = schedule(direction, Mask::All, steps, k);
+                let xs = inputs.map(|x| x[time].borrow());
+                let stepped = cell.step_forward_block(xs, states, constants);
+                for ((tape, out), (output, residual)) in
+                    tapes.iter_mut().zip(outputs.iter_mut()).zip(stepped)
+                {
+                    out.push(output);
+                    tape.steps.push(TapedStep {
+                        time,
+                        residual: Some(residual),
+                    });
+                }
+            }
+        },
+    );
+    if direction.aligned_to_time() {
+        for out in outputs {
+            out.reverse();
+        }
+    }
+}
+
 /// How a training run applies its dropout masks, which stay the same at every step: folded
 /// into a copy of the cell's kernels once (the built-in cells), or handed to every step of a
 /// cell that drops units itself ([`Differentiable::STEP_DROPOUT`]).

@@ -931,11 +931,51 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         .push(syn::parse_quote!(for<'__rnn> #cell_ty: #krate::__private::Parameters));
     let where_clause = &generics.where_clause;
 
+    let closure = quote! {
+        #[inline(always)]
+        move |__rnn_self: &Self,
+              __rnn_input: &Self::Input,
+              __rnn_d_output: &Self::Output,
+              __rnn_d_state: &mut Self::State,
+              __rnn_constants: &Self::Constants,
+              __rnn_d_constants: &mut Self::Constants,
+              __rnn_grads: &mut Self,
+              __rnn_want_input: bool|
+              -> Self::Input {
+            #(let #captures = &#captures;)*
+            let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
+            #zeros
+            // First the written states' adjoints move to what was written (the
+            // adjoint left in `d_state` is then the old state's), then the output's
+            // adds to what it is (possibly the old state).
+            #write_accs
+            #output_acc
+            #backward
+            __rnn_d_input
+        }
+    };
+    let blocked = super::block::covers(program);
+    let block_method = blocked.then(|| {
+        super::block::method(super::block::Parts {
+            cell,
+            rt: &rt,
+            forward,
+            output: &output,
+            writes: &writes,
+            captures,
+            closure: &closure,
+        })
+    });
+
     quote! { #krate::__private::if_alloc! {
         impl #impl_generics #krate::__private::Differentiable for #cell_ty #where_clause {
             type Residual = #rt::Pullback<Self>;
 
             const STEP_DROPOUT: bool = #drops;
+
+            const STEP_BLOCK: bool = #blocked;
+
+            #block_method
 
             #[inline(always)]
             fn step_forward(
@@ -967,29 +1007,7 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                 #forward
                 let __rnn_output = ::core::clone::Clone::clone(#output);
                 #writes
-                let __rnn_pullback = #rt::Pullback::new(
-                    #[inline(always)]
-                    move |__rnn_self: &Self,
-                          __rnn_input: &Self::Input,
-                          __rnn_d_output: &Self::Output,
-                          __rnn_d_state: &mut Self::State,
-                          __rnn_constants: &Self::Constants,
-                          __rnn_d_constants: &mut Self::Constants,
-                          __rnn_grads: &mut Self,
-                          __rnn_want_input: bool|
-                          -> Self::Input {
-                        #(let #captures = &#captures;)*
-                        let mut __rnn_d_input = #rt::zeros_as(__rnn_input);
-                        #zeros
-                        // First the written states' adjoints move to what was written (the
-                        // adjoint left in `d_state` is then the old state's), then the output's
-                        // adds to what it is (possibly the old state).
-                        #write_accs
-                        #output_acc
-                        #backward
-                        __rnn_d_input
-                    },
-                );
+                let __rnn_pullback = #rt::Pullback::new(#closure);
                 (__rnn_output, __rnn_pullback)
             }
 

@@ -1,6 +1,7 @@
 //! `#[cell]`: parse the step function into a [`model::Cell`], check it, expand it.
 
 mod adjoint;
+mod block;
 mod check;
 mod expand;
 mod lower;

@@ -131,6 +131,9 @@ pub trait Apply<X>: Sized {
     type Output;
     /// What the user's `apply` computes, bit for bit.
     fn apply(&self, x: &X) -> Self::Output;
+    /// [`apply`](Apply::apply) of each of a block's samples, each weight read once for the
+    /// block; the same bits.
+    fn apply_block<const N: usize>(&self, xs: [&X; N]) -> [Self::Output; N];
     /// Adds the kernel's gradient into `grads` and returns `x`'s adjoint.
     fn pull(&self, grads: &mut Self, x: &X, dy: &Self::Output) -> X;
     /// [`pull`](Apply::pull) without `x`'s adjoint, for an `x` whose adjoint nothing reads.
@@ -144,6 +147,13 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize, const K: usize> A
     #[inline(always)]
     fn apply(&self, x: &SVector<T, K>) -> [SVector<T, H>; G] {
         Kernel::apply(self, &at_input_size::<T, K, IN>(x))
+    }
+    #[inline(always)]
+    fn apply_block<const N: usize>(&self, xs: [&SVector<T, K>; N]) -> [[SVector<T, H>; G]; N] {
+        let xs = xs.map(at_input_size::<T, K, IN>);
+        let mut out = [[SVector::zeros(); G]; N];
+        self.accumulate_block(xs.each_ref(), &mut out);
+        out
     }
     #[inline(always)]
     fn pull(&self, grads: &mut Self, x: &SVector<T, K>, dy: &[SVector<T, H>; G]) -> SVector<T, K> {
