@@ -13,10 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rnn::cells::{BatchNormalization, Dense, LstmCell};
 use rnn::ops::Activation;
+use rnn::parameters::{Parameters, Scheme};
 use rnn::prelude::*;
 use rnn::train::loss::{Loss, Reduction, SparseCategoricalCrossentropy};
 use rnn::train::optim::{Adam, Optimizer};
 use rnn::train::{set_to_zero, zeros_like, Fit, Layer, Model, Verbosity};
+use rnn::weights::Kernel;
+use rnn::{cell, ops};
 
 /// Counts every allocation of the process.
 struct Counting;
@@ -87,9 +90,68 @@ fn data(count: usize) -> (Vec<Vec<SVector<f32, 4>>>, Vec<usize>) {
     (x, (0..count).map(|b| b % 3).collect())
 }
 
+/// A custom cell whose step the macro also generates for blocks of sequences: a gated update
+/// through one stacked kernel.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Gated {
+    kernel: Kernel<f32, 12, 2, 8>,
+}
+
+#[cell]
+impl Gated {
+    fn step(
+        &self,
+        #[input] x: &SVector<f32, 4>,
+        #[state] h: &mut SVector<f32, 8>,
+    ) -> SVector<f32, 8> {
+        let xh: SVector<f32, 12> = ops::concat(x, h);
+        let [z, c] = self.kernel.apply(&xh);
+        *h = ops::tanh(&(ops::sigmoid(&z).component_mul(h) + c));
+        *h
+    }
+}
+
+/// The same update with a branch, which the block form does not cover: its batches step
+/// sequence by sequence.
+#[derive(Clone, Debug, PartialEq, Parameters)]
+struct Branchy {
+    kernel: Kernel<f32, 12, 2, 8>,
+}
+
+#[cell]
+impl Branchy {
+    fn step(
+        &self,
+        #[input] x: &SVector<f32, 4>,
+        #[state] h: &mut SVector<f32, 8>,
+    ) -> SVector<f32, 8> {
+        let xh: SVector<f32, 12> = ops::concat(x, h);
+        let [z, c] = self.kernel.apply(&xh);
+        let gate = if x[0] > 0.0 {
+            ops::sigmoid(&z)
+        } else {
+            ops::tanh(&z)
+        };
+        *h = ops::tanh(&(gate.component_mul(h) + c));
+        *h
+    }
+}
+
+/// The classifier with a custom cell in place of the LSTM.
+fn custom<C: rnn::Cell + Parameters>(mut cell: C) -> (Rnn<C>, BatchNormalization<8>, Dense<8, 3>) {
+    cell.initialize(Scheme::Keras, 5);
+    (
+        Rnn::new(cell),
+        BatchNormalization::identity(),
+        Dense::keras_init(2).with_activation(Activation::Softmax),
+    )
+}
+
 /// Forward, loss, backward and an Adam step, as a hand-written training loop does them.
-fn steps_allocate(batched_kernel: bool) -> [[usize; 2]; 3] {
-    let mut model = classifier(batched_kernel);
+fn steps_allocate<M>(mut model: M) -> [[usize; 2]; 3]
+where
+    M: Layer<Input = Vec<SVector<f32, 4>>, Output = SVector<f32, 3>> + Parameters + Clone,
+{
     let (x, y) = data(24);
     let loss = SparseCategoricalCrossentropy::default();
     let mut optimizer = Optimizer::new(Adam::keras(), 1e-2);
@@ -132,7 +194,7 @@ fn a_training_step_after_the_first_allocates_nothing() {
     // Without AVX2 and FMA, the batched kernel's products allocate in the GEMM library.
     let packed = rnn::kernels::Isa::active() >= rnn::kernels::Isa::Avx2;
     for batched_kernel in [true, false] {
-        let [first, smaller, again] = steps_allocate(batched_kernel);
+        let [first, smaller, again] = steps_allocate(classifier(batched_kernel));
         println!(
             "batched kernel {batched_kernel}: [aligned for scalars, for vectors] first step \
              {first:?}, a smaller batch {smaller:?}, two steps after {again:?}"
@@ -150,6 +212,31 @@ fn a_training_step_after_the_first_allocates_nothing() {
             };
             assert_eq!(counted, 0, "{what} (batched kernel {batched_kernel})");
         }
+    }
+
+    // A custom cell's residuals are its backward closures, which a kept tape refills: in
+    // blocks of sequences, and sequence by sequence.
+    for (name, [first, smaller, again]) in [
+        (
+            "single steps",
+            steps_allocate(custom(Branchy {
+                kernel: Kernel::zeros(),
+            })),
+        ),
+        (
+            "block step",
+            steps_allocate(custom(Gated {
+                kernel: Kernel::zeros(),
+            })),
+        ),
+    ] {
+        println!(
+            "custom cell, {name}: [aligned for scalars, for vectors] first step {first:?}, \
+             a smaller batch {smaller:?}, two steps after {again:?}"
+        );
+        assert!(first[0] > 0, "the count must see the first step's buffers");
+        assert_eq!(smaller[0] + smaller[1], 0, "a smaller batch ({name})");
+        assert_eq!(again[0] + again[1], 0, "steps after the first ({name})");
     }
 
     // `fit`: an epoch more costs no allocation (26 samples in batches of 8: the last is 2).

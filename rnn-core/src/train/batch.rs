@@ -37,6 +37,10 @@ pub struct BatchTape<R> {
     /// follows it.
     #[cfg(feature = "std")]
     lowered: Option<alloc::boxed::Box<LoweredTape>>,
+    /// Whether the last batch ran on the batched kernel (`lowered` is kept either way, so
+    /// that a cell without one does not allocate it anew every batch).
+    #[cfg(feature = "std")]
+    on_kernel: bool,
     /// How many batches with dropout this tape recorded: the next batch's draw.
     draws: u64,
 }
@@ -49,14 +53,22 @@ impl<R> BatchTape<R> {
             spare: Spare::new(),
             #[cfg(feature = "std")]
             lowered: None,
+            #[cfg(feature = "std")]
+            on_kernel: false,
             draws: 0,
         }
+    }
+
+    /// The batched kernel's record, when the last batch ran on it.
+    #[cfg(feature = "std")]
+    fn kernel_record(&self) -> Option<&LoweredTape> {
+        self.lowered.as_deref().filter(|_| self.on_kernel)
     }
 
     /// The number of sequences recorded.
     pub fn len(&self) -> usize {
         #[cfg(feature = "std")]
-        if let Some(lowered) = &self.lowered {
+        if let Some(lowered) = self.kernel_record() {
             return lowered.len();
         }
         self.tapes.len()
@@ -71,7 +83,7 @@ impl<R> BatchTape<R> {
     /// kernel, which records the batch as a whole.
     pub fn sequence(&self, b: usize) -> Option<&Tape<R>> {
         #[cfg(feature = "std")]
-        if self.lowered.is_some() {
+        if self.kernel_record().is_some() {
             return None;
         }
         self.tapes.get(b)
@@ -85,7 +97,7 @@ impl<R> BatchTape<R> {
     /// The number of steps sequence `b` was recorded with (`b` below [`len`](Self::len)).
     fn steps(&self, b: usize) -> usize {
         #[cfg(feature = "std")]
-        if let Some(lowered) = &self.lowered {
+        if let Some(lowered) = self.kernel_record() {
             return lowered.steps(b);
         }
         self.tapes[b].len()
@@ -307,13 +319,14 @@ where
             if self.batched_kernel && !self.dropout.is_active() {
                 let kept = tape.lowered.get_or_insert_with(Default::default);
                 let config = (self.direction, self.padding);
-                if lowered::record(cell, config, batch, constants, kept, out) {
+                tape.on_kernel = lowered::record(cell, config, batch, constants, kept, out);
+                if tape.on_kernel {
                     let BatchTape { tapes, spare, .. } = tape;
                     spare.resize(tapes, 0, Tape::new);
                     return Ok(());
                 }
             }
-            tape.lowered = None;
+            tape.on_kernel = false;
         }
         let BatchTape {
             tapes,
@@ -509,7 +522,7 @@ where
 
         let cell = self.cell();
         #[cfg(feature = "std")]
-        if let Some(kept) = &tape.lowered {
+        if let Some(kept) = tape.kernel_record() {
             let config = (self.direction, self.padding);
             let adjoints = (d_outputs, d_final_states);
             return lowered::backward(cell, kept, config, adjoints, gradients);

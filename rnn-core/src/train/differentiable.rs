@@ -76,6 +76,48 @@ pub trait Differentiable: Cell + Parameters {
         })
     }
 
+    /// [`step_forward_with_dropout`](Differentiable::step_forward_with_dropout) writing its
+    /// residual over `residual`, an earlier step's: the same output, state and residual. A
+    /// residual that owns memory (a `#[cell]` step's backward closure) reuses it, so that a
+    /// training loop that keeps its tapes allocates nothing per step; the default assigns.
+    #[inline(always)]
+    fn step_forward_into(
+        &self,
+        input: &Self::Input,
+        state: &mut Self::State,
+        constants: &Self::Constants,
+        masks: Option<&DropoutMasks>,
+        residual: &mut Self::Residual,
+    ) -> Self::Output {
+        let (output, new) = self.step_forward_with_dropout(input, state, constants, masks);
+        *residual = new;
+        output
+    }
+
+    /// [`step_forward_block`](Differentiable::step_forward_block) writing each sample's
+    /// residual over `residuals`, as [`step_forward_into`](Differentiable::step_forward_into)
+    /// does; the default assigns.
+    #[inline(always)]
+    fn step_forward_block_into<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        states: &mut [Self::State; N],
+        constants: [&Self::Constants; N],
+        residuals: [&mut Self::Residual; N],
+    ) -> [Self::Output; N]
+    where
+        Self: Sized,
+    {
+        let mut residuals = residuals.into_iter();
+        self.step_forward_block(inputs, states, constants)
+            .map(|(output, new)| {
+                if let Some(residual) = residuals.next() {
+                    *residual = new;
+                }
+                output
+            })
+    }
+
     /// Whether the step drops units itself: a `#[cell]` step that calls
     /// [`ops::dropout`](crate::ops::dropout) or [`ops::recurrent_dropout`](crate::ops::recurrent_dropout).
     /// Training runs with [`Rnn::dropout`](crate::Rnn::dropout) then step through

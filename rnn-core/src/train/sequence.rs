@@ -46,6 +46,16 @@ struct TapedStep<R> {
 }
 
 impl<R> Tape<R> {
+    /// Step `k` of a run being recorded over this tape's earlier one: overwritten when the
+    /// tape has it, else added (the steps before it are the run's).
+    fn set(&mut self, k: usize, time: usize, residual: Option<R>) {
+        let step = TapedStep { time, residual };
+        match self.steps.get_mut(k) {
+            Some(old) => *old = step,
+            None => self.steps.push(step),
+        }
+    }
+
     /// The bytes one recorded step holds: its residual, and which timestep it read. A run
     /// of `T` steps records `T · STEP_BYTES` (the inputs are the caller's, not copied), so
     /// this sizes a training run's activation memory.
@@ -392,8 +402,10 @@ pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
         dropout,
     } = run;
     let steps = inputs.len();
-    tape.steps.clear();
-    tape.steps.reserve(steps);
+    // The tape's steps are overwritten in place, so that a residual that owns memory reuses
+    // it (see `Differentiable::step_forward_into`).
+    tape.steps.truncate(steps);
+    tape.steps.reserve(steps - tape.steps.len());
     tape.resets.clear();
     tape.direction = direction;
     tape.padding = padding;
@@ -415,20 +427,32 @@ pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
                 if fresh {
                     tape.resets.push(k);
                 }
-                let (output, residual) = if valid {
-                    let (output, residual) = cell.step_forward_with_dropout(
-                        inputs[time].borrow(),
-                        state,
-                        constants,
-                        in_step.as_ref(),
-                    );
-                    (output, Some(residual))
-                } else {
-                    let previous = outputs.last().or(carried.as_ref()).filter(|_| !fresh);
-                    (padding.masked_output(previous), None)
+                let x = inputs[time].borrow();
+                let masks = in_step.as_ref();
+                let output = match (valid, tape.steps.get_mut(k)) {
+                    (
+                        true,
+                        Some(TapedStep {
+                            time: at,
+                            residual: Some(residual),
+                        }),
+                    ) => {
+                        *at = time;
+                        cell.step_forward_into(x, state, constants, masks, residual)
+                    }
+                    (true, _) => {
+                        let (output, residual) =
+                            cell.step_forward_with_dropout(x, state, constants, masks);
+                        tape.set(k, time, Some(residual));
+                        output
+                    }
+                    (false, _) => {
+                        let previous = outputs.last().or(carried.as_ref()).filter(|_| !fresh);
+                        tape.set(k, time, None);
+                        padding.masked_output(previous)
+                    }
                 };
                 outputs.push(output);
-                tape.steps.push(TapedStep { time, residual });
             }
         },
     );
@@ -455,8 +479,9 @@ pub(crate) fn record_block<C: Differentiable, X: Borrow<C::Input>, const N: usiz
     let mut tapes = tapes;
     let mut outputs = outputs;
     for (tape, out) in tapes.iter_mut().zip(outputs.iter_mut()) {
-        tape.steps.clear();
-        tape.steps.reserve(steps);
+        // Overwritten in place, as `record_resetting` does.
+        tape.steps.truncate(steps);
+        tape.steps.reserve(steps - tape.steps.len());
         tape.resets.clear();
         tape.direction = direction;
         tape.padding = padding;
@@ -470,15 +495,33 @@ pub(crate) fn record_block<C: Differentiable, X: Borrow<C::Input>, const N: usiz
             for k in 0..steps {
                 let (time, _) = schedule(direction, Mask::All, steps, k);
                 let xs = inputs.map(|x| x[time].borrow());
-                let stepped = cell.step_forward_block(xs, states, constants);
-                for ((tape, out), (output, residual)) in
-                    tapes.iter_mut().zip(outputs.iter_mut()).zip(stepped)
-                {
-                    out.push(output);
-                    tape.steps.push(TapedStep {
-                        time,
+                let kept = tapes.each_mut().map(|tape| match tape.steps.get_mut(k) {
+                    Some(TapedStep {
+                        time: at,
                         residual: Some(residual),
-                    });
+                    }) => {
+                        *at = time;
+                        Some(residual)
+                    }
+                    _ => None,
+                });
+                match all_some(kept) {
+                    Ok(residuals) => {
+                        let stepped =
+                            cell.step_forward_block_into(xs, states, constants, residuals);
+                        for (out, output) in outputs.iter_mut().zip(stepped) {
+                            out.push(output);
+                        }
+                    }
+                    Err(_) => {
+                        let stepped = cell.step_forward_block(xs, states, constants);
+                        for ((tape, out), (output, residual)) in
+                            tapes.iter_mut().zip(outputs.iter_mut()).zip(stepped)
+                        {
+                            out.push(output);
+                            tape.set(k, time, Some(residual));
+                        }
+                    }
                 }
             }
         },
@@ -487,6 +530,15 @@ pub(crate) fn record_block<C: Differentiable, X: Borrow<C::Input>, const N: usiz
         for out in outputs {
             out.reverse();
         }
+    }
+}
+
+/// Every item, when none is `None`; else the items as they were.
+fn all_some<T, const N: usize>(items: [Option<T>; N]) -> Result<[T; N], [Option<T>; N]> {
+    if items.iter().all(Option::is_some) {
+        Ok(items.map(|item| item.expect("every item is `Some`")))
+    } else {
+        Err(items)
     }
 }
 

@@ -967,7 +967,70 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
         })
     });
 
+    let block_impl = block_method.as_ref().map(|method| {
+        quote! {
+            impl #impl_generics #rt::TapedBlock for #cell_ty #where_clause {
+                #method
+            }
+        }
+    });
+    let block_forwards = blocked.then(|| {
+        quote! {
+            #[inline]
+            fn step_forward_block<const __RNN_N: usize>(
+                &self,
+                inputs: [&Self::Input; __RNN_N],
+                states: &mut [Self::State; __RNN_N],
+                constants: [&Self::Constants; __RNN_N],
+            ) -> [(Self::Output, Self::Residual); __RNN_N] {
+                #rt::forward_block(self, inputs, states, constants)
+            }
+
+            #[inline]
+            fn step_forward_block_into<const __RNN_N: usize>(
+                &self,
+                inputs: [&Self::Input; __RNN_N],
+                states: &mut [Self::State; __RNN_N],
+                constants: [&Self::Constants; __RNN_N],
+                residuals: [&mut Self::Residual; __RNN_N],
+            ) -> [Self::Output; __RNN_N] {
+                #rt::TapedBlock::forward_block_into(self, inputs, states, constants, residuals)
+            }
+        }
+    });
+
     quote! { #krate::__private::if_alloc! {
+        // One forward refills the residual it is given, so that the backward closure has one
+        // type (a closure's type depends on the function it is written in).
+        impl #impl_generics #rt::Taped for #cell_ty #where_clause {
+            #[allow(
+                unused_variables, unused_mut, unused_braces, non_snake_case,
+                clippy::all, clippy::pedantic
+            )]
+            #[inline(always)]
+            fn forward_into(
+                &self,
+                __rnn_input: &Self::Input,
+                __rnn_state: &mut Self::State,
+                __rnn_constants: &Self::Constants,
+                __rnn_dropout: ::core::option::Option<&#rt::DropoutMasks>,
+                __rnn_residual: &mut #rt::Pullback<Self>,
+            ) -> Self::Output {
+                use #rt::{AtSame as _, AtShape as _, ByNested as _, ByReal as _};
+                #helpers
+                // Copied: the backward drops the adjoints with the same masks.
+                let __rnn_masks = __rnn_dropout.copied();
+                #bindings
+                #forward
+                let __rnn_output = ::core::clone::Clone::clone(#output);
+                #writes
+                __rnn_residual.refill(#closure);
+                __rnn_output
+            }
+        }
+
+        #block_impl
+
         impl #impl_generics #krate::__private::Differentiable for #cell_ty #where_clause {
             type Residual = #rt::Pullback<Self>;
 
@@ -975,9 +1038,9 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
 
             const STEP_BLOCK: bool = #blocked;
 
-            #block_method
+            #block_forwards
 
-            #[inline(always)]
+            #[inline]
             fn step_forward(
                 &self,
                 input: &Self::Input,
@@ -987,28 +1050,29 @@ pub fn expand(cell: &Cell, program: &Program, cell_ty: &syn::Type) -> TokenStrea
                 self.step_forward_with_dropout(input, state, constants, ::core::option::Option::None)
             }
 
-            #[allow(
-                unused_variables, unused_mut, unused_braces, non_snake_case,
-                clippy::all, clippy::pedantic
-            )]
             #[inline]
             fn step_forward_with_dropout(
                 &self,
-                __rnn_input: &Self::Input,
-                __rnn_state: &mut Self::State,
-                __rnn_constants: &Self::Constants,
-                __rnn_dropout: ::core::option::Option<&#rt::DropoutMasks>,
+                input: &Self::Input,
+                state: &mut Self::State,
+                constants: &Self::Constants,
+                dropout: ::core::option::Option<&#rt::DropoutMasks>,
             ) -> (Self::Output, Self::Residual) {
-                use #rt::{AtSame as _, AtShape as _, ByNested as _, ByReal as _};
-                #helpers
-                // Copied: the backward drops the adjoints with the same masks.
-                let __rnn_masks = __rnn_dropout.copied();
-                #bindings
-                #forward
-                let __rnn_output = ::core::clone::Clone::clone(#output);
-                #writes
-                let __rnn_pullback = #rt::Pullback::new(#closure);
-                (__rnn_output, __rnn_pullback)
+                let mut residual = #rt::Pullback::empty();
+                let output = #rt::Taped::forward_into(self, input, state, constants, dropout, &mut residual);
+                (output, residual)
+            }
+
+            #[inline]
+            fn step_forward_into(
+                &self,
+                input: &Self::Input,
+                state: &mut Self::State,
+                constants: &Self::Constants,
+                dropout: ::core::option::Option<&#rt::DropoutMasks>,
+                residual: &mut Self::Residual,
+            ) -> Self::Output {
+                #rt::Taped::forward_into(self, input, state, constants, dropout, residual)
             }
 
             #[inline]

@@ -59,7 +59,7 @@ pub struct Parts<'a> {
     pub closure: &'a TokenStream,
 }
 
-/// The `step_forward_block` method.
+/// The `TapedBlock::forward_block_into` method.
 pub fn method(parts: Parts<'_>) -> TokenStream {
     let Parts {
         cell,
@@ -116,13 +116,14 @@ pub fn method(parts: Parts<'_>) -> TokenStream {
             unused_variables, unused_mut, unused_braces, non_snake_case,
             clippy::all, clippy::pedantic
         )]
-        #[inline]
-        fn step_forward_block<const #n: usize>(
+        #[inline(always)]
+        fn forward_block_into<const #n: usize>(
             &self,
             __rnn_inputs: [&Self::Input; #n],
             __rnn_states: &mut [Self::State; #n],
             __rnn_constants: [&Self::Constants; #n],
-        ) -> [(Self::Output, Self::Residual); #n] {
+            mut __rnn_residuals: [&mut #rt::Pullback<Self>; #n],
+        ) -> [Self::Output; #n] {
             use #rt::{AtSame as _, AtShape as _, ByNested as _, ByReal as _};
             let __rnn_masks: ::core::option::Option<#rt::DropoutMasks> = ::core::option::Option::None;
             let __rnn_state_view: &[Self::State; #n] = &*__rnn_states;
@@ -140,8 +141,8 @@ pub fn method(parts: Parts<'_>) -> TokenStream {
                 #[inline(always)]
                 |#i| {
                     #(let #captures = ::core::clone::Clone::clone(&#captures[#i]);)*
-                    let __rnn_pullback = #rt::Pullback::new(#closure);
-                    (::core::clone::Clone::clone(&__rnn_output[#i]), __rnn_pullback)
+                    __rnn_residuals[#i].refill(#closure);
+                    ::core::clone::Clone::clone(&__rnn_output[#i])
                 },
             )
         }

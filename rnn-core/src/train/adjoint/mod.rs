@@ -23,6 +23,7 @@ pub use join::{concat, pull_concat, pull_split, split};
 pub use product::{pull_step, pull_step_without_input, step, Apply, Forward};
 
 use alloc::sync::Arc;
+use core::any::Any;
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -35,74 +36,138 @@ use crate::nested::ScalarOp;
 use crate::ops::Activation;
 use crate::real::Real;
 
-/// The signature of one step's backward, as [`Differentiable::step_backward`] has it with the
-/// cell passed in (the closure must not borrow the cell it is stored beside), and whether the
-/// input's adjoint is wanted (without, the products that compute only it are skipped and
-/// the adjoint returned is not the input's).
+/// One step's backward, as the generated closure computes it: the arguments of
+/// [`Differentiable::step_backward`] with the cell passed in (the closure must not borrow the
+/// cell it is stored beside), then whether the input's adjoint is wanted (without, the
+/// products that compute only it are skipped and what is returned is not it).
 ///
 /// [`Differentiable::step_backward`]: crate::train::Differentiable::step_backward
-pub type PullbackFn<C> = dyn Fn(
+pub trait PullFn<C: Cell>:
+    Fn(
         &C,
-        &<C as Cell>::Input,
-        &<C as Cell>::Output,
-        &mut <C as Cell>::State,
-        &<C as Cell>::Constants,
-        &mut <C as Cell>::Constants,
+        &C::Input,
+        &C::Output,
+        &mut C::State,
+        &C::Constants,
+        &mut C::Constants,
         &mut C,
         bool,
-    ) -> <C as Cell>::Input
+    ) -> C::Input
     + Send
-    + Sync;
+    + Sync
+    + 'static
+{
+}
 
-/// The residual of a generated backward: the backward closure of one step, holding what the
-/// step kept (JAX's `vjp` returns the same kind of closure).
-pub struct Pullback<C: Cell>(Arc<PullbackFn<C>>);
+impl<C: Cell, F> PullFn<C> for F where
+    F: Fn(
+            &C,
+            &C::Input,
+            &C::Output,
+            &mut C::State,
+            &C::Constants,
+            &mut C::Constants,
+            &mut C,
+            bool,
+        ) -> C::Input
+        + Send
+        + Sync
+        + 'static
+{
+}
 
-impl<C: Cell> Pullback<C> {
-    /// Wraps one step's backward closure. Called through a pointer, its body is compiled
-    /// apart from the driver's vectorized loop, so the wrapper enters that copy itself, once
-    /// a step (the generated closure is `#[inline(always)]`, so its body is compiled there).
-    pub fn new(
-        f: impl Fn(
-                &C,
-                &C::Input,
-                &C::Output,
-                &mut C::State,
-                &C::Constants,
-                &mut C::Constants,
-                &mut C,
-                bool,
-            ) -> C::Input
-            + Send
-            + Sync
-            + 'static,
-    ) -> Self {
-        Pullback(Arc::new(
-            move |cell: &C,
-                  input: &C::Input,
-                  d_output: &C::Output,
-                  d_state: &mut C::State,
-                  constants: &C::Constants,
-                  d_constants: &mut C::Constants,
-                  grads: &mut C,
-                  input_adjoint: bool| {
-                crate::vectorized(
-                    #[inline(always)]
-                    || {
-                        f(
-                            cell,
-                            input,
-                            d_output,
-                            d_state,
-                            constants,
-                            d_constants,
-                            grads,
-                            input_adjoint,
-                        )
-                    },
+/// A step's backward closure behind the pointer a [`Pullback`] holds, and its type, so that
+/// a later step of the same cell can write its own closure in its place.
+trait Pull<C: Cell>: Send + Sync + 'static {
+    #[allow(clippy::too_many_arguments)]
+    fn pull(
+        &self,
+        cell: &C,
+        input: &C::Input,
+        d_output: &C::Output,
+        d_state: &mut C::State,
+        constants: &C::Constants,
+        d_constants: &mut C::Constants,
+        grads: &mut C,
+        input_adjoint: bool,
+    ) -> C::Input;
+
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// A generated closure as a [`Pull`].
+struct Closure<F>(F);
+
+impl<C: Cell, F: PullFn<C>> Pull<C> for Closure<F> {
+    /// Called through a pointer, the closure's body is compiled apart from the driver's
+    /// vectorized loop, so it enters that copy itself, once a step (the generated closure is
+    /// `#[inline(always)]`, so its body is compiled there).
+    #[inline]
+    fn pull(
+        &self,
+        cell: &C,
+        input: &C::Input,
+        d_output: &C::Output,
+        d_state: &mut C::State,
+        constants: &C::Constants,
+        d_constants: &mut C::Constants,
+        grads: &mut C,
+        input_adjoint: bool,
+    ) -> C::Input {
+        crate::vectorized(
+            #[inline(always)]
+            || {
+                (self.0)(
+                    cell,
+                    input,
+                    d_output,
+                    d_state,
+                    constants,
+                    d_constants,
+                    grads,
+                    input_adjoint,
                 )
             },
-        ))
+        )
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// The residual of a generated backward: the backward closure of one step, holding what the
+/// step kept (JAX's `vjp` returns the same kind of closure). The compiler generates its type,
+/// which no code can name; behind a pointer, it is one type for every step.
+///
+/// Empty only inside the generated forward, before it puts the step's closure.
+pub struct Pullback<C: Cell + 'static>(Option<Arc<dyn Pull<C>>>);
+
+impl<C: Cell + 'static> Pullback<C> {
+    /// Holds one step's backward closure.
+    pub fn new(f: impl PullFn<C>) -> Self {
+        Pullback(Some(Arc::new(Closure(f))))
+    }
+
+    /// No closure yet, and no memory: where the generated forward puts its step's.
+    pub fn empty() -> Self {
+        Pullback(None)
+    }
+
+    /// Holds `f` instead, in the memory of the closure held now when that is a closure of
+    /// the same type that nothing else shares (an earlier step of the same cell, on a tape
+    /// that is refilled): a training loop that keeps its tapes then allocates nothing here.
+    #[inline]
+    pub fn refill<F: PullFn<C>>(&mut self, f: F) {
+        let held = self
+            .0
+            .as_mut()
+            .and_then(Arc::get_mut)
+            .and_then(|p| p.as_any_mut().downcast_mut::<Closure<F>>());
+        match held {
+            Some(Closure(slot)) => *slot = f,
+            None => *self = Pullback::new(f),
+        }
     }
 
     /// Runs the step's backward (the arguments of `step_backward`, in its order, then whether
@@ -120,26 +185,71 @@ impl<C: Cell> Pullback<C> {
         grads: &mut C,
         input_adjoint: bool,
     ) -> C::Input {
-        (self.0)(
-            cell,
-            input,
-            d_output,
-            d_state,
-            constants,
-            d_constants,
-            grads,
-            input_adjoint,
-        )
+        match &self.0 {
+            Some(pull) => pull.pull(
+                cell,
+                input,
+                d_output,
+                d_state,
+                constants,
+                d_constants,
+                grads,
+                input_adjoint,
+            ),
+            // The generated forward returns no empty pullback; this arm is never taken.
+            None => zeros_as(input),
+        }
     }
 }
 
-impl<C: Cell> Clone for Pullback<C> {
+/// The forward a `#[cell]` step generates, refilling `residual` with its backward closure
+/// (see [`Pullback::refill`]).
+pub trait Taped: Cell + Sized + 'static {
+    /// The step with dropout `masks` (see `Differentiable::step_forward_with_dropout`).
+    fn forward_into(
+        &self,
+        input: &Self::Input,
+        state: &mut Self::State,
+        constants: &Self::Constants,
+        masks: Option<&DropoutMasks>,
+        residual: &mut Pullback<Self>,
+    ) -> Self::Output;
+}
+
+/// The forward of a block of samples a straight-line `#[cell]` step generates (see
+/// `Differentiable::step_forward_block`), refilling each sample's residual.
+pub trait TapedBlock: Cell + Sized + 'static {
+    /// `N` steps, each kernel applied once for the block.
+    fn forward_block_into<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        states: &mut [Self::State; N],
+        constants: [&Self::Constants; N],
+        residuals: [&mut Pullback<Self>; N],
+    ) -> [Self::Output; N];
+}
+
+/// [`TapedBlock::forward_block_into`] into new residuals.
+#[inline(always)]
+pub fn forward_block<C: TapedBlock, const N: usize>(
+    cell: &C,
+    inputs: [&C::Input; N],
+    states: &mut [C::State; N],
+    constants: [&C::Constants; N],
+) -> [(C::Output, Pullback<C>); N] {
+    let mut residuals: [Pullback<C>; N] = core::array::from_fn(|_| Pullback::empty());
+    let outputs = cell.forward_block_into(inputs, states, constants, residuals.each_mut());
+    let mut residuals = residuals.into_iter();
+    outputs.map(|output| (output, residuals.next().unwrap_or_else(Pullback::empty)))
+}
+
+impl<C: Cell + 'static> Clone for Pullback<C> {
     fn clone(&self) -> Self {
-        Pullback(Arc::clone(&self.0))
+        Pullback(self.0.clone())
     }
 }
 
-impl<C: Cell> fmt::Debug for Pullback<C> {
+impl<C: Cell + 'static> fmt::Debug for Pullback<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Pullback")
     }
