@@ -318,9 +318,13 @@ mod tests {
         (0..len).map(|_| from(next())).collect()
     }
 
+    /// [`sweep`] for one shape of tile.
+    type Sweep<T> = fn(&mut [T], usize, &[T], &[T], &mut Vec<T>);
+
     /// For each number of terms, the gradient `w0 + Σ_k x_k dz_kᵀ` of `inputs` rows and `n`
     /// columns added term by term, and as every copy's tile adds it: the same bits.
     fn tiles_agree<T: Real>(inputs: usize, n: usize, from: impl Fn(f64) -> T + Copy) {
+        // The shortest text that reads back as the same value: equal text, equal bits.
         let bits = |w: &[T]| w.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>();
         for terms in [1, 37, TERMS] {
             let xs = randoms(terms * inputs, 1, from);
@@ -330,11 +334,11 @@ mod tests {
             for (x, dz) in xs.chunks_exact(inputs).zip(dzs.chunks_exact(n)) {
                 for (row, &x) in expected.chunks_exact_mut(n).zip(x) {
                     for (w, &d) in row.iter_mut().zip(dz) {
-                        *w = *w + x * d;
+                        *w += x * d;
                     }
                 }
             }
-            let tiles: [(&str, fn(&mut [T], usize, &[T], &[T], &mut Vec<T>)); 3] = [
+            let tiles: [(&str, Sweep<T>); 3] = [
                 ("avx512", sweep::<T, 8, 64>),
                 ("avx2", sweep::<T, 4, 64>),
                 ("baseline", sweep::<T, 4, 32>),
@@ -355,10 +359,11 @@ mod tests {
         }
     }
 
-    /// Rows, columns and terms that whole tiles, blocks and panels leave over (13 rows: a
-    /// tile of 8 and 5, or 3 of 4 and 1; 151 columns: two panels of 16-column blocks, then
-    /// blocks of 16, 4 and 1; fewer terms than a block) are added in the same order as term
-    /// by term, in `f32` and `f64`.
+    /// Rows, columns and terms that whole tiles, blocks and panels leave over are added in
+    /// the same order as term by term, in `f32` and `f64`: 13 rows (a tile of 8 and 5 rows
+    /// alone, or 3 tiles of 4 and 1), 151 columns (in `f32` on AVX-512, two panels of 64,
+    /// then blocks of 16, 4 and 1), fewer terms than a block; and a gradient smaller than
+    /// one tile.
     #[test]
     fn tiles_add_the_same_bits_as_term_by_term() {
         tiles_agree::<f32>(13, 151, |v| v as f32);
