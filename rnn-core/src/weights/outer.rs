@@ -4,8 +4,8 @@
 //! each term reads and writes the whole gradient: for a kernel larger than the caches, a
 //! trip to memory per sample-step. Kept instead (the two vectors, a few kilobytes), a block
 //! of [`TERMS`] terms is added in one sweep over the gradient, `dW += Xᵀ dZ`, with each
-//! block of the gradient's columns summed in registers over the block's terms; memory is
-//! crossed once per block.
+//! tile of the gradient (a few rows by a register's width of columns) summed in registers
+//! over the block's terms; memory is crossed once per block.
 //!
 //! Each value of the gradient receives the same additions in the same order as term by term
 //! (`w + x·d`, a product rounded and then added, never fused), so the sums are bit-identical.
@@ -84,18 +84,18 @@ impl<T: Real> Outer<T> {
         if n > 0 && !self.dzs.is_empty() {
             let (xs, dzs, packed) = (&self.xs, &self.dzs, &mut self.packed);
             match copy_for(n) {
-                // 32 registers of 64 bytes.
+                // 32 registers of 64 bytes: 8 rows by one register, 8 sums.
                 Isa::Avx512 => vectorized_for(
                     n,
                     #[inline(always)]
                     || sweep::<T, 8, 64>(w, n, xs, dzs, packed),
                 ),
-                // 16 registers of 32 bytes.
+                // 16 registers of 32 bytes: 4 rows by two registers, 8 sums.
                 Isa::Avx2 => crate::vectorized(
                     #[inline(always)]
                     || sweep::<T, 4, 64>(w, n, xs, dzs, packed),
                 ),
-                // 16 registers of 16 bytes.
+                // 16 registers of 16 bytes: 4 rows by two registers, 8 sums.
                 Isa::Baseline => sweep::<T, 4, 32>(w, n, xs, dzs, packed),
             }
         }
