@@ -12,8 +12,9 @@
 //! weights are the same at every step. Here they are packed into panels of 16 columns
 //! (`K × 16`, row-major, the last one zero-padded) and an AVX2+FMA micro-kernel keeps a block
 //! of up to `6 × 16` of `c` in registers while it walks `K`; with AVX-512 one keeps up to
-//! `8 × 32` (two adjacent panels, one 16-lane register per panel row, so each broadcast of `a`
-//! feeds two FMAs, and 32 registers hold twice the sums). The rows are split into blocks of
+//! `6 × 64` (four adjacent panels, one 16-lane register per panel row, so each broadcast of
+//! `a` feeds four FMAs, and 32 registers hold four times the sums), and up to `8 × 32` on the
+//! last two or three panels. The rows are split into blocks of
 //! nearly equal height (32 rows: `6 6 5 5 5 5`, not `6 6 6 6 6 2`): a block of 2 rows has too
 //! few independent sums to hide the FMA latency. Without AVX2 and FMA the product goes to
 //! matrixmultiply ([`Path::Portable`]).
@@ -45,6 +46,12 @@ const KC: usize = 256;
 /// of `c` in registers: 16 accumulators, 2 panel rows and the row's 8 broadcasts, which the
 /// compiler loads together, fit the 32 registers (12 rows did not: the broadcasts spilled).
 const MR_WIDE: usize = 8;
+
+/// The most rows per call of the AVX-512 micro-kernel on four adjacent panels (64 columns):
+/// 24 accumulators, 4 panel rows and the broadcasts fit the 32 registers. Each broadcast feeds
+/// four FMAs and each call does half as much again as one on two panels, so a step's product
+/// makes fewer calls, each with its fixed cost of starting and storing its block.
+const MR_FOUR: usize = 6;
 
 /// One operand of the weights: `k` rows of a matrix with row stride `rs` and column stride
 /// `cs`, from its column `col0` (a transposed matrix is the same values with the strides
@@ -107,6 +114,9 @@ pub(super) struct Stacked<'a> {
     /// row (64 bytes, one AVX-512 register) straddles two cache lines. (With the allocator's
     /// 16-byte alignment the forward at H = 256 ran 13% slower or not, from build to build.)
     aligned: usize,
+    /// Whether every value of the second part is finite, so that its product with zero rows
+    /// of `a₂` is zero and may be skipped (see [`Stacked::strided`]).
+    finite_second: bool,
     path: Path,
 }
 
@@ -139,6 +149,7 @@ impl<'a> Stacked<'a> {
                 *b = bias(j);
             }
         }
+        let finite_second = finite(&parts[1], n);
         let mut panels = pool.take(0);
         let mut aligned = 0;
         if let Path::Packed(_) = path {
@@ -151,6 +162,7 @@ impl<'a> Stacked<'a> {
             bias: padded,
             panels,
             aligned,
+            finite_second,
             path,
         }
     }
@@ -184,6 +196,16 @@ impl<'a> Stacked<'a> {
                 "gemm: a too short"
             );
         }
+        // Zero rows of `a₂` (a zero initial state, at the first step) times finite weights add
+        // only zeros: the product skips the second part. The check stops at the first nonzero
+        // value, which is the first one read in any later step.
+        let (a2, rsa2, csa2) = a[1];
+        let second = match self.finite_second
+            && (0..m).all(|i| (0..self.parts[1].k).all(|l| a2[i * rsa2 + l * csa2] == 0.0))
+        {
+            true => 0,
+            false => self.parts[1].k,
+        };
         let passes = match self.parts[1].k {
             0 => self.k.div_ceil(KC).max(1),
             _ => 1,
@@ -196,32 +218,44 @@ impl<'a> Stacked<'a> {
             // With no rows of weights there are no panels: the bias alone is the product.
             match self.path {
                 Path::Packed(Simd::Avx2(avx)) if self.k > 0 => {
-                    self.packed(m, a, (c, rsc), depth, avx)
+                    self.packed(m, a, (c, rsc), (depth, second), avx)
                 }
                 Path::Packed(Simd::Avx512(avx)) if self.k > 0 => {
-                    self.packed_wide(m, a, (c, rsc), depth, avx)
+                    self.packed_wide(m, a, (c, rsc), (depth, second), avx)
                 }
-                _ => return self.portable(m, a, c, rsc),
+                _ => return self.portable(m, a, (c, rsc), second),
             }
         }
     }
 
     /// The left operands of a pass over rows `depth` of the panels: the first part's columns
-    /// in `depth` (a pass of a long product, which has one part), or both parts whole.
-    fn pass<'x>(&self, a: [Strided<'x>; 2], depth: &Range<usize>) -> [(usize, Strided<'x>); 2] {
+    /// in `depth` (a pass of a long product, which has one part), or both parts whole, the
+    /// second's first `second` rows (all of them, or none).
+    fn pass<'x>(
+        &self,
+        a: [Strided<'x>; 2],
+        (depth, second): (&Range<usize>, usize),
+    ) -> [(usize, Strided<'x>); 2] {
         let [(a1, rsa1, csa1), a2] = a;
         let first = self.parts[0].k.min(depth.end) - depth.start;
         // A column inside the product's `k` (or past an empty part): within `a1` or empty.
         let a1 = a1.get(depth.start * csa1..).unwrap_or(&[]);
-        [(first, (a1, rsa1, csa1)), (self.parts[1].k, a2)]
+        [(first, (a1, rsa1, csa1)), (second, a2)]
     }
 
-    /// The bias rows, then matrixmultiply for each part.
-    fn portable(&self, m: usize, a: [Strided<'_>; 2], c: &mut [f32], rsc: usize) {
+    /// The bias rows, then matrixmultiply for each part (the second's first `second` rows).
+    fn portable(
+        &self,
+        m: usize,
+        a: [Strided<'_>; 2],
+        (c, rsc): (&mut [f32], usize),
+        second: usize,
+    ) {
         for i in 0..m {
             c[i * rsc..i * rsc + self.n].copy_from_slice(&self.bias[..self.n]);
         }
-        for (part, a) in self.parts.iter().zip(a) {
+        let [first, rest] = self.parts;
+        for (part, a) in [first, Part { k: second, ..rest }].iter().zip(a) {
             if part.k > 0 {
                 let b = (&part.b[part.col0 * part.cs..], part.rs, part.cs);
                 gemm((m, part.k, self.n), a, b, 1.0, (c, rsc));
@@ -236,7 +270,7 @@ impl<'a> Stacked<'a> {
         m: usize,
         a: [Strided<'_>; 2],
         (c, rsc): (&mut [f32], usize),
-        depth: Range<usize>,
+        (depth, second): (Range<usize>, usize),
         avx: Avx2,
     ) {
         #[cfg(target_arch = "x86_64")]
@@ -248,7 +282,7 @@ impl<'a> Stacked<'a> {
             let all = &self.panels[self.aligned..];
             assert!(panels.is_some_and(|len| all.len() >= len));
             let _ = avx;
-            let [(k1, a1), (k2, a2)] = self.pass(a, &depth);
+            let [(k1, a1), (k2, a2)] = self.pass(a, (&depth, second));
             let blocks = m.div_ceil(MR);
             for (p, panel) in all.chunks_exact((k * NR).max(1)).enumerate() {
                 if p * NR >= n {
@@ -309,7 +343,7 @@ impl<'a> Stacked<'a> {
         m: usize,
         a: [Strided<'_>; 2],
         (c, rsc): (&mut [f32], usize),
-        depth: Range<usize>,
+        (depth, second): (Range<usize>, usize),
         avx: Avx512,
     ) {
         #[cfg(target_arch = "x86_64")]
@@ -320,25 +354,29 @@ impl<'a> Stacked<'a> {
             let all = &self.panels[self.aligned..];
             assert!(panels.is_some_and(|len| all.len() >= len));
             let _ = avx;
-            let [(k1, a1), (k2, a2)] = self.pass(a, &depth);
-            let blocks = m.div_ceil(MR_WIDE);
+            let [(k1, a1), (k2, a2)] = self.pass(a, (&depth, second));
             let mut p = 0;
             while p < count {
-                let two = count - p >= 2;
-                let width = (if two { 2 * NR } else { NR }).min(n - p * NR);
-                let panel = &all[p * k * NR..][..if two { 2 * k * NR } else { k * NR }];
+                // Four panels with blocks of up to 6 rows while four remain, else two (or the
+                // last one) with blocks of up to 8.
+                let (np, mr) = match count - p {
+                    4.. => (4, MR_FOUR),
+                    left => (left.min(2), MR_WIDE),
+                };
+                let width = (np * NR).min(n - p * NR);
+                let panel = &all[p * k * NR..][..np * k * NR];
                 let panel = &panel[depth.start * NR..];
-                let bias = &self.bias[p * NR..][..if two { 2 * NR } else { NR }];
+                let bias = &self.bias[p * NR..][..np * NR];
+                let blocks = m.div_ceil(mr);
                 let mut i = 0;
                 for block in 0..blocks {
                     let rows = m / blocks + usize::from(block < m % blocks);
                     // SAFETY: the CPU has AVX-512 (`avx` proves it). As in `packed`, the kernel
                     // reads `a1[(i + r)·rsa1 + l·csa1]` (r < rows ≤ m − i, l < k1) and likewise
                     // `a2`, inside them by the asserts of `strided` and `pass`;
-                    // `panel[q·k·16 + l·16 + j]` for q < P (1, or 2 when `two`),
-                    // l < k1 + k2 ≤ k − depth.start, j < 16, inside the `P·k·16` taken above
-                    // from its row `depth.start` (the assert on `self.panels` bounds it);
-                    // `bias[q·16 + j]`, inside its `P·16`; and it reads (after the first pass)
+                    // `panel[q·k·16 + l·16 + j]` for q < np, l < k1 + k2 ≤ k − depth.start,
+                    // j < 16, inside the `np·k·16` sliced above from its row `depth.start`;
+                    // `bias[q·16 + j]`, inside its `np·16`; and it reads (after the first pass)
                     // and writes `c[(i + r)·rsc + p·16 + j]` for j < width ≤ n − p·16, at most
                     // `(m − 1)·rsc + n − 1`, inside `c` by the assert of `strided`, computed
                     // without wrapping. `c` is a `&mut` borrow, so it aliases none of the
@@ -360,15 +398,15 @@ impl<'a> Stacked<'a> {
                             rsc,
                             width,
                         };
-                        if two {
-                            call.rows::<2>(rows);
-                        } else {
-                            call.rows::<1>(rows);
+                        match np {
+                            4 => call.four(rows),
+                            2 => call.rows::<2>(rows),
+                            _ => call.rows::<1>(rows),
                         }
                     }
                     i += rows;
                 }
-                p += if two { 2 } else { 1 };
+                p += np;
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -421,6 +459,30 @@ fn pack(parts: &[Part<'_>; 2], k: usize, n: usize, panels: &mut Vec<f32>) -> usi
         }
     }
     aligned
+}
+
+/// Whether columns `col0 .. col0 + n` of `part` are all finite. Integer operations on the
+/// exponents, with no early exit, so that the loop vectorizes: a training step packs its
+/// weights anew, and checks them with them.
+fn finite(part: &Part<'_>, n: usize) -> bool {
+    // An exponent of all ones (infinity, NaN) plus one carries into the sign bit; no other
+    // exponent does.
+    let carry = |v: &f32| (v.to_bits() & 0x7f80_0000) + 0x0080_0000;
+    if n == 0 {
+        return true;
+    }
+    let mut any = 0;
+    for l in 0..part.k {
+        let row = &part.b[l * part.rs + part.col0 * part.cs..];
+        if part.cs == 1 {
+            any |= row[..n].iter().map(carry).fold(0, |a, c| a | c);
+        } else {
+            any |= (0..n)
+                .map(|j| carry(&row[j * part.cs]))
+                .fold(0, |a, c| a | c);
+        }
+    }
+    any & 0x8000_0000 == 0
 }
 
 /// The buffers packing takes and gives back. A caller that keeps its pool between calls (a
@@ -592,6 +654,34 @@ impl Wide {
     ///
     /// # Safety
     /// As [`kernel_wide`], for `R = rows`.
+    /// [`kernel_wide`] over `rows` rows (1 to [`MR_FOUR`]) and 4 panels.
+    ///
+    /// # Safety
+    /// As [`kernel_wide`], for `R = rows` and `P = 4`.
+    #[inline(always)]
+    unsafe fn four(self, rows: usize) {
+        let Wide {
+            segs,
+            panel,
+            step,
+            start,
+            c,
+            rsc,
+            width,
+        } = self;
+        // SAFETY: the caller's contract, for the `R` matched.
+        unsafe {
+            match rows {
+                6 => kernel_wide::<6, 4>(segs, (panel, step), start, (c, rsc, width)),
+                5 => kernel_wide::<5, 4>(segs, (panel, step), start, (c, rsc, width)),
+                4 => kernel_wide::<4, 4>(segs, (panel, step), start, (c, rsc, width)),
+                3 => kernel_wide::<3, 4>(segs, (panel, step), start, (c, rsc, width)),
+                2 => kernel_wide::<2, 4>(segs, (panel, step), start, (c, rsc, width)),
+                _ => kernel_wide::<1, 4>(segs, (panel, step), start, (c, rsc, width)),
+            }
+        }
+    }
+
     #[inline(always)]
     unsafe fn rows<const P: usize>(self, rows: usize) {
         let Wide {
@@ -839,6 +929,52 @@ mod tests {
         }
     }
 
+    /// Zero rows of the second operand (a zero initial state) give the product of the first
+    /// part alone when the second part's weights are finite, and the plain product's NaN where
+    /// they are not, on every path, whatever the row count.
+    #[test]
+    fn zero_rows_of_the_second_operand() {
+        let mut paths = alloc::vec![Path::Portable];
+        paths.extend(Avx2::detect().map(|avx| Path::Packed(Simd::Avx2(avx))));
+        paths.extend(Avx512::detect().map(|avx| Path::Packed(Simd::Avx512(avx))));
+        let (k1, k2, n) = (9, 6, 83);
+        let w = values(k1 * n, 1);
+        for path in paths {
+            for infinite in [false, true] {
+                let mut u = values(k2 * n, 2);
+                if infinite {
+                    u[3 * n + 70] = f32::INFINITY;
+                }
+                let part = |b, k| Part {
+                    b,
+                    k,
+                    rs: n,
+                    cs: 1,
+                    col0: 0,
+                };
+                let parts = [part(&w, k1), part(&u, k2)];
+                for m in [1, 7, 32] {
+                    let a1 = values(m * k1, 3);
+                    let a2 = alloc::vec![0.0; m * k2];
+                    let bias = values(n, 5);
+                    let column = |j: usize| bias[j];
+                    let stacked = Stacked::new(parts, n, Some(&column), path, &mut Pool::default());
+                    let mut c = alloc::vec![f32::NAN; m * n];
+                    stacked.product(m, [(&a1, k1), (&a2, k2)], &mut c, n);
+                    let want = reference(m, n, &parts, &[(&a1, k1), (&a2, k2)], &bias);
+                    for (j, (got, want)) in c.iter().zip(&want).enumerate() {
+                        let nan = infinite && j % n == 70;
+                        assert_eq!(want.is_nan(), nan, "{path:?} m={m} [{j}]");
+                        assert!(
+                            got.is_nan() == nan && (nan || (got - want).abs() < 1e-5),
+                            "{path:?} infinite={infinite} m={m} [{j}]: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// Both paths compute the stacked product, for row counts that split into blocks of every
     /// height, partial panels, column offsets, strided `a` and an absent part.
     #[test]
@@ -846,7 +982,7 @@ mod tests {
         let mut paths = alloc::vec![Path::Portable];
         paths.extend(Avx2::detect().map(|avx| Path::Packed(Simd::Avx2(avx))));
         paths.extend(Avx512::detect().map(|avx| Path::Packed(Simd::Avx512(avx))));
-        let (k1, k2, rs) = (5, 7, 40);
+        let (k1, k2, rs) = (5, 7, 130);
         let w = values(k1 * rs, 1);
         let u = values(k2 * rs, 2);
         for path in paths {
@@ -858,6 +994,10 @@ mod tests {
                 (32, 1, 33, true),
                 (25, 0, 40, true),
                 (12, 2, 38, false),
+                // Four panels at a time, then two, then one (AVX-512).
+                (13, 1, 101, true),
+                (32, 0, 128, true),
+                (6, 2, 70, false),
             ] {
                 let parts = [
                     Part {
