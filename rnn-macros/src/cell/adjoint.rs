@@ -591,6 +591,12 @@ impl Emit<'_> {
         if let Op::Step { new_state, .. } = &node.op {
             self.witness(*new_state);
         }
+        // A value only the input's adjoint reads passes its adjoint on only when that is wanted.
+        let backward = if self.input_only.contains(&k) {
+            quote!(if __rnn_want_input { #backward })
+        } else {
+            backward
+        };
         self.backward.push(respan(backward, node.span));
         let emitted = std::mem::take(&mut self.forward);
         self.forward = start;
