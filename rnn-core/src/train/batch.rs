@@ -151,14 +151,15 @@ impl<C: Cell + Parameters + Clone> BatchGradients<C> {
     ///
     /// ```
     /// use rnn::cells::LstmCell;
-    /// use rnn::train::BatchGradients;
+    /// use rnn::train::{BatchGradients, BatchTape};
     /// use rnn::{Batch, Rnn};
     /// use nalgebra::SVector;
     ///
     /// let rnn = Rnn::new(LstmCell::<2, 3>::keras_init(1));
     /// let xs = vec![vec![SVector::from([0.5, -1.0]); 4]; 2];
     /// let batch = Batch::new(&xs);
-    /// let (run, tape) = rnn.run_batch_taped(&batch, &[(); 2]).unwrap();
+    /// let mut tape = BatchTape::new();
+    /// let run = rnn.run_batch_taped(&batch, &[(); 2], &mut tape).unwrap();
     /// let adjoints = (&run.outputs[..], &run.states[..]);
     ///
     /// let mut full = BatchGradients::new(rnn.cell());
