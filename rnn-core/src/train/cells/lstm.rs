@@ -3,7 +3,8 @@
 use nalgebra::SVector;
 
 use super::{
-    activation_adjoint, add_bias_gradient, add_kernel_gradient, kernel_input_adjoint, mask_kernels,
+    activation_adjoint, add_bias_gradient, add_kernel_gradient, backward_through_input_kernel,
+    kernel_input_adjoint, mask_kernels,
 };
 use crate::cells::{LstmCell, LstmGates, LstmState};
 use crate::drivers::dropout::DropoutMasks;
@@ -32,32 +33,7 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for LstmCell<I, H, 
         (state.h, LstmResidual { previous, gates })
     }
 
-    fn step_backward(
-        &self,
-        input: &SVector<T, I>,
-        residual: &Self::Residual,
-        d_output: &SVector<T, H>,
-        d_state: &mut LstmState<H, T>,
-        _: &(),
-        _: &mut (),
-        grads: &mut Self,
-    ) -> SVector<T, I> {
-        let dz = self.gates_backward(input, residual, d_output, d_state, grads);
-        kernel_input_adjoint(&self.kernel, &dz)
-    }
-
-    fn step_backward_without_input(
-        &self,
-        input: &SVector<T, I>,
-        residual: &Self::Residual,
-        d_output: &SVector<T, H>,
-        d_state: &mut LstmState<H, T>,
-        _: &(),
-        _: &mut (),
-        grads: &mut Self,
-    ) {
-        self.gates_backward(input, residual, d_output, d_state, grads);
-    }
+    backward_through_input_kernel!(LstmState<H, T>);
 
     fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self> {
         let mut cell = self.clone();

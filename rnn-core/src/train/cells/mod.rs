@@ -200,6 +200,41 @@ pub(crate) fn add_bias_gradient<T: Real, const G: usize, const H: usize>(
     }
 }
 
+/// A built-in recurrent cell's two backward entry points, around its `gates_backward` (the
+/// step's backward up to the adjoint `dz` of its input kernel's products): with the input's
+/// adjoint, `dz · Wᵀ`, and without it (see `Differentiable::step_backward_without_input`).
+macro_rules! backward_through_input_kernel {
+    ($state:ty) => {
+        fn step_backward(
+            &self,
+            input: &SVector<T, I>,
+            residual: &Self::Residual,
+            d_output: &SVector<T, H>,
+            d_state: &mut $state,
+            _: &(),
+            _: &mut (),
+            grads: &mut Self,
+        ) -> SVector<T, I> {
+            let dz = self.gates_backward(input, residual, d_output, d_state, grads);
+            kernel_input_adjoint(&self.kernel, &dz)
+        }
+
+        fn step_backward_without_input(
+            &self,
+            input: &SVector<T, I>,
+            residual: &Self::Residual,
+            d_output: &SVector<T, H>,
+            d_state: &mut $state,
+            _: &(),
+            _: &mut (),
+            grads: &mut Self,
+        ) {
+            self.gates_backward(input, residual, d_output, d_state, grads);
+        }
+    };
+}
+pub(crate) use backward_through_input_kernel;
+
 #[cfg(test)]
 mod tests {
     use super::*;

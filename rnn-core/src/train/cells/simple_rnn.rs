@@ -2,7 +2,10 @@
 
 use nalgebra::SVector;
 
-use super::{activation_adjoint, add_kernel_gradient, kernel_input_adjoint, mask_kernels};
+use super::{
+    activation_adjoint, add_kernel_gradient, backward_through_input_kernel, kernel_input_adjoint,
+    mask_kernels,
+};
 use crate::cell::Cell;
 use crate::cells::SimpleRnnCell;
 use crate::drivers::dropout::DropoutMasks;
@@ -31,32 +34,7 @@ impl<const I: usize, const H: usize, T: Real> Differentiable for SimpleRnnCell<I
         (output, SimpleRnnResidual { previous, output })
     }
 
-    fn step_backward(
-        &self,
-        input: &SVector<T, I>,
-        residual: &Self::Residual,
-        d_output: &SVector<T, H>,
-        d_state: &mut SVector<T, H>,
-        _: &(),
-        _: &mut (),
-        grads: &mut Self,
-    ) -> SVector<T, I> {
-        let dz = self.gates_backward(input, residual, d_output, d_state, grads);
-        kernel_input_adjoint(&self.kernel, &dz)
-    }
-
-    fn step_backward_without_input(
-        &self,
-        input: &SVector<T, I>,
-        residual: &Self::Residual,
-        d_output: &SVector<T, H>,
-        d_state: &mut SVector<T, H>,
-        _: &(),
-        _: &mut (),
-        grads: &mut Self,
-    ) {
-        self.gates_backward(input, residual, d_output, d_state, grads);
-    }
+    backward_through_input_kernel!(SVector<T, H>);
 
     fn with_dropout(&self, masks: &DropoutMasks) -> Option<Self> {
         let mut cell = self.clone();
