@@ -776,6 +776,12 @@ fn no_input_adjoints_same_other_gradients() {
         },
         (),
     );
+    check_without_inputs("gru", GruCell::<3, 4, f64>::zeros(), ());
+    check_without_inputs(
+        "simple rnn",
+        rnn::cells::SimpleRnnCell::<3, 4, f64>::zeros(),
+        (),
+    );
     check_without_inputs(
         "stacked lstm+elman",
         rnn::cells::Stacked((
