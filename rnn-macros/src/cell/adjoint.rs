@@ -314,9 +314,18 @@ impl Emit<'_> {
                 let (ka, kb) = (self.keep(k, 0, a), self.keep(k, 1, b));
                 // A product's operands have types of their own; a componentwise one's, one.
                 let same = matches!(node.op, Op::Hadamard(..) | Op::Dot(..));
+                // A product of two values takes its right operand at the left one's inner
+                // size (see `ProductRhs`), so that a size mistake is the user's product's
+                // error alone; a constant operand's size is inferred from the other's.
+                let values = !matches!(a, Operand::Const(_)) && !matches!(b, Operand::Const(_));
+                let at_inner = matches!(node.op, Op::Mul(..)) && values;
                 let call = |x, y, build: &dyn Fn(TokenStream, TokenStream) -> TokenStream| {
                     if same {
                         same_type(&rt, (a, x), (b, y), build)
+                    } else if at_inner {
+                        let rhs = quote!((&#rt::product_rhs(__rnn_l, __rnn_r)).at(__rnn_r));
+                        let built = build(quote!(__rnn_l), rhs);
+                        quote!({ let __rnn_l = #x; let __rnn_r = #y; #built })
                     } else {
                         build(x, y)
                     }
@@ -324,7 +333,7 @@ impl Emit<'_> {
                 let forward = call(pa, pb, &|x, y| quote!(#f(#x, #y)));
                 let pulled = call(ka, kb, &|x, y| quote!(#pull(#x, #y, &#d)));
                 let ga = self.acc(a, quote!(&__rnn_g.0));
-                let gb = if same {
+                let gb = if same || at_inner {
                     self.acc_at(b, quote!(&__rnn_g.1))
                 } else {
                     self.acc(b, quote!(&__rnn_g.1))

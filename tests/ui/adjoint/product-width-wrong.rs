@@ -8,8 +8,8 @@ struct Project {
 #[cell]
 impl Project {
     fn step(&self, #[input] x: &SVector<f32, 4>, #[state] h: &mut SVector<f32, 3>) -> SVector<f32, 3> {
-        // `w` has 2 columns; `x` has 4 rows. Reported twice: the generated product keeps the
-        // inner sizes equal, since a constant operand's size is inferred from them.
+        // `w` has 2 columns; `x` has 4 rows. Reported once, on the user's product: the
+        // generated one takes `x` at `w`'s inner size.
         *h = self.w * x + *h;
         *h
     }

@@ -155,6 +155,43 @@ impl<T: Real, const R: usize, const K: usize, const C: usize> Product<SMatrix<T,
     }
 }
 
+/// The type a product takes its right operand at: a matrix at the left one's column count
+/// (whatever rows it has: the user's own product checks them, and is then the one error a
+/// mismatch reports), anything else as it is.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no adjoint for `*` by `{Rhs}`",
+    label = "the generated backward differentiates this",
+    note = "the backward `#[cell]` generates works on real scalars (`f32`, `f64`, a `T: rnn::Real`) and their static vectors and matrices: scalar or matrix products; mark the cell `#[cell(inference)]` to generate no backward"
+)]
+pub trait ProductRhs<Rhs> {
+    /// The right operand's type in the product.
+    type Rhs;
+}
+
+impl<T: Real> ProductRhs<T> for T {
+    type Rhs = T;
+}
+
+impl<T: Real, const R: usize, const C: usize> ProductRhs<SMatrix<T, R, C>> for T {
+    type Rhs = SMatrix<T, R, C>;
+}
+
+impl<T: Real, const R: usize, const C: usize> ProductRhs<T> for SMatrix<T, R, C> {
+    type Rhs = T;
+}
+
+impl<T: Real, const R: usize, const K: usize, const K2: usize, const C: usize>
+    ProductRhs<SMatrix<T, K2, C>> for SMatrix<T, R, K>
+{
+    type Rhs = SMatrix<T, K, C>;
+}
+
+/// The witness of the type `lhs * rhs` takes `rhs` at (see [`ProductRhs`]).
+#[inline(always)]
+pub fn product_rhs<L: ProductRhs<R>, R>(_: &L, _: &R) -> super::Witness<L::Rhs> {
+    super::witness_of()
+}
+
 /// `a / b` with `b` a scalar.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no adjoint for `/` by `{Rhs}`",
