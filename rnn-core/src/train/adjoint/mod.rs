@@ -17,7 +17,7 @@ mod product;
 
 pub use arith::{
     dot, product_rhs, pull_add, pull_dot, pull_neg, pull_sub, pull_sum, pull_transpose, reshape,
-    sum, transpose, Hadamard, Negate, Product, Quotient, Summable,
+    sum, transpose, Hadamard, Negate, Product, ProductRhs, Quotient, Summable,
 };
 pub use join::{concat, pull_concat, pull_split, split};
 pub use product::{pull_step, pull_step_without_input, step, Apply, Forward};
