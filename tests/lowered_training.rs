@@ -128,6 +128,18 @@ where
                 let again = rnn.backward_batch(&copy, &batch, &d_outputs, &d_states, &());
                 let same = flat(&again.unwrap()) == flat(&lowered);
                 assert!(same, "{case}: cloned tape");
+                // Without the inputs' adjoints: the other gradients' bits, and no inputs.
+                let mut data = BatchGradients::new(rnn.cell()).without_input_adjoints();
+                let adjoints = (&d_outputs[..], &d_states[..]);
+                rnn.backward_batch_into(&tape, &batch, adjoints, &(), &mut data)
+                    .unwrap();
+                let mut others = flat(&lowered);
+                others.retain(|(what, _)| !what.starts_with("inputs["));
+                assert!(data.inputs.iter().all(Vec::is_empty), "{case}: no inputs");
+                assert!(
+                    flat(&data) == others,
+                    "{case}: without the inputs' adjoints"
+                );
 
                 let rnn = rnn.batched_kernel(false);
                 rnn.run_batch_taped(&batch, &(), &mut generic).unwrap();

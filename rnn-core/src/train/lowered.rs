@@ -209,6 +209,7 @@ where
 
     let mut biases = [false; 2];
     let mut result = Ok(());
+    grads.skip_inputs = !*input_adjoints;
     let lowered = cell.batched_kernel(&mut |kernel| {
         biases = kernel.biases();
         let adjoints = (&g.inputs[..], &dy[..]);

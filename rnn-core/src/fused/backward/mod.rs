@@ -130,8 +130,12 @@ pub struct Gradients {
     /// `[G·H]`, the GRU's `recurrent_bias` (zeros without `reset_after`, whose step does not
     /// read it); empty for the other layers.
     pub recurrent_bias: Vec<f32>,
-    /// The inputs' adjoints, `[B, T, I]`: zeros past a sample's length.
+    /// The inputs' adjoints, `[B, T, I]`: zeros past a sample's length; empty with
+    /// [`skip_inputs`](Self::skip_inputs).
     pub inputs: Vec<f32>,
+    /// Whether the backward skips the inputs' adjoints (the product `dZ · Wᵀ`), for inputs
+    /// whose adjoint nothing reads.
+    pub skip_inputs: bool,
     /// The initial `h`'s adjoint, `[B, H]`.
     pub initial_h: Vec<f32>,
     /// The LSTM's initial `c`'s adjoint, `[B, H]` (empty for the other layers).
@@ -319,6 +323,8 @@ struct Back<'a> {
 /// a chunk's weight gradients.
 struct BackWidths {
     x: usize,
+    /// The inputs' adjoints: `x`, or none when they are skipped.
+    dx: usize,
     out: usize,
     tape: usize,
     h: usize,
@@ -341,7 +347,7 @@ impl<'a> Back<'a> {
         let (h0, h0_rest) = self.h0.split_at(of(n, w.h));
         let (c0, c0_rest) = self.c0.split_at(of(n, w.c));
         let (dy, dy_rest) = self.dy.split_at(of(n, w.out));
-        let (dx, dx_rest) = self.dx.split_at_mut(of(n, w.x));
+        let (dx, dx_rest) = self.dx.split_at_mut(of(n, w.dx));
         let (dh, dh_rest) = self.dh.split_at_mut(of(n, w.h));
         let (dc, dc_rest) = self.dc.split_at_mut(of(n, w.c));
         let (dz, dz_rest) = self.dz.split_at_mut(of(n, w.dz));
@@ -438,8 +444,10 @@ where
         size(TRACE, &[batch, t_len, L::SAVED], 0)?,
         trace.gates.len(),
     )?;
+    let x_width = size(WORK, &[t_len, I], 0)?;
     let widths = BackWidths {
-        x: size(WORK, &[t_len, I], 0)?,
+        x: x_width,
+        dx: if grads.skip_inputs { 0 } else { x_width },
         out: size(WORK, &[t_len, H], 0)?,
         tape: size(WORK, &[t_len, L::SAVED], 0)?,
         h: H,
@@ -462,6 +470,7 @@ where
         initial_h,
         initial_c,
         work,
+        skip_inputs: _,
     } = grads;
     let Work {
         dz,
@@ -477,7 +486,7 @@ where
         (&mut *recurrent_kernel, size(WORK, &[H, gh], 0)?),
         (&mut *bias, gh),
         (&mut *recurrent_bias, if L::RECURRENT_BIAS { gh } else { 0 }),
-        (&mut *dx, size(WORK, &[batch, widths.x], 0)?),
+        (&mut *dx, size(WORK, &[batch, widths.dx], 0)?),
         (&mut *initial_h, state_len),
         (&mut *initial_c, if two { state_len } else { 0 }),
         (&mut *dz, size(WORK, &[batch, widths.dz], 0)?),
@@ -648,7 +657,10 @@ fn chunk<L, const I: usize, const G: usize, const H: usize>(
             }
         }
     }
-    input_weights.product(rows, [(c.dz, gh), (&[], 0)], c.dx, I);
+    // Skipped, the inputs' adjoints have no room.
+    if !c.dx.is_empty() {
+        input_weights.product(rows, [(c.dz, gh), (&[], 0)], c.dx, I);
+    }
     c.partial[xw * gh..].fill(0.0);
     layer.weight_gradients(&mut c, rows, path);
     let bias = &mut c.partial[xw * gh..(xw + 1) * gh];
