@@ -399,7 +399,7 @@ impl<'a> Stacked<'a> {
                             width,
                         };
                         match np {
-                            4 => call.four(rows),
+                            4 => call.rows::<4>(rows),
                             2 => call.rows::<2>(rows),
                             _ => call.rows::<1>(rows),
                         }
@@ -650,38 +650,11 @@ struct Wide {
 
 #[cfg(target_arch = "x86_64")]
 impl Wide {
-    /// [`kernel_wide`] over `rows` rows (1 to [`MR_WIDE`]) and `P` panels.
+    /// [`kernel_wide`] over `rows` rows (1 to [`MR_WIDE`]; with 4 panels, to [`MR_FOUR`])
+    /// and `P` panels.
     ///
     /// # Safety
     /// As [`kernel_wide`], for `R = rows`.
-    /// [`kernel_wide`] over `rows` rows (1 to [`MR_FOUR`]) and 4 panels.
-    ///
-    /// # Safety
-    /// As [`kernel_wide`], for `R = rows` and `P = 4`.
-    #[inline(always)]
-    unsafe fn four(self, rows: usize) {
-        let Wide {
-            segs,
-            panel,
-            step,
-            start,
-            c,
-            rsc,
-            width,
-        } = self;
-        // SAFETY: the caller's contract, for the `R` matched.
-        unsafe {
-            match rows {
-                6 => kernel_wide::<6, 4>(segs, (panel, step), start, (c, rsc, width)),
-                5 => kernel_wide::<5, 4>(segs, (panel, step), start, (c, rsc, width)),
-                4 => kernel_wide::<4, 4>(segs, (panel, step), start, (c, rsc, width)),
-                3 => kernel_wide::<3, 4>(segs, (panel, step), start, (c, rsc, width)),
-                2 => kernel_wide::<2, 4>(segs, (panel, step), start, (c, rsc, width)),
-                _ => kernel_wide::<1, 4>(segs, (panel, step), start, (c, rsc, width)),
-            }
-        }
-    }
-
     #[inline(always)]
     unsafe fn rows<const P: usize>(self, rows: usize) {
         let Wide {
