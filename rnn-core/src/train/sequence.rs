@@ -46,6 +46,23 @@ struct TapedStep<R> {
 }
 
 impl<R> Tape<R> {
+    /// Starts recording a run of `steps` steps over this tape's earlier one. The steps are
+    /// kept, to be overwritten in place ([`set`](Self::set), or a residual refilled), so that
+    /// a residual that owns memory reuses it (see `Differentiable::step_forward_into`).
+    fn begin(
+        &mut self,
+        steps: usize,
+        (direction, padding): (Direction, Padding),
+        dropout: Option<DropoutMasks>,
+    ) {
+        self.steps.truncate(steps);
+        self.steps.reserve(steps - self.steps.len());
+        self.resets.clear();
+        self.direction = direction;
+        self.padding = padding;
+        self.dropout = dropout;
+    }
+
     /// Step `k` of a run being recorded over this tape's earlier one: overwritten when the
     /// tape has it, else added (the steps before it are the run's).
     fn set(&mut self, k: usize, time: usize, residual: Option<R>) {
@@ -402,19 +419,12 @@ pub(crate) fn record_resetting<C: Differentiable, X: Borrow<C::Input>>(
         dropout,
     } = run;
     let steps = inputs.len();
-    // The tape's steps are overwritten in place, so that a residual that owns memory reuses
-    // it (see `Differentiable::step_forward_into`).
-    tape.steps.truncate(steps);
-    tape.steps.reserve(steps - tape.steps.len());
-    tape.resets.clear();
-    tape.direction = direction;
-    tape.padding = padding;
     let Dropping {
         copy,
         in_step,
         taped,
     } = Dropping::of(cell, dropout);
-    tape.dropout = taped;
+    tape.begin(steps, (direction, padding), taped);
     let cell = copy.as_ref().unwrap_or(cell);
     outputs.clear();
     outputs.reserve(steps);
@@ -479,13 +489,7 @@ pub(crate) fn record_block<C: Differentiable, X: Borrow<C::Input>, const N: usiz
     let mut tapes = tapes;
     let mut outputs = outputs;
     for (tape, out) in tapes.iter_mut().zip(outputs.iter_mut()) {
-        // Overwritten in place, as `record_resetting` does.
-        tape.steps.truncate(steps);
-        tape.steps.reserve(steps - tape.steps.len());
-        tape.resets.clear();
-        tape.direction = direction;
-        tape.padding = padding;
-        tape.dropout = None;
+        tape.begin(steps, (direction, padding), None);
         out.clear();
         out.reserve(steps);
     }
