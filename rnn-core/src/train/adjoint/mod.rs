@@ -149,7 +149,8 @@ impl<C: Cell + 'static> Pullback<C> {
         Pullback(Some(Arc::new(Closure(f))))
     }
 
-    /// No closure yet, and no memory: where the generated forward puts its step's.
+    /// No closure yet, and no memory: where the generated forward puts its step's (it always
+    /// does, before it returns the pullback; pulling an empty one panics).
     pub fn empty() -> Self {
         Pullback(None)
     }
@@ -196,8 +197,9 @@ impl<C: Cell + 'static> Pullback<C> {
                 grads,
                 input_adjoint,
             ),
-            // The generated forward returns no empty pullback; this arm is never taken.
-            None => zeros_as(input),
+            // Never a silent zero: only the generated forward makes an empty pullback, and it
+            // fills it before returning it.
+            None => unreachable!("an empty pullback: the generated forward fills each one"),
         }
     }
 }
