@@ -367,9 +367,13 @@ impl<const I: usize, const U: usize, T: Real> Layer for Dense<I, U, T> {
             d.clear();
         }
         for ((x, residual), dy) in inputs.iter().zip(&tape.outputs).zip(d_outputs) {
-            let dx = self.step_backward(x, residual, dy, &mut (), &(), &mut (), grads);
-            if let Some(d) = d_inputs.as_deref_mut() {
-                d.push(dx);
+            match d_inputs.as_deref_mut() {
+                Some(d) => {
+                    d.push(self.step_backward(x, residual, dy, &mut (), &(), &mut (), grads))
+                }
+                None => {
+                    self.step_backward_without_input(x, residual, dy, &mut (), &(), &mut (), grads)
+                }
             }
         }
     }
