@@ -663,6 +663,70 @@ fn masked_batches() {
     );
 }
 
+/// A batch of random sequences of `lengths` for `cell` (random parameters, per-sequence
+/// constants, initial states and adjoints), run on the loop per sequence.
+struct BatchCase<C: Differentiable> {
+    rnn: Rnn<C>,
+    xs: Vec<Vec<C::Input>>,
+    initial: Vec<C::State>,
+    d_outputs: Vec<Vec<C::Output>>,
+    d_states: Vec<C::State>,
+    constants: Vec<C::Constants>,
+}
+
+impl<C> BatchCase<C>
+where
+    C: Differentiable + Clone + Send + Sync,
+    C::Input: Send + Sync,
+    C::State: Send + Sync,
+    C::Output: Send + Sync,
+    C::Constants: Clone + Send + Sync,
+    C::Residual: Send + Sync,
+{
+    fn new(name: &str, cell: C, constants: C::Constants, lengths: &[usize]) -> Self {
+        let mut rng = Rng::new(name);
+        let rnn = rng.parameters(Rnn::new(cell), 0.5).batched_kernel(false);
+        BatchCase {
+            rnn,
+            xs: lengths.iter().map(|&t| rng.values(t)).collect(),
+            initial: rng.values(lengths.len()),
+            d_outputs: lengths.iter().map(|&t| rng.values(t)).collect(),
+            d_states: rng.values(lengths.len()),
+            constants: vec![constants; lengths.len()],
+        }
+    }
+
+    /// The run's outputs and final states, and the backward's gradients into `g`, flat:
+    /// `(outputs, final states, [parameters, initial states, constants, inputs])`.
+    #[allow(clippy::type_complexity)]
+    fn run(
+        &self,
+        masks: Option<&[Mask<'_>]>,
+        mut g: BatchGradients<C>,
+    ) -> (rnn::Batched<C::Output>, Vec<f64>, [Vec<f64>; 4]) {
+        let batch = Batch::new(&self.xs).initial_states(&self.initial);
+        let batch = match masks {
+            Some(masks) => batch.masks(masks),
+            None => batch,
+        };
+        let ks = &self.constants[..];
+        let mut tape = BatchTape::new();
+        let run = self.rnn.run_batch_taped(&batch, ks, &mut tape).unwrap();
+        let adjoints = (&self.d_outputs[..], &self.d_states[..]);
+        self.rnn
+            .backward_batch_into(&tape, &batch, adjoints, ks, &mut g)
+            .unwrap();
+        let states: Vec<f64> = run.states.iter().flat_map(flat).collect();
+        let gradients = [
+            parameters(&g.parameters),
+            g.initial_states.iter().flat_map(flat).collect(),
+            g.constants.iter().flat_map(flat).collect(),
+            g.inputs.iter().flatten().flat_map(flat).collect(),
+        ];
+        (run.outputs, states, gradients)
+    }
+}
+
 /// A batch backward not asked for the inputs' adjoints (`without_input_adjoints`) against one
 /// that is: the same bits for the parameters, the initial states and the constants, and no
 /// input adjoints. The cells read their input through a kernel's `apply`, a layer's `forward`
@@ -677,55 +741,21 @@ where
     C::Constants: Clone + Send + Sync,
     C::Residual: Send + Sync,
 {
-    const LENGTHS: [usize; 3] = [4, 2, 3];
     let masks = [
         Mask::All,
         Mask::Length(1),
         Mask::Steps(&[false, true, true]),
     ];
-    let mut rng = Rng::new(name);
-    let rnn = rng.parameters(Rnn::new(cell), 0.5).batched_kernel(false);
-    let xs: Vec<Vec<C::Input>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
-    let initial: Vec<C::State> = rng.values(LENGTHS.len());
-    let d_outputs: Vec<Vec<C::Output>> = LENGTHS.iter().map(|&t| rng.values(t)).collect();
-    let d_states: Vec<C::State> = rng.values(LENGTHS.len());
-    let ks = vec![constants; LENGTHS.len()];
-    let batch = Batch::new(&xs).masks(&masks).initial_states(&initial);
-    let mut tape = BatchTape::new();
-    rnn.run_batch_taped(&batch, &ks[..], &mut tape).unwrap();
-    let adjoints = (&d_outputs[..], &d_states[..]);
-    let mut full = BatchGradients::new(rnn.cell());
-    rnn.backward_batch_into(&tape, &batch, adjoints, &ks[..], &mut full)
-        .unwrap();
-    let mut data = BatchGradients::new(rnn.cell()).without_input_adjoints();
-    rnn.backward_batch_into(&tape, &batch, adjoints, &ks[..], &mut data)
-        .unwrap();
-    assert_eq!(
-        parameters(&data.parameters),
-        parameters(&full.parameters),
-        "{name}: parameters"
-    );
-    let flats = |values: &[C::State]| values.iter().flat_map(flat).collect::<Vec<f64>>();
-    assert_eq!(
-        flats(&data.initial_states),
-        flats(&full.initial_states),
-        "{name}: states"
-    );
-    let flats = |values: &[C::Constants]| values.iter().flat_map(flat).collect::<Vec<f64>>();
-    assert_eq!(
-        flats(&data.constants),
-        flats(&full.constants),
-        "{name}: constants"
-    );
-    assert_eq!(
-        full.inputs[0].len(),
-        LENGTHS[0],
-        "{name}: the full backward's inputs"
-    );
-    assert!(
-        data.inputs.iter().all(Vec::is_empty),
-        "{name}: input adjoints"
-    );
+    let case = BatchCase::new(name, cell, constants, &[4, 2, 3]);
+    let new = || BatchGradients::new(case.rnn.cell());
+    let (_, _, [parameters, states, constants, inputs]) = case.run(Some(&masks), new());
+    let without = new().without_input_adjoints();
+    let (_, _, [p, s, c, no_inputs]) = case.run(Some(&masks), without);
+    assert_eq!(p, parameters, "{name}: parameters");
+    assert_eq!(s, states, "{name}: states");
+    assert_eq!(c, constants, "{name}: constants");
+    assert!(!inputs.is_empty(), "{name}: the full backward's inputs");
+    assert!(no_inputs.is_empty(), "{name}: input adjoints");
 }
 
 #[test]
@@ -809,37 +839,12 @@ where
     C::Constants: Clone + Send + Sync,
     C::Residual: Send + Sync,
 {
-    const SEQUENCES: usize = 9;
     const STEPS: usize = 5;
     assert!(C::STEP_BLOCK, "{name}: the macro generates a block step");
-    let mut rng = Rng::new(name);
-    let rnn = rng.parameters(Rnn::new(cell), 0.5).batched_kernel(false);
-    let xs: Vec<Vec<C::Input>> = (0..SEQUENCES).map(|_| rng.values(STEPS)).collect();
-    let initial: Vec<C::State> = rng.values(SEQUENCES);
-    let d_outputs: Vec<Vec<C::Output>> = (0..SEQUENCES).map(|_| rng.values(STEPS)).collect();
-    let d_states: Vec<C::State> = rng.values(SEQUENCES);
-    let ks: Vec<C::Constants> = (0..SEQUENCES).map(|_| constants.clone()).collect();
-    let every = [Mask::Steps(&[true; STEPS]); SEQUENCES];
-    let gradients = |batch: &Batch<'_, Vec<C::Input>, C::State>| {
-        let mut tape = BatchTape::new();
-        let run = rnn.run_batch_taped(batch, &ks[..], &mut tape).unwrap();
-        let adjoints = (&d_outputs[..], &d_states[..]);
-        let mut g = BatchGradients::new(rnn.cell());
-        rnn.backward_batch_into(&tape, batch, adjoints, &ks[..], &mut g)
-            .unwrap();
-        let flats = |v: &[C::State]| v.iter().flat_map(flat).collect::<Vec<f64>>();
-        let inputs: Vec<f64> = g.inputs.iter().flatten().flat_map(flat).collect();
-        let (states, constants) = (flats(&run.states), flats(&g.initial_states));
-        let d_constants: Vec<f64> = g.constants.iter().flat_map(flat).collect();
-        let parameters = parameters(&g.parameters);
-        (
-            run.outputs,
-            states,
-            (constants, d_constants, inputs, parameters),
-        )
-    };
-    let blocked = gradients(&Batch::new(&xs).initial_states(&initial));
-    let single = gradients(&Batch::new(&xs).masks(&every).initial_states(&initial));
+    let case = BatchCase::new(name, cell, constants, &[STEPS; 9]);
+    let every = [Mask::Steps(&[true; STEPS]); 9];
+    let blocked = case.run(None, BatchGradients::new(case.rnn.cell()));
+    let single = case.run(Some(&every), BatchGradients::new(case.rnn.cell()));
     assert_eq!(blocked.0, single.0, "{name}: outputs");
     assert_eq!(blocked.1, single.1, "{name}: final states");
     assert_eq!(blocked.2, single.2, "{name}: gradients");
