@@ -381,12 +381,14 @@ where
             };
             whole && len == steps && !batch.resets.get(b).any()
         };
-        let block = |first: usize,
-                     outputs: &mut [Sequence<C::Output>],
-                     states: &mut [C::State],
-                     tapes: &mut [Tape<C::Residual>]| {
+        // A chunk of sequences: one block in lockstep when it fits, else one by one.
+        let chunk = if blocks { BLOCK } else { 1 };
+        let record = |first: usize,
+                      outputs: &mut [Sequence<C::Output>],
+                      states: &mut [C::State],
+                      tapes: &mut [Tape<C::Residual>]| {
             let steps = batch.sequences[first].as_ref().len();
-            let fits = (first..first + states.len()).all(|b| in_block(b, steps));
+            let fits = blocks && (first..first + states.len()).all(|b| in_block(b, steps));
             let arrays = (
                 <&mut [_; BLOCK]>::try_from(&mut *outputs),
                 <&mut [_; BLOCK]>::try_from(&mut *states),
@@ -412,42 +414,25 @@ where
             }
         };
         #[cfg(feature = "std")]
-        if blocks {
+        {
             use rayon::prelude::*;
             outputs
-                .par_chunks_mut(BLOCK)
-                .zip(states.par_chunks_mut(BLOCK))
-                .zip(tapes.par_chunks_mut(BLOCK))
+                .par_chunks_mut(chunk)
+                .zip(states.par_chunks_mut(chunk))
+                .zip(tapes.par_chunks_mut(chunk))
                 .enumerate()
                 .for_each(|(k, ((outputs, states), tapes))| {
-                    block(k * BLOCK, outputs, states, tapes)
+                    record(k * chunk, outputs, states, tapes)
                 });
-        } else {
-            use rayon::prelude::*;
-            outputs
-                .par_iter_mut()
-                .zip(states.par_iter_mut())
-                .zip(tapes.par_iter_mut())
-                .enumerate()
-                .for_each(|(b, ((outputs, state), tape))| each(b, outputs, state, tape));
         }
         #[cfg(not(feature = "std"))]
-        if blocks {
+        {
             let chunks = outputs
-                .chunks_mut(BLOCK)
-                .zip(states.chunks_mut(BLOCK))
-                .zip(tapes.chunks_mut(BLOCK));
+                .chunks_mut(chunk)
+                .zip(states.chunks_mut(chunk))
+                .zip(tapes.chunks_mut(chunk));
             for (k, ((outputs, states), tapes)) in chunks.enumerate() {
-                block(k * BLOCK, outputs, states, tapes);
-            }
-        } else {
-            for (b, ((outputs, state), tape)) in outputs
-                .iter_mut()
-                .zip(states.iter_mut())
-                .zip(tapes.iter_mut())
-                .enumerate()
-            {
-                each(b, outputs, state, tape);
+                record(k * chunk, outputs, states, tapes);
             }
         }
         Ok(())
