@@ -2,6 +2,9 @@
 //! what one run per sample computes: with the default `step_block`, and with a cell that
 //! overrides it (written next to its `step` in the `#[cell]` impl) to share weight reads.
 
+#[path = "common/isa.rs"]
+mod isa;
+
 use rnn::cells::{GruCell, LstmCell};
 use rnn::kernels;
 use rnn::prelude::*;
@@ -206,6 +209,17 @@ fn block_kernel_equals_single_sample_kernel_bit_for_bit() {
     check::<5, 3, 7, 2>();
     check::<70, 4, 13, 4>();
     check::<129, 1, 33, 8>();
+    // Blocks of 8 samples (on AVX-512, 8 samples by 16 columns at once): every column width
+    // (16, 8, 1) and the sums carried from one row tile to the next.
+    check::<9, 2, 12, 8>();
+    check::<70, 3, 23, 16>();
+}
+
+/// This suite on every instruction set the CPU has (the narrower ones in children, see
+/// `common/isa.rs`); `--nocapture` shows which ran.
+#[test]
+fn every_dispatched_path_runs_this_suite() {
+    isa::assert_every_path_ran("every_dispatched_path_runs_this_suite");
 }
 
 /// Every product kernel against the product in `f64`, at output widths covering every path

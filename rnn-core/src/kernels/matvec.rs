@@ -290,6 +290,14 @@ pub(crate) fn accumulate_block_in_place<
         }
         return;
     }
+    if N.is_multiple_of(8) && G * H >= 16 && super::Isa::active() == super::Isa::Avx512 {
+        super::vectorized_for(
+            16,
+            #[inline(always)]
+            || groups_of_8::<R, T, IN, G, H, N>(rows, xs, start, acc),
+        );
+        return;
+    }
     for j0 in (0..IN).step_by(ROW_TILE) {
         let tile = j0..(j0 + ROW_TILE).min(IN);
         // The first tile starts the sums; the later ones add to them.
@@ -305,6 +313,38 @@ pub(crate) fn accumulate_block_in_place<
             }
         } else {
             block_columns::<R, T, IN, G, H, N>(rows, &xs, tile, start, acc);
+        }
+    }
+}
+
+/// [`accumulate_block_in_place`] in groups of 8 samples, for AVX-512: its 32 registers hold
+/// 8 samples' sums of 16 columns, so each weight loaded serves 8 multiply-adds (4 in the
+/// groups of 4 that fit AVX2's 16 registers), and 8 independent sums hide their latency.
+/// (Measured: the guide's NestedCell 12% faster than in groups of 4; 32 columns were slower.)
+#[inline(always)]
+fn groups_of_8<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: [&[T; IN]; N],
+    start: Option<&[[T; H]; G]>,
+    acc: &mut [[[T; H]; G]; N],
+) {
+    for j0 in (0..IN).step_by(ROW_TILE) {
+        let tile = j0..(j0 + ROW_TILE).min(IN);
+        let start = start.filter(|_| j0 == 0);
+        for g in (0..N).step_by(8) {
+            let xs8: [&[T; IN]; 8] = core::array::from_fn(|i| xs[g + i]);
+            let acc8: &mut [[[T; H]; G]; 8] = (&mut acc[g..g + 8]).try_into().expect("8 samples");
+            let mut s = 0;
+            blocks_n::<R, T, IN, G, H, 8, 16>(rows, &xs8, &tile, start, acc8, &mut s);
+            blocks_n::<R, T, IN, G, H, 8, 8>(rows, &xs8, &tile, start, acc8, &mut s);
+            blocks_n::<R, T, IN, G, H, 8, 1>(rows, &xs8, &tile, start, acc8, &mut s);
         }
     }
 }
@@ -378,25 +418,42 @@ fn block_n<
     start: Option<&[[T; H]; G]>,
     acc: &mut [[[T; H]; G]; N],
 ) {
-    let mut a = [[T::zero(); W]; N];
-    for (a, acc) in a.iter_mut().zip(acc.iter()) {
-        let from = start.unwrap_or(acc).as_flattened();
-        a.copy_from_slice(&from[col..col + W]);
+    // Each sample written out rather than a loop over samples (up to 8): the compiler then
+    // keeps every sum in a register and vectorizes along the columns, not the samples.
+    macro_rules! samples {
+        ($n:ident => $body:expr) => {
+            if N <= 8 {
+                samples!(@ $n $body; 0 1 2 3 4 5 6 7)
+            } else {
+                for $n in 0..N {
+                    $body;
+                }
+            }
+        };
+        (@ $n:ident $body:expr; $($i:literal)*) => {{$(
+            if $i < N {
+                let $n = $i;
+                $body;
+            }
+        )*}};
     }
+    let mut a = [[T::zero(); W]; N];
+    samples!(n => {
+        let from = start.unwrap_or(&acc[n]).as_flattened();
+        a[n].copy_from_slice(&from[col..col + W]);
+    });
     for (j, row) in rows.iter().enumerate().take(tile.end).skip(tile.start) {
         let w: &[T; W] = row.as_flattened()[col..col + W]
             .try_into()
             .expect("a block of W columns");
-        for (a, x) in a.iter_mut().zip(xs) {
-            let xj = x[j];
-            for (a, &w) in a.iter_mut().zip(w) {
+        samples!(n => {
+            let xj = xs[n][j];
+            for (a, &w) in a[n].iter_mut().zip(w) {
                 *a = R::mul_add(xj, w, *a);
             }
-        }
+        });
     }
-    for (a, acc) in a.iter().zip(acc.iter_mut()) {
-        acc.as_flattened_mut()[col..col + W].copy_from_slice(a);
-    }
+    samples!(n => acc[n].as_flattened_mut()[col..col + W].copy_from_slice(&a[n]));
 }
 
 #[cfg(test)]
