@@ -200,8 +200,11 @@ impl<T: RealScalar, const R: usize, const C: usize> Nested for SMatrix<T, R, C> 
         }
     }
 
+    // Over the contiguous storage, not nalgebra's element iterators: a loop over slices is
+    // one the compiler vectorizes (the adjoints a generated backward adds up go through here).
+    #[inline(always)]
     fn zip_apply<O: ScalarOp>(&mut self, other: &Self, op: &O) {
-        for (a, b) in self.iter_mut().zip(other.iter()) {
+        for (a, b) in self.as_mut_slice().iter_mut().zip(other.as_slice()) {
             *a = op.apply(a.clone(), b.clone());
         }
     }
