@@ -291,44 +291,33 @@ pub(crate) fn accumulate_block_in_place<
         return;
     }
     if N.is_multiple_of(8) && G * H >= 16 && super::Isa::active() == super::Isa::Avx512 {
+        // AVX-512's 32 registers hold 8 samples' sums of 16 columns: each weight loaded
+        // serves 8 multiply-adds, and 8 independent sums hide their latency. (Measured: the
+        // guide's NestedCell 12% faster than in groups of 4; 32 columns were slower.)
         super::vectorized_for(
             16,
             #[inline(always)]
-            || groups_of_8::<R, T, IN, G, H, N>(rows, xs, start, acc),
+            || in_groups::<R, T, IN, G, H, N, 8>(rows, xs, start, acc),
         );
-        return;
-    }
-    for j0 in (0..IN).step_by(ROW_TILE) {
-        let tile = j0..(j0 + ROW_TILE).min(IN);
-        // The first tile starts the sums; the later ones add to them.
-        let start = start.filter(|_| j0 == 0);
-        if N > 4 && N.is_multiple_of(4) {
-            // Groups of 4 samples (8 accumulators of 16 columns fit the registers); the row
-            // tile stays in L2 from one group to the next, so memory is read once per N.
-            for g in (0..N).step_by(4) {
-                let xs4: [&[T; IN]; 4] = core::array::from_fn(|i| xs[g + i]);
-                let acc4: &mut [[[T; H]; G]; 4] =
-                    (&mut acc[g..g + 4]).try_into().expect("4 samples");
-                block_columns::<R, T, IN, G, H, 4>(rows, &xs4, tile.clone(), start, acc4);
-            }
-        } else {
-            block_columns::<R, T, IN, G, H, N>(rows, &xs, tile, start, acc);
-        }
+    } else if N > 4 && N.is_multiple_of(4) {
+        // Groups of 4 samples: 8 sums of 16 columns fit AVX2's 16 registers.
+        in_groups::<R, T, IN, G, H, N, 4>(rows, xs, start, acc);
+    } else {
+        in_groups::<R, T, IN, G, H, N, N>(rows, xs, start, acc);
     }
 }
 
-/// [`accumulate_block_in_place`] in groups of 8 samples, for AVX-512: its 32 registers hold
-/// 8 samples' sums of 16 columns, so each weight loaded serves 8 multiply-adds (4 in the
-/// groups of 4 that fit AVX2's 16 registers), and 8 independent sums hide their latency.
-/// (Measured: the guide's NestedCell 12% faster than in groups of 4; 32 columns were slower.)
+/// [`accumulate_block_in_place`] in groups of `K` samples, row tile by row tile: the tile
+/// stays in L2 from one group to the next, so memory is read once for the `N` samples.
 #[inline(always)]
-fn groups_of_8<
+fn in_groups<
     R: Rounding,
     T: Real,
     const IN: usize,
     const G: usize,
     const H: usize,
     const N: usize,
+    const K: usize,
 >(
     rows: &[[[T; H]; G]; IN],
     xs: [&[T; IN]; N],
@@ -337,14 +326,12 @@ fn groups_of_8<
 ) {
     for j0 in (0..IN).step_by(ROW_TILE) {
         let tile = j0..(j0 + ROW_TILE).min(IN);
+        // The first tile starts the sums; the later ones add to them.
         let start = start.filter(|_| j0 == 0);
-        for g in (0..N).step_by(8) {
-            let xs8: [&[T; IN]; 8] = core::array::from_fn(|i| xs[g + i]);
-            let acc8: &mut [[[T; H]; G]; 8] = (&mut acc[g..g + 8]).try_into().expect("8 samples");
-            let mut s = 0;
-            blocks_n::<R, T, IN, G, H, 8, 16>(rows, &xs8, &tile, start, acc8, &mut s);
-            blocks_n::<R, T, IN, G, H, 8, 8>(rows, &xs8, &tile, start, acc8, &mut s);
-            blocks_n::<R, T, IN, G, H, 8, 1>(rows, &xs8, &tile, start, acc8, &mut s);
+        for g in (0..N).step_by(K) {
+            let xs: [&[T; IN]; K] = core::array::from_fn(|i| xs[g + i]);
+            let acc: &mut [[[T; H]; G]; K] = (&mut acc[g..g + K]).try_into().expect("K samples");
+            block_columns::<R, T, IN, G, H, K>(rows, &xs, tile.clone(), start, acc);
         }
     }
 }
@@ -366,8 +353,9 @@ fn block_columns<
     acc: &mut [[[T; H]; G]; N],
 ) {
     let mut s = 0;
-    // N · W accumulators must fit in the vector registers.
-    if N <= 4 {
+    // N · W accumulators must fit in the vector registers (8 samples only come in the
+    // AVX-512 copy).
+    if N <= 4 || N == 8 {
         blocks_n::<R, T, IN, G, H, N, 16>(rows, xs, &tile, start, acc, &mut s);
     }
     blocks_n::<R, T, IN, G, H, N, 8>(rows, xs, &tile, start, acc, &mut s);
