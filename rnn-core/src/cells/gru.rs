@@ -244,6 +244,14 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         state: &mut Self::State,
         _: &(),
     ) -> [Self::Output; N] {
+        if !super::projects_chunk(I, H, 3, core::mem::size_of::<T>()) {
+            // The steps one by one, as the trait's default.
+            let mut outputs = [SVector::zeros(); N];
+            for (output, x) in outputs.iter_mut().zip(inputs) {
+                *output = crate::Cell::step(self, x, state, &());
+            }
+            return outputs;
+        }
         crate::with_rounding!(R, lanes = H => self.chunk_with::<R, N>(inputs, state))
     }
 
@@ -318,9 +326,11 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
                 .map_or([SVector::zeros(); 3], |b| *b);
             self.recurrent_kernel.accumulate_with::<R>(h, &mut hs);
             let [h_z, h_r, h_h] = hs;
-            let mut r = x_r + h_r;
+            let add = |a: &SVector<T, H>, b: &SVector<T, H>| super::zip_units(a, b, |a, b| a + b);
+            let mut r = add(&x_r, &h_r);
             self.recurrent_activation.apply_with::<R, T, H>(&mut r);
-            (x_z + h_z, r, h_h, x_h + r.component_mul(&h_h))
+            let reset = super::zip_units(&r, &h_h, |r, h| r * h);
+            (add(&x_z, &h_z), r, h_h, add(&x_h, &reset))
         } else {
             let (mut z, mut r, mut candidate) = (x_z, x_r, x_h);
             self.recurrent_kernel
@@ -335,7 +345,9 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         self.recurrent_activation.apply_with::<R, T, H>(&mut z);
         let mut candidate = candidate;
         self.activation.apply_with::<R, T, H>(&mut candidate);
-        *h = z.component_mul(h) + (SVector::repeat(T::one()) - z).component_mul(&candidate);
+        let kept = super::zip_units(&z, h, |z, h| z * h);
+        let added = super::zip_units(&z, &candidate, |z, c| (T::one() - z) * c);
+        *h = super::zip_units(&kept, &added, |kept, added| kept + added);
         GruGates {
             update: z,
             reset: r,

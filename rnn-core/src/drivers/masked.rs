@@ -8,7 +8,7 @@ use core::borrow::Borrow;
 use super::direction::Direction;
 use super::mask::{Mask, Padding};
 use super::reset::ResetTo;
-use super::unroll::{chunk_at, CHUNK};
+use super::unroll::{chunk_at, gather, CHUNK};
 use crate::cell::Cell;
 
 /// Which timestep processing step `k` of `steps` reads in `direction`, and whether it is
@@ -80,8 +80,8 @@ pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
             while k < steps {
                 if let Some(reads) = chunk_at(steps, k, reset.as_ref(), schedule) {
                     ResetTo::before(reset.as_ref(), reads[0], state);
-                    let inputs = reads.map(|t| inputs[t].borrow());
-                    outputs.extend(cell.step_chunk(inputs, state, constants));
+                    let xs = gather(inputs, &reads);
+                    outputs.extend(cell.step_chunk(xs, state, constants));
                     k += CHUNK;
                     continue;
                 }

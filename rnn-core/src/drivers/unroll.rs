@@ -238,7 +238,7 @@ fn unroll_in_place<C: Cell, const T: usize>(
             while k < T {
                 if let Some(reads) = chunk_at(T, k, reset, |k| (place(k).0, true)) {
                     ResetTo::before(reset, reads[0], state);
-                    let ys = cell.step_chunk(reads.map(|t| &inputs[t]), state, constants);
+                    let ys = cell.step_chunk(gather(inputs, &reads), state, constants);
                     for (i, y) in ys.into_iter().enumerate() {
                         outputs[place(k + i).1].write(y);
                     }
@@ -294,20 +294,46 @@ pub(crate) fn push_forward<C: Cell, X: Borrow<C::Input>>(
     constants: &C::Constants,
     outputs: &mut alloc::vec::Vec<C::Output>,
 ) {
-    let mut inputs = inputs.fuse();
-    loop {
-        let chunk: [Option<X>; CHUNK] = core::array::from_fn(|_| inputs.next());
-        if chunk.iter().all(Option::is_some) {
-            let chunk = chunk.map(|x| x.expect("a whole chunk"));
-            let ys = cell.step_chunk(chunk.each_ref().map(Borrow::borrow), state, constants);
-            outputs.extend(ys);
-        } else {
-            for x in chunk.into_iter().flatten() {
+    // Plain loops rather than `array::map` and `from_fn`: their closures, left out of line,
+    // cost a call and a stalled reload per chunk.
+    let mut inputs = inputs.peekable();
+    let mut chunk: [Option<X>; CHUNK] = [const { None }; CHUNK];
+    while inputs.peek().is_some() {
+        let mut n = 0;
+        for slot in chunk.iter_mut() {
+            *slot = inputs.next();
+            if slot.is_none() {
+                break;
+            }
+            n += 1;
+        }
+        let Some(first) = chunk[0].as_ref() else {
+            return;
+        };
+        if n < CHUNK {
+            for x in chunk[..n].iter().flatten() {
                 outputs.push(cell.step(x.borrow(), state, constants));
             }
             return;
         }
+        let mut xs: [&C::Input; CHUNK] = [first.borrow(); CHUNK];
+        for (x, slot) in xs.iter_mut().zip(&chunk) {
+            if let Some(slot) = slot {
+                *x = slot.borrow();
+            }
+        }
+        outputs.extend(cell.step_chunk(xs, state, constants));
     }
+}
+
+/// `[&inputs[reads[0]], …]`, by a plain loop (see [`push_forward`]).
+#[inline(always)]
+pub(crate) fn gather<'a, I, X: Borrow<I>>(inputs: &'a [X], reads: &[usize; CHUNK]) -> [&'a I; CHUNK] {
+    let mut xs = [inputs[reads[0]].borrow(); CHUNK];
+    for (x, &t) in xs.iter_mut().zip(reads) {
+        *x = inputs[t].borrow();
+    }
+    xs
 }
 
 /// Runs `cell` over every input of `inputs` (a slice, a `Vec`, any iterator; empty is fine),

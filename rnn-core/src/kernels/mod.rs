@@ -92,7 +92,7 @@ pub(crate) mod dispatch;
 #[doc(hidden)]
 pub use dispatch::{vectorized_for, Isa};
 mod matvec;
-// The fused layers' products, on their flat rows, and the cells' chunk projections.
+// The fused layers' products, on their flat rows; the cells' chunk projections.
 pub(crate) use matvec::accumulate_block_in_place;
 #[cfg(feature = "std")]
 pub(crate) use matvec::accumulate_columns_with;
