@@ -120,8 +120,16 @@ where
         let reversed: Vec<_> = xs.iter().rev().cloned().collect();
         let (back_ys, back_state) = stepped(cell, &reversed, Nested::zeros());
         let back = rnn.clone().go_backwards(true).run(xs, &());
-        assert_eq!(all_bits(&back.outputs), all_bits(&back_ys), "backwards, {len} steps");
-        assert_eq!(bits(&back.state), bits(&back_state), "backwards, {len} steps");
+        assert_eq!(
+            all_bits(&back.outputs),
+            all_bits(&back_ys),
+            "backwards, {len} steps"
+        );
+        assert_eq!(
+            bits(&back.state),
+            bits(&back_state),
+            "backwards, {len} steps"
+        );
     }
 
     // A mask with holes and resets inside what would be chunks: the steps between them.

@@ -114,8 +114,8 @@ pub trait Cell {
         Self: Sized,
     {
         // A plain loop, not `array::from_fn(|n| step)`: a closure holding the whole step may be
-        // left out of line, hence out of the driver's vectorized copy (measured: the custom
-        // cell of the benchmarks 10% slower that way).
+        // left out of line, hence out of the driver's vectorized copy (a profile of the custom
+        // cell of the benchmarks showed it so).
         let mut outputs: [Self::Output; N] = [(); N].map(|()| Nested::zeros());
         for (output, input) in outputs.iter_mut().zip(inputs) {
             *output = self.step(input, state, constants);

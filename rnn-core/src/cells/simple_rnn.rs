@@ -167,7 +167,7 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
     fn step_with<R: Rounding>(&self, x: &SVector<T, I>, h: &mut SVector<T, H>) -> SVector<T, H> {
         let mut z = self.start();
         self.kernel.accumulate_with::<R>(x, &mut z);
-        self.from_projected_with::<R>(z, h)
+        self.finish_step_with::<R>(z, h)
     }
 
     /// `N` steps with their input products `bias + x·W` computed first, in one pass over
@@ -185,7 +185,7 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
         let mut outputs = [SVector::zeros(); N];
         for (output, gates) in outputs.iter_mut().zip(&projected) {
             let z = gates.map(SVector::from);
-            *output = self.from_projected_with::<R>(z, h);
+            *output = self.finish_step_with::<R>(z, h);
         }
         outputs
     }
@@ -198,7 +198,7 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
 
     /// The step from its input product `z = bias + x·W`: adds `h·U`, then the activation.
     #[inline(always)]
-    fn from_projected_with<R: Rounding>(
+    fn finish_step_with<R: Rounding>(
         &self,
         mut z: [SVector<T, H>; 1],
         h: &mut SVector<T, H>,

@@ -106,7 +106,13 @@ impl<C: Cell> Stateful<C> {
             crate::kernels::dispatch::vectorized(
                 #[inline(always)]
                 || {
-                    crate::drivers::unroll::push_forward(cell, inputs, state, constants, &mut outputs)
+                    crate::drivers::unroll::push_forward(
+                        cell,
+                        inputs,
+                        state,
+                        constants,
+                        &mut outputs,
+                    )
                 },
             );
             if let Some(last) = outputs.last() {

@@ -328,7 +328,10 @@ pub(crate) fn push_forward<C: Cell, X: Borrow<C::Input>>(
 
 /// `[&inputs[reads[0]], …]`, by a plain loop (see [`push_forward`]).
 #[inline(always)]
-pub(crate) fn gather<'a, I, X: Borrow<I>>(inputs: &'a [X], reads: &[usize; CHUNK]) -> [&'a I; CHUNK] {
+pub(crate) fn gather<'a, I, X: Borrow<I>>(
+    inputs: &'a [X],
+    reads: &[usize; CHUNK],
+) -> [&'a I; CHUNK] {
     let mut xs = [inputs[reads[0]].borrow(); CHUNK];
     for (x, &t) in xs.iter_mut().zip(reads) {
         *x = inputs[t].borrow();
