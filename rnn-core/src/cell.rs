@@ -123,6 +123,17 @@ pub trait Cell {
         outputs
     }
 
+    /// Whether the drivers run this cell's steps through [`step_chunk`](Cell::step_chunk)
+    /// (chunks of consecutive valid steps) rather than one [`step`](Cell::step) at a time.
+    ///
+    /// `false` by default: a chunk of plain steps gains nothing and costs gathering its
+    /// inputs. A cell that overrides `step_chunk` to share work between the steps returns
+    /// `true` where that pays (the built-in cells: once their kernels outgrow the cache).
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        false
+    }
+
     /// The state a sequence starts from when none is given. Zeros, as in Keras and PyTorch;
     /// a cell may override it (a learned initial state, or one computed from the constants).
     fn initial_state(&self, constants: &Self::Constants) -> Self::State {
@@ -185,6 +196,11 @@ impl<C: Cell> Cell for &C {
         constants: &Self::Constants,
     ) -> [Self::Output; N] {
         (**self).step_chunk(inputs, state, constants)
+    }
+
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        (**self).runs_in_chunks()
     }
 
     fn initial_state(&self, constants: &Self::Constants) -> Self::State {

@@ -143,15 +143,13 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
         state: &mut Self::State,
         _: &(),
     ) -> [Self::Output; N] {
-        if !super::projects_chunk(I, H, 1, core::mem::size_of::<T>()) {
-            // The steps one by one, as the trait's default.
-            let mut outputs = [SVector::zeros(); N];
-            for (output, x) in outputs.iter_mut().zip(inputs) {
-                *output = crate::Cell::step(self, x, state, &());
-            }
-            return outputs;
-        }
         crate::with_rounding!(R, lanes = H => self.chunk_with::<R, N>(inputs, state))
+    }
+
+    /// Chunks once the kernels outgrow the first-level cache (see `projects_chunk`).
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        super::projects_chunk(I, H, 1, core::mem::size_of::<T>())
     }
 
     /// The fused layer's kernel, for an `f32` cell.

@@ -76,9 +76,10 @@ pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
             // A chunk of valid steps with no reset inside goes through `step_chunk` (the same
             // bits as its steps); the other steps run one by one.
             let schedule = |k| schedule(direction, mask, steps, k);
+            let chunked = cell.runs_in_chunks();
             let mut k = 0;
             while k < steps {
-                if let Some(reads) = chunk_at(steps, k, reset.as_ref(), schedule) {
+                if let Some(reads) = chunk_at(chunked, steps, k, reset.as_ref(), schedule) {
                     ResetTo::before(reset.as_ref(), reads[0], state);
                     let xs = gather(inputs, &reads);
                     outputs.extend(cell.step_chunk(xs, state, constants));

@@ -234,9 +234,10 @@ fn unroll_in_place<C: Cell, const T: usize>(
                 Direction::GoBackwards => (T - 1 - k, k),
                 Direction::Reversed => (T - 1 - k, T - 1 - k),
             };
+            let chunked = cell.runs_in_chunks();
             let mut k = 0;
             while k < T {
-                if let Some(reads) = chunk_at(T, k, reset, |k| (place(k).0, true)) {
+                if let Some(reads) = chunk_at(chunked, T, k, reset, |k| (place(k).0, true)) {
                     ResetTo::before(reset, reads[0], state);
                     let ys = cell.step_chunk(gather(inputs, &reads), state, constants);
                     for (i, y) in ys.into_iter().enumerate() {
@@ -259,16 +260,17 @@ fn unroll_in_place<C: Cell, const T: usize>(
 pub(crate) const CHUNK: usize = 8;
 
 /// The timesteps that processing steps `k..k + CHUNK` of `steps` read, when they can run as
-/// one chunk: all of them exist, `schedule(k) = (timestep, valid)` says each is valid, and
+/// one chunk: the cell runs in chunks (`chunked`), all of them exist, `schedule(k) = (timestep, valid)` says each is valid, and
 /// none but the first is flagged to reset (a reset at the first is applied before the chunk).
 #[inline(always)]
 pub(crate) fn chunk_at<S: Clone>(
+    chunked: bool,
     steps: usize,
     k: usize,
     reset: Option<&ResetTo<'_, S>>,
     schedule: impl Fn(usize) -> (usize, bool),
 ) -> Option<[usize; CHUNK]> {
-    if steps.saturating_sub(k) < CHUNK {
+    if !chunked || steps.saturating_sub(k) < CHUNK {
         return None;
     }
     let mut reads = [0; CHUNK];
@@ -294,6 +296,12 @@ pub(crate) fn push_forward<C: Cell, X: Borrow<C::Input>>(
     constants: &C::Constants,
     outputs: &mut alloc::vec::Vec<C::Output>,
 ) {
+    if !cell.runs_in_chunks() {
+        for x in inputs {
+            outputs.push(cell.step(x.borrow(), state, constants));
+        }
+        return;
+    }
     // Plain loops rather than `array::map` and `from_fn`: their closures, left out of line,
     // cost a call and a stalled reload per chunk.
     let mut inputs = inputs.peekable();

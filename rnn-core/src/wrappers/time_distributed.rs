@@ -131,6 +131,11 @@ impl<L: Stateless> Cell for TimeDistributed<L> {
     ) -> [L::Output; N] {
         self.0.step_chunk(inputs, state, constants)
     }
+
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        self.0.runs_in_chunks()
+    }
 }
 
 /// A function of one step as a layer without state: what [`TimeDistributed::from_fn`] wraps.
