@@ -89,6 +89,51 @@ pub trait Cell {
         })
     }
 
+    /// Runs `N` consecutive timesteps of one sequence (a chunk of its time axis): the same
+    /// as `N` calls of [`step`](Cell::step) in order, threading `state` from one to the
+    /// next, which is what this default does. Not to be confused with
+    /// [`step_block`](Cell::step_block), which runs one timestep of `N` sequences.
+    ///
+    /// A cell whose input product does not depend on the state overrides it to compute the
+    /// chunk's input products first, each weight of the input kernel read once for the
+    /// chunk rather than once per step; the result must equal the `N` steps bit for bit (the
+    /// kernels sum in the same order, so it does). The forward drivers ([`Rnn::run`],
+    /// [`Rnn::unroll`], [`Stateful`]) run the steps of a sequence through it.
+    ///
+    /// [`Rnn::run`]: crate::Rnn::run
+    /// [`Rnn::unroll`]: crate::Rnn::unroll
+    /// [`Stateful`]: crate::Stateful
+    #[inline(always)]
+    fn step_chunk<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        state: &mut Self::State,
+        constants: &Self::Constants,
+    ) -> [Self::Output; N]
+    where
+        Self: Sized,
+    {
+        // A plain loop, not `array::from_fn(|n| step)`: a closure holding the whole step may be
+        // left out of line, hence out of the driver's vectorized copy (a profile of the custom
+        // cell of the benchmarks showed it so).
+        let mut outputs: [Self::Output; N] = [(); N].map(|()| Nested::zeros());
+        for (output, input) in outputs.iter_mut().zip(inputs) {
+            *output = self.step(input, state, constants);
+        }
+        outputs
+    }
+
+    /// Whether the drivers run this cell's steps through [`step_chunk`](Cell::step_chunk)
+    /// (chunks of consecutive valid steps) rather than one [`step`](Cell::step) at a time.
+    ///
+    /// `false` by default: a chunk of plain steps gains nothing and costs gathering its
+    /// inputs. A cell that overrides `step_chunk` to share work between the steps returns
+    /// `true` where that pays (the built-in cells: once their kernels outgrow the cache).
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        false
+    }
+
     /// The state a sequence starts from when none is given. Zeros, as in Keras and PyTorch;
     /// a cell may override it (a learned initial state, or one computed from the constants).
     fn initial_state(&self, constants: &Self::Constants) -> Self::State {
@@ -141,6 +186,21 @@ impl<C: Cell> Cell for &C {
         constants: [&Self::Constants; N],
     ) -> [Self::Output; N] {
         (**self).step_block(inputs, states, constants)
+    }
+
+    #[inline(always)]
+    fn step_chunk<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        state: &mut Self::State,
+        constants: &Self::Constants,
+    ) -> [Self::Output; N] {
+        (**self).step_chunk(inputs, state, constants)
+    }
+
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        (**self).runs_in_chunks()
     }
 
     fn initial_state(&self, constants: &Self::Constants) -> Self::State {

@@ -148,6 +148,28 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         );
     }
 
+    /// `start + xs[n] · W_g` for every gate `g` of `N` inputs into `out[n]`, each weight read
+    /// once for the `N`: the input products of several timesteps of one sequence at once
+    /// ([`Cell::step_chunk`](crate::Cell::step_chunk)). Each sum starts from `start` and adds
+    /// in input order, so every result has the bits of `out = start` followed by
+    /// [`accumulate_with`](Kernel::accumulate_with). What `out` held is overwritten.
+    #[inline(always)]
+    pub(crate) fn project_chunk_with<R: Rounding, const N: usize>(
+        &self,
+        xs: [&SVector<T, IN>; N],
+        start: &[SVector<T, H>; G],
+        out: &mut [[[T; H]; G]; N],
+    ) {
+        let start: [[T; H]; G] =
+            core::array::from_fn(|g| start[g].as_slice().try_into().expect("H values"));
+        crate::kernels::accumulate_block_in_place::<R, T, IN, G, H, N>(
+            self.rows(),
+            xs.map(|x| x.as_slice().try_into().expect("IN values")),
+            Some(&start),
+            out,
+        );
+    }
+
     /// `out += x · W_g` for the one gate `g` (GRU's `reset_after = false` needs the candidate
     /// gate apart from the others).
     ///

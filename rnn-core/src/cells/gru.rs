@@ -235,6 +235,24 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         crate::with_rounding!(R, lanes = H => self.step_with::<R>(x, h))
     }
 
+    /// `N` steps with the input products computed first, each weight of `kernel` read once
+    /// for the chunk: the same bits as `N` steps.
+    #[inline(always)]
+    fn step_chunk<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        state: &mut Self::State,
+        _: &(),
+    ) -> [Self::Output; N] {
+        crate::with_rounding!(R, lanes = H => self.chunk_with::<R, N>(inputs, state))
+    }
+
+    /// Chunks once the kernels outgrow the first-level cache (see `projects_chunk`).
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        super::projects_chunk(I, H, 3, core::mem::size_of::<T>())
+    }
+
     /// The fused layer's kernel, for an `f32` cell.
     #[cfg(feature = "std")]
     fn batched_kernel(&self, run: &mut dyn FnMut(&mut dyn crate::fused::BatchedKernel)) -> bool {
@@ -250,6 +268,33 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         *h
     }
 
+    /// `N` steps with their input products `bias + x·W` computed first, in one pass over
+    /// `kernel`, then each step's recurrent products and gates: every sum in the order of
+    /// [`step_gates_with`](Self::step_gates_with), so the same bits.
+    #[inline(always)]
+    fn chunk_with<R: Rounding, const N: usize>(
+        &self,
+        xs: [&SVector<T, I>; N],
+        h: &mut SVector<T, H>,
+    ) -> [SVector<T, H>; N] {
+        let mut projected = [[[T::zero(); H]; 3]; N];
+        self.kernel
+            .project_chunk_with::<R, N>(xs, &self.start(), &mut projected);
+        let mut outputs = [SVector::zeros(); N];
+        for (output, gates) in outputs.iter_mut().zip(&projected) {
+            let x = gates.map(SVector::from);
+            self.gates_from_with::<R>(x, h);
+            *output = *h;
+        }
+        outputs
+    }
+
+    /// Where every gate's input sum starts: the input bias, or zeros without one.
+    #[inline(always)]
+    fn start(&self) -> [SVector<T, H>; 3] {
+        self.bias.as_ref().map_or([SVector::zeros(); 3], |b| *b)
+    }
+
     /// The step, also returning what it computed on the way: training's forward
     /// (`rnn::train`) keeps it for the backward, and shares the step's bits by calling this.
     #[inline(always)]
@@ -258,8 +303,19 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         x: &SVector<T, I>,
         h: &mut SVector<T, H>,
     ) -> GruGates<T, H> {
-        let mut xs = self.bias.as_ref().map_or([SVector::zeros(); 3], |b| *b);
+        let mut xs = self.start();
         self.kernel.accumulate_with::<R>(x, &mut xs);
+        self.gates_from_with::<R>(xs, h)
+    }
+
+    /// The step from its input products `xs = bias + x·W`: the recurrent products (with the
+    /// recurrent bias apart when `reset_after`), then the gates.
+    #[inline(always)]
+    fn gates_from_with<R: Rounding>(
+        &self,
+        xs: [SVector<T, H>; 3],
+        h: &mut SVector<T, H>,
+    ) -> GruGates<T, H> {
         let [x_z, x_r, x_h] = xs;
         let (mut z, r, recurrent_candidate, candidate) = if self.reset_after {
             let mut hs = self
@@ -268,9 +324,11 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
                 .map_or([SVector::zeros(); 3], |b| *b);
             self.recurrent_kernel.accumulate_with::<R>(h, &mut hs);
             let [h_z, h_r, h_h] = hs;
-            let mut r = x_r + h_r;
+            let add = |a: &SVector<T, H>, b: &SVector<T, H>| super::zip_units(a, b, |a, b| a + b);
+            let mut r = add(&x_r, &h_r);
             self.recurrent_activation.apply_with::<R, T, H>(&mut r);
-            (x_z + h_z, r, h_h, x_h + r.component_mul(&h_h))
+            let reset = super::zip_units(&r, &h_h, |r, h| r * h);
+            (add(&x_z, &h_z), r, h_h, add(&x_h, &reset))
         } else {
             let (mut z, mut r, mut candidate) = (x_z, x_r, x_h);
             self.recurrent_kernel
@@ -285,7 +343,9 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         self.recurrent_activation.apply_with::<R, T, H>(&mut z);
         let mut candidate = candidate;
         self.activation.apply_with::<R, T, H>(&mut candidate);
-        *h = z.component_mul(h) + (SVector::repeat(T::one()) - z).component_mul(&candidate);
+        let kept = super::zip_units(&z, h, |z, h| z * h);
+        let added = super::zip_units(&z, &candidate, |z, c| (T::one() - z) * c);
+        *h = super::zip_units(&kept, &added, |kept, added| kept + added);
         GruGates {
             update: z,
             reset: r,

@@ -182,6 +182,25 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         crate::with_rounding!(R, lanes = H => self.step_with::<R>(x, h, c))
     }
 
+    /// `N` steps with the input products computed first, each weight of `kernel` read once
+    /// for the chunk: the same bits as `N` steps.
+    #[inline(always)]
+    fn step_chunk<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        state: &mut Self::State,
+        _: &(),
+    ) -> [Self::Output; N] {
+        let (h, c) = (&mut state.h, &mut state.c);
+        crate::with_rounding!(R, lanes = H => self.chunk_with::<R, N>(inputs, h, c))
+    }
+
+    /// Chunks once the kernels outgrow the first-level cache (see `projects_chunk`).
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        super::projects_chunk(I, H, 4, core::mem::size_of::<T>())
+    }
+
     /// The fused layer's kernel, for an `f32` cell.
     #[cfg(feature = "std")]
     fn batched_kernel(&self, run: &mut dyn FnMut(&mut dyn crate::fused::BatchedKernel)) -> bool {
@@ -203,6 +222,34 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         *h
     }
 
+    /// `N` steps with their input products `bias + x·W` computed first, in one pass over
+    /// `kernel`, then each step's recurrent product and gates: every sum in the order of
+    /// [`step_gates_with`](Self::step_gates_with), so the same bits.
+    #[inline(always)]
+    fn chunk_with<R: Rounding, const N: usize>(
+        &self,
+        xs: [&SVector<T, I>; N],
+        h: &mut SVector<T, H>,
+        c: &mut SVector<T, H>,
+    ) -> [SVector<T, H>; N] {
+        let mut projected = [[[T::zero(); H]; 4]; N];
+        self.kernel
+            .project_chunk_with::<R, N>(xs, &self.start(), &mut projected);
+        let mut outputs = [SVector::zeros(); N];
+        for (output, gates) in outputs.iter_mut().zip(&projected) {
+            let z = gates.map(SVector::from);
+            self.gates_from_with::<R>(z, h, c);
+            *output = *h;
+        }
+        outputs
+    }
+
+    /// Where every gate's sum starts: the bias, or zeros without one.
+    #[inline(always)]
+    fn start(&self) -> [SVector<T, H>; 4] {
+        self.bias.as_ref().map_or([SVector::zeros(); 4], |b| *b)
+    }
+
     /// The step, also returning what it computed on the way: training's forward
     /// (`rnn::train`) keeps it for the backward, and shares the step's bits by calling this.
     #[inline(always)]
@@ -212,8 +259,19 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         h: &mut SVector<T, H>,
         c: &mut SVector<T, H>,
     ) -> LstmGates<T, H> {
-        let mut z = self.bias.as_ref().map_or([SVector::zeros(); 4], |b| *b);
+        let mut z = self.start();
         self.kernel.accumulate_with::<R>(x, &mut z);
+        self.gates_from_with::<R>(z, h, c)
+    }
+
+    /// The step from its input products `z = bias + x·W`: adds `h·U`, then the gates.
+    #[inline(always)]
+    fn gates_from_with<R: Rounding>(
+        &self,
+        mut z: [SVector<T, H>; 4],
+        h: &mut SVector<T, H>,
+        c: &mut SVector<T, H>,
+    ) -> LstmGates<T, H> {
         self.recurrent_kernel.accumulate_with::<R>(h, &mut z);
         let [mut i, mut f, mut candidate, mut o] = z;
         self.recurrent_activation.apply_with::<R, T, H>(&mut i);

@@ -50,3 +50,29 @@ fn pytorch_bias<T: Real, const G: usize, const H: usize>(
         (a, b) => a.or(b),
     })
 }
+
+/// Whether a cell's step over a chunk of timesteps computes the chunk's input products first:
+/// when its kernels (`input + hidden` rows of `gates · hidden` values of `size` bytes) fill a
+/// first-level data cache (32 KB on current x86-64 cores), so that they do not stay in it
+/// from step to step and reading the input kernel once per chunk saves reloading it. Smaller
+/// cells run the chunk as steps: there the projection of a chunk measured slower than the
+/// steps' products, which read weights the cache holds (the bits are the same either way).
+pub(crate) const fn projects_chunk(input: usize, hidden: usize, gates: usize, size: usize) -> bool {
+    (input + hidden) * gates * hidden * size >= 32 * 1024
+}
+
+/// `f(a[k], b[k])` for every unit `k`: element-wise arithmetic of a step as a plain loop,
+/// compiled in the step's vectorized copy (nalgebra's operators may be left out of line,
+/// outside it); the same operations, so the same bits.
+#[inline(always)]
+pub(crate) fn zip_units<T: Real, const H: usize>(
+    a: &SVector<T, H>,
+    b: &SVector<T, H>,
+    f: impl Fn(T, T) -> T,
+) -> SVector<T, H> {
+    let mut out = *a;
+    for (o, &b) in out.as_mut_slice().iter_mut().zip(b.as_slice()) {
+        *o = f(*o, b);
+    }
+    out
+}

@@ -134,6 +134,24 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
         crate::with_rounding!(R, lanes = H => self.step_with::<R>(x, h))
     }
 
+    /// `N` steps with the input products computed first, each weight of `kernel` read once
+    /// for the chunk: the same bits as `N` steps.
+    #[inline(always)]
+    fn step_chunk<const N: usize>(
+        &self,
+        inputs: [&Self::Input; N],
+        state: &mut Self::State,
+        _: &(),
+    ) -> [Self::Output; N] {
+        crate::with_rounding!(R, lanes = H => self.chunk_with::<R, N>(inputs, state))
+    }
+
+    /// Chunks once the kernels outgrow the first-level cache (see `projects_chunk`).
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        super::projects_chunk(I, H, 1, core::mem::size_of::<T>())
+    }
+
     /// The fused layer's kernel, for an `f32` cell.
     #[cfg(feature = "std")]
     fn batched_kernel(&self, run: &mut dyn FnMut(&mut dyn crate::fused::BatchedKernel)) -> bool {
@@ -145,8 +163,44 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
     /// The step with its rounding chosen (one entry into the vectorized code per step).
     #[inline(always)]
     fn step_with<R: Rounding>(&self, x: &SVector<T, I>, h: &mut SVector<T, H>) -> SVector<T, H> {
-        let mut z = [self.bias.as_ref().map_or_else(SVector::zeros, |b| *b)];
+        let mut z = self.start();
         self.kernel.accumulate_with::<R>(x, &mut z);
+        self.finish_step_with::<R>(z, h)
+    }
+
+    /// `N` steps with their input products `bias + x·W` computed first, in one pass over
+    /// `kernel`, then each step's recurrent product: every sum in the order of
+    /// [`step_with`](Self::step_with), so the same bits.
+    #[inline(always)]
+    fn chunk_with<R: Rounding, const N: usize>(
+        &self,
+        xs: [&SVector<T, I>; N],
+        h: &mut SVector<T, H>,
+    ) -> [SVector<T, H>; N] {
+        let mut projected = [[[T::zero(); H]; 1]; N];
+        self.kernel
+            .project_chunk_with::<R, N>(xs, &self.start(), &mut projected);
+        let mut outputs = [SVector::zeros(); N];
+        for (output, gates) in outputs.iter_mut().zip(&projected) {
+            let z = gates.map(SVector::from);
+            *output = self.finish_step_with::<R>(z, h);
+        }
+        outputs
+    }
+
+    /// Where the sum starts: the bias, or zeros without one.
+    #[inline(always)]
+    fn start(&self) -> [SVector<T, H>; 1] {
+        [self.bias.as_ref().map_or_else(SVector::zeros, |b| *b)]
+    }
+
+    /// The step from its input product `z = bias + x·W`: adds `h·U`, then the activation.
+    #[inline(always)]
+    fn finish_step_with<R: Rounding>(
+        &self,
+        mut z: [SVector<T, H>; 1],
+        h: &mut SVector<T, H>,
+    ) -> SVector<T, H> {
         self.recurrent_kernel.accumulate_with::<R>(h, &mut z);
         let [mut z] = z;
         self.activation.apply_with::<R, T, H>(&mut z);

@@ -8,6 +8,7 @@ use core::borrow::Borrow;
 use super::direction::Direction;
 use super::mask::{Mask, Padding};
 use super::reset::ResetTo;
+use super::unroll::{chunk_at, gather, CHUNK};
 use crate::cell::Cell;
 
 /// Which timestep processing step `k` of `steps` reads in `direction`, and whether it is
@@ -72,8 +73,20 @@ pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
     crate::kernels::dispatch::vectorized(
         #[inline(always)]
         || {
-            for k in 0..steps {
-                let (t, valid) = schedule(direction, mask, steps, k);
+            // A chunk of valid steps with no reset inside goes through `step_chunk` (the same
+            // bits as its steps); the other steps run one by one.
+            let schedule = |k| schedule(direction, mask, steps, k);
+            let chunked = cell.runs_in_chunks();
+            let mut k = 0;
+            while k < steps {
+                if let Some(reads) = chunk_at(chunked, steps, k, reset.as_ref(), schedule) {
+                    ResetTo::before(reset.as_ref(), reads[0], state);
+                    let xs = gather(inputs, &reads);
+                    outputs.extend(cell.step_chunk(xs, state, constants));
+                    k += CHUNK;
+                    continue;
+                }
+                let (t, valid) = schedule(k);
                 let fresh = ResetTo::before(reset.as_ref(), t, state);
                 let y = if valid {
                     cell.step(inputs[t].borrow(), state, constants)
@@ -83,6 +96,7 @@ pub(crate) fn masked_unroll_into<C: Cell, X: Borrow<C::Input>>(
                     padding.masked_output(outputs.last().or(carried.as_ref()))
                 };
                 outputs.push(y);
+                k += 1;
             }
         },
     );

@@ -202,6 +202,12 @@ impl<'a, S: Clone> ResetTo<'a, S> {
         })
     }
 
+    /// Whether timestep `t` is flagged (never, without resets).
+    #[inline]
+    pub(crate) fn at(reset: Option<&Self>, t: usize) -> bool {
+        reset.is_some_and(|reset| reset.resets.at(t))
+    }
+
     /// Resets `state` when timestep `t` is flagged; returns whether it did.
     #[inline]
     pub(crate) fn before(reset: Option<&Self>, t: usize, state: &mut S) -> bool {

@@ -100,7 +100,25 @@ impl<C: Cell> Stateful<C> {
         inputs: impl IntoIterator<Item = X>,
     ) -> crate::Sequence<C::Output> {
         if self.direction == Direction::Forward {
-            return inputs.into_iter().map(|x| self.step(x.borrow())).collect();
+            let inputs = inputs.into_iter();
+            let mut outputs = alloc::vec::Vec::with_capacity(inputs.size_hint().0);
+            let (cell, state, constants) = (&self.cell, &mut self.state, &self.constants);
+            crate::kernels::dispatch::vectorized(
+                #[inline(always)]
+                || {
+                    crate::drivers::unroll::push_forward(
+                        cell,
+                        inputs,
+                        state,
+                        constants,
+                        &mut outputs,
+                    )
+                },
+            );
+            if let Some(last) = outputs.last() {
+                self.carried = Some(last.clone());
+            }
+            return crate::Sequence::from(outputs);
         }
         let inputs: alloc::vec::Vec<X> = inputs.into_iter().collect();
         self.feed_checked(&inputs, crate::Mask::All, crate::Resets::None)

@@ -227,18 +227,124 @@ fn unroll_in_place<C: Cell, const T: usize>(
             // (LSTM H = 32 measured 15% slower that way than the dynamic loop, which has
             // one). A plain loop rather than `array::from_fn(|t| step)` for the same reason.
             // `write` is `k` or `T - 1 - k`: a bijection of `0..T`, so every output is
-            // written exactly once.
-            for k in 0..T {
-                let (read, write) = match direction {
-                    Direction::Forward => (k, k),
-                    Direction::GoBackwards => (T - 1 - k, k),
-                    Direction::Reversed => (T - 1 - k, T - 1 - k),
-                };
+            // written exactly once. Whole chunks of steps go through `step_chunk` (the same
+            // bits as its steps), the rest one by one.
+            let place = |k: usize| match direction {
+                Direction::Forward => (k, k),
+                Direction::GoBackwards => (T - 1 - k, k),
+                Direction::Reversed => (T - 1 - k, T - 1 - k),
+            };
+            let chunked = cell.runs_in_chunks();
+            let mut k = 0;
+            while k < T {
+                if let Some(reads) = chunk_at(chunked, T, k, reset, |k| (place(k).0, true)) {
+                    ResetTo::before(reset, reads[0], state);
+                    let ys = cell.step_chunk(gather(inputs, &reads), state, constants);
+                    for (i, y) in ys.into_iter().enumerate() {
+                        outputs[place(k + i).1].write(y);
+                    }
+                    k += CHUNK;
+                    continue;
+                }
+                let (read, write) = place(k);
                 ResetTo::before(reset, read, state);
                 outputs[write].write(cell.step(&inputs[read], state, constants));
+                k += 1;
             }
         },
     )
+}
+
+/// Consecutive steps of one sequence the drivers run as one [`Cell::step_chunk`]; the steps
+/// left over (fewer than a chunk, or broken by a mask or a reset) run one by one.
+pub(crate) const CHUNK: usize = 8;
+
+/// The timesteps that processing steps `k..k + CHUNK` of `steps` read, when they can run as
+/// one chunk: the cell runs in chunks (`chunked`), all of them exist, `schedule(k) = (timestep, valid)` says each is valid, and
+/// none but the first is flagged to reset (a reset at the first is applied before the chunk).
+#[inline(always)]
+pub(crate) fn chunk_at<S: Clone>(
+    chunked: bool,
+    steps: usize,
+    k: usize,
+    reset: Option<&ResetTo<'_, S>>,
+    schedule: impl Fn(usize) -> (usize, bool),
+) -> Option<[usize; CHUNK]> {
+    if !chunked || steps.saturating_sub(k) < CHUNK {
+        return None;
+    }
+    let mut reads = [0; CHUNK];
+    for (i, read) in reads.iter_mut().enumerate() {
+        let (t, valid) = schedule(k + i);
+        if !valid || (i > 0 && ResetTo::at(reset, t)) {
+            return None;
+        }
+        *read = t;
+    }
+    Some(reads)
+}
+
+/// Runs `cell` forward over every input of `inputs` from `state`, pushing the outputs onto
+/// `outputs`: whole chunks through [`Cell::step_chunk`], the last few steps one by one. Call
+/// it inside [`vectorized`](crate::vectorized), as the drivers do.
+#[cfg(feature = "alloc")]
+#[inline(always)]
+pub(crate) fn push_forward<C: Cell, X: Borrow<C::Input>>(
+    cell: &C,
+    inputs: impl Iterator<Item = X>,
+    state: &mut C::State,
+    constants: &C::Constants,
+    outputs: &mut alloc::vec::Vec<C::Output>,
+) {
+    if !cell.runs_in_chunks() {
+        for x in inputs {
+            outputs.push(cell.step(x.borrow(), state, constants));
+        }
+        return;
+    }
+    // Plain loops rather than `array::map` and `from_fn`: their closures, left out of line,
+    // cost a call and a stalled reload per chunk.
+    let mut inputs = inputs.peekable();
+    let mut chunk: [Option<X>; CHUNK] = [const { None }; CHUNK];
+    while inputs.peek().is_some() {
+        let mut n = 0;
+        for slot in chunk.iter_mut() {
+            *slot = inputs.next();
+            if slot.is_none() {
+                break;
+            }
+            n += 1;
+        }
+        let Some(first) = chunk[0].as_ref() else {
+            return;
+        };
+        if n < CHUNK {
+            for x in chunk[..n].iter().flatten() {
+                outputs.push(cell.step(x.borrow(), state, constants));
+            }
+            return;
+        }
+        let mut xs: [&C::Input; CHUNK] = [first.borrow(); CHUNK];
+        for (x, slot) in xs.iter_mut().zip(&chunk) {
+            if let Some(slot) = slot {
+                *x = slot.borrow();
+            }
+        }
+        outputs.extend(cell.step_chunk(xs, state, constants));
+    }
+}
+
+/// `[&inputs[reads[0]], …]`, by a plain loop (see [`push_forward`]).
+#[inline(always)]
+pub(crate) fn gather<'a, I, X: Borrow<I>>(
+    inputs: &'a [X],
+    reads: &[usize; CHUNK],
+) -> [&'a I; CHUNK] {
+    let mut xs = [inputs[reads[0]].borrow(); CHUNK];
+    for (x, &t) in xs.iter_mut().zip(reads) {
+        *x = inputs[t].borrow();
+    }
+    xs
 }
 
 /// Runs `cell` over every input of `inputs` (a slice, a `Vec`, any iterator; empty is fine),
@@ -255,11 +361,7 @@ pub fn dynamic_unroll<C: Cell, X: StepInput<C::Input>>(
     let mut outputs = alloc::vec::Vec::with_capacity(inputs.size_hint().0);
     crate::kernels::dispatch::vectorized(
         #[inline(always)]
-        || {
-            for x in inputs {
-                outputs.push(cell.step(x.borrow(), &mut state, constants));
-            }
-        },
+        || push_forward(cell, inputs, &mut state, constants, &mut outputs),
     );
     (crate::Sequence::from(outputs), state)
 }

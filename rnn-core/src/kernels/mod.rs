@@ -92,9 +92,10 @@ pub(crate) mod dispatch;
 #[doc(hidden)]
 pub use dispatch::{vectorized_for, Isa};
 mod matvec;
-// The fused layers' products, on their flat rows.
+// The fused layers' products, on their flat rows; the cells' chunk projections.
+pub(crate) use matvec::accumulate_block_in_place;
 #[cfg(feature = "std")]
-pub(crate) use matvec::{accumulate_block_in_place, accumulate_columns_with};
+pub(crate) use matvec::accumulate_columns_with;
 pub mod transcendental;
 
 pub use matvec::{

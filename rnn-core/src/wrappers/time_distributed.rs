@@ -121,6 +121,21 @@ impl<L: Stateless> Cell for TimeDistributed<L> {
     ) -> [L::Output; N] {
         self.0.step_block(inputs, states, constants)
     }
+
+    #[inline(always)]
+    fn step_chunk<const N: usize>(
+        &self,
+        inputs: [&L::Input; N],
+        state: &mut (),
+        constants: &L::Constants,
+    ) -> [L::Output; N] {
+        self.0.step_chunk(inputs, state, constants)
+    }
+
+    #[inline(always)]
+    fn runs_in_chunks(&self) -> bool {
+        self.0.runs_in_chunks()
+    }
 }
 
 /// A function of one step as a layer without state: what [`TimeDistributed::from_fn`] wraps.

@@ -89,9 +89,15 @@ fn from_fn(krate: syn::Path, mut f: syn::ItemFn, errors: &mut Errors) -> Cell {
 }
 
 /// The provided methods of `Cell` that a `#[cell]` impl block may write beside `step`:
-/// `step_block` (a step over a block of samples that shares the weight reads) and the built-in
-/// cells' `batched_kernel`.
-const OVERRIDES: [&str; 2] = ["step_block", "batched_kernel"];
+/// `step_block` (a step over a block of samples that shares the weight reads), `step_chunk`
+/// (consecutive steps of one sequence that share the input weights' reads) with
+/// `runs_in_chunks` (whether the drivers use it), and the built-in cells' `batched_kernel`.
+const OVERRIDES: [&str; 4] = [
+    "step_block",
+    "step_chunk",
+    "runs_in_chunks",
+    "batched_kernel",
+];
 
 fn from_impl(krate: syn::Path, mut item: syn::ItemImpl, errors: &mut Errors) -> Option<Cell> {
     if let Some((_, path, _)) = &item.trait_ {
