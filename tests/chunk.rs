@@ -1,7 +1,8 @@
 //! Consecutive steps of one sequence run as a chunk (`Cell::step_chunk`, which the drivers use
-//! for every whole chunk of steps) compute exactly what the steps one by one compute: for the
-//! built-in cells, which project a chunk's inputs first, and for a `#[cell]` with the default,
-//! through every driver, at lengths that leave steps over after the chunks.
+//! for every whole chunk of steps of a cell that `runs_in_chunks`) compute exactly what the
+//! steps one by one compute: for the built-in cells, which project a chunk's inputs first, and
+//! for a `#[cell]` with the default, through every driver, at lengths that leave steps over
+//! after the chunks. The small cells run plain steps in the drivers; the wide ones, chunks.
 
 use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
 use rnn::prelude::*;
@@ -178,6 +179,7 @@ fn lstm_chunks_equal_its_steps_bit_for_bit() {
     check_dynamic(&cell, &xs);
     check_unroll!(&cell, xs, 0, 1, 7, 8, 9, 16, 19);
     let wide = LstmCell::<24, 40>::pytorch_init(4);
+    assert!(wide.runs_in_chunks() && !cell.runs_in_chunks());
     let xs = inputs::<24>(19, 2);
     check_dynamic(&wide, &xs);
     check_unroll!(&wide, xs, 9, 19);
@@ -200,10 +202,17 @@ fn gru_chunks_equal_its_steps_bit_for_bit_in_both_variants() {
     };
     check_dynamic(&before, &xs);
     check_unroll!(&before, xs, 0, 1, 7, 8, 9, 19);
-    let wide = GruCell::<32, 32>::keras_init(9);
-    let xs = inputs::<32>(19, 5);
+    let wide = GruCell::<48, 48>::keras_init(9);
+    assert!(wide.runs_in_chunks() && !after.runs_in_chunks());
+    let xs = inputs::<48>(19, 5);
     check_dynamic(&wide, &xs);
     check_unroll!(&wide, xs, 19);
+    let wide_before = GruCell {
+        reset_after: false,
+        recurrent_bias: None,
+        ..GruCell::<48, 48>::pytorch_init(10)
+    };
+    check_dynamic(&wide_before, &xs);
 }
 
 #[test]
@@ -212,6 +221,11 @@ fn simple_rnn_chunks_equal_its_steps_bit_for_bit() {
     let xs = inputs::<4>(19, 6);
     check_dynamic(&cell, &xs);
     check_unroll!(&cell, xs, 0, 1, 7, 8, 9, 19);
+    let wide = SimpleRnnCell::<64, 96>::keras_init(12);
+    assert!(wide.runs_in_chunks() && !cell.runs_in_chunks());
+    let xs = inputs::<64>(19, 8);
+    check_dynamic(&wide, &xs);
+    check_unroll!(&wide, xs, 19);
 }
 
 #[test]
