@@ -153,7 +153,11 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     /// ([`Cell::step_chunk`](crate::Cell::step_chunk)). Each sum starts from `start` and adds
     /// in input order, so every result has the bits of `out = start` followed by
     /// [`accumulate_with`](Kernel::accumulate_with). What `out` held is overwritten.
-    #[inline(always)]
+    // Out of line in unoptimized builds, which give every inlined temporary its own stack
+    // slot: inlined, a chunk's projection and its steps' gates share one frame that,
+    // added to a large static unroll's result, outgrew a 2 MiB thread stack.
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn project_chunk_with<R: Rounding, const N: usize>(
         &self,
         xs: [&SVector<T, IN>; N],

@@ -310,7 +310,9 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
 
     /// The step from its input products `xs = bias + x·W`: the recurrent products (with the
     /// recurrent bias apart when `reset_after`), then the gates.
-    #[inline(always)]
+    // Out of line in unoptimized builds (see `Kernel::project_chunk_with`).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn gates_from_with<R: Rounding>(
         &self,
         xs: [SVector<T, H>; 3],

@@ -265,7 +265,9 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
     }
 
     /// The step from its input products `z = bias + x·W`: adds `h·U`, then the gates.
-    #[inline(always)]
+    // Out of line in unoptimized builds (see `Kernel::project_chunk_with`).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn gates_from_with<R: Rounding>(
         &self,
         mut z: [SVector<T, H>; 4],

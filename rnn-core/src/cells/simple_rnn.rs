@@ -195,7 +195,9 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
     }
 
     /// The step from its input product `z = bias + x·W`: adds `h·U`, then the activation.
-    #[inline(always)]
+    // Out of line in unoptimized builds (see `Kernel::project_chunk_with`).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn finish_step_with<R: Rounding>(
         &self,
         mut z: [SVector<T, H>; 1],
