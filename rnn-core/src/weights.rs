@@ -174,6 +174,26 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         );
     }
 
+    /// `N` consecutive steps of a cell whose input products do not depend on its state: every
+    /// step's `start + x · W` first ([`project_chunk_with`](Kernel::project_chunk_with), each
+    /// weight read once for the `N`), then `finish` completes each step from them, in order,
+    /// and returns its output. The bits of `N` steps that each compute their own products.
+    #[inline(always)]
+    pub(crate) fn steps_after_projection<R: Rounding, const N: usize>(
+        &self,
+        xs: [&SVector<T, IN>; N],
+        start: &[SVector<T, H>; G],
+        mut finish: impl FnMut([SVector<T, H>; G]) -> SVector<T, H>,
+    ) -> [SVector<T, H>; N] {
+        let mut projected = [[[T::zero(); H]; G]; N];
+        self.project_chunk_with::<R, N>(xs, start, &mut projected);
+        let mut outputs = [SVector::zeros(); N];
+        for (output, z) in outputs.iter_mut().zip(&projected) {
+            *output = finish(z.map(SVector::from));
+        }
+        outputs
+    }
+
     /// `out += x · W_g` for the one gate `g` (GRU's `reset_after = false` needs the candidate
     /// gate apart from the others).
     ///

@@ -244,7 +244,15 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
         state: &mut Self::State,
         _: &(),
     ) -> [Self::Output; N] {
-        crate::with_rounding!(R, lanes = H => self.chunk_with::<R, N>(inputs, state))
+        crate::with_rounding!(R, lanes = H => self.kernel.steps_after_projection::<R, N>(
+            inputs,
+            &self.start(),
+            #[inline(always)]
+            |x| {
+                self.gates_from_with::<R>(x, state);
+                *state
+            },
+        ))
     }
 
     /// Chunks once the kernels outgrow the first-level cache (see `projects_chunk`).
@@ -266,27 +274,6 @@ impl<const I: usize, const H: usize, T: Real> GruCell<I, H, T> {
     fn step_with<R: Rounding>(&self, x: &SVector<T, I>, h: &mut SVector<T, H>) -> SVector<T, H> {
         self.step_gates_with::<R>(x, h);
         *h
-    }
-
-    /// `N` steps with their input products `bias + x·W` computed first, in one pass over
-    /// `kernel`, then each step's recurrent products and gates: every sum in the order of
-    /// [`step_gates_with`](Self::step_gates_with), so the same bits.
-    #[inline(always)]
-    fn chunk_with<R: Rounding, const N: usize>(
-        &self,
-        xs: [&SVector<T, I>; N],
-        h: &mut SVector<T, H>,
-    ) -> [SVector<T, H>; N] {
-        let mut projected = [[[T::zero(); H]; 3]; N];
-        self.kernel
-            .project_chunk_with::<R, N>(xs, &self.start(), &mut projected);
-        let mut outputs = [SVector::zeros(); N];
-        for (output, gates) in outputs.iter_mut().zip(&projected) {
-            let x = gates.map(SVector::from);
-            self.gates_from_with::<R>(x, h);
-            *output = *h;
-        }
-        outputs
     }
 
     /// Where every gate's input sum starts: the input bias, or zeros without one.

@@ -192,7 +192,15 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         _: &(),
     ) -> [Self::Output; N] {
         let (h, c) = (&mut state.h, &mut state.c);
-        crate::with_rounding!(R, lanes = H => self.chunk_with::<R, N>(inputs, h, c))
+        crate::with_rounding!(R, lanes = H => self.kernel.steps_after_projection::<R, N>(
+            inputs,
+            &self.start(),
+            #[inline(always)]
+            |z| {
+                self.gates_from_with::<R>(z, h, c);
+                *h
+            },
+        ))
     }
 
     /// Chunks once the kernels outgrow the first-level cache (see `projects_chunk`).
@@ -220,28 +228,6 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
     ) -> SVector<T, H> {
         self.step_gates_with::<R>(x, h, c);
         *h
-    }
-
-    /// `N` steps with their input products `bias + x·W` computed first, in one pass over
-    /// `kernel`, then each step's recurrent product and gates: every sum in the order of
-    /// [`step_gates_with`](Self::step_gates_with), so the same bits.
-    #[inline(always)]
-    fn chunk_with<R: Rounding, const N: usize>(
-        &self,
-        xs: [&SVector<T, I>; N],
-        h: &mut SVector<T, H>,
-        c: &mut SVector<T, H>,
-    ) -> [SVector<T, H>; N] {
-        let mut projected = [[[T::zero(); H]; 4]; N];
-        self.kernel
-            .project_chunk_with::<R, N>(xs, &self.start(), &mut projected);
-        let mut outputs = [SVector::zeros(); N];
-        for (output, gates) in outputs.iter_mut().zip(&projected) {
-            let z = gates.map(SVector::from);
-            self.gates_from_with::<R>(z, h, c);
-            *output = *h;
-        }
-        outputs
     }
 
     /// Where every gate's sum starts: the bias, or zeros without one.

@@ -143,7 +143,12 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
         state: &mut Self::State,
         _: &(),
     ) -> [Self::Output; N] {
-        crate::with_rounding!(R, lanes = H => self.chunk_with::<R, N>(inputs, state))
+        crate::with_rounding!(R, lanes = H => self.kernel.steps_after_projection::<R, N>(
+            inputs,
+            &self.start(),
+            #[inline(always)]
+            |z| self.finish_step_with::<R>(z, state),
+        ))
     }
 
     /// Chunks once the kernels outgrow the first-level cache (see `projects_chunk`).
@@ -166,26 +171,6 @@ impl<const I: usize, const H: usize, T: Real> SimpleRnnCell<I, H, T> {
         let mut z = self.start();
         self.kernel.accumulate_with::<R>(x, &mut z);
         self.finish_step_with::<R>(z, h)
-    }
-
-    /// `N` steps with their input products `bias + x·W` computed first, in one pass over
-    /// `kernel`, then each step's recurrent product: every sum in the order of
-    /// [`step_with`](Self::step_with), so the same bits.
-    #[inline(always)]
-    fn chunk_with<R: Rounding, const N: usize>(
-        &self,
-        xs: [&SVector<T, I>; N],
-        h: &mut SVector<T, H>,
-    ) -> [SVector<T, H>; N] {
-        let mut projected = [[[T::zero(); H]; 1]; N];
-        self.kernel
-            .project_chunk_with::<R, N>(xs, &self.start(), &mut projected);
-        let mut outputs = [SVector::zeros(); N];
-        for (output, gates) in outputs.iter_mut().zip(&projected) {
-            let z = gates.map(SVector::from);
-            *output = self.finish_step_with::<R>(z, h);
-        }
-        outputs
     }
 
     /// Where the sum starts: the bias, or zeros without one.
