@@ -406,27 +406,9 @@ fn block_n<
     start: Option<&[[T; H]; G]>,
     acc: &mut [[[T; H]; G]; N],
 ) {
-    // Each sample written out rather than a loop over samples (up to 8): the compiler then
-    // keeps every sum in a register and vectorizes along the columns, not the samples.
-    macro_rules! samples {
-        ($n:ident => $body:expr) => {
-            if N <= 8 {
-                samples!(@ $n $body; 0 1 2 3 4 5 6 7)
-            } else {
-                for $n in 0..N {
-                    $body;
-                }
-            }
-        };
-        (@ $n:ident $body:expr; $($i:literal)*) => {{$(
-            if $i < N {
-                let $n = $i;
-                $body;
-            }
-        )*}};
-    }
+    // Each sample written out: see `written_out`.
     let mut a = [[T::zero(); W]; N];
-    samples!(n => {
+    super::written_out!(n < N => {
         let from = start.unwrap_or(&acc[n]).as_flattened();
         a[n].copy_from_slice(&from[col..col + W]);
     });
@@ -434,14 +416,14 @@ fn block_n<
         let w: &[T; W] = row.as_flattened()[col..col + W]
             .try_into()
             .expect("a block of W columns");
-        samples!(n => {
+        super::written_out!(n < N => {
             let xj = xs[n][j];
             for (a, &w) in a[n].iter_mut().zip(w) {
                 *a = R::mul_add(xj, w, *a);
             }
         });
     }
-    samples!(n => acc[n].as_flattened_mut()[col..col + W].copy_from_slice(&a[n]));
+    super::written_out!(n < N => acc[n].as_flattened_mut()[col..col + W].copy_from_slice(&a[n]));
 }
 
 #[cfg(test)]

@@ -88,6 +88,30 @@ macro_rules! with_rounding {
 
 pub use crate::with_rounding;
 
+/// `body` for each `i` in `0..count`, written out once per value when `count <= 8`, else a
+/// loop. Written out, the compiler keeps per-`i` sums in registers and vectorizes each copy
+/// along its own columns; as a loop it may keep them in memory or vectorize across `i`
+/// (gathers and scatters). `count` is a constant, so the branch folds away.
+macro_rules! written_out {
+    ($i:ident < $count:expr => $body:expr) => {
+        if $count <= 8 {
+            $crate::kernels::written_out!(@ $i $count, $body; 0 1 2 3 4 5 6 7)
+        } else {
+            for $i in 0..$count {
+                $body;
+            }
+        }
+    };
+    (@ $i:ident $count:expr, $body:expr; $($k:literal)*) => {{$(
+        if $k < $count {
+            let $i = $k;
+            $body;
+        }
+    )*}};
+}
+
+pub(crate) use written_out;
+
 pub(crate) mod dispatch;
 #[doc(hidden)]
 pub use dispatch::{vectorized_for, Isa};

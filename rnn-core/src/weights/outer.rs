@@ -205,27 +205,15 @@ fn tile<T: Real, const R: usize, const C: usize>(
     x: &[T],
     dzs: &[T],
 ) {
-    // Each row written out rather than a loop over rows: the compiler then keeps every sum
-    // in a register.
-    macro_rules! rows {
-        ($r:ident => $body:expr) => {
-            rows!(@ $r $body; 0 1 2 3 4 5 6 7)
-        };
-        (@ $r:ident $body:expr; $($i:literal)*) => {$(
-            if $i < R {
-                let $r = $i;
-                $body;
-            }
-        )*};
-    }
+    // Each row written out, its sums in registers: see `written_out`.
     const { assert!(R <= 8, "a tile of at most 8 rows") };
     let mut sums = [[T::zero(); C]; R];
-    rows!(r => sums[r].copy_from_slice(&w[r * n + c..][..C]));
+    crate::kernels::written_out!(r < R => sums[r].copy_from_slice(&w[r * n + c..][..C]));
     for (k, x) in x.chunks_exact(R).enumerate() {
         let dz: &[T; C] = dzs[k * n + c..][..C].try_into().expect("C columns");
-        rows!(r => add_product(&mut sums[r], x[r], dz));
+        crate::kernels::written_out!(r < R => add_product(&mut sums[r], x[r], dz));
     }
-    rows!(r => w[r * n + c..][..C].copy_from_slice(&sums[r]));
+    crate::kernels::written_out!(r < R => w[r * n + c..][..C].copy_from_slice(&sums[r]));
 }
 
 /// `s += x · d`, each product rounded and then added.
