@@ -28,8 +28,9 @@ fn inputs<const I: usize>(steps: usize, seed: usize) -> Vec<SVector<f32, I>> {
         .collect()
 }
 
-/// A custom cell with a state of two parts and nothing overridden: it runs chunks through
-/// the default `step_chunk`.
+/// A custom cell with a state of two parts and nothing overridden: the drivers step it one
+/// step at a time (`runs_in_chunks` is `false` by default), and a direct call of
+/// `step_chunk` runs the default.
 struct Leaky {
     w: rnn::weights::Weights<f32, 3, 4>,
 }
@@ -229,10 +230,11 @@ fn simple_rnn_chunks_equal_its_steps_bit_for_bit() {
 }
 
 #[test]
-fn a_custom_cell_runs_chunks_through_the_default() {
+fn a_custom_cell_steps_in_the_drivers_and_its_default_chunk_equals_its_steps() {
     let cell = Leaky {
         w: rnn::weights::Weights::from_fn(|r, c| ((r * 4 + c) as f32 * 0.7).cos() * 0.4),
     };
+    assert!(!cell.runs_in_chunks());
     let xs = inputs::<3>(19, 7);
     check_dynamic(&&cell, &xs);
     check_unroll!(&cell, xs, 0, 1, 7, 8, 9, 19);
