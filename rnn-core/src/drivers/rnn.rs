@@ -403,10 +403,11 @@ impl<C: Cell> Rnn<C> {
         &self,
         inputs: &[X],
         (mask, resets): (Mask<'_>, crate::Resets<'_>),
-        mut state: C::State,
+        state: C::State,
         constants: &C::Constants,
     ) -> crate::Run<C::Output, C::State> {
-        let reset = ResetTo::new(resets, &state);
+        let mut state = crate::kernels::CacheAligned(state);
+        let reset = ResetTo::new(resets, &state.0);
         let mut outputs = alloc::vec::Vec::new();
         super::masked::masked_unroll_into(
             self.cell(),
@@ -414,13 +415,13 @@ impl<C: Cell> Rnn<C> {
             mask,
             self.direction,
             self.padding,
-            (&mut state, &mut None, reset),
+            (&mut state.0, &mut None, reset),
             constants,
             &mut outputs,
         );
         crate::Run {
             outputs: crate::Sequence::from(outputs),
-            state,
+            state: state.0,
         }
     }
 }

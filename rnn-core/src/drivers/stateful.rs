@@ -10,6 +10,7 @@ use crate::drivers::direction::Direction;
 use crate::drivers::mask::Padding;
 #[cfg(feature = "alloc")]
 use crate::drivers::reset::ResetTo;
+use crate::kernels::CacheAligned;
 
 /// A cell with its state and constants, fed one step or one chunk at a time.
 ///
@@ -44,7 +45,8 @@ pub struct Stateful<C: Cell> {
     pub(crate) cell: C,
     pub(crate) constants: C::Constants,
     pub(crate) initial: C::State,
-    pub(crate) state: C::State,
+    // On a cache line of its own: the steps read it back with vector loads.
+    pub(crate) state: CacheAligned<C::State>,
     pub(crate) padding: Padding,
     pub(crate) direction: Direction,
     // The last output, for `Padding::CarryLastOutput` at the start of the next chunk.
@@ -58,7 +60,7 @@ impl<C: Cell> Stateful<C> {
         let constants: C::Constants = constants.borrow().clone();
         let initial = cell.initial_state(&constants);
         Stateful {
-            state: initial.clone(),
+            state: CacheAligned(initial.clone()),
             initial,
             cell,
             constants,
@@ -76,7 +78,7 @@ impl<C: Cell> Stateful<C> {
 
     /// Starts from `initial` instead; [`reset`](Stateful::reset) returns to it.
     pub fn with_initial_state(mut self, initial: C::State) -> Self {
-        self.state = initial.clone();
+        self.state = CacheAligned(initial.clone());
         self.initial = initial;
         self
     }
@@ -84,7 +86,7 @@ impl<C: Cell> Stateful<C> {
     /// Runs one step (in the CPU's vectorized copy of the code, as every driver does).
     #[inline]
     pub fn step(&mut self, input: &C::Input) -> C::Output {
-        let (cell, state, constants) = (&self.cell, &mut self.state, &self.constants);
+        let (cell, state, constants) = (&self.cell, &mut self.state.0, &self.constants);
         let y = crate::kernels::dispatch::vectorized(
             #[inline(always)]
             || cell.step(input, state, constants),
@@ -102,7 +104,7 @@ impl<C: Cell> Stateful<C> {
         if self.direction == Direction::Forward {
             let inputs = inputs.into_iter();
             let mut outputs = alloc::vec::Vec::with_capacity(inputs.size_hint().0);
-            let (cell, state, constants) = (&self.cell, &mut self.state, &self.constants);
+            let (cell, state, constants) = (&self.cell, &mut self.state.0, &self.constants);
             crate::kernels::dispatch::vectorized(
                 #[inline(always)]
                 || {
@@ -188,7 +190,7 @@ impl<C: Cell> Stateful<C> {
             mask,
             self.direction,
             self.padding,
-            (&mut self.state, &mut self.carried, reset),
+            (&mut self.state.0, &mut self.carried, reset),
             &self.constants,
             &mut outputs,
         );
@@ -202,7 +204,7 @@ impl<C: Cell> Stateful<C> {
         crate::drivers::unroll::fill_outputs(
             &self.cell,
             inputs,
-            (&mut self.state, &mut self.carried),
+            (&mut self.state.0, &mut self.carried),
             &self.constants,
             self.direction,
             &mut outputs,
@@ -213,19 +215,19 @@ impl<C: Cell> Stateful<C> {
 
     /// Returns to the initial state (and forgets the carried output).
     pub fn reset(&mut self) {
-        self.state.clone_from(&self.initial);
+        self.state.0.clone_from(&self.initial);
         self.carried = None;
     }
 
     /// The current state.
     pub fn state(&self) -> &C::State {
-        &self.state
+        &self.state.0
     }
 
     /// Replaces the current state (the initial state [`reset`](Stateful::reset) returns to
     /// is unchanged).
     pub fn set_state(&mut self, state: C::State) {
-        self.state = state;
+        self.state = CacheAligned(state);
     }
 
     /// The cell.

@@ -353,17 +353,18 @@ pub(crate) fn gather<'a, I, X: Borrow<I>>(
 pub fn dynamic_unroll<C: Cell, X: StepInput<C::Input>>(
     cell: &C,
     inputs: impl IntoIterator<Item = X>,
-    mut state: C::State,
+    state: C::State,
     constants: &impl ConstantsOf<C::Constants>,
 ) -> (crate::Sequence<C::Output>, C::State) {
     let constants: &C::Constants = constants.borrow();
     let inputs = inputs.into_iter();
     let mut outputs = alloc::vec::Vec::with_capacity(inputs.size_hint().0);
+    let mut state = crate::kernels::CacheAligned(state);
     crate::kernels::dispatch::vectorized(
         #[inline(always)]
-        || push_forward(cell, inputs, &mut state, constants, &mut outputs),
+        || push_forward(cell, inputs, &mut state.0, constants, &mut outputs),
     );
-    (crate::Sequence::from(outputs), state)
+    (crate::Sequence::from(outputs), state.0)
 }
 
 /// Runs `N` sequences of equal length in lockstep, one [`Cell::step_block`] per timestep:

@@ -40,7 +40,8 @@ pub fn accumulate_rows_with<
     x: &[T; IN],
     out: &mut [SVector<T, H>; G],
 ) {
-    let mut acc = [[T::zero(); H]; G];
+    let mut acc = super::CacheAligned([[T::zero(); H]; G]);
+    let acc = &mut acc.0;
     for (a, o) in acc.iter_mut().zip(out.iter()) {
         a.copy_from_slice(o.as_slice());
     }
@@ -158,7 +159,8 @@ fn small<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
     acc: &mut [T],
 ) {
     let n = acc.len();
-    let mut a = [T::zero(); SMALL];
+    let mut a = super::CacheAligned([T::zero(); SMALL]);
+    let a = &mut a.0;
     a[..n].copy_from_slice(acc);
     for (row, &xj) in rows.iter().zip(x) {
         let w = &row.as_flattened()[offset..offset + n];

@@ -112,6 +112,18 @@ macro_rules! written_out {
 
 pub(crate) use written_out;
 
+/// A value that starts a cache line (64-byte aligned), for the state and the sums a step
+/// reads back with vector loads.
+///
+/// An `f32` array is only 4-byte aligned, so where it falls depends on where the stack
+/// happened to start: 16 bytes into a line, every 64-byte load of it straddles two lines,
+/// and a load of a value just stored that way cannot be forwarded from the store. On the
+/// step's dependency chain that made the same run up to a third slower from one process to
+/// the next.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CacheAligned<T>(pub(crate) T);
+
 pub(crate) mod dispatch;
 #[doc(hidden)]
 pub use dispatch::{vectorized_for, Isa};

@@ -79,7 +79,7 @@ impl<C: Differentiable> Stateful<C> {
                 constants: &self.constants,
                 dropout: None,
             },
-            (&mut self.state, &mut self.carried, reset),
+            (&mut self.state.0, &mut self.carried, reset),
             tape,
             &mut outputs,
         );
