@@ -118,8 +118,7 @@ pub(crate) use written_out;
 /// An `f32` array is only 4-byte aligned, so where it falls depends on where the stack
 /// happened to start: 16 bytes into a line, every 64-byte load of it straddles two lines,
 /// and a load of a value just stored that way cannot be forwarded from the store. On the
-/// step's dependency chain that made the same run up to a third slower from one process to
-/// the next.
+/// step's dependency chain that made one run slower in some processes than in others.
 #[repr(C, align(64))]
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct CacheAligned<T>(pub(crate) T);
