@@ -2,7 +2,7 @@
 //! for every whole chunk of steps of a cell that `runs_in_chunks`) compute exactly what the
 //! steps one by one compute: for the built-in cells, which project a chunk's inputs first, and
 //! for a `#[cell]` with the default, through every driver, at lengths that leave steps over
-//! after the chunks. The small cells run plain steps in the drivers; the wide ones, chunks.
+//! after the chunks. The smallest cells run plain steps in the drivers; the others, chunks.
 
 use rnn::cells::{GruCell, LstmCell, SimpleRnnCell};
 use rnn::prelude::*;
@@ -214,6 +214,23 @@ fn gru_chunks_equal_its_steps_bit_for_bit_in_both_variants() {
         ..GruCell::<48, 48>::pytorch_init(10)
     };
     check_dynamic(&wide_before, &xs);
+}
+
+/// Every built-in cell chunks but the smallest (kernels under 3 KB), whose steps are bound by
+/// the chain from state to state; a cell just over the line runs its chunks through every
+/// driver.
+#[test]
+fn all_but_the_smallest_built_in_cells_chunk() {
+    assert!(!LstmCell::<8, 8>::zeros().runs_in_chunks());
+    assert!(LstmCell::<10, 10>::zeros().runs_in_chunks());
+    assert!(!GruCell::<8, 8>::zeros().runs_in_chunks());
+    assert!(!SimpleRnnCell::<16, 16>::zeros().runs_in_chunks());
+    assert!(SimpleRnnCell::<24, 24>::zeros().runs_in_chunks());
+    let cell = GruCell::<12, 12>::keras_init(13);
+    assert!(cell.runs_in_chunks());
+    let xs = inputs::<12>(19, 9);
+    check_dynamic(&cell, &xs);
+    check_unroll!(&cell, xs, 0, 7, 8, 9, 19);
 }
 
 #[test]

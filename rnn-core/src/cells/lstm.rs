@@ -203,7 +203,7 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         ))
     }
 
-    /// Chunks once the kernels outgrow the first-level cache (see `projects_chunk`).
+    /// Chunks unless the cell is one of the smallest (see `projects_chunk`).
     #[inline(always)]
     fn runs_in_chunks(&self) -> bool {
         super::projects_chunk(I, H, 4, core::mem::size_of::<T>())

@@ -52,13 +52,17 @@ fn pytorch_bias<T: Real, const G: usize, const H: usize>(
 }
 
 /// Whether a cell's step over a chunk of timesteps computes the chunk's input products first:
-/// when its kernels (`input + hidden` rows of `gates · hidden` values of `size` bytes) fill a
-/// first-level data cache (32 KB on current x86-64 cores), so that they do not stay in it
-/// from step to step and reading the input kernel once per chunk saves reloading it. Smaller
-/// cells run the chunk as steps: there the projection of a chunk measured slower than the
-/// steps' products, which read weights the cache holds (the bits are the same either way).
+/// for every cell but the smallest, whose kernels (`input + hidden` rows of `gates · hidden`
+/// values of `size` bytes) are under 3 KB.
+///
+/// A chunk's input products are one block product: each weight of the input kernel is read
+/// once for the chunk's steps and feeds their independent sums, which beats a product per step
+/// even when the kernels stay in the first-level cache. The smallest steps are bound by the
+/// chain from one step's state to the next instead, and lose more than they gain: there the
+/// next step's input product, computed step by step, runs beside that chain (the bits are the
+/// same either way).
 pub(crate) const fn projects_chunk(input: usize, hidden: usize, gates: usize, size: usize) -> bool {
-    (input + hidden) * gates * hidden * size >= 32 * 1024
+    (input + hidden) * gates * hidden * size >= 3 * 1024
 }
 
 /// `f(a[k], b[k])` for every unit `k`: element-wise arithmetic of a step as a plain loop,
