@@ -133,6 +133,21 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         );
     }
 
+    /// [`accumulate_with`](Kernel::accumulate_with) with the first `LEADING` gates summed
+    /// before the others, for a step that needs those gates first (the same bits).
+    #[inline(always)]
+    pub(crate) fn accumulate_leading_with<R: Rounding, const LEADING: usize>(
+        &self,
+        x: &SVector<T, IN>,
+        out: &mut [SVector<T, H>; G],
+    ) {
+        crate::kernels::accumulate_rows_leading_with::<R, T, IN, G, H, LEADING>(
+            self.rows(),
+            x.as_slice().try_into().expect("IN values"),
+            out,
+        );
+    }
+
     /// `out[n][g] += xs[n] · W_g` for a block of `N` samples, each weight read once for the
     /// whole block; bit-identical to `N` calls of [`accumulate`](Kernel::accumulate).
     #[inline(always)]

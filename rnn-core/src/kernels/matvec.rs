@@ -40,13 +40,41 @@ pub fn accumulate_rows_with<
     x: &[T; IN],
     out: &mut [SVector<T, H>; G],
 ) {
+    accumulate_rows_leading_with::<R, T, IN, G, H, G>(rows, x, out);
+}
+
+/// [`accumulate_rows_with`] in two passes: the first `LEADING` gates, whose sums are then in
+/// `out`, and the others. A step whose next operation needs only the leading gates starts on
+/// it while the others' multiply-adds still run (the LSTM's cell state needs `i f c̃`, not
+/// `o`). Each sum is the same, in the same order: the same bits.
+#[inline(always)]
+pub(crate) fn accumulate_rows_leading_with<
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const LEADING: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    x: &[T; IN],
+    out: &mut [SVector<T, H>; G],
+) {
+    const { assert!(LEADING <= G, "the leading gates are some of the kernel's") };
     let mut acc = super::CacheAligned([[T::zero(); H]; G]);
     let acc = &mut acc.0;
     for (a, o) in acc.iter_mut().zip(out.iter()) {
         a.copy_from_slice(o.as_slice());
     }
-    accumulate_columns_with::<R, T, IN, G, H>(rows, x, 0, acc.as_flattened_mut());
-    for (a, o) in acc.iter().zip(out.iter_mut()) {
+    // Two explicit passes, not a loop over them: each pass's width must stay a constant
+    // for its column blocks to be chosen at compile time.
+    let (leading, rest) = acc.split_at_mut(LEADING);
+    accumulate_columns_with::<R, T, IN, G, H>(rows, x, 0, leading.as_flattened_mut());
+    for (a, o) in leading.iter().zip(out.iter_mut()) {
+        o.as_mut_slice().copy_from_slice(a);
+    }
+    accumulate_columns_with::<R, T, IN, G, H>(rows, x, LEADING * H, rest.as_flattened_mut());
+    for (a, o) in rest.iter().zip(&mut out[LEADING..]) {
         o.as_mut_slice().copy_from_slice(a);
     }
 }

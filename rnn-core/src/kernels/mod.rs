@@ -127,10 +127,11 @@ pub(crate) mod dispatch;
 #[doc(hidden)]
 pub use dispatch::{vectorized_for, Isa};
 mod matvec;
-// The fused layers' products, on their flat rows; the cells' chunk projections.
-pub(crate) use matvec::accumulate_block_in_place;
+// The fused layers' products, on their flat rows; the cells' chunk projections and products
+// with leading gates.
 #[cfg(feature = "std")]
 pub(crate) use matvec::accumulate_columns_with;
+pub(crate) use matvec::{accumulate_block_in_place, accumulate_rows_leading_with};
 pub mod transcendental;
 
 pub use matvec::{
