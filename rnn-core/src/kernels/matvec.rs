@@ -61,7 +61,7 @@ pub(crate) fn accumulate_rows_leading_with<
     out: &mut [SVector<T, H>; G],
 ) {
     const { assert!(LEADING <= G, "the leading gates are some of the kernel's") };
-    let mut acc = super::CacheAligned([[T::zero(); H]; G]);
+    let mut acc = zeroed_sums::<T, G, H>();
     let acc = &mut acc.0;
     for (a, o) in acc.iter_mut().zip(out.iter()) {
         a.copy_from_slice(o.as_slice());
@@ -77,6 +77,15 @@ pub(crate) fn accumulate_rows_leading_with<
     for (a, o) in rest.iter().zip(&mut out[LEADING..]) {
         o.as_mut_slice().copy_from_slice(a);
     }
+}
+
+/// Zeroed sums on a cache line of their own. Out of line in unoptimized builds: there, an
+/// array built and then wrapped is held twice in the caller's frame, and a product of 4,096
+/// sums deep in a backward pass took a test thread past its 2 MiB stack.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn zeroed_sums<T: Real, const G: usize, const H: usize>() -> super::CacheAligned<[[T; H]; G]> {
+    super::CacheAligned([[T::zero(); H]; G])
 }
 
 /// `acc[k] += Σ_j x[j] · rows[j][first + k]` for the `acc.len()` columns from `first` of
@@ -497,5 +506,44 @@ mod tests {
         start_is_the_sums_first_value::<0>();
         start_is_the_sums_first_value::<7>();
         start_is_the_sums_first_value::<70>();
+    }
+
+    /// Summing some leading gates first, then the others, computes every sum of the one-pass
+    /// product, to the bit: narrow and wide gates, one row tile and two, each split.
+    fn leading_gates_first_is_the_product<const IN: usize, const H: usize>() {
+        const G: usize = 4;
+        let value = |i: usize| (i as f32 * 0.377).cos() * 1.3;
+        let rows: [[[f32; H]; G]; IN] = core::array::from_fn(|j| {
+            core::array::from_fn(|g| core::array::from_fn(|k| value(j * 53 + g * 17 + k)))
+        });
+        let x: [f32; IN] = core::array::from_fn(|j| value(j * 7 + 2));
+        let start: [SVector<f32, H>; G] =
+            core::array::from_fn(|g| SVector::from_fn(|k, _| value(g * 13 + k + 1)));
+        let mut once = start;
+        accumulate_rows_with::<Fused, f32, IN, G, H>(&rows, &x, &mut once);
+        let bits = |sums: &[SVector<f32, H>; G]| -> Vec<u32> {
+            sums.iter()
+                .flat_map(|s| s.iter().map(|v| v.to_bits()))
+                .collect()
+        };
+        let mut split = [start; 4];
+        accumulate_rows_leading_with::<Fused, f32, IN, G, H, 0>(&rows, &x, &mut split[0]);
+        accumulate_rows_leading_with::<Fused, f32, IN, G, H, 1>(&rows, &x, &mut split[1]);
+        accumulate_rows_leading_with::<Fused, f32, IN, G, H, 3>(&rows, &x, &mut split[2]);
+        accumulate_rows_leading_with::<Fused, f32, IN, G, H, 4>(&rows, &x, &mut split[3]);
+        for (leading, sums) in [0, 1, 3, 4].into_iter().zip(&split) {
+            assert_eq!(
+                bits(sums),
+                bits(&once),
+                "IN = {IN}, H = {H}, {leading} leading"
+            );
+        }
+    }
+
+    #[test]
+    fn leading_gates_first_sum_as_the_one_pass_product() {
+        leading_gates_first_is_the_product::<5, 7>();
+        leading_gates_first_is_the_product::<8, 8>();
+        leading_gates_first_is_the_product::<70, 33>();
     }
 }
