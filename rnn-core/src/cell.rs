@@ -128,7 +128,7 @@ pub trait Cell {
     ///
     /// `false` by default: a chunk of plain steps gains nothing and costs gathering its
     /// inputs. A cell that overrides `step_chunk` to share work between the steps returns
-    /// `true` where that pays (the built-in cells: once their kernels outgrow the cache).
+    /// `true` where that pays (the built-in cells, all but the smallest).
     #[inline(always)]
     fn runs_in_chunks(&self) -> bool {
         false

@@ -260,8 +260,9 @@ fn unroll_in_place<C: Cell, const T: usize>(
 pub(crate) const CHUNK: usize = 8;
 
 /// The timesteps that processing steps `k..k + CHUNK` of `steps` read, when they can run as
-/// one chunk: the cell runs in chunks (`chunked`), all of them exist, `schedule(k) = (timestep, valid)` says each is valid, and
-/// none but the first is flagged to reset (a reset at the first is applied before the chunk).
+/// one chunk: the cell runs in chunks (`chunked`), all of them exist,
+/// `schedule(k) = (timestep, valid)` says each is valid, and none but the first is flagged to
+/// reset (a reset at the first is applied before the chunk).
 #[inline(always)]
 pub(crate) fn chunk_at<S: Clone>(
     chunked: bool,

@@ -120,8 +120,15 @@ pub(crate) use written_out;
 /// and a load of a value just stored that way cannot be forwarded from the store. On the
 /// step's dependency chain that made one run slower in some processes than in others.
 #[repr(C, align(64))]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone)]
 pub(crate) struct CacheAligned<T>(pub(crate) T);
+
+/// Prints the value alone: the alignment is not part of what a `Stateful` shows.
+impl<T: core::fmt::Debug> core::fmt::Debug for CacheAligned<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 pub(crate) mod dispatch;
 #[doc(hidden)]
