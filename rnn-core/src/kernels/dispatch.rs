@@ -138,7 +138,7 @@ pub(crate) fn fma() -> bool {
 /// ```
 #[inline(always)]
 pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
-    vectorized_as(Isa::Avx2, f)
+    vectorized_in(Isa::Avx2, f)
 }
 
 /// The copy of the code to run a call whose vectors are `lanes` wide (a step's `H`) in: the
@@ -163,13 +163,14 @@ pub fn copy_for(lanes: usize) -> Isa {
 #[doc(hidden)]
 #[inline(always)]
 pub fn vectorized_for<R>(lanes: usize, f: impl FnOnce() -> R) -> R {
-    vectorized_as(copy_for(lanes), f)
+    vectorized_in(copy_for(lanes), f)
 }
 
 /// Runs `f` in the copy of the code compiled for `isa`, or for the active instruction set if
 /// that is narrower (so never with instructions the CPU lacks).
+#[doc(hidden)]
 #[inline(always)]
-fn vectorized_as<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
+pub fn vectorized_in<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
         match isa.min(Isa::active()) {

@@ -56,18 +56,28 @@
 #[macro_export]
 macro_rules! with_rounding {
     ($r:ident, lanes = $lanes:expr => $call:expr) => {
-        if $crate::kernels::fused_multiply_add() {
-            $crate::kernels::vectorized_for(
-                $lanes,
+        // One arm per copy, so that `R` also says which copy the call is compiled in.
+        match $crate::kernels::copy_for($lanes) {
+            $crate::kernels::Isa::Avx512 => $crate::kernels::vectorized_in(
+                $crate::kernels::Isa::Avx512,
+                #[inline(always)]
+                || {
+                    type $r = $crate::kernels::FusedWide;
+                    $call
+                },
+            ),
+            $crate::kernels::Isa::Avx2 => $crate::kernels::vectorized_in(
+                $crate::kernels::Isa::Avx2,
                 #[inline(always)]
                 || {
                     type $r = $crate::kernels::Fused;
                     $call
                 },
-            )
-        } else {
-            type $r = $crate::kernels::Separate;
-            $call
+            ),
+            $crate::kernels::Isa::Baseline => {
+                type $r = $crate::kernels::Separate;
+                $call
+            }
         }
     };
     ($r:ident => $call:expr) => {
@@ -132,7 +142,7 @@ impl<T: core::fmt::Debug> core::fmt::Debug for CacheAligned<T> {
 
 pub(crate) mod dispatch;
 #[doc(hidden)]
-pub use dispatch::{vectorized_for, Isa};
+pub use dispatch::{copy_for, vectorized_for, vectorized_in, Isa};
 mod matvec;
 // The fused layers' products, on their flat rows; the cells' chunk projections and products
 // with leading gates.
@@ -155,6 +165,12 @@ use crate::real::Real;
 ///
 /// The kernels are generic over it; [`fused_multiply_add`] says which one they use here.
 pub trait Rounding: Copy + 'static {
+    /// Whether the code is compiled for AVX-512 ([`FusedWide`]): its 32 registers of 16
+    /// lanes hold wider blocks of sums than AVX2's 16 of 8, so the products choose wider
+    /// column blocks there (the same bits: each sum runs in the same order either way).
+    #[doc(hidden)]
+    const WIDE: bool = false;
+
     /// `a · b + c`, rounded this way.
     fn mul_add<T: Real>(a: T, b: T, c: T) -> T;
 }
@@ -164,11 +180,26 @@ pub trait Rounding: Copy + 'static {
 #[derive(Clone, Copy, Debug)]
 pub struct Fused;
 
+/// [`Fused`], in code compiled for AVX-512: what a built-in step whose vectors fill its
+/// registers runs with there (see [`Rounding::WIDE`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct FusedWide;
+
 /// Two roundings, the product's and the sum's: what `a * b + c` means in Rust.
 #[derive(Clone, Copy, Debug)]
 pub struct Separate;
 
 impl Rounding for Fused {
+    #[inline(always)]
+    fn mul_add<T: Real>(a: T, b: T, c: T) -> T {
+        a.fused_mul_add(b, c)
+    }
+}
+
+impl Rounding for FusedWide {
+    const WIDE: bool = true;
+
     #[inline(always)]
     fn mul_add<T: Real>(a: T, b: T, c: T) -> T {
         a.fused_mul_add(b, c)
