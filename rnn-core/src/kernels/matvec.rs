@@ -519,24 +519,33 @@ mod tests {
         start_is_the_sums_first_value::<70>();
     }
 
+    /// A 4-gate product's kernel, input and starting sums, with values that vary along
+    /// every index; and the bits of a product's sums, to compare two of them exactly.
+    #[allow(clippy::type_complexity)]
+    fn product<const IN: usize, const H: usize>(
+    ) -> ([[[f32; H]; 4]; IN], [f32; IN], [SVector<f32, H>; 4]) {
+        let value = |i: usize| (i as f32 * 0.377).cos() * 1.3;
+        let rows = core::array::from_fn(|j| {
+            core::array::from_fn(|g| core::array::from_fn(|k| value(j * 53 + g * 17 + k)))
+        });
+        let x = core::array::from_fn(|j| value(j * 7 + 2));
+        let start = core::array::from_fn(|g| SVector::from_fn(|k, _| value(g * 13 + k + 1)));
+        (rows, x, start)
+    }
+
+    fn bits<const H: usize>(sums: &[SVector<f32, H>; 4]) -> Vec<u32> {
+        sums.iter()
+            .flat_map(|s| s.iter().map(|v| v.to_bits()))
+            .collect()
+    }
+
     /// Summing some leading gates first, then the others, computes every sum of the one-pass
     /// product, to the bit: narrow and wide gates, one row tile and two, each split.
     fn leading_gates_first_is_the_product<const IN: usize, const H: usize>() {
         const G: usize = 4;
-        let value = |i: usize| (i as f32 * 0.377).cos() * 1.3;
-        let rows: [[[f32; H]; G]; IN] = core::array::from_fn(|j| {
-            core::array::from_fn(|g| core::array::from_fn(|k| value(j * 53 + g * 17 + k)))
-        });
-        let x: [f32; IN] = core::array::from_fn(|j| value(j * 7 + 2));
-        let start: [SVector<f32, H>; G] =
-            core::array::from_fn(|g| SVector::from_fn(|k, _| value(g * 13 + k + 1)));
+        let (rows, x, start) = product::<IN, H>();
         let mut once = start;
         accumulate_rows_with::<Fused, f32, IN, G, H>(&rows, &x, &mut once);
-        let bits = |sums: &[SVector<f32, H>; G]| -> Vec<u32> {
-            sums.iter()
-                .flat_map(|s| s.iter().map(|v| v.to_bits()))
-                .collect()
-        };
         let mut split = [start; 4];
         accumulate_rows_leading_with::<Fused, f32, IN, G, H, 0>(&rows, &x, &mut split[0]);
         accumulate_rows_leading_with::<Fused, f32, IN, G, H, 1>(&rows, &x, &mut split[1]);
@@ -556,25 +565,11 @@ mod tests {
     /// and two row tiles.
     fn wide_blocks_are_the_narrow_product<const IN: usize, const H: usize>() {
         const G: usize = 4;
-        let value = |i: usize| (i as f32 * 0.291).sin() * 0.9;
-        let rows: [[[f32; H]; G]; IN] = core::array::from_fn(|j| {
-            core::array::from_fn(|g| core::array::from_fn(|k| value(j * 41 + g * 19 + k)))
-        });
-        let x: [f32; IN] = core::array::from_fn(|j| value(j * 5 + 3));
-        let start: [SVector<f32, H>; G] =
-            core::array::from_fn(|g| SVector::from_fn(|k, _| value(g * 23 + k + 7)));
+        let (rows, x, start) = product::<IN, H>();
         let (mut narrow, mut wide) = (start, start);
         accumulate_rows_with::<Fused, f32, IN, G, H>(&rows, &x, &mut narrow);
         accumulate_rows_with::<crate::kernels::FusedWide, f32, IN, G, H>(&rows, &x, &mut wide);
-        for (g, (n, w)) in narrow.iter().zip(&wide).enumerate() {
-            for (k, (n, w)) in n.iter().zip(w.iter()).enumerate() {
-                assert_eq!(
-                    n.to_bits(),
-                    w.to_bits(),
-                    "IN = {IN}, H = {H}: gate {g}, unit {k}"
-                );
-            }
-        }
+        assert_eq!(bits(&wide), bits(&narrow), "IN = {IN}, H = {H}");
     }
 
     #[test]
