@@ -30,8 +30,9 @@
 ///
 /// `with_rounding!(R, lanes = H => call)` says the call's vectors are `H` wide: the call then
 /// runs in the AVX-512 copy where the CPU has it and `H` fills its registers, else in the AVX2
-/// one (see `vectorized_for`). The built-in cells' steps pass their `H`: a whole step runs in
-/// one copy. Without `lanes` (the kernels called one by one, as a custom step calls them) the
+/// one (see `vectorized_for`), and `R` says which: `FusedWide` in the AVX-512 copy, so that
+/// the products inside can take the wider column blocks its registers hold. The built-in
+/// cells' steps pass their `H`: a whole step runs in one copy. Without `lanes` (the kernels called one by one, as a custom step calls them) the
 /// call runs in the AVX2 copy, as [`vectorized`](crate::vectorized) does: between the 8-lane
 /// code of a custom step, a kernel compiled for AVX-512 measured slower, its 16-lane loads
 /// waiting on the step's 8-lane stores.
