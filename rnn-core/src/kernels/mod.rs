@@ -32,10 +32,11 @@
 /// runs in the AVX-512 copy where the CPU has it and `H` fills its registers, else in the AVX2
 /// one (see `vectorized_for`), and `R` says which: `FusedWide` in the AVX-512 copy, so that
 /// the products inside can take the wider column blocks its registers hold. The built-in
-/// cells' steps pass their `H`: a whole step runs in one copy. Without `lanes` (the kernels called one by one, as a custom step calls them) the
-/// call runs in the AVX2 copy, as [`vectorized`](crate::vectorized) does: between the 8-lane
-/// code of a custom step, a kernel compiled for AVX-512 measured slower, its 16-lane loads
-/// waiting on the step's 8-lane stores.
+/// cells' steps pass their `H`: a whole step runs in one copy. Without `lanes` (the kernels
+/// called one by one, as a custom step calls them) the call runs in the AVX2 copy, as
+/// [`vectorized`](crate::vectorized) does: between the 8-lane code of a custom step, a kernel
+/// compiled for AVX-512 measured slower, its 16-lane loads waiting on the step's 8-lane
+/// stores.
 ///
 /// ```
 /// use rnn::cells::Dense;
@@ -59,22 +60,10 @@ macro_rules! with_rounding {
     ($r:ident, lanes = $lanes:expr => $call:expr) => {
         // One arm per copy, so that `R` also says which copy the call is compiled in.
         match $crate::kernels::copy_for($lanes) {
-            $crate::kernels::Isa::Avx512 => $crate::kernels::vectorized_in(
-                $crate::kernels::Isa::Avx512,
-                #[inline(always)]
-                || {
-                    type $r = $crate::kernels::FusedWide;
-                    $call
-                },
-            ),
-            $crate::kernels::Isa::Avx2 => $crate::kernels::vectorized_in(
-                $crate::kernels::Isa::Avx2,
-                #[inline(always)]
-                || {
-                    type $r = $crate::kernels::Fused;
-                    $call
-                },
-            ),
+            $crate::kernels::Isa::Avx512 => {
+                $crate::with_rounding!(@in Avx512, FusedWide, $r => $call)
+            }
+            $crate::kernels::Isa::Avx2 => $crate::with_rounding!(@in Avx2, Fused, $r => $call),
             $crate::kernels::Isa::Baseline => {
                 type $r = $crate::kernels::Separate;
                 $call
@@ -83,17 +72,22 @@ macro_rules! with_rounding {
     };
     ($r:ident => $call:expr) => {
         if $crate::kernels::fused_multiply_add() {
-            $crate::vectorized(
-                #[inline(always)]
-                || {
-                    type $r = $crate::kernels::Fused;
-                    $call
-                },
-            )
+            $crate::with_rounding!(@in Avx2, Fused, $r => $call)
         } else {
             type $r = $crate::kernels::Separate;
             $call
         }
+    };
+    // `call` inlined into the copy for `isa`, with `R` the rounding that copy runs.
+    (@in $isa:ident, $rounding:ident, $r:ident => $call:expr) => {
+        $crate::kernels::vectorized_in(
+            $crate::kernels::Isa::$isa,
+            #[inline(always)]
+            || {
+                type $r = $crate::kernels::$rounding;
+                $call
+            },
+        )
     };
 }
 
