@@ -164,8 +164,8 @@ fn span<R: Rounding, T: Real, const IN: usize, const G: usize, const H: usize>(
         // 96 columns (12 sums per row) for a product of exactly 96 (a GRU's at H = 32, which
         // otherwise runs as three 32-column blocks of 4 sums, bound by the add latency:
         // 294 -> 263 ns per step) and, in the AVX2 copy, from 256 columns on (the LSTM step
-        // at H = 128: 9.7 -> 8.0 µs). Measured slower elsewhere: at 128 columns (H = 32 LSTM, whose 32-
-        // column remainder is latency-bound: 366 -> 392 ns) and at 192 (H = 64 GRU:
+        // at H = 128: 9.7 -> 8.0 µs). Measured slower elsewhere: at 128 columns (H = 32 LSTM,
+        // whose 32-column remainder is latency-bound: 366 -> 392 ns) and at 192 (H = 64 GRU:
         // 1.29 -> 1.38 µs). 64 columns (8 independent sums per row, enough to hide the add
         // latency) when there are at least two such blocks; measured slower than 2 × 32 at
         // 64 columns.
