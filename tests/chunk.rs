@@ -184,6 +184,12 @@ fn lstm_chunks_equal_its_steps_bit_for_bit() {
     let xs = inputs::<24>(19, 2);
     check_dynamic(&wide, &xs);
     check_unroll!(&wide, xs, 9, 19);
+    // The widest cell whose step sums the output gate's product and sigmoid last.
+    let narrow = LstmCell::<6, 16>::keras_init(6);
+    assert!(narrow.runs_in_chunks());
+    let xs = inputs::<6>(19, 4);
+    check_dynamic(&narrow, &xs);
+    check_unroll!(&narrow, xs, 9, 19);
     // No bias: the sums start from zero.
     let unbiased = LstmCell::<5, 7>::keras_init(5).with_use_bias(false);
     check_dynamic(&unbiased, &inputs::<5>(19, 3));

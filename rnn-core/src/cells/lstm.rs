@@ -261,9 +261,11 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         c: &mut SVector<T, H>,
     ) -> LstmGates<T, H> {
         // `c'` needs `i f c̃`, `o` only at the end. A narrow step is bound by the chain from
-        // state to state, and there `o`'s product, summed last, runs beside that chain; wider,
-        // the second pass measured as slow as what it overlaps (the same bits either way).
-        if H <= 8 {
+        // state to state, and there `o`'s product and sigmoid, each last in program order, run
+        // beside that chain; wider, they measured as slow as what they overlap (the same bits
+        // either way).
+        let narrow = H <= 16;
+        if narrow {
             self.recurrent_kernel
                 .accumulate_leading_with::<R, 3>(h, &mut z);
         } else {
@@ -272,11 +274,16 @@ impl<const I: usize, const H: usize, T: Real> LstmCell<I, H, T> {
         let [mut i, mut f, mut candidate, mut o] = z;
         self.recurrent_activation.apply_with::<R, T, H>(&mut i);
         self.recurrent_activation.apply_with::<R, T, H>(&mut f);
-        self.recurrent_activation.apply_with::<R, T, H>(&mut o);
+        if !narrow {
+            self.recurrent_activation.apply_with::<R, T, H>(&mut o);
+        }
         self.activation.apply_with::<R, T, H>(&mut candidate);
         *c = f.component_mul(c) + i.component_mul(&candidate);
         let mut activated = *c;
         self.activation.apply_with::<R, T, H>(&mut activated);
+        if narrow {
+            self.recurrent_activation.apply_with::<R, T, H>(&mut o);
+        }
         *h = o.component_mul(&activated);
         LstmGates {
             input: i,

@@ -584,6 +584,7 @@ mod tests {
     fn leading_gates_first_sum_as_the_one_pass_product() {
         leading_gates_first_is_the_product::<5, 7>();
         leading_gates_first_is_the_product::<8, 8>();
+        leading_gates_first_is_the_product::<16, 16>();
         leading_gates_first_is_the_product::<70, 33>();
     }
 }
