@@ -11,6 +11,8 @@
 //! a thread's stack (a large cell's kernel can be megabytes); without it they are inline, for `no_std`
 //! targets with small models.
 
+use core::mem::MaybeUninit;
+
 use nalgebra::SVector;
 
 use crate::kernels::Rounding;
@@ -167,26 +169,27 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
     /// once for the `N`: the input products of several timesteps of one sequence at once
     /// ([`Cell::step_chunk`](crate::Cell::step_chunk)). Each sum starts from `start` and adds
     /// in input order, so every result has the bits of `out = start` followed by
-    /// [`accumulate_with`](Kernel::accumulate_with). What `out` held is overwritten.
+    /// [`accumulate_with`](Kernel::accumulate_with). `out` need not be initialised: every
+    /// value is written, and returned as written.
     // Out of line in unoptimized builds, which give every inlined temporary its own stack
     // slot: inlined, a chunk's projection and its steps' gates share one frame that,
     // added to a large static unroll's result, outgrew a 2 MiB thread stack.
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    pub(crate) fn project_chunk_with<R: Rounding, const N: usize>(
+    pub(crate) fn project_chunk_with<'a, R: Rounding, const N: usize>(
         &self,
         xs: [&SVector<T, IN>; N],
         start: &[SVector<T, H>; G],
-        out: &mut [[[T; H]; G]; N],
-    ) {
+        out: &'a mut [[[MaybeUninit<T>; H]; G]; N],
+    ) -> &'a [[[T; H]; G]; N] {
         let start: [[T; H]; G] =
             core::array::from_fn(|g| start[g].as_slice().try_into().expect("H values"));
-        crate::kernels::accumulate_block_in_place::<R, T, IN, G, H, N>(
+        crate::kernels::accumulate_block_into::<R, T, IN, G, H, N>(
             self.rows(),
             xs.map(|x| x.as_slice().try_into().expect("IN values")),
-            Some(&start),
+            &start,
             out,
-        );
+        )
     }
 
     /// `N` consecutive steps of a cell whose input products do not depend on its state: every
@@ -200,10 +203,12 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         start: &[SVector<T, H>; G],
         mut finish: impl FnMut([SVector<T, H>; G]) -> SVector<T, H>,
     ) -> [SVector<T, H>; N] {
-        let mut projected = [[[T::zero(); H]; G]; N];
-        self.project_chunk_with::<R, N>(xs, start, &mut projected);
+        // Not zeroed: the projection writes every value, and zeroing first cost a call per
+        // chunk that measured in the narrow steps.
+        let mut slots = [[[MaybeUninit::uninit(); H]; G]; N];
+        let projected = self.project_chunk_with::<R, N>(xs, start, &mut slots);
         let mut outputs = [SVector::zeros(); N];
-        for (output, z) in outputs.iter_mut().zip(&projected) {
+        for (output, z) in outputs.iter_mut().zip(projected) {
             *output = finish(z.map(SVector::from));
         }
         outputs

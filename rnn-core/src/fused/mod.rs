@@ -518,7 +518,7 @@ fn project<const I: usize, const G: usize, const H: usize>(
         let (z, _) = z.as_chunks_mut::<G>();
         let z: &mut [[[f32; H]; G]; 4] = z.try_into().expect("4 steps");
         let xs = core::array::from_fn(|s| step(4 * f + s));
-        crate::kernels::accumulate_block_in_place::<Fma, f32, I, G, H, 4>(
+        crate::kernels::accumulate_block_in_place::<Fma, f32, f32, I, G, H, 4>(
             rows,
             xs,
             Some(&start),

@@ -6,6 +6,8 @@
 //! block, so [`accumulate_rows_block`] (`N` samples sharing each weight read) gives the same
 //! bits as `N` calls of [`accumulate_rows`].
 
+use core::mem::MaybeUninit;
+
 use nalgebra::SVector;
 
 use super::Rounding;
@@ -305,7 +307,7 @@ fn rows_block<
             a.copy_from_slice(o.as_slice());
         }
     }
-    accumulate_block_in_place::<R, T, IN, G, H, N>(rows, xs, None, &mut acc);
+    accumulate_block_in_place::<R, T, T, IN, G, H, N>(rows, xs, None, &mut acc);
     for (a, o) in acc.iter().zip(out.iter_mut()) {
         for (a, o) in a.iter().zip(o) {
             o.as_mut_slice().copy_from_slice(a);
@@ -321,6 +323,7 @@ fn rows_block<
 pub(crate) fn accumulate_block_in_place<
     R: Rounding,
     T: Real,
+    S: Sum<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -329,11 +332,15 @@ pub(crate) fn accumulate_block_in_place<
     rows: &[[[T; H]; G]; IN],
     xs: [&[T; IN]; N],
     start: Option<&[[T; H]; G]>,
-    acc: &mut [[[T; H]; G]; N],
+    acc: &mut [[[S; H]; G]; N],
 ) {
     if IN == 0 {
         if let Some(start) = start {
-            acc.fill(*start);
+            for sums in acc.iter_mut() {
+                for (sum, &value) in sums.as_flattened_mut().iter_mut().zip(start.as_flattened()) {
+                    sum.set(value);
+                }
+            }
         }
         return;
     }
@@ -344,14 +351,58 @@ pub(crate) fn accumulate_block_in_place<
         super::vectorized_for(
             16,
             #[inline(always)]
-            || in_groups::<R, T, IN, G, H, N, 8>(rows, xs, start, acc),
+            || in_groups::<R, T, S, IN, G, H, N, 8>(rows, xs, start, acc),
         );
     } else if N > 4 && N.is_multiple_of(4) {
         // Groups of 4 samples: 8 sums of 16 columns fit AVX2's 16 registers.
-        in_groups::<R, T, IN, G, H, N, 4>(rows, xs, start, acc);
+        in_groups::<R, T, S, IN, G, H, N, 4>(rows, xs, start, acc);
     } else {
-        in_groups::<R, T, IN, G, H, N, N>(rows, xs, start, acc);
+        in_groups::<R, T, S, IN, G, H, N, N>(rows, xs, start, acc);
     }
+}
+
+/// `start + xs[n] · rows` for every sample into sums not yet written, returned written: a
+/// chunk's input products without zeroing its buffer first. The bits of
+/// [`accumulate_block_in_place`] from `start`.
+#[inline(always)]
+pub(crate) fn accumulate_block_into<
+    'a,
+    R: Rounding,
+    T: Real,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    const N: usize,
+>(
+    rows: &[[[T; H]; G]; IN],
+    xs: [&[T; IN]; N],
+    start: &[[T; H]; G],
+    out: &'a mut [[[MaybeUninit<T>; H]; G]; N],
+) -> &'a [[[T; H]; G]; N] {
+    // In one row tile the product writes every sum from `start` and reads none; a later tile
+    // would continue from the sums, so with more rows they are set to `start` first.
+    let one_tile = IN <= ROW_TILE;
+    if one_tile {
+        accumulate_block_in_place::<R, T, _, IN, G, H, N>(rows, xs, Some(start), out);
+    } else {
+        for sums in out.iter_mut() {
+            for (sum, &value) in sums.as_flattened_mut().iter_mut().zip(start.as_flattened()) {
+                sum.write(value);
+            }
+        }
+    }
+    // SAFETY: every one of the `N · G · H` values is written by now. With more than one tile,
+    // by the loop just above. In one tile, by `accumulate_block_in_place`: with `IN = 0` it
+    // sets every sum to `start`; otherwise `in_groups` runs every group of `K` samples (`K`
+    // divides `N` in each of its three calls), `block_columns` ends with blocks of one
+    // column, so its blocks cover columns `0 .. G · H`, and `block_n` sets its `W` columns of
+    // each of the group's samples. `MaybeUninit<T>` has the size and alignment of `T`, so the
+    // arrays have the same layout, and `out`'s borrow is moved into the returned one.
+    let out: &'a mut [[[T; H]; G]; N] = unsafe { &mut *core::ptr::from_mut(out).cast() };
+    if !one_tile {
+        accumulate_block_in_place::<R, T, T, IN, G, H, N>(rows, xs, None, out);
+    }
+    out
 }
 
 /// [`accumulate_block_in_place`] in groups of `K` samples, row tile by row tile: the tile
@@ -360,6 +411,7 @@ pub(crate) fn accumulate_block_in_place<
 fn in_groups<
     R: Rounding,
     T: Real,
+    S: Sum<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -369,7 +421,7 @@ fn in_groups<
     rows: &[[[T; H]; G]; IN],
     xs: [&[T; IN]; N],
     start: Option<&[[T; H]; G]>,
-    acc: &mut [[[T; H]; G]; N],
+    acc: &mut [[[S; H]; G]; N],
 ) {
     for j0 in (0..IN).step_by(ROW_TILE) {
         let tile = j0..(j0 + ROW_TILE).min(IN);
@@ -377,8 +429,8 @@ fn in_groups<
         let start = start.filter(|_| j0 == 0);
         for g in (0..N).step_by(K) {
             let xs: [&[T; IN]; K] = core::array::from_fn(|i| xs[g + i]);
-            let acc: &mut [[[T; H]; G]; K] = (&mut acc[g..g + K]).try_into().expect("K samples");
-            block_columns::<R, T, IN, G, H, K>(rows, &xs, tile.clone(), start, acc);
+            let acc: &mut [[[S; H]; G]; K] = (&mut acc[g..g + K]).try_into().expect("K samples");
+            block_columns::<R, T, S, IN, G, H, K>(rows, &xs, tile.clone(), start, acc);
         }
     }
 }
@@ -388,6 +440,7 @@ fn in_groups<
 fn block_columns<
     R: Rounding,
     T: Real,
+    S: Sum<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -397,17 +450,18 @@ fn block_columns<
     xs: &[&[T; IN]; N],
     tile: core::ops::Range<usize>,
     start: Option<&[[T; H]; G]>,
-    acc: &mut [[[T; H]; G]; N],
+    acc: &mut [[[S; H]; G]; N],
 ) {
     let mut s = 0;
     // N · W accumulators must fit in the vector registers (8 samples only come in the
     // AVX-512 copy).
     if N <= 4 || N == 8 {
-        blocks_n::<R, T, IN, G, H, N, 16>(rows, xs, &tile, start, acc, &mut s);
+        blocks_n::<R, T, S, IN, G, H, N, 16>(rows, xs, &tile, start, acc, &mut s);
     }
-    blocks_n::<R, T, IN, G, H, N, 8>(rows, xs, &tile, start, acc, &mut s);
-    blocks_n::<R, T, IN, G, H, N, 4>(rows, xs, &tile, start, acc, &mut s);
-    blocks_n::<R, T, IN, G, H, N, 1>(rows, xs, &tile, start, acc, &mut s);
+    blocks_n::<R, T, S, IN, G, H, N, 8>(rows, xs, &tile, start, acc, &mut s);
+    blocks_n::<R, T, S, IN, G, H, N, 4>(rows, xs, &tile, start, acc, &mut s);
+    // Blocks of one column take whatever is left: every column of every sample is written.
+    blocks_n::<R, T, S, IN, G, H, N, 1>(rows, xs, &tile, start, acc, &mut s);
 }
 
 /// Every whole block of `W` of the `G · H` columns from `*s` on (advancing `*s`), each by
@@ -416,6 +470,7 @@ fn block_columns<
 fn blocks_n<
     R: Rounding,
     T: Real,
+    S: Sum<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -426,11 +481,11 @@ fn blocks_n<
     xs: &[&[T; IN]; N],
     tile: &core::ops::Range<usize>,
     start: Option<&[[T; H]; G]>,
-    acc: &mut [[[T; H]; G]; N],
+    acc: &mut [[[S; H]; G]; N],
     s: &mut usize,
 ) {
     while G * H - *s >= W {
-        block_n::<R, T, IN, G, H, N, W>(rows, xs, tile.clone(), *s, start, acc);
+        block_n::<R, T, S, IN, G, H, N, W>(rows, xs, tile.clone(), *s, start, acc);
         *s += W;
     }
 }
@@ -440,6 +495,7 @@ fn blocks_n<
 fn block_n<
     R: Rounding,
     T: Real,
+    S: Sum<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -451,13 +507,18 @@ fn block_n<
     tile: core::ops::Range<usize>,
     col: usize,
     start: Option<&[[T; H]; G]>,
-    acc: &mut [[[T; H]; G]; N],
+    acc: &mut [[[S; H]; G]; N],
 ) {
     // Each sample written out: see `written_out`.
     let mut a = [[T::zero(); W]; N];
-    super::written_out!(n < N => {
-        let from = start.unwrap_or(&acc[n]).as_flattened();
-        a[n].copy_from_slice(&from[col..col + W]);
+    super::written_out!(n < N => match start {
+        Some(start) => a[n].copy_from_slice(&start.as_flattened()[col..col + W]),
+        None => {
+            let sums = &acc[n].as_flattened()[col..col + W];
+            for (a, sum) in a[n].iter_mut().zip(sums) {
+                *a = sum.value();
+            }
+        }
     });
     for (j, row) in rows.iter().enumerate().take(tile.end).skip(tile.start) {
         // Copied, not borrowed: the compiler then loads each 16-column block as one AVX-512
@@ -473,7 +534,49 @@ fn block_n<
             }
         });
     }
-    super::written_out!(n < N => acc[n].as_flattened_mut()[col..col + W].copy_from_slice(&a[n]));
+    super::written_out!(n < N => {
+        let sums = &mut acc[n].as_flattened_mut()[col..col + W];
+        for (sum, &a) in sums.iter_mut().zip(&a[n]) {
+            sum.set(a);
+        }
+    });
+}
+
+/// Where a block product keeps a sum: a value it may continue from, or a slot not yet
+/// written (`MaybeUninit`), which a product that starts from `start` in one row tile only
+/// writes. Zeroing a chunk's sums first cost more than the stores themselves (a call per
+/// chunk), so the chunk's projection writes into slots.
+pub(crate) trait Sum<T: Real> {
+    /// The sum so far, which a product continues from when it has no `start`.
+    fn value(&self) -> T;
+    /// Writes the sum.
+    fn set(&mut self, value: T);
+}
+
+impl<T: Real> Sum<T> for T {
+    #[inline(always)]
+    fn value(&self) -> T {
+        *self
+    }
+
+    #[inline(always)]
+    fn set(&mut self, value: T) {
+        *self = value;
+    }
+}
+
+impl<T: Real> Sum<T> for MaybeUninit<T> {
+    /// Never called: a product over unwritten sums starts from `start` in one row tile
+    /// ([`accumulate_block_into`]), so it reads none; reading one would read memory never
+    /// written, so this panics instead.
+    fn value(&self) -> T {
+        unreachable!("a product over unwritten sums must start from `start`")
+    }
+
+    #[inline(always)]
+    fn set(&mut self, value: T) {
+        self.write(value);
+    }
 }
 
 #[cfg(test)]
@@ -496,14 +599,14 @@ mod tests {
         let start: [[f32; H]; G] =
             core::array::from_fn(|g| core::array::from_fn(|k| value(g * 11 + k + 3)));
         let mut given = [start; 4];
-        accumulate_block_in_place::<Fused, f32, IN, G, H, 4>(
+        accumulate_block_in_place::<Fused, f32, f32, IN, G, H, 4>(
             &rows,
             xs.each_ref(),
             None,
             &mut given,
         );
         let mut started = [[[f32::NAN; H]; G]; 4];
-        accumulate_block_in_place::<Fused, f32, IN, G, H, 4>(
+        accumulate_block_in_place::<Fused, f32, f32, IN, G, H, 4>(
             &rows,
             xs.each_ref(),
             Some(&start),
@@ -517,6 +620,48 @@ mod tests {
         start_is_the_sums_first_value::<0>();
         start_is_the_sums_first_value::<7>();
         start_is_the_sums_first_value::<70>();
+    }
+
+    /// A block's sums written into memory not yet written have the bits of the product from
+    /// `start`: no rows, one row tile (up to 64 rows) and two, 4 and 8 samples (8 take the
+    /// AVX-512 copy's groups), 18 columns (blocks of 16 and of 1). Under Miri, a sum left
+    /// unwritten would be a read of uninitialised memory.
+    fn unwritten_sums_are_written<const IN: usize, const N: usize>() {
+        const G: usize = 3;
+        const H: usize = 6;
+        let value = |i: usize| (i as f32 * 0.618).sin();
+        let rows: [[[f32; H]; G]; IN] = core::array::from_fn(|j| {
+            core::array::from_fn(|g| core::array::from_fn(|k| value(j * 31 + g * 7 + k)))
+        });
+        let xs: [[f32; IN]; N] =
+            core::array::from_fn(|n| core::array::from_fn(|j| value(n * 97 + j + 5)));
+        let start: [[f32; H]; G] =
+            core::array::from_fn(|g| core::array::from_fn(|k| value(g * 11 + k + 3)));
+        let mut expected = [[[f32::NAN; H]; G]; N];
+        accumulate_block_in_place::<Fused, f32, f32, IN, G, H, N>(
+            &rows,
+            xs.each_ref(),
+            Some(&start),
+            &mut expected,
+        );
+        let mut slots = [[[MaybeUninit::uninit(); H]; G]; N];
+        let written = accumulate_block_into::<Fused, f32, IN, G, H, N>(
+            &rows,
+            xs.each_ref(),
+            &start,
+            &mut slots,
+        );
+        let bits = |sums: &[[[f32; H]; G]; N]| sums.map(|s| s.map(|g| g.map(f32::to_bits)));
+        assert_eq!(bits(written), bits(&expected), "IN = {IN}, N = {N}");
+    }
+
+    #[test]
+    fn a_block_writes_every_sum_it_was_given_unwritten() {
+        unwritten_sums_are_written::<0, 4>();
+        unwritten_sums_are_written::<7, 4>();
+        unwritten_sums_are_written::<7, 8>();
+        unwritten_sums_are_written::<64, 8>();
+        unwritten_sums_are_written::<70, 8>();
     }
 
     /// A 4-gate product's kernel, input and starting sums, with values that vary along

@@ -142,8 +142,8 @@ mod matvec;
 // The fused layers' products, on their flat rows; the cells' chunk projections and products
 // with leading gates.
 #[cfg(feature = "std")]
-pub(crate) use matvec::accumulate_columns_with;
-pub(crate) use matvec::{accumulate_block_in_place, accumulate_rows_leading_with};
+pub(crate) use matvec::{accumulate_block_in_place, accumulate_columns_with};
+pub(crate) use matvec::{accumulate_block_into, accumulate_rows_leading_with};
 pub mod transcendental;
 
 pub use matvec::{
