@@ -203,8 +203,8 @@ impl<T: Real, const IN: usize, const G: usize, const H: usize> Kernel<T, IN, G, 
         start: &[SVector<T, H>; G],
         mut finish: impl FnMut([SVector<T, H>; G]) -> SVector<T, H>,
     ) -> [SVector<T, H>; N] {
-        // Not zeroed: the projection writes every value, and zeroing first cost a call per
-        // chunk that measured in the narrow steps.
+        // Not zeroed: the projection writes every value, and zeroing first was a `memset`
+        // call per chunk, measurable in the narrow steps.
         let mut slots = [[[MaybeUninit::uninit(); H]; G]; N];
         let projected = self.project_chunk_with::<R, N>(xs, start, &mut slots);
         let mut outputs = [SVector::zeros(); N];

@@ -336,11 +336,7 @@ pub(crate) fn accumulate_block_in_place<
 ) {
     if IN == 0 {
         if let Some(start) = start {
-            for sums in acc.iter_mut() {
-                for (sum, &value) in sums.as_flattened_mut().iter_mut().zip(start.as_flattened()) {
-                    sum.set(value);
-                }
-            }
+            set_all(acc, start);
         }
         return;
     }
@@ -385,14 +381,10 @@ pub(crate) fn accumulate_block_into<
     if one_tile {
         accumulate_block_in_place::<R, T, _, IN, G, H, N>(rows, xs, Some(start), out);
     } else {
-        for sums in out.iter_mut() {
-            for (sum, &value) in sums.as_flattened_mut().iter_mut().zip(start.as_flattened()) {
-                sum.write(value);
-            }
-        }
+        set_all(out, start);
     }
     // SAFETY: every one of the `N · G · H` values is written by now. With more than one tile,
-    // by the loop just above. In one tile, by `accumulate_block_in_place`: with `IN = 0` it
+    // by `set_all` just above. In one tile, by `accumulate_block_in_place`: with `IN = 0` it
     // sets every sum to `start`; otherwise `in_groups` runs every group of `K` samples (`K`
     // divides `N` in each of its three calls), `block_columns` ends with blocks of one
     // column, so its blocks cover columns `0 .. G · H`, and `block_n` sets its `W` columns of
@@ -403,6 +395,19 @@ pub(crate) fn accumulate_block_into<
         accumulate_block_in_place::<R, T, T, IN, G, H, N>(rows, xs, None, out);
     }
     out
+}
+
+/// Every sample's sums set to `start`.
+#[inline(always)]
+fn set_all<T: Real, S: Sum<T>, const G: usize, const H: usize, const N: usize>(
+    acc: &mut [[[S; H]; G]; N],
+    start: &[[T; H]; G],
+) {
+    for sums in acc.iter_mut() {
+        for (sum, &value) in sums.as_flattened_mut().iter_mut().zip(start.as_flattened()) {
+            sum.set(value);
+        }
+    }
 }
 
 /// [`accumulate_block_in_place`] in groups of `K` samples, row tile by row tile: the tile
@@ -584,49 +589,12 @@ mod tests {
     use super::*;
     use crate::kernels::Fused;
 
-    /// Starting the sums from `start` computes what starting from `acc` holding `start`
-    /// computes, to the bit, with no rows of weights, one row tile and two (`ROW_TILE` = 64:
-    /// only the first tile may start the sums).
-    fn start_is_the_sums_first_value<const IN: usize>() {
-        const G: usize = 3;
-        const H: usize = 5;
-        let value = |i: usize| (i as f32 * 0.618).sin();
-        let rows: [[[f32; H]; G]; IN] = core::array::from_fn(|j| {
-            core::array::from_fn(|g| core::array::from_fn(|k| value(j * 31 + g * 7 + k)))
-        });
-        let xs: [[f32; IN]; 4] =
-            core::array::from_fn(|n| core::array::from_fn(|j| value(n * 97 + j + 5)));
-        let start: [[f32; H]; G] =
-            core::array::from_fn(|g| core::array::from_fn(|k| value(g * 11 + k + 3)));
-        let mut given = [start; 4];
-        accumulate_block_in_place::<Fused, f32, f32, IN, G, H, 4>(
-            &rows,
-            xs.each_ref(),
-            None,
-            &mut given,
-        );
-        let mut started = [[[f32::NAN; H]; G]; 4];
-        accumulate_block_in_place::<Fused, f32, f32, IN, G, H, 4>(
-            &rows,
-            xs.each_ref(),
-            Some(&start),
-            &mut started,
-        );
-        assert_eq!(started, given, "IN = {IN}");
-    }
-
-    #[test]
-    fn a_block_can_start_its_sums_from_a_given_row() {
-        start_is_the_sums_first_value::<0>();
-        start_is_the_sums_first_value::<7>();
-        start_is_the_sums_first_value::<70>();
-    }
-
-    /// A block's sums written into memory not yet written have the bits of the product from
-    /// `start`: no rows, one row tile (up to 64 rows) and two, 4 and 8 samples (8 take the
-    /// AVX-512 copy's groups), 18 columns (blocks of 16 and of 1). Under Miri, a sum left
-    /// unwritten would be a read of uninitialised memory.
-    fn unwritten_sums_are_written<const IN: usize, const N: usize>() {
+    /// A block's sums started three ways have the same bits: from `acc` holding `start`, from
+    /// `start` (`acc` is then only written) and from `start` into memory not yet written.
+    /// No rows, one row tile (up to 64 rows) and two (only the first may start the sums), 4
+    /// and 8 samples (8 take the AVX-512 copy's groups), 18 columns (blocks of 16 and of 1).
+    /// Under Miri, a sum left unwritten would be a read of uninitialised memory.
+    fn starts_agree<const IN: usize, const N: usize>() {
         const G: usize = 3;
         const H: usize = 6;
         let value = |i: usize| (i as f32 * 0.618).sin();
@@ -637,12 +605,25 @@ mod tests {
             core::array::from_fn(|n| core::array::from_fn(|j| value(n * 97 + j + 5)));
         let start: [[f32; H]; G] =
             core::array::from_fn(|g| core::array::from_fn(|k| value(g * 11 + k + 3)));
-        let mut expected = [[[f32::NAN; H]; G]; N];
+        let bits = |sums: &[[[f32; H]; G]; N]| sums.map(|s| s.map(|g| g.map(f32::to_bits)));
+        let mut given = [start; N];
+        accumulate_block_in_place::<Fused, f32, f32, IN, G, H, N>(
+            &rows,
+            xs.each_ref(),
+            None,
+            &mut given,
+        );
+        let mut started = [[[f32::NAN; H]; G]; N];
         accumulate_block_in_place::<Fused, f32, f32, IN, G, H, N>(
             &rows,
             xs.each_ref(),
             Some(&start),
-            &mut expected,
+            &mut started,
+        );
+        assert_eq!(
+            bits(&started),
+            bits(&given),
+            "from start: IN = {IN}, N = {N}"
         );
         let mut slots = [[[MaybeUninit::uninit(); H]; G]; N];
         let written = accumulate_block_into::<Fused, f32, IN, G, H, N>(
@@ -651,17 +632,17 @@ mod tests {
             &start,
             &mut slots,
         );
-        let bits = |sums: &[[[f32; H]; G]; N]| sums.map(|s| s.map(|g| g.map(f32::to_bits)));
-        assert_eq!(bits(written), bits(&expected), "IN = {IN}, N = {N}");
+        assert_eq!(bits(written), bits(&given), "unwritten: IN = {IN}, N = {N}");
     }
 
     #[test]
-    fn a_block_writes_every_sum_it_was_given_unwritten() {
-        unwritten_sums_are_written::<0, 4>();
-        unwritten_sums_are_written::<7, 4>();
-        unwritten_sums_are_written::<7, 8>();
-        unwritten_sums_are_written::<64, 8>();
-        unwritten_sums_are_written::<70, 8>();
+    fn a_block_starts_its_sums_from_a_given_row_even_unwritten() {
+        starts_agree::<0, 4>();
+        starts_agree::<7, 4>();
+        starts_agree::<7, 8>();
+        starts_agree::<64, 8>();
+        starts_agree::<70, 4>();
+        starts_agree::<70, 8>();
     }
 
     /// A 4-gate product's kernel, input and starting sums, with values that vary along
