@@ -323,7 +323,7 @@ fn rows_block<
 pub(crate) fn accumulate_block_in_place<
     R: Rounding,
     T: Real,
-    S: Sum<T>,
+    S: SumSlot<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -399,7 +399,7 @@ pub(crate) fn accumulate_block_into<
 
 /// Every sample's sums set to `start`.
 #[inline(always)]
-fn set_all<T: Real, S: Sum<T>, const G: usize, const H: usize, const N: usize>(
+fn set_all<T: Real, S: SumSlot<T>, const G: usize, const H: usize, const N: usize>(
     acc: &mut [[[S; H]; G]; N],
     start: &[[T; H]; G],
 ) {
@@ -416,7 +416,7 @@ fn set_all<T: Real, S: Sum<T>, const G: usize, const H: usize, const N: usize>(
 fn in_groups<
     R: Rounding,
     T: Real,
-    S: Sum<T>,
+    S: SumSlot<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -445,7 +445,7 @@ fn in_groups<
 fn block_columns<
     R: Rounding,
     T: Real,
-    S: Sum<T>,
+    S: SumSlot<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -475,7 +475,7 @@ fn block_columns<
 fn blocks_n<
     R: Rounding,
     T: Real,
-    S: Sum<T>,
+    S: SumSlot<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -500,7 +500,7 @@ fn blocks_n<
 fn block_n<
     R: Rounding,
     T: Real,
-    S: Sum<T>,
+    S: SumSlot<T>,
     const IN: usize,
     const G: usize,
     const H: usize,
@@ -551,14 +551,14 @@ fn block_n<
 /// written (`MaybeUninit`), which a product that starts from `start` in one row tile only
 /// writes. Zeroing a chunk's sums first cost more than the stores themselves (a call per
 /// chunk), so the chunk's projection writes into slots.
-pub(crate) trait Sum<T: Real> {
+pub(crate) trait SumSlot<T: Real> {
     /// The sum so far, which a product continues from when it has no `start`.
     fn value(&self) -> T;
     /// Writes the sum.
     fn set(&mut self, value: T);
 }
 
-impl<T: Real> Sum<T> for T {
+impl<T: Real> SumSlot<T> for T {
     #[inline(always)]
     fn value(&self) -> T {
         *self
@@ -570,7 +570,7 @@ impl<T: Real> Sum<T> for T {
     }
 }
 
-impl<T: Real> Sum<T> for MaybeUninit<T> {
+impl<T: Real> SumSlot<T> for MaybeUninit<T> {
     /// Never called: a product over unwritten sums starts from `start` in one row tile
     /// ([`accumulate_block_into`]), so it reads none; reading one would read memory never
     /// written, so this panics instead.
